@@ -1,0 +1,81 @@
+"""Settings, read once from ``GRIDSVC_*`` environment variables or a settings file, then injected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["GridBounds", "Settings", "load_settings"]
+
+
+class GridBounds(BaseSettings):
+    """Household bounds of one grid level (base grids 30–50 by default)."""
+
+    min_households: int = Field(30, ge=0)
+    max_households: int = Field(50, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min_households > self.max_households:
+            raise ValueError(
+                f"grid bounds min {self.min_households} > max {self.max_households}; "
+                "set min <= max"
+            )
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything configurable. ``load_settings()`` builds one; callers pass it on."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDSVC_", env_nested_delimiter="__")
+
+    database_url: str = "sqlite:///gridsvc.sqlite"
+    spatialite_path: str = Field(
+        "mod_spatialite", description="SpatiaLite extension to load (name or path)"
+    )
+    min_households: int = Field(30, ge=0, description="base grid lower bound")
+    max_households: int = Field(50, ge=1, description="base grid upper bound")
+    micro_max_households: int = Field(15, ge=1, description="micro-grid upper bound")
+    seed: int = 0
+    maps_dir: Path = Path("maps")
+    far_from_community_km: float = Field(
+        5.0, gt=0, description="a point further than this from its community is an input error"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.min_households > self.max_households:
+            raise ValueError(
+                f"min_households {self.min_households} > max_households "
+                f"{self.max_households}; set min <= max"
+            )
+        return self
+
+    @property
+    def base_bounds(self) -> GridBounds:
+        return GridBounds(
+            min_households=self.min_households, max_households=self.max_households
+        )
+
+
+def load_settings(path: Path | None = None, **overrides: object) -> Settings:
+    """Read settings once: a JSON/TOML settings file if given, then env vars, then overrides."""
+    values: dict[str, object] = {}
+    if path is not None:
+        values.update(_read_settings_file(path))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _read_settings_file(path: Path) -> dict[str, object]:
+    import json
+    import tomllib
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".toml":
+        data = tomllib.loads(text)
+        return dict(data.get("gridsvc", data))
+    return dict(json.loads(text))

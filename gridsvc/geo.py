@@ -1,0 +1,273 @@
+"""Coordinates and GeoJSON: the one place that knows CRSs and builds GeoJSON.
+
+- Declared input CRSs: any EPSG code pyproj knows (EPSG:4326, EPSG:4490 CGCS2000, projected
+  ones), plus the Chinese obfuscated datums GCJ-02 (AMap, Tencent) and BD-09 (Baidu), which have
+  no EPSG code and are converted here with the published formulas (inverse by fixed-point
+  iteration, error below 1e-9 degrees).
+- Computation happens in a local metric CRS (UTM zone of the data), see :func:`metric_crs`.
+- GeoJSON out follows RFC 7946: lon/lat WGS 84, counter-clockwise exteriors, no ``crs`` member,
+  at most 7 decimals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from .errors import InputError, Problem
+
+__all__ = [
+    "CHINA_BBOX",
+    "GCJ02",
+    "BD09",
+    "WGS84",
+    "bd09_to_wgs84",
+    "feature_collection",
+    "gcj02_to_wgs84",
+    "geojson_features",
+    "geometry_to_geojson",
+    "in_china",
+    "metric_crs",
+    "parse_crs",
+    "to_crs",
+    "to_wgs84",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
+
+WGS84 = "EPSG:4326"
+GCJ02 = "GCJ02"
+BD09 = "BD09"
+DECIMALS = 7
+CHINA_BBOX = (72.004, 0.8293, 137.8347, 55.8271)
+
+_A = 6378245.0
+_EE = 0.00669342162296594323
+_X_PI = math.pi * 3000.0 / 180.0
+
+_ALIASES = {
+    "wgs84": WGS84,
+    "wgs-84": WGS84,
+    "epsg:4326": WGS84,
+    "4326": WGS84,
+    "cgcs2000": "EPSG:4490",
+    "epsg:4490": "EPSG:4490",
+    "4490": "EPSG:4490",
+    "gcj02": GCJ02,
+    "gcj-02": GCJ02,
+    "amap": GCJ02,
+    "bd09": BD09,
+    "bd-09": BD09,
+    "baidu": BD09,
+}
+
+
+def parse_crs(value: str | None) -> str:
+    """Normalise a declared CRS name: ``wgs84``, ``EPSG:4490``, ``gcj02``, ``bd09`` …"""
+    if value is None or not str(value).strip():
+        return WGS84
+    text = str(value).strip()
+    alias = _ALIASES.get(text.lower().replace("_", ""))
+    if alias:
+        return alias
+    try:
+        crs = CRS.from_user_input(text)
+    except Exception as exc:  # pyproj raises its own CRSError
+        raise InputError(
+            Problem(
+                f"unknown CRS {text!r}; use an EPSG code such as EPSG:4326 or EPSG:4490, "
+                "or gcj02 / bd09",
+                field="crs",
+            )
+        ) from exc
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+def in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """True where a point falls in the rough bounding box of China (where GCJ-02 applies)."""
+    x0, y0, x1, y1 = CHINA_BBOX
+    return (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+
+
+def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = lon - 105.0
+    y = lat - 35.0
+    dlat = (
+        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    )
+    radlat = lat / 180.0 * np.pi
+    magic = 1 - _EE * np.sin(radlat) ** 2
+    sqrtmagic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1 - _EE)) / (magic * sqrtmagic) * np.pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * np.pi)
+    inside = in_china(lon, lat)
+    return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+
+
+def wgs84_to_gcj02(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """WGS 84 → GCJ-02 (identity outside China)."""
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    dlon, dlat = _gcj_delta(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def _invert(forward: Any, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Invert a WGS 84 → X offset function by fixed-point iteration (|error| < 1e-9°)."""
+    tlon, tlat = np.asarray(lon, float), np.asarray(lat, float)
+    wlon, wlat = tlon.copy(), tlat.copy()
+    for _ in range(40):
+        flon, flat = forward(wlon, wlat)
+        elon, elat = flon - tlon, flat - tlat
+        wlon, wlat = wlon - elon, wlat - elat
+        if np.all(np.abs(elon) < 1e-10) and np.all(np.abs(elat) < 1e-10):
+            break
+    return wlon, wlat
+
+
+def gcj02_to_wgs84(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """GCJ-02 → WGS 84 (inverse by iteration)."""
+    return _invert(wgs84_to_gcj02, lon, lat)
+
+
+def wgs84_to_bd09(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """WGS 84 → BD-09 (through GCJ-02)."""
+    x, y = wgs84_to_gcj02(lon, lat)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def bd09_to_wgs84(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """BD-09 → WGS 84 (inverse by iteration)."""
+    return _invert(wgs84_to_bd09, lon, lat)
+
+
+_FROM_WGS84 = {GCJ02: wgs84_to_gcj02, BD09: wgs84_to_bd09}
+_TO_WGS84 = {GCJ02: gcj02_to_wgs84, BD09: bd09_to_wgs84}
+
+
+def _transform(geoms: gpd.GeoSeries, fn: Any) -> gpd.GeoSeries:
+    def apply(coords: np.ndarray) -> np.ndarray:
+        x, y = fn(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    values = shapely.transform(np.asarray(geoms.values), apply)
+    return gpd.GeoSeries(values, index=geoms.index, crs=WGS84)
+
+
+def to_wgs84(frame: gpd.GeoDataFrame, declared: str | None) -> gpd.GeoDataFrame:
+    """Convert ``frame`` from its declared CRS (or its own, if none declared) to WGS 84."""
+    crs = parse_crs(declared) if declared else (frame.crs.to_string() if frame.crs else WGS84)
+    out = frame.copy()
+    if crs in _TO_WGS84:
+        out = out.set_geometry(_transform(out.geometry, _TO_WGS84[crs]), crs=WGS84)
+        return out.set_crs(WGS84, allow_override=True)
+    if frame.crs is None or declared:
+        out = out.set_crs(crs, allow_override=True)
+    return out.to_crs(WGS84)
+
+
+def to_crs(frame: gpd.GeoDataFrame, target: str) -> gpd.GeoDataFrame:
+    """Convert a WGS 84 frame to ``target`` (an EPSG code, or GCJ-02 / BD-09 for tiles)."""
+    target = parse_crs(target)
+    if target in _FROM_WGS84:
+        geoms = _transform(frame.to_crs(WGS84).geometry, _FROM_WGS84[target])
+        return frame.set_geometry(geoms)
+    return frame.to_crs(target)
+
+
+def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
+    """The UTM zone (WGS 84) holding the centre of ``frame``: metres for area and distance."""
+    x0, y0, x1, y1 = frame.to_crs(WGS84).total_bounds
+    lon, lat = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+# --- GeoJSON (RFC 7946) -----------------------------------------------------------------------
+
+
+def _round(coords: Any) -> Any:
+    if isinstance(coords, (float, int)):
+        return round(float(coords), DECIMALS)
+    return [_round(c) for c in coords]
+
+
+def geometry_to_geojson(geom: BaseGeometry | None) -> dict[str, Any] | None:
+    """RFC 7946 geometry: CCW exteriors, CW holes, ≤ 7 decimals."""
+    if geom is None or geom.is_empty:
+        return None
+    geom = shapely.orient_polygons(geom, exterior_cw=False)
+    mapping = shapely.geometry.mapping(geom)
+    if "coordinates" in mapping:
+        return {"type": mapping["type"], "coordinates": _round(mapping["coordinates"])}
+    return {
+        "type": "GeometryCollection",
+        "geometries": [geometry_to_geojson(g) for g in geom.geoms],  # type: ignore[attr-defined]
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def geojson_features(
+    frame: gpd.GeoDataFrame, *, id_column: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield RFC 7946 features of a WGS 84 frame, one at a time (bounded memory)."""
+    frame = frame.to_crs(WGS84) if frame.crs and frame.crs.to_epsg() != 4326 else frame
+    geom_name = frame.geometry.name
+    props = [c for c in frame.columns if c != geom_name]
+    for row in frame.itertuples(index=False, name=None):
+        record = dict(zip(frame.columns, row, strict=True))
+        feature: dict[str, Any] = {"type": "Feature"}
+        if id_column:
+            feature["id"] = _jsonable(record[id_column])
+        feature["geometry"] = geometry_to_geojson(record[geom_name])
+        feature["properties"] = {c: _jsonable(record[c]) for c in props}
+        yield feature
+
+
+def feature_collection(
+    frame: gpd.GeoDataFrame, *, id_column: str | None = None
+) -> dict[str, Any]:
+    """A whole RFC 7946 FeatureCollection (no ``crs`` member)."""
+    return {
+        "type": "FeatureCollection",
+        "features": list(geojson_features(frame, id_column=id_column)),
+    }
+
+
+def dumps_features(features: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """Stream a FeatureCollection as text chunks."""
+    yield '{"type":"FeatureCollection","features":['
+    for i, f in enumerate(features):
+        yield ("," if i else "") + json.dumps(f, ensure_ascii=False, separators=(",", ":"))
+    yield "]}\n"
