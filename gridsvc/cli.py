@@ -1,0 +1,235 @@
+"""The ``gridsvc`` command line: thin commands over the same functions the API calls."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .config import Settings, load_settings
+from .errors import GridsvcError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="gridsvc: partition communities into 30–50-household grids, merge departmental grids, "
+    "staff them, draw maps and serve them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="database URL (default: GRIDSVC_DATABASE_URL or gridsvc.sqlite)"),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="settings file (JSON or TOML)", exists=True)
+]
+KINDS_HELP = "communities | buildings | households | layer_grids | grids | workers"
+
+
+def _settings(config: Path | None, db: str | None, **extra: object) -> Settings:
+    try:
+        return load_settings(config, database_url=db, **extra)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _fail(exc: GridsvcError) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(1)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
+    files: Annotated[list[Path], typer.Argument(help="GeoJSON, GeoPackage, Shapefile .zip, CSV "
+                                                     "with lon/lat, or GeoParquet", exists=True)],
+    crs: Annotated[str | None, typer.Option(help="declared CRS: wgs84, EPSG:4490, gcj02, bd09 …")]
+    = None,
+    layer: Annotated[str | None, typer.Option(help="GeoPackage layer; for layer_grids also the "
+                                                   "departmental layer's name")] = None,
+    department: Annotated[str | None, typer.Option(help="layer_grids: party, police, governance, "
+                                                        "civil_affairs, urban_management …")]
+    = None,
+    policy: Annotated[str | None, typer.Option(help="layer_grids: hard or soft")] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import records into the store; all files in one transaction, all or nothing."""
+    from .ingest import import_file
+    from .store import open_store, session_scope
+
+    settings = _settings(config, db)
+    try:
+        engine = open_store(settings)
+        with session_scope(engine) as session:
+            for path in files:
+                report = import_file(
+                    session, path, kind=kind, crs=crs, layer=layer, department=department,
+                    policy=policy, far_km=settings.far_from_community_km,
+                )
+                console.print(f"{path}: {report.inserted} inserted, {report.updated} updated")
+                for warning in report.warnings:
+                    console.print(f"  [yellow]repaired:[/yellow] {warning}")
+    except GridsvcError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command("export")
+def export(
+    kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
+    out: Annotated[Path, typer.Argument(help="output file: .geojson .gpkg .zip (Shapefile) .csv "
+                                             ".parquet")],
+    community: Annotated[str | None, typer.Option(help="only this community code")] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Export records from the store (GeoJSON per RFC 7946, GeoPackage, Shapefile, CSV)."""
+    from .export import export_kind
+    from .store import open_store, session_scope
+
+    settings = _settings(config, db)
+    try:
+        engine = open_store(settings)
+        with session_scope(engine) as session:
+            n = export_kind(session, out, kind=kind, community=community)
+    except GridsvcError as exc:
+        raise _fail(exc) from exc
+    console.print(f"wrote {n} {kind} to {out}")
+
+
+@app.command()
+def partition(
+    out: Annotated[Path, typer.Option(help="output directory")],
+    boundary: Annotated[Path | None, typer.Option(help="community boundary file")] = None,
+    households: Annotated[Path | None, typer.Option(help="household points file")] = None,
+    areas: Annotated[Path | None, typer.Option(help="areal units with a household count")] = None,
+    count_field: Annotated[str | None, typer.Option(help="count field of --areas")] = None,
+    buildings: Annotated[Path | None, typer.Option(help="building footprints")] = None,
+    barriers: Annotated[Path | None, typer.Option(help="roads/rivers/walls (lines or polygons)")]
+    = None,
+    existing: Annotated[Path | None, typer.Option(help="existing grids to re-partition")] = None,
+    lock: Annotated[str | None, typer.Option(help="grid codes to keep exactly, comma-separated")]
+    = None,
+    crs: Annotated[str | None, typer.Option(help="declared CRS of the input files")] = None,
+    min_households: Annotated[int | None, typer.Option("--min", help="base grid lower bound")]
+    = None,
+    max_households: Annotated[int | None, typer.Option("--max", help="base grid upper bound")]
+    = None,
+    micro_max: Annotated[int | None, typer.Option("--micro-max", help="micro-grid upper bound")]
+    = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Split a community into base grids and micro-grids; write GeoJSON, CSV and a report."""
+    from .workflows import PartitionInputs, run_partition_files
+
+    settings = _settings(
+        config, None, min_households=min_households, max_households=max_households,
+        micro_max_households=micro_max, seed=seed,
+    )
+    if boundary is None:
+        console.print("[red]error:[/red] --boundary FILE is required")
+        raise typer.Exit(2)
+    if (households is None) == (areas is None):
+        console.print("[red]error:[/red] give exactly one of --households FILE or --areas FILE")
+        raise typer.Exit(2)
+    if areas is not None and not count_field:
+        console.print("[red]error:[/red] --areas needs --count-field NAME")
+        raise typer.Exit(2)
+    inputs = PartitionInputs(
+        boundary=boundary, households=households, areas=areas, count_field=count_field,
+        buildings=buildings, barriers=barriers, existing=existing, crs=crs,
+        locked=tuple(c.strip() for c in (lock or "").split(",") if c.strip()),
+    )
+    try:
+        report = run_partition_files(inputs, out, settings=settings)
+    except GridsvcError as exc:
+        raise _fail(exc) from exc
+    totals = report["totals"]
+    console.print(
+        f"{totals['grids']} grids, {totals['microgrids']} micro-grids, "
+        f"{totals['share_within_bounds']:.0%} within bounds; wrote {out}"
+    )
+
+
+@app.command("map")
+def map_(
+    community: Annotated[str, typer.Option(help="community code")],
+    out: Annotated[Path | None, typer.Option(help="HTML file (default maps/<code>.html)")] = None,
+    tiles: Annotated[str, typer.Option(help="none | osm")] = "none",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Draw a community's grids on a folium map and save it as HTML."""
+    from .render import community_map
+    from .store import open_store, session_scope
+    from .workflows import read_community_bundle
+
+    settings = _settings(config, db)
+    target = out or settings.maps_dir / f"{community}.html"
+    try:
+        engine = open_store(settings)
+        with session_scope(engine) as session:
+            bundle = read_community_bundle(session, community)
+        fmap = community_map(bundle, tiles=tiles, bounds=settings.base_bounds)
+    except GridsvcError as exc:
+        raise _fail(exc) from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fmap.save(str(target))
+    console.print(f"wrote {target}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from .api import create_app
+
+    settings = _settings(config, db)
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="where exports, reports and maps go")] = Path(
+        "out/demo"
+    ),
+    config: ConfigOption = None,
+) -> None:
+    """Run the main job end to end on the committed fixtures and say where everything is."""
+    from .workflows import run_demo
+
+    out.mkdir(parents=True, exist_ok=True)
+    settings = _settings(config, f"sqlite:///{(out / 'gridsvc.sqlite').resolve()}")
+    try:
+        summary = run_demo(settings, out, say=console.print)
+    except GridsvcError as exc:
+        raise _fail(exc) from exc
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,246 @@
+"""Whole jobs built from the parts: partition from files or from the store, and the demo.
+
+The CLI and the API both call these; they know files and the store but no HTTP and no terminal
+(progress and messages go through the ``say`` callback the caller passes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from . import frames
+from .config import Settings
+
+__all__ = [
+    "CommunityBundle",
+    "PartitionInputs",
+    "partition_community",
+    "read_community_bundle",
+    "run_demo",
+    "run_partition_files",
+    "write_partition",
+]
+
+log = logging.getLogger(__name__)
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DEMO_COMMUNITIES = ("yudu", "urban", "village")
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionInputs:
+    """Files for one partition run (the CLI's flags)."""
+
+    boundary: Path
+    households: Path | None = None
+    areas: Path | None = None
+    count_field: str | None = None
+    buildings: Path | None = None
+    barriers: Path | None = None
+    existing: Path | None = None
+    crs: str | None = None
+    locked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityBundle:
+    """Everything the store holds about one community, as frames."""
+
+    community: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    households: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame
+    microgrids: gpd.GeoDataFrame
+    layer_grids: gpd.GeoDataFrame
+
+
+def _levels(settings: Settings) -> tuple[Any, ...]:
+    from .partition import Bounds
+
+    return (
+        Bounds(settings.min_households, settings.max_households),
+        Bounds(1, settings.micro_max_households),
+    )
+
+
+def run_partition_files(
+    inputs: PartitionInputs, out: Path, *, settings: Settings
+) -> dict[str, Any]:
+    """Partition a community given as files; write grids, micro-grids, assignment and report."""
+    from .ingest import load_frame
+    from .partition import partition
+
+    boundary = load_frame(inputs.boundary, kind="communities", crs=inputs.crs)
+    households = (
+        load_frame(inputs.households, kind="households", crs=inputs.crs)
+        if inputs.households
+        else None
+    )
+    areas = load_frame(inputs.areas, kind=None, crs=inputs.crs) if inputs.areas else None
+    buildings = (
+        load_frame(inputs.buildings, kind="buildings", crs=inputs.crs)
+        if inputs.buildings
+        else None
+    )
+    barriers = load_frame(inputs.barriers, kind=None, crs=inputs.crs) if inputs.barriers else None
+    existing = (
+        load_frame(inputs.existing, kind="grids", crs=inputs.crs) if inputs.existing else None
+    )
+    result = partition(
+        boundary,
+        households,
+        areas=areas,
+        count_field=inputs.count_field,
+        buildings=buildings,
+        barriers=barriers,
+        levels=_levels(settings),
+        seed=settings.seed,
+        existing=existing,
+        locked=inputs.locked,
+    )
+    write_partition(result, out)
+    return dict(result.report)
+
+
+def write_partition(result: Any, out: Path) -> None:
+    """Write ``grids.geojson``, ``microgrids.geojson``, ``assignment.csv``, ``report.json``."""
+    from .export import export_frame
+
+    out.mkdir(parents=True, exist_ok=True)
+    export_frame(result.grids, out / "grids.geojson", kind="grids")
+    export_frame(result.microgrids, out / "microgrids.geojson", kind="grids")
+    result.assignment.to_csv(out / "assignment.csv", index=False)
+    (out / "report.json").write_text(
+        json.dumps(result.report, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+
+
+def read_community_bundle(session: Session, code: str) -> CommunityBundle:
+    """Read one community and everything in it from the store."""
+    from .errors import NotFoundError
+    from .store import repo
+
+    community = repo.read(session, "communities", community=code)
+    if community.empty:
+        raise NotFoundError(f"community {code} is not in the store; import it first")
+    grids = repo.read(session, "grids", community=code)
+    layer_grids = repo.read(session, "layer_grids", bbox=tuple(community.total_bounds))
+    return CommunityBundle(
+        community=community,
+        buildings=repo.read(session, "buildings", community=code),
+        households=repo.read(session, "households", community=code),
+        grids=grids[grids["level"] == 1].reset_index(drop=True),
+        microgrids=grids[grids["level"] > 1].reset_index(drop=True),
+        layer_grids=layer_grids,
+    )
+
+
+def partition_community(
+    session: Session,
+    code: str,
+    *,
+    settings: Settings,
+    barriers: gpd.GeoDataFrame | None = None,
+    locked: tuple[str, ...] = (),
+) -> Any:
+    """Partition a community held in the store and replace its grids there (one transaction)."""
+    from .partition import partition
+    from .store import repo
+
+    bundle = read_community_bundle(session, code)
+    existing = pd.concat([bundle.grids, bundle.microgrids], ignore_index=True)
+    result = partition(
+        bundle.community,
+        bundle.households,
+        buildings=bundle.buildings,
+        barriers=barriers,
+        levels=_levels(settings),
+        seed=settings.seed,
+        existing=gpd.GeoDataFrame(existing, crs=frames.WGS84) if len(existing) else None,
+        locked=locked,
+    )
+    repo.delete(session, "grids", community=code)
+    repo.upsert(session, "grids", frames.conform("grids", result.grids))
+    repo.upsert(session, "grids", frames.conform("grids", result.microgrids))
+    return result
+
+
+def run_demo(settings: Settings, out: Path, *, say: Callable[[str], Any]) -> dict[str, Any]:
+    """Import the fixtures, partition every community, draw maps, export; return a summary."""
+    from .export import export_kind
+    from .ingest import import_file, load_frame
+    from .render import community_map
+    from .store import open_store, session_scope
+
+    engine = open_store(settings)
+    summary: dict[str, Any] = {"database": settings.database_url, "communities": {}}
+    with session_scope(engine) as session:
+        for name in DEMO_COMMUNITIES:
+            folder = FIXTURES / name
+            for kind, file in (
+                ("communities", "community.geojson"),
+                ("buildings", "buildings.geojson"),
+                ("households", "households.geojson"),
+                ("layer_grids", "layers.geojson"),
+            ):
+                if (folder / file).exists():
+                    report = import_file(session, folder / file, kind=kind)
+                    say(f"import {name}/{file}: {report.inserted} new, {report.updated} updated")
+    for name in DEMO_COMMUNITIES:
+        folder = FIXTURES / name
+        barriers = (
+            load_frame(folder / "barriers.geojson", kind=None)
+            if (folder / "barriers.geojson").exists()
+            else None
+        )
+        with session_scope(engine) as session:
+            code = str(load_frame(folder / "community.geojson", kind="communities")["code"][0])
+            result = partition_community(session, code, settings=settings, barriers=barriers)
+            write_partition(result, out / "partition" / code)
+            totals = result.report["totals"]
+            say(
+                f"partition {name} ({code}): {totals['grids']} grids, "
+                f"{totals['microgrids']} micro-grids, "
+                f"{totals['share_within_bounds']:.0%} within bounds"
+            )
+            bundle = read_community_bundle(session, code)
+        map_path = out / "maps" / f"{code}.html"
+        map_path.parent.mkdir(parents=True, exist_ok=True)
+        community_map(bundle, tiles="none", bounds=settings.base_bounds).save(str(map_path))
+        summary["communities"][code] = {
+            "fixture": name,
+            "grids": totals["grids"],
+            "microgrids": totals["microgrids"],
+            "share_within_bounds": totals["share_within_bounds"],
+            "map": str(map_path),
+            "partition": str(out / "partition" / code),
+        }
+    exports = out / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    with session_scope(engine) as session:
+        for kind, file in (
+            ("grids", "grids.geojson"),
+            ("grids", "grids.gpkg"),
+            ("households", "households.csv"),
+            ("layer_grids", "layers.zip"),
+            ("communities", "communities.parquet"),
+        ):
+            export_kind(session, exports / file, kind=kind)
+            say(f"export {kind} → {exports / file}")
+    summary["exports"] = str(exports)
+    summary["not_yet_built"] = ["merge (issue 4)", "staffing (issue 5)"]
+    summary["serve"] = (
+        f"gridsvc serve --db {settings.database_url} --port 8000  "
+        "then open http://127.0.0.1:8000/docs"
+    )
+    say(f"maps in {out / 'maps'}; exports in {exports}")
+    say(f"to browse: .venv/bin/{summary['serve']}")
+    return summary
