@@ -22,7 +22,7 @@ import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from ..errors import InputError, Problem
+from gridsvc.errors import InputError, Problem
 
 __all__ = ["SHAPEFILE_NAMES", "SUFFIXES", "long_names", "read_any"]
 
@@ -112,7 +112,7 @@ def _read_geojson(path: Path) -> gpd.GeoDataFrame:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        ended = exc.pos >= len(text.rstrip()) - 1
+        ended = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated")
         hint = " (the file looks truncated)" if ended else ""
         raise InputError(
             Problem(
@@ -191,7 +191,8 @@ def _read_zip(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     elif len(shps) > 1:
         raise InputError(
             Problem(
-                f"the zip holds {len(shps)} shapefiles ({', '.join(stems)}); choose one with layer=",
+                f"the zip holds {len(shps)} shapefiles ({', '.join(stems)}); "
+                "choose one with layer=",
                 source=path.name,
             )
         )
@@ -233,15 +234,16 @@ def _read_csv(path: Path, *, lon: str, lat: str) -> gpd.GeoDataFrame:
 
 
 def _parse_wkt(column: pd.Series, source: str, name: str) -> gpd.GeoSeries:
-    values = column.to_numpy(dtype=object)
     present = pd.notna(column).to_numpy()
+    values = column.to_numpy(dtype=object)
+    values[~present] = None
     geoms = shapely.from_wkt(values, on_invalid="ignore")
     bad = present & pd.isna(geoms)
     if bad.any():
         raise InputError(
             [
-                Problem(f"not valid WKT: {str(values[i])[:40]!r}", source=source, feature=i,
-                        field=name)
+                Problem(f"not valid WKT: {str(values[i])[:40]!r}", source=source,
+                        feature=int(i), field=name)
                 for i in bad.nonzero()[0]
             ]
         )

@@ -1,0 +1,164 @@
+"""The partition methods under comparison, one function shape: ``run(workload, seed) -> Plan``.
+
+- ``gridsvc``: the full engine, ``gridsvc.partition.partition`` on the raw inputs (it builds its
+  own atoms and graph; that time is included).
+- ``spopt``: ``MaxPHeuristic`` with threshold 30 on the household count, the workload's edges as
+  a libpysal ``W`` and the atoms' centroid x/y as the attributes (so its homogeneity objective
+  rewards compact regions). spopt uses the global numpy RNG; it is seeded with ``seed``.
+- ``gerrychain``: ``recursive_tree_part`` with pop target 40 and epsilon 0.25 (30–50) on the
+  workload's edges as a networkx graph; k = the number of 30–50 grids nearest 40 households each.
+  Any exception it raises is a "no plan".
+
+Peers partition ground atoms only; the stacked atoms the workload carries (upper floors of units
+above 50 households) are added to every peer's plan as one grid each, as the engine does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from _workload import HI, LO, Workload
+
+__all__ = ["METHODS", "Plan", "quality", "run_gerrychain", "run_gridsvc", "run_spopt"]
+
+
+@dataclass
+class Plan:
+    """Households per grid and the grid polygons (metric), or the reason there is no plan."""
+
+    sizes: np.ndarray | None = None
+    polygons: np.ndarray | None = None
+    error: str | None = None
+
+
+def _plan_from_labels(work: Workload, labels: np.ndarray) -> Plan:
+    labels = np.asarray(labels)
+    if (labels < 0).any():
+        return Plan(error=f"{int((labels < 0).sum())} atoms unassigned")
+    ids, inv = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(inv, weights=work.counts, minlength=len(ids)).astype(np.int64)
+    order = np.argsort(inv, kind="stable")
+    starts = np.r_[0, np.cumsum(np.bincount(inv, minlength=len(ids)))[:-1]]
+    polys = np.array(
+        [shapely.union_all(p) for p in np.split(work.cells[order], starts[1:])], dtype=object
+    )
+    return Plan(sizes=np.r_[sizes, np.asarray(work.stacked, dtype=np.int64)], polygons=polys)
+
+
+def quality(plan: Plan) -> dict[str, Any]:
+    """Return grids, share within 30–50, and mean/min Polsby–Popper of a plan."""
+    if plan.sizes is None or plan.polygons is None:
+        return {"grids": None, "in_band": None, "pp_mean": None, "pp_min": None, "max_hh": None}
+    polys = plan.polygons
+    area = shapely.area(polys)
+    perim = shapely.length(polys)
+    pp = np.where(perim > 0, 4.0 * math.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0)
+    sizes = plan.sizes
+    return {
+        "grids": len(sizes),
+        "in_band": float(((sizes >= LO) & (sizes <= HI)).mean()) if len(sizes) else 0.0,
+        "pp_mean": float(pp.mean()) if len(pp) else None,
+        "pp_min": float(pp.min()) if len(pp) else None,
+        "min_hh": int(sizes.min()) if len(sizes) else None,
+        "max_hh": int(sizes.max()) if len(sizes) else None,
+    }
+
+
+def run_spopt(work: Workload, seed: int) -> Plan:
+    """Partition the workload with spopt's MaxPHeuristic (threshold 30)."""
+    import geopandas as gpd
+    from libpysal.weights import W
+    from spopt.region import MaxPHeuristic
+
+    np.random.seed(seed)
+    cen = shapely.centroid(work.cells)
+    gdf = gpd.GeoDataFrame(
+        {"count": work.counts, "x": shapely.get_x(cen), "y": shapely.get_y(cen)},
+        geometry=work.cells,
+        crs=work.crs,
+    )
+    neighbors: dict[int, list[int]] = {i: [] for i in range(work.n_atoms)}
+    for a, b in zip(work.u.tolist(), work.v.tolist(), strict=True):
+        neighbors[a].append(b)
+        neighbors[b].append(a)
+    w = W(neighbors, silence_warnings=True)
+    model = MaxPHeuristic(gdf, w, ["x", "y"], "count", LO, top_n=2)
+    model.solve()
+    return _plan_from_labels(work, np.asarray(model.labels_))
+
+
+def gerrychain_k(households: int) -> int | None:
+    """Return the number of grids for GerryChain: nearest 40 per grid within 30–50."""
+    lo_k, hi_k = math.ceil(households / HI), households // LO
+    if lo_k > hi_k:
+        return None
+    return min(max(round(households / 40), lo_k), hi_k)
+
+
+def run_gerrychain(work: Workload, seed: int) -> Plan:
+    """Partition the workload with GerryChain's recursive_tree_part (40 ± 25 %)."""
+    import networkx as nx
+    from gerrychain import Graph
+    from gerrychain.partition.initial_partition_generators import recursive_tree_part
+
+    k = gerrychain_k(int(work.counts.sum()))
+    if k is None or k < 2:
+        return Plan(error=f"no k fits 30-50 for {int(work.counts.sum())} households")
+    g: nx.Graph = nx.Graph()
+    g.add_nodes_from((i, {"count": int(c)}) for i, c in enumerate(work.counts.tolist()))
+    g.add_edges_from(zip(work.u.tolist(), work.v.tolist(), strict=True))
+    try:
+        flips = recursive_tree_part(
+            Graph.from_networkx(g), range(k), 40, "count", 0.25, rng=seed
+        )
+    except Exception as exc:  # any failure of the peer is "no plan"
+        return Plan(error=f"{type(exc).__name__}: {str(exc)[:80]}")
+    labels = np.full(work.n_atoms, -1, dtype=np.int64)
+    for node, part in flips.items():
+        labels[int(node)] = int(part)
+    return _plan_from_labels(work, labels)
+
+
+def run_gridsvc(work: Workload, seed: int) -> Plan:
+    """Partition the raw inputs with the full gridsvc engine; measure its base-level grids."""
+    from gridsvc.partition import partition
+
+    raw = work.engine
+    if "areas" in raw:
+        result = _gridsvc_areas(raw, seed)
+    else:
+        result = partition(
+            raw["boundary"],
+            raw["households"],
+            buildings=raw.get("buildings"),
+            barriers=raw.get("barriers"),
+            seed=seed,
+        )
+    grids = result.grids
+    if "level" in grids.columns:
+        grids = grids[grids["level"].astype(int) == 1]
+    metric = grids.to_crs(work.crs)
+    sizes = metric["households"].to_numpy(dtype=np.int64)
+    stacked = (
+        metric["kind"].astype(str).str.contains("stack").to_numpy()
+        if "kind" in metric.columns
+        else np.zeros(len(metric), dtype=bool)
+    )
+    # stacked grids share a footprint with a ground grid: count them, but not their shape twice
+    return Plan(sizes=sizes, polygons=metric.geometry.to_numpy()[~stacked])
+
+
+def _gridsvc_areas(raw: dict[str, Any], seed: int) -> Any:
+    """Call the engine on areal units with a count field (census blocks)."""
+    from gridsvc.partition import partition
+
+    return partition(
+        raw["boundary"], areas=raw["areas"], count_field=raw["count_field"], seed=seed
+    )
+
+
+METHODS = {"gridsvc": run_gridsvc, "spopt": run_spopt, "gerrychain": run_gerrychain}

@@ -1,0 +1,211 @@
+"""Build one benchmark workload per community: the atoms and the adjacency graph every method sees.
+
+Atoms and graph come from gridsvc.partition's own functions (build_atoms, tessellate,
+build_graph) when they import, so the engine and its peers partition exactly the same pieces.
+Otherwise a small fallback is used: households grouped by (building_id, unit), a point and a
+count each, cells = Voronoi of the points clipped to the boundary, edges = cells sharing a border.
+Areal inputs (census blocks with a household count) are atoms as they are; their cells are the
+block polygons.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+__all__ = ["Workload", "areal_workload", "household_workload"]
+
+LO, HI = 30, 50
+
+
+@dataclass
+class Workload:
+    """What every method partitions: ground atoms with cells and counts, and their edges.
+
+    ``stacked`` holds the household counts of stacked atoms (upper floor ranges of units above
+    the upper bound): they have no territory and are one grid each, for every method alike.
+    ``engine`` keeps the raw inputs (WGS 84 frames) for the full gridsvc ``partition`` call.
+    """
+
+    name: str
+    households: int
+    counts: np.ndarray
+    cells: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    stacked: list[int]
+    crs: Any
+    source: str
+    prep_seconds: float
+    engine: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_atoms(self) -> int:
+        """Return the number of ground atoms."""
+        return len(self.counts)
+
+
+def _metric(frame: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    return frame.to_crs(crs)
+
+
+def _metric_crs(frame: gpd.GeoDataFrame) -> Any:
+    from gridsvc.geo import metric_crs
+
+    return metric_crs(frame)
+
+
+def _outline(boundary: gpd.GeoDataFrame, crs: Any) -> Any:
+    return shapely.union_all(_metric(boundary, crs).geometry.to_numpy())
+
+
+def _barrier_geoms(barriers: gpd.GeoDataFrame | None, crs: Any) -> np.ndarray | None:
+    if barriers is None or len(barriers) == 0:
+        return None
+    return _metric(barriers, crs).geometry.to_numpy()
+
+
+def _rook_edges(cells: np.ndarray, min_shared: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Return pairs of cells that share more than ``min_shared`` metres of border."""
+    tree = shapely.STRtree(cells)
+    a, b = tree.query(cells, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    common = shapely.intersection(shapely.boundary(cells[a]), shapely.boundary(cells[b]))
+    touch = np.asarray(shapely.length(common)) > min_shared
+    return a[touch], b[touch]
+
+
+def _fallback_households(
+    households: gpd.GeoDataFrame, outline: Any, crs: Any
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    pts = _metric(households, crs).geometry
+    frame = pd.DataFrame(
+        {
+            "key": np.where(
+                households["building_id"].isna().to_numpy(),
+                "hh:" + households["id"].astype(str).to_numpy(),
+                households["building_id"].astype(str).to_numpy()
+                + "|"
+                + households["unit"].astype(str).to_numpy(),
+            ),
+            "x": pts.x.to_numpy(),
+            "y": pts.y.to_numpy(),
+        }
+    )
+    grouped = frame.groupby("key", sort=True).agg(x=("x", "mean"), y=("y", "mean"), n=("x", "size"))
+    jitter = np.random.default_rng(0).normal(0, 0.01, (len(grouped), 2))
+    xy = grouped[["x", "y"]].to_numpy() + jitter
+    sites = shapely.multipoints(xy)
+    raw = shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=outline, ordered=True))
+    cells = shapely.intersection(raw, outline)
+    return grouped["n"].to_numpy(dtype=np.int64), cells, []
+
+
+def _engine_households(
+    households: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+    outline: Any,
+    crs: Any,
+) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray]:
+    from gridsvc.partition.atoms import Bounds, build_atoms
+    from gridsvc.partition.graph import build_graph
+    from gridsvc.partition.territory import tessellate
+
+    pts = _metric(households, crs).geometry
+    xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+    compounds = None
+    if buildings is not None and "compound" in buildings.columns:
+        compounds = buildings.set_index(buildings["id"].astype(str))["compound"]
+    atoms = build_atoms(households, xy, Bounds(LO, HI), compounds=compounds)
+    table = atoms.table
+    ground = atoms.ground
+    stacked = table.loc[table["stacked"].to_numpy(), "households"].astype(int).tolist()
+    gxy = table[["x", "y"]].to_numpy()[ground]
+    terr = tessellate(outline, gxy, _barrier_geoms(barriers, crs))
+    building = table["building"].astype(str).to_numpy(dtype=object)[ground]
+    compound = table["compound"].astype(str).to_numpy(dtype=object)[ground]
+    graph = build_graph(terr.cells, terr.cell_block, building, compound)
+    counts = table["households"].to_numpy(dtype=np.int64)[ground]
+    return counts, terr.cells, stacked, graph.u, graph.v
+
+
+def household_workload(
+    name: str,
+    boundary: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    *,
+    buildings: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
+) -> Workload:
+    """Build the workload of a community given as household points."""
+    t0 = time.perf_counter()
+    crs = _metric_crs(boundary)
+    outline = _outline(boundary, crs)
+    try:
+        counts, cells, stacked, u, v = _engine_households(
+            households, buildings, barriers, outline, crs
+        )
+        source = "gridsvc.partition atoms+graph"
+    except ImportError:
+        counts, cells, stacked = _fallback_households(households, outline, crs)
+        u, v = _rook_edges(cells)
+        source = "bench fallback (unit atoms, Voronoi)"
+    return Workload(
+        name=name,
+        households=len(households),
+        counts=counts,
+        cells=cells,
+        u=np.asarray(u),
+        v=np.asarray(v),
+        stacked=stacked,
+        crs=crs,
+        source=source,
+        prep_seconds=time.perf_counter() - t0,
+        engine={
+            "boundary": boundary,
+            "households": households,
+            "buildings": buildings,
+            "barriers": barriers,
+        },
+    )
+
+
+def areal_workload(
+    name: str, boundary: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, count_field: str
+) -> Workload:
+    """Build the workload of a community given as areal units with a household count."""
+    t0 = time.perf_counter()
+    crs = _metric_crs(areas)
+    cells = shapely.make_valid(_metric(areas, crs).geometry.to_numpy())
+    counts = pd.to_numeric(areas[count_field]).fillna(0).to_numpy(dtype=np.int64)
+    try:
+        from gridsvc.partition.graph import build_graph
+
+        blank = np.full(len(cells), "", dtype=object)
+        graph = build_graph(cells, np.zeros(len(cells), dtype=np.int64), blank, blank)
+        u, v = graph.u, graph.v
+        source = "block polygons, gridsvc.partition graph"
+    except ImportError:
+        u, v = _rook_edges(cells)
+        source = "block polygons, bench rook adjacency"
+    return Workload(
+        name=name,
+        households=int(counts.sum()),
+        counts=counts,
+        cells=cells,
+        u=np.asarray(u),
+        v=np.asarray(v),
+        stacked=[],
+        crs=crs,
+        source=source,
+        prep_seconds=time.perf_counter() - t0,
+        engine={"boundary": boundary, "areas": areas, "count_field": count_field},
+    )

@@ -1,0 +1,482 @@
+"""Validate, convert and repair one input frame; collect every located problem, then raise.
+
+``validate`` is pure: the caller passes the communities (and known building ids) from the store.
+Order: columns → values → duplicate keys → geometry (type, CRS, swapped axes, range, validity)
+→ references to the store (community assignment, distance, building ids).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from gridsvc import frames, geo
+from gridsvc.domain import AdminLevel, GridKind, LayerPolicy, VisitCadence
+from gridsvc.errors import InputError, Problem
+
+__all__ = ["Checked", "effective_crs", "validate"]
+
+log = logging.getLogger(__name__)
+
+SINGULAR = {
+    "communities": "community",
+    "buildings": "building",
+    "households": "household",
+    "layer_grids": "layer grid",
+    "grids": "grid",
+    "workers": "worker",
+}
+_CODE_COLUMNS = ("code", "community_code", "parent_code")
+_CHOICES: dict[tuple[str, str], frozenset[str]] = {
+    ("households", "visit_cadence"): frozenset(v.value for v in VisitCadence),
+    ("layer_grids", "policy"): frozenset(v.value for v in LayerPolicy),
+    ("communities", "level"): frozenset(v.value for v in AdminLevel),
+    ("grids", "kind"): frozenset(v.value for v in GridKind),
+}
+_MINIMUM = {"floors": 1, "units": 1, "size": 0, "households": 0, "residents": 0}
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "是"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "否"})
+_ALTERNATIVES = ((geo.WGS84, "WGS 84"), (geo.GCJ02, "GCJ-02"), (geo.BD09, "BD-09"))
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A validated frame in the kind's column shape (EPSG:4326) and the repairs made."""
+
+    frame: gpd.GeoDataFrame
+    crs: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def validate(
+    frame: gpd.GeoDataFrame,
+    *,
+    kind: str,
+    source: str,
+    crs: str | None = None,
+    communities: gpd.GeoDataFrame | None = None,
+    known_buildings: set[str] | None = None,
+    far_km: float = 5.0,
+) -> Checked:
+    """Check ``frame`` as ``kind`` and convert it to WGS 84; raise one InputError for all."""
+    spec = frames.kind(kind)
+    missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
+    if missing:
+        raise InputError(
+            [
+                Problem(f"required column missing (have: {_names(frame)})", source=source, field=m)
+                for m in missing
+            ]
+        )
+    problems: list[Problem] = []
+    warnings: list[str] = list(frame.attrs.get("warnings", []))
+    frame = frame.reset_index(drop=True)
+    values = _check_values(frame, spec, source, problems)
+    _check_duplicates(values, spec, source, problems)
+    declared, raw, geoms, good = _check_geometry(frame, spec, source, crs, problems, warnings)
+    values = gpd.GeoDataFrame(values, geometry=geoms, crs=geo.WGS84)
+    if communities is not None and kind in ("buildings", "households", "grids"):
+        _check_places(values, raw, good, spec, source, declared, communities, far_km, problems)
+    if known_buildings is not None and kind == "households" and "building_id" in values:
+        ids = values["building_id"]
+        unknown = ids.notna() & ~ids.isin(known_buildings)
+        problems += [
+            Problem(
+                f"household {values.at[i, 'id']} refers to unknown building {ids[i]!r}; "
+                "import its buildings first",
+                source=source,
+                feature=int(i),
+                field="building_id",
+            )
+            for i in values.index[unknown]
+        ]
+    if problems:
+        raise InputError(problems)
+    out = frames.conform(kind, values)
+    log.info("validated %d %s from %s (%d repairs)", len(out), kind, source, len(warnings))
+    return Checked(out, declared, warnings)
+
+
+def effective_crs(declared: str | None, file_crs: CRS | None, source: str = "") -> str:
+    """Return the CRS to read coordinates in: the declared one, else the file's, else WGS 84."""
+    if declared is None or not str(declared).strip():
+        if file_crs is None:
+            return geo.WGS84
+        epsg = file_crs.to_epsg()
+        return f"EPSG:{epsg}" if epsg else file_crs.to_wkt()
+    parsed = geo.parse_crs(declared)
+    if file_crs is not None and file_crs.is_projected:
+        same = parsed not in (geo.GCJ02, geo.BD09) and CRS.from_user_input(parsed).equals(
+            file_crs, ignore_axis_order=True
+        )
+        if not same:
+            raise InputError(
+                Problem(
+                    f"declared CRS {declared} contradicts the file's own projected CRS "
+                    f"{file_crs.to_string()}; drop crs= or fix the file",
+                    source=source,
+                    field="crs",
+                )
+            )
+    return parsed
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+def _check_values(
+    frame: gpd.GeoDataFrame, spec: frames.Kind, source: str, problems: list[Problem]
+) -> pd.DataFrame:
+    """Normalise declared columns (strings, numbers, booleans) and report bad values."""
+    out = pd.DataFrame(index=frame.index)
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            continue
+        series = frame[col.name]
+        if col.dtype == "str":
+            clean = series.map(_as_str).astype(object)
+            if col.default is None:
+                clean = clean.where(clean != "", None)
+            bad = _check_str(spec.name, col.name, clean)
+        elif col.dtype in ("int", "float"):
+            clean, bad = _check_number(col.name, col.dtype, series)
+        else:
+            clean, bad = _check_bool(series)
+        for i, message in zip(bad.index, bad, strict=True):
+            problems.append(Problem(message, source=source, feature=int(i), field=col.name))
+        if col.required:
+            for i in clean.index[clean.isna()]:
+                problems.append(
+                    Problem("missing required value", source=source, feature=int(i),
+                            field=col.name)
+                )
+        out[col.name] = clean
+    return out
+
+
+def _as_str(value: object) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _check_str(kind: str, name: str, clean: pd.Series) -> pd.Series:
+    messages = pd.Series(dtype=object)
+    present = clean.notna() & (clean != "")
+    if name == "community_code" or (kind == "communities" and name in _CODE_COLUMNS):
+        bad = present & ~clean.astype(str).str.fullmatch(r"\d{12}")
+        messages = pd.concat(
+            [messages, clean[bad].map(lambda v: f"code {v!r} is not a 12-digit division code")]
+        )
+    choices = _CHOICES.get((kind, name))
+    if choices is not None:
+        bad = present & ~clean.isin(choices)
+        allowed = ", ".join(sorted(choices))
+        messages = pd.concat(
+            [messages, clean[bad].map(lambda v: f"unknown value {v!r}; expected one of {allowed}")]
+        )
+    return messages
+
+
+def _check_number(name: str, dtype: str, series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = series.astype(object).where(series.notna(), None)
+    numbers = pd.to_numeric(
+        text.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
+    )
+    given = text.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip()))
+    messages = text[given & numbers.isna()].map(lambda v: f"not a number: {v!r}")
+    if dtype == "int":
+        frac = given & numbers.notna() & (numbers != numbers.round())
+        messages = pd.concat([messages, numbers[frac].map(lambda v: f"not an integer: {v!r}")])
+    low = _MINIMUM.get(name)
+    if low is not None:
+        under = numbers.notna() & (numbers < low)
+        word = "negative" if low == 0 else f"below {low}"
+        messages = pd.concat([messages, numbers[under].map(lambda v: f"{word} {name}: {v:g}")])
+    return numbers.astype(float), messages
+
+
+def _check_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    def parse(value: object) -> object:
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            return None
+        if isinstance(value, (bool, np.bool_, int, np.integer)):
+            return bool(value)
+        text = str(value).strip().lower()
+        return True if text in _TRUE else False if text in _FALSE else "?"
+
+    parsed = series.map(parse)
+    bad = parsed == "?"
+    messages = series[bad].map(lambda v: f"not a yes/no value: {v!r}")
+    return parsed.where(~bad, None), messages
+
+
+def _check_duplicates(
+    values: pd.DataFrame, spec: frames.Kind, source: str, problems: list[Problem]
+) -> None:
+    key = list(spec.key)
+    if not all(k in values for k in key):
+        return
+    dup = values[values.duplicated(subset=key, keep=False) & values[key].notna().all(axis=1)]
+    for ident, group in dup.groupby(key, sort=True):
+        label = "/".join(map(str, ident)) if isinstance(ident, tuple) else str(ident)
+        where = ", ".join(str(i) for i in group.index)
+        problems.append(
+            Problem(
+                f"duplicate {'/'.join(key)} {label!r} (features {where}); ids must be unique",
+                source=source,
+                feature=int(group.index[0]),
+                field=key[-1],
+            )
+        )
+
+
+# --- geometry -----------------------------------------------------------------------------------
+
+
+def _check_geometry(
+    frame: gpd.GeoDataFrame,
+    spec: frames.Kind,
+    source: str,
+    crs: str | None,
+    problems: list[Problem],
+    warnings: list[str],
+) -> tuple[str, np.ndarray, gpd.GeoSeries, np.ndarray]:
+    """Return (CRS used, raw geometries, WGS 84 geometries, mask of usable geometries)."""
+    declared = effective_crs(crs, frame.crs, source)
+    raw = np.asarray(frame.geometry.values, dtype=object)
+    missing = shapely.is_missing(raw) | shapely.is_empty(raw)
+    types = shapely.get_type_id(raw)
+    expected = (3, 6) if spec.geometry == "polygon" else (0,)
+    wanted = "Polygon or MultiPolygon" if spec.geometry == "polygon" else "Point"
+    if spec.geometry != "point?":
+        for i in np.flatnonzero(missing):
+            problems.append(Problem("missing or empty geometry", source=source, feature=int(i),
+                                    field="geometry"))
+    wrong = ~missing & ~np.isin(types, expected)
+    for i in np.flatnonzero(wrong):
+        problems.append(
+            Problem(
+                f"{raw[i].geom_type} geometry where {spec.name} "
+                f"need a {wanted}",
+                source=source,
+                feature=int(i),
+                field="geometry",
+            )
+        )
+    good = ~missing & ~wrong
+    geographic = declared in (geo.GCJ02, geo.BD09) or CRS.from_user_input(declared).is_geographic
+    if geographic:
+        good &= ~_check_swapped(raw, good, source, problems)
+    converted = _convert(frame, raw, good, declared, source, problems)
+    bounds = shapely.bounds(converted)
+    out_of_range = good & ~(
+        np.isfinite(bounds).all(axis=1)
+        & (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180)
+        & (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90)
+    )
+    for i in np.flatnonzero(out_of_range):
+        problems.append(
+            Problem(
+                f"coordinates out of range for WGS 84 after reading them as {declared}; "
+                "declare the file's CRS with crs= (e.g. EPSG:4547)",
+                source=source,
+                feature=int(i),
+                field="geometry",
+            )
+        )
+    good &= ~out_of_range
+    if spec.geometry == "polygon":
+        converted = _repair(converted, good, source, problems, warnings)
+    return declared, raw, gpd.GeoSeries(converted, index=frame.index, crs=geo.WGS84), good
+
+
+def _check_swapped(
+    raw: np.ndarray, good: np.ndarray, source: str, problems: list[Problem]
+) -> np.ndarray:
+    """Flag features whose lat is out of range, or which land in China only when swapped."""
+    b = shapely.bounds(raw)
+    x, y = (b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0
+    lat_out = (b[:, 1] < -90) | (b[:, 3] > 90)
+    in_china = geo.in_china(x, y)
+    swapped = good & ((lat_out & (np.abs(b[:, 0]) <= 90) & (np.abs(b[:, 2]) <= 90))
+                      | (~in_china & geo.in_china(y, x)))
+    for i in np.flatnonzero(swapped):
+        problems.append(
+            Problem(
+                f"looks like lat/lon are swapped (got x={x[i]:.6f}, y={y[i]:.6f}); "
+                "put longitude first",
+                source=source,
+                feature=int(i),
+                field="geometry",
+            )
+        )
+    return swapped
+
+
+def _convert(
+    frame: gpd.GeoDataFrame,
+    raw: np.ndarray,
+    good: np.ndarray,
+    declared: str,
+    source: str,
+    problems: list[Problem],
+) -> np.ndarray:
+    values = raw.copy()
+    values[~good] = None
+    part = gpd.GeoDataFrame(geometry=gpd.GeoSeries(values, index=frame.index), crs=None)
+    with np.errstate(all="ignore"):
+        try:
+            converted = geo.to_wgs84(part, declared)
+        except Exception as exc:  # pyproj/GEOS errors on wild coordinates
+            problems.append(
+                Problem(f"cannot convert from {declared} to WGS 84: {exc}", source=source)
+            )
+            return np.full(len(frame), None, dtype=object)
+    return np.asarray(converted.geometry.values, dtype=object)
+
+
+def _repair(
+    geoms: np.ndarray, good: np.ndarray, source: str, problems: list[Problem], warnings: list[str]
+) -> np.ndarray:
+    invalid = good & ~shapely.is_valid(geoms)
+    out = geoms.copy()
+    for i in np.flatnonzero(invalid):
+        reason = shapely.is_valid_reason(geoms[i])
+        fixed = _polygonal(shapely.make_valid(geoms[i]))
+        if fixed is None or fixed.is_empty or fixed.area == 0:
+            problems.append(
+                Problem(f"invalid geometry that cannot be repaired ({reason})", source=source,
+                        feature=int(i), field="geometry")
+            )
+            good[i] = False
+            continue
+        out[i] = fixed
+        warnings.append(f"{source}: feature {i}: repaired invalid geometry ({reason}) with "
+                        "make_valid, kept its polygonal part")
+    return out
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
+    """Keep only the polygons of ``geom`` (make_valid may add lines and points)."""
+    parts = shapely.get_parts(geom)
+    while (shapely.get_type_id(parts) == 7).any():
+        parts = shapely.get_parts(parts)
+    polys = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+    if len(polys) == 0:
+        return None
+    merged = shapely.union_all(polys)
+    return merged if shapely.get_type_id(merged) in (3, 6) else None
+
+
+# --- places (against the store) ------------------------------------------------------------------
+
+
+def _check_places(
+    values: gpd.GeoDataFrame,
+    raw: np.ndarray,
+    good: np.ndarray,
+    spec: frames.Kind,
+    source: str,
+    declared: str,
+    communities: gpd.GeoDataFrame,
+    far_km: float,
+    problems: list[Problem],
+) -> None:
+    """Assign missing community codes by location; flag unknown, outside and far features."""
+    noun = SINGULAR[spec.name]
+    key = spec.key[0]
+    communities = communities.to_crs(geo.WGS84).set_index("code", drop=False)
+    if "community_code" not in values:
+        values["community_code"] = None
+    points = gpd.GeoSeries(shapely.point_on_surface(values.geometry.values), crs=geo.WGS84,
+                           index=values.index)
+    codes = values["community_code"]
+    known = codes.isna() | codes.isin(communities.index)
+    for i in values.index[good & ~known.to_numpy()]:
+        problems.append(
+            Problem(f"unknown community {codes[i]!r}; import the community first",
+                    source=source, feature=int(i), field="community_code")
+        )
+    todo = good & codes.isna().to_numpy()
+    if todo.any():
+        areas = communities[["code", "geometry"]].reset_index(drop=True)
+        hits = gpd.sjoin(
+            gpd.GeoDataFrame(geometry=points[todo]), areas, predicate="within", how="left"
+        )
+        first = hits.sort_values("code").groupby(level=0)["code"].first()
+        values.loc[first.index, "community_code"] = first
+        outside = first.index[first.isna()]
+        hint = _hints(raw, outside, declared, communities, None)
+        for i in outside:
+            problems.append(
+                Problem(
+                    f"{noun} {values.at[i, key]} lies outside every community{hint.get(i, '')}",
+                    source=source, feature=int(i), field="geometry",
+                )
+            )
+    assigned = good & values["community_code"].isin(communities.index).to_numpy()
+    if not assigned.any():
+        return
+    idx = values.index[assigned]
+    own = communities.loc[values.loc[idx, "community_code"], "geometry"]
+    metric = geo.metric_crs(communities)
+    pts = points[idx].to_crs(metric)
+    polys = gpd.GeoSeries(own.to_numpy(), index=idx, crs=geo.WGS84).to_crs(metric)
+    km = pts.distance(polys) / 1000.0
+    far = km[km > far_km]
+    hint = _hints(raw, far.index, declared, communities, values["community_code"])
+    for i, dist in far.items():
+        code = values.at[i, "community_code"]
+        problems.append(
+            Problem(
+                f"{noun} {values.at[i, key]} lies {dist:.1f} km outside community {code}; "
+                f"check its CRS (got {_crs_name(declared)}{hint.get(i, '')})",
+                source=source, feature=int(i), field="geometry",
+            )
+        )
+
+
+def _hints(
+    raw: np.ndarray,
+    index: pd.Index,
+    declared: str,
+    communities: gpd.GeoDataFrame,
+    codes: pd.Series | None,
+) -> dict[int, str]:
+    """Say which other lon/lat datum would put each feature inside its (or any) community."""
+    if len(index) == 0:
+        return {}
+    pts = shapely.point_on_surface(raw[np.asarray(index)])
+    xy = shapely.get_coordinates(pts)
+    hints: dict[int, str] = {}
+    for crs, name in _ALTERNATIVES:
+        if crs == declared or declared not in (geo.WGS84, "EPSG:4490", geo.GCJ02, geo.BD09):
+            continue
+        frame = gpd.GeoDataFrame(geometry=shapely.points(xy), index=index)
+        moved = geo.to_wgs84(frame, crs).geometry
+        if codes is None:
+            inside = moved.within(shapely.union_all(communities.geometry.values))
+        else:
+            targets = communities.loc[codes[index], "geometry"].to_numpy()
+            inside = pd.Series(shapely.within(moved.values, targets), index=index)
+        for i in index[inside.to_numpy()]:
+            hints.setdefault(int(i), f", values look like {name}; import with crs={crs.lower()}")
+    return hints
+
+
+def _crs_name(crs: str) -> str:
+    return {geo.GCJ02: "GCJ-02", geo.BD09: "BD-09"}.get(crs, crs)
+
+
+def _names(frame: gpd.GeoDataFrame) -> str:
+    return ", ".join(str(c) for c in frame.columns if c != frame.geometry.name) or "none"

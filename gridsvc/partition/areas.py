@@ -1,0 +1,67 @@
+"""Turn areal units with a household count (census blocks, compounds) into household points.
+
+Each area becomes ``count`` households spread on a regular lattice inside its polygon, all with
+the area as their building, so an area is kept whole when it fits in a grid. An area holding more
+than the upper bound has no floors, so the atoms step splits it geometrically into strips along
+its long axis, each within the bounds (see :func:`gridsvc.partition.atoms.build_atoms`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..errors import InputError, Problem
+
+__all__ = ["areas_to_households"]
+
+
+def _lattice(poly: Any, count: int) -> np.ndarray:
+    """Return ``count`` points inside ``poly`` on a lattice (deterministic)."""
+    if count <= 0:
+        return np.empty((0, 2))
+    x0, y0, x1, y1 = poly.bounds
+    step = max(np.sqrt(poly.area / (count * 1.5)), 0.05)
+    for _ in range(12):
+        xs = np.arange(x0 + step / 2, x1, step)
+        ys = np.arange(y0 + step / 2, y1, step)
+        gx, gy = np.meshgrid(xs, ys)
+        pts = np.column_stack([gx.ravel(), gy.ravel()])
+        inside = pts[shapely.contains_xy(poly, pts[:, 0], pts[:, 1])] if len(pts) else pts
+        if len(inside) >= count:
+            pick = np.linspace(0, len(inside) - 1, count).round().astype(int)
+            return inside[pick]
+        step /= 1.6
+    rp = shapely.get_coordinates(shapely.point_on_surface(poly))
+    return np.repeat(rp, count, axis=0)
+
+
+def areas_to_households(areas: gpd.GeoDataFrame, count_field: str, crs: Any) -> gpd.GeoDataFrame:
+    """Return one household point per counted household of each area, in ``crs``."""
+    counts = pd.to_numeric(areas[count_field], errors="coerce")
+    bad = np.flatnonzero((counts.isna() | (counts < 0)).to_numpy())
+    if len(bad):
+        raise InputError([Problem(f"count {areas[count_field].iloc[i]!r} is not a household "
+                                  "count", source="areas", feature=int(i), field=count_field)
+                          for i in bad])
+    metric = areas.to_crs(crs)
+    ids = (areas["id"].astype(str) if "id" in areas.columns
+           else pd.Series(areas.index.astype(str), index=areas.index))
+    rows_xy, rows_id, rows_b = [], [], []
+    for i, (geom, n) in enumerate(zip(metric.geometry, counts.astype(int), strict=True)):
+        pts = _lattice(geom, int(n))
+        rows_xy.append(pts)
+        aid = ids.iloc[i]
+        rows_id += [f"{aid}#{j + 1}" for j in range(len(pts))]
+        rows_b += [f"area:{aid}"] * len(pts)
+    xy = np.concatenate(rows_xy) if rows_xy else np.empty((0, 2))
+    frame = gpd.GeoDataFrame(
+        {"id": rows_id, "building_id": rows_b, "unit": [None] * len(rows_id),
+         "floor": [None] * len(rows_id), "size": [1] * len(rows_id)},
+        geometry=gpd.GeoSeries(shapely.points(xy), crs=crs), crs=crs,
+    )
+    return frame.to_crs(areas.crs)

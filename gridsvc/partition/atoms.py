@@ -1,0 +1,195 @@
+"""Group households into atoms: the indivisible pieces the partition moves around.
+
+One atom per stairwell unit (building, unit); a house with no unit is one atom per building, a
+household with no building one atom by itself. A unit holding more households than the upper
+bound is split by contiguous floor ranges: the lowest floors stay an ordinary ("ground") atom and
+the upper floor ranges become "stacked" atoms that form grids of their own on the same footprint.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Atoms", "Bounds", "build_atoms", "floor_cuts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Household bounds of one grid level: ``lo`` ≤ households per grid ≤ ``hi``."""
+
+    lo: int
+    hi: int
+
+    @property
+    def target(self) -> float:
+        """Return the preferred grid size (a little above the middle for loose lower bounds)."""
+        return max((self.lo + self.hi) / 2.0, 0.75 * self.hi)
+
+    def k_range(self, households: int) -> tuple[int, int]:
+        """Return the smallest and largest number of grids ``households`` can fill."""
+        if households <= 0:
+            return (0, 0)
+        lo_k = math.ceil(households / self.hi)
+        hi_k = households // self.lo if self.lo > 0 else households
+        return lo_k, hi_k
+
+    def choose_k(self, households: int) -> int | None:
+        """Return the number of grids nearest the target size, or None if none fits."""
+        lo_k, hi_k = self.k_range(households)
+        if lo_k > hi_k:
+            return None
+        return min(max(round(households / self.target), lo_k), hi_k)
+
+    def holds(self, households: int) -> bool:
+        """Return True if ``households`` is within the bounds."""
+        return self.lo <= households <= self.hi
+
+
+@dataclass(frozen=True, slots=True)
+class Atoms:
+    """Atoms of one territory.
+
+    ``table`` columns: households, residents, x, y (metres), building, unit, compound,
+    floor_lo, floor_hi, stacked (bool), ground (index of the ground atom it sits on, itself for
+    ground atoms). ``member[i]`` is the atom of household row ``i``.
+    """
+
+    table: pd.DataFrame
+    member: np.ndarray
+
+    @property
+    def ground(self) -> np.ndarray:
+        """Return the indices of the atoms that own a piece of territory."""
+        return np.flatnonzero(~self.table["stacked"].to_numpy())
+
+
+def floor_cuts(floors: np.ndarray, sizes: list[int], mins: list[int], hi: int) -> list[int]:
+    """Return cut positions in floor-sorted households near ``sizes``, moved to floor changes.
+
+    A cut moves to the nearest position where the floor changes if every part stays within
+    ``mins[i]``…``hi`` households; otherwise it stays (the floor is then shared by two parts).
+    """
+    n = len(floors)
+    changes = np.flatnonzero(np.diff(floors) != 0) + 1
+    cuts: list[int] = []
+    pos = 0
+    for i, size in enumerate(sizes[:-1]):
+        rest = len(sizes) - i - 1
+        low = max(pos + mins[i], n - hi * rest)
+        high = min(pos + hi, n - sum(mins[i + 1 :]))
+        want = min(max(pos + size, low), high)
+        ok = changes[(changes >= low) & (changes <= high)]
+        best = int(ok[np.argmin(np.abs(ok - want))]) if len(ok) else want
+        cuts.append(best)
+        pos = best
+    return cuts
+
+
+def _even(total: int, k: int) -> list[int]:
+    base, extra = divmod(total, k)
+    return [base + 1] * extra + [base] * (k - extra)
+
+
+def _long_axis(xy: np.ndarray) -> np.ndarray:
+    """Return the projection of points on their principal axis."""
+    pts = xy - xy.mean(axis=0)
+    if len(pts) < 2 or not np.ptp(pts, axis=0).any():
+        return np.arange(len(pts), dtype=float)
+    _, vecs = np.linalg.eigh(pts.T @ pts)
+    return pts @ vecs[:, -1]
+
+
+def _pieces(
+    idx: np.ndarray, xy: np.ndarray, floor: np.ndarray, bounds: Bounds
+) -> tuple[list[np.ndarray], bool, bool]:
+    """Split one unit's households (floor-sorted ``idx``); return pieces, flat, zero_ground.
+
+    Within bounds: one piece. Without floors: strips along the long axis (flat). Otherwise
+    floor ranges: all stacked within bounds when they can be (zero_ground, for a lower bound
+    above 1), else a small ground piece on the lowest floors and full stacked ones above.
+    """
+    total, lo, hi = len(idx), bounds.lo, bounds.hi
+    if total <= hi:
+        return [idx], False, False
+    k = math.ceil(total / hi)
+    if not floor[idx].any():
+        order = idx[np.argsort(_long_axis(xy[idx]), kind="stable")]
+        return np.split(order, np.cumsum(_even(total, k))[:-1]), True, False
+    if total / k >= lo:
+        sizes, mins = _even(total, k), [lo] * k
+        zero_ground = lo > 1
+        if not zero_ground:
+            mins[0] = 1
+    else:
+        sizes = [total - hi * (k - 1), *([hi] * (k - 1))]
+        mins, zero_ground = [1, *([lo] * (k - 1))], False
+    return np.split(idx, floor_cuts(floor[idx], sizes, mins, hi)), False, zero_ground
+
+
+def build_atoms(
+    households: pd.DataFrame, xy: np.ndarray, bounds: Bounds, *, compounds: pd.Series | None = None
+) -> Atoms:
+    """Group ``households`` (rows aligned with ``xy`` metres) into atoms for ``bounds``.
+
+    ``compounds`` maps building id to compound (小区) name when buildings are known.
+    """
+    n = len(households)
+    building = households["building_id"].astype("string").fillna("").to_numpy(dtype=object)
+    unit = pd.to_numeric(households["unit"], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+    floor = pd.to_numeric(households["floor"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    size = pd.to_numeric(households["size"], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
+    # key: building+unit; no building → the household alone
+    keys = np.where(
+        building == "",
+        np.char.add("hh:", np.arange(n).astype(str)).astype(object),
+        building + "|" + unit.astype(str).astype(object),
+    )
+    codes, _ = pd.factorize(pd.Series(keys), sort=True)
+    member = np.empty(n, dtype=np.int64)
+    rows: list[dict[str, object]] = []
+    order = np.lexsort((np.arange(n), floor, codes))
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    ends = np.r_[starts[1:], n]
+    for s, e in zip(starts, ends, strict=True):
+        idx = order[s:e]
+        b = building[idx[0]]
+        common = {
+            "building": b,
+            "unit": int(unit[idx[0]]),
+            "compound": "" if compounds is None else str(compounds.get(b, "") or ""),
+            "x": float(xy[idx, 0].mean()),
+            "y": float(xy[idx, 1].mean()),
+        }
+        pieces, flat, zero_ground = _pieces(idx, xy, floor, bounds)
+        ground = len(rows)
+        if zero_ground:  # every floor range is a stacked grid; the footprint stays free
+            rows.append({**common, "households": 0, "residents": 0, "floor_lo": None,
+                         "floor_hi": None, "stacked": False, "ground": ground})
+        for p, piece in enumerate(pieces):
+            member[piece] = len(rows)
+            fl = floor[piece]
+            split = len(pieces) > 1 and not flat
+            row = {
+                **common,
+                "households": len(piece),
+                "residents": int(size[piece].sum()),
+                "floor_lo": int(fl.min()) if split else None,
+                "floor_hi": int(fl.max()) if split else None,
+                "stacked": split and (zero_ground or p > 0),
+                "ground": len(rows) if flat else ground,
+            }
+            if flat:
+                row["x"], row["y"] = float(xy[piece, 0].mean()), float(xy[piece, 1].mean())
+            rows.append(row)
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "households", "residents", "x", "y", "building", "unit", "compound",
+            "floor_lo", "floor_hi", "stacked", "ground",
+        ],
+    )
+    return Atoms(table=table, member=member)

@@ -1,0 +1,165 @@
+"""The partition entry point: a community and its households in, nested grids and a report out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from ..errors import InputError, Problem
+from ..geo import WGS84, metric_crs
+from .areas import areas_to_households
+from .atoms import Bounds
+from .codes import number
+from .level import Cell, Note, partition_level
+from .validate import validate_inputs
+
+__all__ = ["Node", "PartitionResult", "partition"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Node:
+    """A grid of some level with its code and parent, geometry in metres."""
+
+    cell: Cell
+    level: int
+    code: str = ""
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionResult:
+    """Grids (level 1), micro-grids (levels 2+), household assignment and the report."""
+
+    grids: gpd.GeoDataFrame
+    microgrids: gpd.GeoDataFrame
+    assignment: pd.DataFrame
+    report: dict[str, Any]
+
+
+def _barrier_geoms(barriers: gpd.GeoDataFrame | None, crs: Any) -> np.ndarray | None:
+    if barriers is None or len(barriers) == 0:
+        return None
+    return barriers.to_crs(crs).geometry.to_numpy()
+
+
+def _compounds(buildings: gpd.GeoDataFrame | None) -> pd.Series | None:
+    if buildings is None or len(buildings) == 0 or "compound" not in buildings.columns:
+        return None
+    return pd.Series(buildings["compound"].fillna("").astype(str).to_numpy(),
+                     index=buildings["id"].astype(str).to_numpy())
+
+
+
+def partition(
+    boundary: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame | None = None,
+    *,
+    areas: gpd.GeoDataFrame | None = None,
+    count_field: str | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
+    levels: Sequence[Bounds] = (Bounds(30, 50), Bounds(1, 15)),
+    seed: int = 0,
+    existing: gpd.GeoDataFrame | None = None,
+    locked: Collection[str] = (),
+) -> PartitionResult:
+    """Partition a community into nested grids within ``levels`` bounds (EPSG:4326 in and out).
+
+    The method is deterministic; ``seed`` is accepted for the interface and recorded.
+    """
+    started = time.perf_counter()
+    levels = tuple(levels)
+    if boundary.crs is None:
+        boundary = boundary.set_crs(WGS84)
+    crs = metric_crs(boundary)
+    if areas is not None:
+        if not count_field or count_field not in areas.columns:
+            raise InputError(Problem(f"areas need a count field; got {count_field!r}, columns "
+                                     f"are {', '.join(map(str, areas.columns))}",
+                                     source="areas", field=count_field))
+        households = areas_to_households(areas, count_field, crs)
+    validate_inputs(boundary, households, buildings, levels, crs)
+    assert households is not None
+    code = str(boundary["code"].iloc[0]) if "code" in boundary.columns else "000000000000"
+    to_wgs = Transformer.from_crs(crs, WGS84, always_xy=True)
+    outline = boundary.to_crs(crs).geometry.iloc[0]
+    hh = households.to_crs(crs).reset_index(drop=True)
+    hh = hh.assign(**{c: hh[c] if c in hh.columns else None
+                      for c in ("building_id", "unit", "floor", "size")})
+    xy = shapely.get_coordinates(hh.geometry.to_numpy())
+    lines = _barrier_geoms(barriers, crs)
+    compounds = _compounds(buildings)
+    notes: list[Note] = []
+    from .existing import keep_existing
+
+    kept, frozen, todo_outline, todo_rows, history = keep_existing(
+        existing, locked, outline, hh, xy, levels, crs, code
+    )
+    nodes: list[Node] = list(kept)
+    fresh: list[Node] = []
+    if todo_outline is not None and not todo_outline.is_empty:
+        for part in shapely.get_parts(todo_outline):
+            rows = todo_rows[shapely.intersects(part, shapely.points(xy[todo_rows]))] \
+                if len(todo_rows) else todo_rows
+            rows = np.setdiff1d(rows, np.concatenate([f.cell.members for f in fresh])
+                                if fresh else [])
+            cells = partition_level(part, hh.iloc[rows], xy[rows], levels[0], barriers=lines,
+                                    compounds=compounds, to_wgs=to_wgs, notes=notes)
+            for c in cells:
+                c.members = rows[c.members]
+                fresh.append(Node(c, 1))
+    _code_level(fresh, code, 1, taken=[n.code for n in nodes])
+    nodes += fresh
+    all_nodes = list(nodes)
+    frontier = [n for n in nodes if n.level == 1 and n.code not in frozen]
+    for depth, bounds in enumerate(levels[1:], start=2):
+        children: list[Node] = []
+        for parent in frontier:
+            rows = parent.cell.members
+            cells = partition_level(parent.cell.geometry, hh.iloc[rows], xy[rows], bounds,
+                                    barriers=None, compounds=compounds, to_wgs=to_wgs,
+                                    notes=[])
+            kids = []
+            for c in cells:
+                c.members = rows[c.members]
+                if parent.cell.stacked:
+                    c.stacked = True
+                    c.floor_lo = c.floor_lo if c.floor_lo is not None else parent.cell.floor_lo
+                    c.floor_hi = c.floor_hi if c.floor_hi is not None else parent.cell.floor_hi
+                kids.append(Node(c, depth, parent=parent.code))
+            _code_level(kids, parent.code, depth, taken=())
+            children += kids
+        all_nodes += children
+        frontier = [n for n in children + [k for k in kept if k.level == depth]
+                    if n.code not in frozen]
+    from .report import build_result
+
+    return build_result(
+        all_nodes, hh, code, crs, levels, notes, history,
+        seconds=time.perf_counter() - started, seed=seed,
+        kind="rural" if _is_rural(boundary) else "community",
+    )
+
+
+def _is_rural(boundary: gpd.GeoDataFrame) -> bool:
+    return "level" in boundary.columns and str(boundary["level"].iloc[0]) == "village"
+
+
+def _code_level(nodes: list[Node], parent: str, level: int, taken: Sequence[str]) -> None:
+    geoms = np.array([n.cell.geometry for n in nodes], dtype=object)
+    floors = np.array([np.nan if n.cell.floor_lo is None else n.cell.floor_lo for n in nodes])
+    for n, c in zip(nodes, number(geoms, floors, parent=parent, level=level, taken=taken),
+                    strict=True):
+        n.code = c
+        n.parent = parent if level > 1 else None

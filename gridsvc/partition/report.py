@@ -1,0 +1,135 @@
+"""Turn the engine's nodes into the result frames (EPSG:4326) and the JSON report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..geo import WGS84
+from .atoms import Bounds
+from .level import Note
+
+__all__ = ["build_result"]
+
+
+def _polsby_popper(geom: Any) -> float:
+    perimeter = float(shapely.length(geom))
+    return round(4.0 * math.pi * float(shapely.area(geom)) / perimeter**2, 4) if perimeter else 0.0
+
+
+def _frame(nodes: list[Any], hh: pd.DataFrame, community: str, crs: Any, kind: str) -> Any:
+    size = pd.to_numeric(hh["size"], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
+    geoms = np.array([n.cell.geometry for n in nodes], dtype=object)
+    data = {
+        "code": [n.code for n in nodes],
+        "community_code": [community] * len(nodes),
+        "level": [n.level for n in nodes],
+        "kind": [kind] * len(nodes),
+        "parent_code": [n.parent for n in nodes],
+        "households": [len(n.cell.members) for n in nodes],
+        "residents": [int(size[n.cell.members].sum()) for n in nodes],
+        "floor_lo": pd.array([n.cell.floor_lo for n in nodes], dtype="Int64"),
+        "floor_hi": pd.array([n.cell.floor_hi for n in nodes], dtype="Int64"),
+        "version": [1] * len(nodes),
+        "polsby_popper": [_polsby_popper(g) for g in geoms],
+        "flags": [";".join(n.cell.flags) for n in nodes],
+    }
+    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs)
+    return frame.to_crs(WGS84).sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def _split_buildings(nodes: list[Any], hh: pd.DataFrame) -> int:
+    grid = np.full(len(hh), "", dtype=object)
+    for n in nodes:
+        if not n.cell.stacked:
+            grid[n.cell.members] = n.code
+    building = hh["building_id"].astype("string").fillna("").to_numpy(dtype=object)
+    frame = pd.DataFrame({"b": building, "g": grid})
+    frame = frame[(frame["b"] != "") & (frame["g"] != "")]
+    return int((frame.groupby("b")["g"].nunique() > 1).sum())
+
+
+def build_result(
+    nodes: list[Any],
+    hh: gpd.GeoDataFrame,
+    community: str,
+    crs: Any,
+    levels: Sequence[Bounds],
+    notes: list[Note],
+    history: dict[str, Any],
+    *,
+    seconds: float,
+    seed: int,
+    kind: str,
+) -> Any:
+    """Return the PartitionResult for ``nodes`` (every level, codes set)."""
+    from .engine import PartitionResult
+
+    base = [n for n in nodes if n.level == 1]
+    deeper = [n for n in nodes if n.level > 1]
+    grids = _frame(base, hh, community, crs, kind)
+    micro = _frame(deeper, hh, community, crs, kind)
+    ids = hh["id"].astype(str).to_numpy() if "id" in hh.columns else hh.index.astype(str)
+    columns: dict[str, np.ndarray] = {"household_id": np.asarray(ids, dtype=object)}
+    for depth in range(1, len(levels) + 1):
+        col = np.full(len(hh), "", dtype=object)
+        for n in nodes:
+            if n.level == depth:
+                col[n.cell.members] = n.code
+        columns[f"level{depth}_code"] = col
+    assignment = pd.DataFrame(columns)
+    assignment.insert(1, "grid_code", assignment["level1_code"])
+    deepest = f"level{len(levels)}_code"
+    assignment.insert(2, "microgrid_code", assignment[deepest] if len(levels) > 1 else "")
+    if len(levels) <= 2:
+        assignment = assignment[["household_id", "grid_code", "microgrid_code"]]
+    old = history["old"]
+    moved_rows = np.flatnonzero((old != "") & (old != assignment["grid_code"].to_numpy()))
+    moved = [
+        {"household_id": str(ids[i]), "from": str(old[i]), "to": str(assignment["grid_code"][i]),
+         "why": history["why"].get(str(old[i]), "its grid was redrawn")}
+        for i in moved_rows
+    ]
+    lo, hi = levels[0].lo, levels[0].hi
+    counted = grids[grids["households"] > 0]
+    within = counted["households"].between(lo, hi)
+    mwithin = micro["households"].between(levels[1].lo, levels[1].hi) if len(levels) > 1 else []
+    report = {
+        "community": community,
+        "seed": seed,
+        "levels": [{"min": b.lo, "max": b.hi} for b in levels],
+        "grids": [
+            {"code": r.code, "households": int(r.households), "residents": int(r.residents),
+             "polsby_popper": float(r.polsby_popper), "floor_lo": _int(r.floor_lo),
+             "floor_hi": _int(r.floor_hi), "flags": [f for f in r.flags.split(";") if f]}
+            for r in grids.itertuples()
+        ],
+        "totals": {
+            "households": len(hh),
+            "grids": len(grids),
+            "microgrids": len(micro),
+            "share_within_bounds": float(within.mean()) if len(counted) else 1.0,
+            "microgrid_share_within_bounds": float(np.mean(mwithin)) if len(micro) else 1.0,
+            "mean_polsby_popper": float(grids["polsby_popper"].mean()) if len(grids) else 0.0,
+            "infeasible_regions": [
+                {"households": n.households, "lon": n.lon, "lat": n.lat, "reason": n.reason,
+                 "action": n.action, "message": n.message()} for n in notes
+            ],
+            "barrier_crossings": int(grids["flags"].str.contains("barrier_crossing").sum()),
+            "split_buildings": _split_buildings(base, hh),
+            "stacked_grids": int(grids["floor_lo"].notna().sum()),
+            "moved_households": moved,
+            "seconds": round(seconds, 3),
+        },
+    }
+    return PartitionResult(grids=grids, microgrids=micro, assignment=assignment, report=report)
+
+
+def _int(value: Any) -> int | None:
+    return None if pd.isna(value) else int(value)

@@ -1,0 +1,296 @@
+"""Split a connected region of atoms into contiguous grids within the household bounds.
+
+Recursive balanced bisection: order the atoms by a sweep along a direction that grows a
+connected front (a priority queue keyed by the projection on the direction), cut the order where
+both sides can hold their share of grids, score cuts by what they split (shared edge length,
+buildings, compounds) and by balance, keep the best over four directions, recurse. Boundary moves
+then repair any grid left outside the bounds; an exact CP-SAT model proves a region infeasible
+when its atoms are too lumpy to be grouped within the bounds at all.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from .atoms import Bounds
+
+__all__ = ["connected", "lumpy_infeasible", "repair", "split_region"]
+
+log = logging.getLogger(__name__)
+MAX_CHECKS = 8
+
+
+def connected(nodes: Sequence[int] | set[int], nbrs: list[dict[int, float]]) -> bool:
+    """Return True if ``nodes`` induce a connected subgraph."""
+    nodeset = set(nodes)
+    if len(nodeset) <= 1:
+        return True
+    start = next(iter(nodeset))
+    seen = {start}
+    stack = [start]
+    while stack:
+        x = stack.pop()
+        for y in nbrs[x]:
+            if y in nodeset and y not in seen:
+                seen.add(y)
+                stack.append(y)
+    return len(seen) == len(nodeset)
+
+
+def _sweep(nodes: np.ndarray, proj: np.ndarray, nbrs: list[dict[int, float]]) -> list[int]:
+    """Return ``nodes`` in the order a connected front sweeping along ``proj`` reaches them."""
+    nodeset = set(nodes.tolist())
+    start = int(nodes[np.argmin(proj[nodes])])
+    heap = [(float(proj[start]), start)]
+    seen = {start}
+    order = []
+    while heap:
+        _, x = heapq.heappop(heap)
+        order.append(x)
+        for y in nbrs[x]:
+            if y in nodeset and y not in seen:
+                seen.add(y)
+                heapq.heappush(heap, (float(proj[y]), y))
+    return order
+
+
+def _directions(nodes: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
+    pts = xy[nodes] - xy[nodes].mean(axis=0)
+    if len(nodes) > 2 and np.ptp(pts, axis=0).max() > 0:
+        _, vecs = np.linalg.eigh(pts.T @ pts)
+        main = vecs[:, -1]
+    else:
+        main = np.array([1.0, 0.0])
+    perp = np.array([-main[1], main[0]])
+    diag1, diag2 = (main + perp) / np.sqrt(2), (main - perp) / np.sqrt(2)
+    return [d for base in (main, perp, diag1, diag2) for d in (base, -base)]
+
+
+def _cut_costs(order: list[int], nbrs: list[dict[int, float]]) -> np.ndarray:
+    """Return the cost of cutting after each prefix of ``order``."""
+    inside: set[int] = set()
+    cost = 0.0
+    out = np.empty(len(order))
+    for i, x in enumerate(order):
+        for y, c in nbrs[x].items():
+            cost += -c if y in inside else c
+        inside.add(x)
+        out[i] = cost
+    return out
+
+
+def _best_cut(
+    nodes: np.ndarray,
+    k1: int,
+    k2: int,
+    w: np.ndarray,
+    xy: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    scale: float,
+    strict: bool,
+) -> tuple[float, list[int]] | None:
+    total = float(w[nodes].sum())
+    ideal = total * k1 / (k1 + k2)
+    best: tuple[float, list[int]] | None = None
+    for d in _directions(nodes, xy):
+        order = _sweep(nodes, xy @ d, nbrs)
+        if len(order) < len(nodes):
+            return None  # not connected
+        prefix = np.cumsum(w[order])[:-1]
+        rest = total - prefix
+        if strict:
+            ok = (prefix >= k1 * bounds.lo) & (prefix <= k1 * bounds.hi)
+            ok &= (rest >= k2 * bounds.lo) & (rest <= k2 * bounds.hi)
+            penalty = np.zeros(len(prefix))
+        else:
+            ok = np.ones(len(prefix), dtype=bool)
+            penalty = np.maximum(0, k1 * bounds.lo - prefix) + np.maximum(0, prefix - k1 * bounds.hi)
+            penalty += np.maximum(0, k2 * bounds.lo - rest) + np.maximum(0, rest - k2 * bounds.hi)
+        cand = np.flatnonzero(ok)
+        if len(cand) == 0:
+            continue
+        cuts = _cut_costs(order, nbrs)[:-1]
+        score = cuts[cand] + scale * np.abs(prefix[cand] - ideal) + 1e6 * penalty[cand]
+        checked = 0
+        for c in cand[np.argsort(score, kind="stable")]:
+            if best is not None and score[np.searchsorted(cand, c)] >= best[0]:
+                break
+            if checked >= MAX_CHECKS:
+                break
+            checked += 1
+            if connected(order[c + 1 :], nbrs):
+                best = (float(score[np.searchsorted(cand, c)]), order[: c + 1])
+                break
+    return best
+
+
+def _bisect(
+    nodes: np.ndarray,
+    k: int,
+    w: np.ndarray,
+    xy: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    scale: float,
+) -> list[np.ndarray]:
+    if k <= 1 or len(nodes) <= 1:
+        return [nodes]
+    splits = sorted({k // 2, k - k // 2}) + [j for j in range(1, k) if j not in (k // 2, k - k // 2)]
+    found = None
+    for strict in (True, False):
+        for k1 in splits:
+            found = _best_cut(nodes, k1, k - k1, w, xy, nbrs, bounds, scale, strict)
+            if found is not None:
+                break
+        if found is not None:
+            break
+    if found is None:
+        return [nodes]
+    part1 = np.array(sorted(found[1]))
+    part2 = np.setdiff1d(nodes, part1)
+    w1, w2 = float(w[part1].sum()), float(w[part2].sum())
+    k1 = _fit_k(w1, bounds, max(1, round(k * w1 / (w1 + w2))))
+    k2 = _fit_k(w2, bounds, max(1, k - k1))
+    return _bisect(part1, k1, w, xy, nbrs, bounds, scale) + _bisect(
+        part2, k2, w, xy, nbrs, bounds, scale
+    )
+
+
+def _fit_k(weight: float, bounds: Bounds, guess: int) -> int:
+    lo_k, hi_k = bounds.k_range(int(weight))
+    if lo_k <= hi_k:
+        return min(max(guess, lo_k), hi_k)
+    return max(1, min(guess, lo_k))
+
+
+def split_region(
+    nodes: np.ndarray,
+    w: np.ndarray,
+    xy: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    k: int,
+) -> list[np.ndarray]:
+    """Split connected ``nodes`` into ``k`` contiguous parts, then repair the bounds."""
+    lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
+    scale = 0.5 * float(np.median(lengths)) if lengths else 1.0
+    parts = _bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale)
+    return repair(parts, w, nbrs, bounds)
+
+
+def _violation(weight: float, bounds: Bounds) -> float:
+    return max(0.0, bounds.lo - weight) + max(0.0, weight - bounds.hi)
+
+
+def repair(
+    parts: list[np.ndarray], w: np.ndarray, nbrs: list[dict[int, float]], bounds: Bounds
+) -> list[np.ndarray]:
+    """Move boundary atoms between neighbouring parts (and merge parts) to meet the bounds."""
+    sets = [set(p.tolist()) for p in parts]
+    owner = {x: i for i, s in enumerate(sets) for x in s}
+    weight = [float(w[list(s)].sum()) for s in sets]
+    for _ in range(4 * len(owner) + 10):
+        bad = [i for i in range(len(sets)) if sets[i] and _violation(weight[i], bounds) > 0]
+        if not bad:
+            break
+        best = None  # (gain, -cost, atom, src, dst)
+        for i in bad:
+            for x in list(sets[i]):
+                for y, c in nbrs[x].items():
+                    j = owner.get(y)
+                    if j is None or j == i:
+                        continue
+                    for src, dst, atom in ((i, j, x), (j, i, y)):
+                        before = _violation(weight[src], bounds) + _violation(weight[dst], bounds)
+                        after = _violation(weight[src] - w[atom], bounds) + _violation(
+                            weight[dst] + w[atom], bounds
+                        )
+                        gain = before - after
+                        if gain <= 0 or (best is not None and gain < best[0]):
+                            continue
+                        if len(sets[src]) == 1 or not connected(sets[src] - {atom}, nbrs):
+                            continue
+                        best = (gain, -c, atom, src, dst)
+        if best is None:
+            merged = _merge_small(sets, weight, owner, nbrs, bounds)
+            if not merged:
+                break
+            continue
+        _, _, atom, src, dst = best
+        sets[src].discard(atom)
+        sets[dst].add(atom)
+        owner[atom] = dst
+        weight[src] -= w[atom]
+        weight[dst] += w[atom]
+    return [np.array(sorted(s)) for s in sets if s]
+
+
+def _merge_small(
+    sets: list[set[int]],
+    weight: list[float],
+    owner: dict[int, int],
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+) -> bool:
+    """Merge one under-full part into a neighbour if the union stays within the upper bound."""
+    for i in sorted(range(len(sets)), key=lambda i: weight[i]):
+        if not sets[i] or weight[i] >= bounds.lo:
+            continue
+        touching = {owner[y] for x in sets[i] for y in nbrs[x] if owner.get(y, i) != i}
+        fits = [j for j in touching if weight[i] + weight[j] <= bounds.hi]
+        if not fits:
+            continue
+        j = min(fits, key=lambda j: weight[j])
+        for x in sets[i]:
+            owner[x] = j
+        sets[j] |= sets[i]
+        weight[j] += weight[i]
+        sets[i] = set()
+        weight[i] = 0.0
+        return True
+    return False
+
+
+def lumpy_infeasible(
+    weights: Sequence[int], bounds: Bounds, *, seconds: float = 5.0
+) -> bool | None:
+    """Return True if no grouping of ``weights`` (ignoring adjacency) meets the bounds.
+
+    False when a grouping exists, None when the solver ran out of time. A True answer is a proof:
+    with adjacency the problem is only harder.
+    """
+    from ortools.sat.python import cp_model
+
+    total = int(sum(weights))
+    lo_k, hi_k = bounds.k_range(total)
+    if lo_k > hi_k:
+        return True
+    big = [int(x) for x in weights if x > 0]
+    if max(big, default=0) > bounds.hi:
+        return True
+    model = cp_model.CpModel()
+    bins = min(hi_k, len(big))
+    x = [[model.new_bool_var(f"x{a}_{g}") for g in range(bins)] for a in range(len(big))]
+    used = [model.new_bool_var(f"u{g}") for g in range(bins)]
+    for a in range(len(big)):
+        model.add_exactly_one(x[a])
+    for g in range(bins):
+        load = sum(big[a] * x[a][g] for a in range(len(big)))
+        model.add(load >= bounds.lo * used[g])
+        model.add(load <= bounds.hi * used[g])
+        if g:
+            model.add(used[g] <= used[g - 1])
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.num_workers = 1
+    status = solver.solve(model)
+    if status == cp_model.INFEASIBLE:
+        return True
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    return None

@@ -1,0 +1,181 @@
+"""Cut a territory into blocks along barriers and give every atom a cell of it.
+
+Blocks come from polygonizing the territory outline with the barrier lines (polygon barriers by
+their outlines), so no cell ever crosses a road or river. Inside each block, atoms get the
+Voronoi cells of their points clipped to the block; pieces of a cell cut off from its point join
+the neighbouring cell sharing the longest edge. Blocks without atoms are returned as orphans and
+join a neighbouring grid after the split (see :func:`attach_orphans`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+__all__ = ["GRID_SIZE", "Territory", "attach_orphans", "blocks", "shared_lengths", "tessellate"]
+
+GRID_SIZE = 0.01  # metres; every polygon is snapped to this precision so shared edges match
+
+
+@dataclass(frozen=True, slots=True)
+class Territory:
+    """Cells of ground atoms and the pieces nobody lives in.
+
+    ``cells[i]`` is the territory of ground atom ``atoms[i]``; ``cell_block[i]`` its block;
+    ``orphans`` polygons without atoms (empty blocks); ``blocks`` every block polygon.
+    """
+
+    atoms: np.ndarray
+    cells: np.ndarray
+    cell_block: np.ndarray
+    orphans: np.ndarray
+    blocks: np.ndarray
+
+
+def _lines(geoms: np.ndarray) -> np.ndarray:
+    """Return the line work of ``geoms`` (polygons by their boundaries)."""
+    if len(geoms) == 0:
+        return np.empty(0, dtype=object)
+    polygonal = np.isin(shapely.get_type_id(geoms), [3, 6])
+    out = np.where(polygonal, shapely.boundary(geoms), geoms)
+    return out[~shapely.is_empty(out)]
+
+
+def blocks(outline: BaseGeometry, barriers: np.ndarray | None = None) -> np.ndarray:
+    """Return the blocks ``outline`` falls into once cut by ``barriers`` (metric geometries)."""
+    outline = shapely.set_precision(outline, GRID_SIZE)
+    if barriers is None or len(barriers) == 0:
+        return np.array(shapely.get_parts(outline), dtype=object)
+    cut = shapely.intersection(_lines(np.asarray(barriers, dtype=object)), outline)
+    lines = np.concatenate([[shapely.boundary(outline)], cut[~shapely.is_empty(cut)]])
+    noded = shapely.union_all(lines, grid_size=GRID_SIZE)
+    polys = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    polys = shapely.set_precision(polys, GRID_SIZE)
+    inside = shapely.contains_properly(outline, shapely.point_on_surface(polys))
+    result = polys[inside & (shapely.area(polys) > 0)]
+    return result if len(result) else np.array(shapely.get_parts(outline), dtype=object)
+
+
+def shared_lengths(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the length of the border polygons ``a[i]`` and ``b[i]`` share, pairwise."""
+    if len(a) == 0:
+        return np.zeros(0)
+    common = shapely.intersection(shapely.boundary(a), shapely.boundary(b), grid_size=GRID_SIZE)
+    return np.asarray(shapely.length(common))
+
+
+def _spread(xy: np.ndarray) -> np.ndarray:
+    """Move coincident points apart on a small circle so every Voronoi site is distinct."""
+    xy = np.round(xy, 2)
+    _, inv, counts = np.unique(xy, axis=0, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    if counts.max() == 1:
+        return xy
+    out = xy.copy()
+    seen: dict[int, int] = {}
+    for i in np.flatnonzero(counts[inv] > 1):
+        j = seen.get(int(inv[i]), 0)
+        seen[int(inv[i])] = j + 1
+        angle = 2.0 * np.pi * j / counts[inv[i]]
+        out[i] += 0.5 * np.array([np.cos(angle), np.sin(angle)])
+    return out
+
+
+def _cells_in_block(block: BaseGeometry, xy: np.ndarray) -> np.ndarray:
+    if len(xy) == 1:
+        return np.array([block], dtype=object)
+    sites = shapely.multipoints(_spread(xy))
+    voronoi = shapely.voronoi_polygons(sites, extend_to=block, ordered=True)
+    raw = shapely.get_parts(voronoi)
+    cells = shapely.intersection(raw, block, grid_size=GRID_SIZE)
+    return _heal(cells, shapely.points(_spread(xy)))
+
+
+def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Give detached pieces of each cell to the neighbour sharing the longest edge."""
+    parts, owner = shapely.get_parts(cells, return_index=True)
+    solid = shapely.area(parts) > 0
+    parts, owner = parts[solid], owner[solid]
+    if len(parts) == len(cells):
+        return cells
+    keep = np.full(len(parts), -1)
+    for c in range(len(cells)):
+        mine = np.flatnonzero(owner == c)
+        if len(mine) == 0:
+            continue
+        hit = mine[shapely.intersects(parts[mine], sites[c])]
+        keep[hit[0] if len(hit) else mine[np.argmax(shapely.area(parts[mine]))]] = c
+    pending = np.flatnonzero(keep < 0)
+    while len(pending):
+        progress = False
+        for p in pending:
+            assigned = np.flatnonzero(keep >= 0)
+            lengths = shared_lengths(np.repeat(parts[p], len(assigned)), parts[assigned])
+            if lengths.max(initial=0.0) > 0:
+                keep[p] = keep[assigned[np.argmax(lengths)]]
+                progress = True
+        pending = np.flatnonzero(keep < 0)
+        if not progress:
+            keep[pending] = owner[pending]  # touches nothing: stays with its cell
+            break
+    return np.array(
+        [shapely.union_all(parts[keep == c], grid_size=GRID_SIZE) for c in range(len(cells))],
+        dtype=object,
+    )
+
+
+def tessellate(outline: BaseGeometry, xy: np.ndarray, barriers: np.ndarray | None) -> Territory:
+    """Tessellate ``outline`` into one cell per point of ``xy`` (metres), never across barriers."""
+    blks = blocks(outline, barriers)
+    points = shapely.points(xy)
+    tree = shapely.STRtree(blks)
+    hit_pt, hit_blk = tree.query(points, predicate="intersects")
+    block_of = np.full(len(xy), -1)
+    block_of[hit_pt[::-1]] = hit_blk[::-1]  # first hit wins
+    missing = np.flatnonzero(block_of < 0)
+    if len(missing):  # on the outline's edge after snapping: nearest block
+        block_of[missing] = tree.query_nearest(points[missing], return_distance=False)[1]
+    cells = np.empty(len(xy), dtype=object)
+    orphans = []
+    for b in range(len(blks)):
+        mine = np.flatnonzero(block_of == b)
+        if len(mine) == 0:
+            orphans.append(blks[b])
+            continue
+        cells[mine] = _cells_in_block(blks[b], xy[mine])
+    return Territory(
+        atoms=np.arange(len(xy)),
+        cells=cells,
+        cell_block=block_of,
+        orphans=np.array(orphans, dtype=object),
+        blocks=blks,
+    )
+
+
+def attach_orphans(
+    grids: list[BaseGeometry], orphans: np.ndarray
+) -> tuple[list[BaseGeometry], list[int]]:
+    """Join each orphan piece to the grid sharing its longest edge; return grids and leftovers.
+
+    Leftovers (indices into ``orphans``) touch no grid, not even through other orphans.
+    """
+    grids = list(grids)
+    pending = list(range(len(orphans)))
+    while pending:
+        tree = shapely.STRtree(np.array(grids, dtype=object))
+        left = []
+        for o in pending:
+            near = tree.query(orphans[o], predicate="intersects")
+            lengths = shared_lengths(np.repeat(orphans[o], len(near)), np.array(grids)[near])
+            if len(near) and lengths.max() > 0:
+                g = int(near[np.argmax(lengths)])
+                grids[g] = shapely.union_all([grids[g], orphans[o]], grid_size=GRID_SIZE)
+            else:
+                left.append(o)
+        if len(left) == len(pending):
+            return grids, left
+        pending = left
+    return grids, []

@@ -1,0 +1,173 @@
+"""Open the store: engines for SpatiaLite and PostGIS, Alembic migrations, transactions.
+
+``open_store(settings)`` is the one call an application makes; tests use ``make_engine`` +
+``migrate``. ``session_scope`` is one transaction: everything in it lands, or nothing does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gridsvc.errors import StoreError
+
+if TYPE_CHECKING:
+    from gridsvc.config import Settings
+
+__all__ = [
+    "SPATIALITE_FIX",
+    "alembic_config",
+    "make_engine",
+    "migrate",
+    "open_store",
+    "session_scope",
+]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SPATIALITE_FIX = "apt-get install libsqlite3-mod-spatialite"
+_PYSQLITE_FIX = "pip install pysqlite3-binary"
+
+
+def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
+    """Return an engine for a ``sqlite:///`` (SpatiaLite) or ``postgresql+psycopg://`` URL.
+
+    SQLite engines load SpatiaLite on every connection and initialise its metadata once on a
+    new file; a missing extension raises StoreError at once, with the command that fixes it.
+    """
+    try:
+        sa_url = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"cannot parse database URL {url!r}: {exc}") from exc
+    backend = sa_url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(sa_url, spatialite_path)
+    if backend == "postgresql":
+        if sa_url.drivername == "postgresql":
+            sa_url = sa_url.set(drivername="postgresql+psycopg")
+        return create_engine(sa_url, pool_pre_ping=True)
+    raise StoreError(
+        f"unsupported database URL {sa_url.render_as_string(hide_password=True)!r}; "
+        "use sqlite:///path/to/file.sqlite (SpatiaLite) or postgresql+psycopg://user@host/db"
+    )
+
+
+def _sqlite_module() -> ModuleType:
+    """Return a DB-API sqlite3 module that can load extensions (stdlib or pysqlite3)."""
+    import sqlite3
+
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return sqlite3
+    try:
+        from pysqlite3 import dbapi2
+    except ImportError:
+        raise StoreError(
+            "this Python's sqlite3 module cannot load extensions, so SpatiaLite is unusable; "
+            f"install a build that can: {_PYSQLITE_FIX}"
+        ) from None
+    return dbapi2
+
+
+def _sqlite_engine(url: URL, spatialite_path: str) -> Engine:
+    module = _sqlite_module()
+    if url.database and url.database != ":memory:":
+        parent = Path(url.database).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StoreError(
+                f"cannot create SQLite database {url.database!r}: folder {parent} does not exist"
+            )
+    engine = create_engine(url, module=module)
+
+    @event.listens_for(engine, "connect")
+    def _load_spatialite(dbapi_conn: Any, _record: Any) -> None:
+        _load_extension(dbapi_conn, spatialite_path)
+        if dbapi_conn.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
+            log.info("initialising SpatiaLite metadata in %s", url.database)
+            dbapi_conn.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
+
+    try:
+        with engine.connect():
+            pass
+    except StoreError:
+        engine.dispose()
+        raise
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open SQLite database {url.database!r}: {_cause(exc)}") from exc
+    return engine
+
+
+def _load_extension(dbapi_conn: Any, spatialite_path: str) -> None:
+    dbapi_conn.enable_load_extension(True)
+    try:
+        dbapi_conn.load_extension(spatialite_path)
+    except Exception as exc:
+        raise StoreError(
+            f"cannot load the SpatiaLite extension {spatialite_path!r} ({exc}); "
+            f"install it with: {SPATIALITE_FIX} "
+            "(or set GRIDSVC_SPATIALITE_PATH to the mod_spatialite library)"
+        ) from exc
+    finally:
+        dbapi_conn.enable_load_extension(False)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Return an Alembic config pointing at the migrations shipped inside the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(engine: Engine, *, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` (``head``); running it again changes nothing."""
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        hint = ""
+        if engine.dialect.name == "postgresql" and "postgis" in str(exc).lower():
+            hint = "; install PostGIS: apt-get install postgresql-15-postgis-3"
+        raise StoreError(f"cannot migrate the store at {where}: {_cause(exc)}{hint}") from exc
+
+
+def open_store(settings: Settings) -> Engine:
+    """Return an engine for ``settings.database_url`` with the schema migrated to head."""
+    engine = make_engine(settings.database_url, spatialite_path=settings.spatialite_path)
+    migrate(engine)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Yield a session in one transaction: commit on success, roll back on any exception."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _cause(exc: SQLAlchemyError) -> object:
+    """Return the driver's error behind ``exc`` (or ``exc`` itself)."""
+    return getattr(exc, "orig", None) or exc

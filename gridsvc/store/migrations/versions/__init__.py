@@ -1,0 +1,1 @@
+"""Alembic revisions of the store schema, applied in order by ``gridsvc.store.migrate``."""

@@ -1,0 +1,335 @@
+"""Repository functions: GeoDataFrames in and out of the store. ORM rows never leave here.
+
+Every function takes the session first and keyword arguments after. Frames go in conformed
+(``frames.conform``) and in EPSG:4326, and come out the same way, sorted by key. Geometries
+travel as WKB both ways, so coordinates and geometry types (Polygon vs MultiPolygon) come back
+exactly as stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    LargeBinary,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy import (
+    delete as sa_delete,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from gridsvc import frames
+from gridsvc.errors import StoreError
+from gridsvc.store.tables import SRID, TABLES
+
+__all__ = [
+    "UpsertCounts",
+    "communities_containing",
+    "count",
+    "delete",
+    "read",
+    "snapshot",
+    "upsert",
+]
+
+log = logging.getLogger(__name__)
+
+GEOM = "geom"
+_CHUNK = 10_000
+_BATCH = 5000
+_LAYER_COLUMNS = ("department", "policy")
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    """How many rows an upsert inserted (new keys) and updated (existing keys)."""
+
+    inserted: int
+    updated: int
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated
+
+
+def _table(kind: str) -> Table:
+    try:
+        return TABLES[kind]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind!r}; known: {', '.join(sorted(TABLES))}") from None
+
+
+def upsert(session: Session, kind: str, frame: gpd.GeoDataFrame) -> UpsertCounts:
+    """Insert or update the rows of ``frame`` by key; rows with a stored key are updated.
+
+    A key repeated inside ``frame`` keeps its last row. ``layer_grids`` frames also upsert
+    their layers (name, department, policy) into the ``layers`` table.
+    """
+    k = frames.kind(kind)
+    table = _table(kind)
+    frame = _wgs84(frames.conform(kind, frame))
+    if frame.empty:
+        return UpsertCounts(0, 0)
+    before = len(frame)
+    frame = frame.drop_duplicates(subset=list(k.key), keep="last")
+    if len(frame) < before:
+        log.warning("%s: %d repeated keys; kept the last row of each", kind, before - len(frame))
+    if kind == "layer_grids":
+        _upsert_layers(session, frame)
+        frame = frame.drop(columns=list(_LAYER_COLUMNS))
+    attributes = [c for c in frame.columns if c != "geometry"]
+    rows = _records(frame[attributes])
+    for row, blob in zip(rows, _wkb(frame.geometry), strict=True):
+        row[GEOM] = blob
+    existing = _existing_keys(session, table, k.key, frame)
+    inserted = sum(1 for key in frame[list(k.key)].itertuples(index=False) if key not in existing)
+    _execute_upsert(session, table, attributes, k.key, rows, geometry=True)
+    counts = UpsertCounts(inserted=inserted, updated=len(frame) - inserted)
+    log.info("%s: inserted %d, updated %d", kind, counts.inserted, counts.updated)
+    return counts
+
+
+def _upsert_layers(session: Session, frame: gpd.GeoDataFrame) -> None:
+    layers = frame[["layer", *_LAYER_COLUMNS]].drop_duplicates("layer", keep="last")
+    layers = layers.rename(columns={"layer": "name"})
+    _execute_upsert(
+        session,
+        TABLES["layers"],
+        list(layers.columns),
+        ("name",),
+        _records(layers),
+        geometry=False,
+    )
+
+
+def _execute_upsert(
+    session: Session,
+    table: Table,
+    attributes: list[str],
+    key: Sequence[str],
+    rows: list[dict[str, Any]],
+    *,
+    geometry: bool,
+) -> None:
+    values: dict[str, Any] = {c: bindparam("b_" + c, type_=table.c[c].type) for c in attributes}
+    if geometry:
+        blob = bindparam("b_" + GEOM, type_=LargeBinary)
+        values[GEOM] = func.ST_GeomFromWKB(blob, SRID)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values(values)
+    updates = [c for c in values if c not in key]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key), set_={c: stmt.excluded[c] for c in updates}
+    )
+    # Bind names differ from column names: SQLAlchemy reserves those for its own VALUES.
+    params = [{"b_" + c: v for c, v in row.items()} for row in rows]
+    try:
+        for start in range(0, len(params), _BATCH):
+            session.execute(stmt, params[start : start + _BATCH])
+    except DBAPIError as exc:
+        raise StoreError(f"cannot store {table.name}: {exc.orig}") from exc
+
+
+def _existing_keys(
+    session: Session, table: Table, key: Sequence[str], frame: pd.DataFrame
+) -> set[tuple[Any, ...]]:
+    first = table.c[key[0]]
+    wanted = frame[key[0]].dropna().unique().tolist()
+    found: set[tuple[Any, ...]] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        query = select(*(table.c[c] for c in key)).where(first.in_(wanted[start : start + _CHUNK]))
+        found.update(tuple(r) for r in session.execute(query))
+    return found
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return plain-Python records (None for missing), which every driver can bind."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    return plain.to_dict("records")  # type: ignore[return-value]
+
+
+def _wkb(geometry: gpd.GeoSeries) -> list[bytes | None]:
+    """Return 2D WKB per geometry; None for missing or empty ones."""
+    values = np.asarray(geometry.values, dtype=object)
+    present = np.flatnonzero(~(shapely.is_missing(values) | shapely.is_empty(values)))
+    blobs: list[bytes | None] = [None] * len(values)
+    for i, blob in zip(present, shapely.to_wkb(values[present], output_dimension=2), strict=True):
+        blobs[i] = bytes(blob)
+    return blobs
+
+
+def _wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if frame.crs is not None and frame.crs.to_epsg() != SRID:
+        return frame.to_crs(SRID)
+    return frame
+
+
+def read(
+    session: Session,
+    kind: str,
+    *,
+    community: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    layer: str | None = None,
+    level: int | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the stored rows of ``kind`` matching every filter given, sorted by key.
+
+    ``bbox`` is (min lon, min lat, max lon, max lat) and keeps rows whose geometry intersects
+    it; ``community`` filters kinds with a community code; ``layer`` filters ``layer_grids``;
+    ``level`` filters ``grids``.
+    """
+    k = frames.kind(kind)
+    table = _table(kind)
+    columns = [table.c[c] for c in k.column_names if c in table.c]
+    wkb = func.ST_AsBinary(table.c[GEOM], type_=LargeBinary).label("wkb")
+    query: Select[Any] = select(*columns, wkb)
+    if kind == "layer_grids":
+        layers = TABLES["layers"]
+        query = query.add_columns(layers.c.department, layers.c.policy).outerjoin(
+            layers, layers.c.name == table.c.layer
+        )
+    for condition in _filters(kind, community=community, layer=layer, level=level):
+        query = query.where(condition)
+    if bbox is not None:
+        query = query.where(_in_bbox(session, kind, bbox))
+    result = session.execute(query).all()
+    names = [*(c.name for c in columns), "wkb"]
+    if kind == "layer_grids":
+        names += list(_LAYER_COLUMNS)
+    data = pd.DataFrame.from_records(result, columns=names)
+    blobs = [None if b is None else bytes(b) for b in data.pop("wkb")]
+    geometry = gpd.GeoSeries(shapely.from_wkb(blobs), index=data.index, crs=f"EPSG:{SRID}")
+    out = frames.conform(kind, gpd.GeoDataFrame(data, geometry=geometry, crs=f"EPSG:{SRID}"))
+    return out.sort_values(list(k.key), kind="stable").reset_index(drop=True)
+
+
+def _filters(
+    kind: str,
+    *,
+    community: str | None = None,
+    layer: str | None = None,
+    level: int | None = None,
+) -> list[ColumnElement[bool]]:
+    table = _table(kind)
+    conditions: list[ColumnElement[bool]] = []
+    if community is not None:
+        column = "code" if kind == "communities" else "community_code"
+        if column not in table.c:
+            raise ValueError(f"{kind} cannot be filtered by community; use bbox")
+        conditions.append(table.c[column] == community)
+    if layer is not None:
+        if kind != "layer_grids":
+            raise ValueError(f"only layer_grids can be filtered by layer, not {kind}")
+        conditions.append(table.c.layer == layer)
+    if level is not None:
+        if kind != "grids":
+            raise ValueError(f"only grids can be filtered by level, not {kind}")
+        conditions.append(table.c.level == int(level))
+    return conditions
+
+
+def _in_bbox(
+    session: Session, kind: str, bbox: tuple[float, float, float, float]
+) -> ColumnElement[bool]:
+    """Return a condition 'geometry intersects bbox' that uses the spatial index."""
+    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    if not (minx <= maxx and miny <= maxy):
+        raise ValueError(f"bbox {bbox} must be (min lon, min lat, max lon, max lat)")
+    table = _table(kind)
+    geom = table.c[GEOM]
+    if session.get_bind().dialect.name == "postgresql":
+        envelope = func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID)
+        return func.ST_Intersects(geom, envelope)
+    frame = func.BuildMbr(minx, miny, maxx, maxy, SRID)
+    candidates = text(
+        "SELECT rowid FROM SpatialIndex WHERE f_table_name = :t AND f_geometry_column = :g "
+        "AND search_frame = BuildMbr(:x0, :y0, :x1, :y1, :srid)"
+    ).bindparams(t=table.name, g=GEOM, x0=minx, y0=miny, x1=maxx, y1=maxy, srid=SRID)
+    rowid: ColumnElement[int] = literal_column(f"{table.name}.rowid")
+    return and_(
+        rowid.in_(candidates.columns(literal_column("rowid"))),
+        func.ST_Intersects(geom, frame) == 1,
+    )
+
+
+def count(session: Session, kind: str) -> int:
+    """Return how many rows of ``kind`` (or ``layers``) are stored."""
+    table = _table(kind)
+    return int(session.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def delete(
+    session: Session,
+    kind: str,
+    *,
+    community: str | None = None,
+    level: int | None = None,
+    layer: str | None = None,
+) -> int:
+    """Delete the rows of ``kind`` matching every filter (all rows if none); return how many.
+
+    Deleting ``layer_grids`` also deletes layers left without grids.
+    """
+    table = _table(kind)
+    stmt: Delete = sa_delete(table)
+    for condition in _filters(kind, community=community, layer=layer, level=level):
+        stmt = stmt.where(condition)
+    deleted = int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+    if kind == "layer_grids":
+        layers, grids = TABLES["layers"], table
+        orphan = ~exists().where(grids.c.layer == layers.c.name)
+        session.execute(sa_delete(layers).where(orphan))
+    log.info("%s: deleted %d", kind, deleted)
+    return deleted
+
+
+def communities_containing(session: Session, points: gpd.GeoSeries) -> pd.Series:
+    """Return, for each point, the code of the stored community covering it (or NA).
+
+    A point on a boundary shared by two communities gets the smaller code. The result has the
+    index of ``points``.
+    """
+    if points.crs is not None and points.crs.to_epsg() != SRID:
+        points = points.to_crs(SRID)
+    result = pd.Series(pd.NA, index=points.index, dtype="string", name="community_code")
+    if points.empty:
+        return result
+    communities = read(session, "communities")
+    if communities.empty:
+        return result
+    tree = shapely.STRtree(np.asarray(communities.geometry.values, dtype=object))
+    values = np.asarray(points.values, dtype=object)
+    point_idx, community_idx = tree.query(values, predicate="covered_by")
+    # communities are sorted by code: the first hit of each point is the smallest code.
+    order = np.lexsort((community_idx, point_idx))
+    point_idx, community_idx = point_idx[order], community_idx[order]
+    first = np.unique(point_idx, return_index=True)[1]
+    codes = communities["code"].to_numpy(dtype=object)[community_idx[first]]
+    result.iloc[point_idx[first]] = codes
+    return result
+
+
+def snapshot(session: Session) -> dict[str, int]:
+    """Return the row count of every table, by table name."""
+    return {name: count(session, name) for name in sorted(TABLES)}

@@ -1,0 +1,18 @@
+"""Deterministic generators of realistic Chinese communities, cities and departmental layers."""
+
+from ._plan import BARRIER_COLUMNS, SITE_USES, CommunityData
+from .city import generate_city
+from .community import YUDU, CommunityFacts, generate_community, generate_yudu
+from .layers import generate_layers
+
+__all__ = [
+    "BARRIER_COLUMNS",
+    "SITE_USES",
+    "YUDU",
+    "CommunityData",
+    "CommunityFacts",
+    "generate_city",
+    "generate_community",
+    "generate_layers",
+    "generate_yudu",
+]

@@ -1,0 +1,234 @@
+"""The engine on hand-drawn communities: tiling, bounds, codes, infeasibility, bad input."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import shapely
+
+from gridsvc.errors import InputError
+from gridsvc.partition import Bounds, check_partition, partition
+from gridsvc.partition.areas import areas_to_households
+
+from partition_drawings import grid_of_buildings, square_community, to_wgs
+
+LEVELS = (Bounds(30, 50), Bounds(1, 15))
+
+
+def test_lattice_partitions_into_valid_grids(lattice: tuple) -> None:
+    community, buildings, households = lattice
+    result = partition(community, households, buildings=buildings)
+    assert check_partition(community, households, result, LEVELS) == []
+    assert result.report["totals"]["share_within_bounds"] == 1.0
+    assert result.grids["households"].sum() == 135
+    assert len(result.grids) == 3  # 135 households: 3 grids of 45 (no unit split)
+    assert set(result.grids["households"]) == {45}
+    assert result.assignment.columns.tolist() == ["household_id", "grid_code", "microgrid_code"]
+    assert result.assignment["household_id"].is_unique
+
+
+def test_codes_read_west_to_east_then_north_to_south() -> None:
+    """Nine buildings of 40: one grid each, numbered like text.
+
+    ::
+
+        001 002 003
+        004 005 006
+        007 008 009
+    """
+    buildings, households = grid_of_buildings(3, 3, 40)
+    result = partition(square_community(), households, buildings=buildings)
+    a = result.assignment.assign(building=households["building_id"].to_numpy())
+    first = a.groupby("building")["grid_code"].first().str[-3:]
+    assert first.to_dict() == {
+        "B02": "001", "B12": "002", "B22": "003",
+        "B01": "004", "B11": "005", "B21": "006",
+        "B00": "007", "B10": "008", "B20": "009",
+    }
+    assert all(len(c) == 15 and c.startswith("140802002099") for c in result.grids["code"])
+    assert all(len(c) == 17 for c in result.microgrids["code"])
+
+
+def test_same_input_gives_same_codes_and_geometry(lattice: tuple) -> None:
+    community, buildings, households = lattice
+    one = partition(community, households, buildings=buildings, seed=3)
+    two = partition(community, households, buildings=buildings, seed=3)
+    pd.testing.assert_frame_equal(one.assignment, two.assignment)
+    assert one.grids["code"].tolist() == two.grids["code"].tolist()
+    assert all(shapely.equals_exact(one.grids.geometry, two.grids.geometry, 1e-9))
+
+
+def test_micro_grids_follow_units_and_floors(lattice: tuple) -> None:
+    community, buildings, households = lattice
+    result = partition(community, households, buildings=buildings)
+    micro = result.microgrids
+    assert micro["households"].max() <= 15
+    # every micro-grid holds one unit: 15 households, the whole unit, no floor split
+    assert set(micro["households"]) == {15}
+    a = result.assignment.assign(building=households["building_id"].to_numpy())
+    assert (a.groupby("microgrid_code")["building"].nunique() == 1).all()
+
+
+def test_tall_unit_becomes_stacked_grids() -> None:
+    buildings, households = grid_of_buildings(1, 1, 120, floors=20)
+    community = square_community(100)
+    result = partition(community, households, buildings=buildings)
+    assert check_partition(community, households, result, LEVELS) == []
+    stacked = result.grids[result.grids["floor_lo"].notna()].sort_values("floor_lo")
+    assert stacked["households"].tolist() == [42, 42, 36]
+    assert stacked["floor_lo"].tolist() == [1, 8, 15]
+    assert stacked["floor_hi"].tolist() == [7, 14, 20]
+
+
+def test_river_cut_off_block_is_proved_and_crossed() -> None:
+    """A river at x = 200 leaves one building of 22 households on its east bank.
+
+    ::
+
+        +--------+~~~+----+
+        | B0  B1 | r | E  |   west: 2 buildings × 2 units × 15; east E: 22 households
+        +--------+~~~+----+
+    """
+    west_b, west = grid_of_buildings(2, 1, 15, units=2)
+    east_b, east = grid_of_buildings(1, 1, 22, offset=(200, 0), prefix="E")
+    community = to_wgs([shapely.box(0, 0, 300, 100)], code=["140802002099"])
+    river = to_wgs([shapely.LineString([(200, -10), (200, 110)])], kind=["river"])
+    households = pd.concat([west, east], ignore_index=True)
+    result = partition(community, households, buildings=pd.concat([west_b, east_b]),
+                       barriers=river)
+    notes = result.report["totals"]["infeasible_regions"]
+    assert len(notes) == 1
+    assert notes[0]["households"] == 22
+    assert notes[0]["message"].startswith("the 22 households around (111.0")
+    assert "are cut off by barriers: 22 households are fewer than the lower bound 30" in (
+        notes[0]["message"])
+    assert "allowed crossing at (111.0" in notes[0]["message"]
+    assert result.report["totals"]["barrier_crossings"] == 1
+    assert result.report["totals"]["share_within_bounds"] == 1.0
+    assert check_partition(community, households, result, LEVELS) == []
+
+
+def test_river_with_enough_households_on_each_bank_is_not_crossed() -> None:
+    west_b, west = grid_of_buildings(2, 1, 40)
+    east_b, east = grid_of_buildings(1, 1, 35, offset=(200, 0), prefix="E")
+    community = to_wgs([shapely.box(0, 0, 300, 100)], code=["140802002099"])
+    river = to_wgs([shapely.LineString([(200, -10), (200, 110)])], kind=["river"])
+    households = pd.concat([west, east], ignore_index=True)
+    result = partition(community, households, barriers=river)
+    assert result.report["totals"]["infeasible_regions"] == []
+    assert result.report["totals"]["barrier_crossings"] == 0
+    assert check_partition(community, households, result, LEVELS) == []
+    # no grid reaches across the river line
+    metric = result.grids.to_crs("EPSG:32649")
+    line_x = 500_200.0
+    spans = metric.geometry.bounds
+    assert ((spans["maxx"] <= line_x + 0.05) | (spans["minx"] >= line_x - 0.05)).all()
+
+
+def test_island_without_crossing_is_an_exception_grid() -> None:
+    """Two parts of a community with no shared border; the small one holds 20 households.
+
+    ::
+
+        +----+            y 250–350: S (20 households)
+        | S  |
+        +----+
+        +---------+       y 0–100: B0, B1 (2 × 40)
+        | B0  B1  |
+        +---------+
+    """
+    big_b, big = grid_of_buildings(2, 1, 40)
+    small_b, small = grid_of_buildings(1, 1, 20, offset=(0, 250), prefix="S")
+    outline = shapely.union_all([shapely.box(0, 0, 200, 100), shapely.box(0, 250, 100, 350)])
+    community = to_wgs([outline], code=["140802002099"])
+    households = pd.concat([big, small], ignore_index=True)
+    result = partition(community, households, buildings=pd.concat([big_b, small_b]))
+    notes = result.report["totals"]["infeasible_regions"]
+    assert [n["households"] for n in notes] == [20]
+    assert notes[0]["action"] == "no neighbour to join: kept as an exception grid (flagged)"
+    assert "20 households are fewer than the lower bound 30" in notes[0]["reason"]
+    flagged = result.grids[result.grids["flags"].str.contains("exception")]
+    assert flagged["households"].tolist() == [20]
+    assert check_partition(community, households, result, LEVELS) == []
+
+
+def test_household_count_with_no_grid_number_is_proved_infeasible() -> None:
+    """One block of 40 + 15 = 55 households: one grid holds ≤ 50, two need ≥ 60."""
+    b1, h1 = grid_of_buildings(1, 1, 40)
+    b2, h2 = grid_of_buildings(1, 1, 15, offset=(100, 0), prefix="C")
+    community = to_wgs([shapely.box(0, 0, 200, 100)], code=["140802002099"])
+    households = pd.concat([h1, h2], ignore_index=True)
+    result = partition(community, households, buildings=pd.concat([b1, b2]))
+    notes = result.report["totals"]["infeasible_regions"]
+    assert notes[0]["reason"].endswith(
+        "55 households fit no number of 30–50-household grids (1 grids hold at most 50, "
+        "2 need at least 60)")
+    assert result.grids["flags"].str.contains("exception").all()
+    assert check_partition(community, households, result, LEVELS) == []
+
+
+def test_lumpy_units_proved_by_the_exact_model() -> None:
+    """Units of 45, 45, 25 (115): 3 grids would need 30 each, but 25 cannot join a 45."""
+    b, h = grid_of_buildings(2, 1, 45)
+    b3, h3 = grid_of_buildings(1, 1, 25, offset=(200, 0), prefix="C")
+    households = pd.concat([h, h3], ignore_index=True)
+    community = to_wgs([shapely.box(0, 0, 300, 100)], code=["140802002099"])
+    result = partition(community, households, buildings=pd.concat([b, b3]))
+    notes = result.report["totals"]["infeasible_regions"]
+    assert "its 3 units (households 45, 45, 25) cannot be grouped into 30–50-household grids" in (
+        notes[0]["reason"])
+    assert check_partition(community, households, result, LEVELS) == []
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ("outside", r"household B00-1-001 lies \d+ m outside the community boundary"),
+    ("building", r"household B00-1-001 refers to unknown building 'NOPE'"),
+    ("floor", r"household B00-1-001 is on floor 40 but building B00 has 6 floors"),
+    ("line", r"the boundary is LinearRing; a community needs a Polygon or MultiPolygon"),
+    ("empty", r"the community has no households"),
+    ("bounds", r"level 1 bounds min 50 > max 30; set min <= max"),
+])
+def test_bad_input_names_the_offending_record(lattice: tuple, change: str, match: str) -> None:
+    community, buildings, households = lattice
+    households = households.copy()
+    levels = LEVELS
+    if change == "outside":
+        households.loc[0, "geometry"] = shapely.Point(112.0, 35.0)
+    elif change == "building":
+        households.loc[0, "building_id"] = "NOPE"
+    elif change == "floor":
+        households.loc[0, "floor"] = 40
+    elif change == "line":
+        community = community.set_geometry([community.geometry.iloc[0].exterior])
+    elif change == "empty":
+        households = households.iloc[:0]
+    else:
+        levels = (Bounds(50, 30),)
+    with pytest.raises(InputError, match=match):
+        partition(community, households, buildings=buildings, levels=levels)
+
+
+def test_three_levels_nest(lattice: tuple) -> None:
+    community, buildings, households = lattice
+    levels = (Bounds(60, 80), Bounds(30, 50), Bounds(1, 15))
+    big_b, big_h = grid_of_buildings(3, 3, 15)
+    result = partition(community, big_h, buildings=big_b, levels=levels)
+    assert check_partition(community, big_h, result, levels) == []
+    assert {"level1_code", "level2_code", "level3_code"} <= set(result.assignment.columns)
+    assert sorted(result.microgrids["level"].unique().tolist()) == [2, 3]
+
+
+def test_areas_with_counts_become_grids() -> None:
+    """Four 100 m blocks with 35, 0, 80 and 40 households; the 80 is split on the ground."""
+    blocks = [shapely.box(x, y, x + 100, y + 100) for x in (0, 100) for y in (0, 100)]
+    areas = to_wgs(blocks, id=["a", "b", "c", "d"], housing=[35, 0, 80, 40])
+    community = to_wgs([shapely.box(0, 0, 200, 200)], code=["140802002099"])
+    result = partition(community, areas=areas, count_field="housing")
+    assert result.grids["households"].sum() == 155
+    assert result.report["totals"]["share_within_bounds"] == 1.0
+    households = areas_to_households(areas, "housing", "EPSG:32649")
+    assert check_partition(community, households, result, LEVELS) == []
+    # area c (80 households) is split in two on the ground, areas a and d stay whole
+    a = result.assignment.assign(area=result.assignment["household_id"].str.split("#").str[0])
+    per_area = a.groupby("area")["grid_code"].nunique()
+    assert per_area.to_dict() == {"a": 1, "c": 2, "d": 1}
