@@ -186,7 +186,7 @@ def test_city_splits_households_into_communities() -> None:
     assert set(city.community["level"]) == {"community", "village"} or len(per) < 5
     crs = metric_crs(city.community)
     outlines = city.community.to_crs(crs)
-    left, right = outlines.sindex.query(outlines.geometry, predicate="overlaps")
+    left, _ = outlines.sindex.query(outlines.geometry, predicate="overlaps")
     assert len(left) == 0, "communities overlap"
     villages = city.community[city.community["level"] == "village"]
     assert all(int(code[9:]) > 200 for code in villages["code"])
@@ -242,6 +242,11 @@ def test_committed_fixtures_match_the_generator(tmp_path: Path) -> None:
         for path in make.write_sample(name, tmp_path):
             committed = FIXTURES / name / path.name
             assert committed.read_bytes() == path.read_bytes(), f"regenerate {committed}"
+    if not make.BALTIMORE_SOURCE.exists():
+        pytest.skip(f"Baltimore source {make.BALTIMORE_SOURCE} is not here")
+    make.copy_baltimore(make.BALTIMORE_SOURCE, tmp_path / "baltimore.gpkg")
+    committed = FIXTURES / "baltimore_pigtown.gpkg"
+    assert committed.read_bytes() == (tmp_path / "baltimore.gpkg").read_bytes()
 
 
 def test_committed_fixtures_read_back_with_their_invariants() -> None:

@@ -80,7 +80,10 @@ def validate(
     frame = frame.reset_index(drop=True)
     values = _check_values(frame, spec, source, problems)
     _check_duplicates(values, spec, source, problems)
-    declared, raw, geoms, good = _check_geometry(frame, spec, source, crs, problems, warnings)
+    area = None if communities is None or communities.empty else communities.total_bounds
+    declared, raw, geoms, good = _check_geometry(
+        frame, spec, source, crs, area, problems, warnings
+    )
     values = gpd.GeoDataFrame(values, geometry=geoms, crs=geo.WGS84)
     if communities is not None and kind in ("buildings", "households", "grids"):
         _check_places(values, raw, good, spec, source, declared, communities, far_km, problems)
@@ -248,6 +251,7 @@ def _check_geometry(
     spec: frames.Kind,
     source: str,
     crs: str | None,
+    area: np.ndarray | None,
     problems: list[Problem],
     warnings: list[str],
 ) -> tuple[str, np.ndarray, gpd.GeoSeries, np.ndarray]:
@@ -276,7 +280,7 @@ def _check_geometry(
     good = ~missing & ~wrong
     geographic = declared in (geo.GCJ02, geo.BD09) or CRS.from_user_input(declared).is_geographic
     if geographic:
-        good &= ~_check_swapped(raw, good, source, problems)
+        good &= ~_check_swapped(raw, good, area, source, problems)
     converted = _convert(frame, raw, good, declared, source, problems)
     bounds = shapely.bounds(converted)
     out_of_range = good & ~(
@@ -301,15 +305,23 @@ def _check_geometry(
 
 
 def _check_swapped(
-    raw: np.ndarray, good: np.ndarray, source: str, problems: list[Problem]
+    raw: np.ndarray, good: np.ndarray, area: np.ndarray | None, source: str,
+    problems: list[Problem],
 ) -> np.ndarray:
-    """Flag features whose lat is out of range, or which land in China only when swapped."""
+    """Flag features with lat out of range, or inside China or ``area`` only when swapped."""
     b = shapely.bounds(raw)
     x, y = (b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0
     lat_out = (b[:, 1] < -90) | (b[:, 3] > 90)
-    in_china = geo.in_china(x, y)
-    swapped = good & ((lat_out & (np.abs(b[:, 0]) <= 90) & (np.abs(b[:, 2]) <= 90))
-                      | (~in_china & geo.in_china(y, x)))
+    swapped = (lat_out & (np.abs(b[:, 0]) <= 90) & (np.abs(b[:, 2]) <= 90)) | (
+        ~geo.in_china(x, y) & geo.in_china(y, x)
+    )
+    if area is not None:
+        pad = 0.05  # degrees, ~5 km: the datum shifts stay well inside
+        x0, y0, x1, y1 = area[0] - pad, area[1] - pad, area[2] + pad, area[3] + pad
+        inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        flipped = (y >= x0) & (y <= x1) & (x >= y0) & (x <= y1)
+        swapped |= ~inside & flipped
+    swapped &= good
     for i in np.flatnonzero(swapped):
         problems.append(
             Problem(

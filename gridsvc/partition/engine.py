@@ -20,11 +20,13 @@ from .areas import areas_to_households
 from .atoms import Bounds
 from .codes import number
 from .level import Cell, Note, partition_level
+from .territory import GRID_SIZE, attach_orphans
 from .validate import validate_inputs
 
 __all__ = ["Node", "PartitionResult", "partition"]
 
 log = logging.getLogger(__name__)
+SLIVER_M2 = 1.0  # leftover pieces this small (from rounding) are dropped
 
 
 @dataclass(slots=True)
@@ -35,6 +37,7 @@ class Node:
     level: int
     code: str = ""
     parent: str | None = None
+    original: Any = None  # the WGS 84 geometry of a kept grid, returned unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,19 +110,9 @@ def partition(
         existing, locked, outline, hh, xy, levels, crs, code
     )
     nodes: list[Node] = list(kept)
-    fresh: list[Node] = []
-    if todo_outline is not None and not todo_outline.is_empty:
-        for part in shapely.get_parts(todo_outline):
-            rows = todo_rows[shapely.intersects(part, shapely.points(xy[todo_rows]))] \
-                if len(todo_rows) else todo_rows
-            rows = np.setdiff1d(rows, np.concatenate([f.cell.members for f in fresh])
-                                if fresh else [])
-            cells = partition_level(part, hh.iloc[rows], xy[rows], levels[0], barriers=lines,
-                                    compounds=compounds, to_wgs=to_wgs, notes=notes)
-            for c in cells:
-                c.members = rows[c.members]
-                fresh.append(Node(c, 1))
-    _code_level(fresh, code, 1, taken=[n.code for n in nodes])
+    fresh = _fresh_grids(todo_outline, todo_rows, hh, xy, levels[0], lines, compounds, to_wgs,
+                         notes, kept=[n for n in kept if n.level == 1])
+    _code_level(fresh, code, 1, taken=history["taken"])
     nodes += fresh
     all_nodes = list(nodes)
     frontier = [n for n in nodes if n.level == 1 and n.code not in frozen]
@@ -150,6 +143,47 @@ def partition(
         seconds=time.perf_counter() - started, seed=seed,
         kind="rural" if _is_rural(boundary) else "community",
     )
+
+
+def _fresh_grids(
+    todo: Any,
+    rows: np.ndarray,
+    hh: gpd.GeoDataFrame,
+    xy: np.ndarray,
+    bounds: Bounds,
+    lines: np.ndarray | None,
+    compounds: pd.Series | None,
+    to_wgs: Transformer,
+    notes: list[Note],
+    kept: list[Node],
+) -> list[Node]:
+    """Partition the territory no kept grid covers; empty pieces join kept grids if they can."""
+    if todo is None or shapely.area(todo) <= SLIVER_M2:
+        return []
+    pieces = shapely.get_parts(todo)
+    pieces = pieces[shapely.area(pieces) > SLIVER_M2]
+    if len(pieces) == 0:
+        return []
+    cells: list[Cell] = []
+    if len(rows):
+        outline = shapely.union_all(pieces, grid_size=GRID_SIZE)
+        cells = partition_level(outline, hh.iloc[rows], xy[rows], bounds, barriers=lines,
+                                compounds=compounds, to_wgs=to_wgs, notes=notes)
+        for c in cells:
+            c.members = rows[c.members]
+    else:
+        cells = [Cell(p, rows[:0], flags=["empty"]) for p in pieces]
+    empty = [c for c in cells if not len(c.members) and c.floor_lo is None]
+    hosts = [n for n in kept if "locked" not in n.cell.flags and not n.cell.stacked]
+    if empty and hosts:
+        grown, left = attach_orphans([n.cell.geometry for n in hosts],
+                                     np.array([c.geometry for c in empty], dtype=object))
+        for n, g in zip(hosts, grown, strict=True):
+            if g is not n.cell.geometry:
+                n.cell.geometry, n.original = g, None
+        gone = {id(empty[i]) for i in range(len(empty)) if i not in left}
+        cells = [c for c in cells if id(c) not in gone]
+    return [Node(c, 1) for c in cells]
 
 
 def _is_rural(boundary: gpd.GeoDataFrame) -> bool:

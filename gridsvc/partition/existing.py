@@ -74,6 +74,7 @@ def keep_existing(
                                      "existing grids", field="locked"))
         del history["points"]
         return [], set(), outline, rows, history
+    wgs = existing.to_crs("EPSG:4326").reset_index(drop=True)
     ex = existing.to_crs(crs).reset_index(drop=True)
     ex = ex.assign(code=ex["code"].astype(str), level=pd.to_numeric(ex["level"]).astype(int))
     unknown = sorted(set(locked) - set(ex["code"]))
@@ -81,6 +82,7 @@ def keep_existing(
         raise InputError([Problem(f"locked grid {c} is not among the existing grids",
                                   field="locked") for c in unknown])
     base = ex[ex["level"] == 1].reset_index(drop=True)
+    base_wgs = wgs.geometry[(ex["level"] == 1).to_numpy()].reset_index(drop=True)
     old = match_grids(base, xy, floors)
     history["old"], history["taken"] = old, base["code"].tolist()
     lo, hi = levels[0].lo, levels[0].hi
@@ -94,9 +96,9 @@ def keep_existing(
         one_piece = shapely.get_num_geometries(geom) == 1
         if code in locked:
             cell.flags.append("locked")
-            keep[code] = Node(cell, 1, code)
-        elif lo <= len(members) <= hi and one_piece:
-            keep[code] = Node(cell, 1, code)
+            keep[code] = Node(cell, 1, code, original=base_wgs.iloc[i])
+        elif (lo <= len(members) <= hi or stacked and 0 < len(members) <= hi) and one_piece:
+            keep[code] = Node(cell, 1, code, original=base_wgs.iloc[i])
         else:
             history["why"][code] = (f"grid {code} held {len(members)} households (bounds "
                                     f"{lo}–{hi})" if one_piece else
@@ -108,18 +110,25 @@ def keep_existing(
             break
     frozen = set(locked)
     nodes = list(keep.values())
+    parents: dict[str, Any] = dict(keep)
     for depth in range(2, len(levels) + 1):
         layer = ex[(ex["level"] == depth) & ex["parent_code"].astype(str).isin(frozen)]
         for code_ in layer["code"]:
             frozen.add(code_)
         for parent in set(layer["parent_code"].astype(str)):
-            mine = layer[layer["parent_code"].astype(str) == parent].reset_index(drop=True)
-            prow = keep[parent].cell.members if parent in keep else rows[:0]
+            pick = (layer["parent_code"].astype(str) == parent).to_numpy()
+            mine = layer[pick].reset_index(drop=True)
+            mine_wgs = wgs.geometry[layer.index[pick]].reset_index(drop=True)
+            prow = parents[parent].cell.members if parent in parents else rows[:0]
             got = match_grids(mine, xy[prow], floors[prow])
             for j, code_ in enumerate(mine["code"]):
-                geom = mine.geometry.iloc[j]
-                nodes.append(Node(Cell(geom, prow[got == code_], flags=["locked"]), depth,
-                                  code_, parent))
+                lo_f, hi_f = mine["floor_lo"].iloc[j], mine["floor_hi"].iloc[j]
+                cell = Cell(mine.geometry.iloc[j], prow[got == code_],
+                            None if pd.isna(lo_f) else int(lo_f),
+                            None if pd.isna(hi_f) else int(hi_f), not pd.isna(lo_f), ["locked"])
+                node = Node(cell, depth, code_, parent, original=mine_wgs.iloc[j])
+                nodes.append(node)
+                parents[code_] = node
     del community, history["points"]
     return nodes, frozen, todo, todo_rows, history
 

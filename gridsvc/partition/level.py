@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from .atoms import Bounds, build_atoms
 from .graph import Graph, build_graph
 from .split import lumpy_infeasible, split_region
-from .territory import GRID_SIZE, attach_orphans, tessellate
+from .territory import GRID_SIZE, tessellate
 
 __all__ = ["Cell", "Note", "partition_level"]
 
@@ -181,31 +181,43 @@ def partition_level(
     atoms = build_atoms(households, xy, bounds, compounds=compounds)
     table = atoms.table
     ground = atoms.ground
-    gxy = table.loc[ground, ["x", "y"]].to_numpy(dtype=float)
-    terr = tessellate(outline, gxy, barriers)
+    n_atoms = len(ground)
+    terr = tessellate(outline, table.loc[ground, ["x", "y"]].to_numpy(dtype=float), barriers)
+    # empty blocks join the graph as nodes without households, so regions connect through them
+    cells_all = np.concatenate([terr.cells, terr.orphans])
+    gxy = np.concatenate([
+        table.loc[ground, ["x", "y"]].to_numpy(dtype=float),
+        shapely.get_coordinates(shapely.point_on_surface(terr.orphans)).reshape(-1, 2),
+    ])
+    blank = np.full(len(terr.orphans), "", dtype=object)
     graph = build_graph(
-        terr.cells,
-        terr.cell_block,
-        table.loc[ground, "building"].to_numpy(dtype=object),
-        table.loc[ground, "compound"].to_numpy(dtype=object),
+        cells_all,
+        np.concatenate([terr.cell_block, terr.orphan_block]),
+        np.concatenate([table.loc[ground, "building"].to_numpy(dtype=object), blank]),
+        np.concatenate([table.loc[ground, "compound"].to_numpy(dtype=object), blank]),
     )
-    w = table.loc[ground, "households"].to_numpy(dtype=float)
-    label, exceptions = _regions(graph, w, gxy, terr.cells, bounds, to_wgs, notes)
+    w = np.concatenate([table.loc[ground, "households"].to_numpy(dtype=float),
+                        np.zeros(len(terr.orphans))])
+    block_of = np.concatenate([terr.cell_block, terr.orphan_block])
+    label, exceptions = _regions(graph, w, gxy, cells_all, bounds, to_wgs, notes)
     parts: list[tuple[np.ndarray, bool]] = []
     for r in sorted(set(label.tolist())):
         nodes = np.flatnonzero(label == r)
         k = bounds.choose_k(int(w[nodes].sum())) or 1
-        for piece in split_region(nodes, w, gxy, graph.nbrs, bounds, k):
+        pieces = split_region(nodes, w, gxy, graph.nbrs, bounds, k)
+        log.debug("region %s: %d households, %d atoms, k=%d → %s", r, int(w[nodes].sum()),
+                  len(nodes), k, [int(w[p].sum()) for p in pieces])
+        for piece in pieces:
             parts.append((piece, r in exceptions))
-    geoms = [shapely.union_all(terr.cells[p], grid_size=GRID_SIZE) for p, _ in parts]
-    geoms, leftover = attach_orphans(geoms, terr.orphans)
+    geoms = [shapely.union_all(cells_all[p], grid_size=GRID_SIZE) for p, _ in parts]
     ground_of = table["ground"].to_numpy()
     local = {int(g): i for i, g in enumerate(ground)}
     cells: list[Cell] = []
     for (piece, exception), geom in zip(parts, geoms, strict=True):
-        atom_ids = ground[piece]
+        atom_ids = ground[piece[piece < n_atoms]]
         members = positions[np.isin(atoms.member, atom_ids)]
-        cell = Cell(geom, members, blocks=len(set(terr.cell_block[piece].tolist())))
+        lived = piece[w[piece] > 0]
+        cell = Cell(geom, members, blocks=len(set(block_of[lived].tolist())))
         if len(members) == 0:
             cell.flags.append("empty")
         elif exception and not bounds.holds(len(members)):
@@ -215,8 +227,6 @@ def partition_level(
         if len(members) and not bounds.holds(len(members)):
             cell.flags.append("out_of_bounds")
         cells.append(cell)
-    for o in leftover:
-        cells.append(Cell(terr.orphans[o], positions[:0], flags=["empty"]))
     for a in np.flatnonzero(table["stacked"].to_numpy()):
         row = table.iloc[a]
         cell_geom = terr.cells[local[int(ground_of[a])]]

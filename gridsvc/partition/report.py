@@ -40,8 +40,13 @@ def _frame(nodes: list[Any], hh: pd.DataFrame, community: str, crs: Any, kind: s
         "polsby_popper": [_polsby_popper(g) for g in geoms],
         "flags": [";".join(n.cell.flags) for n in nodes],
     }
-    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs)
-    return frame.to_crs(WGS84).sort_values("code", kind="stable").reset_index(drop=True)
+    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs).to_crs(WGS84)
+    original = [i for i, n in enumerate(nodes) if n.original is not None]
+    if original:
+        frame.loc[original, "geometry"] = gpd.GeoSeries(
+            [nodes[i].original for i in original], index=original, crs=WGS84
+        )
+    return frame.sort_values("code", kind="stable").reset_index(drop=True)
 
 
 def _split_buildings(nodes: list[Any], hh: pd.DataFrame) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .atoms import Bounds
 
-__all__ = ["connected", "lumpy_infeasible", "repair", "split_region"]
+__all__ = ["connected", "lumpy_infeasible", "recombine", "repair", "split_region"]
 
 log = logging.getLogger(__name__)
 MAX_CHECKS = 8
@@ -180,7 +180,53 @@ def split_region(
     lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
     scale = 0.5 * float(np.median(lengths)) if lengths else 1.0
     parts = _bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale)
-    return repair(parts, w, nbrs, bounds)
+    parts = repair(parts, w, nbrs, bounds)
+    if any(_violation(float(w[p].sum()), bounds) for p in parts):
+        parts = recombine(parts, w, xy, nbrs, bounds, scale)
+    return parts
+
+
+def recombine(
+    parts: list[np.ndarray],
+    w: np.ndarray,
+    xy: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    scale: float,
+) -> list[np.ndarray]:
+    """Merge each grid outside the bounds with one or two neighbours and split them again.
+
+    The ReCom move of GerryChain, used as a local repair: a re-split is kept only when every
+    resulting grid is within the bounds.
+    """
+    parts = [p for p in parts if len(p)]
+    for _ in range(3 * len(parts)):
+        owner = {x: i for i, p in enumerate(parts) for x in p.tolist()}
+        weight = [float(w[p].sum()) for p in parts]
+        bad = [i for i in range(len(parts)) if _violation(weight[i], bounds) > 0]
+        if not bad:
+            break
+        done = False
+        for i in bad:
+            near = sorted({owner[y] for x in parts[i].tolist() for y in nbrs[x]
+                           if y in owner and owner[y] != i})
+            groups = [(j,) for j in near] + [(j, l) for j in near for l in near if j < l]
+            for group in groups:
+                members = np.concatenate([parts[i], *[parts[j] for j in group]])
+                k = bounds.choose_k(int(w[members].sum()))
+                if k is None:
+                    continue
+                new = _bisect(np.sort(members), k, w, xy, nbrs, bounds, scale)
+                if all(_violation(float(w[p].sum()), bounds) == 0 for p in new):
+                    drop = {i, *group}
+                    parts = [p for q, p in enumerate(parts) if q not in drop] + new
+                    done = True
+                    break
+            if done:
+                break
+        if not done:
+            break
+    return parts
 
 
 def _violation(weight: float, bounds: Bounds) -> float:

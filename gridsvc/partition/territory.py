@@ -25,13 +25,15 @@ class Territory:
     """Cells of ground atoms and the pieces nobody lives in.
 
     ``cells[i]`` is the territory of ground atom ``atoms[i]``; ``cell_block[i]`` its block;
-    ``orphans`` polygons without atoms (empty blocks); ``blocks`` every block polygon.
+    ``orphans`` polygons without atoms (empty blocks) and ``orphan_block`` their blocks;
+    ``blocks`` every block polygon.
     """
 
     atoms: np.ndarray
     cells: np.ndarray
     cell_block: np.ndarray
     orphans: np.ndarray
+    orphan_block: np.ndarray
     blocks: np.ndarray
 
 
@@ -143,14 +145,15 @@ def tessellate(outline: BaseGeometry, xy: np.ndarray, barriers: np.ndarray | Non
     for b in range(len(blks)):
         mine = np.flatnonzero(block_of == b)
         if len(mine) == 0:
-            orphans.append(blks[b])
+            orphans.append(b)
             continue
         cells[mine] = _cells_in_block(blks[b], xy[mine])
     return Territory(
         atoms=np.arange(len(xy)),
         cells=cells,
         cell_block=block_of,
-        orphans=np.array(orphans, dtype=object),
+        orphans=np.array([blks[b] for b in orphans], dtype=object),
+        orphan_block=np.array(orphans, dtype=np.int64),
         blocks=blks,
     )
 
