@@ -6,8 +6,9 @@
   a libpysal ``W`` and the atoms' centroid x/y as the attributes (so its homogeneity objective
   rewards compact regions). spopt uses the global numpy RNG; it is seeded with ``seed``.
 - ``gerrychain``: ``recursive_tree_part`` with pop target 40 and epsilon 0.25 (30–50) on the
-  workload's edges as a networkx graph; k = the number of 30–50 grids nearest 40 households each.
-  Any exception it raises is a "no plan".
+  workload's edges as a networkx graph, once per connected component (it needs a connected
+  graph); k = the number of 30–50 grids nearest 40 households each. Any exception it raises is a
+  "no plan".
 
 Peers partition ground atoms only; the stacked atoms the workload carries (upper floors of units
 above 50 households) are added to every peer's plan as one grid each, as the engine does.
@@ -33,6 +34,7 @@ class Plan:
     sizes: np.ndarray | None = None
     polygons: np.ndarray | None = None
     error: str | None = None
+    own_polygons: np.ndarray | None = None  # the method's own grid shapes (gridsvc only)
 
 
 def _plan_from_labels(work: Workload, labels: np.ndarray) -> Plan:
@@ -49,23 +51,33 @@ def _plan_from_labels(work: Workload, labels: np.ndarray) -> Plan:
     return Plan(sizes=np.r_[sizes, np.asarray(work.stacked, dtype=np.int64)], polygons=polys)
 
 
+def polsby_popper(polys: np.ndarray) -> np.ndarray:
+    """Return 4πA/P² of each polygon (1 for a disc)."""
+    area = shapely.area(polys)
+    perim = shapely.length(polys)
+    return np.where(perim > 0, 4.0 * math.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0)
+
+
 def quality(plan: Plan) -> dict[str, Any]:
     """Return grids, share within 30–50, and mean/min Polsby–Popper of a plan."""
     if plan.sizes is None or plan.polygons is None:
         return {"grids": None, "in_band": None, "pp_mean": None, "pp_min": None, "max_hh": None}
-    polys = plan.polygons
-    area = shapely.area(polys)
-    perim = shapely.length(polys)
-    pp = np.where(perim > 0, 4.0 * math.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0)
+    pp = polsby_popper(plan.polygons)
     sizes = plan.sizes
-    return {
+    out = {
         "grids": len(sizes),
         "in_band": float(((sizes >= LO) & (sizes <= HI)).mean()) if len(sizes) else 0.0,
         "pp_mean": float(pp.mean()) if len(pp) else None,
         "pp_min": float(pp.min()) if len(pp) else None,
         "min_hh": int(sizes.min()) if len(sizes) else None,
         "max_hh": int(sizes.max()) if len(sizes) else None,
+        "own_pp_mean": None,
+        "own_pp_min": None,
     }
+    if plan.own_polygons is not None and len(plan.own_polygons):
+        own = polsby_popper(plan.own_polygons)
+        out.update(own_pp_mean=float(own.mean()), own_pp_min=float(own.min()))
+    return out
 
 
 def run_spopt(work: Workload, seed: int) -> Plan:
@@ -100,26 +112,39 @@ def gerrychain_k(households: int) -> int | None:
 
 
 def run_gerrychain(work: Workload, seed: int) -> Plan:
-    """Partition the workload with GerryChain's recursive_tree_part (40 ± 25 %)."""
+    """Partition the workload with GerryChain's recursive_tree_part (40 ± 25 %).
+
+    recursive_tree_part needs a connected graph, so it runs once per connected component of the
+    atom graph (empty blocks such as road corridors can separate them), with k chosen per
+    component; a component that fits one grid is one grid.
+    """
     import networkx as nx
     from gerrychain import Graph
     from gerrychain.partition.initial_partition_generators import recursive_tree_part
 
-    k = gerrychain_k(int(work.counts.sum()))
-    if k is None or k < 2:
-        return Plan(error=f"no k fits 30-50 for {int(work.counts.sum())} households")
     g: nx.Graph = nx.Graph()
     g.add_nodes_from((i, {"count": int(c)}) for i, c in enumerate(work.counts.tolist()))
     g.add_edges_from(zip(work.u.tolist(), work.v.tolist(), strict=True))
-    try:
-        flips = recursive_tree_part(
-            Graph.from_networkx(g), range(k), 40, "count", 0.25, rng=seed
-        )
-    except Exception as exc:  # any failure of the peer is "no plan"
-        return Plan(error=f"{type(exc).__name__}: {str(exc)[:80]}")
     labels = np.full(work.n_atoms, -1, dtype=np.int64)
-    for node, part in flips.items():
-        labels[int(node)] = int(part)
+    nxt = 0
+    for comp in sorted(nx.connected_components(g), key=min):
+        nodes = sorted(comp)
+        total = int(work.counts[nodes].sum())
+        k = gerrychain_k(total) or max(1, round(total / 40))
+        if k == 1:
+            labels[nodes] = nxt
+            nxt += 1
+            continue
+        try:
+            flips = recursive_tree_part(
+                Graph.from_networkx(g.subgraph(nodes).copy()), range(k), 40, "count", 0.25,
+                rng=seed,
+            )
+        except Exception as exc:  # any failure of the peer is "no plan"
+            return Plan(error=f"{type(exc).__name__}: {str(exc)[:80]}")
+        for node, part in flips.items():
+            labels[int(node)] = nxt + int(part)
+        nxt += k
     return _plan_from_labels(work, labels)
 
 
@@ -149,7 +174,26 @@ def run_gridsvc(work: Workload, seed: int) -> Plan:
         else np.zeros(len(metric), dtype=bool)
     )
     # stacked grids share a footprint with a ground grid: count them, but not their shape twice
-    return Plan(sizes=sizes, polygons=metric.geometry.to_numpy()[~stacked])
+    own = metric.geometry.to_numpy()[~stacked]
+    return Plan(sizes=sizes, polygons=_cells_by_overlap(work.cells, own), own_polygons=own)
+
+
+def _cells_by_overlap(cells: np.ndarray, grids: np.ndarray) -> np.ndarray:
+    """Give each atom cell to the grid it overlaps most; return the union of cells per grid.
+
+    This puts the engine's plan on the same footing as the peers' (union of atom cells).
+    """
+    a, b = shapely.STRtree(grids).query(cells, predicate="intersects")
+    area = shapely.area(shapely.intersection(cells[a], grids[b]))
+    order = np.lexsort((-area, a))
+    first = order[np.r_[True, np.diff(a[order]) != 0]]
+    label = np.full(len(cells), -1)
+    label[a[first]] = b[first]
+    keep = label >= 0
+    return np.array(
+        [shapely.union_all(cells[keep][label[keep] == g]) for g in np.unique(label[keep])],
+        dtype=object,
+    )
 
 
 def _gridsvc_areas(raw: dict[str, Any], seed: int) -> Any:

@@ -57,19 +57,21 @@ def build_workloads(only: set[str] | None) -> list[Workload]:
         synth = None
         print("! gridsvc.synth not importable: synthetic communities skipped", file=sys.stderr)
     if synth is not None:
+        # the same generator calls as fixtures/make_fixtures.py (yudu/, urban/, village/)
         specs: list[tuple[str, Any]] = [
             ("yudu", lambda: synth.generate_yudu(seed=0)),
             (
                 "urban",
                 lambda: synth.generate_community(
-                    seed=1, code="140581001001", name="bench urban", kind="urban",
-                    households=2500,
+                    seed=1, code="140802003005", name="南风社区", kind="urban",
+                    households=2500, origin=(111.0046, 35.0452),
                 ),
             ),
             (
                 "village",
                 lambda: synth.generate_community(
-                    seed=2, code="140581201201", name="bench village", kind="rural"
+                    seed=2, code="140802003201", name="东郭村", kind="rural",
+                    households=300, origin=(111.0642, 35.0518),
                 ),
             ),
         ]
@@ -90,13 +92,14 @@ def build_workloads(only: set[str] | None) -> list[Workload]:
         if BALTIMORE.exists():
             import geopandas as gpd
 
-            blocks = gpd.read_file(BALTIMORE, layer="blocks_2020")
+            blocks = gpd.read_file(BALTIMORE, layer="blocks_2020").to_crs(4326)
+            outline = gpd.read_file(BALTIMORE, layer="csa_outline").to_crs(4326)
             boundary = gpd.GeoDataFrame(
-                {"code": ["245100000000"], "name": ["Pigtown"]},
-                geometry=[blocks.to_crs(4326).union_all()],
+                {"code": ["245100000001"], "name": ["Washington Village/Pigtown"]},
+                geometry=[outline.union_all()],
                 crs=4326,
             )
-            out.append(areal_workload("baltimore", boundary, blocks.to_crs(4326), "housing20"))
+            out.append(areal_workload("baltimore", boundary, blocks, "housing20"))
         else:
             print(f"! {BALTIMORE} missing: Baltimore blocks skipped", file=sys.stderr)
     return out
@@ -105,8 +108,11 @@ def build_workloads(only: set[str] | None) -> list[Workload]:
 # --- workers (subprocesses) ----------------------------------------------------------------------
 
 
-def worker(path: str, method: str, repeats: int) -> dict[str, Any]:
-    """Run ``method`` on the pickled workload ``repeats`` times; return timings and quality."""
+def worker(path: str, method: str, repeats: int, budget: float) -> dict[str, Any]:
+    """Run ``method`` on the pickled workload up to ``repeats`` times; return timings and quality.
+
+    Repeats stop early once the runs so far took more than ``budget`` seconds.
+    """
     with open(path, "rb") as fh:
         work: Workload = pickle.load(fh)
     run = METHODS[method]
@@ -127,11 +133,13 @@ def worker(path: str, method: str, repeats: int) -> dict[str, Any]:
             errors.append(plan.error)
         elif first is None:
             first = plan
+        if sum(seconds) > budget:
+            break
     result: dict[str, Any] = {
         "seconds": statistics.median(seconds),
         "all_seconds": seconds,
-        "ok": repeats - len(errors),
-        "runs": repeats,
+        "ok": len(seconds) - len(errors),
+        "runs": len(seconds),
         "errors": sorted(set(errors)),
         "rss_base_mb": base,
         "rss_peak_mb": _rss_mb(),
@@ -193,7 +201,7 @@ def _fmt(v: Any, spec: str) -> str:
 
 HEAD = (
     "| community | households | atoms | method | grids | in 30–50 | min–max hh | PP mean | PP min"
-    " | seconds (median) | plans | peak RSS MB |"
+    " | PP own polygons | seconds (median) | plans | peak RSS MB |"
 )
 
 
@@ -203,22 +211,25 @@ def row(work: Workload, method: str, r: dict[str, Any], repeats: int) -> str:
         note = f"timed out after {r['timeout']:.0f} s"
         return (
             f"| {work.name} | {work.households} | {work.n_atoms} | {method} | – | – | – | – | – "
-            f"| > {r['timeout']:.0f} | 0/{repeats} ({note}) | – |"
+            f"| – | > {r['timeout']:.0f} | 0/{repeats} ({note}) | – |"
         )
     if "crash" in r:
         return (
             f"| {work.name} | {work.households} | {work.n_atoms} | {method} | – | – | – | – | – "
-            f"| – | crashed: {r['crash']} | – |"
+            f"| – | – | crashed: {r['crash']} | – |"
         )
     band = "–" if r["in_band"] is None else f"{100 * r['in_band']:.0f} %"
     span = "–" if r.get("min_hh") is None else f"{r['min_hh']}–{r['max_hh']}"
+    own = "–"
+    if r.get("own_pp_mean") is not None:
+        own = f"{r['own_pp_mean']:.3f} / {r['own_pp_min']:.3f}"
     plans = f"{r['ok']}/{r['runs']}"
     if r["errors"]:
         plans += " (" + "; ".join(r["errors"])[:90] + ")"
     return (
         f"| {work.name} | {work.households} | {work.n_atoms} | {method} | {_fmt(r['grids'], 'd')} "
         f"| {band} | {span} | {_fmt(r['pp_mean'], '.3f')} | {_fmt(r['pp_min'], '.3f')} "
-        f"| {r['seconds']:.2f} | {plans} | {r['rss_peak_mb']:.0f} |"
+        f"| {own} | {r['seconds']:.2f} | {plans} | {r['rss_peak_mb']:.0f} |"
     )
 
 
@@ -228,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="skip the city row")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per (community, method)")
+    ap.add_argument(
+        "--budget", type=float, default=300.0, help="no further repeats once runs took this long"
+    )
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--communities", default=None, help="comma list: yudu,urban,village,baltimore")
     ap.add_argument("--city-households", type=int, default=1_000_000)
@@ -237,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(worker(args.worker[0], args.worker[1], args.repeats)))
+        print(json.dumps(worker(args.worker[0], args.worker[1], args.repeats, args.budget)))
         return 0
     if args.city_worker:
         print(json.dumps(city_worker(args.city_worker, args.city_jobs)))
@@ -265,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                 pickle.dump(w, fh)
             for m in methods:
                 r = _spawn(
-                    ["--worker", str(path), m, "--repeats", str(args.repeats)], args.timeout
+                    ["--worker", str(path), m, "--repeats", str(args.repeats),
+                     "--budget", str(args.budget)],
+                    args.timeout,
                 )
                 print(row(w, m, r, args.repeats), flush=True)
     if not args.quick:

@@ -25,10 +25,12 @@ CW_WITH_HOLE = Polygon(
     [(112.90, 35.80), (112.90, 35.81), (112.91, 35.81), (112.91, 35.80)],
     [[(112.902, 35.802), (112.904, 35.802), (112.904, 35.804), (112.902, 35.804)]],
 )
-TWO_PARTS = MultiPolygon([
-    Polygon([(112.92, 35.80), (112.92, 35.801), (112.921, 35.801)]),
-    Polygon([(112.93, 35.80), (112.931, 35.80), (112.931, 35.801)]),
-])
+TWO_PARTS = MultiPolygon(
+    [
+        Polygon([(112.92, 35.80), (112.92, 35.801), (112.921, 35.801)]),
+        Polygon([(112.93, 35.80), (112.931, 35.80), (112.931, 35.801)]),
+    ]
+)
 
 
 def rfc7946_problems(doc: dict[str, Any]) -> list[str]:
@@ -44,13 +46,18 @@ def rfc7946_problems(doc: dict[str, Any]) -> list[str]:
         geometry = feature["geometry"]
         if geometry is None:
             continue
-        polygons = {"Polygon": [geometry["coordinates"]],
-                    "MultiPolygon": geometry["coordinates"]}.get(geometry["type"], [])
+        polygons = {
+            "Polygon": [geometry["coordinates"]],
+            "MultiPolygon": geometry["coordinates"],
+        }.get(geometry["type"], [])
         for rings in polygons:
             if not shapely.is_ccw(LinearRing(rings[0])):
                 found.append(f"feature {n}: exterior ring is clockwise")
-            found += [f"feature {n}: hole is counter-clockwise"
-                      for hole in rings[1:] if shapely.is_ccw(LinearRing(hole))]
+            found += [
+                f"feature {n}: hole is counter-clockwise"
+                for hole in rings[1:]
+                if shapely.is_ccw(LinearRing(hole))
+            ]
         flat = np.asarray(_numbers(geometry["coordinates"]), dtype=object).reshape(-1, 2)
         for lon, lat in flat:
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -68,12 +75,22 @@ def _numbers(coords: Any) -> list[float]:
 
 
 def test_checker_catches_violations() -> None:
-    bad = {"type": "FeatureCollection", "crs": {}, "features": [
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [
-            [[0, 0], [0, 1], [1, 1], [0, 0]]]}, "properties": {}},
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [181.123456789, 0]},
-         "properties": {}},
-    ]}
+    bad = {
+        "type": "FeatureCollection",
+        "crs": {},
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [0, 0]]]},
+                "properties": {},
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [181.123456789, 0]},
+                "properties": {},
+            },
+        ],
+    }
     assert rfc7946_problems(bad) == [
         "has a crs member",
         "feature 0: exterior ring is clockwise",
@@ -85,7 +102,8 @@ def test_checker_catches_violations() -> None:
 def test_geojson_export_is_rfc7946(tmp_path: Path) -> None:
     frame = gpd.GeoDataFrame(
         {"code": ["140581100001", "140581100002"], "name": ["东城", "西城"]},
-        geometry=[CW_WITH_HOLE, TWO_PARTS], crs="EPSG:4326",
+        geometry=[CW_WITH_HOLE, TWO_PARTS],
+        crs="EPSG:4326",
     )
     frame = frame.set_geometry(shapely.transform(frame.geometry.values, lambda c: c + 1.23e-9))
     path = tmp_path / "c.geojson"
@@ -97,8 +115,11 @@ def test_geojson_export_is_rfc7946(tmp_path: Path) -> None:
 
 
 def test_geojson_ids_of_composite_keys(tmp_path: Path) -> None:
-    frame = gpd.GeoDataFrame({"layer": ["police", "party"], "grid_id": ["1", "1"]},
-                             geometry=[CW_WITH_HOLE, TWO_PARTS], crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {"layer": ["police", "party"], "grid_id": ["1", "1"]},
+        geometry=[CW_WITH_HOLE, TWO_PARTS],
+        crs="EPSG:4326",
+    )
     path = tmp_path / "l.geojson"
     export_frame(frame, path, kind="layer_grids")
     doc = json.loads(path.read_text(encoding="utf-8"))
@@ -115,30 +136,43 @@ def test_geojson_export_reprojects_to_wgs84(tmp_path: Path) -> None:
 
 
 def test_shapefile_fields_fit_ten_characters(tmp_path: Path) -> None:
-    frame = gpd.GeoDataFrame({"id": ["H1"], "community_code": ["140581100001"],
-                              "building_id": ["B1"], "visit_cadence": ["daily"]},
-                             geometry=[Point(112.905, 35.805)], crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {
+            "id": ["H1"],
+            "community_code": ["140581100001"],
+            "building_id": ["B1"],
+            "visit_cadence": ["daily"],
+        },
+        geometry=[Point(112.905, 35.805)],
+        crs="EPSG:4326",
+    )
     path = tmp_path / "h.zip"
     export_frame(frame, path, kind="households")
     with zipfile.ZipFile(path) as archive:
-        assert sorted(archive.namelist()) == [f"households.{e}" for e in
-                                              ("cpg", "dbf", "prj", "shp", "shx")]
+        assert sorted(archive.namelist()) == [
+            f"households.{e}" for e in ("cpg", "dbf", "prj", "shp", "shx")
+        ]
     fields = list(pyogrio.read_info(f"/vsizip/{path}/households.shp")["fields"])
     assert max(map(len, fields)) <= 10
     assert {"comm_code", "bldg_id", "visit_cad"} <= set(fields)
     back = read_any(path)
     assert back.loc[0, ["community_code", "building_id", "visit_cadence"]].tolist() == [
-        "140581100001", "B1", "daily"]
+        "140581100001",
+        "B1",
+        "daily",
+    ]
 
 
 def test_csv_has_lon_lat_and_wkt(tmp_path: Path) -> None:
-    frame = gpd.GeoDataFrame({"id": ["H1"]}, geometry=[Point(112.123456789, 35.5)],
-                             crs="EPSG:4326")
+    frame = gpd.GeoDataFrame({"id": ["H1"]}, geometry=[Point(112.123456789, 35.5)], crs="EPSG:4326")
     path = tmp_path / "h.csv"
     export_frame(frame, path, kind="households")
     table = pd.read_csv(path, dtype=str)
     assert table.loc[0, ["lon", "lat", "geometry"]].tolist() == [
-        "112.123456789", "35.5", "POINT (112.123456789 35.5)"]
+        "112.123456789",
+        "35.5",
+        "POINT (112.123456789 35.5)",
+    ]
 
 
 def test_unknown_format(tmp_path: Path) -> None:
@@ -149,11 +183,14 @@ def test_unknown_format(tmp_path: Path) -> None:
 def test_geojson_streams_with_bounded_memory(tmp_path: Path) -> None:
     n = 20_000
     rng = np.random.default_rng(0)
-    frame = frames.conform("households", gpd.GeoDataFrame(
-        {"id": [f"H{i}" for i in range(n)], "care_tags": ["独居老人"] * n},
-        geometry=shapely.points(112.9 + rng.random(n) / 50, 35.8 + rng.random(n) / 50),
-        crs="EPSG:4326",
-    ))
+    frame = frames.conform(
+        "households",
+        gpd.GeoDataFrame(
+            {"id": [f"H{i}" for i in range(n)], "care_tags": ["独居老人"] * n},
+            geometry=shapely.points(112.9 + rng.random(n) / 50, 35.8 + rng.random(n) / 50),
+            crs="EPSG:4326",
+        ),
+    )
     path = tmp_path / "big.geojson"
     tracemalloc.start()
     export_frame(frame, path, kind="households")

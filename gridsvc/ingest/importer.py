@@ -65,8 +65,10 @@ def import_file(
     path = Path(path)
     if kind not in frames.KINDS:
         raise InputError(
-            Problem(f"unknown kind {kind!r}; use one of {', '.join(sorted(frames.KINDS))}",
-                    source=path.name)
+            Problem(
+                f"unknown kind {kind!r}; use one of {', '.join(sorted(frames.KINDS))}",
+                source=path.name,
+            )
         )
     frame = read_any(path, layer=layer)
     if kind == "layer_grids":
@@ -112,8 +114,11 @@ def _layer_columns(
     if policy is not None:
         if policy not in {p.value for p in LayerPolicy}:
             raise InputError(
-                Problem(f"unknown layer policy {policy!r}; use hard or soft", source=path.name,
-                        field="policy")
+                Problem(
+                    f"unknown layer policy {policy!r}; use hard or soft",
+                    source=path.name,
+                    field="policy",
+                )
             )
         frame["policy"] = policy
     return frame

@@ -242,8 +242,12 @@ def _parse_wkt(column: pd.Series, source: str, name: str) -> gpd.GeoSeries:
     if bad.any():
         raise InputError(
             [
-                Problem(f"not valid WKT: {str(values[i])[:40]!r}", source=source,
-                        feature=int(i), field=name)
+                Problem(
+                    f"not valid WKT: {str(values[i])[:40]!r}",
+                    source=source,
+                    feature=int(i),
+                    field=name,
+                )
                 for i in bad.nonzero()[0]
             ]
         )

@@ -20,19 +20,12 @@ from shapely.geometry.base import BaseGeometry
 from gridsvc import frames, geo
 from gridsvc.domain import AdminLevel, GridKind, LayerPolicy, VisitCadence
 from gridsvc.errors import InputError, Problem
+from gridsvc.ingest.places import check_places
 
 __all__ = ["Checked", "effective_crs", "validate"]
 
 log = logging.getLogger(__name__)
 
-SINGULAR = {
-    "communities": "community",
-    "buildings": "building",
-    "households": "household",
-    "layer_grids": "layer grid",
-    "grids": "grid",
-    "workers": "worker",
-}
 _CODE_COLUMNS = ("code", "community_code", "parent_code")
 _CHOICES: dict[tuple[str, str], frozenset[str]] = {
     ("households", "visit_cadence"): frozenset(v.value for v in VisitCadence),
@@ -43,7 +36,6 @@ _CHOICES: dict[tuple[str, str], frozenset[str]] = {
 _MINIMUM = {"floors": 1, "units": 1, "size": 0, "households": 0, "residents": 0}
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "是"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "否"})
-_ALTERNATIVES = ((geo.WGS84, "WGS 84"), (geo.GCJ02, "GCJ-02"), (geo.BD09, "BD-09"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +73,10 @@ def validate(
     values = _check_values(frame, spec, source, problems)
     _check_duplicates(values, spec, source, problems)
     area = None if communities is None or communities.empty else communities.total_bounds
-    declared, raw, geoms, good = _check_geometry(
-        frame, spec, source, crs, area, problems, warnings
-    )
+    declared, raw, geoms, good = _check_geometry(frame, spec, source, crs, area, problems, warnings)
     values = gpd.GeoDataFrame(values, geometry=geoms, crs=geo.WGS84)
     if communities is not None and kind in ("buildings", "households", "grids"):
-        _check_places(values, raw, good, spec, source, declared, communities, far_km, problems)
+        check_places(values, raw, good, spec, source, declared, communities, far_km, problems)
     if known_buildings is not None and kind == "households" and "building_id" in values:
         ids = values["building_id"]
         unknown = ids.notna() & ~ids.isin(known_buildings)
@@ -157,8 +147,7 @@ def _check_values(
         if col.required:
             for i in clean.index[clean.isna()]:
                 problems.append(
-                    Problem("missing required value", source=source, feature=int(i),
-                            field=col.name)
+                    Problem("missing required value", source=source, feature=int(i), field=col.name)
                 )
         out[col.name] = clean
     return out
@@ -264,14 +253,16 @@ def _check_geometry(
     wanted = "Polygon or MultiPolygon" if spec.geometry == "polygon" else "Point"
     if spec.geometry != "point?":
         for i in np.flatnonzero(missing):
-            problems.append(Problem("missing or empty geometry", source=source, feature=int(i),
-                                    field="geometry"))
+            problems.append(
+                Problem(
+                    "missing or empty geometry", source=source, feature=int(i), field="geometry"
+                )
+            )
     wrong = ~missing & ~np.isin(types, expected)
     for i in np.flatnonzero(wrong):
         problems.append(
             Problem(
-                f"{raw[i].geom_type} geometry where {spec.name} "
-                f"need a {wanted}",
+                f"{raw[i].geom_type} geometry where {spec.name} need a {wanted}",
                 source=source,
                 feature=int(i),
                 field="geometry",
@@ -285,8 +276,10 @@ def _check_geometry(
     bounds = shapely.bounds(converted)
     out_of_range = good & ~(
         np.isfinite(bounds).all(axis=1)
-        & (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180)
-        & (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90)
+        & (bounds[:, 0] >= -180)
+        & (bounds[:, 2] <= 180)
+        & (bounds[:, 1] >= -90)
+        & (bounds[:, 3] <= 90)
     )
     for i in np.flatnonzero(out_of_range):
         problems.append(
@@ -305,7 +298,10 @@ def _check_geometry(
 
 
 def _check_swapped(
-    raw: np.ndarray, good: np.ndarray, area: np.ndarray | None, source: str,
+    raw: np.ndarray,
+    good: np.ndarray,
+    area: np.ndarray | None,
+    source: str,
     problems: list[Problem],
 ) -> np.ndarray:
     """Flag features with lat out of range, or inside China or ``area`` only when swapped."""
@@ -367,14 +363,20 @@ def _repair(
         fixed = _polygonal(shapely.make_valid(geoms[i]))
         if fixed is None or fixed.is_empty or fixed.area == 0:
             problems.append(
-                Problem(f"invalid geometry that cannot be repaired ({reason})", source=source,
-                        feature=int(i), field="geometry")
+                Problem(
+                    f"invalid geometry that cannot be repaired ({reason})",
+                    source=source,
+                    feature=int(i),
+                    field="geometry",
+                )
             )
             good[i] = False
             continue
         out[i] = fixed
-        warnings.append(f"{source}: feature {i}: repaired invalid geometry ({reason}) with "
-                        "make_valid, kept its polygonal part")
+        warnings.append(
+            f"{source}: feature {i}: repaired invalid geometry ({reason}) with "
+            "make_valid, kept its polygonal part"
+        )
     return out
 
 
@@ -388,106 +390,6 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
         return None
     merged = shapely.union_all(polys)
     return merged if shapely.get_type_id(merged) in (3, 6) else None
-
-
-# --- places (against the store) ------------------------------------------------------------------
-
-
-def _check_places(
-    values: gpd.GeoDataFrame,
-    raw: np.ndarray,
-    good: np.ndarray,
-    spec: frames.Kind,
-    source: str,
-    declared: str,
-    communities: gpd.GeoDataFrame,
-    far_km: float,
-    problems: list[Problem],
-) -> None:
-    """Assign missing community codes by location; flag unknown, outside and far features."""
-    noun = SINGULAR[spec.name]
-    key = spec.key[0]
-    communities = communities.to_crs(geo.WGS84).set_index("code", drop=False)
-    if "community_code" not in values:
-        values["community_code"] = None
-    points = gpd.GeoSeries(shapely.point_on_surface(values.geometry.values), crs=geo.WGS84,
-                           index=values.index)
-    codes = values["community_code"]
-    known = codes.isna() | codes.isin(communities.index)
-    for i in values.index[good & ~known.to_numpy()]:
-        problems.append(
-            Problem(f"unknown community {codes[i]!r}; import the community first",
-                    source=source, feature=int(i), field="community_code")
-        )
-    todo = good & codes.isna().to_numpy()
-    if todo.any():
-        areas = communities[["code", "geometry"]].reset_index(drop=True)
-        hits = gpd.sjoin(
-            gpd.GeoDataFrame(geometry=points[todo]), areas, predicate="within", how="left"
-        )
-        first = hits.sort_values("code").groupby(level=0)["code"].first()
-        values.loc[first.index, "community_code"] = first
-        outside = first.index[first.isna()]
-        hint = _hints(raw, outside, declared, communities, None)
-        for i in outside:
-            problems.append(
-                Problem(
-                    f"{noun} {values.at[i, key]} lies outside every community{hint.get(i, '')}",
-                    source=source, feature=int(i), field="geometry",
-                )
-            )
-    assigned = good & values["community_code"].isin(communities.index).to_numpy()
-    if not assigned.any():
-        return
-    idx = values.index[assigned]
-    own = communities.loc[values.loc[idx, "community_code"], "geometry"]
-    metric = geo.metric_crs(communities)
-    pts = points[idx].to_crs(metric)
-    polys = gpd.GeoSeries(own.to_numpy(), index=idx, crs=geo.WGS84).to_crs(metric)
-    km = pts.distance(polys) / 1000.0
-    far = km[km > far_km]
-    hint = _hints(raw, far.index, declared, communities, values["community_code"])
-    for i, dist in far.items():
-        code = values.at[i, "community_code"]
-        problems.append(
-            Problem(
-                f"{noun} {values.at[i, key]} lies {dist:.1f} km outside community {code}; "
-                f"check its CRS (got {_crs_name(declared)}{hint.get(i, '')})",
-                source=source, feature=int(i), field="geometry",
-            )
-        )
-
-
-def _hints(
-    raw: np.ndarray,
-    index: pd.Index,
-    declared: str,
-    communities: gpd.GeoDataFrame,
-    codes: pd.Series | None,
-) -> dict[int, str]:
-    """Say which other lon/lat datum would put each feature inside its (or any) community."""
-    if len(index) == 0:
-        return {}
-    pts = shapely.point_on_surface(raw[np.asarray(index)])
-    xy = shapely.get_coordinates(pts)
-    hints: dict[int, str] = {}
-    for crs, name in _ALTERNATIVES:
-        if crs == declared or declared not in (geo.WGS84, "EPSG:4490", geo.GCJ02, geo.BD09):
-            continue
-        frame = gpd.GeoDataFrame(geometry=shapely.points(xy), index=index)
-        moved = geo.to_wgs84(frame, crs).geometry
-        if codes is None:
-            inside = moved.within(shapely.union_all(communities.geometry.values))
-        else:
-            targets = communities.loc[codes[index], "geometry"].to_numpy()
-            inside = pd.Series(shapely.within(moved.values, targets), index=index)
-        for i in index[inside.to_numpy()]:
-            hints.setdefault(int(i), f", values look like {name}; import with crs={crs.lower()}")
-    return hints
-
-
-def _crs_name(crs: str) -> str:
-    return {geo.GCJ02: "GCJ-02", geo.BD09: "BD-09"}.get(crs, crs)
 
 
 def _names(frame: gpd.GeoDataFrame) -> str:

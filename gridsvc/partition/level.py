@@ -148,7 +148,7 @@ def _regions(
             border = shapely.intersection(cells[graph.u[edge]], cells[graph.v[edge]])
             bx, by = shapely.get_coordinates(shapely.centroid(border))[0]
             blon, blat = _lonlat(to_wgs, bx, by)
-            if not empty:
+            if not empty and w[label == target].any():
                 notes.append(Note(int(w[mine].sum()), lon, lat,
                                   f"{where} are cut off by barriers: {why}",
                                   f"allowed crossing at ({blon}, {blat}) into the neighbouring"
@@ -161,6 +161,37 @@ def _regions(
             break
         if not changed:
             return label, exceptions
+
+
+def _explain(
+    nodes: np.ndarray,
+    pieces: list[np.ndarray],
+    w: np.ndarray,
+    xy: np.ndarray,
+    bounds: Bounds,
+    to_wgs: Transformer,
+    notes: list[Note],
+) -> bool:
+    """Note why a region's grids miss the bounds; return True if that is proved unavoidable."""
+    lon, lat = _lonlat(to_wgs, *xy[nodes].mean(axis=0))
+    total = int(w[nodes].sum())
+    where = f"the {total} households around ({lon}, {lat})"
+    bad = [int(w[p].sum()) for p in pieces if not bounds.holds(int(w[p].sum()))]
+    weights = w[nodes][w[nodes] > 0]
+    proved = lumpy_infeasible(weights.astype(int).tolist(), bounds, seconds=10.0)
+    if proved:
+        notes.append(Note(total, lon, lat,
+                          f"{where}: their {len(weights)} units cannot be grouped into "
+                          f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
+                          "(proved by an exact model)",
+                          f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions "
+                          "(flagged); or allow splitting a unit there"))
+        return True
+    notes.append(Note(total, lon, lat,
+                      f"{where}: the heuristic left {len(bad)} grids outside the bounds ({bad}); "
+                      "infeasibility is not proved",
+                      "review these grids by hand"))
+    return False
 
 
 def partition_level(
@@ -207,8 +238,11 @@ def partition_level(
         pieces = split_region(nodes, w, gxy, graph.nbrs, bounds, k)
         log.debug("region %s: %d households, %d atoms, k=%d → %s", r, int(w[nodes].sum()),
                   len(nodes), k, [int(w[p].sum()) for p in pieces])
+        exception = r in exceptions
+        if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
+            exception = _explain(nodes, pieces, w, gxy, bounds, to_wgs, notes)
         for piece in pieces:
-            parts.append((piece, r in exceptions))
+            parts.append((piece, exception))
     geoms = [shapely.union_all(cells_all[p], grid_size=GRID_SIZE) for p, _ in parts]
     ground_of = table["ground"].to_numpy()
     local = {int(g): i for i, g in enumerate(ground)}

@@ -18,7 +18,14 @@ import numpy as np
 
 from .atoms import Bounds
 
-__all__ = ["connected", "lumpy_infeasible", "recombine", "repair", "split_region"]
+__all__ = [
+    "connected",
+    "exact_split",
+    "lumpy_infeasible",
+    "recombine",
+    "repair",
+    "split_region",
+]
 
 log = logging.getLogger(__name__)
 MAX_CHECKS = 8
@@ -210,13 +217,17 @@ def recombine(
         for i in bad:
             near = sorted({owner[y] for x in parts[i].tolist() for y in nbrs[x]
                            if y in owner and owner[y] != i})
-            groups = [(j,) for j in near] + [(j, l) for j in near for l in near if j < l]
+            groups: list[tuple[int, ...]] = [(j,) for j in near]
+            groups += [(j, m) for j in near for m in near if j < m]
+            groups += [(j, m, q) for j in near for m in near for q in near if j < m < q]
             for group in groups:
                 members = np.concatenate([parts[i], *[parts[j] for j in group]])
                 k = bounds.choose_k(int(w[members].sum()))
                 if k is None:
                     continue
                 new = _bisect(np.sort(members), k, w, xy, nbrs, bounds, scale)
+                if any(_violation(float(w[p].sum()), bounds) for p in new):
+                    new = exact_split(np.sort(members), k, w, nbrs, bounds) or new
                 if all(_violation(float(w[p].sum()), bounds) == 0 for p in new):
                     drop = {i, *group}
                     parts = [p for q, p in enumerate(parts) if q not in drop] + new
@@ -300,6 +311,73 @@ def _merge_small(
         weight[i] = 0.0
         return True
     return False
+
+
+def exact_split(
+    nodes: np.ndarray,
+    k: int,
+    w: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    *,
+    seconds: float = 2.0,
+    max_nodes: int = 40,
+) -> list[np.ndarray] | None:
+    """Split ``nodes`` into ``k`` contiguous parts within the bounds with CP-SAT, or None.
+
+    Contiguity: in each part one root sends one unit of flow to every other member along edges
+    inside the part. The cut cost is minimised among feasible plans.
+    """
+    from ortools.sat.python import cp_model
+
+    if len(nodes) > max_nodes or k < 1:
+        return None
+    n = len(nodes)
+    pos = {int(x): i for i, x in enumerate(nodes.tolist())}
+    arcs = [(pos[x], pos[y], c) for x in pos for y, c in nbrs[x].items() if y in pos]
+    weights = [int(w[x]) for x in nodes.tolist()]
+    m = cp_model.CpModel()
+    x = [[m.new_bool_var("") for _ in range(k)] for _ in range(n)]
+    root = [[m.new_bool_var("") for _ in range(k)] for _ in range(n)]
+    for a in range(n):
+        m.add_exactly_one(x[a])
+    for g in range(k):
+        m.add(sum(weights[a] * x[a][g] for a in range(n)) >= bounds.lo)
+        m.add(sum(weights[a] * x[a][g] for a in range(n)) <= bounds.hi)
+        m.add_exactly_one(root[a][g] for a in range(n))
+        flow = {}
+        for a, b, _ in arcs:
+            f = m.new_int_var(0, n, "")
+            m.add(f <= n * x[a][g])
+            m.add(f <= n * x[b][g])
+            flow[a, b] = f
+        for a in range(n):
+            m.add(root[a][g] <= x[a][g])
+            supply = m.new_int_var(0, n, "")
+            m.add(supply <= n * root[a][g])
+            inflow = sum(f for (p, q), f in flow.items() if q == a)
+            outflow = sum(f for (p, q), f in flow.items() if p == a)
+            m.add(inflow - outflow + supply == x[a][g])
+    # break symmetry: part g's lowest member index increases with g
+    for g in range(1, k):
+        m.add(sum(a * root[a][g] for a in range(n)) > sum(a * root[a][g - 1] for a in range(n)))
+    cut = []
+    for a, b, c in arcs:
+        if a < b:
+            same = m.new_bool_var("")
+            for g in range(k):
+                m.add(x[a][g] == x[b][g]).only_enforce_if(same)
+            cut.append((1 - same) * int(round(c * 100)))
+    m.minimize(sum(cut))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.num_workers = 1
+    if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return [
+        np.array(sorted(int(nodes[a]) for a in range(n) if solver.value(x[a][g])))
+        for g in range(k)
+    ]
 
 
 def lumpy_infeasible(

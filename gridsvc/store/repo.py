@@ -89,6 +89,13 @@ def upsert(session: Session, kind: str, frame: gpd.GeoDataFrame) -> UpsertCounts
     frame = _wgs84(_conform(kind, frame))
     if frame.empty:
         return UpsertCounts(0, 0)
+    keyless = frame[list(k.key)].isna().any(axis=1)
+    if keyless.any():
+        rows_at = ", ".join(str(i) for i in frame.index[keyless][:5])
+        raise StoreError(
+            f"{kind}: {int(keyless.sum())} rows lack a key ({', '.join(k.key)}), e.g. rows "
+            f"{rows_at}; every row needs one"
+        )
     before = len(frame)
     frame = frame.drop_duplicates(subset=list(k.key), keep="last")
     if len(frame) < before:

@@ -70,8 +70,9 @@ def test_import_assigns_communities_and_is_idempotent(
     assert codes["H-B41-2"] == "140581100004"
 
 
-@pytest.mark.parametrize(("crs", "forward"), [("gcj02", geo.wgs84_to_gcj02),
-                                              ("bd09", geo.wgs84_to_bd09)])
+@pytest.mark.parametrize(
+    ("crs", "forward"), [("gcj02", geo.wgs84_to_gcj02), ("bd09", geo.wgs84_to_bd09)]
+)
 def test_gcj02_and_bd09_inputs_land_within_a_metre(
     crs: str, forward: Any, store: Engine, sample: Frames, write: Write
 ) -> None:
@@ -108,8 +109,10 @@ def test_self_intersection_is_repaired_and_reported(
 
 def test_gbk_csv_imports_with_a_warning(store: Engine, sample: Frames, tmp_path: Path) -> None:
     path = tmp_path / "gbk.csv"
-    path.write_bytes("code,name,geometry\n140581100001,东城社区,\"POLYGON ((112.9 35.8, "
-                     "112.91 35.8, 112.91 35.81, 112.9 35.8))\"\n".encode("gbk"))
+    path.write_bytes(
+        'code,name,geometry\n140581100001,东城社区,"POLYGON ((112.9 35.8, '
+        '112.91 35.8, 112.91 35.81, 112.9 35.8))"\n'.encode("gbk")
+    )
     report = _import(store, path, kind="communities")
     assert report.warnings == (
         "gbk.csv: file is GBK/GB18030-encoded, not UTF-8; decoded it as GB18030",
@@ -117,12 +120,16 @@ def test_gbk_csv_imports_with_a_warning(store: Engine, sample: Frames, tmp_path:
     assert _read(store, "communities")["name"].tolist() == ["东城社区"]
 
 
-def test_layer_grids_take_names_from_arguments(
-    store: Engine, sample: Frames, write: Write
-) -> None:
+def test_layer_grids_take_names_from_arguments(store: Engine, sample: Frames, write: Write) -> None:
     grids = sample["communities"][["code", "geometry"]].rename(columns={"code": "grid_id"})
-    report = _import(store, write(grids, "beats.geojson"), kind="layer_grids",
-                         layer="police", department="公安", policy="hard")
+    report = _import(
+        store,
+        write(grids, "beats.geojson"),
+        kind="layer_grids",
+        layer="police",
+        department="公安",
+        policy="hard",
+    )
     assert report.inserted == 4
     stored = _read(store, "layer_grids")
     assert set(stored["layer"]) == {"police"}
@@ -169,59 +176,151 @@ def _community(geometry: Any) -> gpd.GeoDataFrame:
 
 
 CASES: list[tuple[str, str, Callable[[Frames], gpd.GeoDataFrame], dict[str, Any], str]] = [
-    ("swapped", "households", _swapped, {},
-     r"feature 3, field 'geometry': looks like lat/lon are swapped"),
-    ("outside", "households", lambda s: _moved(s, 0.5), {},
-     r"feature 5, field 'geometry': household H-B11-2 lies outside every community"),
-    ("far", "households", lambda s: _moved(s, 0.1, community_code="140581100001"), {},
-     r"household H-B11-2 lies 8\.\d km outside community 140581100001; check its CRS "
-     r"\(got EPSG:4326\)"),
-    ("gcj hint", "households", _gcj_near_edge, {},
-     r"household H-B10-0 lies outside every community, values look like GCJ-02; "
-     r"import with crs=gcj02"),
-    ("unknown community", "households",
-     lambda s: _households(s, community_code=(2, "140581100099")), {},
-     r"feature 2, field 'community_code': unknown community '140581100099'"),
-    ("unknown building", "households", lambda s: _households(s, building_id=(4, "B99")), {},
-     r"feature 4, field 'building_id': household H-B11-1 refers to unknown building 'B99'"),
-    ("floors", "buildings", lambda s: s["buildings"].assign(floors=[2.5] + [6] * 7), {},
-     r"feature 0, field 'floors': not an integer: 2\.5"),
-    ("size", "households", lambda s: _households(s, size=(1, -2)), {},
-     r"feature 1, field 'size': negative size: -2"),
-    ("code", "communities", lambda s: s["communities"].assign(code=["14058110001", *s[
-        "communities"]["code"][1:]]), {},
-     r"feature 0, field 'code': code '14058110001' is not a 12-digit division code"),
-    ("cadence", "households", lambda s: _households(s, visit_cadence=(0, "sometimes")), {},
-     r"feature 0, field 'visit_cadence': unknown value 'sometimes'; expected one of daily"),
-    ("duplicate", "households", lambda s: _households(s, id=(7, "H-B10-0")), {},
-     r"duplicate id 'H-B10-0' \(features 0, 7\); ids must be unique"),
-    ("missing column", "households", lambda s: s["households"].drop(columns="id"), {},
-     r"field 'id': required column missing"),
-    ("empty geometry", "communities",
-     lambda s: pd.concat([s["communities"], _community(Polygon())], ignore_index=True), {},
-     r"feature 4, field 'geometry': missing or empty geometry"),
-    ("line community", "communities",
-     lambda s: pd.concat([s["communities"], _community(LineString([(112.9, 35.8), (113, 36)]))],
-                         ignore_index=True), {},
-     r"feature 4, field 'geometry': LineString geometry where communities need a Polygon"),
-    ("unrepairable", "communities",
-     lambda s: pd.concat([s["communities"], _community(
-         Polygon([(112.5, 35.5), (112.75, 35.75), (113.0, 36.0)]))], ignore_index=True), {},
-     r"feature 4, field 'geometry': invalid geometry that cannot be repaired"),
-    ("contradiction", "communities", lambda s: s["communities"].to_crs("EPSG:32649"),
-     {"crs": "gcj02"}, r"declared CRS gcj02 contradicts the file's own projected CRS EPSG:32649"),
-    ("projected without crs", "households",
-     lambda s: s["households"].to_crs("EPSG:32649").set_crs(None, allow_override=True), {},
-     r"feature 0, field 'geometry': coordinates out of range for WGS 84 after reading them as "
-     r"EPSG:4326; declare the file's CRS"),
+    (
+        "swapped",
+        "households",
+        _swapped,
+        {},
+        r"feature 3, field 'geometry': looks like lat/lon are swapped",
+    ),
+    (
+        "outside",
+        "households",
+        lambda s: _moved(s, 0.5),
+        {},
+        r"feature 5, field 'geometry': household H-B11-2 lies outside every community",
+    ),
+    (
+        "far",
+        "households",
+        lambda s: _moved(s, 0.1, community_code="140581100001"),
+        {},
+        r"household H-B11-2 lies 8\.\d km outside community 140581100001; check its CRS "
+        r"\(got EPSG:4326\)",
+    ),
+    (
+        "gcj hint",
+        "households",
+        _gcj_near_edge,
+        {},
+        r"household H-B10-0 lies outside every community, values look like GCJ-02; "
+        r"import with crs=gcj02",
+    ),
+    (
+        "unknown community",
+        "households",
+        lambda s: _households(s, community_code=(2, "140581100099")),
+        {},
+        r"feature 2, field 'community_code': unknown community '140581100099'",
+    ),
+    (
+        "unknown building",
+        "households",
+        lambda s: _households(s, building_id=(4, "B99")),
+        {},
+        r"feature 4, field 'building_id': household H-B11-1 refers to unknown building 'B99'",
+    ),
+    (
+        "floors",
+        "buildings",
+        lambda s: s["buildings"].assign(floors=[2.5] + [6] * 7),
+        {},
+        r"feature 0, field 'floors': not an integer: 2\.5",
+    ),
+    (
+        "size",
+        "households",
+        lambda s: _households(s, size=(1, -2)),
+        {},
+        r"feature 1, field 'size': negative size: -2",
+    ),
+    (
+        "code",
+        "communities",
+        lambda s: s["communities"].assign(code=["14058110001", *s["communities"]["code"][1:]]),
+        {},
+        r"feature 0, field 'code': code '14058110001' is not a 12-digit division code",
+    ),
+    (
+        "cadence",
+        "households",
+        lambda s: _households(s, visit_cadence=(0, "sometimes")),
+        {},
+        r"feature 0, field 'visit_cadence': unknown value 'sometimes'; expected one of daily",
+    ),
+    (
+        "duplicate",
+        "households",
+        lambda s: _households(s, id=(7, "H-B10-0")),
+        {},
+        r"duplicate id 'H-B10-0' \(features 0, 7\); ids must be unique",
+    ),
+    (
+        "missing column",
+        "households",
+        lambda s: s["households"].drop(columns="id"),
+        {},
+        r"field 'id': required column missing",
+    ),
+    (
+        "empty geometry",
+        "communities",
+        lambda s: pd.concat([s["communities"], _community(Polygon())], ignore_index=True),
+        {},
+        r"feature 4, field 'geometry': missing or empty geometry",
+    ),
+    (
+        "line community",
+        "communities",
+        lambda s: pd.concat(
+            [s["communities"], _community(LineString([(112.9, 35.8), (113, 36)]))],
+            ignore_index=True,
+        ),
+        {},
+        r"feature 4, field 'geometry': LineString geometry where communities need a Polygon",
+    ),
+    (
+        "unrepairable",
+        "communities",
+        lambda s: pd.concat(
+            [
+                s["communities"],
+                _community(Polygon([(112.5, 35.5), (112.75, 35.75), (113.0, 36.0)])),
+            ],
+            ignore_index=True,
+        ),
+        {},
+        r"feature 4, field 'geometry': invalid geometry that cannot be repaired",
+    ),
+    (
+        "contradiction",
+        "communities",
+        lambda s: s["communities"].to_crs("EPSG:32649"),
+        {"crs": "gcj02"},
+        r"declared CRS gcj02 contradicts the file's own projected CRS EPSG:32649",
+    ),
+    (
+        "projected without crs",
+        "households",
+        lambda s: s["households"].to_crs("EPSG:32649").set_crs(None, allow_override=True),
+        {},
+        r"feature 0, field 'geometry': coordinates out of range for WGS 84 after reading them as "
+        r"EPSG:4326; declare the file's CRS",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("kind", "make", "kwargs", "match"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("kind", "make", "kwargs", "match"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_input_is_rejected_and_store_unchanged(
-    kind: str, make: Callable[[Frames], gpd.GeoDataFrame], kwargs: dict[str, Any], match: str,
-    store: Engine, sample: Frames, write: Write,
+    kind: str,
+    make: Callable[[Frames], gpd.GeoDataFrame],
+    kwargs: dict[str, Any],
+    match: str,
+    store: Engine,
+    sample: Frames,
+    write: Write,
 ) -> None:
     _seed(store, sample, write, "communities", "buildings")
     before = _snapshot(store)
@@ -239,7 +338,9 @@ def test_every_problem_is_collected(store: Engine, sample: Frames, write: Write)
     with pytest.raises(InputError) as caught:
         _import(store, write(frame, "many.geojson"), kind="households")
     assert [(p.feature, p.field) for p in caught.value.problems] == [
-        (2, "floor"), (1, "size"), (3, "visit_cadence")
+        (2, "floor"),
+        (1, "size"),
+        (3, "visit_cadence"),
     ]
     assert _snapshot(store) == before
 
@@ -247,16 +348,27 @@ def test_every_problem_is_collected(store: Engine, sample: Frames, write: Write)
 @pytest.mark.parametrize(
     ("content", "name", "match"),
     [
-        (b'{"type": "FeatureCollection", "features": [{"type": "Feat', "cut.geojson",
-         r"cut\.geojson: invalid JSON at line 1 .*\(the file looks truncated\)"),
+        (
+            b'{"type": "FeatureCollection", "features": [{"type": "Feat',
+            "cut.geojson",
+            r"cut\.geojson: invalid JSON at line 1 .*\(the file looks truncated\)",
+        ),
         (b"PK\x03\x04\x14\x00\x00\x00", "cut.zip", r"cut\.zip: not a complete zip archive"),
-        (b"id,lon,lat\n\xff\xfe,112.9,35.8\n", "bad.csv",
-         r"bad\.csv: file is not UTF-8 .* nor GBK/GB18030; re-save it as UTF-8"),
+        (
+            b"id,lon,lat\n\xff\xfe,112.9,35.8\n",
+            "bad.csv",
+            r"bad\.csv: file is not UTF-8 .* nor GBK/GB18030; re-save it as UTF-8",
+        ),
         (b"id,east,north\nH-1,112.9,35.8\n", "nocoords.csv", r"no coordinate columns"),
     ],
 )
 def test_unreadable_file_leaves_store_unchanged(
-    content: bytes, name: str, match: str, store: Engine, sample: Frames, write: Write,
+    content: bytes,
+    name: str,
+    match: str,
+    store: Engine,
+    sample: Frames,
+    write: Write,
     tmp_path: Path,
 ) -> None:
     _seed(store, sample, write, "communities")
@@ -282,8 +394,10 @@ def test_gpkg_layer_ambiguity_leaves_store_unchanged(
 
 
 def test_null_geometry_in_geojson(store: Engine, tmp_path: Path) -> None:
-    doc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": "140581100001"}, "geometry": None}]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {"code": "140581100001"}, "geometry": None}],
+    }
     path = tmp_path / "null.geojson"
     path.write_text(json.dumps(doc), encoding="utf-8")
     before = _snapshot(store)
@@ -295,4 +409,3 @@ def test_null_geometry_in_geojson(store: Engine, tmp_path: Path) -> None:
 def test_unknown_kind(store: Engine, sample: Frames, write: Write) -> None:
     with pytest.raises(InputError, match=r"unknown kind 'roads'; use one of buildings"):
         _import(store, write(sample["communities"]), kind="roads")
-

@@ -81,9 +81,16 @@ def test_gbk_csv_is_decoded_with_a_warning(tmp_path: Path) -> None:
 
 
 def test_gbk_geojson_is_decoded(tmp_path: Path) -> None:
-    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
-        "code": "140581100001", "name": "东城社区"},
-        "geometry": {"type": "Point", "coordinates": [112.9, 35.8]}}]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "140581100001", "name": "东城社区"},
+                "geometry": {"type": "Point", "coordinates": [112.9, 35.8]},
+            }
+        ],
+    }
     path = tmp_path / "gbk.geojson"
     path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("gb18030"))
     assert read_any(path)["name"][0] == "东城社区"

@@ -27,13 +27,15 @@ ORDER = ("communities", "buildings", "households", "layer_grids", "grids", "work
 def assert_same(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
     """Assert equal attributes (and dtypes) and geometries equal within 1e-7 degrees."""
     a, b = a.reset_index(drop=True), b.reset_index(drop=True)
-    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
-                                  pd.DataFrame(b.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+    )
     ga, gb = np.asarray(a.geometry.values), np.asarray(b.geometry.values)
     missing = shapely.is_missing(ga) | shapely.is_empty(ga)
     assert (missing == (shapely.is_missing(gb) | shapely.is_empty(gb))).all()
-    same = shapely.equals_exact(shapely.normalize(ga[~missing]), shapely.normalize(gb[~missing]),
-                                tolerance=1e-7)
+    same = shapely.equals_exact(
+        shapely.normalize(ga[~missing]), shapely.normalize(gb[~missing]), tolerance=1e-7
+    )
     assert same.all(), a.loc[~missing][~same]
     assert (shapely.get_type_id(ga) == shapely.get_type_id(gb)).all()
 
@@ -86,16 +88,20 @@ def test_export_kind_filters_by_community(store: Engine, sample: Frames, tmp_pat
 coordinate = st.floats(min_value=0.0, max_value=0.02, allow_nan=False)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(xy=st.lists(st.tuples(coordinate, coordinate), min_size=1, max_size=20),
-       suffix=st.sampled_from(FORMATS))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    xy=st.lists(st.tuples(coordinate, coordinate), min_size=1, max_size=20),
+    suffix=st.sampled_from(FORMATS),
+)
 def test_any_points_roundtrip_exactly_enough(
     xy: list[tuple[float, float]], suffix: str, tmp_path: Path
 ) -> None:
     frame = gpd.GeoDataFrame(
         {"id": [f"H{i}" for i in range(len(xy))], "size": list(range(len(xy)))},
-        geometry=shapely.points([(112.9 + x, 35.8 + y) for x, y in xy]), crs="EPSG:4326",
+        geometry=shapely.points([(112.9 + x, 35.8 + y) for x, y in xy]),
+        crs="EPSG:4326",
     )
     frame = frames.conform("households", frame)
     path = tmp_path / f"h{suffix}"

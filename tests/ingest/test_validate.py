@@ -27,12 +27,17 @@ def test_effective_crs_rules() -> None:
 
 
 def test_swapped_outside_china_uses_the_communities_bbox() -> None:
-    communities = gpd.GeoDataFrame({"code": ["276000000001"]}, geometry=[box(10, 50, 10.1, 50.1)],
-                                   crs="EPSG:4326")
-    frame = gpd.GeoDataFrame({"id": ["H1", "H2"]},
-                             geometry=[Point(10.05, 50.05), Point(50.05, 10.05)], crs="EPSG:4326")
-    with pytest.raises(InputError, match=r"feature 1, field 'geometry': looks like lat/lon are "
-                       r"swapped \(got x=50\.050000, y=10\.050000\)") as caught:
+    communities = gpd.GeoDataFrame(
+        {"code": ["276000000001"]}, geometry=[box(10, 50, 10.1, 50.1)], crs="EPSG:4326"
+    )
+    frame = gpd.GeoDataFrame(
+        {"id": ["H1", "H2"]}, geometry=[Point(10.05, 50.05), Point(50.05, 10.05)], crs="EPSG:4326"
+    )
+    with pytest.raises(
+        InputError,
+        match=r"feature 1, field 'geometry': looks like lat/lon are "
+        r"swapped \(got x=50\.050000, y=10\.050000\)",
+    ) as caught:
         validate(frame, kind="households", source="h.csv", communities=communities)
     assert len(caught.value.problems) == 1
 
@@ -46,9 +51,15 @@ def test_projected_input_is_converted() -> None:
 
 
 def test_yes_no_values_are_parsed() -> None:
-    frame = gpd.GeoDataFrame({"id": ["W1", "W2", "W3"], "name": ["a", "b", "c"],
-                              "party_member": ["是", "False", "maybe"]},
-                             geometry=[None, None, None], crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {
+            "id": ["W1", "W2", "W3"],
+            "name": ["a", "b", "c"],
+            "party_member": ["是", "False", "maybe"],
+        },
+        geometry=[None, None, None],
+        crs="EPSG:4326",
+    )
     with pytest.raises(InputError, match=r"feature 2, field 'party_member': not a yes/no value"):
         validate(frame, kind="workers", source="w.csv")
     ok = validate(frame.iloc[:2], kind="workers", source="w.csv").frame

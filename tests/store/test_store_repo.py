@@ -21,6 +21,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, box
 from sqlalchemy import Engine
 
 from gridsvc import frames
+from gridsvc.errors import StoreError
 from gridsvc.store import (
     UpsertCounts,
     communities_containing,
@@ -343,3 +344,15 @@ def test_geometries_round_trip_exactly(
     with session_scope(store) as session:
         assert_same(read(session, "communities"), comms, ["code"])
         assert_same(read(session, "households"), homes, ["id"])
+
+
+def test_rows_without_key_are_refused(store: Engine) -> None:
+    frame = households()
+    frame.loc[1, "id"] = None
+    with (
+        pytest.raises(StoreError, match=r"households: 1 rows lack a key \(id\), e.g. rows 1"),
+        session_scope(store) as session,
+    ):
+        upsert(session, "households", frame)
+    with session_scope(store) as session:
+        assert count(session, "households") == 0
