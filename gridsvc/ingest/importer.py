@@ -13,14 +13,14 @@ from pathlib import Path
 import geopandas as gpd
 from sqlalchemy.orm import Session
 
-from gridsvc import frames
+from gridsvc import frames, geo
 from gridsvc.domain import LayerPolicy
 from gridsvc.errors import InputError, Problem
 from gridsvc.ingest.readers import read_any
-from gridsvc.ingest.validate import validate
+from gridsvc.ingest.validate import effective_crs, validate
 from gridsvc.store import repo
 
-__all__ = ["ImportReport", "import_file"]
+__all__ = ["ImportReport", "import_file", "load_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +122,23 @@ def _layer_columns(
             )
         frame["policy"] = policy
     return frame
+
+
+def load_frame(
+    path: str | Path, *, kind: str | None, crs: str | None = None, layer: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read and check a file without the store: a conformed ``kind`` frame in WGS 84.
+
+    With ``kind=None`` (barriers, areal units) the file's own columns are kept; geometries are
+    converted to WGS 84 and invalid ones repaired.
+    """
+    path = Path(path)
+    frame = read_any(path, layer=layer)
+    if kind is not None:
+        return validate(frame, kind=kind, source=path.name, crs=crs).frame
+    declared = effective_crs(crs, frame.crs, path.name)
+    out = geo.to_wgs84(frame, declared)
+    bad = ~out.geometry.is_valid & out.geometry.notna()
+    if bad.any():
+        out.loc[bad, out.geometry.name] = out.geometry[bad].make_valid()
+    return out
