@@ -42,7 +42,7 @@ running() {
 }
 
 psql_q() {
-  as_pg "${PGBIN}/psql" -h 127.0.0.1 -p "${PORT}" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"
+  PGOPTIONS="-c client_min_messages=warning" as_pg "${PGBIN}/psql" -h 127.0.0.1 -p "${PORT}" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"
 }
 
 start() {

@@ -68,7 +68,7 @@ def _units(hh: pd.DataFrame, codes: np.ndarray, grids: pd.DataFrame, b: Bounds, 
         if len(used) <= 1:
             continue
         plain = used - stacked
-        no_unit = pd.isna(unit)  # a house or an area: split on the ground when over the bound
+        no_unit = unit is None or unit != unit  # a house or an area (NaN unit)
         if len(group) <= b.hi or (len(plain) > 1 and not no_unit):
             problems.append(f"level {lvl}: unit {unit} of building {bid} ({len(group)} households)"
                             f" is split between grids {', '.join(sorted(used))}")
@@ -121,9 +121,10 @@ def check_partition(
             if n != int(r.households):
                 problems.append(f"grid {r.code} says {r.households} households but holds {n}")
             flags = str(getattr(r, "flags", "") or "")
-            if not b.lo <= n <= b.hi and "exception" not in flags and "locked" not in flags:
-                if n or depth == 1 and "empty" not in flags:
-                    problems.append(f"grid {r.code} holds {n} households, outside {b.lo}–{b.hi}")
+            excused = "exception" in flags or "locked" in flags
+            counted = n or (depth == 1 and "empty" not in flags)
+            if not b.lo <= n <= b.hi and not excused and counted:
+                problems.append(f"grid {r.code} holds {n} households, outside {b.lo}–{b.hi}")
         problems += _units(households, codes, level_grids, b, depth)
     metric = every.to_crs(crs)
     outline = boundary.to_crs(crs).geometry.iloc[0]

@@ -3,8 +3,9 @@
 Base grids get a 3-digit serial after the 12-digit community code, deeper levels a 2-digit one
 after their parent's code (DB11/T 2157 numbers unit grids the same way). A new band starts where
 a grid's centre lies more than half a typical grid below the top of the current band. Stacked
-grids sharing a footprint are numbered from the lowest floor up. With existing codes, grids that keep their code are skipped and new grids get serials after the
-highest serial in use (append, never renumber).
+grids sharing a footprint are numbered from the lowest floor up. With existing codes, grids
+that keep their code are skipped and new grids get serials after the highest serial in use
+(append, never renumber).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def number(
     floors = np.nan_to_num(np.asarray(floor_lo, dtype=float), nan=-1.0)
     order = np.lexsort((floors, np.round(centre[:, 0], 2), band))
     width = serial_width(level)
-    used = {int(c[len(parent):]) for c in taken if c.startswith(parent) and c[len(parent):].isdigit()}
+    tails = (c[len(parent) :] for c in taken if c.startswith(parent))
+    used = {int(t) for t in tails if t.isdigit()}
     start = max(used, default=0)
     codes = [""] * n
     for rank, i in enumerate(order, start=start + 1):

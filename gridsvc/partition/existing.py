@@ -97,7 +97,7 @@ def keep_existing(
         if code in locked:
             cell.flags.append("locked")
             keep[code] = Node(cell, 1, code, original=base_wgs.iloc[i])
-        elif (lo <= len(members) <= hi or stacked and 0 < len(members) <= hi) and one_piece:
+        elif (lo <= len(members) <= hi or (stacked and 0 < len(members) <= hi)) and one_piece:
             keep[code] = Node(cell, 1, code, original=base_wgs.iloc[i])
         else:
             history["why"][code] = (f"grid {code} held {len(members)} households (bounds "

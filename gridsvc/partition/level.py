@@ -92,14 +92,14 @@ def _infeasible(weights: np.ndarray, bounds: Bounds) -> str | None:
             f"({lo_k - 1} grids hold at most {(lo_k - 1) * bounds.hi}, {lo_k} need at least "
             f"{lo_k * bounds.lo})"
         )
-    if bounds.lo > 1 and len(weights) <= CP_SAT_ATOMS and weights.max() > bounds.hi - bounds.lo:
-        if lumpy_infeasible(weights.tolist(), bounds):
-            sizes = ", ".join(str(int(x)) for x in sorted(weights.tolist(), reverse=True)[:8])
-            return (
-                f"its {len(weights)} units (households {sizes}{'…' if len(weights) > 8 else ''})"
-                f" cannot be grouped into {bounds.lo}–{bounds.hi}-household grids without "
-                "splitting a unit"
-            )
+    lumpy = bounds.lo > 1 and weights.max() > bounds.hi - bounds.lo
+    if lumpy and len(weights) <= CP_SAT_ATOMS and lumpy_infeasible(weights.tolist(), bounds):
+        sizes = ", ".join(str(int(x)) for x in sorted(weights.tolist(), reverse=True)[:8])
+        return (
+            f"its {len(weights)} units (households {sizes}{'…' if len(weights) > 8 else ''})"
+            f" cannot be grouped into {bounds.lo}–{bounds.hi}-household grids without "
+            "splitting a unit"
+        )
     return None
 
 
@@ -142,7 +142,7 @@ def _regions(
                 continue
             others = np.where(mine[graph.u[cross]], label[graph.v[cross]], label[graph.u[cross]])
             lengths = pd.Series(graph.length[cross]).groupby(others).sum()
-            target = int(lengths.idxmax())
+            target = int(np.asarray(lengths.idxmax()))
             edge = np.flatnonzero(cross)[np.argmax(np.where(others == target, graph.length[cross],
                                                             -1.0))]
             border = shapely.intersection(cells[graph.u[edge]], cells[graph.v[edge]])

@@ -116,20 +116,19 @@ def _best_cut(
             penalty = np.zeros(len(prefix))
         else:
             ok = np.ones(len(prefix), dtype=bool)
-            penalty = np.maximum(0, k1 * bounds.lo - prefix) + np.maximum(0, prefix - k1 * bounds.hi)
-            penalty += np.maximum(0, k2 * bounds.lo - rest) + np.maximum(0, rest - k2 * bounds.hi)
+            penalty = np.maximum(0, k1 * bounds.lo - prefix)
+            penalty += np.maximum(0, prefix - k1 * bounds.hi)
+            penalty += np.maximum(0, k2 * bounds.lo - rest)
+            penalty += np.maximum(0, rest - k2 * bounds.hi)
         cand = np.flatnonzero(ok)
         if len(cand) == 0:
             continue
         cuts = _cut_costs(order, nbrs)[:-1]
         score = cuts[cand] + scale * np.abs(prefix[cand] - ideal) + 1e6 * penalty[cand]
-        checked = 0
-        for c in cand[np.argsort(score, kind="stable")]:
+        ranked = cand[np.argsort(score, kind="stable")][:MAX_CHECKS]
+        for c in ranked:
             if best is not None and score[np.searchsorted(cand, c)] >= best[0]:
                 break
-            if checked >= MAX_CHECKS:
-                break
-            checked += 1
             if connected(order[c + 1 :], nbrs):
                 best = (float(score[np.searchsorted(cand, c)]), order[: c + 1])
                 break
@@ -147,7 +146,8 @@ def _bisect(
 ) -> list[np.ndarray]:
     if k <= 1 or len(nodes) <= 1:
         return [nodes]
-    splits = sorted({k // 2, k - k // 2}) + [j for j in range(1, k) if j not in (k // 2, k - k // 2)]
+    halves = (k // 2, k - k // 2)
+    splits = sorted(set(halves)) + [j for j in range(1, k) if j not in halves]
     found = None
     for strict in (True, False):
         for k1 in splits:
@@ -367,7 +367,7 @@ def exact_split(
             same = m.new_bool_var("")
             for g in range(k):
                 m.add(x[a][g] == x[b][g]).only_enforce_if(same)
-            cut.append((1 - same) * int(round(c * 100)))
+            cut.append((1 - same) * round(c * 100))
     m.minimize(sum(cut))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds

@@ -93,7 +93,7 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray) -> np.ndarray:
     voronoi = shapely.voronoi_polygons(sites, extend_to=block, ordered=True)
     raw = shapely.get_parts(voronoi)
     cells = shapely.intersection(raw, block, grid_size=GRID_SIZE)
-    return _heal(cells, shapely.points(_spread(xy)))
+    return _heal(cells, np.asarray(shapely.points(_spread(xy)), dtype=object))
 
 
 def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
@@ -132,7 +132,7 @@ def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
 def tessellate(outline: BaseGeometry, xy: np.ndarray, barriers: np.ndarray | None) -> Territory:
     """Tessellate ``outline`` into one cell per point of ``xy`` (metres), never across barriers."""
     blks = blocks(outline, barriers)
-    points = shapely.points(xy)
+    points = np.asarray(shapely.points(xy), dtype=object)
     tree = shapely.STRtree(blks)
     hit_pt, hit_blk = tree.query(points, predicate="intersects")
     block_of = np.full(len(xy), -1)

@@ -93,14 +93,13 @@ def _floor_problems(households: pd.DataFrame, buildings: pd.DataFrame) -> list[P
     floors = pd.to_numeric(frame["b"].map(info["floors"]), errors="coerce")
     units = pd.to_numeric(frame["b"].map(info["units"]), errors="coerce")
     problems = []
-    bad_floor = (frame["floor"] < 1) | (frame["floor"] > floors)
-    for _, r in frame[bad_floor.fillna(False)].iterrows():
-        problems.append(Problem(f"household {r.hid} is on floor {int(r.floor)} but building "
-                                f"{r.b} has {int(info.at[r.b, 'floors'])} floors",
-                                source="households", feature=r.hid, field="floor"))
-    bad_unit = (frame["unit"] < 1) | (frame["unit"] > units)
-    for _, r in frame[bad_unit.fillna(False)].iterrows():
-        problems.append(Problem(f"household {r.hid} is in unit {int(r.unit)} but building "
-                                f"{r.b} has {int(info.at[r.b, 'units'])} units",
-                                source="households", feature=r.hid, field="unit"))
+    checks = (("floor", floors, "is on floor", "floors"), ("unit", units, "is in unit", "units"))
+    for column, limit, verb, noun in checks:
+        bad = ((frame[column] < 1) | (frame[column] > limit)).fillna(False).to_numpy()
+        for hid, b, value in zip(frame["hid"].to_numpy()[bad], frame["b"].to_numpy()[bad],
+                                 frame[column].to_numpy()[bad], strict=True):
+            has = int(str(info.at[b, noun]))
+            problems.append(Problem(f"household {hid} {verb} {int(value)} but building {b} has "
+                                    f"{has} {noun}", source="households", feature=str(hid),
+                                    field=column))
     return problems

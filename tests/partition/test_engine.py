@@ -5,12 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import shapely
+from partition_drawings import grid_of_buildings, square_community, to_wgs
 
 from gridsvc.errors import InputError
 from gridsvc.partition import Bounds, check_partition, partition
 from gridsvc.partition.areas import areas_to_households
-
-from partition_drawings import grid_of_buildings, square_community, to_wgs
 
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
 
@@ -109,8 +108,8 @@ def test_river_cut_off_block_is_proved_and_crossed() -> None:
 
 
 def test_river_with_enough_households_on_each_bank_is_not_crossed() -> None:
-    west_b, west = grid_of_buildings(2, 1, 40)
-    east_b, east = grid_of_buildings(1, 1, 35, offset=(200, 0), prefix="E")
+    _, west = grid_of_buildings(2, 1, 40)
+    _, east = grid_of_buildings(1, 1, 35, offset=(200, 0), prefix="E")
     community = to_wgs([shapely.box(0, 0, 300, 100)], code=["140802002099"])
     river = to_wgs([shapely.LineString([(200, -10), (200, 110)])], kind=["river"])
     households = pd.concat([west, east], ignore_index=True)
@@ -209,7 +208,7 @@ def test_bad_input_names_the_offending_record(lattice: tuple, change: str, match
 
 
 def test_three_levels_nest(lattice: tuple) -> None:
-    community, buildings, households = lattice
+    community, _, _ = lattice
     levels = (Bounds(60, 80), Bounds(30, 50), Bounds(1, 15))
     big_b, big_h = grid_of_buildings(3, 3, 15)
     result = partition(community, big_h, buildings=big_b, levels=levels)

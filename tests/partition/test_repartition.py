@@ -64,6 +64,6 @@ def test_edit_keeps_locked_and_untouched_grids_and_appends_serials(town: tuple) 
 
 
 def test_unknown_locked_code_is_refused(town: tuple) -> None:
-    community, buildings, households, first = town
+    community, _, households, first = town
     with pytest.raises(InputError, match="locked grid 999 is not among the existing grids"):
         partition(community, households, existing=_existing(first), locked=["999"])

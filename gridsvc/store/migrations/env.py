@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
-from sqlalchemy import create_engine
 
 from gridsvc.store.tables import Base
 
@@ -39,7 +38,7 @@ def run_online() -> None:
         raise RuntimeError("no connection or sqlalchemy.url given; use gridsvc.store.migrate")
     from gridsvc.store.engine import make_engine
 
-    engine = make_engine(url) if url.startswith(("sqlite", "postgresql")) else create_engine(url)
+    engine = make_engine(url)
     with engine.begin() as conn:
         _configure(conn)
         with context.begin_transaction():
