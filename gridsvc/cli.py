@@ -58,15 +58,25 @@ def _main(
 @app.command("import")
 def import_(
     kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
-    files: Annotated[list[Path], typer.Argument(help="GeoJSON, GeoPackage, Shapefile .zip, CSV "
-                                                     "with lon/lat, or GeoParquet", exists=True)],
-    crs: Annotated[str | None, typer.Option(help="declared CRS: wgs84, EPSG:4490, gcj02, bd09 …")]
-    = None,
-    layer: Annotated[str | None, typer.Option(help="GeoPackage layer; for layer_grids also the "
-                                                   "departmental layer's name")] = None,
-    department: Annotated[str | None, typer.Option(help="layer_grids: party, police, governance, "
-                                                        "civil_affairs, urban_management …")]
-    = None,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="GeoJSON, GeoPackage, Shapefile .zip, CSV with lon/lat, or GeoParquet", exists=True
+        ),
+    ],
+    crs: Annotated[
+        str | None, typer.Option(help="declared CRS: wgs84, EPSG:4490, gcj02, bd09 …")
+    ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(help="GeoPackage layer; for layer_grids also the departmental layer's name"),
+    ] = None,
+    department: Annotated[
+        str | None,
+        typer.Option(
+            help="layer_grids: party, police, governance, civil_affairs, urban_management …"
+        ),
+    ] = None,
     policy: Annotated[str | None, typer.Option(help="layer_grids: hard or soft")] = None,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -81,8 +91,14 @@ def import_(
         with session_scope(engine) as session:
             for path in files:
                 report = import_file(
-                    session, path, kind=kind, crs=crs, layer=layer, department=department,
-                    policy=policy, far_km=settings.far_from_community_km,
+                    session,
+                    path,
+                    kind=kind,
+                    crs=crs,
+                    layer=layer,
+                    department=department,
+                    policy=policy,
+                    far_km=settings.far_from_community_km,
                 )
                 console.print(f"{path}: {report.inserted} inserted, {report.updated} updated")
                 for warning in report.warnings:
@@ -94,8 +110,9 @@ def import_(
 @app.command("export")
 def export(
     kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
-    out: Annotated[Path, typer.Argument(help="output file: .geojson .gpkg .zip (Shapefile) .csv "
-                                             ".parquet")],
+    out: Annotated[
+        Path, typer.Argument(help="output file: .geojson .gpkg .zip (Shapefile) .csv .parquet")
+    ],
     community: Annotated[str | None, typer.Option(help="only this community code")] = None,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -122,18 +139,23 @@ def partition(
     areas: Annotated[Path | None, typer.Option(help="areal units with a household count")] = None,
     count_field: Annotated[str | None, typer.Option(help="count field of --areas")] = None,
     buildings: Annotated[Path | None, typer.Option(help="building footprints")] = None,
-    barriers: Annotated[Path | None, typer.Option(help="roads/rivers/walls (lines or polygons)")]
-    = None,
+    barriers: Annotated[
+        Path | None, typer.Option(help="roads/rivers/walls (lines or polygons)")
+    ] = None,
     existing: Annotated[Path | None, typer.Option(help="existing grids to re-partition")] = None,
-    lock: Annotated[str | None, typer.Option(help="grid codes to keep exactly, comma-separated")]
-    = None,
+    lock: Annotated[
+        str | None, typer.Option(help="grid codes to keep exactly, comma-separated")
+    ] = None,
     crs: Annotated[str | None, typer.Option(help="declared CRS of the input files")] = None,
-    min_households: Annotated[int | None, typer.Option("--min", help="base grid lower bound")]
-    = None,
-    max_households: Annotated[int | None, typer.Option("--max", help="base grid upper bound")]
-    = None,
-    micro_max: Annotated[int | None, typer.Option("--micro-max", help="micro-grid upper bound")]
-    = None,
+    min_households: Annotated[
+        int | None, typer.Option("--min", help="base grid lower bound")
+    ] = None,
+    max_households: Annotated[
+        int | None, typer.Option("--max", help="base grid upper bound")
+    ] = None,
+    micro_max: Annotated[
+        int | None, typer.Option("--micro-max", help="micro-grid upper bound")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -141,8 +163,12 @@ def partition(
     from .workflows import PartitionInputs, run_partition_files
 
     settings = _settings(
-        config, None, min_households=min_households, max_households=max_households,
-        micro_max_households=micro_max, seed=seed,
+        config,
+        None,
+        min_households=min_households,
+        max_households=max_households,
+        micro_max_households=micro_max,
+        seed=seed,
     )
     if boundary is None:
         console.print("[red]error:[/red] --boundary FILE is required")
@@ -154,8 +180,14 @@ def partition(
         console.print("[red]error:[/red] --areas needs --count-field NAME")
         raise typer.Exit(2)
     inputs = PartitionInputs(
-        boundary=boundary, households=households, areas=areas, count_field=count_field,
-        buildings=buildings, barriers=barriers, existing=existing, crs=crs,
+        boundary=boundary,
+        households=households,
+        areas=areas,
+        count_field=count_field,
+        buildings=buildings,
+        barriers=barriers,
+        existing=existing,
+        crs=crs,
         locked=tuple(c.strip() for c in (lock or "").split(",") if c.strip()),
     )
     try:

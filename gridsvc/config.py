@@ -1,4 +1,4 @@
-"""Settings, read once from ``GRIDSVC_*`` environment variables or a settings file, then injected."""
+"""Settings, read once from ``GRIDSVC_*`` environment variables or a settings file."""
 
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ class GridBounds(BaseSettings):
     def _ordered(self) -> Self:
         if self.min_households > self.max_households:
             raise ValueError(
-                f"grid bounds min {self.min_households} > max {self.max_households}; "
-                "set min <= max"
+                f"grid bounds min {self.min_households} > max {self.max_households}; set min <= max"
             )
         return self
 
@@ -56,9 +55,7 @@ class Settings(BaseSettings):
 
     @property
     def base_bounds(self) -> GridBounds:
-        return GridBounds(
-            min_households=self.min_households, max_households=self.max_households
-        )
+        return GridBounds(min_households=self.min_households, max_households=self.max_households)
 
 
 def load_settings(path: Path | None = None, **overrides: object) -> Settings:

@@ -16,11 +16,11 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 __all__ = [
+    "CARE_TAGS",
     "AdminLevel",
     "AdminUnit",
     "Building",
     "BuildingUse",
-    "CARE_TAGS",
     "CareTag",
     "Grid",
     "GridKind",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "Problem",
     "ConfigError",
     "GridsvcError",
     "InfeasibleError",
     "InputError",
     "NotFoundError",
     "PartitionError",
+    "Problem",
     "StoreError",
 ]
 

@@ -26,9 +26,9 @@ from shapely.geometry.base import BaseGeometry
 from .errors import InputError, Problem
 
 __all__ = [
+    "BD09",
     "CHINA_BBOX",
     "GCJ02",
-    "BD09",
     "WGS84",
     "bd09_to_wgs84",
     "feature_collection",
@@ -103,13 +103,23 @@ def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
     x = lon - 105.0
     y = lat - 35.0
     dlat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
         + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
         + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
         + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
         + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
         + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
         + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
@@ -255,9 +265,7 @@ def geojson_features(
         yield feature
 
 
-def feature_collection(
-    frame: gpd.GeoDataFrame, *, id_column: str | None = None
-) -> dict[str, Any]:
+def feature_collection(frame: gpd.GeoDataFrame, *, id_column: str | None = None) -> dict[str, Any]:
     """A whole RFC 7946 FeatureCollection (no ``crs`` member)."""
     return {
         "type": "FeatureCollection",

@@ -86,9 +86,7 @@ def run_partition_files(
     )
     areas = load_frame(inputs.areas, kind=None, crs=inputs.crs) if inputs.areas else None
     buildings = (
-        load_frame(inputs.buildings, kind="buildings", crs=inputs.crs)
-        if inputs.buildings
-        else None
+        load_frame(inputs.buildings, kind="buildings", crs=inputs.crs) if inputs.buildings else None
     )
     barriers = load_frame(inputs.barriers, kind=None, crs=inputs.crs) if inputs.barriers else None
     existing = (

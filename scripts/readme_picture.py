@@ -12,10 +12,10 @@ import geopandas as gpd
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from gridsvc.render.maps import BAND_COLOURS, band  # noqa: E402
-from gridsvc.config import GridBounds  # noqa: E402
+from gridsvc.config import GridBounds
+from gridsvc.render.maps import BAND_COLOURS, band
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,8 @@ def main(partition_dir: Path, out: Path) -> None:
     ax.set_axis_off()
     ax.set_title(
         f"{len(grids)} base grids (30–50 households), {len(micro)} micro-grids; "
-        "labels are grid serials", fontsize=10,
+        "labels are grid serials",
+        fontsize=10,
     )
     fig.tight_layout()
     fig.savefig(out)

@@ -35,8 +35,6 @@ def test_partition_needs_exactly_one_household_source(tmp_path) -> None:  # type
 
 
 def test_partition_refuses_min_above_max(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    result = runner.invoke(
-        app, ["partition", "--min", "60", "--max", "50", "--out", str(tmp_path)]
-    )
+    result = runner.invoke(app, ["partition", "--min", "60", "--max", "50", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "min_households 60 > max_households 50" in result.output

@@ -28,7 +28,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_settings_file_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "gridsvc.toml"
-    path.write_text('[gridsvc]\nmin_households = 20\nmax_households = 40\n', encoding="utf-8")
+    path.write_text("[gridsvc]\nmin_households = 20\nmax_households = 40\n", encoding="utf-8")
     s = load_settings(path, max_households=45)
     assert (s.min_households, s.max_households) == (20, 45)
 

@@ -11,7 +11,8 @@ from gridsvc import frames
 def test_conform_fills_defaults_and_drops_extras() -> None:
     raw = gpd.GeoDataFrame(
         {"id": [1, 2], "size": [3.0, None], "extra": ["x", "y"]},
-        geometry=[Point(0, 0), Point(1, 1)], crs="EPSG:4326",
+        geometry=[Point(0, 0), Point(1, 1)],
+        crs="EPSG:4326",
     )
     out = frames.conform("households", raw)
     assert list(out.columns) == [*frames.kind("households").column_names, "geometry"]

@@ -61,8 +61,14 @@ def test_to_wgs84_handles_cgcs2000_and_projected_inputs() -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("wgs84", "EPSG:4326"), ("CGCS2000", "EPSG:4490"), ("GCJ-02", "GCJ02"), ("bd09", "BD09"),
-     ("EPSG:32649", "EPSG:32649"), (None, "EPSG:4326")],
+    [
+        ("wgs84", "EPSG:4326"),
+        ("CGCS2000", "EPSG:4490"),
+        ("GCJ-02", "GCJ02"),
+        ("bd09", "BD09"),
+        ("EPSG:32649", "EPSG:32649"),
+        (None, "EPSG:4326"),
+    ],
 )
 def test_parse_crs_names(name: str | None, expected: str) -> None:
     assert geo.parse_crs(name) == expected
@@ -83,8 +89,9 @@ def test_metric_crs_is_the_utm_zone_of_the_data() -> None:
 def test_geojson_is_rfc7946_ccw_rounded_without_crs() -> None:
     clockwise = Polygon([(0, 0), (0, 1.123456789), (1, 1), (1, 0)])
     assert not clockwise.exterior.is_ccw
-    frame = gpd.GeoDataFrame({"code": ["a"], "n": [np.int64(3)]}, geometry=[clockwise],
-                             crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {"code": ["a"], "n": [np.int64(3)]}, geometry=[clockwise], crs="EPSG:4326"
+    )
     fc = geo.feature_collection(frame, id_column="code")
     assert "crs" not in fc
     feature = fc["features"][0]

@@ -227,7 +227,7 @@ def recombine(
                     continue
                 new = _bisect(np.sort(members), k, w, xy, nbrs, bounds, scale)
                 if any(_violation(float(w[p].sum()), bounds) for p in new):
-                    new = exact_split(np.sort(members), k, w, nbrs, bounds) or new
+                    new = exact_split(np.sort(members), k, w, nbrs, bounds, seconds=0.5) or new
                 if all(_violation(float(w[p].sum()), bounds) == 0 for p in new):
                     drop = {i, *group}
                     parts = [p for q, p in enumerate(parts) if q not in drop] + new
@@ -380,6 +380,18 @@ def exact_split(
     ]
 
 
+def _packs_greedily(weights: list[int], bounds: Bounds) -> bool:
+    """Return True if largest-first into the lightest bin fills some k bins within the bounds."""
+    lo_k, hi_k = bounds.k_range(sum(weights))
+    for k in range(lo_k, min(hi_k, len(weights)) + 1):
+        loads = [0] * k
+        for x in sorted(weights, reverse=True):
+            loads[loads.index(min(loads))] += x
+        if all(bounds.lo <= load <= bounds.hi for load in loads):
+            return True
+    return False
+
+
 def lumpy_infeasible(
     weights: Sequence[int], bounds: Bounds, *, seconds: float = 5.0
 ) -> bool | None:
@@ -397,6 +409,8 @@ def lumpy_infeasible(
     big = [int(x) for x in weights if x > 0]
     if max(big, default=0) > bounds.hi:
         return True
+    if _packs_greedily(big, bounds):
+        return False
     model = cp_model.CpModel()
     bins = min(hi_k, len(big))
     x = [[model.new_bool_var(f"x{a}_{g}") for g in range(bins)] for a in range(len(big))]

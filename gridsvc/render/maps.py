@@ -29,35 +29,52 @@ def band(households: int, bounds: GridBounds) -> str:
     return "within"
 
 
-def community_map(bundle: CommunityBundle, *, tiles: str = "none", bounds: GridBounds) -> folium.Map:
+def community_map(
+    bundle: CommunityBundle, *, tiles: str = "none", bounds: GridBounds
+) -> folium.Map:
     """Draw a community's grids, micro-grids, buildings and boundary as toggleable layers."""
     x0, y0, x1, y1 = bundle.community.total_bounds
     fmap = folium.Map(tiles=None if tiles == "none" else "OpenStreetMap", control_scale=True)
     fmap.fit_bounds([[y0, x0], [y1, x1]])
-    _add(fmap, bundle.community, "community boundary",
-         lambda _: {"color": "#222", "weight": 3, "fill": False})
+    _add(
+        fmap,
+        bundle.community,
+        "community boundary",
+        lambda _: {"color": "#222", "weight": 3, "fill": False},
+    )
     if len(bundle.grids):
-        grids = bundle.grids.assign(
-            band=[band(int(h), bounds) for h in bundle.grids["households"]]
-        )
+        grids = bundle.grids.assign(band=[band(int(h), bounds) for h in bundle.grids["households"]])
         _add(
-            fmap, grids, "base grids",
+            fmap,
+            grids,
+            "base grids",
             lambda f: {
-                "color": "#333", "weight": 2, "fillOpacity": 0.45,
+                "color": "#333",
+                "weight": 2,
+                "fillOpacity": 0.45,
                 "fillColor": BAND_COLOURS[f["properties"]["band"]],
             },
             tooltip=["code", "households", "residents", "band"],
         )
     if len(bundle.microgrids):
-        _add(fmap, bundle.microgrids, "micro-grids",
-             lambda _: {"color": "#555", "weight": 1, "dashArray": "4", "fill": False},
-             tooltip=["code", "households"], show=False)
+        _add(
+            fmap,
+            bundle.microgrids,
+            "micro-grids",
+            lambda _: {"color": "#555", "weight": 1, "dashArray": "4", "fill": False},
+            tooltip=["code", "households"],
+            show=False,
+        )
     if len(bundle.buildings):
-        _add(fmap, bundle.buildings, "buildings",
-             lambda _: {"color": "#4a4e69", "weight": 1, "fillOpacity": 0.6},
-             tooltip=["id", "floors", "units", "use"])
+        _add(
+            fmap,
+            bundle.buildings,
+            "buildings",
+            lambda _: {"color": "#4a4e69", "weight": 1, "fillOpacity": 0.6},
+            tooltip=["id", "floors", "units", "use"],
+        )
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().html.add_child(folium.Element(_legend(bounds)))
+    fmap.get_root().html.add_child(folium.Element(_legend(bounds)))  # type: ignore[attr-defined]
     return fmap
 
 
