@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -179,17 +181,24 @@ def city_worker(households: int, jobs: int) -> dict[str, Any]:
 
 
 def _spawn(args: list[str], timeout: float) -> dict[str, Any]:
+    """Run this script as a worker in its own process group; kill the group on timeout."""
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
     t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker and any pool children it forked
+        proc.communicate()
         return {"timeout": timeout, "seconds": time.perf_counter() - t0}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        tail = err.strip().splitlines()[-1:] or ["no output"]
         return {"crash": tail[0][:160]}
-    return json.loads(lines[-1])
+    return dict(json.loads(lines[-1]))
 
 
 # --- table ---------------------------------------------------------------------------------------
@@ -237,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the city row")
+    ap.add_argument("--city-only", action="store_true", help="only the city row")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per (community, method)")
     ap.add_argument(
@@ -246,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--communities", default=None, help="comma list: yudu,urban,village,baltimore")
     ap.add_argument("--city-households", type=int, default=1_000_000)
     ap.add_argument("--city-jobs", type=int, default=2, help="processes for the city row")
+    ap.add_argument("--city-timeout", type=float, default=3600.0, help="seconds for the city row")
     ap.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "METHOD"), help=argparse.SUPPRESS)
     ap.add_argument("--city-worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -257,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(city_worker(args.city_worker, args.city_jobs)))
         return 0
 
+    if args.city_only:
+        city_row(args.city_households, args.city_jobs, args.city_timeout)
+        return 0
     only = set(args.communities.split(",")) if args.communities else None
     methods = [m for m in args.methods.split(",") if m]
     works = build_workloads(only)
@@ -286,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(row(w, m, r, args.repeats), flush=True)
     if not args.quick:
         print()
-        city_row(args.city_households, args.city_jobs, args.timeout)
+        city_row(args.city_households, args.city_jobs, args.city_timeout)
     return 0
 
 
@@ -301,7 +315,7 @@ def city_row(households: int, jobs: int, timeout: float) -> None:
         print("city row skipped: gridsvc.synth.generate_city not available")
         return
     r = _spawn(
-        ["--city-worker", str(households), "--city-jobs", str(jobs)], max(timeout, 1800.0)
+        ["--city-worker", str(households), "--city-jobs", str(jobs)], timeout
     )
     print(f"City scale, {households:,} households (gridsvc only, own subprocess, {jobs} jobs):")
     print(json.dumps(r, indent=1))

@@ -1,0 +1,105 @@
+"""Whole jobs: the demo end to end, and a community partitioned inside the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from gridsvc.cli import app
+from gridsvc.config import load_settings
+from gridsvc.ingest import import_file, load_frame
+from gridsvc.partition import Bounds, check_partition
+from gridsvc.store import repo, session_scope
+from gridsvc.workflows import FIXTURES, partition_community, read_community_bundle
+
+VILLAGE = FIXTURES / "village"
+
+
+def _import_fixture(engine: Engine, folder: Path) -> str:
+    with session_scope(engine) as session:
+        for kind, name in (
+            ("communities", "community.geojson"),
+            ("buildings", "buildings.geojson"),
+            ("households", "households.geojson"),
+        ):
+            import_file(session, folder / name, kind=kind)
+    return str(load_frame(folder / "community.geojson", kind="communities")["code"][0])
+
+
+def test_partition_community_writes_checked_grids_to_the_store(store: Engine) -> None:
+    code = _import_fixture(store, VILLAGE)
+    settings = load_settings()
+    barriers = load_frame(VILLAGE / "barriers.geojson", kind=None)
+    with session_scope(store) as session:
+        result = partition_community(session, code, settings=settings, barriers=barriers)
+    with session_scope(store) as session:
+        bundle = read_community_bundle(session, code)
+    assert sorted(bundle.grids["code"]) == sorted(result.grids["code"])
+    assert sorted(bundle.microgrids["code"]) == sorted(result.microgrids["code"])
+    assert int(bundle.grids["households"].sum()) == len(bundle.households)
+    problems = check_partition(
+        bundle.community, bundle.households, result, (Bounds(30, 50), Bounds(1, 15))
+    )
+    assert problems == []
+
+
+def test_repartitioning_replaces_grids_instead_of_adding(store: Engine) -> None:
+    code = _import_fixture(store, VILLAGE)
+    settings = load_settings()
+    for _ in range(2):
+        with session_scope(store) as session:
+            result = partition_community(session, code, settings=settings)
+    with session_scope(store) as session:
+        stored = repo.read(session, "grids", community=code)
+    assert len(stored) == len(result.grids) + len(result.microgrids)
+
+
+def test_partition_command_writes_the_four_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "partition",
+            "--boundary", str(VILLAGE / "community.geojson"),
+            "--households", str(VILLAGE / "households.geojson"),
+            "--buildings", str(VILLAGE / "buildings.geojson"),
+            "--barriers", str(VILLAGE / "barriers.geojson"),
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    grids = gpd.read_file(out / "grids.geojson")
+    assignment = (out / "assignment.csv").read_text(encoding="utf-8").splitlines()
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    households = load_frame(VILLAGE / "households.geojson", kind="households")
+    assert assignment[0] == "household_id,grid_code,microgrid_code"
+    assert len(assignment) - 1 == len(households)
+    assert report["totals"]["grids"] == len(grids)
+    assert grids["households"].sum() == len(households)
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert len(summary["communities"]) == 3
+    for facts in summary["communities"].values():
+        assert Path(facts["map"]).stat().st_size > 10_000
+        assert (Path(facts["partition"]) / "report.json").exists()
+        assert facts["grids"] > 0
+    exported = gpd.read_file(out / "exports" / "grids.geojson")
+    total = sum(f["grids"] + f["microgrids"] for f in summary["communities"].values())
+    assert len(exported) == total
+    households = (out / "exports" / "households.csv").read_text(encoding="utf-8").splitlines()
+    assert len(households) - 1 == 1856 + sum(
+        len(load_frame(FIXTURES / n / "households.geojson", kind="households"))
+        for n in ("urban", "village")
+    )
+    assert "gridsvc serve --db sqlite:///" in result.stdout
