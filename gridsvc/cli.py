@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 
 from .config import Settings, load_settings
 from .errors import GridsvcError
@@ -256,10 +257,17 @@ def demo(
 
     out.mkdir(parents=True, exist_ok=True)
     settings = _settings(config, f"sqlite:///{(out / 'gridsvc.sqlite').resolve()}")
-    try:
-        summary = run_demo(settings, out, say=console.print)
-    except GridsvcError as exc:
-        raise _fail(exc) from exc
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task("demo", total=1.0)
+
+        def say(message: str, fraction: float) -> None:
+            progress.console.print(message)
+            progress.update(task, completed=fraction, description="demo")
+
+        try:
+            summary = run_demo(settings, out, say=say)
+        except GridsvcError as exc:
+            raise _fail(exc) from exc
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 

@@ -1,7 +1,7 @@
 """Whole jobs built from the parts: partition from files or from the store, and the demo.
 
 The CLI and the API both call these; they know files and the store but no HTTP and no terminal
-(progress and messages go through the ``say`` callback the caller passes).
+(progress goes through the ``say(message, fraction_done)`` callback the caller passes).
 """
 
 from __future__ import annotations
@@ -33,6 +33,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_COMMUNITIES = ("yudu", "urban", "village")
+DEMO_EXPORTS = (
+    ("grids", "grids.geojson"),
+    ("grids", "grids.gpkg"),
+    ("households", "households.csv"),
+    ("layer_grids", "layers.zip"),
+    ("communities", "communities.parquet"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +178,16 @@ def partition_community(
     return result
 
 
-def run_demo(settings: Settings, out: Path, *, say: Callable[[str], Any]) -> dict[str, Any]:
+def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any]) -> dict[str, Any]:
     """Import the fixtures, partition every community, draw maps, export; return a summary."""
+    total = len(DEMO_COMMUNITIES) * 6 + len(DEMO_EXPORTS)  # 4 imports, partition, map
+    done = 0
+
+    def step(message: str) -> None:
+        nonlocal done
+        done += 1
+        say(message, min(done / total, 1.0))
+
     from .export import export_kind
     from .ingest import import_file, load_frame
     from .render import community_map
@@ -191,7 +206,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str], Any]) -> dic
             ):
                 if (folder / file).exists():
                     report = import_file(session, folder / file, kind=kind)
-                    say(f"import {name}/{file}: {report.inserted} new, {report.updated} updated")
+                    step(f"import {name}/{file}: {report.inserted} new, {report.updated} updated")
     for name in DEMO_COMMUNITIES:
         folder = FIXTURES / name
         barriers = (
@@ -204,7 +219,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str], Any]) -> dic
             result = partition_community(session, code, settings=settings, barriers=barriers)
             write_partition(result, out / "partition" / code)
             totals = result.report["totals"]
-            say(
+            step(
                 f"partition {name} ({code}): {totals['grids']} grids, "
                 f"{totals['microgrids']} micro-grids, "
                 f"{totals['share_within_bounds']:.0%} within bounds"
@@ -213,6 +228,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str], Any]) -> dic
         map_path = out / "maps" / f"{code}.html"
         map_path.parent.mkdir(parents=True, exist_ok=True)
         community_map(bundle, tiles="none", bounds=settings.base_bounds).save(str(map_path))
+        step(f"map {name} → {map_path}")
         summary["communities"][code] = {
             "fixture": name,
             "grids": totals["grids"],
@@ -224,21 +240,15 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str], Any]) -> dic
     exports = out / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     with session_scope(engine) as session:
-        for kind, file in (
-            ("grids", "grids.geojson"),
-            ("grids", "grids.gpkg"),
-            ("households", "households.csv"),
-            ("layer_grids", "layers.zip"),
-            ("communities", "communities.parquet"),
-        ):
+        for kind, file in DEMO_EXPORTS:
             export_kind(session, exports / file, kind=kind)
-            say(f"export {kind} → {exports / file}")
+            step(f"export {kind} → {exports / file}")
     summary["exports"] = str(exports)
     summary["not_yet_built"] = ["merge (issue 4)", "staffing (issue 5)"]
     summary["serve"] = (
         f"gridsvc serve --db {settings.database_url} --port 8000  "
         "then open http://127.0.0.1:8000/docs"
     )
-    say(f"maps in {out / 'maps'}; exports in {exports}")
-    say(f"to browse: .venv/bin/{summary['serve']}")
+    say(f"maps in {out / 'maps'}; exports in {exports}", 1.0)
+    say(f"to browse: .venv/bin/{summary['serve']}", 1.0)
     return summary
