@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from sqlalchemy.orm import Session
 
 from .config import Settings, load_settings
 from .errors import GridsvcError
@@ -45,6 +48,18 @@ def _settings(config: Path | None, db: str | None, **extra: object) -> Settings:
 def _fail(exc: GridsvcError) -> typer.Exit:
     console.print(f"[red]error:[/red] {exc}")
     return typer.Exit(1)
+
+
+@contextmanager
+def _store_session(settings: Settings) -> Iterator[Session]:
+    """One transaction on the configured store; a gridsvc error exits 1 with its message."""
+    from .store import open_store, session_scope
+
+    try:
+        with session_scope(open_store(settings)) as session:
+            yield session
+    except GridsvcError as exc:
+        raise _fail(exc) from exc
 
 
 @app.callback()
@@ -84,28 +99,23 @@ def import_(
 ) -> None:
     """Import records into the store; all files in one transaction, all or nothing."""
     from .ingest import import_file
-    from .store import open_store, session_scope
 
     settings = _settings(config, db)
-    try:
-        engine = open_store(settings)
-        with session_scope(engine) as session:
-            for path in files:
-                report = import_file(
-                    session,
-                    path,
-                    kind=kind,
-                    crs=crs,
-                    layer=layer,
-                    department=department,
-                    policy=policy,
-                    far_km=settings.far_from_community_km,
-                )
-                console.print(f"{path}: {report.inserted} inserted, {report.updated} updated")
-                for warning in report.warnings:
-                    console.print(f"  [yellow]repaired:[/yellow] {warning}")
-    except GridsvcError as exc:
-        raise _fail(exc) from exc
+    with _store_session(settings) as session:
+        for path in files:
+            report = import_file(
+                session,
+                path,
+                kind=kind,
+                crs=crs,
+                layer=layer,
+                department=department,
+                policy=policy,
+                far_km=settings.far_from_community_km,
+            )
+            console.print(f"{path}: {report.inserted} inserted, {report.updated} updated")
+            for warning in report.warnings:
+                console.print(f"  [yellow]repaired:[/yellow] {warning}")
 
 
 @app.command("export")
@@ -120,15 +130,10 @@ def export(
 ) -> None:
     """Export records from the store (GeoJSON per RFC 7946, GeoPackage, Shapefile, CSV)."""
     from .export import export_kind
-    from .store import open_store, session_scope
 
     settings = _settings(config, db)
-    try:
-        engine = open_store(settings)
-        with session_scope(engine) as session:
-            n = export_kind(session, out, kind=kind, community=community)
-    except GridsvcError as exc:
-        raise _fail(exc) from exc
+    with _store_session(settings) as session:
+        n = export_kind(session, out, kind=kind, community=community)
     console.print(f"wrote {n} {kind} to {out}")
 
 
@@ -212,18 +217,13 @@ def map_(
 ) -> None:
     """Draw a community's grids on a folium map and save it as HTML."""
     from .render import community_map
-    from .store import open_store, session_scope
     from .workflows import read_community_bundle
 
     settings = _settings(config, db)
     target = out or settings.maps_dir / f"{community}.html"
-    try:
-        engine = open_store(settings)
-        with session_scope(engine) as session:
-            bundle = read_community_bundle(session, community)
-        fmap = community_map(bundle, tiles=tiles, bounds=settings.base_bounds)
-    except GridsvcError as exc:
-        raise _fail(exc) from exc
+    with _store_session(settings) as session:
+        bundle = read_community_bundle(session, community)
+    fmap = community_map(bundle, tiles=tiles, bounds=settings.base_bounds)
     target.parent.mkdir(parents=True, exist_ok=True)
     fmap.save(str(target))
     console.print(f"wrote {target}")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import geopandas as gpd
 import pytest
 from typer.testing import CliRunner
 
 from gridsvc.cli import app
+from gridsvc.config import load_settings
+from gridsvc.store import open_store, repo, session_scope
+from gridsvc.workflows import FIXTURES
 
 COMMANDS = ["import", "export", "partition", "map", "serve", "demo"]
 runner = CliRunner()
@@ -26,7 +32,7 @@ def test_top_level_help_lists_every_command() -> None:
         assert command in result.output
 
 
-def test_partition_needs_exactly_one_household_source(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_partition_needs_exactly_one_household_source(tmp_path: Path) -> None:
     boundary = tmp_path / "b.geojson"
     boundary.write_text('{"type":"FeatureCollection","features":[]}', encoding="utf-8")
     result = runner.invoke(app, ["partition", "--boundary", str(boundary), "--out", str(tmp_path)])
@@ -34,7 +40,53 @@ def test_partition_needs_exactly_one_household_source(tmp_path) -> None:  # type
     assert "give exactly one of --households FILE or --areas FILE" in result.output
 
 
-def test_partition_refuses_min_above_max(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_partition_refuses_min_above_max(tmp_path: Path) -> None:
     result = runner.invoke(app, ["partition", "--min", "60", "--max", "50", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "min_households 60 > max_households 50" in result.output
+
+
+def test_import_export_and_map_through_the_cli(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    village = FIXTURES / "village"
+    for kind, name in (
+        ("communities", "community"),
+        ("buildings", "buildings"),
+        ("households", "households"),
+    ):
+        result = runner.invoke(app, ["import", kind, str(village / f"{name}.geojson"), "--db", db])
+        assert result.exit_code == 0, result.output
+        assert "inserted" in result.output
+    out = tmp_path / "households.gpkg"
+    result = runner.invoke(app, ["export", "households", str(out), "--db", db])
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(out)) == len(gpd.read_file(village / "households.geojson"))
+    code = gpd.read_file(village / "community.geojson")["code"][0]
+    html = tmp_path / "m.html"
+    result = runner.invoke(app, ["map", "--community", code, "--out", str(html), "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "community boundary" in html.read_text(encoding="utf-8")
+
+
+def test_failed_import_exits_1_names_the_problem_and_keeps_the_store(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    village = FIXTURES / "village"
+    for kind, name in (("communities", "community"), ("buildings", "buildings")):
+        path = str(village / f"{name}.geojson")
+        assert runner.invoke(app, ["import", kind, path, "--db", db]).exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,lon,lat,size\nh1,111.0,35.0,2\nh1,111.0,35.0,3\n", encoding="utf-8")
+    good = village / "households.geojson"
+    result = runner.invoke(app, ["import", "households", str(good), str(bad), "--db", db])
+    assert result.exit_code == 1
+    assert "bad.csv" in result.output and "duplicate" in result.output
+    settings = load_settings(database_url=db)
+    with session_scope(open_store(settings)) as session:
+        assert repo.count(session, "households") == 0
+
+
+def test_map_of_an_unknown_community_is_a_clear_error(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    result = runner.invoke(app, ["map", "--community", "999999999999", "--db", db])
+    assert result.exit_code == 1
+    assert "community 999999999999 is not in the store; import it first" in result.output
