@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     far_from_community_km: float = Field(
         5.0, gt=0, description="a point further than this from its community is an input error"
     )
+    secret_key: str = Field(
+        "", description="key signing API tokens; empty = a random key per process"
+    )
+    token_minutes: int = Field(60, ge=1, description="lifetime of an API token")
+    max_request_bytes: int = Field(2_000_000, ge=1024, description="largest request body")
+    job_workers: int = Field(2, ge=1, description="threads running background jobs")
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:

@@ -12,6 +12,7 @@ __all__ = [
     "NotFoundError",
     "PartitionError",
     "Problem",
+    "StaleError",
     "StoreError",
 ]
 
@@ -77,3 +78,7 @@ class PartitionError(GridsvcError):
 
 class InfeasibleError(PartitionError):
     """The bounds cannot be met in some region; the message says where and why."""
+
+
+class StaleError(GridsvcError):
+    """The record changed since the caller read it (a stale revision or ETag)."""

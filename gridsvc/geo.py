@@ -34,6 +34,7 @@ __all__ = [
     "feature_collection",
     "gcj02_to_wgs84",
     "geojson_features",
+    "geometry_from_geojson",
     "geometry_to_geojson",
     "in_china",
     "metric_crs",
@@ -279,3 +280,64 @@ def dumps_features(features: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     for i, f in enumerate(features):
         yield ("," if i else "") + json.dumps(f, ensure_ascii=False, separators=(",", ":"))
     yield "]}\n"
+
+
+_GEOMETRY_TYPES = {
+    "Point": 0, "LineString": 1, "Polygon": 2, "MultiPoint": 1, "MultiLineString": 2,
+    "MultiPolygon": 3,
+}
+
+
+def _positions(coords: Any, depth: int, field: str) -> None:
+    """Check that ``coords`` nests positions ``depth`` levels deep, each finite lon/lat."""
+    if depth == 0:
+        ok = (isinstance(coords, (list, tuple)) and len(coords) in (2, 3)
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in coords))
+        if not ok:
+            raise InputError(Problem(f"{json.dumps(coords)[:60]} is not a position [lon, lat]",
+                                     field=field))
+        lon, lat = float(coords[0]), float(coords[1])
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise InputError(Problem("coordinates must be finite numbers", field=field))
+        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+            hint = "; lat/lon look swapped" if -90 <= lon <= 90 and -180 <= lat <= 180 else ""
+            raise InputError(Problem(
+                f"position [{lon}, {lat}] is outside lon [-180, 180] / lat [-90, 90]; GeoJSON "
+                f"is WGS 84 lon/lat (declare 'crs' for GCJ-02 or BD-09 input){hint}", field=field))
+        return
+    if not isinstance(coords, (list, tuple)) or not coords:
+        raise InputError(Problem("coordinates are empty or nested wrongly for the geometry type",
+                                 field=field))
+    for item in coords:
+        _positions(item, depth - 1, field)
+
+
+def geometry_from_geojson(
+    value: Any, *, field: str = "geometry", allowed: tuple[str, ...] = ("Polygon", "MultiPolygon")
+) -> BaseGeometry:
+    """Parse an RFC 7946 geometry object (of an ``allowed`` type) into a valid shapely geometry.
+
+    Anything malformed (wrong type, bad nesting, out-of-range or non-finite coordinates,
+    unclosed or self-intersecting rings) raises InputError naming ``field``.
+    """
+    if isinstance(value, Mapping) and value.get("type") == "Feature":
+        value = value.get("geometry")
+    if not isinstance(value, Mapping) or value.get("type") not in _GEOMETRY_TYPES:
+        raise InputError(Problem("expected a GeoJSON geometry object with a 'type' and "
+                                 "'coordinates'", field=field))
+    kind = str(value["type"])
+    if kind not in allowed:
+        raise InputError(Problem(f"expected a {' or '.join(allowed)}, got a {kind}", field=field))
+    _positions(value.get("coordinates"), _GEOMETRY_TYPES[kind], field)
+    try:
+        geom = shapely.geometry.shape({"type": kind, "coordinates": value["coordinates"]})
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise InputError(Problem(f"malformed {kind}: {exc}", field=field)) from None
+    geom = shapely.force_2d(geom)
+    if geom.is_empty:
+        raise InputError(Problem(f"the {kind} is empty", field=field))
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        raise InputError(Problem(f"the {kind} is invalid ({reason}); redraw it without "
+                                 "self-intersections", field=field))
+    return geom

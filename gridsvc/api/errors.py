@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from ..errors import ConfigError, GridsvcError, InputError, NotFoundError, StoreError
+from ..errors import (
+    ConfigError,
+    GridsvcError,
+    InputError,
+    NotFoundError,
+    StaleError,
+    StoreError,
+)
 
-__all__ = ["install_error_handlers"]
+__all__ = ["STATUS", "install_error_handlers", "problem"]
 
 STATUS: dict[type[GridsvcError], tuple[int, str]] = {
     InputError: (422, "invalid-input"),
     ConfigError: (400, "invalid-settings"),
     NotFoundError: (404, "not-found"),
+    StaleError: (412, "stale-etag"),
     StoreError: (503, "store-unavailable"),
     GridsvcError: (500, "internal"),
 }
+_SLUGS = {
+    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+    405: "method-not-allowed", 409: "conflict", 412: "stale-etag", 413: "payload-too-large",
+    415: "unsupported-media-type", 422: "invalid-input", 428: "precondition-required",
+}
+PROBLEM = "application/problem+json"
 
 
 def _status(exc: GridsvcError) -> tuple[int, str]:
@@ -25,22 +43,53 @@ def _status(exc: GridsvcError) -> tuple[int, str]:
     return 500, "internal"
 
 
+def problem(status: int, detail: str, *, instance: str = "", slug: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """Return an RFC 9457 problem response."""
+    slug = slug or _SLUGS.get(status, "error")
+    body: dict[str, Any] = {
+        "type": f"https://gridsvc.dev/problems/{slug}",
+        "title": slug.replace("-", " "),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or str(loc[-1] if loc else "")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer every GridsvcError as application/problem+json."""
+    """Answer every GridsvcError, HTTP error and request validation error as problem+json."""
 
     @app.exception_handler(GridsvcError)
-    async def _problem(request: Request, exc: GridsvcError) -> JSONResponse:
+    async def _gridsvc(request: Request, exc: GridsvcError) -> JSONResponse:
         status, slug = _status(exc)
-        body: dict[str, object] = {
-            "type": f"https://gridsvc.dev/problems/{slug}",
-            "title": slug.replace("-", " "),
-            "status": status,
-            "detail": str(exc),
-            "instance": str(request.url.path),
-        }
+        extra: dict[str, Any] = {}
         if isinstance(exc, InputError):
-            body["errors"] = [
+            extra["errors"] = [
                 {"source": p.source, "feature": p.feature, "field": p.field, "detail": p.message}
                 for p in exc.problems
             ]
-        return JSONResponse(body, status_code=status, media_type="application/problem+json")
+            validation = getattr(exc, "validation", None)
+            if validation is not None:
+                extra["validation"] = validation
+        return problem(status, str(exc), instance=str(request.url.path), slug=slug, **extra)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), instance=str(request.url.path),
+                       headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(tuple(e.get("loc", ()))), "detail": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors[:10])
+        return problem(422, detail, instance=str(request.url.path), errors=errors)

@@ -1,21 +1,22 @@
-"""Communities and their grids as GeoJSON."""
+"""Communities and their grids as GeoJSON, and the health check."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ...errors import NotFoundError
 from ...geo import feature_collection
 from ...store import repo
-from ..deps import SessionDep
+from ..deps import SessionDep, UserDep, require_community
+from ..paging import GEOJSON, BboxQuery, LimitQuery, OffsetQuery, page, parse_bbox
+from ..scope import community_mask
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["communities"])
-GEOJSON = "application/geo+json"
 
 
 @router.get("/health")
@@ -25,16 +26,30 @@ def health(session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/communities", response_class=JSONResponse)
-def list_communities(session: SessionDep) -> JSONResponse:
-    """All communities as a GeoJSON FeatureCollection."""
-    frame = repo.read(session, "communities")
+def list_communities(request: Request, session: SessionDep, user: UserDep,
+                     bbox: BboxQuery = None, limit: LimitQuery = 100,
+                     offset: OffsetQuery = 0) -> JSONResponse:
+    """Communities the caller may see, as paged GeoJSON."""
+    frame = repo.read(session, "communities", bbox=parse_bbox(bbox))
+    frame = frame[community_mask(user, frame["code"]).to_numpy()]
+    return page(frame, request, limit=limit, offset=offset, id_column="code")
+
+
+@router.get("/communities/{code}", response_class=JSONResponse)
+def get_community(code: str, session: SessionDep, user: UserDep) -> JSONResponse:
+    """One community as a GeoJSON FeatureCollection of one feature."""
+    frame = repo.read(session, "communities", community=code)
+    if frame.empty:
+        raise NotFoundError(f"community {code} is not in the store")
+    require_community(user, code)
     return JSONResponse(feature_collection(frame, id_column="code"), media_type=GEOJSON)
 
 
 @router.get("/communities/{code}/grids", response_class=JSONResponse)
-def community_grids(code: str, session: SessionDep, level: int = 1) -> JSONResponse:
+def community_grids(code: str, session: SessionDep, user: UserDep, level: int = 1) -> JSONResponse:
     """A community's grids of one level (1 = base grids, 2 = micro-grids) as GeoJSON."""
     if repo.read(session, "communities", community=code).empty:
         raise NotFoundError(f"community {code} is not in the store")
+    require_community(user, code)
     frame = repo.read(session, "grids", community=code, level=level)
     return JSONResponse(feature_collection(frame, id_column="code"), media_type=GEOJSON)

@@ -1,0 +1,159 @@
+"""Read-only resources as paged GeoJSON: buildings, households, grids, micro-grids, layers,
+workers; filtered by community and bbox and by what the caller may see."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import geopandas as gpd
+import shapely
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from ...errors import NotFoundError
+from ...planning import grid_of_household
+from ...store import plans, repo
+from ...store.users import User
+from ..deps import SessionDep, UserDep, require_community
+from ..paging import BboxQuery, LimitQuery, OffsetQuery, page, parse_bbox
+from ..scope import community_mask, worker_households
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["resources"])
+CommunityQuery = Annotated[str | None, Query(pattern=r"^\d{12}$", description="community code")]
+
+
+def _scoped(session: SessionDep, user: User, kind: str, community: str | None,
+            bbox: str | None, **filters: int | str | None) -> gpd.GeoDataFrame:
+    box = parse_bbox(bbox)
+    if community is not None:
+        require_community(user, community)
+    frame = repo.read(session, kind, community=community, bbox=box, **filters)  # type: ignore[arg-type]
+    column = "code" if kind == "communities" else "community_code"
+    return frame[community_mask(user, frame[column]).to_numpy()]
+
+
+@router.get("/buildings", response_class=JSONResponse)
+def list_buildings(request: Request, session: SessionDep, user: UserDep,
+                   community: CommunityQuery = None, bbox: BboxQuery = None,
+                   limit: LimitQuery = 100, offset: OffsetQuery = 0) -> JSONResponse:
+    """Buildings the caller may see, as paged GeoJSON."""
+    frame = _scoped(session, user, "buildings", community, bbox)
+    return page(frame, request, limit=limit, offset=offset, id_column="id")
+
+
+@router.get("/households", response_class=JSONResponse)
+def list_households(request: Request, session: SessionDep, user: UserDep,
+                    community: CommunityQuery = None, bbox: BboxQuery = None,
+                    limit: LimitQuery = 100, offset: OffsetQuery = 0) -> JSONResponse:
+    """Households (personal data): planners see their communities, workers their grids."""
+    frame = _scoped(session, user, "households", community, bbox)
+    if user.role == "worker":
+        frame = frame[worker_households(session, user, frame).to_numpy()]
+    return page(frame, request, limit=limit, offset=offset, id_column="id")
+
+
+@router.get("/households/{household_id}/grid")
+def household_grid(household_id: str, session: SessionDep, user: UserDep,
+                   as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
+                   ) -> dict[str, object]:
+    """The published grid that holds (or on ``as_of`` held) a household."""
+    hh = repo.read(session, "households")
+    hit = hh[hh["id"] == household_id]
+    if hit.empty:
+        raise NotFoundError(f"household {household_id} is not in the store")
+    require_community(user, str(hit["community_code"].iloc[0]))
+    if user.role == "worker" and not worker_households(session, user, hit).all():
+        raise HTTPException(403, f"household {household_id} is not in a grid of "
+                                 f"worker {user.username!r}")
+    return grid_of_household(session, household_id, at=as_of)
+
+
+def _grids(request: Request, session: SessionDep, user: User, *, community: str | None,
+           bbox: str | None, level: int | None, as_of: datetime | None, limit: int,
+           offset: int, micro: bool) -> JSONResponse:
+    if as_of is None:
+        frame = _scoped(session, user, "grids", community, bbox, level=level)
+    else:
+        if community is None:
+            raise HTTPException(422, "as_of needs a community (field 'community')")
+        require_community(user, community)
+        plans.sync_history(session, community)
+        frame = plans.grids_as_of(session, community, as_of)
+        if level is not None:
+            frame = frame[frame["level"] == level]
+        box = parse_bbox(bbox)
+        if box is not None:
+            frame = frame[frame.intersects(shapely.box(*box))]
+    if micro:
+        frame = frame[frame["level"] > 1]
+    return page(frame, request, limit=limit, offset=offset, id_column="code")
+
+
+@router.get("/grids", response_class=JSONResponse)
+def list_grids(request: Request, session: SessionDep, user: UserDep,
+               community: CommunityQuery = None, bbox: BboxQuery = None,
+               level: Annotated[int | None, Query(ge=1, le=5)] = None,
+               as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
+               limit: LimitQuery = 100, offset: OffsetQuery = 0) -> JSONResponse:
+    """Published grids of every level (or of ``level``), now or as published on ``as_of``."""
+    return _grids(request, session, user, community=community, bbox=bbox, level=level,
+                  as_of=as_of, limit=limit, offset=offset, micro=False)
+
+
+@router.get("/micro-grids", response_class=JSONResponse)
+def list_micro_grids(request: Request, session: SessionDep, user: UserDep,
+                     community: CommunityQuery = None, bbox: BboxQuery = None,
+                     limit: LimitQuery = 100, offset: OffsetQuery = 0) -> JSONResponse:
+    """Published micro-grids (level 2 and deeper)."""
+    return _grids(request, session, user, community=community, bbox=bbox, level=None,
+                  as_of=None, limit=limit, offset=offset, micro=True)
+
+
+@router.get("/grids/{code}", response_class=JSONResponse)
+def get_grid(request: Request, code: str, session: SessionDep, user: UserDep) -> JSONResponse:
+    """One published grid as a GeoJSON FeatureCollection of one feature."""
+    community = code[:12]
+    if len(code) < 15 or not code.isdigit():
+        raise NotFoundError(f"grid {code} does not exist (codes are 15 or 17 digits)")
+    require_community(user, community)
+    frame = repo.read(session, "grids", community=community)
+    frame = frame[frame["code"] == code]
+    if frame.empty:
+        raise NotFoundError(f"grid {code} does not exist")
+    return page(frame, request, limit=1, offset=0, id_column="code")
+
+
+@router.get("/layers")
+def list_layers(session: SessionDep, user: UserDep) -> list[dict[str, object]]:
+    """Departmental layers: name, department, policy and how many grids each has."""
+    frame = repo.read(session, "layer_grids")
+    out = []
+    for name, group in frame.groupby("layer"):
+        out.append({"name": str(name), "department": str(group["department"].iloc[0] or ""),
+                    "policy": str(group["policy"].iloc[0] or ""), "grids": len(group)})
+    return out
+
+
+@router.get("/layers/{name}/grids", response_class=JSONResponse)
+def layer_grids(request: Request, name: str, session: SessionDep, user: UserDep,
+                bbox: BboxQuery = None, limit: LimitQuery = 100,
+                offset: OffsetQuery = 0) -> JSONResponse:
+    """The grids of one departmental layer."""
+    frame = repo.read(session, "layer_grids", layer=name, bbox=parse_bbox(bbox))
+    if frame.empty and repo.read(session, "layer_grids", layer=name).empty:
+        raise NotFoundError(f"layer {name!r} does not exist")
+    return page(frame, request, limit=limit, offset=offset, id_column="grid_id")
+
+
+@router.get("/workers", response_class=JSONResponse)
+def list_workers(request: Request, session: SessionDep, user: UserDep,
+                 bbox: BboxQuery = None, limit: LimitQuery = 100,
+                 offset: OffsetQuery = 0) -> JSONResponse:
+    """Workers (personal data): admins and planners see all, a worker only himself."""
+    frame = repo.read(session, "workers", bbox=parse_bbox(bbox))
+    if user.role == "worker":
+        frame = frame[frame["id"] == (user.worker_id or "")]
+    return page(frame, request, limit=limit, offset=offset, id_column="id")

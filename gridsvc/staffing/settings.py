@@ -1,0 +1,39 @@
+"""Solver weights and report thresholds for staffing (defaults follow the policy texts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["StaffingSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingSettings:
+    """Knobs of :func:`gridsvc.staffing.assign`.
+
+    Solver: ``k_candidates`` nearest eligible workers per slot position are offered to CP-SAT
+    (``None`` offers every eligible worker: the exact model); ``block_time`` is CP-SAT's
+    *deterministic* time budget per community (``None`` solves to optimality). The objective,
+    in priority order: a required position left empty costs ``fill_required``, an optional one
+    ``fill_optional``; dropping a still-valid previous assignment ``keep``; then travel in metres
+    plus ``balance`` per household of the busiest worker of each slot in each community.
+
+    Report: a worker serving more than ``overload_residents`` residents (one grid worker for
+    1,000+ residents is the overload the reforms fight), ``overload_households`` households or
+    ``overload_visits`` visits a month is flagged, unless every slot they hold is in
+    ``overload_exempt`` (leaders who oversee rather than visit). ``quota_per_10k`` is the
+    community-worker target per 10,000 residents.
+    """
+
+    seed: int = 0
+    k_candidates: int | None = 6
+    block_time: float | None = 5.0
+    fill_required: int = 1_000_000
+    fill_optional: int = 100_000
+    keep: int = 20_000
+    balance: int = 10
+    overload_residents: int = 1000
+    overload_households: int = 400
+    overload_visits: float = 150.0
+    overload_exempt: frozenset[str] = frozenset({"police_grid_leader", "grid_leader"})
+    quota_per_10k: float = 18.0
