@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import split as split_ops
 
 from . import frames
 from .errors import InputError, Problem
@@ -31,11 +32,15 @@ __all__ = [
     "merge",
     "reassign",
     "redraw",
+    "significant",
     "split",
     "validate",
 ]
 
 TINY = 1e-13  # deg² (~0.001 m²): pieces smaller than this are rounding dust
+DUST = 1e-10  # deg² (~1 m²): a freed piece this small with no neighbour stays where it was
+GRID = 1e-7  # deg: edited geometries live on GeoJSON's 7-decimal grid, so they stay valid out
+SNAP = 3e-7  # deg (~3 cm): drawn vertices this close to a grid vertex land on it
 _HARD = ("uncovered", "beyond it", "overlap", "not one connected", "in no grid", "twice",
          "unknown grids")
 
@@ -85,11 +90,19 @@ def _clean(geom: BaseGeometry | None) -> BaseGeometry | None:
     """Return the polygonal part of ``geom`` without rounding dust; None when nothing is left."""
     if geom is None or geom.is_empty:
         return None
-    geom = shapely.make_valid(geom)
+    geom = shapely.set_precision(shapely.make_valid(geom), GRID)
     parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > TINY]
     if not parts:
         return None
-    return parts[0] if len(parts) == 1 else shapely.union_all(parts)
+    return parts[0] if len(parts) == 1 else shapely.union_all(parts, grid_size=GRID)
+
+
+def significant(geom: BaseGeometry | None) -> BaseGeometry | None:
+    """Return ``geom`` without pieces under ~1 m² (rounding dust); None when nothing is left."""
+    if geom is None or geom.is_empty:
+        return None
+    parts = [p for p in shapely.get_parts(geom) if p.area >= DUST]
+    return None if not parts else shapely.union_all(parts)
 
 
 def _refuse_stacked(state: PlanState, codes: Iterable[str]) -> None:
@@ -171,7 +184,7 @@ def _territory(state: PlanState, code: str, moved: set[str]) -> BaseGeometry:
             "that stay (one stairwell unit); move the whole unit", field="households"))
     if share["all"].all():
         return area
-    pts = shapely.points(share[["x", "y"]].to_numpy())
+    pts = np.asarray(shapely.points(share[["x", "y"]].to_numpy()), dtype=object)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=area))
     tree = shapely.STRtree(cells)
     p, c = tree.query(pts, predicate="intersects")
@@ -185,16 +198,20 @@ def redraw(state: PlanState, code: str, polygon: BaseGeometry) -> Edit:
     longest border with each piece."""
     old = state.geom(code)
     warnings = []
+    # GeoJSON carries 7 decimals (~1 cm): snap drawn vertices onto the grids' own vertices
+    edges = shapely.union_all([*state.grids.geometry.boundary, state.boundary.boundary])
+    polygon = _clean(shapely.snap(polygon, edges, SNAP)) or polygon
     new = _clean(shapely.intersection(polygon, state.boundary))
     if new is None:
-        raise InputError(Problem("the redrawn polygon lies outside the community", field="geometry"))
+        raise InputError(Problem("the redrawn polygon lies outside the community",
+                                 field="geometry"))
     outside = shapely.area(shapely.difference(polygon, state.boundary))
     if outside > 1e-10:
         warnings.append(f"the redrawn polygon reached {outside / polygon.area:.1%} outside the "
                         "community; clipped to its boundary")
     plain = state.grids[state.grids["floor_lo"].isna() & (state.grids["code"] != code)]
     touched = shapely.intersects(plain.geometry.to_numpy(), new) & (
-        shapely.area(shapely.intersection(plain.geometry.to_numpy(), new)) > TINY)
+        shapely.area(shapely.intersection(plain.geometry.to_numpy(), new)) > DUST)
     _refuse_stacked(state, [code])
     stacked_hit = [c for c, g in zip(state.grids["code"], state.grids.geometry, strict=True)
                    if c in state.stacked() and shapely.area(shapely.intersection(g, new)) > TINY]
@@ -213,6 +230,9 @@ def redraw(state: PlanState, code: str, polygon: BaseGeometry) -> Edit:
             shared = shapely.length(shapely.intersection(piece.boundary, g.buffer(1e-9)))
             if shared > best_len:
                 best, best_len = str(c), shared
+        if best is None and piece.area < DUST:
+            geoms[code] = _clean(shapely.union_all([geoms[code], piece]))
+            continue
         if best is None:
             raise InputError(Problem(
                 f"the redrawn grid {code} gives up {_m2(piece):.0f} m² that no other grid "
@@ -221,9 +241,9 @@ def redraw(state: PlanState, code: str, polygon: BaseGeometry) -> Edit:
     changed = [c for c in geoms if c == code or geoms[c] is None
                or not shapely.equals_exact(geoms[c], state.geom(c), 1e-12)]
     geoms = {c: geoms[c] for c in changed}
-    pool = set().union(*(state.members.get(c, frozenset()) for c in changed))
-    alive = [c for c in changed if geoms[c] is not None]
-    members = _locate(state, pool, alive, [geoms[c] for c in alive])
+    pool: set[str] = set().union(*(state.members.get(c, frozenset()) for c in changed))
+    alive = {c: g for c, g in geoms.items() if g is not None}
+    members = _locate(state, pool, list(alive), list(alive.values()))
     members.update({c: frozenset() for c in changed if geoms[c] is None})
     warnings += [f"grid {c} lost all its territory and is gone" for c in changed
                  if geoms[c] is None]
@@ -239,7 +259,7 @@ def split(state: PlanState, code: str, line: BaseGeometry, *, new_code: str) -> 
     """Cut grid ``code`` along ``line`` into two; the piece with more households keeps the code."""
     _refuse_stacked(state, [code])
     area = state.geom(code)
-    pieces = [p for p in shapely.get_parts(shapely.ops.split(area, line)) if p.area > TINY]
+    pieces = [p for p in shapely.get_parts(split_ops(area, line)) if p.area > TINY]
     if len(pieces) != 2:
         raise InputError(Problem(
             f"the line cuts grid {code} into {len(pieces)} pieces; draw a line that crosses "
@@ -264,7 +284,7 @@ def merge(state: PlanState, codes: Sequence[str]) -> Edit:
         raise InputError(Problem(f"grids {', '.join(codes)} do not form one connected area; "
                                  "merge only neighbouring grids", field="grids"))
     keep = codes[0]
-    members = {c: frozenset() for c in codes[1:]}
+    members: dict[str, frozenset[str]] = {c: frozenset() for c in codes[1:]}
     members[keep] = frozenset().union(*(state.members.get(c, frozenset()) for c in codes))
     geoms: dict[str, BaseGeometry | None] = {c: None for c in codes[1:]}
     geoms[keep] = union

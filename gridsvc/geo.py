@@ -329,6 +329,12 @@ def geometry_from_geojson(
     if kind not in allowed:
         raise InputError(Problem(f"expected a {' or '.join(allowed)}, got a {kind}", field=field))
     _positions(value.get("coordinates"), _GEOMETRY_TYPES[kind], field)
+    polygons = {"Polygon": [value["coordinates"]], "MultiPolygon": value["coordinates"]}
+    for rings in polygons.get(kind, []):
+        for ring in rings:
+            if len(ring) < 4 or list(ring[0])[:2] != list(ring[-1])[:2]:
+                raise InputError(Problem("every polygon ring needs 4 or more positions and must "
+                                         "end where it starts (RFC 7946 §3.1.6)", field=field))
     try:
         geom = shapely.geometry.shape({"type": kind, "coordinates": value["coordinates"]})
     except (ValueError, TypeError, AttributeError, IndexError) as exc:

@@ -64,21 +64,20 @@ class Job:
 
 
 class JobRunner:
-    """Run jobs on ``workers`` threads, each in one transaction on ``engine``."""
+    """Run jobs on ``workers`` threads, each in one transaction on the engine it is given."""
 
-    def __init__(self, engine: Engine, *, workers: int = 2) -> None:
-        self.engine = engine
+    def __init__(self, *, workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gridsvc-job")
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, kind: str, fn: JobFn, *, communities: Sequence[str],
+    def submit(self, kind: str, fn: JobFn, *, engine: Engine, communities: Sequence[str],
                user: str | None) -> Job:
-        """Queue ``fn`` and return its job at once."""
+        """Queue ``fn`` (to run on ``engine``) and return its job at once."""
         job = Job(uuid.uuid4().hex, kind, list(communities), user)
         with self._lock:
             self._jobs[job.id] = job
-        self._pool.submit(self._run, job, fn)
+        self._pool.submit(self._run, job, fn, engine)
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -100,7 +99,7 @@ class JobRunner:
                 job.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, job: Job, fn: JobFn) -> None:
+    def _run(self, job: Job, fn: JobFn, engine: Engine) -> None:
         def say(message: str, fraction: float) -> None:
             if job.cancel.is_set():
                 raise JobCancelled(f"job {job.id} was cancelled")
@@ -110,7 +109,7 @@ class JobRunner:
             if job.cancel.is_set():
                 raise JobCancelled(f"job {job.id} was cancelled before it started")
             job.status = "running"
-            with session_scope(self.engine) as session:
+            with session_scope(engine) as session:
                 report = fn(session, say)
                 if job.cancel.is_set():
                     raise JobCancelled(f"job {job.id} was cancelled; nothing was changed")

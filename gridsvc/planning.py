@@ -87,7 +87,9 @@ def _members(households: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> dict[str,
     return out
 
 
-def create_draft(session: Session, community: str, *, user: str | None, name: str) -> plans.PlanInfo:
+def create_draft(
+    session: Session, community: str, *, user: str | None, name: str
+) -> plans.PlanInfo:
     """Start a draft plan from the published grids of ``community``."""
     if repo.read(session, "communities", community=community).empty:
         raise NotFoundError(f"community {community} is not in the store")
@@ -230,7 +232,8 @@ def diff(session: Session, plan_id: int, code: str, *, a: int, b: int) -> dict[s
     g0, g1 = old["geometry"] or empty, new["geometry"] or empty
     h0, h1 = set(old["households"]), set(new["households"])
     return {"grid": code, "from": a, "to": b,
-            "gained": shapely.difference(g1, g0), "lost": shapely.difference(g0, g1),
+            "gained": edits.significant(shapely.difference(g1, g0)),
+            "lost": edits.significant(shapely.difference(g0, g1)),
             "households_added": sorted(h1 - h0), "households_removed": sorted(h0 - h1)}
 
 

@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from ..config import Settings
+from ..jobs import JobRunner
 from ..store import open_store
 from .errors import install_error_handlers
-from .routes import communities
+from .limits import BodyLimit
+from .routes import auth, communities, editing, jobs, plans, resources
 
 __all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the API for ``settings``: open (and migrate) the store, mount the routers."""
-    app = FastAPI(title="gridsvc", version="0.1.0", docs_url="/docs")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.jobs.shutdown()
+
+    app = FastAPI(title="gridsvc", version="0.1.0", docs_url="/docs", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = open_store(settings)
+    app.state.secret_key = settings.secret_key or secrets.token_urlsafe(32)
+    if not settings.secret_key:
+        log.warning("GRIDSVC_SECRET_KEY is not set; tokens die when the process restarts")
+    app.state.jobs = JobRunner(workers=settings.job_workers)
     install_error_handlers(app)
-    app.include_router(communities.router, prefix="/api/v1")
+    for module in (communities, resources, auth, jobs, plans, editing):
+        app.include_router(module.router, prefix=PREFIX)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -18,6 +18,7 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from .atoms import Bounds, build_atoms
+from .exact import exact_partition
 from .graph import Graph, build_graph
 from .split import lumpy_infeasible, split_region
 from .territory import GRID_SIZE, tessellate
@@ -26,6 +27,7 @@ __all__ = ["Cell", "Note", "partition_level"]
 
 log = logging.getLogger(__name__)
 CP_SAT_ATOMS = 80  # regions up to this many atoms get the exact lumpiness proof
+LUMPY = 0.2  # atoms whose median size is this share of the upper bound go to the exact method
 
 
 @dataclass(slots=True)
@@ -171,6 +173,8 @@ def _explain(
     bounds: Bounds,
     to_wgs: Transformer,
     notes: list[Note],
+    *,
+    proved: bool = False,
 ) -> bool:
     """Note why a region's grids miss the bounds; return True if that is proved unavoidable."""
     lon, lat = _lonlat(to_wgs, *xy[nodes].mean(axis=0))
@@ -178,8 +182,15 @@ def _explain(
     where = f"the {total} households around ({lon}, {lat})"
     bad = [int(w[p].sum()) for p in pieces if not bounds.holds(int(w[p].sum()))]
     weights = w[nodes][w[nodes] > 0]
-    proved = lumpy_infeasible(weights.astype(int).tolist(), bounds, seconds=10.0)
     if proved:
+        notes.append(Note(total, lon, lat,
+                          f"{where}: their {len(weights)} units cannot be grouped into contiguous "
+                          f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
+                          "(proved by an exact model over every connected group of units)",
+                          f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions "
+                          "(flagged); or allow splitting a unit there"))
+        return True
+    if lumpy_infeasible(weights.astype(int).tolist(), bounds, seconds=10.0):
         notes.append(Note(total, lon, lat,
                           f"{where}: their {len(weights)} units cannot be grouped into "
                           f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
@@ -192,6 +203,37 @@ def _explain(
                       "infeasibility is not proved",
                       "review these grids by hand"))
     return False
+
+
+def _split(
+    nodes: np.ndarray,
+    w: np.ndarray,
+    xy: np.ndarray,
+    graph: Graph,
+    perimeter: np.ndarray,
+    bounds: Bounds,
+) -> tuple[list[np.ndarray], bool]:
+    """Split one region; return its parts and whether missing the bounds is proved unavoidable.
+
+    Lumpy atoms go to exact set partitioning first; others to the heuristic, whose result is
+    kept when it meets the bounds. When the exact method proves no contiguous plan within the
+    bounds exists, the heuristic's plan is kept and its misses are flagged as proved.
+    """
+    lived = w[nodes][w[nodes] > 0]
+    lumpy = bounds.lo > 1 and len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
+    pieces: list[np.ndarray] | None = None
+    if not lumpy:
+        k = bounds.choose_k(int(w[nodes].sum())) or 1
+        pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k)
+        if bounds.lo <= 1 or all(bounds.holds(int(w[p].sum())) for p in pieces):
+            return pieces, False
+    outcome = exact_partition(nodes, w, graph.nbrs, perimeter, bounds)
+    if outcome.parts is not None:
+        return outcome.parts, False
+    if pieces is None:
+        k = bounds.choose_k(int(w[nodes].sum())) or 1
+        pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k)
+    return pieces, outcome.infeasible
 
 
 def partition_level(
@@ -231,16 +273,16 @@ def partition_level(
                         np.zeros(len(terr.orphans))])
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
     label, exceptions = _regions(graph, w, gxy, cells_all, bounds, to_wgs, notes)
+    perimeter = shapely.length(cells_all)
     parts: list[tuple[np.ndarray, bool]] = []
     for r in sorted(set(label.tolist())):
         nodes = np.flatnonzero(label == r)
-        k = bounds.choose_k(int(w[nodes].sum())) or 1
-        pieces = split_region(nodes, w, gxy, graph.nbrs, bounds, k)
-        log.debug("region %s: %d households, %d atoms, k=%d → %s", r, int(w[nodes].sum()),
-                  len(nodes), k, [int(w[p].sum()) for p in pieces])
+        pieces, proved = _split(nodes, w, gxy, graph, perimeter, bounds)
+        log.debug("region %s: %d households, %d atoms → %s", r, int(w[nodes].sum()),
+                  len(nodes), [int(w[p].sum()) for p in pieces])
         exception = r in exceptions
         if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
-            exception = _explain(nodes, pieces, w, gxy, bounds, to_wgs, notes)
+            exception = _explain(nodes, pieces, w, gxy, bounds, to_wgs, notes, proved=proved)
         for piece in pieces:
             parts.append((piece, exception))
     geoms = [shapely.union_all(cells_all[p], grid_size=GRID_SIZE) for p, _ in parts]

@@ -23,7 +23,7 @@ from gridsvc.staffing.settings import StaffingSettings
 from gridsvc.staffing.solver import plan_cost, solve
 from gridsvc.staffing.workload import attach_beats, grid_workload
 
-__all__ = ["AssignmentResult", "assign", "write_assignment"]
+__all__ = ["AssignmentResult", "assign", "plan_context", "write_assignment"]
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +60,14 @@ def assign(
     """
     settings = settings or StaffingSettings()
     started = time.perf_counter()
-    if isinstance(model, str):
-        model = load_model(model)
-    grids = _grids_of_level(grids, model)
-    if "police_beat" not in grids and layers is not None:
-        grids = attach_beats(grids, layers)
-    workers = check_roster(workers, households=households, model=model, source="workers")
-    workload = grid_workload(grids, households, assignment=household_grids)
-    ctx = build_context(grids, workload, workers, model)
-    centre = _seat_centre(ctx)
+    ctx = plan_context(
+        grids,
+        workers,
+        model=model,
+        households=households,
+        household_grids=household_grids,
+        layers=layers,
+    )
     prev_rows, prev_set = _previous(ctx, previous)
     blocks = _blocks(ctx)
     prepared = time.perf_counter()
@@ -79,7 +78,7 @@ def assign(
     if problems:  # a solver bug, never the user's input
         raise RuntimeError(f"solver produced an invalid plan: {problems[:3]}")
     cost = plan_cost(ctx, ledger, prev_set, settings)
-    rosters, report = build_report(ctx, ledger, plan, prev_rows, centre, settings)
+    rosters, report = build_report(ctx, ledger, plan, prev_rows, ctx.seats, settings)
     report["cost"] = cost
     report["timing"] = {
         "prepare_s": round(prepared - started, 3),
@@ -88,10 +87,34 @@ def assign(
         "blocks": len(blocks),
     }
     log.info(
-        "staffed %d grids with %d assignments in %.1fs", len(ctx.grid_codes), len(plan),
+        "staffed %d grids with %d assignments in %.1fs",
+        len(ctx.grid_codes),
+        len(plan),
         solved - started,
     )
     return AssignmentResult(plan, rosters, report)
+
+
+def plan_context(
+    grids: gpd.GeoDataFrame,
+    workers: gpd.GeoDataFrame,
+    *,
+    model: StaffingModel | str,
+    households: gpd.GeoDataFrame | None = None,
+    household_grids: pd.DataFrame | None = None,
+    layers: gpd.GeoDataFrame | None = None,
+) -> Context:
+    """Check the inputs and align them for solving or for checking a hand-made plan."""
+    if isinstance(model, str):
+        model = load_model(model)
+    grids = _grids_of_level(grids, model)
+    if "police_beat" not in grids and layers is not None:
+        grids = attach_beats(grids, layers)
+    workers = check_roster(workers, households=households, model=model, source="workers")
+    workload = grid_workload(grids, households, assignment=household_grids)
+    ctx = build_context(grids, workload, workers, model)
+    ctx.seats = _seat_centre(ctx)
+    return ctx
 
 
 def _grids_of_level(grids: gpd.GeoDataFrame, model: StaffingModel) -> gpd.GeoDataFrame:
@@ -105,14 +128,20 @@ def _grids_of_level(grids: gpd.GeoDataFrame, model: StaffingModel) -> gpd.GeoDat
         grids = grids[(levels == model.level).to_numpy()]
     if grids.empty:
         raise InputError(
-            Problem(f"no grids of level {model.level} to staff under model {model.name}",
-                    source="grids", field="level")
+            Problem(
+                f"no grids of level {model.level} to staff under model {model.name}",
+                source="grids",
+                field="level",
+            )
         )
     dup = grids["code"][grids["code"].duplicated()]
     if not dup.empty:
         raise InputError(
-            Problem(f"duplicate grid codes: {', '.join(map(str, dup.unique()[:5]))}",
-                    source="grids", field="code")
+            Problem(
+                f"duplicate grid codes: {', '.join(map(str, dup.unique()[:5]))}",
+                source="grids",
+                field="code",
+            )
         )
     return grids.reset_index(drop=True)
 
@@ -127,14 +156,27 @@ def _seat_centre(ctx: Context) -> dict[str, list[dict[str, str]]]:
         mine = np.flatnonzero(ctx.comm == comm)
         mine = mine[np.argsort(ctx.worker_ids[mine], kind="stable")]
         for seat in ctx.model.centre:
-            fits = [w for w in mine if not ctx.centre[w] and seat.eligible & set(ctx.worker_roles[w])]
+            fits = [
+                w for w in mine if not ctx.centre[w] and seat.eligible & set(ctx.worker_roles[w])
+            ]
             for w in fits[: seat.count]:
                 ctx.centre[w] = True
-                seated.append({"seat": seat.label, "worker_id": str(ctx.worker_ids[w]),
-                               "name": str(ctx.worker_names[w])})
+                seated.append(
+                    {
+                        "seat": seat.label,
+                        "worker_id": str(ctx.worker_ids[w]),
+                        "name": str(ctx.worker_names[w]),
+                    }
+                )
             if len(fits) < seat.count:
-                seated.append({"seat": seat.label, "worker_id": "", "name": "",
-                               "reason": f"only {len(fits)} of {seat.count} eligible"})
+                seated.append(
+                    {
+                        "seat": seat.label,
+                        "worker_id": "",
+                        "name": "",
+                        "reason": f"only {len(fits)} of {seat.count} eligible",
+                    }
+                )
         out[comm] = seated
     return out
 
@@ -150,8 +192,10 @@ def _previous(
             [Problem("required column missing", source="previous", field=c) for c in missing]
         )
     rows = list(
-        zip(*(previous[c].astype(str).to_numpy() for c in ("grid_code", "worker_id", "role")),
-            strict=True)
+        zip(
+            *(previous[c].astype(str).to_numpy() for c in ("grid_code", "worker_id", "role")),
+            strict=True,
+        )
     )
     slot_of = {sl.role: i for i, sl in enumerate(ctx.model.slots)}
     known = set()
@@ -175,7 +219,9 @@ def _blocks(ctx: Context) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _plan(ctx: Context, ledger: Any, previous: set[tuple[int, int, int]]) -> pd.DataFrame:
-    triples = sorted(ledger.triples, key=lambda t: (ctx.grid_codes[t[0]], t[2], ctx.worker_ids[t[1]]))
+    triples = sorted(
+        ledger.triples, key=lambda t: (ctx.grid_codes[t[0]], t[2], ctx.worker_ids[t[1]])
+    )
     return pd.DataFrame(
         {
             "grid_code": [str(ctx.grid_codes[g]) for g, _, _ in triples],

@@ -36,9 +36,13 @@ def plan_problems(plan: pd.DataFrame, ctx: Context, *, source: str = "plan") -> 
     ):
         g, w, s = ctx.grid_index.get(code), ctx.worker_index.get(wid), slot_of.get(role)
         if g is None:
-            problems.append(Problem(f"unknown grid {code}", source=source, feature=i, field="grid_code"))
+            problems.append(
+                Problem(f"unknown grid {code}", source=source, feature=i, field="grid_code")
+            )
         if w is None:
-            problems.append(Problem(f"unknown worker {wid}", source=source, feature=i, field="worker_id"))
+            problems.append(
+                Problem(f"unknown worker {wid}", source=source, feature=i, field="worker_id")
+            )
         if s is None:
             known = ", ".join(slot_of)
             problems.append(
@@ -54,8 +58,12 @@ def plan_problems(plan: pd.DataFrame, ctx: Context, *, source: str = "plan") -> 
         why = pair_reason(ctx, s, g, w)
         if why:
             problems.append(
-                Problem(f"{_who(ctx, w)} cannot be {slots[s].label} of grid {code}: {why}",
-                        source=source, feature=i, field="worker_id")
+                Problem(
+                    f"{_who(ctx, w)} cannot be {slots[s].label} of grid {code}: {why}",
+                    source=source,
+                    feature=i,
+                    field="worker_id",
+                )
             )
         rows.append((i, g, w, s))
     return problems + _capacity(ctx, rows, source)
@@ -87,7 +95,9 @@ def _capacity(ctx: Context, rows: list[tuple[int, int, int, int]], source: str) 
                 Problem(
                     f"{_who(ctx, w)} is {slot.label} of {len(gs)} grids ({codes}); "
                     f"model {ctx.model.name} allows at most {slot.max_grids}",
-                    source=source, feature=at, field="worker_id",
+                    source=source,
+                    feature=at,
+                    field="worker_id",
                 )
             )
         for name, limit in slot.capacity_limits.items():
@@ -97,7 +107,9 @@ def _capacity(ctx: Context, rows: list[tuple[int, int, int, int]], source: str) 
                     Problem(
                         f"{_who(ctx, w)} as {slot.label} carries {total:g} {name} ({codes}); "
                         f"the limit is {limit:g}",
-                        source=source, feature=at, field="worker_id",
+                        source=source,
+                        feature=at,
+                        field="worker_id",
                     )
                 )
     for (g, s), ws in sorted(per_gs.items()):
@@ -107,7 +119,8 @@ def _capacity(ctx: Context, rows: list[tuple[int, int, int, int]], source: str) 
                 Problem(
                     f"grid {ctx.grid_codes[g]} has {len(ws)} {slots[s].label} ({ids}); "
                     f"the model allows {slots[s].max}",
-                    source=source, field="grid_code",
+                    source=source,
+                    field="grid_code",
                 )
             )
     for (w, g), ss in sorted(per_wg.items()):
@@ -116,18 +129,20 @@ def _capacity(ctx: Context, rows: list[tuple[int, int, int, int]], source: str) 
                 Problem(
                     f"{_who(ctx, w)} holds {len(ss)} slots in grid {ctx.grid_codes[g]}; "
                     "one person fills one slot per grid",
-                    source=source, field="worker_id",
+                    source=source,
+                    field="worker_id",
                 )
             )
     if ctx.model.one_role_per_worker:
-        for w, ss in sorted(roles.items()):
-            if len(ss) > 1:
-                labels = ", ".join(slots[s].label for s in sorted(ss))
+        for w, held in sorted(roles.items()):
+            if len(held) > 1:
+                labels = ", ".join(slots[s].label for s in sorted(held))
                 problems.append(
                     Problem(
                         f"{_who(ctx, w)} holds several roles ({labels}); model "
                         f"{ctx.model.name} gives each worker one role",
-                        source=source, field="role",
+                        source=source,
+                        field="role",
                     )
                 )
     return problems

@@ -50,6 +50,7 @@ class Context:
     centre: np.ndarray  # bool (W,): kept at the community centre, off the grids
     grid_index: dict[str, int] = field(default_factory=dict)
     worker_index: dict[str, int] = field(default_factory=dict)
+    seats: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # centre, per community
 
     def travel(self, gi: np.ndarray, wi: np.ndarray) -> np.ndarray:
         """Return metres from each worker's home to each grid's representative point."""
@@ -114,7 +115,9 @@ def build_context(
         worker_names=workers["name"].astype(object).fillna("").astype(str).to_numpy(),
         worker_phone=_text(workers, "phone"),
         worker_roles=roles,
-        slot_quals=[np.array([bool(s.eligible & set(r)) for r in roles], bool) for s in model.slots],
+        slot_quals=[
+            np.array([bool(s.eligible & set(r)) for r in roles], bool) for s in model.slots
+        ],
         party=workers["party_member"].astype(object).fillna(False).astype(bool).to_numpy(),
         beat=_text(workers, "police_beat"),
         hours=pd.to_numeric(workers["hours"], errors="coerce").fillna(0).to_numpy(float),
@@ -186,4 +189,3 @@ class Ledger:
         self.in_grid.add((w, g))
         self.filled[(g, s)] += 1
         self.triples.append((g, w, s))
-

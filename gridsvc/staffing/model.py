@@ -66,7 +66,9 @@ class Slot:
     Eligibility: any of ``eligible`` qualifications, plus party membership, the grid's police
     beat, hours available, home within ``home_within_m`` of the grid and travel within
     ``max_km``. Capacity per person in this position: ``max_grids`` and the summed
-    households, residents and monthly visits of those grids (``None`` = no limit).
+    households, residents and monthly visits of those grids (``None`` = no limit). ``spread``
+    prefers several people to one holding many grids; turn it off where one person should lead
+    them all (the party secretary as 网格长).
     """
 
     role: str
@@ -83,6 +85,7 @@ class Slot:
     max_households: int | None = None
     max_residents: int | None = None
     max_visits: float | None = None
+    spread: bool = True
 
     @property
     def capacity_limits(self) -> dict[str, float]:
@@ -193,13 +196,17 @@ def model_from_dict(data: dict[str, Any], *, source: str = "model") -> StaffingM
         problems.append(Problem("model has no name", source=source, field="name"))
     extra_roles = {str(k): str(v) for k, v in (data.get("roles") or {}).items()}
     known = ROLES | extra_roles
-    slots = [_slot(raw, i, known, source, problems) for i, raw in enumerate(data.get("slots") or [])]
+    slots = [
+        _slot(raw, i, known, source, problems) for i, raw in enumerate(data.get("slots") or [])
+    ]
     if not slots:
         problems.append(Problem("model has no slots", source=source, field="slots"))
     roles = [s.role for s in slots if s is not None]
     for dup in sorted({r for r in roles if roles.count(r) > 1}):
         problems.append(Problem(f"slot role {dup!r} appears twice", source=source, field="slots"))
-    centre = [_centre(raw, i, known, source, problems) for i, raw in enumerate(data.get("centre") or [])]
+    centre = [
+        _centre(raw, i, known, source, problems) for i, raw in enumerate(data.get("centre") or [])
+    ]
     quota = frozenset(_roles(data.get("quota_roles") or [], known, source, "quota_roles", problems))
     if problems:
         raise InputError(problems)
@@ -228,7 +235,7 @@ def _roles(
             problems.append(
                 Problem(
                     f"unknown role {v!r}; known: {', '.join(sorted(known))} "
-                    "(add new ones under \"roles\")",
+                    '(add new ones under "roles")',
                     source=source,
                     field=where,
                 )
@@ -276,7 +283,7 @@ def _never_met(s: Slot) -> str:
     if s.min > s.max:
         return f"min {s.min} > max {s.max}; set min <= max"
     if s.max > 0 and not s.eligible:
-        return "no eligible roles; list at least one under \"eligible\""
+        return 'no eligible roles; list at least one under "eligible"'
     if s.max > 0 and s.max_grids < 1:
         return f"max_grids {s.max_grids} lets nobody take a grid; set max_grids >= 1"
     for key, value in (("max_km", s.max_km), ("home_within_m", s.home_within_m)):

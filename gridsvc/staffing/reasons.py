@@ -68,6 +68,4 @@ def slot_reason(ctx: Context, ledger: Ledger, s: int, g: int) -> str:
         return f"{blocked['free']} eligible {slot.label} still free (solver time budget ran out)"
     where = f" in beat {ctx.grid_beat[g]}" if slot.same_beat and ctx.grid_beat[g] else ""
     detail = ", ".join(f"{n} {why}" for why, n in sorted(blocked.items()))
-    return (
-        f"no eligible {slot.label}{where} has capacity ({len(pool)} eligible: {detail})"
-    )
+    return f"no eligible {slot.label}{where} has capacity ({len(pool)} eligible: {detail})"

@@ -61,8 +61,14 @@ def _rosters(
         w = ctx.worker_index[wid]
         label = slots[[sl.role for sl in slots].index(role)].label
         team[code].append(
-            {"role": role, "label": label, "worker_id": wid, "name": str(ctx.worker_names[w]),
-             "phone": str(ctx.worker_phone[w]), "kept": bool(kept)}
+            {
+                "role": role,
+                "label": label,
+                "worker_id": wid,
+                "name": str(ctx.worker_names[w]),
+                "phone": str(ctx.worker_phone[w]),
+                "kept": bool(kept),
+            }
         )
     rosters: dict[str, Any] = {}
     short: list[tuple[int, int, int]] = []
@@ -73,8 +79,12 @@ def _rosters(
             if have < slot.min:
                 short.append((g, s, slot.min - have))
                 unfilled.append(
-                    {"role": slot.role, "label": slot.label, "missing": slot.min - have,
-                     "reason": slot_reason(ctx, ledger, s, g)}
+                    {
+                        "role": slot.role,
+                        "label": slot.label,
+                        "missing": slot.min - have,
+                        "reason": slot_reason(ctx, ledger, s, g),
+                    }
                 )
         rosters[str(code)] = {
             "community_code": str(ctx.grid_comm[g]),
@@ -110,16 +120,25 @@ def _worker_loads(ctx: Context, ledger: Ledger, settings: StaffingSettings) -> l
                 if loads[w, i] > limit
             ]
         out.append(
-            {"worker_id": str(ctx.worker_ids[w]), "name": str(ctx.worker_names[w]),
-             "community_code": str(ctx.comm[w]), "qualifications": ctx.worker_roles[w],
-             "roles": sorted(held[w]), "centre": bool(ctx.centre[w]), "grids": int(grids[w]),
-             **{k: _num(loads[w, i]) for i, k in enumerate(LOADS)}, "overload": flags}
+            {
+                "worker_id": str(ctx.worker_ids[w]),
+                "name": str(ctx.worker_names[w]),
+                "community_code": str(ctx.comm[w]),
+                "qualifications": ctx.worker_roles[w],
+                "roles": sorted(held[w]),
+                "centre": bool(ctx.centre[w]),
+                "grids": int(grids[w]),
+                **{k: _num(loads[w, i]) for i, k in enumerate(LOADS)},
+                "overload": flags,
+            }
         )
     return out
 
 
 def _communities(
-    ctx: Context, ledger: Ledger, centre: dict[str, list[dict[str, str]]],
+    ctx: Context,
+    ledger: Ledger,
+    centre: dict[str, list[dict[str, str]]],
     settings: StaffingSettings,
 ) -> dict[str, Any]:
     quota = ctx.model.quota_roles
@@ -164,20 +183,31 @@ def _proposal(ctx: Context, short: list[tuple[int, int, int]]) -> list[dict[str,
             total = sum(ctx.load[g, LOADS.index(name)] * m for g, m in items)
             need = max(need, math.ceil(total / limit)) if limit > 0 else need
         out.append(
-            {"community_code": comm, "role": slot.role, "label": slot.label, "police_beat": beat,
-             "short_positions": positions, "extra_workers": need,
-             "qualifications": sorted(slot.eligible)}
+            {
+                "community_code": comm,
+                "role": slot.role,
+                "label": slot.label,
+                "police_beat": beat,
+                "short_positions": positions,
+                "extra_workers": need,
+                "qualifications": sorted(slot.eligible),
+            }
         )
     return out
 
 
 def _quota_gaps(communities: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        {"community_code": code, "role": "community_worker", "label": "社区工作者",
-         "police_beat": "", "short_positions": 0,
-         "extra_workers": c["required_workers"] - c["community_workers"],
-         "qualifications": ["community_worker"],
-         "why": f"{c['target_per_10k']:g} community workers per 10,000 residents"}
+        {
+            "community_code": code,
+            "role": "community_worker",
+            "label": "社区工作者",
+            "police_beat": "",
+            "short_positions": 0,
+            "extra_workers": c["required_workers"] - c["community_workers"],
+            "qualifications": ["community_worker"],
+            "why": f"{c['target_per_10k']:g} community workers per 10,000 residents",
+        }
         for code, c in communities.items()
         if not c["meets_target"]
     ]
@@ -203,12 +233,21 @@ def _changes(
             why = f"role {role} is not a slot of model {ctx.model.name}"
         else:
             why = pair_reason(ctx, s, g, w) or _displaced(ctx, ledger, g, w, s)
-        out.append({"change": "removed", "grid_code": code, "worker_id": wid, "role": role,
-                    "reason": why})
+        out.append(
+            {"change": "removed", "grid_code": code, "worker_id": wid, "role": role, "reason": why}
+        )
     before = set(previous)
+    old_grids = {p[0] for p in before}
     for code, wid, role in sorted(now - before):
-        out.append({"change": "added", "grid_code": code, "worker_id": wid, "role": role,
-                    "reason": "new grid" if code not in {p[0] for p in before} else "filled"})
+        out.append(
+            {
+                "change": "added",
+                "grid_code": code,
+                "worker_id": wid,
+                "role": role,
+                "reason": "new grid" if code not in old_grids else "filled",
+            }
+        )
     return out
 
 

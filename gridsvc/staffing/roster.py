@@ -88,7 +88,8 @@ def check_roster(
     checked = validate(raw, kind="workers", source=source, crs=crs).frame
     for col in EXTRA_COLUMNS:
         values = raw[col] if col in raw else pd.Series([None] * len(raw))
-        checked[col] = values.astype("string").str.strip().replace("", pd.NA).to_numpy()
+        text = values.astype("string").str.strip()
+        checked[col] = text.where(text != "", None).to_numpy()
     problems = _staffing_problems(checked, raw, model, source)
     if problems:
         raise InputError(problems)

@@ -12,11 +12,11 @@ class StaffingSettings:
     """Knobs of :func:`gridsvc.staffing.assign`.
 
     Solver: ``k_candidates`` nearest eligible workers per slot position are offered to CP-SAT
-    (``None`` offers every eligible worker: the exact model); ``block_time`` is CP-SAT's
-    *deterministic* time budget per community (``None`` solves to optimality). The objective,
+    (``None`` offers every eligible worker). The objective,
     in priority order: a required position left empty costs ``fill_required``, an optional one
     ``fill_optional``; dropping a still-valid previous assignment ``keep``; then travel in metres
-    plus ``balance`` per household of the busiest worker of each slot in each community.
+    plus ``balance`` × (k − 1) for the k-th grid one person holds in a ``spread`` slot (a convex
+    cost that spreads grids over workers, capped at a quarter of ``fill_optional``).
 
     Report: a worker serving more than ``overload_residents`` residents (one grid worker for
     1,000+ residents is the overload the reforms fight), ``overload_households`` households or
@@ -26,14 +26,17 @@ class StaffingSettings:
     """
 
     seed: int = 0
-    k_candidates: int | None = 6
-    block_time: float | None = 5.0
+    k_candidates: int | None = 8
     fill_required: int = 1_000_000
     fill_optional: int = 100_000
     keep: int = 20_000
-    balance: int = 10
+    balance: int = 200
     overload_residents: int = 1000
     overload_households: int = 400
     overload_visits: float = 150.0
     overload_exempt: frozenset[str] = frozenset({"police_grid_leader", "grid_leader"})
     quota_per_10k: float = 18.0
+
+    def step_cost(self, k: int) -> int:
+        """Return the extra cost of one person's (k+1)-th grid in one slot (convex, capped)."""
+        return min(self.balance * k, self.fill_optional // 4)

@@ -1,15 +1,19 @@
-"""Assignment solver: CP-SAT per community over pruned candidates, then a greedy completion.
+"""Assignment solver: min-cost flow per community over pruned candidates, repaired, completed.
 
 Per community (workers only serve their own community, so blocks are independent):
 
 1. candidates: every eligible (grid, worker, slot) triple, pruned to the ``k`` nearest workers per
-   slot position (previous assignments are always kept as candidates);
-2. CP-SAT (one search worker, fixed seed, deterministic time budget) minimises the objective of
-   :class:`~gridsvc.staffing.settings.StaffingSettings`, hinted with a greedy solution;
+   slot position (previous assignments stay candidates);
+2. min-cost flow: source → (worker, slot) in unit arcs of rising cost (the balance term) →
+   (grid, slot) at travel cost → sink (required positions rewarded first) — exact for the
+   objective of :class:`~gridsvc.staffing.settings.StaffingSettings` except the constraints a
+   flow cannot express (one role per worker, load limits), which a short repair loop enforces;
 3. if a slot stays short while an eligible worker was pruned away, the block is solved again with
    every eligible worker of those slots;
 4. a greedy pass over all eligible triples fills whatever still fits, so no slot stays short
    while an eligible worker has room for it.
+
+:func:`gridsvc.staffing.exact.solve_exact` solves the same objective exactly with CP-SAT.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.sat.python import cp_model
+from ortools.graph.python import min_cost_flow
 
 from gridsvc.staffing.context import LOADS, Context, Ledger
 from gridsvc.staffing.settings import StaffingSettings
 
-__all__ = ["Triples", "block_candidates", "plan_cost", "solve"]
+__all__ = ["Triples", "block_candidates", "complete", "plan_cost", "solve"]
 
 log = logging.getLogger(__name__)
+
+_REPAIRS = 20
 
 
 @dataclass
@@ -49,12 +55,10 @@ class Triples:
     def concat(parts: list[Triples]) -> Triples:
         """Join triples end to end."""
         if not parts:
-            e = np.zeros(0, int)
+            e = np.zeros(0, np.int64)
             return Triples(e, e, e, e, np.zeros(0, bool))
-        return Triples(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
-
-
-_FIELDS = ("g", "w", "s", "cost", "kept")
+        fields = ("g", "w", "s", "cost", "kept")
+        return Triples(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
 
 def block_candidates(
@@ -71,7 +75,11 @@ def block_candidates(
         ok = ctx.eligible(s, gi, wi)
         gi, wi = gi[ok], wi[ok]
         cost = np.rint(ctx.travel(gi, wi)).astype(np.int64)
-        kept = np.array([(g, w, s) in previous for g, w in zip(gi, wi, strict=True)], bool)
+        kept = np.fromiter(
+            ((g, w, s) in previous for g, w in zip(gi.tolist(), wi.tolist(), strict=True)),
+            bool,
+            len(gi),
+        )
         parts.append(Triples(gi, wi, np.full(len(gi), s), cost, kept))
     return Triples.concat(parts)
 
@@ -80,8 +88,7 @@ def _prune(ctx: Context, full: Triples, k: int | None) -> Triples:
     if k is None or len(full) == 0:
         return full
     per = np.array([k * max(1, slot.max) for slot in ctx.model.slots])
-    order = np.lexsort((full.w, full.cost, full.s, full.g))
-    t = full.take(order)
+    t = full.take(np.lexsort((full.w, full.cost, full.s, full.g)))
     key = t.g * len(per) + t.s
     start = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
     rank = np.arange(len(t)) - np.repeat(start, np.diff(np.r_[start, len(t)]))
@@ -96,29 +103,20 @@ def solve(
 ) -> Ledger:
     """Solve every block (grid indices, worker indices); return the filled ledger."""
     ledger = Ledger(ctx)
+    n_slots = len(ctx.model.slots)
     for grids, workers in blocks:
         full = block_candidates(ctx, grids, workers, previous)
         cand = _prune(ctx, full, settings.k_candidates)
-        chosen = _cp_sat(ctx, cand, settings, _greedy(ctx, cand, settings, Ledger(ctx)))
-        n_slots = len(ctx.model.slots)
-        short = _short(ctx, full, cand.take(chosen))
+        picked = _flow_repaired(ctx, cand, settings)
+        short = _short(ctx, full, picked)
         in_full = np.isin(full.g * n_slots + full.s, short)
         in_cand = np.isin(cand.g * n_slots + cand.s, short)
         if in_full.sum() > in_cand.sum():
-            hint = _as_ledger(ctx, cand.take(chosen))
             cand = Triples.concat([cand.take(~in_cand), full.take(in_full)])
-            chosen = _cp_sat(ctx, cand, settings, _greedy(ctx, cand, settings, hint))
-        picked = cand.take(chosen)
-        for g, w, s in zip(picked.g, picked.w, picked.s, strict=True):
-            ledger.add(int(w), int(g), int(s))
-        _greedy(ctx, full, settings, ledger)
-    return ledger
-
-
-def _as_ledger(ctx: Context, t: Triples) -> Ledger:
-    ledger = Ledger(ctx)
-    for g, w, s in zip(t.g, t.w, t.s, strict=True):
-        ledger.add(int(w), int(g), int(s))
+            picked = _flow_repaired(ctx, cand, settings)
+        for g, w, s in zip(picked.g.tolist(), picked.w.tolist(), picked.s.tolist(), strict=True):
+            ledger.add(w, g, s)
+        complete(ctx, full, settings, ledger)
     return ledger
 
 
@@ -128,13 +126,125 @@ def _short(ctx: Context, full: Triples, picked: Triples) -> np.ndarray:
     keys = np.unique(full.g * n_slots + full.s)
     got, counts = np.unique(picked.g * n_slots + picked.s, return_counts=True)
     have = np.zeros(len(keys), int)
-    pos = np.searchsorted(keys, got)
-    have[pos] = counts
+    have[np.searchsorted(keys, got)] = counts
     maxes = np.array([slot.max for slot in ctx.model.slots])
     return keys[have < maxes[keys % n_slots]]
 
 
-def _greedy(ctx: Context, t: Triples, settings: StaffingSettings, ledger: Ledger) -> Ledger:
+def _flow_repaired(ctx: Context, cand: Triples, settings: StaffingSettings) -> Triples:
+    """Solve the flow, then ban or shrink what breaks one-role and load limits; re-solve."""
+    caps: dict[tuple[int, int], int] = {}
+    banned = np.zeros(len(cand), bool)
+    for _ in range(_REPAIRS):
+        live = cand.take(~banned)
+        picked = live.take(_flow(ctx, live, settings, caps))
+        changed = _repair(ctx, cand, picked, banned, caps)
+        if not changed:
+            return picked
+    log.warning("flow repair did not settle after %d rounds; completing greedily", _REPAIRS)
+    return Triples.concat([])
+
+
+def _repair(
+    ctx: Context,
+    cand: Triples,
+    picked: Triples,
+    banned: np.ndarray,
+    caps: dict[tuple[int, int], int],
+) -> bool:
+    slots = ctx.model.slots
+    changed = False
+    by_worker: dict[int, dict[int, list[int]]] = {}
+    for i, (w, s) in enumerate(zip(picked.w.tolist(), picked.s.tolist(), strict=True)):
+        by_worker.setdefault(w, {}).setdefault(s, []).append(i)
+    scarcity = _scarcity(ctx, cand.take(~banned))
+    for w, per_slot in by_worker.items():
+        if ctx.model.one_role_per_worker and len(per_slot) > 1:
+            keep = min(per_slot, key=lambda s: (scarcity[s], s))
+            banned |= (cand.w == w) & (cand.s != keep)
+            changed = True
+            continue
+        for s, idx in per_slot.items():
+            limits = slots[s].capacity_limits
+            if not limits:
+                continue
+            gs = picked.g[idx][np.argsort(picked.cost[idx], kind="stable")]
+            carried, fits = np.zeros(3), 0
+            for g in gs:
+                load = carried + ctx.load[g]
+                if any(load[LOADS.index(k)] > v + 1e-9 for k, v in limits.items()):
+                    break
+                carried, fits = load, fits + 1
+            if fits < len(gs):
+                caps[(w, s)] = fits
+                changed = True
+    if not ctx.model.one_role_per_worker:
+        seen: dict[tuple[int, int], int] = {}
+        for g, w, s in zip(picked.g.tolist(), picked.w.tolist(), picked.s.tolist(), strict=True):
+            if (w, g) in seen:
+                banned |= (cand.w == w) & (cand.g == g) & (cand.s == max(s, seen[(w, g)]))
+                changed = True
+            seen[(w, g)] = min(s, seen.get((w, g), s))
+    return changed
+
+
+def _scarcity(ctx: Context, live: Triples) -> dict[int, float]:
+    """Return per slot: capacity of its eligible workers over the positions it needs."""
+    out = {}
+    for s, slot in enumerate(ctx.model.slots):
+        mine = live.s == s
+        supply = len(np.unique(live.w[mine])) * slot.max_grids
+        demand = len(np.unique(live.g[mine])) * max(slot.min, 1)
+        out[s] = supply / demand if demand else float("inf")
+    return out
+
+
+def _flow(
+    ctx: Context, t: Triples, settings: StaffingSettings, caps: dict[tuple[int, int], int]
+) -> np.ndarray:
+    """Return the indices of ``t`` a min-cost flow picks."""
+    if len(t) == 0:
+        return np.zeros(0, int)
+    slots = ctx.model.slots
+    ws, ws_of = np.unique(np.c_[t.w, t.s], axis=0, return_inverse=True)
+    gs, gs_of = np.unique(np.c_[t.g, t.s], axis=0, return_inverse=True)
+    source, sink, n_ws = 0, 1, len(ws)
+    arcs: list[tuple[int, int, int, int]] = []
+    n_per_ws = np.bincount(ws_of.ravel(), minlength=n_ws)
+    for j, (w, s) in enumerate(ws.tolist()):
+        top = min(slots[s].max_grids, caps.get((w, s), slots[s].max_grids), int(n_per_ws[j]))
+        for k in range(top):  # the k-th extra grid of one person costs more: spreads the load
+            arcs.append((source, 2 + j, 1, settings.step_cost(k) if slots[s].spread else 0))
+    supply = len(arcs)
+    pick = t.cost - settings.fill_optional - settings.keep * t.kept.astype(np.int64)
+    arcs += zip(
+        (2 + ws_of.ravel()).tolist(),
+        (2 + n_ws + gs_of.ravel()).tolist(),
+        [1] * len(t),
+        pick.tolist(),
+        strict=True,
+    )
+    for j, (_, s) in enumerate(gs.tolist()):
+        lo, hi = slots[s].min, slots[s].max
+        if lo:
+            arcs.append((2 + n_ws + j, sink, lo, -settings.fill_required))
+        if hi > lo:
+            arcs.append((2 + n_ws + j, sink, hi - lo, 0))
+    arcs.append((source, sink, supply, 0))
+    table = np.array(arcs, dtype=np.int64)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(table[:, 0], table[:, 1], table[:, 2], table[:, 3])
+    flow.set_node_supply(source, supply)
+    flow.set_node_supply(sink, -supply)
+    status = flow.solve()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    first = supply
+    used = flow.flows(np.arange(first, first + len(t)))
+    return np.flatnonzero(used > 0)
+
+
+def complete(ctx: Context, t: Triples, settings: StaffingSettings, ledger: Ledger) -> Ledger:
     """Fill required positions round-robin, then optional ones, cheapest feasible first."""
     if len(t) == 0:
         return ledger
@@ -151,112 +261,40 @@ def _greedy(ctx: Context, t: Triples, settings: StaffingSettings, ledger: Ledger
     return ledger
 
 
-def _cp_sat(ctx: Context, t: Triples, settings: StaffingSettings, hint: Ledger) -> np.ndarray:
-    """Return the indices of ``t`` that CP-SAT picks."""
-    n = len(t)
-    if n == 0:
-        return np.zeros(0, int)
-    m = cp_model.CpModel()
-    x = [m.NewBoolVar(f"x{i}") for i in range(n)]
-    slots = ctx.model.slots
-    objective = []
-    for i in range(n):
-        objective.append(
-            (int(t.cost[i]) - settings.fill_optional - settings.keep * int(t.kept[i])) * x[i]
-        )
-    for (g, s), idx in _groups(t.g, t.s).items():
-        m.Add(sum(x[i] for i in idx) <= slots[s].max)
-        if slots[s].min > 0:
-            u = m.NewIntVar(0, slots[s].min, f"u{g}_{s}")
-            m.Add(u + sum(x[i] for i in idx) >= slots[s].min)
-            objective.append(settings.fill_required * u)
-    peaks: dict[int, cp_model.IntVar] = {}
-    for (w, s), idx in _groups(t.w, t.s).items():
-        slot = slots[s]
-        if len(idx) > slot.max_grids:
-            m.Add(sum(x[i] for i in idx) <= slot.max_grids)
-        for name, limit in slot.capacity_limits.items():
-            col = LOADS.index(name)
-            loads = [int(round(ctx.load[t.g[i], col] * 10)) for i in idx]
-            if sum(loads) > limit * 10:
-                m.Add(sum(a * x[i] for a, i in zip(loads, idx, strict=True)) <= int(limit * 10))
-        if slot.max_grids > 1 and settings.balance:
-            hh = [int(ctx.load[t.g[i], 0]) for i in idx]
-            if s not in peaks:
-                peaks[s] = m.NewIntVar(0, int(ctx.load[:, 0].sum()) + 1, f"peak{s}")
-                objective.append(settings.balance * peaks[s])
-            m.Add(sum(a * x[i] for a, i in zip(hh, idx, strict=True)) <= peaks[s])
-    for idx in _groups(t.w, t.g).values():
-        if len(idx) > 1:
-            m.Add(sum(x[i] for i in idx) <= 1)
-    if ctx.model.one_role_per_worker:
-        by_worker: dict[int, dict[int, list[int]]] = {}
-        for i in range(n):
-            by_worker.setdefault(int(t.w[i]), {}).setdefault(int(t.s[i]), []).append(i)
-        for w, per_slot in by_worker.items():
-            if len(per_slot) < 2:
-                continue
-            ys = []
-            for s, idx in per_slot.items():
-                y = m.NewBoolVar(f"y{w}_{s}")
-                ys.append(y)
-                for i in idx:
-                    m.AddImplication(x[i], y)
-            m.AddAtMostOne(ys)
-    m.Minimize(sum(objective))
-    hinted = set(hint.triples)
-    for i in range(n):
-        m.AddHint(x[i], (int(t.g[i]), int(t.w[i]), int(t.s[i])) in hinted)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = settings.seed
-    if settings.block_time is not None:
-        solver.parameters.max_deterministic_time = settings.block_time
-    status = solver.Solve(m)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        log.warning("CP-SAT found no solution (%s); using the greedy one", solver.StatusName(status))
-        hinted = set(hint.triples)
-        return np.array([i for i in range(n) if (t.g[i], t.w[i], t.s[i]) in hinted], int)
-    return np.flatnonzero([solver.BooleanValue(v) for v in x])
-
-
-def _groups(a: np.ndarray, b: np.ndarray) -> dict[tuple[int, int], list[int]]:
-    out: dict[tuple[int, int], list[int]] = {}
-    for i, key in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
-        out.setdefault(key, []).append(i)
-    return out
-
-
 def plan_cost(
     ctx: Context, ledger: Ledger, previous: set[tuple[int, int, int]], settings: StaffingSettings
 ) -> dict[str, float]:
     """Return the objective of a plan by parts, all non-negative, and their ``total``."""
     slots = ctx.model.slots
     filled = ledger.filled
-    G = len(ctx.grid_codes)
-    short = sum(max(0, sl.min - filled.get((g, s), 0)) for g in range(G) for s, sl in enumerate(slots))
-    empty = sum(sl.max - filled.get((g, s), 0) for g in range(G) for s, sl in enumerate(slots))
-    triples = np.array(ledger.triples, int).reshape(-1, 3)
+    n_grids = len(ctx.grid_codes)
+    short = sum(
+        max(0, sl.min - filled.get((g, s), 0)) for g in range(n_grids) for s, sl in enumerate(slots)
+    )
+    empty = sum(
+        sl.max - filled.get((g, s), 0) for g in range(n_grids) for s, sl in enumerate(slots)
+    )
+    triples = np.array(ledger.triples, np.int64).reshape(-1, 3)
     travel = float(np.rint(ctx.travel(triples[:, 0], triples[:, 1])).sum())
     dropped = len(previous - set(ledger.triples))
-    peaks: dict[tuple[str, int], float] = {}
-    for (w, s), count in ledger.grids.items():
-        if slots[s].max_grids > 1 and count:
-            key = (str(ctx.comm[w]), s)
-            peaks[key] = max(peaks.get(key, 0.0), float(ledger.loads[(w, s)][0]))
+    steps = sum(
+        settings.step_cost(k)
+        for (_, s), n in ledger.grids.items()
+        if slots[s].spread
+        for k in range(n)
+    )
     parts = {
         "required_unfilled": float(short),
         "positions_unfilled": float(empty),
         "travel_m": travel,
         "previous_dropped": float(dropped),
-        "peak_households": float(sum(peaks.values())),
+        "spread_cost": float(steps),
     }
-    parts["total"] = (
+    parts["total"] = float(
         settings.fill_required * short
         + settings.fill_optional * empty
         + travel
         + settings.keep * dropped
-        + settings.balance * parts["peak_households"]
+        + steps
     )
     return parts
-

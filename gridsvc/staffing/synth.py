@@ -73,13 +73,11 @@ def generate_roster(
                 rows += _people(rng, c, "police", role, 1, 0.7, 176.0, home_of, False, beat=label)
         for category, roles, per, party, hours, lives in _PER_GRID:
             scale = 1.0 if category == "full_time" else density
-            n = int(round(len(gi) * per * scale))
+            n = round(len(gi) * per * scale)
             rows += _people(rng, c, category, roles, n, party, hours, home_of, lives)
     frame = pd.DataFrame(rows)
-    for i, row_id in enumerate(frame.index):
-        del row_id
-        frame.loc[frame.index[i], "id"] = f"W{i + 1:06d}"
-    xy = np.stack(frame.pop("xy").to_numpy()) if len(frame) else np.zeros((0, 2))
+    frame["id"] = [f"W{i + 1:06d}" for i in range(len(frame))]
+    xy = np.array(frame.pop("xy").tolist(), dtype=float).reshape(-1, 2)
     geometry = gpd.GeoSeries(shapely.points(xy), crs=crs).to_crs(frames.WGS84)
     out = gpd.GeoDataFrame(frame, geometry=geometry.values, crs=frames.WGS84)
     return out
@@ -91,7 +89,11 @@ def _households(
     if households is None or households.empty:
         return None, None, None
     xy = shapely.get_coordinates(households.to_crs(crs).geometry.values)
-    return xy, households["community_code"].astype(str).to_numpy(), households["id"].astype(str).to_numpy()
+    return (
+        xy,
+        households["community_code"].astype(str).to_numpy(),
+        households["id"].astype(str).to_numpy(),
+    )
 
 
 def _homes(

@@ -54,11 +54,15 @@ def grid_workload(
     cadence = hh["cadence"].astype(object).where(hh["cadence"].notna(), "none").astype(str)
     hh["visits"] = cadence.map(VISITS_PER_MONTH).fillna(0.0)
     hh["care"] = (hh["visits"] > 0).astype(int)
-    sums = hh.dropna(subset=["grid_code"]).groupby("grid_code").agg(
-        households=("size", "size"),
-        residents=("size", "sum"),
-        visits=("visits", "sum"),
-        care_households=("care", "sum"),
+    sums = (
+        hh.dropna(subset=["grid_code"])
+        .groupby("grid_code")
+        .agg(
+            households=("size", "size"),
+            residents=("size", "sum"),
+            visits=("visits", "sum"),
+            care_households=("care", "sum"),
+        )
     )
     idx = out["grid_code"]
     found = idx.isin(sums.index).to_numpy()

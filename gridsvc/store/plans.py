@@ -10,6 +10,7 @@ answers which grid held a place on a past day.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from geoalchemy2 import Geometry
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     Boolean,
     Column,
@@ -34,7 +36,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from shapely.geometry.base import BaseGeometry
 
 from gridsvc import frames
 from gridsvc.errors import NotFoundError, StaleError
@@ -172,7 +173,7 @@ def _geom_col(table: Table) -> Any:
     return func.ST_AsBinary(table.c.geom, type_=LargeBinary).label("wkb")
 
 
-def _frame(rows: list[Any], extra: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+def _frame(rows: Sequence[Any], extra: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
     names = [*GRID_ATTRS, *extra]
     data = pd.DataFrame([[getattr(r, n) for n in names] for r in rows], columns=names)
     geoms = [None if r.wkb is None else shapely.from_wkb(bytes(r.wkb)) for r in rows]

@@ -13,28 +13,43 @@ from gridsvc.partition.areas import areas_to_households
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
 
-# The heuristic leaves a few grids outside 30–50 on communities whose stairwell units hold
-# 40–49 households each (urban) or whose census blocks are lumpy (Baltimore); the report says
-# so ("infeasibility is not proved"). Strict xfail: the day these pass, drop the marks.
-KNOWN_GAP = pytest.mark.xfail(strict=True, reason="heuristic misses bounds on lumpy atoms")
 
 
 def _community(name: str) -> tuple[gpd.GeoDataFrame, ...]:
     folder = FIXTURES / name
-    if not (folder / "households.geojson").exists():
-        pytest.skip(f"fixture {name} not generated")
+    assert (folder / "households.geojson").exists(), f"fixture {name} missing; run make_fixtures"
     return tuple(
         gpd.read_file(folder / f"{part}.geojson")
         for part in ("community", "households", "buildings", "barriers")
     )
 
 
-@pytest.mark.parametrize("name", ["yudu", "village", pytest.param("urban", marks=KNOWN_GAP)])
+@pytest.mark.parametrize("name", ["yudu", "village"])
 def test_generated_community_partitions_cleanly(name: str) -> None:
     community, households, buildings, barriers = _community(name)
     result = partition(community, households, buildings=buildings, barriers=barriers)
     assert check_partition(community, households, result, LEVELS) == []
     assert result.report["totals"]["share_within_bounds"] == 1.0
+
+
+def test_urban_misses_only_where_an_exact_model_proves_it_must() -> None:
+    """星河湾 and 和谐家园 hold units of 22–29 households whose neighbours hold 26+.
+
+    No contiguous 30–50 grouping exists without splitting a unit; the engine proves it, says
+    where, and flags exactly the grids outside the bounds as exceptions.
+    """
+    community, households, buildings, barriers = _community("urban")
+    result = partition(community, households, buildings=buildings, barriers=barriers)
+    assert check_partition(community, households, result, LEVELS) == []
+    outside = result.grids[~result.grids["households"].between(30, 50)]
+    assert len(outside) > 0
+    assert all("exception" in flags for flags in outside["flags"])
+    proved = [
+        r for r in result.report["totals"]["infeasible_regions"]
+        if "proved by an exact model" in r["reason"]
+    ]  # fmt: skip
+    assert sum(r["reason"].count("units cannot be grouped") for r in proved) >= 1
+    assert all("review these grids by hand" not in r["action"] for r in proved)
 
 
 def test_yudu_matches_its_published_totals() -> None:
@@ -62,26 +77,24 @@ def test_urban_report_admits_what_it_missed() -> None:
 
 def _baltimore() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     path = FIXTURES / "baltimore_pigtown.gpkg"
-    if not path.exists():
-        pytest.skip("baltimore_pigtown.gpkg missing")
+    assert path.exists(), "fixtures/baltimore_pigtown.gpkg missing"
     outline = gpd.read_file(path, layer="csa_outline").assign(code="245100000001")
     return outline, gpd.read_file(path, layer="blocks_2020")
 
 
-@KNOWN_GAP
 def test_baltimore_blocks_partition_cleanly() -> None:
+    """Real census blocks: three blocks of 21–29 housing units touch only blocks of 22+.
+
+    Keeping blocks whole, they fit no 30–50 grid: the exact model proves it, and only those
+    grids are flagged exceptions.
+    """
     outline, blocks = _baltimore()
     result = partition(outline, areas=blocks, count_field="housing20")
     households = areas_to_households(blocks, "housing20", "EPSG:32618")
     assert check_partition(outline, households, result, LEVELS) == []
-
-
-def test_baltimore_blocks_tile_and_keep_every_housing_unit() -> None:
-    outline, blocks = _baltimore()
-    result = partition(outline, areas=blocks, count_field="housing20")
-    households = areas_to_households(blocks, "housing20", "EPSG:32618")
-    problems = check_partition(outline, households, result, LEVELS)
     assert result.grids["households"].sum() == int(blocks["housing20"].sum()) == 2894
-    # tiling, nesting and assignment hold; only a few bounds are missed (see KNOWN_GAP)
-    assert all("outside 30–50" in p for p in problems)
-    assert result.report["totals"]["share_within_bounds"] >= 0.9
+    outside = result.grids[~result.grids["households"].between(30, 50)]
+    assert all("exception" in flags for flags in outside["flags"])
+    assert len(outside) <= 5
+    reasons = [r["reason"] for r in result.report["totals"]["infeasible_regions"]]
+    assert reasons and all("proved by an exact model" in r for r in reasons)

@@ -48,7 +48,8 @@ def start_partition(body: PartitionRequest, request: Request, response: Response
         if repo.read(session, "communities", community=code).empty:
             raise NotFoundError(f"community {code} is not in the store")
     job = _runner(request).submit("partition", partition_job(codes, settings=settings),
-                                  communities=codes, user=user.username)
+                                  engine=request.app.state.engine, communities=codes,
+                                  user=user.username)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job.as_dict()
 
