@@ -45,7 +45,7 @@ def postgis_template() -> Iterator[URL]:
     """Return the URL of a template database with the postgis extension (made once a run)."""
     url = _postgis_url()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"gridsvc_template_{worker}"
+    name = f"gridsvc_template_{worker}_{os.getpid()}"  # concurrent runs share one server
     admin = _admin(url)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -66,7 +66,7 @@ def enumerate_groups(
             if total + wx > bounds.hi or (wx == 0 and zeros >= 1):
                 continue
             new = [y for y in adj[x] if y > root and y not in closed]
-            if not extend(sub + [x], ext + new, closed | set(new), total + wx,
+            if not extend([*sub, x], ext + new, closed | set(new), total + wx,
                           zeros + (wx == 0), root):
                 return False
         return True
@@ -83,7 +83,7 @@ def enumerate_groups(
 def _group_costs(
     groups: list[tuple[int, ...]], perimeter: np.ndarray, nbrs: list[dict[int, float]]
 ) -> list[int]:
-    """Perimeter in decimetres, inner borders weighted by their cut cost (so buildings stay whole)."""
+    """Perimeter in decimetres; inner borders weigh their cut cost, so buildings stay whole."""
     costs = []
     for g in groups:
         members = set(g)
