@@ -48,6 +48,8 @@ def _tiles(parent: shapely.Geometry, geoms: np.ndarray, codes: list[str], what: 
     for i in np.flatnonzero(overlap > AREA_TOL):
         problems.append(f"grids {codes[a[i]]} and {codes[b[i]]} overlap by {overlap[i]:.1f} m²")
     for g, code in zip(geoms, codes, strict=True):
+        if g.geom_type not in ("Polygon", "MultiPolygon"):
+            problems.append(f"grid {code} is a {g.geom_type}, not a polygon")
         parts = shapely.get_parts(g)
         if (shapely.area(parts) > AREA_TOL).sum() > 1:
             problems.append(f"grid {code} is not one connected polygon "

@@ -101,8 +101,8 @@ def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
     parts, owner = shapely.get_parts(cells, return_index=True)
     solid = shapely.area(parts) > 0
     parts, owner = parts[solid], owner[solid]
-    if len(parts) == len(cells):
-        return cells
+    if np.array_equal(owner, np.arange(len(cells))):
+        return parts  # one polygon a cell (slivers of line or point dropped)
     keep = np.full(len(parts), -1)
     for c in range(len(cells)):
         mine = np.flatnonzero(owner == c)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 import shapely
@@ -231,3 +233,16 @@ def test_areas_with_counts_become_grids() -> None:
     a = result.assignment.assign(area=result.assignment["household_id"].str.split("#").str[0])
     per_area = a.groupby("area")["grid_code"].nunique()
     assert per_area.to_dict() == {"a": 1, "c": 2, "d": 1}
+
+
+def test_check_rejects_a_grid_that_is_not_a_polygon(lattice: tuple) -> None:
+    community, buildings, households = lattice
+    result = partition(community, households, buildings=buildings)
+    micro = result.microgrids.copy()
+    first = micro.geometry.iloc[0]
+    line = shapely.LineString(list(first.exterior.coords)[:2])
+    micro.loc[micro.index[0], "geometry"] = shapely.GeometryCollection([first, line])
+    broken = dataclasses.replace(result, microgrids=micro)
+    problems = check_partition(community, households, broken, (Bounds(30, 50), Bounds(1, 15)))
+    code = micro["code"].iloc[0]
+    assert f"grid {code} is a GeometryCollection, not a polygon" in problems
