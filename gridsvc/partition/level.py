@@ -18,7 +18,7 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from .atoms import Bounds, build_atoms
-from .exact import exact_partition
+from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
 from .split import lumpy_infeasible, split_region
 from .territory import GRID_SIZE, tessellate
@@ -174,7 +174,7 @@ def _explain(
     to_wgs: Transformer,
     notes: list[Note],
     *,
-    proved: bool = False,
+    outcome: ExactOutcome | None = None,
 ) -> bool:
     """Note why a region's grids miss the bounds; return True if that is proved unavoidable."""
     lon, lat = _lonlat(to_wgs, *xy[nodes].mean(axis=0))
@@ -182,11 +182,17 @@ def _explain(
     where = f"the {total} households around ({lon}, {lat})"
     bad = [int(w[p].sum()) for p in pieces if not bounds.holds(int(w[p].sum()))]
     weights = w[nodes][w[nodes] > 0]
-    if proved:
+    if outcome is not None and outcome.infeasible:
+        culprits = "; ".join(
+            f"the unit of {int(w[x])} households at {_lonlat(to_wgs, *xy[x])} touches no units "
+            f"it could make {bounds.lo}–{bounds.hi} with"
+            for x in outcome.stuck[:3]
+        )
         notes.append(Note(total, lon, lat,
                           f"{where}: their {len(weights)} units cannot be grouped into contiguous "
                           f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
-                          "(proved by an exact model over every connected group of units)",
+                          "(proved by an exact model over every connected group of units"
+                          + (f": {culprits})" if culprits else ")"),
                           f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions "
                           "(flagged); or allow splitting a unit there"))
         return True
@@ -212,8 +218,8 @@ def _split(
     graph: Graph,
     perimeter: np.ndarray,
     bounds: Bounds,
-) -> tuple[list[np.ndarray], bool]:
-    """Split one region; return its parts and whether missing the bounds is proved unavoidable.
+) -> tuple[list[np.ndarray], ExactOutcome | None]:
+    """Split one region; return its parts and the exact method's outcome when it was run.
 
     Lumpy atoms go to exact set partitioning first; others to the heuristic, whose result is
     kept when it meets the bounds. When the exact method proves no contiguous plan within the
@@ -226,14 +232,14 @@ def _split(
         k = bounds.choose_k(int(w[nodes].sum())) or 1
         pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k)
         if bounds.lo <= 1 or all(bounds.holds(int(w[p].sum())) for p in pieces):
-            return pieces, False
+            return pieces, None
     outcome = exact_partition(nodes, w, graph.nbrs, perimeter, bounds)
     if outcome.parts is not None:
-        return outcome.parts, False
+        return outcome.parts, outcome
     if pieces is None:
         k = bounds.choose_k(int(w[nodes].sum())) or 1
         pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k)
-    return pieces, outcome.infeasible
+    return pieces, outcome
 
 
 def partition_level(
@@ -277,12 +283,12 @@ def partition_level(
     parts: list[tuple[np.ndarray, bool]] = []
     for r in sorted(set(label.tolist())):
         nodes = np.flatnonzero(label == r)
-        pieces, proved = _split(nodes, w, gxy, graph, perimeter, bounds)
+        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds)
         log.debug("region %s: %d households, %d atoms → %s", r, int(w[nodes].sum()),
                   len(nodes), [int(w[p].sum()) for p in pieces])
         exception = r in exceptions
         if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
-            exception = _explain(nodes, pieces, w, gxy, bounds, to_wgs, notes, proved=proved)
+            exception = _explain(nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome)
         for piece in pieces:
             parts.append((piece, exception))
     geoms = [shapely.union_all(cells_all[p], grid_size=GRID_SIZE) for p, _ in parts]
