@@ -35,6 +35,7 @@ class Plan:
     polygons: np.ndarray | None = None
     error: str | None = None
     own_polygons: np.ndarray | None = None  # the method's own grid shapes (gridsvc only)
+    crossing: int | None = None  # grids whose atoms lie in two or more barrier blocks
 
 
 def _plan_from_labels(work: Workload, labels: np.ndarray) -> Plan:
@@ -48,7 +49,17 @@ def _plan_from_labels(work: Workload, labels: np.ndarray) -> Plan:
     polys = np.array(
         [shapely.union_all(p) for p in np.split(work.cells[order], starts[1:])], dtype=object
     )
-    return Plan(sizes=np.r_[sizes, np.asarray(work.stacked, dtype=np.int64)], polygons=polys)
+    return Plan(
+        sizes=np.r_[sizes, np.asarray(work.stacked, dtype=np.int64)],
+        polygons=polys,
+        crossing=_crossing(inv, work.block),
+    )
+
+
+def _crossing(label: np.ndarray, block: np.ndarray) -> int:
+    """Return how many grids hold atoms of two or more barrier blocks."""
+    pairs = np.unique(np.column_stack([label, block]), axis=0)
+    return int((np.bincount(pairs[:, 0]) > 1).sum())
 
 
 def polsby_popper(polys: np.ndarray) -> np.ndarray:
@@ -73,6 +84,7 @@ def quality(plan: Plan) -> dict[str, Any]:
         "max_hh": int(sizes.max()) if len(sizes) else None,
         "own_pp_mean": None,
         "own_pp_min": None,
+        "crossing": plan.crossing,
     }
     if plan.own_polygons is not None and len(plan.own_polygons):
         own = polsby_popper(plan.own_polygons)
@@ -175,10 +187,12 @@ def run_gridsvc(work: Workload, seed: int) -> Plan:
     )
     # stacked grids share a footprint with a ground grid: count them, but not their shape twice
     own = metric.geometry.to_numpy()[~stacked]
-    return Plan(sizes=sizes, polygons=_cells_by_overlap(work.cells, own), own_polygons=own)
+    polys, label = _cells_by_overlap(work.cells, own)
+    crossing = _crossing(label[label >= 0], work.block[label >= 0])
+    return Plan(sizes=sizes, polygons=polys, own_polygons=own, crossing=crossing)
 
 
-def _cells_by_overlap(cells: np.ndarray, grids: np.ndarray) -> np.ndarray:
+def _cells_by_overlap(cells: np.ndarray, grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Give each atom cell to the grid it overlaps most; return the union of cells per grid.
 
     This puts the engine's plan on the same footing as the peers' (union of atom cells).
@@ -190,10 +204,11 @@ def _cells_by_overlap(cells: np.ndarray, grids: np.ndarray) -> np.ndarray:
     label = np.full(len(cells), -1)
     label[a[first]] = b[first]
     keep = label >= 0
-    return np.array(
+    polys = np.array(
         [shapely.union_all(cells[keep][label[keep] == g]) for g in np.unique(label[keep])],
         dtype=object,
     )
+    return polys, label
 
 
 def _gridsvc_areas(raw: dict[str, Any], seed: int) -> Any:

@@ -40,6 +40,7 @@ class Workload:
     u: np.ndarray
     v: np.ndarray
     stacked: list[int]
+    block: np.ndarray  # barrier block of each ground atom (grids spanning two cross a barrier)
     crs: Any
     source: str
     prep_seconds: float
@@ -114,7 +115,7 @@ def _engine_households(
     barriers: gpd.GeoDataFrame | None,
     outline: Any,
     crs: Any,
-) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray, np.ndarray]:
     from gridsvc.partition.atoms import Bounds, build_atoms
     from gridsvc.partition.graph import build_graph
     from gridsvc.partition.territory import tessellate
@@ -134,7 +135,7 @@ def _engine_households(
     compound = table["compound"].astype(str).to_numpy(dtype=object)[ground]
     graph = build_graph(terr.cells, terr.cell_block, building, compound)
     counts = table["households"].to_numpy(dtype=np.int64)[ground]
-    return counts, terr.cells, stacked, graph.u, graph.v
+    return counts, terr.cells, stacked, graph.u, graph.v, np.asarray(terr.cell_block)
 
 
 def household_workload(
@@ -150,13 +151,14 @@ def household_workload(
     crs = _metric_crs(boundary)
     outline = _outline(boundary, crs)
     try:
-        counts, cells, stacked, u, v = _engine_households(
+        counts, cells, stacked, u, v, block = _engine_households(
             households, buildings, barriers, outline, crs
         )
         source = "gridsvc.partition atoms+graph"
     except ImportError:
         counts, cells, stacked = _fallback_households(households, outline, crs)
         u, v = _rook_edges(cells)
+        block = np.zeros(len(cells), dtype=np.int64)
         source = "bench fallback (unit atoms, Voronoi)"
     return Workload(
         name=name,
@@ -166,6 +168,7 @@ def household_workload(
         u=np.asarray(u),
         v=np.asarray(v),
         stacked=stacked,
+        block=block,
         crs=crs,
         source=source,
         prep_seconds=time.perf_counter() - t0,
@@ -204,6 +207,7 @@ def areal_workload(
         u=np.asarray(u),
         v=np.asarray(v),
         stacked=[],
+        block=np.zeros(len(cells), dtype=np.int64),
         crs=crs,
         source=source,
         prep_seconds=time.perf_counter() - t0,

@@ -7,8 +7,10 @@ each child inherits the city copy-on-write, so nothing is pickled but the small 
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import resource
+import sys
 import time
 from typing import Any
 
@@ -45,17 +47,25 @@ def _one(i: int) -> dict[str, Any]:
     }
 
 
+def _progress(row: dict[str, Any]) -> dict[str, Any]:
+    """Print a finished community to stderr (read back if the whole run times out)."""
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
 def partition_city(city: Any, *, seed: int = 0, jobs: int = 2) -> dict[str, Any]:
     """Partition all communities of ``city``; return totals (grids, share in band, seconds)."""
     global _CITY
     _CITY = city
     del seed  # the engine is deterministic; every community uses seed 0
     n = len(city.community)
+    rows = []
     if jobs > 1:
         with mp.get_context("fork").Pool(jobs) as pool:
-            rows = pool.map(_one, range(n), chunksize=1)
+            for r in pool.imap_unordered(_one, range(n), chunksize=1):
+                rows.append(_progress(r))
     else:
-        rows = [_one(i) for i in range(n)]
+        rows = [_progress(_one(i)) for i in range(n)]
     grids = sum(r["grids"] for r in rows)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     return {

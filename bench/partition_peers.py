@@ -192,8 +192,15 @@ def _spawn(args: list[str], timeout: float) -> dict[str, Any]:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the worker and any pool children it forked
-        proc.communicate()
-        return {"timeout": timeout, "seconds": time.perf_counter() - t0}
+        _, err = proc.communicate()
+        done = [json.loads(ln) for ln in err.splitlines() if ln.startswith('{"code"')]
+        return {
+            "timeout": timeout,
+            "seconds": time.perf_counter() - t0,
+            "communities_done": len(done),
+            "households_done": sum(d["households"] for d in done),
+            "grids_done": sum(d["grids"] for d in done),
+        }
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = err.strip().splitlines()[-1:] or ["no output"]
@@ -210,7 +217,7 @@ def _fmt(v: Any, spec: str) -> str:
 
 HEAD = (
     "| community | households | atoms | method | grids | in 30–50 | min–max hh | PP mean | PP min"
-    " | PP own polygons | seconds (median) | plans | peak RSS MB |"
+    " | PP own polygons | grids crossing a barrier | seconds (median) | plans | peak RSS MB |"
 )
 
 
@@ -220,25 +227,27 @@ def row(work: Workload, method: str, r: dict[str, Any], repeats: int) -> str:
         note = f"timed out after {r['timeout']:.0f} s"
         return (
             f"| {work.name} | {work.households} | {work.n_atoms} | {method} | – | – | – | – | – "
-            f"| – | > {r['timeout']:.0f} | 0/{repeats} ({note}) | – |"
+            f"| – | – | > {r['timeout']:.0f} | 0/{repeats} ({note}) | – |"
         )
     if "crash" in r:
         return (
             f"| {work.name} | {work.households} | {work.n_atoms} | {method} | – | – | – | – | – "
-            f"| – | – | crashed: {r['crash']} | – |"
+            f"| – | – | – | crashed: {r['crash']} | – |"
         )
     band = "–" if r["in_band"] is None else f"{100 * r['in_band']:.0f} %"
     span = "–" if r.get("min_hh") is None else f"{r['min_hh']}–{r['max_hh']}"
     own = "–"
     if r.get("own_pp_mean") is not None:
         own = f"{r['own_pp_mean']:.3f} / {r['own_pp_min']:.3f}"
+    single_block = len(set(work.block.tolist())) <= 1
+    cross = "–" if r.get("crossing") is None or single_block else str(r["crossing"])
     plans = f"{r['ok']}/{r['runs']}"
     if r["errors"]:
         plans += " (" + "; ".join(r["errors"])[:90] + ")"
     return (
         f"| {work.name} | {work.households} | {work.n_atoms} | {method} | {_fmt(r['grids'], 'd')} "
         f"| {band} | {span} | {_fmt(r['pp_mean'], '.3f')} | {_fmt(r['pp_min'], '.3f')} "
-        f"| {own} | {r['seconds']:.2f} | {plans} | {r['rss_peak_mb']:.0f} |"
+        f"| {own} | {cross} | {r['seconds']:.2f} | {plans} | {r['rss_peak_mb']:.0f} |"
     )
 
 

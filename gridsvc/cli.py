@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.orm import Session
 
+from .cli_users import app as user_app
 from .config import Settings, load_settings
 from .errors import GridsvcError
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+app.add_typer(user_app, name="user")
 
 DbOption = Annotated[
     str | None,

@@ -72,6 +72,7 @@ def partition(
     count_field: str | None = None,
     buildings: gpd.GeoDataFrame | None = None,
     barriers: gpd.GeoDataFrame | None = None,
+    soft_barriers: gpd.GeoDataFrame | None = None,
     levels: Sequence[Bounds] = (Bounds(30, 50), Bounds(1, 15)),
     seed: int = 0,
     existing: gpd.GeoDataFrame | None = None,
@@ -80,6 +81,8 @@ def partition(
     """Partition a community into nested grids within ``levels`` bounds (EPSG:4326 in and out).
 
     The method is deterministic; ``seed`` is accepted for the interface and recorded.
+    ``soft_barriers`` (lines or polygons, e.g. other departments' grids) are followed where the
+    bounds allow: cutting along them is cheap, crossing them is allowed and not reported.
     """
     started = time.perf_counter()
     levels = tuple(levels)
@@ -102,6 +105,7 @@ def partition(
                       for c in ("building_id", "unit", "floor", "size")})
     xy = shapely.get_coordinates(hh.geometry.to_numpy())
     lines = _barrier_geoms(barriers, crs)
+    soft = _barrier_geoms(soft_barriers, crs)
     compounds = _compounds(buildings)
     notes: list[Note] = []
     from .existing import keep_existing
@@ -111,7 +115,7 @@ def partition(
     )
     nodes: list[Node] = list(kept)
     fresh = _fresh_grids(todo_outline, todo_rows, hh, xy, levels[0], lines, compounds, to_wgs,
-                         notes, kept=[n for n in kept if n.level == 1])
+                         notes, kept=[n for n in kept if n.level == 1], soft=soft)
     _code_level(fresh, code, 1, taken=history["taken"])
     nodes += fresh
     all_nodes = list(nodes)
@@ -156,6 +160,7 @@ def _fresh_grids(
     to_wgs: Transformer,
     notes: list[Note],
     kept: list[Node],
+    soft: np.ndarray | None = None,
 ) -> list[Node]:
     """Partition the territory no kept grid covers; empty pieces join kept grids if they can."""
     if todo is None or shapely.area(todo) <= SLIVER_M2:
@@ -168,7 +173,8 @@ def _fresh_grids(
     if len(rows):
         outline = shapely.union_all(pieces, grid_size=GRID_SIZE)
         cells = partition_level(outline, hh.iloc[rows], xy[rows], bounds, barriers=lines,
-                                compounds=compounds, to_wgs=to_wgs, notes=notes)
+                                compounds=compounds, to_wgs=to_wgs, notes=notes,
+                                soft_barriers=soft)
         for c in cells:
             c.members = rows[c.members]
     else:

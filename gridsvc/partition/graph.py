@@ -2,7 +2,8 @@
 
 The cost of cutting an edge (putting its two atoms in different grids) is its shared length,
 times 10 when both atoms are in one building, times 3 inside one compound (小区), and a tenth of
-it along a barrier (grids should follow roads and rivers).
+it along a barrier (grids should follow roads and rivers) or a soft line (another department's
+grid border that the grids should follow where the bounds allow; crossing it is allowed).
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ def build_graph(
     cell_block: np.ndarray,
     building: np.ndarray,
     compound: np.ndarray,
+    soft: np.ndarray | None = None,
 ) -> Graph:
-    """Build the cell graph; ``building``/``compound`` label each cell ('' when unknown)."""
+    """Build the cell graph; ``building``/``compound`` label each cell ('' when unknown).
+
+    ``soft`` labels the piece of a soft layer each cell lies in; edges between pieces are cheap.
+    """
     n = len(cells)
     if n > 1:
         tree = shapely.STRtree(cells)
@@ -62,7 +67,8 @@ def build_graph(
     same_building = (building[u] == building[v]) & (building[u] != "")
     same_compound = (compound[u] == compound[v]) & (compound[u] != "")
     cost = length * np.where(same_building, 10.0, np.where(same_compound, 3.0, 1.0))
-    cost = np.where(barrier, 0.1 * length, cost)
+    along = barrier | (soft[u] != soft[v]) if soft is not None else barrier
+    cost = np.where(along, 0.1 * length, cost)
     nbrs: list[dict[int, float]] = [{} for _ in range(n)]
     for i, j, c in zip(u.tolist(), v.tolist(), cost.tolist(), strict=True):
         nbrs[i][j] = c

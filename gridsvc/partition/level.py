@@ -252,8 +252,12 @@ def partition_level(
     compounds: pd.Series | None,
     to_wgs: Transformer,
     notes: list[Note],
+    soft_barriers: np.ndarray | None = None,
 ) -> list[Cell]:
-    """Partition ``outline`` holding ``households`` (rows aligned with ``xy``) into cells."""
+    """Partition ``outline`` holding ``households`` (rows aligned with ``xy``) into cells.
+
+    ``soft_barriers`` (lines) cut the cells and are cheap to cut along, but may be crossed.
+    """
     positions = np.arange(len(households))
     if len(households) == 0:
         return [Cell(outline, positions, flags=["empty"])]
@@ -261,7 +265,8 @@ def partition_level(
     table = atoms.table
     ground = atoms.ground
     n_atoms = len(ground)
-    terr = tessellate(outline, table.loc[ground, ["x", "y"]].to_numpy(dtype=float), barriers)
+    terr = tessellate(outline, table.loc[ground, ["x", "y"]].to_numpy(dtype=float), barriers,
+                      soft_barriers)
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
     gxy = np.concatenate([
@@ -274,6 +279,8 @@ def partition_level(
         np.concatenate([terr.cell_block, terr.orphan_block]),
         np.concatenate([table.loc[ground, "building"].to_numpy(dtype=object), blank]),
         np.concatenate([table.loc[ground, "compound"].to_numpy(dtype=object), blank]),
+        soft=None if soft_barriers is None or terr.cell_soft is None or terr.orphan_soft is None
+        else np.concatenate([terr.cell_soft, terr.orphan_soft]),
     )
     w = np.concatenate([table.loc[ground, "households"].to_numpy(dtype=float),
                         np.zeros(len(terr.orphans))])

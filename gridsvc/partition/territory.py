@@ -26,7 +26,8 @@ class Territory:
 
     ``cells[i]`` is the territory of ground atom ``atoms[i]``; ``cell_block[i]`` its block;
     ``orphans`` polygons without atoms (empty blocks) and ``orphan_block`` their blocks;
-    ``blocks`` every block polygon.
+    ``blocks`` every block polygon; ``cell_soft``/``orphan_soft`` label the finer blocks that
+    soft lines cut (equal to the block labels when there are no soft lines).
     """
 
     atoms: np.ndarray
@@ -35,6 +36,8 @@ class Territory:
     orphans: np.ndarray
     orphan_block: np.ndarray
     blocks: np.ndarray
+    cell_soft: np.ndarray | None = None
+    orphan_soft: np.ndarray | None = None
 
 
 def _lines(geoms: np.ndarray) -> np.ndarray:
@@ -129,9 +132,28 @@ def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
     )
 
 
-def tessellate(outline: BaseGeometry, xy: np.ndarray, barriers: np.ndarray | None) -> Territory:
-    """Tessellate ``outline`` into one cell per point of ``xy`` (metres), never across barriers."""
-    blks = blocks(outline, barriers)
+def tessellate(
+    outline: BaseGeometry,
+    xy: np.ndarray,
+    barriers: np.ndarray | None,
+    soft: np.ndarray | None = None,
+) -> Territory:
+    """Tessellate ``outline`` into one cell per point of ``xy`` (metres), never across barriers.
+
+    ``soft`` lines cut cells too (so grids can follow them) but are no barriers: their pieces
+    are labelled in ``cell_soft``, while ``cell_block`` keeps the barrier blocks.
+    """
+    hard = blocks(outline, barriers)
+    if soft is None or len(soft) == 0:
+        blks, hard_of = hard, np.arange(len(hard))
+    else:
+        both = np.concatenate([np.asarray(barriers if barriers is not None else [], dtype=object),
+                               np.asarray(soft, dtype=object)])
+        blks = blocks(outline, both)
+        inner = shapely.STRtree(hard).query_nearest(shapely.point_on_surface(blks),
+                                                    return_distance=False)
+        hard_of = np.full(len(blks), -1)
+        hard_of[inner[0][::-1]] = inner[1][::-1]
     points = np.asarray(shapely.points(xy), dtype=object)
     tree = shapely.STRtree(blks)
     hit_pt, hit_blk = tree.query(points, predicate="intersects")
@@ -148,13 +170,16 @@ def tessellate(outline: BaseGeometry, xy: np.ndarray, barriers: np.ndarray | Non
             orphans.append(b)
             continue
         cells[mine] = _cells_in_block(blks[b], xy[mine])
+    orphan_ids = np.array(orphans, dtype=np.int64)
     return Territory(
         atoms=np.arange(len(xy)),
         cells=cells,
-        cell_block=block_of,
+        cell_block=hard_of[block_of],
         orphans=np.array([blks[b] for b in orphans], dtype=object),
-        orphan_block=np.array(orphans, dtype=np.int64),
-        blocks=blks,
+        orphan_block=hard_of[orphan_ids],
+        blocks=hard,
+        cell_soft=block_of,
+        orphan_soft=orphan_ids,
     )
 
 

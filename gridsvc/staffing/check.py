@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import pandas as pd
 
 from gridsvc.errors import InputError, Problem
@@ -31,6 +32,7 @@ def plan_problems(plan: pd.DataFrame, ctx: Context, *, source: str = "plan") -> 
     slot_of = {sl.role: i for i, sl in enumerate(slots)}
     problems: list[Problem] = []
     rows: list[tuple[int, int, int, int]] = []
+    ok = _eligible_rows(plan, ctx, slot_of)
     for i, (code, wid, role) in enumerate(
         zip(*(plan[c].astype(str).to_numpy() for c in PLAN_COLUMNS), strict=True)
     ):
@@ -55,7 +57,7 @@ def plan_problems(plan: pd.DataFrame, ctx: Context, *, source: str = "plan") -> 
             )
         if g is None or w is None or s is None:
             continue
-        why = pair_reason(ctx, s, g, w)
+        why = "" if ok[i] else pair_reason(ctx, s, g, w)
         if why:
             problems.append(
                 Problem(
@@ -67,6 +69,21 @@ def plan_problems(plan: pd.DataFrame, ctx: Context, *, source: str = "plan") -> 
             )
         rows.append((i, g, w, s))
     return problems + _capacity(ctx, rows, source)
+
+
+def _eligible_rows(plan: pd.DataFrame, ctx: Context, slot_of: dict[str, int]) -> np.ndarray:
+    """Return per plan row whether its worker is eligible (False where a name is unknown)."""
+    g = plan["grid_code"].astype(str).map(ctx.grid_index).to_numpy()
+    w = plan["worker_id"].astype(str).map(ctx.worker_index).to_numpy()
+    s = plan["role"].astype(str).map(slot_of).to_numpy()
+    known = pd.notna(g) & pd.notna(w) & pd.notna(s)
+    ok = np.zeros(len(plan), bool)
+    for slot in range(len(ctx.model.slots)):
+        rows = np.flatnonzero(known & (s == slot))
+        if len(rows):
+            gi, wi = g[rows].astype(int), w[rows].astype(int)
+            ok[rows] = ctx.eligible(slot, gi, wi)
+    return ok
 
 
 def _who(ctx: Context, w: int) -> str:

@@ -146,7 +146,8 @@ def _worker_communities(
     comm = grid_comm[nearest].astype(object)
     if "community_code" in workers:
         given = workers["community_code"].astype(object).fillna("").astype(str).to_numpy()
-        use = np.isin(given, grid_comm)
+        known = set(grid_comm.tolist())
+        use = np.fromiter((c in known for c in given), bool, len(given))
         comm[use] = given[use]
     return comm
 

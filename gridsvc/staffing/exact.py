@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from gridsvc.errors import GridsvcError
@@ -11,11 +12,29 @@ from gridsvc.staffing.context import LOADS, Context, Ledger
 from gridsvc.staffing.settings import StaffingSettings
 from gridsvc.staffing.solver import Triples
 
-__all__ = ["solve_exact"]
+__all__ = ["exact_pick", "solve_exact"]
 
 
 def solve_exact(ctx: Context, t: Triples, settings: StaffingSettings) -> Ledger:
     """Return the optimal plan over triples ``t`` (every eligible one) with CP-SAT."""
+    chosen, optimal = exact_pick(ctx, t, settings)
+    if not optimal:
+        raise GridsvcError("CP-SAT did not prove optimality on this case")
+    ledger = Ledger(ctx)
+    for i in chosen:
+        ledger.add(int(t.w[i]), int(t.g[i]), int(t.s[i]))
+    return ledger
+
+
+def exact_pick(
+    ctx: Context,
+    t: Triples,
+    settings: StaffingSettings,
+    *,
+    hint: np.ndarray | None = None,
+    budget: float | None = None,
+) -> tuple[np.ndarray, bool]:
+    """Return (indices of ``t`` CP-SAT picks, proven optimal) within a deterministic budget."""
     slots = ctx.model.slots
     m = cp_model.CpModel()
     x = [m.new_bool_var(f"x{i}") for i in range(len(t))]
@@ -52,16 +71,21 @@ def solve_exact(ctx: Context, t: Triples, settings: StaffingSettings) -> Ledger:
                     m.add_implication(x[i], y)
             m.add_at_most_one(ys)
     m.minimize(sum(terms))
+    if hint is not None:
+        on = np.zeros(len(t), bool)
+        on[hint] = True
+        for v, flag in zip(x, on.tolist(), strict=True):
+            m.add_hint(v, flag)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = settings.seed
-    if solver.solve(m) != cp_model.OPTIMAL:
-        raise GridsvcError("CP-SAT did not prove optimality on this case")
-    ledger = Ledger(ctx)
-    for i, v in enumerate(x):
-        if solver.boolean_value(v):
-            ledger.add(int(t.w[i]), int(t.g[i]), int(t.s[i]))
-    return ledger
+    if budget is not None:
+        solver.parameters.max_deterministic_time = budget
+    status = solver.solve(m)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return (np.zeros(0, int) if hint is None else hint), False
+    chosen = np.flatnonzero([solver.boolean_value(v) for v in x])
+    return chosen, status == cp_model.OPTIMAL
 
 
 def _groups(a: object, b: object) -> dict[tuple[int, int], list[int]]:

@@ -144,14 +144,16 @@ def _communities(
     quota = ctx.model.quota_roles
     assigned = {w for _, w, _ in ledger.triples}
     out: dict[str, Any] = {}
-    for comm in sorted(set(ctx.grid_comm)):
-        gmask = ctx.grid_comm == comm
+    grids_of = pd.Series(np.arange(len(ctx.grid_comm))).groupby(ctx.grid_comm).apply(list)
+    workers_of = pd.Series(np.arange(len(ctx.comm))).groupby(ctx.comm).apply(list)
+    for comm in sorted(grids_of.index):
+        gmask = np.asarray(grids_of[comm], int)
         residents = float(ctx.load[gmask, 1].sum())
-        mine = np.flatnonzero(ctx.comm == comm)
-        staff = [w for w in mine if quota & set(ctx.worker_roles[w])]
+        mine = workers_of.get(comm, [])
+        staff = [w for w in mine if quota.intersection(ctx.worker_roles[w])]
         need = math.ceil(residents / 10_000 * settings.quota_per_10k)
         out[str(comm)] = {
-            "grids": int(gmask.sum()),
+            "grids": len(gmask),
             "households": _num(ctx.load[gmask, 0].sum()),
             "residents": _num(residents),
             "visits": _num(round(ctx.load[gmask, 2].sum(), 1)),

@@ -163,37 +163,38 @@ def _staffing_problems(
                 field="geometry",
             )
         )
-    roles = checked["roles"].map(split_roles)
-    for i, listed in roles.items():
+    roles = checked["roles"].map(split_roles).tolist()
+    ids = checked["id"].astype(str).tolist()
+    beats = checked["police_beat"].astype(object).fillna("").astype(str).str.strip().tolist()
+    for row, listed in enumerate(roles):
         bad = [r for r in listed if r not in known]
         if bad:
             problems.append(
                 Problem(
-                    f"worker {checked.at[i, 'id']} has unknown roles {', '.join(map(repr, bad))}; "
+                    f"worker {ids[row]} has unknown roles {', '.join(map(repr, bad))}; "
                     f"known: {', '.join(sorted(known))}",
                     source=source,
-                    feature=int(i),
+                    feature=row,
                     field="roles",
                 )
             )
         if not listed:
             problems.append(
                 Problem(
-                    f"worker {checked.at[i, 'id']} has no roles; list at least one "
+                    f"worker {ids[row]} has no roles; list at least one "
                     f"(e.g. {', '.join(sorted(known)[:3])})",
                     source=source,
-                    feature=int(i),
+                    feature=row,
                     field="roles",
                 )
             )
-        beat = checked.at[i, "police_beat"]
-        if POLICE_ROLES & set(listed) and (beat is pd.NA or not str(beat).strip()):
+        if not beats[row] and POLICE_ROLES.intersection(listed):
             problems.append(
                 Problem(
-                    f"police worker {checked.at[i, 'id']} has no police_beat; give the beat "
+                    f"police worker {ids[row]} has no police_beat; give the beat "
                     "(警格) the officer covers",
                     source=source,
-                    feature=int(i),
+                    feature=row,
                     field="police_beat",
                 )
             )

@@ -12,7 +12,9 @@ class StaffingSettings:
     """Knobs of :func:`gridsvc.staffing.assign`.
 
     Solver: ``k_candidates`` nearest eligible workers per slot position are offered to CP-SAT
-    (``None`` offers every eligible worker). The objective,
+    (``None`` offers every eligible worker). Blocks with at most ``exact_below`` eligible
+    triples are then solved exactly by CP-SAT (one worker, fixed seed, ``exact_budget``
+    deterministic seconds; 0 turns this off). The objective,
     in priority order: a required position left empty costs ``fill_required``, an optional one
     ``fill_optional``; dropping a still-valid previous assignment ``keep``; then travel in metres
     plus ``balance`` × (k − 1) for the k-th grid one person holds in a ``spread`` slot (a convex
@@ -27,6 +29,8 @@ class StaffingSettings:
 
     seed: int = 0
     k_candidates: int | None = 8
+    exact_below: int = 400
+    exact_budget: float = 2.0
     fill_required: int = 1_000_000
     fill_optional: int = 100_000
     keep: int = 20_000

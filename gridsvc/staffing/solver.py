@@ -8,9 +8,11 @@ Per community (workers only serve their own community, so blocks are independent
    (grid, slot) at travel cost → sink (required positions rewarded first) — exact for the
    objective of :class:`~gridsvc.staffing.settings.StaffingSettings` except the constraints a
    flow cannot express (one role per worker, load limits), which a short repair loop enforces;
-3. if a slot stays short while an eligible worker was pruned away, the block is solved again with
-   every eligible worker of those slots;
-4. a greedy pass over all eligible triples fills whatever still fits, so no slot stays short
+3. if a slot stays short while an eligible worker with room was pruned away, the block is solved
+   again with those triples added;
+4. a small block (at most ``exact_below`` eligible triples) is then solved exactly by CP-SAT,
+   hinted with the flow's plan, within a deterministic budget;
+5. a greedy pass over all eligible triples fills whatever still fits, so no slot stays short
    while an eligible worker has room for it.
 
 :func:`gridsvc.staffing.exact.solve_exact` solves the same objective exactly with CP-SAT.
@@ -31,7 +33,8 @@ __all__ = ["Triples", "block_candidates", "complete", "plan_cost", "solve"]
 
 log = logging.getLogger(__name__)
 
-_REPAIRS = 20
+_REPAIRS = 60
+_BRANCHES = 16
 
 
 @dataclass
@@ -103,21 +106,53 @@ def solve(
 ) -> Ledger:
     """Solve every block (grid indices, worker indices); return the filled ledger."""
     ledger = Ledger(ctx)
-    n_slots = len(ctx.model.slots)
     for grids, workers in blocks:
         full = block_candidates(ctx, grids, workers, previous)
         cand = _prune(ctx, full, settings.k_candidates)
         picked = _flow_repaired(ctx, cand, settings)
-        short = _short(ctx, full, picked)
-        in_full = np.isin(full.g * n_slots + full.s, short)
-        in_cand = np.isin(cand.g * n_slots + cand.s, short)
-        if in_full.sum() > in_cand.sum():
-            cand = Triples.concat([cand.take(~in_cand), full.take(in_full)])
+        extra = _pruned_with_room(ctx, full, cand, picked)
+        if extra.any():
+            cand = Triples.concat([cand, full.take(extra)])
             picked = _flow_repaired(ctx, cand, settings)
+        if 0 < len(full) <= settings.exact_below:
+            picked = _polish(ctx, full, picked, settings)
         for g, w, s in zip(picked.g.tolist(), picked.w.tolist(), picked.s.tolist(), strict=True):
             ledger.add(w, g, s)
         complete(ctx, full, settings, ledger)
     return ledger
+
+
+def _polish(ctx: Context, full: Triples, picked: Triples, settings: StaffingSettings) -> Triples:
+    """Return CP-SAT's plan over every eligible triple of a small block, hinted with ``picked``."""
+    from gridsvc.staffing.exact import exact_pick  # exact imports this module
+
+    hint = np.flatnonzero(np.isin(_key(ctx, full), _key(ctx, picked)))
+    chosen, _ = exact_pick(ctx, full, settings, hint=hint, budget=settings.exact_budget)
+    return full.take(chosen)
+
+
+def _key(ctx: Context, t: Triples) -> np.ndarray:
+    return (t.g * len(ctx.worker_ids) + t.w) * len(ctx.model.slots) + t.s
+
+
+def _pruned_with_room(ctx: Context, full: Triples, cand: Triples, picked: Triples) -> np.ndarray:
+    """Return a mask of pruned triples for short slots whose worker still has room."""
+    short = _short(ctx, full, picked)
+    n_slots = len(ctx.model.slots)
+    mask = np.isin(full.g * n_slots + full.s, short) & ~np.isin(_key(ctx, full), _key(ctx, cand))
+    if not mask.any():
+        return mask
+    count: dict[tuple[int, int], int] = {}
+    roles: dict[int, set[int]] = {}
+    for w, s in zip(picked.w.tolist(), picked.s.tolist(), strict=True):
+        count[(w, s)] = count.get((w, s), 0) + 1
+        roles.setdefault(w, set()).add(s)
+    one_role = ctx.model.one_role_per_worker
+    for i in np.flatnonzero(mask):
+        w, s = int(full.w[i]), int(full.s[i])
+        full_up = count.get((w, s), 0) >= ctx.model.slots[s].max_grids
+        mask[i] = not full_up and not (one_role and roles.get(w, set()) - {s})
+    return mask
 
 
 def _short(ctx: Context, full: Triples, picked: Triples) -> np.ndarray:
@@ -132,60 +167,97 @@ def _short(ctx: Context, full: Triples, picked: Triples) -> np.ndarray:
 
 
 def _flow_repaired(ctx: Context, cand: Triples, settings: StaffingSettings) -> Triples:
-    """Solve the flow, then ban or shrink what breaks one-role and load limits; re-solve."""
-    caps: dict[tuple[int, int], int] = {}
-    banned = np.zeros(len(cand), bool)
-    for _ in range(_REPAIRS):
-        live = cand.take(~banned)
-        picked = live.take(_flow(ctx, live, settings, caps))
-        changed = _repair(ctx, cand, picked, banned, caps)
-        if not changed:
-            return picked
-    log.warning("flow repair did not settle after %d rounds; completing greedily", _REPAIRS)
-    return Triples.concat([])
+    """Solve the flow, then mend what breaks one-role and load limits, and solve again.
+
+    Load limits shrink the worker's grid count. A worker holding two roles (or two slots of one
+    grid) is a conflict with one alternative per role to drop: the first ``_BRANCHES`` conflicts
+    of a block are settled by mending each alternative to the end and keeping the cheapest; the
+    rest keep the scarcest role.
+    """
+    picked, _ = _settle(ctx, cand, settings, np.zeros(len(cand), bool), {}, [_BRANCHES])
+    if picked is None:
+        log.warning("flow repair did not settle after %d rounds; completing greedily", _REPAIRS)
+        return Triples.concat([])
+    return cand.take(picked)
 
 
-def _repair(
+def _settle(
     ctx: Context,
     cand: Triples,
-    picked: Triples,
+    settings: StaffingSettings,
     banned: np.ndarray,
     caps: dict[tuple[int, int], int],
-) -> bool:
-    slots = ctx.model.slots
-    changed = False
-    by_worker: dict[int, dict[int, list[int]]] = {}
-    for i, (w, s) in enumerate(zip(picked.w.tolist(), picked.s.tolist(), strict=True)):
-        by_worker.setdefault(w, {}).setdefault(s, []).append(i)
-    scarcity = _scarcity(ctx, cand.take(~banned))
-    for w, per_slot in by_worker.items():
-        if ctx.model.one_role_per_worker and len(per_slot) > 1:
-            keep = min(per_slot, key=lambda s: (scarcity[s], s))
-            banned |= (cand.w == w) & (cand.s != keep)
-            changed = True
+    budget: list[int],
+) -> tuple[np.ndarray | None, float]:
+    """Return (indices into ``cand``, flow cost) of a plan free of conflicts, or (None, inf)."""
+    banned, caps = banned.copy(), dict(caps)
+    for _ in range(_REPAIRS):
+        live = np.flatnonzero(~banned)
+        chosen, cost = _flow(ctx, cand.take(live), settings, caps)
+        picked = live[chosen]
+        if _cap_loads(ctx, cand.take(picked), caps):
             continue
-        for s, idx in per_slot.items():
-            limits = slots[s].capacity_limits
-            if not limits:
-                continue
-            gs = picked.g[idx][np.argsort(picked.cost[idx], kind="stable")]
-            carried, fits = np.zeros(3), 0
-            for g in gs:
-                load = carried + ctx.load[g]
-                if any(load[LOADS.index(k)] > v + 1e-9 for k, v in limits.items()):
-                    break
-                carried, fits = load, fits + 1
-            if fits < len(gs):
-                caps[(w, s)] = fits
-                changed = True
-    if not ctx.model.one_role_per_worker:
-        seen: dict[tuple[int, int], int] = {}
-        for g, w, s in zip(picked.g.tolist(), picked.w.tolist(), picked.s.tolist(), strict=True):
-            if (w, g) in seen:
-                banned |= (cand.w == w) & (cand.g == g) & (cand.s == max(s, seen[(w, g)]))
-                changed = True
-            seen[(w, g)] = min(s, seen.get((w, g), s))
+        conflicts = _conflicts(ctx, cand, cand.take(picked), banned)
+        if not conflicts:
+            return picked, cost
+        if budget[0] > 0:
+            budget[0] -= 1
+            costs = [
+                _settle(ctx, cand, settings, banned | alt, caps, [0])[1] for alt in conflicts[0]
+            ]
+            banned |= conflicts[0][int(np.argmin(costs))]
+        else:
+            for alternatives in conflicts:
+                banned |= alternatives[0]
+    return None, float("inf")
+
+
+def _cap_loads(ctx: Context, picked: Triples, caps: dict[tuple[int, int], int]) -> bool:
+    """Shrink the grid count of workers whose picked grids break a load limit."""
+    changed = False
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (w, s) in enumerate(zip(picked.w.tolist(), picked.s.tolist(), strict=True)):
+        groups.setdefault((w, s), []).append(i)
+    for (w, s), idx in groups.items():
+        limits = ctx.model.slots[s].capacity_limits
+        if not limits:
+            continue
+        gs = picked.g[idx][np.argsort(picked.cost[idx], kind="stable")]
+        carried, fits = np.zeros(3), 0
+        for g in gs:
+            load = carried + ctx.load[g]
+            if any(load[LOADS.index(k)] > v + 1e-9 for k, v in limits.items()):
+                break
+            carried, fits = load, fits + 1
+        if fits < len(gs):
+            caps[(w, s)] = fits
+            changed = True
     return changed
+
+
+def _conflicts(
+    ctx: Context, cand: Triples, picked: Triples, banned: np.ndarray
+) -> list[list[np.ndarray]]:
+    """Return each conflict of ``picked`` as ban masks over ``cand``, the preferred one first."""
+    out: list[list[np.ndarray]] = []
+    if ctx.model.one_role_per_worker:
+        roles: dict[int, set[int]] = {}
+        for w, s in zip(picked.w.tolist(), picked.s.tolist(), strict=True):
+            roles.setdefault(w, set()).add(s)
+        scarcity = _scarcity(ctx, cand.take(~banned))
+        for w, held in sorted(roles.items()):
+            if len(held) > 1:
+                keep = sorted(held, key=lambda s: (scarcity[s], s))
+                out.append([(cand.w == w) & (cand.s != k) for k in keep])
+        return out
+    slots_of: dict[tuple[int, int], list[int]] = {}
+    for g, w, s in zip(picked.g.tolist(), picked.w.tolist(), picked.s.tolist(), strict=True):
+        slots_of.setdefault((w, g), []).append(s)
+    for (w, g), slots in sorted(slots_of.items()):
+        if len(slots) > 1:
+            mine = (cand.w == w) & (cand.g == g)
+            out.append([mine & (cand.s == s) for s in sorted(slots, reverse=True)])
+    return out
 
 
 def _scarcity(ctx: Context, live: Triples) -> dict[int, float]:
@@ -201,37 +273,39 @@ def _scarcity(ctx: Context, live: Triples) -> dict[int, float]:
 
 def _flow(
     ctx: Context, t: Triples, settings: StaffingSettings, caps: dict[tuple[int, int], int]
-) -> np.ndarray:
-    """Return the indices of ``t`` a min-cost flow picks."""
+) -> tuple[np.ndarray, int]:
+    """Return the indices of ``t`` a min-cost flow picks, and the flow's cost."""
     if len(t) == 0:
-        return np.zeros(0, int)
+        return np.zeros(0, int), 0
     slots = ctx.model.slots
-    ws, ws_of = np.unique(np.c_[t.w, t.s], axis=0, return_inverse=True)
-    gs, gs_of = np.unique(np.c_[t.g, t.s], axis=0, return_inverse=True)
-    source, sink, n_ws = 0, 1, len(ws)
-    arcs: list[tuple[int, int, int, int]] = []
-    n_per_ws = np.bincount(ws_of.ravel(), minlength=n_ws)
-    for j, (w, s) in enumerate(ws.tolist()):
-        top = min(slots[s].max_grids, caps.get((w, s), slots[s].max_grids), int(n_per_ws[j]))
-        for k in range(top):  # the k-th extra grid of one person costs more: spreads the load
-            arcs.append((source, 2 + j, 1, settings.step_cost(k) if slots[s].spread else 0))
-    supply = len(arcs)
+    n_slots = len(slots)
+    ws, ws_of = np.unique(t.w * n_slots + t.s, return_inverse=True)
+    gs, gs_of = np.unique(t.g * n_slots + t.s, return_inverse=True)
+    source, sink, n_ws, n_gs = 0, 1, len(ws), len(gs)
+    max_grids = np.array([sl.max_grids for sl in slots])
+    spread = np.array([sl.spread for sl in slots])
+    ws_slot = ws % n_slots
+    top = np.minimum(max_grids[ws_slot], np.bincount(ws_of, minlength=n_ws))
+    for (w, s), c in caps.items():
+        j = np.searchsorted(ws, w * n_slots + s)
+        if j < n_ws and ws[j] == w * n_slots + s:
+            top[j] = min(top[j], c)
+    owner = np.repeat(np.arange(n_ws), top)
+    k = np.arange(len(owner)) - np.repeat(np.cumsum(top) - top, top)
+    step = np.minimum(settings.balance * k, settings.fill_optional // 4) * spread[ws_slot[owner]]
+    supply = len(owner)
+    lo = np.array([sl.min for sl in slots])[gs % n_slots]
+    hi = np.array([sl.max for sl in slots])[gs % n_slots]
+    gs_node = 2 + n_ws + np.arange(n_gs)
     pick = t.cost - settings.fill_optional - settings.keep * t.kept.astype(np.int64)
-    arcs += zip(
-        (2 + ws_of.ravel()).tolist(),
-        (2 + n_ws + gs_of.ravel()).tolist(),
-        [1] * len(t),
-        pick.tolist(),
-        strict=True,
-    )
-    for j, (_, s) in enumerate(gs.tolist()):
-        lo, hi = slots[s].min, slots[s].max
-        if lo:
-            arcs.append((2 + n_ws + j, sink, lo, -settings.fill_required))
-        if hi > lo:
-            arcs.append((2 + n_ws + j, sink, hi - lo, 0))
-    arcs.append((source, sink, supply, 0))
-    table = np.array(arcs, dtype=np.int64)
+    parts = [
+        np.c_[np.zeros(supply, np.int64), 2 + owner, np.ones(supply, np.int64), step],
+        np.c_[2 + ws_of, 2 + n_ws + gs_of, np.ones(len(t), np.int64), pick],
+        np.c_[gs_node, np.full(n_gs, sink), lo, np.full(n_gs, -settings.fill_required)][lo > 0],
+        np.c_[gs_node, np.full(n_gs, sink), hi - lo, np.zeros(n_gs, np.int64)][hi > lo],
+        np.array([[source, sink, supply, 0]]),
+    ]
+    table = np.concatenate(parts).astype(np.int64)
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(table[:, 0], table[:, 1], table[:, 2], table[:, 3])
     flow.set_node_supply(source, supply)
@@ -241,7 +315,7 @@ def _flow(
         raise RuntimeError(f"min-cost flow failed with status {status}")
     first = supply
     used = flow.flows(np.arange(first, first + len(t)))
-    return np.flatnonzero(used > 0)
+    return np.flatnonzero(used > 0), int(flow.optimal_cost())
 
 
 def complete(ctx: Context, t: Triples, settings: StaffingSettings, ledger: Ledger) -> Ledger:
@@ -249,15 +323,21 @@ def complete(ctx: Context, t: Triples, settings: StaffingSettings, ledger: Ledge
     if len(t) == 0:
         return ledger
     order = np.lexsort((t.w, t.cost - settings.keep * t.kept.astype(np.int64)))
-    g, w, s = t.g[order].tolist(), t.w[order].tolist(), t.s[order].tolist()
+    todo = list(zip(t.g[order].tolist(), t.w[order].tolist(), t.s[order].tolist(), strict=True))
     slots = ctx.model.slots
     for required in (True, False):
         top = max((slot.min if required else slot.max) for slot in slots)
         for r in range(top):
-            for gi, wi, si in zip(g, w, s, strict=True):
-                cap = min(slots[si].min if required else slots[si].max, r + 1)
-                if ledger.filled[(gi, si)] < cap and not ledger.why_not(wi, gi, si):
-                    ledger.add(wi, gi, si)
+            todo = [  # a full slot or a worker at max grids never opens up again
+                (g, w, s)
+                for g, w, s in todo
+                if ledger.filled[(g, s)] < slots[s].max
+                and ledger.grids[(w, s)] < slots[s].max_grids
+            ]
+            for g, w, s in todo:
+                cap = min(slots[s].min if required else slots[s].max, r + 1)
+                if ledger.filled[(g, s)] < cap and not ledger.why_not(w, g, s):
+                    ledger.add(w, g, s)
     return ledger
 
 

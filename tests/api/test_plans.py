@@ -141,7 +141,7 @@ def test_an_edit_that_breaks_contiguity_is_refused_and_changes_nothing(draft: Dr
 def test_split_appends_a_new_code(draft: Draft) -> None:
     shapes = draft.shapes()
     for code, geom in sorted(shapes.items()):
-        x0, y0, x1, y1 = geom.bounds
+        x0, _, x1, _ = geom.bounds
         cy = geom.centroid.y
         line = {"type": "LineString", "coordinates": [[x0 - 0.001, cy], [x1 + 0.001, cy]]}
         response = draft.edit({"op": "split", "grid": code, "line": line})

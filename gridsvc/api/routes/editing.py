@@ -14,7 +14,7 @@ from ...errors import InputError, Problem
 from ...geo import geometry_from_geojson, geometry_to_geojson, to_wgs84
 from ...store import plans, repo
 from ..deps import PlannerDep, SessionDep, SettingsDep
-from .plans import IfMatch, expect_revision, open_plan
+from .plans import IfMatch, PlanId, expect_revision, open_plan
 
 __all__ = ["router"]
 
@@ -91,7 +91,7 @@ def _shape(value: dict[str, Any], crs: str | None, *, field: str,
 
 
 @router.post("/plans/{plan_id}/edits")
-def edit(plan_id: int, body: EditBody, response: Response, session: SessionDep,
+def edit(plan_id: PlanId, body: EditBody, response: Response, session: SessionDep,
          settings: SettingsDep, user: PlannerDep, if_match: IfMatch = None) -> dict[str, Any]:
     """Apply one edit to a draft: new grid versions and the validation; 422 if it breaks
     coverage or contiguity, 412 if If-Match is stale."""
@@ -111,14 +111,14 @@ def edit(plan_id: int, body: EditBody, response: Response, session: SessionDep,
 
 
 @router.get("/plans/{plan_id}/edits")
-def edit_log(plan_id: int, session: SessionDep, user: PlannerDep) -> list[dict[str, Any]]:
+def edit_log(plan_id: PlanId, session: SessionDep, user: PlannerDep) -> list[dict[str, Any]]:
     """Every edit of the plan, oldest first, with who, when, what and its validation."""
     open_plan(session, plan_id, user)
     return plans.edits(session, plan_id)
 
 
 @router.get("/plans/{plan_id}/grids/{code}/history")
-def history(plan_id: int, code: str, session: SessionDep,
+def history(plan_id: PlanId, code: str, session: SessionDep,
             user: PlannerDep) -> list[dict[str, Any]]:
     """Every version of a grid in the plan: geometry, households and the edit that made it."""
     open_plan(session, plan_id, user)
@@ -131,7 +131,7 @@ def history(plan_id: int, code: str, session: SessionDep,
 
 
 @router.get("/plans/{plan_id}/grids/{code}/diff")
-def diff(plan_id: int, code: str, session: SessionDep, user: PlannerDep,
+def diff(plan_id: PlanId, code: str, session: SessionDep, user: PlannerDep,
          a: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
          b: Annotated[int, Query(alias="to", ge=1, le=1_000_000)]) -> dict[str, Any]:
     """What changed in a grid between two versions: territory gained and lost, households."""

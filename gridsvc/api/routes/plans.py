@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -17,9 +17,10 @@ from ...store.users import User
 from ..deps import PlannerDep, SessionDep, require_community
 from ..paging import LimitQuery, OffsetQuery, page
 
-__all__ = ["IfMatch", "expect_revision", "open_plan", "router"]
+__all__ = ["IfMatch", "PlanId", "expect_revision", "open_plan", "router"]
 
 router = APIRouter(tags=["plans"])
+PlanId = Annotated[int, Path(ge=1, le=2_147_483_647, description="plan id")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200,
                                        description="the plan's ETag from your last read")]
 
@@ -72,7 +73,7 @@ def create_plan(code: str, body: NewPlan, response: Response, session: SessionDe
 
 
 @router.get("/plans/{plan_id}")
-def get_plan(plan_id: int, response: Response, session: SessionDep,
+def get_plan(plan_id: PlanId, response: Response, session: SessionDep,
              user: PlannerDep) -> dict[str, Any]:
     """A plan's header; its ETag guards writes."""
     plan = open_plan(session, plan_id, user)
@@ -81,7 +82,7 @@ def get_plan(plan_id: int, response: Response, session: SessionDep,
 
 
 @router.get("/plans/{plan_id}/grids", response_class=JSONResponse)
-def plan_grids(plan_id: int, request: Request, session: SessionDep, user: PlannerDep,
+def plan_grids(plan_id: PlanId, request: Request, session: SessionDep, user: PlannerDep,
                level: Annotated[int | None, Query(ge=1, le=5)] = None,
                limit: LimitQuery = 1000, offset: OffsetQuery = 0) -> JSONResponse:
     """The plan's current grids as paged GeoJSON, with the plan's ETag."""
@@ -94,7 +95,7 @@ def plan_grids(plan_id: int, request: Request, session: SessionDep, user: Planne
 
 
 @router.post("/plans/{plan_id}/publish")
-def publish(plan_id: int, body: Publish, response: Response, session: SessionDep,
+def publish(plan_id: PlanId, body: Publish, response: Response, session: SessionDep,
             user: PlannerDep, if_match: IfMatch = None) -> dict[str, Any]:
     """Publish a draft from ``effective_from``: its grids become the community's grids."""
     plan = open_plan(session, plan_id, user)
@@ -106,7 +107,7 @@ def publish(plan_id: int, body: Publish, response: Response, session: SessionDep
 
 
 @router.delete("/plans/{plan_id}")
-def discard(plan_id: int, session: SessionDep, user: PlannerDep,
+def discard(plan_id: PlanId, session: SessionDep, user: PlannerDep,
             if_match: IfMatch = None) -> dict[str, Any]:
     """Discard a draft (it stays readable, marked discarded)."""
     plan = open_plan(session, plan_id, user)

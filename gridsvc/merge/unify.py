@@ -1,0 +1,111 @@
+"""Build the unified grid with the partition engine and label it with every layer's grid.
+
+Hard layers' tiled grids are barriers (never crossed unless a region cannot meet the bounds
+otherwise, which the partition report flags), soft layers' tiled grids are soft barriers (cheap
+to cut along, allowed to cross). Each unified grid records, per layer, the grid holding most of
+its households, or, when it has none, the grid covering most of its area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..partition import Bounds, PartitionResult, partition
+from .layers import Layer
+from .overlay import TOLERANCE_M2, area_pairs, locate
+
+__all__ = ["column", "hard_crossings", "label_unified", "run_partition"]
+
+
+def column(layer: str) -> str:
+    """Return the unified-grid column holding ``layer``'s grid id."""
+    return f"{layer}_grid"
+
+
+def _lines(layers: Sequence[Layer], hard: bool) -> gpd.GeoDataFrame | None:
+    chosen = [la.tiled for la in layers if la.hard == hard]
+    if not chosen:
+        return None
+    frame = pd.concat([c[["geometry"]] for c in chosen], ignore_index=True)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=chosen[0].crs)
+
+
+def run_partition(
+    boundary: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    layers: Sequence[Layer],
+    *,
+    buildings: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+    levels: Sequence[Bounds],
+    seed: int,
+) -> PartitionResult:
+    """Partition the community with hard layers as barriers and soft layers as soft barriers."""
+    hard = _lines(layers, hard=True)
+    if barriers is not None and len(barriers):
+        extra = barriers[[barriers.geometry.name]].to_crs(hard.crs if hard is not None
+                                                           else barriers.crs)
+        extra = extra.rename_geometry("geometry") if extra.geometry.name != "geometry" else extra
+        hard = extra if hard is None else gpd.GeoDataFrame(
+            pd.concat([hard, extra], ignore_index=True), geometry="geometry", crs=hard.crs)
+    return partition(boundary, households, buildings=buildings, barriers=hard,
+                     soft_barriers=_lines(layers, hard=False), levels=levels, seed=seed)
+
+
+def label_unified(
+    unified: np.ndarray,
+    grid_of_household: np.ndarray,
+    points: np.ndarray,
+    layer: Layer,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each unified grid's grid id in ``layer`` and each household's tiled grid index.
+
+    ``unified`` holds the metric geometries; ``grid_of_household`` the unified index per
+    household (-1 when none).
+    """
+    tiled = layer.tiled.geometry.to_numpy()
+    ids = layer.tiled["grid_id"].astype(str).to_numpy()
+    home = locate(points, tiled)
+    areas = area_pairs(unified, tiled)
+    by_area = areas.sort_values(["i", "area", "j"], ascending=[True, False, True])
+    best_area = by_area.drop_duplicates("i").set_index("i")["j"]
+    label = np.full(len(unified), -1)
+    label[best_area.index.to_numpy()] = best_area.to_numpy()
+    ok = (grid_of_household >= 0) & (home >= 0)
+    if ok.any():
+        pairs = pd.DataFrame({"u": grid_of_household[ok], "g": home[ok]})
+        counts = pairs.groupby(["u", "g"]).size().rename("n").reset_index()
+        area_of = areas.set_index(["i", "j"])["area"]
+        counts["area"] = [float(area_of.get((u, g), 0.0))
+                          for u, g in zip(counts["u"], counts["g"], strict=True)]
+        counts = counts.sort_values(["u", "n", "area", "g"], ascending=[True, False, False, True])
+        best = counts.drop_duplicates("u")
+        label[best["u"].to_numpy()] = best["g"].to_numpy()
+    out = np.where(label >= 0, ids[np.maximum(label, 0)], "")
+    return out.astype(object), home
+
+
+def hard_crossings(
+    unified: np.ndarray,
+    codes: np.ndarray,
+    grid_of_household: np.ndarray,
+    home: np.ndarray,
+    layer: Layer,
+) -> list[dict[str, Any]]:
+    """Return the unified grids spanning more than one grid of ``layer`` (by households or area)."""
+    ids = layer.tiled["grid_id"].astype(str).to_numpy()
+    areas = area_pairs(unified, layer.tiled.geometry.to_numpy(), min_area=TOLERANCE_M2)
+    by_area = areas.groupby("i")["j"].nunique()
+    ok = (grid_of_household >= 0) & (home >= 0)
+    by_hh = pd.Series(home[ok]).groupby(grid_of_household[ok]).nunique()
+    out = []
+    for u in sorted(set(by_area[by_area > 1].index) | set(by_hh[by_hh > 1].index)):
+        grids = sorted(set(ids[areas.loc[areas["i"] == u, "j"]]))
+        out.append({"unified": str(codes[u]), "grids": grids,
+                    "households_split": bool(by_hh.get(u, 1) > 1)})
+    return out
