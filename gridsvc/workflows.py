@@ -27,6 +27,7 @@ __all__ = [
     "read_community_bundle",
     "run_demo",
     "run_partition_files",
+    "seed_demo_accounts",
     "write_partition",
 ]
 
@@ -180,7 +181,7 @@ def partition_community(
 
 def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any]) -> dict[str, Any]:
     """Import the fixtures, partition every community, draw maps, export; return a summary."""
-    total = len(DEMO_COMMUNITIES) * 6 + len(DEMO_EXPORTS)  # 4 imports, partition, map
+    total = len(DEMO_COMMUNITIES) * 6 + len(DEMO_EXPORTS) + 1  # 4 imports, partition, map
     done = 0
 
     def step(message: str) -> None:
@@ -243,6 +244,9 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
         for kind, file in DEMO_EXPORTS:
             export_kind(session, exports / file, kind=kind)
             step(f"export {kind} → {exports / file}")
+    with session_scope(engine) as session:
+        summary["accounts"] = seed_demo_accounts(session, summary["communities"])
+    step("demo accounts: " + ", ".join(a["username"] for a in summary["accounts"]))
     summary["exports"] = str(exports)
     summary["not_yet_built"] = ["merge (issue 4)", "staffing (issue 5)"]
     summary["serve"] = (
@@ -252,3 +256,29 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
     say(f"maps in {out / 'maps'}; exports in {exports}", 1.0)
     say(f"to browse: .venv/bin/{summary['serve']}", 1.0)
     return summary
+
+
+def seed_demo_accounts(session: Session, communities: dict[str, Any]) -> list[dict[str, str]]:
+    """Create one account per role for trying the API (skipped when they already exist)."""
+    from .store import repo
+    from .store.users import add_user, get_user
+
+    first = sorted(communities)[0]
+    grid = str(repo.read(session, "grids", community=first, level=1)["code"].iloc[0])
+    accounts = [
+        {"username": "demo-admin", "password": "demo-admin-pw", "role": "admin", "scope": ""},
+        {"username": "demo-planner", "password": "demo-planner-pw", "role": "planner",
+         "scope": first[:9]},
+        {"username": "demo-worker", "password": "demo-worker-pw", "role": "worker",
+         "scope": grid},
+    ]  # fmt: skip
+    for account in accounts:
+        if get_user(session, account["username"]) is None:
+            add_user(
+                session,
+                username=account["username"],
+                password=account["password"],
+                role=account["role"],
+                scope=tuple(filter(None, [account["scope"]])),
+            )
+    return accounts

@@ -14,7 +14,8 @@ from gridsvc.cli import app
 from gridsvc.config import load_settings
 from gridsvc.ingest import import_file, load_frame
 from gridsvc.partition import Bounds, check_partition
-from gridsvc.store import repo, session_scope
+from gridsvc.store import open_store, repo, session_scope
+from gridsvc.store.users import authenticate
 from gridsvc.workflows import FIXTURES, partition_community, read_community_bundle
 
 VILLAGE = FIXTURES / "village"
@@ -103,3 +104,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         for n in ("urban", "village")
     )
     assert "gridsvc serve --db sqlite:///" in result.stdout
+    assert {a["role"] for a in summary["accounts"]} == {"admin", "planner", "worker"}
+    engine = open_store(load_settings(database_url=summary["database"]))
+    with session_scope(engine) as session:
+        for account in summary["accounts"]:
+            user = authenticate(
+                session, username=account["username"], password=account["password"]
+            )
+            assert user is not None and user.role == account["role"]

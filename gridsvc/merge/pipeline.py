@@ -20,14 +20,14 @@ from pyproj import Transformer
 
 from ..errors import InputError, Problem
 from ..geo import WGS84, metric_crs
-from ..partition import Bounds
+from ..partition import Bounds, PartitionResult, check_partition
 from ..partition.areas import areas_to_households
 from ..partition.territory import GRID_SIZE
 from .diagnose import Thresholds, diagnose_layer
 from .layers import build_layers, check_layers
 from .overlay import TOLERANCE_M2, area_pairs
 from .realign import crosswalk, kept_mask, realign
-from .unify import column, hard_crossings, label_unified, run_partition
+from .unify import column, hard_crossings, label_unified, nest_in_hard, run_partition
 
 __all__ = ["MergeResult", "merge"]
 
@@ -77,8 +77,7 @@ def _coverage(unified: gpd.GeoDataFrame, outline: Any) -> dict[str, Any]:
     outside = shapely.area(shapely.difference(union, outline, grid_size=GRID_SIZE))
     return {"gaps": len(gaps), "gap_m2": round(float(shapely.area(gaps).sum()), 2),
             "overlaps": len(pairs), "overlap_m2": round(float(pairs["area"].sum()), 2),
-            "outside_m2": round(float(outside), 2),
-            "coverage_is_valid": bool(shapely.coverage_is_valid(flat))}
+            "outside_m2": round(float(outside), 2)}
 
 
 def merge(
@@ -124,6 +123,14 @@ def merge(
     unified_of = position.reindex(grid_code).fillna(-1).astype(int).to_numpy()
     geoms = grids.geometry.to_numpy()
     unified = grids[[c for c in UNIFIED_COLUMNS if c in grids.columns]].copy()
+    stacked = unified["floor_lo"].notna().to_numpy()
+    labels_of: dict[str, np.ndarray] = {}
+    moved_pieces = 0
+    for la in layer_list:
+        labels_of[la.name], _home = label_unified(geoms, unified_of, points, la)
+        if la.hard:
+            geoms, n = nest_in_hard(geoms, labels_of[la.name], stacked, points, unified_of, la)
+            moved_pieces += n
     realigned: dict[str, gpd.GeoDataFrame] = {}
     walks: list[pd.DataFrame] = []
     moved: list[pd.DataFrame] = []
@@ -131,6 +138,8 @@ def merge(
     hard_total = 0
     for la in layer_list:
         labels, home = label_unified(geoms, unified_of, points, la)
+        if la.hard:  # households decide a grid's hard label, so nesting keeps it
+            assert (labels == labels_of[la.name]).all()
         unified[column(la.name)] = labels
         after = np.where(unified_of >= 0, labels[np.maximum(unified_of, 0)], "").astype(object)
         kept, before = kept_mask(la, points, home, after)
@@ -153,6 +162,10 @@ def merge(
             "diagnosis": diagnosis[la.name],
         }
     cover = _coverage(gpd.GeoDataFrame(unified, geometry=geoms, crs=metric), outline)
+    out = gpd.GeoDataFrame(unified, geometry=geoms, crs=metric).to_crs(WGS84)
+    checked = PartitionResult(out.assign(parent_code=None), part.microgrids.iloc[:0],
+                              part.assignment, part.report)
+    violations = check_partition(boundary, hh, checked, levels[:1])
     totals = part.report["totals"]
     soft: dict[str, float] = {n: float(r["share_households_unchanged"])
                               for n, r in layer_reports.items() if r["policy"] == "soft"}
@@ -167,7 +180,9 @@ def merge(
             "share_within_bounds": totals["share_within_bounds"],
             "unified_grids": len(unified), "households": len(hh),
         },
-        "unified": {**cover, "infeasible_regions": totals["infeasible_regions"],
+        "unified": {**cover, "pieces_moved_into_hard_grids": moved_pieces,
+                    "violations": violations,
+                    "infeasible_regions": totals["infeasible_regions"],
                     "partition_barrier_crossings": totals["barrier_crossings"],
                     "partition_seconds": totals["seconds"]},
         "layers": layer_reports,
@@ -175,6 +190,5 @@ def merge(
     }
     log.info("merged %d layers into %d unified grids in %.1fs", len(layer_list), len(unified),
              report["seconds"])
-    out = gpd.GeoDataFrame(unified, geometry=geoms, crs=metric).to_crs(WGS84)
     return MergeResult(out, realigned, pd.concat(walks, ignore_index=True), report,
                        pd.concat(moved, ignore_index=True))

@@ -14,12 +14,14 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..partition import Bounds, PartitionResult, partition
+from ..partition.territory import GRID_SIZE, shared_lengths
 from .layers import Layer
 from .overlay import TOLERANCE_M2, area_pairs, locate
 
-__all__ = ["column", "hard_crossings", "label_unified", "run_partition"]
+__all__ = ["column", "hard_crossings", "label_unified", "nest_in_hard", "run_partition"]
 
 
 def column(layer: str) -> str:
@@ -109,3 +111,40 @@ def hard_crossings(
         out.append({"unified": str(codes[u]), "grids": grids,
                     "households_split": bool(by_hh.get(u, 1) > 1)})
     return out
+
+
+def nest_in_hard(
+    geoms: np.ndarray,
+    labels: np.ndarray,
+    stacked: np.ndarray,
+    points: np.ndarray,
+    unified_of: np.ndarray,
+    layer: Layer,
+) -> tuple[np.ndarray, int]:
+    """Hand each empty piece of a unified grid lying in another hard grid to a neighbour there.
+
+    A piece holding none of the grid's households moves to the touching unified grid labelled
+    with that hard grid (longest shared border); households never move. Returns the new
+    geometries and the number of pieces moved.
+    """
+    geoms = np.array(geoms, dtype=object)
+    tiled = layer.tiled.geometry.to_numpy()
+    ids = layer.tiled["grid_id"].astype(str).to_numpy()
+    pairs = area_pairs(geoms, tiled, min_area=TOLERANCE_M2)
+    foreign = pairs[(ids[pairs["j"].to_numpy()] != labels[pairs["i"].to_numpy()])
+                    & ~stacked[pairs["i"].to_numpy()]]
+    moved = 0
+    for i, j in zip(foreign["i"].tolist(), foreign["j"].tolist(), strict=True):
+        piece = shapely.intersection(geoms[i], tiled[j], grid_size=GRID_SIZE)
+        mine = points[unified_of == i]
+        if shapely.area(piece) <= TOLERANCE_M2 or shapely.intersects(piece, mine).any():
+            continue
+        hosts = np.flatnonzero((labels == ids[j]) & ~stacked)
+        lengths = shared_lengths(np.repeat(piece, len(hosts)), geoms[hosts])
+        if not len(hosts) or lengths.max() <= 0:
+            continue
+        v = int(hosts[np.argmax(lengths)])
+        geoms[v] = shapely.union(geoms[v], piece, grid_size=GRID_SIZE)
+        geoms[i] = shapely.difference(geoms[i], piece, grid_size=GRID_SIZE)
+        moved += 1
+    return geoms, moved
