@@ -200,6 +200,7 @@ def _spawn(args: list[str], timeout: float) -> dict[str, Any]:
             "communities_done": len(done),
             "households_done": sum(d["households"] for d in done),
             "grids_done": sum(d["grids"] for d in done),
+            "largest_child_rss_mb": max((d["rss_mb"] for d in done), default=None),
         }
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:

@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from .. import geo
 from ..errors import InputError, Problem
 from ..partition.territory import GRID_SIZE, attach_orphans
-from .overlay import TOLERANCE_M2
+from .overlay import TOLERANCE_M2, polygonal
 
 __all__ = ["POLICIES", "Layer", "build_layers", "check_layers", "tile"]
 
@@ -165,14 +165,15 @@ def check_layers(
 
 def tile(name: str, raw: gpd.GeoDataFrame, outline: BaseGeometry) -> gpd.GeoDataFrame:
     """Return ``raw`` (metres) as a tiling of ``outline``: clipped, overlaps and gaps resolved."""
-    geoms = shapely.intersection(raw.geometry.to_numpy(), outline, grid_size=GRID_SIZE)
+    geoms = shapely.intersection(shapely.make_valid(raw.geometry.to_numpy()), outline,
+                                 grid_size=GRID_SIZE)
     taken: BaseGeometry = shapely.Polygon()
     tiled = []
     for g in geoms:  # an overlap stays with the grid listed first
-        mine = shapely.difference(g, taken, grid_size=GRID_SIZE)
+        mine = polygonal(shapely.difference(polygonal(g), taken, grid_size=GRID_SIZE))
         tiled.append(mine)
-        taken = shapely.union(taken, mine, grid_size=GRID_SIZE)
-    gaps = shapely.get_parts(shapely.difference(outline, taken, grid_size=GRID_SIZE))
+        taken = polygonal(shapely.union(taken, mine, grid_size=GRID_SIZE))
+    gaps = shapely.get_parts(polygonal(shapely.difference(outline, taken, grid_size=GRID_SIZE)))
     gaps = gaps[shapely.area(gaps) > 0]
     nonempty = [i for i, g in enumerate(tiled) if shapely.area(g) > TOLERANCE_M2]
     if len(gaps) and nonempty:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
-__all__ = ["TOLERANCE_M2", "area_pairs", "contains_pairs", "locate"]
+__all__ = ["TOLERANCE_M2", "area_pairs", "contains_pairs", "locate", "polygonal"]
 
 TOLERANCE_M2 = 1.0  # pieces smaller than this (square metres) are snapping noise, not defects
 
@@ -39,3 +40,12 @@ def locate(points: np.ndarray, polys: np.ndarray) -> np.ndarray:
     p, g = contains_pairs(points, polys)
     out[p[::-1]] = g[::-1]  # first hit wins
     return out
+
+
+def polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """Return the polygons of ``geom`` (overlays at a grid size may leave lines or points)."""
+    parts = shapely.get_parts(geom)
+    parts = parts[shapely.get_type_id(parts) == 3]
+    if len(parts) == 1:
+        return parts[0]
+    return shapely.union_all(parts) if len(parts) else shapely.Polygon()

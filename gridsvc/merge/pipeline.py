@@ -32,6 +32,7 @@ from .unify import column, hard_crossings, label_unified, nest_in_hard, run_part
 __all__ = ["MergeResult", "merge"]
 
 log = logging.getLogger(__name__)
+EDGE_M = 0.05  # gaps thinner than this on average are snapping seams along edges, not gaps
 UNIFIED_COLUMNS = ["code", "community_code", "level", "kind", "households", "residents",
                    "floor_lo", "floor_hi", "flags"]
 
@@ -71,7 +72,8 @@ def _coverage(unified: gpd.GeoDataFrame, outline: Any) -> dict[str, Any]:
     flat = geoms[first]
     union = shapely.union_all(flat, grid_size=GRID_SIZE)
     gaps = shapely.get_parts(shapely.difference(outline, union, grid_size=GRID_SIZE))
-    gaps = gaps[shapely.area(gaps) > TOLERANCE_M2]
+    width = 2.0 * shapely.area(gaps) / np.maximum(shapely.length(gaps), 1e-9)
+    gaps = gaps[(shapely.area(gaps) > TOLERANCE_M2) & (width > EDGE_M)]
     pairs = area_pairs(flat, flat, min_area=TOLERANCE_M2)
     pairs = pairs[pairs["i"] < pairs["j"]]
     outside = shapely.area(shapely.difference(union, outline, grid_size=GRID_SIZE))
@@ -135,7 +137,7 @@ def merge(
     walks: list[pd.DataFrame] = []
     moved: list[pd.DataFrame] = []
     layer_reports: dict[str, dict[str, Any]] = {}
-    hard_total = 0
+    hard_total = forced_total = 0
     for la in layer_list:
         labels, home = label_unified(geoms, unified_of, points, la)
         if la.hard:  # households decide a grid's hard label, so nesting keeps it
@@ -151,8 +153,10 @@ def merge(
         moved.append(pd.DataFrame({
             "household_id": hh["id"].astype(str).to_numpy()[change], "layer": la.name,
             "before": was.reindex(change).fillna("").to_numpy(), "after": after[change]}))
-        crossings = hard_crossings(geoms, codes, unified_of, home, la) if la.hard else []
-        hard_total += len(crossings)
+        crossings = hard_crossings(geoms, codes, unified_of, home, la,
+                                                 levels[0].lo) if la.hard else []
+        hard_total += sum(not c["forced"] for c in crossings)
+        forced_total += sum(c["forced"] for c in crossings)
         layer_reports[la.name] = {
             "department": la.department, "policy": la.policy, "grids": len(la.raw),
             "share_households_unchanged": round(float(kept.mean()) if len(kept) else 1.0, 4),
@@ -174,6 +178,7 @@ def merge(
         "levels": [{"min": b.lo, "max": b.hi} for b in levels],
         "measures": {
             "hard_crossings": hard_total,
+            "hard_crossings_forced": forced_total,
             "gaps": cover["gaps"], "overlaps": cover["overlaps"],
             "soft_share_unchanged": soft,
             "soft_share_unchanged_min": min(soft.values()) if soft else 1.0,

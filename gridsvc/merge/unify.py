@@ -19,7 +19,7 @@ import shapely
 from ..partition import Bounds, PartitionResult, partition
 from ..partition.territory import GRID_SIZE, shared_lengths
 from .layers import Layer
-from .overlay import TOLERANCE_M2, area_pairs, locate
+from .overlay import TOLERANCE_M2, area_pairs, locate, polygonal
 
 __all__ = ["column", "hard_crossings", "label_unified", "nest_in_hard", "run_partition"]
 
@@ -98,18 +98,27 @@ def hard_crossings(
     grid_of_household: np.ndarray,
     home: np.ndarray,
     layer: Layer,
+    lower: int,
 ) -> list[dict[str, Any]]:
-    """Return the unified grids spanning more than one grid of ``layer`` (by households or area)."""
+    """Return the unified grids spanning more than one grid of ``layer`` (by households or area).
+
+    A crossing is ``forced`` when a grid it reaches into holds fewer than ``lower`` households
+    in all (too few for a unified grid of its own, so the bounds force it to join others).
+    """
     ids = layer.tiled["grid_id"].astype(str).to_numpy()
+    total = np.bincount(home[home >= 0], minlength=len(ids))
     areas = area_pairs(unified, layer.tiled.geometry.to_numpy(), min_area=TOLERANCE_M2)
     by_area = areas.groupby("i")["j"].nunique()
     ok = (grid_of_household >= 0) & (home >= 0)
     by_hh = pd.Series(home[ok]).groupby(grid_of_household[ok]).nunique()
     out = []
     for u in sorted(set(by_area[by_area > 1].index) | set(by_hh[by_hh > 1].index)):
-        grids = sorted(set(ids[areas.loc[areas["i"] == u, "j"]]))
-        out.append({"unified": str(codes[u]), "grids": grids,
-                    "households_split": bool(by_hh.get(u, 1) > 1)})
+        reached = set(areas.loc[areas["i"] == u, "j"]) | set(home[ok][grid_of_household[ok] == u])
+        small = sorted(ids[j] for j in reached if total[j] < lower)
+        out.append({"unified": str(codes[u]), "grids": sorted(ids[j] for j in reached),
+                    "households_split": bool(by_hh.get(u, 1) > 1), "forced": bool(small),
+                    "why": (f"hard grid(s) {', '.join(small)} hold fewer than {lower} "
+                            "households" if small else "")})
     return out
 
 
@@ -135,16 +144,16 @@ def nest_in_hard(
                     & ~stacked[pairs["i"].to_numpy()]]
     moved = 0
     for i, j in zip(foreign["i"].tolist(), foreign["j"].tolist(), strict=True):
-        piece = shapely.intersection(geoms[i], tiled[j], grid_size=GRID_SIZE)
+        piece = polygonal(shapely.intersection(geoms[i], tiled[j], grid_size=GRID_SIZE))
         mine = points[unified_of == i]
         if shapely.area(piece) <= TOLERANCE_M2 or shapely.intersects(piece, mine).any():
             continue
         hosts = np.flatnonzero((labels == ids[j]) & ~stacked)
-        lengths = shared_lengths(np.repeat(piece, len(hosts)), geoms[hosts])
+        lengths = shared_lengths(np.array([piece] * len(hosts), dtype=object), geoms[hosts])
         if not len(hosts) or lengths.max() <= 0:
             continue
         v = int(hosts[np.argmax(lengths)])
-        geoms[v] = shapely.union(geoms[v], piece, grid_size=GRID_SIZE)
-        geoms[i] = shapely.difference(geoms[i], piece, grid_size=GRID_SIZE)
+        geoms[v] = polygonal(shapely.union(geoms[v], piece, grid_size=GRID_SIZE))
+        geoms[i] = polygonal(shapely.difference(geoms[i], piece, grid_size=GRID_SIZE))
         moved += 1
     return geoms, moved

@@ -31,6 +31,7 @@ class Graph:
     barrier: np.ndarray
     cost: np.ndarray
     nbrs: list[dict[int, float]]  # node -> {neighbour: cut cost}
+    soft: bool = False  # some edges run along soft lines
 
     def crossing(self, i: int, j: int) -> bool:
         """Return True if cells ``i`` and ``j`` lie on two sides of a barrier."""
@@ -73,4 +74,5 @@ def build_graph(
     for i, j, c in zip(u.tolist(), v.tolist(), cost.tolist(), strict=True):
         nbrs[i][j] = c
         nbrs[j][i] = c
-    return Graph(n=n, u=u, v=v, length=length, barrier=barrier, cost=cost, nbrs=nbrs)
+    return Graph(n=n, u=u, v=v, length=length, barrier=barrier, cost=cost, nbrs=nbrs,
+                 soft=bool(soft is not None and (soft[u] != soft[v]).any()))

@@ -28,6 +28,7 @@ __all__ = ["Cell", "Note", "partition_level"]
 log = logging.getLogger(__name__)
 CP_SAT_ATOMS = 80  # regions up to this many atoms get the exact lumpiness proof
 LUMPY = 0.2  # atoms whose median size is this share of the upper bound go to the exact method
+SOFT_BALANCE = 0.1  # with soft lines, even grid sizes weigh this much against following them
 
 
 @dataclass(slots=True)
@@ -230,7 +231,8 @@ def _split(
     pieces: list[np.ndarray] | None = None
     if not lumpy:
         k = bounds.choose_k(int(w[nodes].sum())) or 1
-        pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k)
+        pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k,
+                              balance=SOFT_BALANCE if graph.soft else 1.0)
         if bounds.lo <= 1 or all(bounds.holds(int(w[p].sum())) for p in pieces):
             return pieces, None
     outcome = exact_partition(nodes, w, graph.nbrs, perimeter, bounds)

@@ -182,10 +182,14 @@ def split_region(
     nbrs: list[dict[int, float]],
     bounds: Bounds,
     k: int,
+    balance: float = 1.0,
 ) -> list[np.ndarray]:
-    """Split connected ``nodes`` into ``k`` contiguous parts, then repair the bounds."""
+    """Split connected ``nodes`` into ``k`` contiguous parts, then repair the bounds.
+
+    ``balance`` weighs even household counts against cheap cuts (lower: follow cheap lines).
+    """
     lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
-    scale = 0.5 * float(np.median(lengths)) if lengths else 1.0
+    scale = balance * 0.5 * float(np.median(lengths)) if lengths else 1.0
     parts = _bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale)
     parts = repair(parts, w, nbrs, bounds)
     if any(_violation(float(w[p].sum()), bounds) for p in parts):

@@ -59,8 +59,10 @@ def blocks(outline: BaseGeometry, barriers: np.ndarray | None = None) -> np.ndar
     noded = shapely.union_all(lines, grid_size=GRID_SIZE)
     polys = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     polys = shapely.set_precision(polys, GRID_SIZE)
-    inside = shapely.contains_properly(outline, shapely.point_on_surface(polys))
-    result = polys[inside & (shapely.area(polys) > 0)]
+    # a block is inside when most of it is (a point on its surface may sit on the outline)
+    area = shapely.area(polys)
+    inside = shapely.area(shapely.intersection(polys, outline)) > 0.5 * area
+    result = polys[inside & (area > 0)]
     return result if len(result) else np.array(shapely.get_parts(outline), dtype=object)
 
 

@@ -23,7 +23,7 @@ from gridsvc.staffing.settings import StaffingSettings
 from gridsvc.staffing.solver import plan_cost, solve
 from gridsvc.staffing.workload import attach_beats, grid_workload
 
-__all__ = ["AssignmentResult", "assign", "plan_context", "write_assignment"]
+__all__ = ["AssignmentResult", "assign", "community_blocks", "plan_context", "write_assignment"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def assign(
         layers=layers,
     )
     prev_rows, prev_set = _previous(ctx, previous)
-    blocks = _blocks(ctx)
+    blocks = community_blocks(ctx)
     prepared = time.perf_counter()
     ledger = solve(ctx, blocks, prev_set, settings)
     solved = time.perf_counter()
@@ -206,7 +206,7 @@ def _previous(
     return rows, known
 
 
-def _blocks(ctx: Context) -> list[tuple[np.ndarray, np.ndarray]]:
+def community_blocks(ctx: Context) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split grids and workers by community (sorted by code), the exact decomposition."""
     blocks = []
     worker_order = np.argsort(ctx.comm.astype(str), kind="stable")

@@ -34,7 +34,7 @@ __all__ = ["Triples", "block_candidates", "complete", "plan_cost", "solve"]
 log = logging.getLogger(__name__)
 
 _REPAIRS = 60
-_BRANCHES = 16
+_BRANCHES = 3
 
 
 @dataclass
@@ -109,11 +109,14 @@ def solve(
     for grids, workers in blocks:
         full = block_candidates(ctx, grids, workers, previous)
         cand = _prune(ctx, full, settings.k_candidates)
-        picked = _flow_repaired(ctx, cand, settings)
+        picked, cost = _flow_repaired(ctx, cand, settings)
         extra = _pruned_with_room(ctx, full, cand, picked)
         if extra.any():
-            cand = Triples.concat([cand, full.take(extra)])
-            picked = _flow_repaired(ctx, cand, settings)
+            wider, wider_cost = _flow_repaired(
+                ctx, Triples.concat([cand, full.take(extra)]), settings
+            )
+            if wider_cost < cost:
+                picked = wider
         if 0 < len(full) <= settings.exact_below:
             picked = _polish(ctx, full, picked, settings)
         for g, w, s in zip(picked.g.tolist(), picked.w.tolist(), picked.s.tolist(), strict=True):
@@ -166,7 +169,9 @@ def _short(ctx: Context, full: Triples, picked: Triples) -> np.ndarray:
     return keys[have < maxes[keys % n_slots]]
 
 
-def _flow_repaired(ctx: Context, cand: Triples, settings: StaffingSettings) -> Triples:
+def _flow_repaired(
+    ctx: Context, cand: Triples, settings: StaffingSettings
+) -> tuple[Triples, float]:
     """Solve the flow, then mend what breaks one-role and load limits, and solve again.
 
     Load limits shrink the worker's grid count. A worker holding two roles (or two slots of one
@@ -174,11 +179,11 @@ def _flow_repaired(ctx: Context, cand: Triples, settings: StaffingSettings) -> T
     of a block are settled by mending each alternative to the end and keeping the cheapest; the
     rest keep the scarcest role.
     """
-    picked, _ = _settle(ctx, cand, settings, np.zeros(len(cand), bool), {}, [_BRANCHES])
+    picked, cost = _settle(ctx, cand, settings, np.zeros(len(cand), bool), {}, [_BRANCHES])
     if picked is None:
         log.warning("flow repair did not settle after %d rounds; completing greedily", _REPAIRS)
-        return Triples.concat([])
-    return cand.take(picked)
+        return Triples.concat([]), cost
+    return cand.take(picked), cost
 
 
 def _settle(
@@ -200,15 +205,14 @@ def _settle(
         conflicts = _conflicts(ctx, cand, cand.take(picked), banned)
         if not conflicts:
             return picked, cost
-        if budget[0] > 0:
+        if budget[0] > 0:  # settle the first conflict by trying each way out to the end
             budget[0] -= 1
-            costs = [
-                _settle(ctx, cand, settings, banned | alt, caps, [0])[1] for alt in conflicts[0]
-            ]
-            banned |= conflicts[0][int(np.argmin(costs))]
+            ways = conflicts[0][1]
+            costs = [_settle(ctx, cand, settings, banned | ban, caps, [0])[1] for _, ban in ways]
+            banned |= ways[int(np.argmin(costs))][1]
         else:
-            for alternatives in conflicts:
-                banned |= alternatives[0]
+            for _, alternatives in conflicts:
+                banned |= alternatives[0][1]
     return None, float("inf")
 
 
@@ -235,11 +239,16 @@ def _cap_loads(ctx: Context, picked: Triples, caps: dict[tuple[int, int], int]) 
     return changed
 
 
-def _conflicts(
-    ctx: Context, cand: Triples, picked: Triples, banned: np.ndarray
-) -> list[list[np.ndarray]]:
-    """Return each conflict of ``picked`` as ban masks over ``cand``, the preferred one first."""
-    out: list[list[np.ndarray]] = []
+Conflict = tuple[tuple[str, frozenset[int]], list[tuple[int, np.ndarray]]]
+
+
+def _conflicts(ctx: Context, cand: Triples, picked: Triples, banned: np.ndarray) -> list[Conflict]:
+    """Return each conflict of ``picked``: its pattern and its ways out, the preferred first.
+
+    A way out is (slot, ban mask over ``cand``): the slot a worker keeps (one role per worker)
+    or the slot a worker drops in a grid where he holds two.
+    """
+    out: list[Conflict] = []
     if ctx.model.one_role_per_worker:
         roles: dict[int, set[int]] = {}
         for w, s in zip(picked.w.tolist(), picked.s.tolist(), strict=True):
@@ -248,7 +257,9 @@ def _conflicts(
         for w, held in sorted(roles.items()):
             if len(held) > 1:
                 keep = sorted(held, key=lambda s: (scarcity[s], s))
-                out.append([(cand.w == w) & (cand.s != k) for k in keep])
+                mine = cand.w == w
+                ways = [(k, mine & (cand.s != k)) for k in keep]
+                out.append((("role", frozenset(held)), ways))
         return out
     slots_of: dict[tuple[int, int], list[int]] = {}
     for g, w, s in zip(picked.g.tolist(), picked.w.tolist(), picked.s.tolist(), strict=True):
@@ -256,7 +267,8 @@ def _conflicts(
     for (w, g), slots in sorted(slots_of.items()):
         if len(slots) > 1:
             mine = (cand.w == w) & (cand.g == g)
-            out.append([mine & (cand.s == s) for s in sorted(slots, reverse=True)])
+            ways = [(s, mine & (cand.s == s)) for s in sorted(slots, reverse=True)]
+            out.append((("grid", frozenset(slots)), ways))
     return out
 
 

@@ -7,6 +7,7 @@ import logging
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gridsvc.domain import VisitCadence
 
@@ -94,9 +95,9 @@ def _grid_of(
 
 
 def attach_beats(grids: gpd.GeoDataFrame, layer_grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return ``grids`` with a ``police_beat`` column: the police-layer grid holding each grid.
+    """Return ``grids`` with a ``police_beat`` column: the police beat covering most of each.
 
-    A grid takes the beat containing its representative point, else the nearest beat.
+    A grid takes the beat (police-layer grid) it overlaps most, else the nearest beat.
     """
     beats = layer_grids[layer_grids["layer"] == "police"][["grid_id", "geometry"]]
     out = grids.copy()
@@ -106,9 +107,23 @@ def attach_beats(grids: gpd.GeoDataFrame, layer_grids: gpd.GeoDataFrame) -> gpd.
     from gridsvc.geo import metric_crs
 
     crs = metric_crs(grids)
-    points = gpd.GeoDataFrame(geometry=grids.to_crs(crs).representative_point(), crs=crs)
-    joined = gpd.sjoin_nearest(points, beats.to_crs(crs), how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    out["police_beat"] = joined["grid_id"].reindex(grids.index).fillna("").astype(str).to_numpy()
+    mine = grids[["geometry"]].to_crs(crs).reset_index(drop=True)
+    theirs = beats.to_crs(crs).reset_index(drop=True)
+    pairs = gpd.sjoin(mine, theirs, predicate="intersects")
+    area = shapely.area(
+        shapely.intersection(
+            mine.geometry.values[pairs.index.to_numpy()],
+            theirs.geometry.values[pairs["index_right"].to_numpy()],
+        )
+    )
+    pairs = pairs.assign(area=area).sort_values(["area", "grid_id"], ascending=[False, True])
+    best = pairs[~pairs.index.duplicated(keep="first")]["grid_id"]
+    result = best.reindex(range(len(mine)))
+    lost = result.isna().to_numpy()
+    if lost.any():
+        near = gpd.sjoin_nearest(mine[lost], theirs, how="left")
+        near = near[~near.index.duplicated(keep="first")]
+        result[lost] = near["grid_id"].reindex(np.flatnonzero(lost)).to_numpy()
+    out["police_beat"] = result.fillna("").astype(str).to_numpy()
     log.info("attached %d police beats to %d grids", len(beats), len(grids))
     return out

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from staffing_fixtures import COMM, assert_maximal, roster, row_grids, worker
 
 from gridsvc.staffing import StaffingSettings, assign, plan_context, plan_problems
-from gridsvc.staffing.assign import _blocks
+from gridsvc.staffing.assign import community_blocks
 from gridsvc.staffing.context import Ledger
 from gridsvc.staffing.exact import solve_exact
 from gridsvc.staffing.model import model_from_dict
@@ -79,7 +79,7 @@ def test_plans_are_valid_maximal_and_near_optimal(case) -> None:  # type: ignore
     assert_maximal(ctx, result.assignments)
     knobs = StaffingSettings()
     exact = Ledger(ctx)
-    for g, w in _blocks(ctx):
+    for g, w in community_blocks(ctx):
         for gi, wi, si in solve_exact(ctx, block_candidates(ctx, g, w, set()), knobs).triples:
             exact.add(wi, gi, si)
     best = plan_cost(ctx, exact, set(), knobs)["total"]
