@@ -12,9 +12,11 @@ class StaffingSettings:
     """Knobs of :func:`gridsvc.staffing.assign`.
 
     Solver: ``k_candidates`` nearest eligible workers per slot position are offered to CP-SAT
-    (``None`` offers every eligible worker). Blocks with at most ``exact_below`` eligible
-    triples are then solved exactly by CP-SAT (one worker, fixed seed, ``exact_budget``
-    deterministic seconds; 0 turns this off). The objective,
+    (``None`` offers every eligible worker). ``repair_branches`` conflicts per community
+    (one worker picked for two roles) are settled by trying each way out; the rest keep the
+    scarcest role (more branches: shorter travel, slower). Blocks with at most
+    ``exact_below`` eligible triples are then solved exactly by CP-SAT (one worker, fixed
+    seed, ``exact_budget`` deterministic seconds; 0 turns this off). The objective,
     in priority order: a required position left empty costs ``fill_required``, an optional one
     ``fill_optional``; dropping a still-valid previous assignment ``keep``; then travel in metres
     plus ``balance`` × (k − 1) for the k-th grid one person holds in a ``spread`` slot (a convex
@@ -29,6 +31,7 @@ class StaffingSettings:
 
     seed: int = 0
     k_candidates: int | None = 8
+    repair_branches: int = 1
     exact_below: int = 400
     exact_budget: float = 2.0
     fill_required: int = 1_000_000

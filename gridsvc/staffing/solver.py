@@ -34,7 +34,6 @@ __all__ = ["Triples", "block_candidates", "complete", "plan_cost", "solve"]
 log = logging.getLogger(__name__)
 
 _REPAIRS = 60
-_BRANCHES = 3
 
 
 @dataclass
@@ -175,11 +174,13 @@ def _flow_repaired(
     """Solve the flow, then mend what breaks one-role and load limits, and solve again.
 
     Load limits shrink the worker's grid count. A worker holding two roles (or two slots of one
-    grid) is a conflict with one alternative per role to drop: the first ``_BRANCHES`` conflicts
-    of a block are settled by mending each alternative to the end and keeping the cheapest; the
-    rest keep the scarcest role.
+    grid) is a conflict with one alternative per role to drop: the first
+    ``settings.repair_branches`` conflicts of a block are settled by mending each alternative to
+    the end and keeping the cheapest; the rest keep the scarcest role.
     """
-    picked, cost = _settle(ctx, cand, settings, np.zeros(len(cand), bool), {}, [_BRANCHES])
+    picked, cost = _settle(
+        ctx, cand, settings, np.zeros(len(cand), bool), {}, [settings.repair_branches]
+    )
     if picked is None:
         log.warning("flow repair did not settle after %d rounds; completing greedily", _REPAIRS)
         return Triples.concat([]), cost

@@ -65,7 +65,7 @@ def test_gcj02_values_declared_as_wgs84() -> None:
     shifted = geo.to_crs(layers[party], "GCJ02").set_crs("EPSG:4326", allow_override=True)
     bad = gpd.GeoDataFrame(np.concatenate([layers[~party].to_numpy(), shifted.to_numpy()]),
                            columns=layers.columns, geometry="geometry", crs="EPSG:4326")
-    with pytest.raises(InputError, match="layer 'party' .*look like GCJ02.*declare crs=gcj02"):
+    with pytest.raises(InputError, match=r"layer 'party' .*look like GCJ02.*declare crs=gcj02"):
         merge(community, households, bad)
 
 

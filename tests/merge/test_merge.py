@@ -13,7 +13,7 @@ import shapely
 from drawings import UTM, X0, Y0
 from pyproj import Transformer
 
-from gridsvc.merge import MergeResult, diagnose_layer, merge, run_merge_files, write_merge
+from gridsvc.merge import MergeResult, diagnose_layer, merge, run_merge_files
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
 GPKG = FIX / "baltimore_pigtown.gpkg"
@@ -49,9 +49,11 @@ def test_realigned_layers_are_unions_of_unified_grids(fixture_merge) -> None:
         for gid, geom in zip(metric["grid_id"], metric.geometry, strict=True):
             mine = unified[unified[f"{name}_grid"] == gid].geometry.to_numpy()
             expected = shapely.union_all(mine) if len(mine) else shapely.Polygon()
-            assert shapely.area(shapely.symmetric_difference(geom, expected)) < 1.0
+            seam = 1.0 + 0.01 * shapely.length(expected)  # WGS 84 round trip moves edges ~1 cm
+            assert shapely.area(shapely.symmetric_difference(geom, expected)) < seam
         covered = shapely.union_all(metric.geometry.to_numpy())
-        assert abs(shapely.area(metric.geometry.to_numpy()).sum() - covered.area) < 1.0
+        overlap = shapely.area(metric.geometry.to_numpy()).sum() - covered.area
+        assert overlap < 1e-4 * covered.area
 
 
 def test_crosswalk_accounts_for_every_household(fixture_merge) -> None:
@@ -76,14 +78,15 @@ def test_soft_layers_mostly_kept_on_yudu() -> None:
 
 def test_baltimore_police_nests_except_where_forced() -> None:
     """Police district 8 holds 15 housing units in this CSA: too few for a grid of its own."""
-    layers = pd.concat([
-        gpd.read_file(GPKG, layer=layer).assign(layer=name, department=name, policy=policy,
-                                                 grid_id=lambda f: f[key].astype(str))
-        for name, layer, policy, key in [
-            ("police", "police_districts_2023", "hard", "id"),
-            ("council", "council_districts", "soft", "id"),
-            ("neighborhood", "neighborhoods_2020", "soft", "name")]
-    ], ignore_index=True)[["layer", "department", "policy", "grid_id", "name", "geometry"]]
+    parts = []
+    for name, gpkg_layer, policy, key in [("police", "police_districts_2023", "hard", "id"),
+                                          ("council", "council_districts", "soft", "id"),
+                                          ("neighborhood", "neighborhoods_2020", "soft", "name")]:
+        f = gpd.read_file(GPKG, layer=gpkg_layer)
+        parts.append(f.assign(layer=name, department=name, policy=policy,
+                              grid_id=f[key].astype(str)))
+    layers = pd.concat(parts, ignore_index=True)[
+        ["layer", "department", "policy", "grid_id", "name", "geometry"]]
     result = merge(gpd.read_file(GPKG, layer="csa_outline"), None,
                    gpd.GeoDataFrame(layers, geometry="geometry", crs="EPSG:4326"),
                    areas=gpd.read_file(GPKG, layer="blocks_2020"), count_field="housing20")
