@@ -209,6 +209,47 @@ def partition(
     )
 
 
+@app.command()
+def merge(
+    out: Annotated[Path, typer.Option(help="output directory")],
+    boundary: Annotated[str, typer.Option(help="community boundary file (FILE or FILE@LAYER)")],
+    layer: Annotated[
+        list[str],
+        typer.Option(help="departmental layer NAME=FILE[@LAYER]:hard|soft (repeat for each)"),
+    ],
+    households: Annotated[str | None, typer.Option(help="household points file")] = None,
+    areas: Annotated[str | None, typer.Option(help="areal units with a household count")] = None,
+    count_field: Annotated[str | None, typer.Option(help="count field of --areas")] = None,
+    buildings: Annotated[str | None, typer.Option(help="building footprints")] = None,
+    barriers: Annotated[str | None, typer.Option(help="roads/rivers/walls")] = None,
+    crs: Annotated[str | None, typer.Option(help="declared CRS of the input files")] = None,
+    min_households: Annotated[int | None, typer.Option("--min", help="grid lower bound")] = None,
+    max_households: Annotated[int | None, typer.Option("--max", help="grid upper bound")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Merge departmental grids into one unified grid (多格合一); write it, the re-aligned
+    layers, a crosswalk and a report."""
+    from .merge import run_merge_files
+
+    settings = _settings(
+        config, None, min_households=min_households, max_households=max_households, seed=seed
+    )
+    if (households is None) == (areas is None):
+        console.print("[red]error:[/red] give exactly one of --households FILE or --areas FILE")
+        raise typer.Exit(2)
+    try:
+        report = run_merge_files(
+            boundary, households, layer, out,
+            lo=settings.min_households, hi=settings.max_households, crs=crs,
+            buildings=buildings, barriers=barriers, areas=areas, count_field=count_field,
+            seed=settings.seed,
+        )  # fmt: skip
+    except GridsvcError as exc:
+        raise _fail(exc) from exc
+    console.print(f"wrote {out}: " + json.dumps(report.get("measures", {}), ensure_ascii=False))
+
+
 @app.command("map")
 def map_(
     community: Annotated[str, typer.Option(help="community code")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,7 +14,7 @@ from gridsvc.config import load_settings
 from gridsvc.store import open_store, repo, session_scope
 from gridsvc.workflows import FIXTURES
 
-COMMANDS = ["import", "export", "partition", "map", "serve", "demo"]
+COMMANDS = ["import", "export", "partition", "merge", "map", "serve", "demo", "user"]
 runner = CliRunner()
 
 
@@ -90,3 +91,43 @@ def test_map_of_an_unknown_community_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["map", "--community", "999999999999", "--db", db])
     assert result.exit_code == 1
     assert "community 999999999999 is not in the store; import it first" in result.output
+
+
+def test_merge_command_writes_unified_grid_crosswalk_and_report(tmp_path: Path) -> None:
+    village = FIXTURES / "village"
+    layers = village / "layers.geojson"
+    out = tmp_path / "merged"
+    result = runner.invoke(
+        app,
+        [
+            "merge", "--boundary", str(village / "community.geojson"),
+            "--households", str(village / "households.geojson"),
+            "--buildings", str(village / "buildings.geojson"),
+            "--barriers", str(village / "barriers.geojson"),
+            "--layer", f"police={layers}:hard", "--layer", f"party={layers}:soft",
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["measures"]["hard_crossings"] == 0
+    assert report["measures"]["gaps"] == report["measures"]["overlaps"] == 0
+    unified = gpd.read_file(out / "unified.geojson")
+    assert len(unified) == report["measures"]["unified_grids"]
+    assert {"police_grid", "party_grid"} <= set(unified.columns)
+    assert (out / "crosswalk.csv").exists() and (out / "realigned_party.geojson").exists()
+
+
+def test_merge_command_names_a_bad_layer_spec(tmp_path: Path) -> None:
+    village = FIXTURES / "village"
+    result = runner.invoke(
+        app,
+        [
+            "merge", "--boundary", str(village / "community.geojson"),
+            "--households", str(village / "households.geojson"),
+            "--layer", f"police={village / 'layers.geojson'}:sideways", "--out", str(tmp_path),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "sideways" in result.output
+    assert not (tmp_path / "report.json").exists()
