@@ -173,7 +173,7 @@ class Ledger:
             other = self.ctx.model.slots[min(self.role[w] - {s})]
             return f"already holds another role ({other.label})"
         if self.grids[(w, s)] >= slot.max_grids:
-            return f"at max {slot.max_grids} grids"
+            return f"at max {slot.max_grids} grid{'s' if slot.max_grids != 1 else ''}"
         have = self.loads.get((w, s))
         for name, limit in slot.capacity_limits.items():
             k = LOADS.index(name)
