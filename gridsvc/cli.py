@@ -250,6 +250,49 @@ def merge(
     console.print(f"wrote {out}: " + json.dumps(report.get("measures", {}), ensure_ascii=False))
 
 
+@app.command()
+def assign(
+    grids: Annotated[Path, typer.Option(help="grids file (e.g. a partition's grids.geojson)")],
+    workers: Annotated[
+        Path,
+        typer.Option(
+            help="roster: id, name, phone, roles, party_member, "
+            "police_beat, hours, home point or household_id"
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="output directory")],
+    model: Annotated[
+        str, typer.Option(help="1+1+N | jiangxi | 1+2+X | a model JSON file")
+    ] = "1+1+N",
+    households: Annotated[Path | None, typer.Option(help="households (visit load, homes)")] = None,
+    household_grids: Annotated[
+        Path | None, typer.Option(help="household → grid table (a partition's assignment.csv)")
+    ] = None,
+    layers: Annotated[Path | None, typer.Option(help="departmental layers (police beats)")] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(help="earlier assignments.csv: kept where still valid, every change reported"),
+    ] = None,
+    crs: Annotated[str | None, typer.Option(help="declared CRS of the input files")] = None,
+) -> None:
+    """Staff every grid under a staffing model (1+1+N …); write assignments, rosters, report."""
+    from .workflows import run_assign_files
+
+    try:
+        report = run_assign_files(
+            grids, workers, out, model=model, households=households,
+            household_grids=household_grids, layers=layers, previous=previous, crs=crs,
+        )  # fmt: skip
+    except GridsvcError as exc:
+        raise _fail(exc) from exc
+    summary = report["summary"]
+    console.print(
+        f"{summary['grids_satisfied']}/{summary['grids']} grids fully staffed, "
+        f"{summary['required_filled']}/{summary['required_positions']} required positions "
+        f"filled; wrote {out}"
+    )
+
+
 @app.command("map")
 def map_(
     community: Annotated[str, typer.Option(help="community code")],

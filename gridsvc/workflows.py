@@ -25,9 +25,11 @@ __all__ = [
     "PartitionInputs",
     "partition_community",
     "read_community_bundle",
+    "run_assign_files",
     "run_demo",
     "run_partition_files",
     "seed_demo_accounts",
+    "staff_demo_community",
     "write_partition",
 ]
 
@@ -129,6 +131,56 @@ def write_partition(result: Any, out: Path) -> None:
     )
 
 
+def run_assign_files(
+    grids: Path,
+    workers: Path,
+    out: Path,
+    *,
+    model: str,
+    households: Path | None = None,
+    household_grids: Path | None = None,
+    layers: Path | None = None,
+    previous: Path | None = None,
+    crs: str | None = None,
+) -> dict[str, Any]:
+    """Staff grids from files under a staffing model; write assignments, rosters and report."""
+    from .ingest import load_frame
+    from .staffing import assign, load_model, load_roster, write_assignment
+
+    staffing_model = load_model(model)
+    homes = load_frame(households, kind="households", crs=crs) if households else None
+    result = assign(
+        load_frame(grids, kind=None, crs=crs),
+        load_roster(workers, households=homes, model=staffing_model, crs=crs),
+        model=staffing_model,
+        households=homes,
+        household_grids=pd.read_csv(household_grids, dtype=str) if household_grids else None,
+        layers=load_frame(layers, kind="layer_grids", crs=crs) if layers else None,
+        previous=pd.read_csv(previous, dtype=str) if previous else None,
+    )
+    write_assignment(result, out)
+    return dict(result.report)
+
+
+def staff_demo_community(
+    folder: Path, result: Any, households: gpd.GeoDataFrame, out: Path, *, seed: int
+) -> dict[str, Any]:
+    """Staff a partitioned fixture community under 1+1+N with a generated roster."""
+    from .ingest import load_frame
+    from .staffing import assign, generate_roster, write_assignment
+
+    layers = load_frame(folder / "layers.geojson", kind="layer_grids")
+    roster = generate_roster(result.grids, households, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    roster.to_file(out / "roster.geojson", driver="GeoJSON")
+    staffed = assign(
+        result.grids, roster, model="1+1+N", households=households,
+        household_grids=result.assignment, layers=layers,
+    )  # fmt: skip
+    write_assignment(staffed, out)
+    return dict(staffed.report["summary"])
+
+
 def read_community_bundle(session: Session, code: str) -> CommunityBundle:
     """Read one community and everything in it from the store."""
     from .errors import NotFoundError
@@ -181,7 +233,7 @@ def partition_community(
 
 def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any]) -> dict[str, Any]:
     """Import the fixtures, partition every community, draw maps, export; return a summary."""
-    total = len(DEMO_COMMUNITIES) * 6 + len(DEMO_EXPORTS) + 1  # 4 imports, partition, map
+    total = len(DEMO_COMMUNITIES) * 8 + len(DEMO_EXPORTS) + 1  # 4 imports + 4 steps each
     done = 0
 
     def step(message: str) -> None:
@@ -191,8 +243,9 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
 
     from .export import export_kind
     from .ingest import import_file, load_frame
+    from .merge import run_merge_files
     from .render import community_map
-    from .store import open_store, session_scope
+    from .store import open_store, repo, session_scope
 
     engine = open_store(settings)
     summary: dict[str, Any] = {"database": settings.database_url, "communities": {}}
@@ -219,6 +272,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
             code = str(load_frame(folder / "community.geojson", kind="communities")["code"][0])
             result = partition_community(session, code, settings=settings, barriers=barriers)
             write_partition(result, out / "partition" / code)
+            households = repo.read(session, "households", community=code)
             totals = result.report["totals"]
             step(
                 f"partition {name} ({code}): {totals['grids']} grids, "
@@ -226,6 +280,27 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
                 f"{totals['share_within_bounds']:.0%} within bounds"
             )
             bundle = read_community_bundle(session, code)
+        layers = folder / "layers.geojson"
+        merged = run_merge_files(
+            folder / "community.geojson", folder / "households.geojson",
+            [f"police={layers}:hard", f"party={layers}:soft", f"governance={layers}:soft"],
+            out / "merge" / code, buildings=folder / "buildings.geojson",
+            barriers=folder / "barriers.geojson", lo=settings.min_households,
+            hi=settings.max_households, seed=settings.seed,
+        )  # fmt: skip
+        measures = merged["measures"]
+        step(
+            f"merge {name}: {measures['unified_grids']} unified grids, "
+            f"{measures['hard_crossings']} police-beat crossings, "
+            f"{measures['soft_share_unchanged_min']:.0%} of households keep their soft grids"
+        )
+        staffing = staff_demo_community(
+            folder, result, households, out / "staffing" / code, seed=settings.seed
+        )
+        step(
+            f"staff {name} under 1+1+N: {staffing['required_filled']}/"
+            f"{staffing['required_positions']} required positions filled"
+        )
         map_path = out / "maps" / f"{code}.html"
         map_path.parent.mkdir(parents=True, exist_ok=True)
         community_map(bundle, tiles="none", bounds=settings.base_bounds).save(str(map_path))
@@ -237,6 +312,8 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
             "share_within_bounds": totals["share_within_bounds"],
             "map": str(map_path),
             "partition": str(out / "partition" / code),
+            "merge": {"dir": str(out / "merge" / code), **measures},
+            "staffing": {"dir": str(out / "staffing" / code), **staffing},
         }
     exports = out / "exports"
     exports.mkdir(parents=True, exist_ok=True)
@@ -248,7 +325,6 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
         summary["accounts"] = seed_demo_accounts(session, summary["communities"])
     step("demo accounts: " + ", ".join(a["username"] for a in summary["accounts"]))
     summary["exports"] = str(exports)
-    summary["not_yet_built"] = ["merge (issue 4)", "staffing (issue 5)"]
     summary["serve"] = (
         f"gridsvc serve --db {settings.database_url} --port 8000  "
         "then open http://127.0.0.1:8000/docs"

@@ -14,7 +14,7 @@ from gridsvc.config import load_settings
 from gridsvc.store import open_store, repo, session_scope
 from gridsvc.workflows import FIXTURES
 
-COMMANDS = ["import", "export", "partition", "merge", "map", "serve", "demo", "user"]
+COMMANDS = ["import", "export", "partition", "merge", "assign", "map", "serve", "demo", "user"]
 runner = CliRunner()
 
 
@@ -131,3 +131,43 @@ def test_merge_command_names_a_bad_layer_spec(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "sideways" in result.output
     assert not (tmp_path / "report.json").exists()
+
+
+def test_assign_command_staffs_a_partitioned_community(tmp_path: Path) -> None:
+    from gridsvc.staffing import generate_roster
+
+    village = FIXTURES / "village"
+    parts = tmp_path / "parts"
+    assert runner.invoke(app, [
+        "partition", "--boundary", str(village / "community.geojson"),
+        "--households", str(village / "households.geojson"),
+        "--buildings", str(village / "buildings.geojson"), "--out", str(parts),
+    ]).exit_code == 0  # fmt: skip
+    grids = gpd.read_file(parts / "grids.geojson")
+    roster = generate_roster(grids, gpd.read_file(village / "households.geojson"), seed=0)
+    roster.to_file(tmp_path / "roster.geojson", driver="GeoJSON")
+    out = tmp_path / "staff"
+    result = runner.invoke(app, [
+        "assign", "--grids", str(parts / "grids.geojson"),
+        "--workers", str(tmp_path / "roster.geojson"),
+        "--households", str(village / "households.geojson"),
+        "--household-grids", str(parts / "assignment.csv"),
+        "--layers", str(village / "layers.geojson"), "--model", "1+1+N", "--out", str(out),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assignments = (out / "assignments.csv").read_text(encoding="utf-8").splitlines()
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert assignments[0].startswith("grid_code,worker_id,role")
+    assert len(assignments) - 1 == report["summary"]["assignments"] > 0
+    assert "required positions filled" in result.output
+
+
+def test_assign_command_refuses_an_unknown_model(tmp_path: Path) -> None:
+    village = FIXTURES / "village"
+    result = runner.invoke(app, [
+        "assign", "--grids", str(village / "community.geojson"),
+        "--workers", str(village / "households.geojson"), "--model", "2+2+Z",
+        "--out", str(tmp_path),
+    ])  # fmt: skip
+    assert result.exit_code == 1
+    assert "2+2+Z" in result.output

@@ -95,6 +95,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert Path(facts["map"]).stat().st_size > 10_000
         assert (Path(facts["partition"]) / "report.json").exists()
         assert facts["grids"] > 0
+        assert facts["merge"]["hard_crossings"] == 0 and facts["merge"]["gaps"] == 0
+        assert (Path(facts["merge"]["dir"]) / "crosswalk.csv").exists()
+        assert (Path(facts["staffing"]["dir"]) / "assignments.csv").exists()
+        assert 0 < facts["staffing"]["required_filled"] <= facts["staffing"]["required_positions"]
     exported = gpd.read_file(out / "exports" / "grids.geojson")
     total = sum(f["grids"] + f["microgrids"] for f in summary["communities"].values())
     assert len(exported) == total
