@@ -1,4 +1,4 @@
-"""Background jobs in a thread pool inside the process: partition (merge, assign when built).
+"""Background jobs in a thread pool inside the process: partition, merge (多格合一), assign.
 
 A job runs in one store transaction: it commits only when its function returns and no one has
 cancelled it, so a failed or cancelled job leaves the store as it was. Status, progress and
@@ -16,14 +16,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from .config import Settings
-from .errors import GridsvcError
+from .errors import GridsvcError, InputError, Problem
 from .store import audit, session_scope
 
-__all__ = ["Job", "JobCancelled", "JobRunner", "partition_job"]
+__all__ = [
+    "Job",
+    "JobCancelled",
+    "JobRunner",
+    "assign_job",
+    "community_layers",
+    "merge_job",
+    "partition_job",
+]
 
 log = logging.getLogger(__name__)
 
@@ -145,3 +157,148 @@ def partition_job(communities: Sequence[str], *, settings: Settings) -> JobFn:
         return report
 
     return run
+
+
+def community_layers(community: gpd.GeoDataFrame, layer_grids: gpd.GeoDataFrame,
+                     layers: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+    """Return the departmental grids overlapping ``community`` (by area), of ``layers`` if given.
+
+    Raise InputError naming the community when none are left (merge needs at least one layer).
+    """
+    code = str(community["code"].iloc[0])
+    outline = shapely.union_all(community.geometry.to_numpy())
+    overlap = shapely.area(shapely.intersection(layer_grids.geometry.to_numpy(), outline))
+    keep = overlap > 1e-12 * max(shapely.area(outline), 1e-12)  # not just touching the edge
+    if layers is not None:
+        keep &= layer_grids["layer"].astype(str).isin(list(layers)).to_numpy()
+    out = layer_grids[keep]
+    hard_first = (out["policy"].astype(str) != "hard").to_numpy()
+    out = out.iloc[np.lexsort((out["layer"].astype(str).to_numpy(), hard_first))]
+    out = out.reset_index(drop=True)
+    if out.empty:
+        wanted = "" if layers is None else f" among layers {', '.join(layers)}"
+        raise InputError(Problem(
+            f"community {code} has no departmental layers{wanted} to merge; import them first "
+            "(kind layer_grids, with department and policy hard|soft)",
+            source=code, field="layers"))
+    return out
+
+
+def merge_job(communities: Sequence[str], *, settings: Settings,
+              layers: Sequence[str] | None = None) -> JobFn:
+    """Return a job merging each community's departmental layers into its base grids (一张网).
+
+    The unified grids replace the community's base grids; its micro-grids are deleted (merge
+    makes base grids only) and its grid history is brought in step.
+    """
+
+    def run(session: Session, say: Say) -> dict[str, Any]:
+        from . import frames
+        from .merge import merge
+        from .partition import Bounds
+        from .store import plans, repo
+        from .workflows import read_community_bundle
+
+        report: dict[str, Any] = {}
+        for i, code in enumerate(communities):
+            say(f"merge {code}", i / len(communities))
+            bundle = read_community_bundle(session, code)
+            chosen = community_layers(bundle.community, bundle.layer_grids, layers)
+            result = merge(bundle.community, bundle.households, chosen,
+                           buildings=bundle.buildings if len(bundle.buildings) else None,
+                           levels=(Bounds(settings.min_households, settings.max_households),),
+                           seed=settings.seed)
+            say(f"store the unified grids of {code}", (i + 0.9) / len(communities))
+            unified = frames.conform("grids", result.unified.assign(level=1, parent_code=None))
+            repo.delete(session, "grids", community=code)
+            repo.upsert(session, "grids", unified)
+            plans.sync_history(session, code)
+            layer_policies = chosen.drop_duplicates("layer").set_index("layer")["policy"]
+            report[code] = {
+                **result.report["measures"],
+                "layers": {str(k): str(v) for k, v in layer_policies.items()},
+                "base_grids_replaced": len(bundle.grids),
+                "microgrids_deleted": len(bundle.microgrids),
+                "note": ("merge makes base grids only: the community's micro-grids were "
+                         "deleted; partition the unified grids again to draw new ones"
+                         if len(bundle.microgrids) else ""),
+            }
+        say("done", 1.0)
+        return report
+
+    return run
+
+
+def _workers(session: Session, codes: Sequence[str]) -> gpd.GeoDataFrame:
+    """Return the stored workers living in ``codes`` or in no community, with community_code."""
+    from .store import repo
+
+    workers = repo.read(session, "workers")
+    home = repo.communities_containing(session, workers.geometry)
+    workers["community_code"] = home.to_numpy()
+    keep = home.isna() | home.isin(list(codes))
+    return workers[keep.to_numpy()].reset_index(drop=True)
+
+
+def assign_job(communities: Sequence[str], *, settings: Settings,
+               model: str = "1+1+N") -> JobFn:
+    """Return a job staffing the base grids of the communities and storing the assignments.
+
+    Workers come from the store (their community is where their home lies; those living in no
+    community serve the nearest); police beats from the hard layers; stored assignments are
+    kept where still valid. One solve covers every community of the job, so a worker's
+    capacity holds across them.
+    """
+
+    def run(session: Session, say: Say) -> dict[str, Any]:
+        from .planning import assign_households
+        from .staffing import assign, load_model
+        from .store.assignments import read_assignments, replace_assignments
+        from .workflows import read_community_bundle
+
+        staffing_model = load_model(model)
+        grids, homes, beats, previous = [], [], [], []
+        for i, code in enumerate(communities):
+            say(f"read {code}", 0.3 * i / len(communities))
+            bundle = read_community_bundle(session, code)
+            if bundle.grids.empty:
+                raise InputError(Problem(f"community {code} has no base grids to staff; "
+                                         "partition or merge it first", source=code,
+                                         field="grids"))
+            grids.append(bundle.grids)
+            hh = bundle.households.copy()
+            hh["grid_code"] = assign_households(hh, bundle.grids).to_numpy()
+            homes.append(hh)
+            layer = bundle.layer_grids
+            beats.append(layer[layer["policy"].astype(str) == "hard"])
+            previous.append(read_assignments(session, community=code))
+        workers = _workers(session, communities)
+        say(f"staff {len(communities)} communities under {staffing_model.name}", 0.3)
+        result = assign(
+            _concat(grids), workers, model=staffing_model, households=_concat(homes),
+            layers=_concat(beats).drop_duplicates(["layer", "grid_id"]),
+            previous=pd.concat(previous, ignore_index=True),
+        )  # fmt: skip
+        say("store the assignments", 0.9)
+        plan = result.assignments
+        grid_comm = _concat(grids).set_index("code")["community_code"].astype(str)
+        plan_comm = grid_comm.reindex(plan["grid_code"].astype(str)).to_numpy()
+        report: dict[str, Any] = {"model": staffing_model.name,
+                                  "summary": result.report.get("summary", {}),
+                                  "communities": {}}
+        for code in communities:
+            mine = plan[plan_comm == code]
+            stored = replace_assignments(session, code, mine)
+            report["communities"][code] = {
+                "assignments": stored, "kept": int(mine["kept"].fillna(False).astype(bool).sum()),
+                "grids": int((grid_comm == code).sum()),
+            }
+        say("done", 1.0)
+        return report
+
+    return run
+
+
+def _concat(parts: Sequence[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
+                            crs=parts[0].crs)

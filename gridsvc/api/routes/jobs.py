@@ -1,4 +1,9 @@
-"""Background jobs: POST one (202 + job id), GET its status, progress and report, DELETE it."""
+"""Background jobs: POST one (202 + job id), GET its status, progress and report, DELETE it.
+
+Jobs: partition, merge (多格合一 of the departmental layers) and assign (staffing). What can be
+checked cheaply (scope, community known, layers present, model known) is refused before the
+job starts.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from ...errors import NotFoundError
-from ...jobs import Job, JobRunner, partition_job
+from ...errors import InputError, NotFoundError, Problem
+from ...jobs import Job, JobFn, JobRunner, assign_job, community_layers, merge_job, partition_job
+from ...staffing import shipped_models
 from ...store import repo
+from ...store.users import User
 from ..deps import PlannerDep, SessionDep, SettingsDep, UserDep, require_community
 
 __all__ = ["router"]
@@ -20,6 +28,17 @@ Code = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 class PartitionRequest(BaseModel):
     communities: list[Code] = Field(min_length=1, max_length=100)
+
+
+class MergeRequest(PartitionRequest):
+    layers: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=20,
+        description="departmental layers to merge (default: every layer over the community)")
+
+
+class AssignRequest(PartitionRequest):
+    model: str = Field(default="1+1+N", min_length=1, max_length=64,
+                       description="a shipped staffing model: 1+1+N, jiangxi, 1+2+X")
 
 
 def _runner(request: Request) -> JobRunner:
@@ -37,21 +56,66 @@ def _job(request: Request, job_id: str, user: Any) -> Job:
     return job
 
 
+def _codes(session: Session, user: User, communities: list[str]) -> list[str]:
+    """Return the distinct codes after checking scope and that each community is stored."""
+    codes = list(dict.fromkeys(communities))
+    for code in codes:
+        require_community(user, code)
+        if repo.read(session, "communities", community=code).empty:
+            raise NotFoundError(f"community {code} is not in the store")
+    return codes
+
+
+def _submit(kind: str, fn: JobFn, codes: list[str], request: Request, response: Response,
+            user: User) -> dict[str, Any]:
+    job = _runner(request).submit(kind, fn, engine=request.app.state.engine, communities=codes,
+                                  user=user.username)
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job.as_dict()
+
+
 @router.post("/jobs/partition", status_code=202)
 def start_partition(body: PartitionRequest, request: Request, response: Response,
                     session: SessionDep, settings: SettingsDep,
                     user: PlannerDep) -> dict[str, Any]:
     """Partition communities in the background and publish the result; 202 with the job."""
-    codes = list(dict.fromkeys(body.communities))
+    codes = _codes(session, user, body.communities)
+    return _submit("partition", partition_job(codes, settings=settings), codes, request,
+                   response, user)
+
+
+@router.post("/jobs/merge", status_code=202)
+def start_merge(body: MergeRequest, request: Request, response: Response, session: SessionDep,
+                settings: SettingsDep, user: PlannerDep) -> dict[str, Any]:
+    """Merge each community's departmental layers into its base grids (一张网); 202 with the job.
+
+    The unified grids replace the base grids; micro-grids are deleted (merge makes base grids).
+    """
+    codes = _codes(session, user, body.communities)
     for code in codes:
-        require_community(user, code)
-        if repo.read(session, "communities", community=code).empty:
-            raise NotFoundError(f"community {code} is not in the store")
-    job = _runner(request).submit("partition", partition_job(codes, settings=settings),
-                                  engine=request.app.state.engine, communities=codes,
-                                  user=user.username)
-    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
-    return job.as_dict()
+        community = repo.read(session, "communities", community=code)
+        layer_grids = repo.read(session, "layer_grids", bbox=tuple(community.total_bounds))
+        community_layers(community, layer_grids, body.layers)  # 422 when there are none
+    return _submit("merge", merge_job(codes, settings=settings, layers=body.layers), codes,
+                   request, response, user)
+
+
+@router.post("/jobs/assign", status_code=202)
+def start_assign(body: AssignRequest, request: Request, response: Response,
+                 session: SessionDep, settings: SettingsDep, user: PlannerDep) -> dict[str, Any]:
+    """Staff the communities' base grids under a shipped model and store the assignments."""
+    models = {m.lower(): m for m in shipped_models()}
+    model = models.get(body.model.lower())
+    if model is None:
+        raise InputError(Problem(f"unknown staffing model {body.model!r}; use one of "
+                                 f"{', '.join(sorted(models.values()))}", field="model"))
+    codes = _codes(session, user, body.communities)
+    for code in codes:
+        if repo.read(session, "grids", community=code, level=1).empty:
+            raise InputError(Problem(f"community {code} has no base grids to staff; partition "
+                                     "or merge it first", source=code, field="communities"))
+    return _submit("assign", assign_job(codes, settings=settings, model=model), codes, request,
+                   response, user)
 
 
 @router.get("/jobs/{job_id}")

@@ -1,0 +1,99 @@
+"""Staffing assignments in the store: replace a community's plan, read by community or worker.
+
+An assignment row is (community_code, grid_code, worker_id, role, kept, assigned_at); ``kept``
+says the solver kept it from the previous plan, and a kept row keeps its ``assigned_at``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Boolean, Column, DateTime, String, Table, delete, insert, select
+from sqlalchemy.orm import Session
+
+from gridsvc.errors import StoreError
+from gridsvc.store.tables import Base
+
+__all__ = ["COLUMNS", "assignments_table", "read_assignments", "replace_assignments"]
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["community_code", "grid_code", "worker_id", "role", "kept", "assigned_at"]
+_KEY = ["grid_code", "worker_id", "role"]
+
+assignments_table = Table(
+    "assignments",
+    Base.metadata,
+    Column("community_code", String(32), nullable=False, index=True),
+    Column("grid_code", String(40), primary_key=True),
+    Column("worker_id", String, primary_key=True, index=True),
+    Column("role", String(32), primary_key=True),
+    Column("kept", Boolean, nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({
+        "community_code": pd.Series(dtype="string"), "grid_code": pd.Series(dtype="string"),
+        "worker_id": pd.Series(dtype="string"), "role": pd.Series(dtype="string"),
+        "kept": pd.Series(dtype="boolean"), "assigned_at": pd.Series(dtype="datetime64[us, UTC]"),
+    })  # fmt: skip
+
+
+def read_assignments(
+    session: Session, *, community: str | None = None, worker: str | None = None
+) -> pd.DataFrame:
+    """Return the stored assignments matching every filter, sorted by grid, role and worker."""
+    t = assignments_table
+    query = select(*(t.c[c] for c in COLUMNS))
+    if community is not None:
+        query = query.where(t.c.community_code == community)
+    if worker is not None:
+        query = query.where(t.c.worker_id == worker)
+    rows = session.execute(query.order_by(t.c.grid_code, t.c.role, t.c.worker_id)).all()
+    if not rows:
+        return _empty()
+    frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
+    frame["assigned_at"] = pd.to_datetime(frame["assigned_at"], utc=True)
+    return frame.astype({c: "string" for c in COLUMNS[:4]} | {"kept": "boolean"})
+
+
+def replace_assignments(
+    session: Session, community: str, frame: pd.DataFrame, *, at: datetime | None = None
+) -> int:
+    """Replace the stored assignments of ``community`` by ``frame``; return how many rows.
+
+    ``frame`` needs grid_code, worker_id and role; ``kept`` (default False) says the row was
+    kept from the previous plan, and then it keeps its stored ``assigned_at``.
+    """
+    missing = [c for c in _KEY if c not in frame.columns]
+    if missing:
+        raise StoreError(f"assignments need columns {', '.join(_KEY)}; missing {missing}")
+    now = at or datetime.now(UTC)
+    t = assignments_table
+    since = {
+        (r.grid_code, r.worker_id, r.role): r.assigned_at
+        for r in session.execute(
+            select(t.c.grid_code, t.c.worker_id, t.c.role, t.c.assigned_at).where(
+                t.c.community_code == community
+            )
+        )
+    }
+    rows = frame[_KEY].astype(str).drop_duplicates()
+    kept = (
+        frame.loc[rows.index, "kept"].fillna(False).astype(bool).to_numpy()
+        if "kept" in frame.columns else [False] * len(rows)
+    )  # fmt: skip
+    records = [
+        {"community_code": community, "grid_code": g, "worker_id": w, "role": r, "kept": k,
+         "assigned_at": since.get((g, w, r), now) if k else now}
+        for (g, w, r), k in zip(rows.itertuples(index=False), kept, strict=True)
+    ]  # fmt: skip
+    session.execute(delete(t).where(t.c.community_code == community))
+    if records:
+        session.execute(insert(t), records)
+    log.info("assignments of %s: %d rows", community, len(records))
+    return len(records)
