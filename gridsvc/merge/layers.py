@@ -160,7 +160,9 @@ def check_layers(
                     metric_rows[["grid_id", "name", "geometry"]].reset_index(drop=True)))
     if problems:
         raise InputError(problems)
-    return out
+    # one canonical order (hard layers first, then by name): the result must not depend on the
+    # order layers were given or stored in
+    return sorted(out, key=lambda layer: (layer[2] != "hard", layer[0]))
 
 
 def tile(name: str, raw: gpd.GeoDataFrame, outline: BaseGeometry) -> gpd.GeoDataFrame:

@@ -143,3 +143,24 @@ def test_diagnose_locates_gap_overlap_outside_and_sliver() -> None:
     (outside,) = found["outside"]
     assert (outside["grids"], outside["area_m2"], outside["share"]) == (["C"], 1500.0, 1.0)
     assert [(s["of"], s["grids"]) for s in found["slivers"]] == [("overlap", ["A", "B"])]
+
+
+def test_layer_order_does_not_change_the_unified_grid() -> None:
+    """The store hands layers back sorted by name (governance, party, police): same result."""
+    d = FIX / "village"
+    community = gpd.read_file(d / "community.geojson")
+    households = gpd.read_file(d / "households.geojson")
+    layers = gpd.read_file(d / "layers.geojson")
+    results = [
+        merge(community, households, ordered, buildings=gpd.read_file(d / "buildings.geojson"))
+        for ordered in (
+            layers.sort_values("layer").reset_index(drop=True),
+            layers.sort_values("layer", ascending=False).reset_index(drop=True),
+        )
+    ]
+    first, second = (r.unified.sort_values("code").reset_index(drop=True) for r in results)
+    assert first["code"].tolist() == second["code"].tolist()
+    assert first["households"].tolist() == second["households"].tolist()
+    assert all(a.equals(b) for a, b in zip(first.geometry, second.geometry, strict=True))
+    assert results[0].report["measures"]["hard_crossings"] == 0
+    assert results[1].report["measures"]["hard_crossings"] == 0
