@@ -3,40 +3,26 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from job_helpers import grids_state, poll, wait
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import PartitionError
-from gridsvc.jobs import Job, JobRunner
-from gridsvc.store import repo, session_scope
+from gridsvc.jobs import JobRunner
+from gridsvc.store import repo
 
 Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 
 
-def _wait(job: Job) -> Job:
-    assert job.done.wait(120), f"job {job.id} did not finish"
-    return job
 
 
-def _poll(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
-    for _ in range(1200):
-        body = client.get(url, headers=headers).json()
-        if body["status"] not in ("queued", "running"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never finished")
 
 
-def _grids(engine: Engine, code: str) -> list[tuple[str, bytes]]:
-    with session_scope(engine) as session:
-        frame = repo.read(session, "grids", community=code)
-    return sorted(zip(frame["code"], frame.geometry.to_wkb(), strict=True))
 
 
 def test_partition_job_answers_202_and_reports(client: TestClient, login: Login,
@@ -46,7 +32,7 @@ def test_partition_job_answers_202_and_reports(client: TestClient, login: Login,
                            headers=headers)
     assert response.status_code == 202
     assert response.headers["Location"] == f"{API}/jobs/{response.json()['id']}"
-    body = _poll(client, response.headers["Location"], headers)
+    body = poll(client, response.headers["Location"], headers)
     assert body["status"] == "succeeded", body
     assert body["progress"] == 1.0
     assert body["report"][code]["grids"] > 0
@@ -65,7 +51,7 @@ def test_unknown_job_and_unknown_community(client: TestClient, login: Login) -> 
 
 
 def test_a_failing_job_leaves_the_store_as_it_was(api_store: Engine, code: str) -> None:
-    before = _grids(api_store, code)
+    before = grids_state(api_store, code)
 
     def wreck(session: Session, say: Callable[[str, float], None]) -> dict[str, Any]:
         repo.delete(session, "grids", community=code)
@@ -73,15 +59,15 @@ def test_a_failing_job_leaves_the_store_as_it_was(api_store: Engine, code: str) 
         raise PartitionError("the solver gave up half-way")
 
     runner = JobRunner(workers=1)
-    job = _wait(runner.submit("partition", wreck, engine=api_store, communities=[code],
+    job = wait(runner.submit("partition", wreck, engine=api_store, communities=[code],
                               user="t"))
     runner.shutdown()
     assert (job.status, job.error) == ("failed", "the solver gave up half-way")
-    assert _grids(api_store, code) == before
+    assert grids_state(api_store, code) == before
 
 
 def test_a_job_killed_half_way_leaves_the_previous_grids(api_store: Engine, code: str) -> None:
-    before = _grids(api_store, code)
+    before = grids_state(api_store, code)
     halfway, release = threading.Event(), threading.Event()
 
     def slow(session: Session, say: Callable[[str, float], None]) -> dict[str, Any]:
@@ -98,7 +84,7 @@ def test_a_job_killed_half_way_leaves_the_previous_grids(api_store: Engine, code
     assert job.status == "running" and job.progress == 0.5
     runner.cancel(job.id)
     release.set()
-    _wait(job)
+    wait(job)
     runner.shutdown()
     assert job.status == "cancelled"
-    assert _grids(api_store, code) == before
+    assert grids_state(api_store, code) == before

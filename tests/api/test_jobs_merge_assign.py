@@ -6,19 +6,19 @@ soft) and is partitioned; workers are a generated roster stored through ``repo.u
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from job_helpers import grids_state, poll, wait
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from gridsvc import frames
 from gridsvc.config import load_settings
 from gridsvc.errors import PartitionError
-from gridsvc.jobs import Job, JobRunner, assign_job, merge_job
+from gridsvc.jobs import JobRunner, assign_job, merge_job
 from gridsvc.merge import merge
 from gridsvc.partition import Bounds
 from gridsvc.staffing import generate_roster
@@ -31,13 +31,6 @@ API = "/api/v1"
 PASSWORD = "correct horse battery"  # the seeded accounts' (tests/api/conftest.py)
 
 
-def _poll(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
-    for _ in range(1200):
-        body = client.get(url, headers=headers).json()
-        if body["status"] not in ("queued", "running"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never finished")
 
 
 def _run(client: TestClient, path: str, body: dict[str, Any],
@@ -45,13 +38,9 @@ def _run(client: TestClient, path: str, body: dict[str, Any],
     response = client.post(f"{API}/jobs/{path}", json=body, headers=headers)
     assert response.status_code == 202, response.text
     assert response.headers["Location"] == f"{API}/jobs/{response.json()['id']}"
-    return _poll(client, response.headers["Location"], headers)
+    return poll(client, response.headers["Location"], headers)
 
 
-def _grids(engine: Engine, code: str) -> list[tuple[str, int, bytes]]:
-    with session_scope(engine) as session:
-        frame = repo.read(session, "grids", community=code)
-    return sorted(zip(frame["code"], frame["level"], frame.geometry.to_wkb(), strict=True))
 
 
 def _assignments(engine: Engine, code: str) -> list[tuple[Any, ...]]:
@@ -69,9 +58,6 @@ def _add_workers(engine: Engine, code: str) -> int:
     return len(roster)
 
 
-def _wait(job: Job) -> Job:
-    assert job.done.wait(120), f"job {job.id} did not finish"
-    return job
 
 
 # --- merge ----------------------------------------------------------------------------------
@@ -110,13 +96,13 @@ def test_merge_of_a_community_without_layers_is_refused_before_it_starts(
         client: TestClient, login: Login, api_store: Engine, code: str) -> None:
     with session_scope(api_store) as session:
         repo.delete(session, "layer_grids")
-    before = _grids(api_store, code)
+    before = grids_state(api_store, code)
     response = client.post(f"{API}/jobs/merge", json={"communities": [code]},
                            headers=login("planner"))
     assert response.status_code == 422
     assert response.json()["errors"][0]["detail"].startswith(
         f"community {code} has no departmental layers to merge")
-    assert _grids(api_store, code) == before
+    assert grids_state(api_store, code) == before
 
 
 def test_merge_of_unknown_layers_is_refused(client: TestClient, login: Login,
@@ -129,7 +115,7 @@ def test_merge_of_unknown_layers_is_refused(client: TestClient, login: Login,
 
 
 def test_a_merge_failing_after_writing_leaves_the_grids(api_store: Engine, code: str) -> None:
-    before = _grids(api_store, code)
+    before = grids_state(api_store, code)
     merged = merge_job([code], settings=load_settings())
 
     def fails_late(session: Session, say: Callable[[str, float], None]) -> dict[str, Any]:
@@ -138,11 +124,11 @@ def test_a_merge_failing_after_writing_leaves_the_grids(api_store: Engine, code:
         raise PartitionError("the check after the merge failed")
 
     runner = JobRunner(workers=1)
-    job = _wait(runner.submit("merge", fails_late, engine=api_store, communities=[code],
+    job = wait(runner.submit("merge", fails_late, engine=api_store, communities=[code],
                               user="t"))
     runner.shutdown()
     assert (job.status, job.error) == ("failed", "the check after the merge failed")
-    assert _grids(api_store, code) == before
+    assert grids_state(api_store, code) == before
 
 
 # --- assign ---------------------------------------------------------------------------------
@@ -213,7 +199,7 @@ def test_an_assign_job_failing_after_writing_leaves_the_assignments(
         raise PartitionError("the check after staffing failed")
 
     runner = JobRunner(workers=1)
-    job = _wait(runner.submit("assign", fails_late, engine=api_store, communities=[code],
+    job = wait(runner.submit("assign", fails_late, engine=api_store, communities=[code],
                               user="t"))
     runner.shutdown()
     assert (job.status, job.error) == ("failed", "the check after staffing failed")
