@@ -149,7 +149,11 @@ def run_gerrychain(work: Workload, seed: int) -> Plan:
             continue
         try:
             flips = recursive_tree_part(
-                Graph.from_networkx(g.subgraph(nodes).copy()), range(k), 40, "count", 0.25,
+                Graph.from_networkx(g.subgraph(nodes).copy()),
+                range(k),
+                40,
+                "count",
+                0.25,
                 rng=seed,
             )
         except Exception as exc:  # any failure of the peer is "no plan"
@@ -215,9 +219,7 @@ def _gridsvc_areas(raw: dict[str, Any], seed: int) -> Any:
     """Call the engine on areal units with a count field (census blocks)."""
     from gridsvc.partition import partition
 
-    return partition(
-        raw["boundary"], areas=raw["areas"], count_field=raw["count_field"], seed=seed
-    )
+    return partition(raw["boundary"], areas=raw["areas"], count_field=raw["count_field"], seed=seed)
 
 
 METHODS = {"gridsvc": run_gridsvc, "spopt": run_spopt, "gerrychain": run_gerrychain}

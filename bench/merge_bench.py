@@ -31,26 +31,37 @@ LO, HI = 30, 50
 
 def fixture(name: str) -> dict:
     d = FIX / name
-    return {"boundary": gpd.read_file(d / "community.geojson"),
-            "households": gpd.read_file(d / "households.geojson"),
-            "layers": gpd.read_file(d / "layers.geojson"),
-            "buildings": gpd.read_file(d / "buildings.geojson")}
+    return {
+        "boundary": gpd.read_file(d / "community.geojson"),
+        "households": gpd.read_file(d / "households.geojson"),
+        "layers": gpd.read_file(d / "layers.geojson"),
+        "buildings": gpd.read_file(d / "buildings.geojson"),
+    }
 
 
 def baltimore() -> dict:
     parts = []
-    for name, layer, policy, key in [("police", "police_districts_2023", "hard", "id"),
-                                     ("council", "council_districts", "soft", "id"),
-                                     ("neighborhood", "neighborhoods_2020", "soft", "name")]:
+    for name, layer, policy, key in [
+        ("police", "police_districts_2023", "hard", "id"),
+        ("council", "council_districts", "soft", "id"),
+        ("neighborhood", "neighborhoods_2020", "soft", "name"),
+    ]:
         f = gpd.read_file(GPKG, layer=layer)
-        parts.append(f.assign(layer=name, department=name, policy=policy,
-                              grid_id=f[key].astype(str))[
-            ["layer", "department", "policy", "grid_id", "name", "geometry"]])
-    layers = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
-                              crs="EPSG:4326")
-    return {"boundary": gpd.read_file(GPKG, layer="csa_outline"), "households": None,
-            "layers": layers, "areas": gpd.read_file(GPKG, layer="blocks_2020"),
-            "count_field": "housing20"}
+        parts.append(
+            f.assign(layer=name, department=name, policy=policy, grid_id=f[key].astype(str))[
+                ["layer", "department", "policy", "grid_id", "name", "geometry"]
+            ]
+        )
+    layers = gpd.GeoDataFrame(
+        pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:4326"
+    )
+    return {
+        "boundary": gpd.read_file(GPKG, layer="csa_outline"),
+        "households": None,
+        "layers": layers,
+        "areas": gpd.read_file(GPKG, layer="blocks_2020"),
+        "count_field": "housing20",
+    }
 
 
 def _slivers(geoms: np.ndarray, households: np.ndarray) -> int:
@@ -78,26 +89,42 @@ def naive(inputs: dict, points: np.ndarray, metric) -> dict:
     first = pd.Series(g).groupby(p).first()
     hh = np.bincount(first.to_numpy(), minlength=len(geoms))
     hard = [c for c in layers.loc[layers["policy"] == "hard", "layer"].unique()]
-    return {"grids": len(geoms), "slivers": _slivers(geoms, hh), "empty": int((hh == 0).sum()),
-            "within": float(((hh >= LO) & (hh <= HI)).mean()),
-            "within_lived": float(((hh >= LO) & (hh <= HI))[hh > 0].mean()),
-            "hard_crossings": 0 if hard else None, "soft_kept": 1.0, "seconds": seconds}
+    return {
+        "grids": len(geoms),
+        "slivers": _slivers(geoms, hh),
+        "empty": int((hh == 0).sum()),
+        "within": float(((hh >= LO) & (hh <= HI)).mean()),
+        "within_lived": float(((hh >= LO) & (hh <= HI))[hh > 0].mean()),
+        "hard_crossings": 0 if hard else None,
+        "soft_kept": 1.0,
+        "seconds": seconds,
+    }
 
 
 def ours(inputs: dict) -> dict:
     started = time.perf_counter()
-    result = merge(inputs["boundary"], inputs["households"], inputs["layers"],
-                   buildings=inputs.get("buildings"), areas=inputs.get("areas"),
-                   count_field=inputs.get("count_field"))
+    result = merge(
+        inputs["boundary"],
+        inputs["households"],
+        inputs["layers"],
+        buildings=inputs.get("buildings"),
+        areas=inputs.get("areas"),
+        count_field=inputs.get("count_field"),
+    )
     seconds = time.perf_counter() - started
     u = result.unified.to_crs(metric_crs(inputs["boundary"]))
     hh = u["households"].to_numpy(dtype=int)
     m = result.report["measures"]
-    return {"grids": len(u), "slivers": _slivers(u.geometry.to_numpy(), hh),
-            "empty": int((hh == 0).sum()), "within": float(((hh >= LO) & (hh <= HI)).mean()),
-            "within_lived": float(((hh >= LO) & (hh <= HI))[hh > 0].mean()),
-            "hard_crossings": f"{m['hard_crossings']} (+{m['hard_crossings_forced']} forced)",
-            "soft_kept": m["soft_share_unchanged_min"], "seconds": seconds}
+    return {
+        "grids": len(u),
+        "slivers": _slivers(u.geometry.to_numpy(), hh),
+        "empty": int((hh == 0).sum()),
+        "within": float(((hh >= LO) & (hh <= HI)).mean()),
+        "within_lived": float(((hh >= LO) & (hh <= HI))[hh > 0].mean()),
+        "hard_crossings": f"{m['hard_crossings']} (+{m['hard_crossings_forced']} forced)",
+        "soft_kept": m["soft_share_unchanged_min"],
+        "seconds": seconds,
+    }
 
 
 def main() -> None:
@@ -115,8 +142,10 @@ def main() -> None:
         else:
             hh = inputs["households"]
         points = hh.to_crs(metric).geometry.to_numpy()
-        for method, run in (("overlay", lambda i=inputs, p=points, m=metric: naive(i, p, m)),
-                            ("gridsvc", lambda i=inputs: ours(i))):
+        for method, run in (
+            ("overlay", lambda i=inputs, p=points, m=metric: naive(i, p, m)),
+            ("gridsvc", lambda i=inputs: ours(i)),
+        ):
             r = run()
             rows.append({"community": name, "method": method, **r})
     table = pd.DataFrame(rows)

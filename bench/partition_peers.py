@@ -65,15 +65,23 @@ def build_workloads(only: set[str] | None) -> list[Workload]:
             (
                 "urban",
                 lambda: synth.generate_community(
-                    seed=1, code="140802003005", name="南风社区", kind="urban",
-                    households=2500, origin=(111.0046, 35.0452),
+                    seed=1,
+                    code="140802003005",
+                    name="南风社区",
+                    kind="urban",
+                    households=2500,
+                    origin=(111.0046, 35.0452),
                 ),
             ),
             (
                 "village",
                 lambda: synth.generate_community(
-                    seed=2, code="140802003201", name="东郭村", kind="rural",
-                    households=300, origin=(111.0642, 35.0518),
+                    seed=2,
+                    code="140802003201",
+                    name="东郭村",
+                    kind="rural",
+                    households=300,
+                    origin=(111.0642, 35.0518),
                 ),
             ),
         ]
@@ -185,7 +193,11 @@ def _spawn(args: list[str], timeout: float) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
         start_new_session=True,
     )
     try:
@@ -303,8 +315,15 @@ def main(argv: list[str] | None = None) -> int:
                 pickle.dump(w, fh)
             for m in methods:
                 r = _spawn(
-                    ["--worker", str(path), m, "--repeats", str(args.repeats),
-                     "--budget", str(args.budget)],
+                    [
+                        "--worker",
+                        str(path),
+                        m,
+                        "--repeats",
+                        str(args.repeats),
+                        "--budget",
+                        str(args.budget),
+                    ],
                     args.timeout,
                 )
                 print(row(w, m, r, args.repeats), flush=True)
@@ -324,9 +343,7 @@ def city_row(households: int, jobs: int, timeout: float) -> None:
     except ImportError:
         print("city row skipped: gridsvc.synth.generate_city not available")
         return
-    r = _spawn(
-        ["--city-worker", str(households), "--city-jobs", str(jobs)], timeout
-    )
+    r = _spawn(["--city-worker", str(households), "--city-jobs", str(jobs)], timeout)
     print(f"City scale, {households:,} households (gridsvc only, own subprocess, {jobs} jobs):")
     print(json.dumps(r, indent=1))
     print(

@@ -28,14 +28,23 @@ def add(
     role: Annotated[str, typer.Option(help="admin | planner | worker")] = "planner",
     scope: Annotated[
         list[str] | None,
-        typer.Option(help="planner: district/street/community code prefixes; worker: grid "
-                          "codes (repeat the option)"),
+        typer.Option(
+            help="planner: district/street/community code prefixes; worker: grid "
+            "codes (repeat the option)"
+        ),
     ] = None,
-    worker_id: Annotated[str | None, typer.Option(help="worker: his id in the workers table")]
-    = None,
+    worker_id: Annotated[
+        str | None, typer.Option(help="worker: his id in the workers table")
+    ] = None,
     password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                          envvar="GRIDSVC_NEW_PASSWORD", help="at least 8 characters")
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="GRIDSVC_NEW_PASSWORD",
+            help="at least 8 characters",
+        ),
     ] = "",
     db: Annotated[str | None, typer.Option("--db", help="database URL")] = None,
     config: Annotated[Path | None, typer.Option("--config", exists=True)] = None,
@@ -46,12 +55,25 @@ def add(
     try:
         settings = load_settings(config, database_url=db)
         with session_scope(open_store(settings)) as session:
-            user = users.add_user(session, username=username, password=password, role=role,
-                                  scope=tuple(scope or ()), worker_id=worker_id)
-            audit.record(session, user=None, action="user.add", target=f"user/{username}",
-                         after={"role": user.role, "scope": list(user.scope)})
+            user = users.add_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                scope=tuple(scope or ()),
+                worker_id=worker_id,
+            )
+            audit.record(
+                session,
+                user=None,
+                action="user.add",
+                target=f"user/{username}",
+                after={"role": user.role, "scope": list(user.scope)},
+            )
     except (GridsvcError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"added {user.role} {user.username}"
-                  + (f" (scope {', '.join(user.scope)})" if user.scope else ""))
+    console.print(
+        f"added {user.role} {user.username}"
+        + (f" (scope {', '.join(user.scope)})" if user.scope else "")
+    )

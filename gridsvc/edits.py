@@ -41,8 +41,15 @@ TINY = 1e-13  # deg² (~0.001 m²): pieces smaller than this are rounding dust
 DUST = 1e-10  # deg² (~1 m²): a freed piece this small with no neighbour stays where it was
 GRID = 1e-7  # deg: edited geometries live on GeoJSON's 7-decimal grid, so they stay valid out
 SNAP = 3e-7  # deg (~3 cm): drawn vertices this close to a grid vertex land on it
-_HARD = ("uncovered", "beyond it", "overlap", "not one connected", "in no grid", "twice",
-         "unknown grids")
+_HARD = (
+    "uncovered",
+    "beyond it",
+    "overlap",
+    "not one connected",
+    "in no grid",
+    "twice",
+    "unknown grids",
+)
 
 
 @dataclass(frozen=True)
@@ -108,13 +115,18 @@ def significant(geom: BaseGeometry | None) -> BaseGeometry | None:
 def _refuse_stacked(state: PlanState, codes: Iterable[str]) -> None:
     stacked = sorted(set(codes) & state.stacked())
     if stacked:
-        raise InputError(Problem(
-            f"grids {', '.join(stacked)} are stacked (floor ranges of one building); "
-            "they cannot be redrawn, split, merged or reassigned here", field="grid"))
+        raise InputError(
+            Problem(
+                f"grids {', '.join(stacked)} are stacked (floor ranges of one building); "
+                "they cannot be redrawn, split, merged or reassigned here",
+                field="grid",
+            )
+        )
 
 
-def _locate(state: PlanState, ids: Iterable[str], codes: Sequence[str],
-            geoms: Sequence[BaseGeometry]) -> dict[str, frozenset[str]]:
+def _locate(
+    state: PlanState, ids: Iterable[str], codes: Sequence[str], geoms: Sequence[BaseGeometry]
+) -> dict[str, frozenset[str]]:
     """Give each household in ``ids`` to the grid of ``codes`` covering it (else the nearest)."""
     ids = sorted(ids)
     out: dict[str, set[str]] = {c: set() for c in codes}
@@ -144,8 +156,9 @@ def reassign(state: PlanState, household_ids: Sequence[str], to: str) -> Edit:
     owner = _owner(state)
     unknown = sorted(h for h in household_ids if h not in owner)
     if unknown:
-        raise InputError(Problem(f"households {unknown[:5]} are in no grid of this plan",
-                                 field="households"))
+        raise InputError(
+            Problem(f"households {unknown[:5]} are in no grid of this plan", field="households")
+        )
     moved = set(household_ids) - state.members.get(to, frozenset())
     if not moved:
         raise InputError(Problem(f"the households are already in grid {to}", field="households"))
@@ -157,15 +170,21 @@ def reassign(state: PlanState, household_ids: Sequence[str], to: str) -> Edit:
     for code in sources:
         area = state.geom(code)
         if not shapely.intersects(area.buffer(1e-9), target):
-            raise InputError(Problem(f"grid {code} does not touch grid {to}; households move "
-                                     "only between neighbouring grids", field="to"))
+            raise InputError(
+                Problem(
+                    f"grid {code} does not touch grid {to}; households move "
+                    "only between neighbouring grids",
+                    field="to",
+                )
+            )
         taken = _territory(state, code, moved)
         gained.append(taken)
         geoms[code] = _clean(shapely.difference(area, taken))
         members[code] = state.members[code] - moved
     geoms[to] = _clean(shapely.union_all(gained))
-    warnings = [f"grid {c} gave away all its households and is gone"
-                for c in sources if geoms[c] is None]
+    warnings = [
+        f"grid {c} gave away all its households and is gone" for c in sources if geoms[c] is None
+    ]
     return Edit(geoms, members, warnings)
 
 
@@ -179,9 +198,13 @@ def _territory(state: PlanState, code: str, moved: set[str]) -> BaseGeometry:
     share = spots.groupby(["x", "y"])["moved"].agg(["all", "any"]).reset_index()
     mixed = share[share["any"] & ~share["all"]]
     if len(mixed):
-        raise InputError(Problem(
-            f"{len(mixed)} locations in grid {code} hold households that move and households "
-            "that stay (one stairwell unit); move the whole unit", field="households"))
+        raise InputError(
+            Problem(
+                f"{len(mixed)} locations in grid {code} hold households that move and households "
+                "that stay (one stairwell unit); move the whole unit",
+                field="households",
+            )
+        )
     if share["all"].all():
         return area
     pts = np.asarray(shapely.points(share[["x", "y"]].to_numpy()), dtype=object)
@@ -203,18 +226,25 @@ def redraw(state: PlanState, code: str, polygon: BaseGeometry) -> Edit:
     polygon = _clean(shapely.snap(polygon, edges, SNAP)) or polygon
     new = _clean(shapely.intersection(polygon, state.boundary))
     if new is None:
-        raise InputError(Problem("the redrawn polygon lies outside the community",
-                                 field="geometry"))
+        raise InputError(
+            Problem("the redrawn polygon lies outside the community", field="geometry")
+        )
     outside = shapely.area(shapely.difference(polygon, state.boundary))
     if outside > 1e-10:
-        warnings.append(f"the redrawn polygon reached {outside / polygon.area:.1%} outside the "
-                        "community; clipped to its boundary")
+        warnings.append(
+            f"the redrawn polygon reached {outside / polygon.area:.1%} outside the "
+            "community; clipped to its boundary"
+        )
     plain = state.grids[state.grids["floor_lo"].isna() & (state.grids["code"] != code)]
     touched = shapely.intersects(plain.geometry.to_numpy(), new) & (
-        shapely.area(shapely.intersection(plain.geometry.to_numpy(), new)) > DUST)
+        shapely.area(shapely.intersection(plain.geometry.to_numpy(), new)) > DUST
+    )
     _refuse_stacked(state, [code])
-    stacked_hit = [c for c, g in zip(state.grids["code"], state.grids.geometry, strict=True)
-                   if c in state.stacked() and shapely.area(shapely.intersection(g, new)) > TINY]
+    stacked_hit = [
+        c
+        for c, g in zip(state.grids["code"], state.grids.geometry, strict=True)
+        if c in state.stacked() and shapely.area(shapely.intersection(g, new)) > TINY
+    ]
     if stacked_hit and not shapely.equals(new, old):
         _refuse_stacked(state, stacked_hit)
     geoms: dict[str, BaseGeometry | None] = {code: new}
@@ -234,19 +264,27 @@ def redraw(state: PlanState, code: str, polygon: BaseGeometry) -> Edit:
             geoms[code] = _clean(shapely.union_all([geoms[code], piece]))
             continue
         if best is None:
-            raise InputError(Problem(
-                f"the redrawn grid {code} gives up {_m2(piece):.0f} m² that no other grid "
-                "borders; draw the polygon so it keeps that area", field="geometry"))
+            raise InputError(
+                Problem(
+                    f"the redrawn grid {code} gives up {_m2(piece):.0f} m² that no other grid "
+                    "borders; draw the polygon so it keeps that area",
+                    field="geometry",
+                )
+            )
         geoms[best] = _clean(shapely.union_all([geoms.get(best, state.geom(best)), piece]))
-    changed = [c for c in geoms if c == code or geoms[c] is None
-               or not shapely.equals_exact(geoms[c], state.geom(c), 1e-12)]
+    changed = [
+        c
+        for c in geoms
+        if c == code or geoms[c] is None or not shapely.equals_exact(geoms[c], state.geom(c), 1e-12)
+    ]
     geoms = {c: geoms[c] for c in changed}
     pool: set[str] = set().union(*(state.members.get(c, frozenset()) for c in changed))
     alive = {c: g for c, g in geoms.items() if g is not None}
     members = _locate(state, pool, list(alive), list(alive.values()))
     members.update({c: frozenset() for c in changed if geoms[c] is None})
-    warnings += [f"grid {c} lost all its territory and is gone" for c in changed
-                 if geoms[c] is None]
+    warnings += [
+        f"grid {c} lost all its territory and is gone" for c in changed if geoms[c] is None
+    ]
     return Edit(geoms, members, warnings)
 
 
@@ -261,9 +299,13 @@ def split(state: PlanState, code: str, line: BaseGeometry, *, new_code: str) -> 
     area = state.geom(code)
     pieces = [p for p in shapely.get_parts(split_ops(area, line)) if p.area > TINY]
     if len(pieces) != 2:
-        raise InputError(Problem(
-            f"the line cuts grid {code} into {len(pieces)} pieces; draw a line that crosses "
-            "it once, from edge to edge", field="line"))
+        raise InputError(
+            Problem(
+                f"the line cuts grid {code} into {len(pieces)} pieces; draw a line that crosses "
+                "it once, from edge to edge",
+                field="line",
+            )
+        )
     held = _locate(state, state.members[code], ["a", "b"], pieces)
     keep, new = ("a", "b") if len(held["a"]) >= len(held["b"]) else ("b", "a")
     index = {"a": 0, "b": 1}
@@ -281,8 +323,13 @@ def merge(state: PlanState, codes: Sequence[str]) -> Edit:
     _refuse_stacked(state, codes)
     union = _clean(shapely.union_all([state.geom(c).buffer(0) for c in codes]))
     if union is None or union.geom_type != "Polygon":
-        raise InputError(Problem(f"grids {', '.join(codes)} do not form one connected area; "
-                                 "merge only neighbouring grids", field="grids"))
+        raise InputError(
+            Problem(
+                f"grids {', '.join(codes)} do not form one connected area; "
+                "merge only neighbouring grids",
+                field="grids",
+            )
+        )
     keep = codes[0]
     members: dict[str, frozenset[str]] = {c: frozenset() for c in codes[1:]}
     members[keep] = frozenset().union(*(state.members.get(c, frozenset()) for c in codes))
@@ -306,8 +353,12 @@ def apply_edit(state: PlanState, edit: Edit) -> PlanState:
             grids = pd.concat([grids, gpd.GeoDataFrame([row], crs=grids.crs)], ignore_index=True)
     members = {c: m for c, m in state.members.items() if c not in gone}
     members.update({c: m for c, m in edit.members.items() if c not in gone})
-    return PlanState(state.boundary, state.households,
-                     gpd.GeoDataFrame(grids.reset_index(drop=True), crs=frames.WGS84), members)
+    return PlanState(
+        state.boundary,
+        state.households,
+        gpd.GeoDataFrame(grids.reset_index(drop=True), crs=frames.WGS84),
+        members,
+    )
 
 
 @dataclass(frozen=True)
@@ -321,20 +372,25 @@ def validate(state: PlanState, bounds: Bounds) -> Validation:
     """Run ``check_partition`` on the base grids and sort its findings into errors and warnings."""
     grids = frames.empty("grids")
     codes = state.grids["code"].astype(str).tolist()
-    grids = gpd.GeoDataFrame({
-        "code": codes,
-        "level": 1,
-        "parent_code": None,
-        "households": [len(state.members.get(c, ())) for c in codes],
-        "floor_lo": state.grids["floor_lo"].to_numpy(),
-    }, geometry=state.grids.geometry.to_numpy(), crs=frames.WGS84)
+    grids = gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "level": 1,
+            "parent_code": None,
+            "households": [len(state.members.get(c, ())) for c in codes],
+            "floor_lo": state.grids["floor_lo"].to_numpy(),
+        },
+        geometry=state.grids.geometry.to_numpy(),
+        crs=frames.WGS84,
+    )
     assignment = pd.DataFrame(
         [(h, c) for c, ids in state.members.items() for h in sorted(ids)],
         columns=["household_id", "grid_code"],
     )
     boundary = gpd.GeoDataFrame(geometry=[state.boundary], crs=frames.WGS84)
     micro = frames.empty("grids")
-    problems = check_partition(boundary, state.households, _Result(grids, micro, assignment),
-                               [bounds])
+    problems = check_partition(
+        boundary, state.households, _Result(grids, micro, assignment), [bounds]
+    )
     errors = [p for p in problems if any(word in p for word in _HARD)]
     return Validation(errors, [p for p in problems if p not in errors])

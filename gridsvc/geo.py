@@ -283,7 +283,11 @@ def dumps_features(features: Iterable[Mapping[str, Any]]) -> Iterator[str]:
 
 
 _GEOMETRY_TYPES = {
-    "Point": 0, "LineString": 1, "Polygon": 2, "MultiPoint": 1, "MultiLineString": 2,
+    "Point": 0,
+    "LineString": 1,
+    "Polygon": 2,
+    "MultiPoint": 1,
+    "MultiLineString": 2,
     "MultiPolygon": 3,
 }
 
@@ -291,23 +295,32 @@ _GEOMETRY_TYPES = {
 def _positions(coords: Any, depth: int, field: str) -> None:
     """Check that ``coords`` nests positions ``depth`` levels deep, each finite lon/lat."""
     if depth == 0:
-        ok = (isinstance(coords, (list, tuple)) and len(coords) in (2, 3)
-              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in coords))
+        ok = (
+            isinstance(coords, (list, tuple))
+            and len(coords) in (2, 3)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in coords)
+        )
         if not ok:
-            raise InputError(Problem(f"{json.dumps(coords)[:60]} is not a position [lon, lat]",
-                                     field=field))
+            raise InputError(
+                Problem(f"{json.dumps(coords)[:60]} is not a position [lon, lat]", field=field)
+            )
         lon, lat = float(coords[0]), float(coords[1])
         if not (math.isfinite(lon) and math.isfinite(lat)):
             raise InputError(Problem("coordinates must be finite numbers", field=field))
         if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
             hint = "; lat/lon look swapped" if -90 <= lon <= 90 and -180 <= lat <= 180 else ""
-            raise InputError(Problem(
-                f"position [{lon}, {lat}] is outside lon [-180, 180] / lat [-90, 90]; GeoJSON "
-                f"is WGS 84 lon/lat (declare 'crs' for GCJ-02 or BD-09 input){hint}", field=field))
+            raise InputError(
+                Problem(
+                    f"position [{lon}, {lat}] is outside lon [-180, 180] / lat [-90, 90]; GeoJSON "
+                    f"is WGS 84 lon/lat (declare 'crs' for GCJ-02 or BD-09 input){hint}",
+                    field=field,
+                )
+            )
         return
     if not isinstance(coords, (list, tuple)) or not coords:
-        raise InputError(Problem("coordinates are empty or nested wrongly for the geometry type",
-                                 field=field))
+        raise InputError(
+            Problem("coordinates are empty or nested wrongly for the geometry type", field=field)
+        )
     for item in coords:
         _positions(item, depth - 1, field)
 
@@ -323,8 +336,11 @@ def geometry_from_geojson(
     if isinstance(value, Mapping) and value.get("type") == "Feature":
         value = value.get("geometry")
     if not isinstance(value, Mapping) or value.get("type") not in _GEOMETRY_TYPES:
-        raise InputError(Problem("expected a GeoJSON geometry object with a 'type' and "
-                                 "'coordinates'", field=field))
+        raise InputError(
+            Problem(
+                "expected a GeoJSON geometry object with a 'type' and 'coordinates'", field=field
+            )
+        )
     kind = str(value["type"])
     if kind not in allowed:
         raise InputError(Problem(f"expected a {' or '.join(allowed)}, got a {kind}", field=field))
@@ -333,8 +349,13 @@ def geometry_from_geojson(
     for rings in polygons.get(kind, []):
         for ring in rings:
             if len(ring) < 4 or list(ring[0])[:2] != list(ring[-1])[:2]:
-                raise InputError(Problem("every polygon ring needs 4 or more positions and must "
-                                         "end where it starts (RFC 7946 §3.1.6)", field=field))
+                raise InputError(
+                    Problem(
+                        "every polygon ring needs 4 or more positions and must "
+                        "end where it starts (RFC 7946 §3.1.6)",
+                        field=field,
+                    )
+                )
     try:
         geom = shapely.geometry.shape({"type": kind, "coordinates": value["coordinates"]})
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
@@ -344,6 +365,10 @@ def geometry_from_geojson(
         raise InputError(Problem(f"the {kind} is empty", field=field))
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        raise InputError(Problem(f"the {kind} is invalid ({reason}); redraw it without "
-                                 "self-intersections", field=field))
+        raise InputError(
+            Problem(
+                f"the {kind} is invalid ({reason}); redraw it without self-intersections",
+                field=field,
+            )
+        )
     return geom

@@ -67,9 +67,15 @@ class Job:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "communities": self.communities,
-            "user": self.user, "status": self.status, "progress": round(self.progress, 4),
-            "message": self.message, "report": self.report, "error": self.error,
+            "id": self.id,
+            "kind": self.kind,
+            "communities": self.communities,
+            "user": self.user,
+            "status": self.status,
+            "progress": round(self.progress, 4),
+            "message": self.message,
+            "report": self.report,
+            "error": self.error,
             "created_at": self.created_at.isoformat(),
             "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
         }
@@ -83,8 +89,9 @@ class JobRunner:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, kind: str, fn: JobFn, *, engine: Engine, communities: Sequence[str],
-               user: str | None) -> Job:
+    def submit(
+        self, kind: str, fn: JobFn, *, engine: Engine, communities: Sequence[str], user: str | None
+    ) -> Job:
         """Queue ``fn`` (to run on ``engine``) and return its job at once."""
         job = Job(uuid.uuid4().hex, kind, list(communities), user)
         with self._lock:
@@ -125,8 +132,13 @@ class JobRunner:
                 report = fn(session, say)
                 if job.cancel.is_set():
                     raise JobCancelled(f"job {job.id} was cancelled; nothing was changed")
-                audit.record(session, user=job.user, action=f"job.{job.kind}",
-                             target=f"job/{job.id}", after={"communities": job.communities})
+                audit.record(
+                    session,
+                    user=job.user,
+                    action=f"job.{job.kind}",
+                    target=f"job/{job.id}",
+                    after={"communities": job.communities},
+                )
             job.report, job.status, job.progress = report, "succeeded", 1.0
         except JobCancelled as exc:
             job.status, job.error = "cancelled", str(exc)
@@ -159,8 +171,9 @@ def partition_job(communities: Sequence[str], *, settings: Settings) -> JobFn:
     return run
 
 
-def community_layers(community: gpd.GeoDataFrame, layer_grids: gpd.GeoDataFrame,
-                     layers: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+def community_layers(
+    community: gpd.GeoDataFrame, layer_grids: gpd.GeoDataFrame, layers: Sequence[str] | None = None
+) -> gpd.GeoDataFrame:
     """Return the departmental grids overlapping ``community`` (by area), of ``layers`` if given.
 
     Raise InputError naming the community when none are left (merge needs at least one layer).
@@ -177,15 +190,20 @@ def community_layers(community: gpd.GeoDataFrame, layer_grids: gpd.GeoDataFrame,
     out = out.reset_index(drop=True)
     if out.empty:
         wanted = "" if layers is None else f" among layers {', '.join(layers)}"
-        raise InputError(Problem(
-            f"community {code} has no departmental layers{wanted} to merge; import them first "
-            "(kind layer_grids, with department and policy hard|soft)",
-            source=code, field="layers"))
+        raise InputError(
+            Problem(
+                f"community {code} has no departmental layers{wanted} to merge; import them first "
+                "(kind layer_grids, with department and policy hard|soft)",
+                source=code,
+                field="layers",
+            )
+        )
     return out
 
 
-def merge_job(communities: Sequence[str], *, settings: Settings,
-              layers: Sequence[str] | None = None) -> JobFn:
+def merge_job(
+    communities: Sequence[str], *, settings: Settings, layers: Sequence[str] | None = None
+) -> JobFn:
     """Return a job merging each community's departmental layers into its base grids (一张网).
 
     The unified grids replace the community's base grids; its micro-grids are deleted (merge
@@ -204,10 +222,14 @@ def merge_job(communities: Sequence[str], *, settings: Settings,
             say(f"merge {code}", i / len(communities))
             bundle = read_community_bundle(session, code)
             chosen = community_layers(bundle.community, bundle.layer_grids, layers)
-            result = merge(bundle.community, bundle.households, chosen,
-                           buildings=bundle.buildings if len(bundle.buildings) else None,
-                           levels=(Bounds(settings.min_households, settings.max_households),),
-                           seed=settings.seed)
+            result = merge(
+                bundle.community,
+                bundle.households,
+                chosen,
+                buildings=bundle.buildings if len(bundle.buildings) else None,
+                levels=(Bounds(settings.min_households, settings.max_households),),
+                seed=settings.seed,
+            )
             say(f"store the unified grids of {code}", (i + 0.9) / len(communities))
             unified = frames.conform("grids", result.unified.assign(level=1, parent_code=None))
             repo.delete(session, "grids", community=code)
@@ -219,9 +241,12 @@ def merge_job(communities: Sequence[str], *, settings: Settings,
                 "layers": {str(k): str(v) for k, v in layer_policies.items()},
                 "base_grids_replaced": len(bundle.grids),
                 "microgrids_deleted": len(bundle.microgrids),
-                "note": ("merge makes base grids only: the community's micro-grids were "
-                         "deleted; partition the unified grids again to draw new ones"
-                         if len(bundle.microgrids) else ""),
+                "note": (
+                    "merge makes base grids only: the community's micro-grids were "
+                    "deleted; partition the unified grids again to draw new ones"
+                    if len(bundle.microgrids)
+                    else ""
+                ),
             }
         say("done", 1.0)
         return report
@@ -240,8 +265,7 @@ def _workers(session: Session, codes: Sequence[str]) -> gpd.GeoDataFrame:
     return workers[keep.to_numpy()].reset_index(drop=True)
 
 
-def assign_job(communities: Sequence[str], *, settings: Settings,
-               model: str = "1+1+N") -> JobFn:
+def assign_job(communities: Sequence[str], *, settings: Settings, model: str = "1+1+N") -> JobFn:
     """Return a job staffing the base grids of the communities and storing the assignments.
 
     Workers come from the store (their community is where their home lies; those living in no
@@ -262,9 +286,13 @@ def assign_job(communities: Sequence[str], *, settings: Settings,
             say(f"read {code}", 0.3 * i / len(communities))
             bundle = read_community_bundle(session, code)
             if bundle.grids.empty:
-                raise InputError(Problem(f"community {code} has no base grids to staff; "
-                                         "partition or merge it first", source=code,
-                                         field="grids"))
+                raise InputError(
+                    Problem(
+                        f"community {code} has no base grids to staff; partition or merge it first",
+                        source=code,
+                        field="grids",
+                    )
+                )
             grids.append(bundle.grids)
             hh = bundle.households.copy()
             hh["grid_code"] = assign_households(hh, bundle.grids).to_numpy()
@@ -283,14 +311,17 @@ def assign_job(communities: Sequence[str], *, settings: Settings,
         plan = result.assignments
         grid_comm = _concat(grids).set_index("code")["community_code"].astype(str)
         plan_comm = grid_comm.reindex(plan["grid_code"].astype(str)).to_numpy()
-        report: dict[str, Any] = {"model": staffing_model.name,
-                                  "summary": result.report.get("summary", {}),
-                                  "communities": {}}
+        report: dict[str, Any] = {
+            "model": staffing_model.name,
+            "summary": result.report.get("summary", {}),
+            "communities": {},
+        }
         for code in communities:
             mine = plan[plan_comm == code]
             stored = replace_assignments(session, code, mine)
             report["communities"][code] = {
-                "assignments": stored, "kept": int(mine["kept"].fillna(False).astype(bool).sum()),
+                "assignments": stored,
+                "kept": int(mine["kept"].fillna(False).astype(bool).sum()),
                 "grids": int((grid_comm == code).sum()),
             }
         say("done", 1.0)
@@ -300,5 +331,6 @@ def assign_job(communities: Sequence[str], *, settings: Settings,
 
 
 def _concat(parts: Sequence[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
-                            crs=parts[0].crs)
+    return gpd.GeoDataFrame(
+        pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs
+    )

@@ -95,14 +95,26 @@ def create_draft(
         raise NotFoundError(f"community {community} is not in the store")
     grids = repo.read(session, "grids", community=community)
     if grids.empty:
-        raise InputError(Problem(f"community {community} has no grids yet; run a partition "
-                                 "job first (POST /api/v1/jobs/partition)", field="community"))
+        raise InputError(
+            Problem(
+                f"community {community} has no grids yet; run a partition "
+                "job first (POST /api/v1/jobs/partition)",
+                field="community",
+            )
+        )
     plans.sync_history(session, community)
     households = repo.read(session, "households", community=community)
-    plan = plans.create_plan(session, community, user=user, name=name or "draft",
-                             grids=grids, members=_members(households, grids))
-    audit.record(session, user=user, action="plan.create", target=f"plan/{plan.id}",
-                 after=plan.as_dict())
+    plan = plans.create_plan(
+        session,
+        community,
+        user=user,
+        name=name or "draft",
+        grids=grids,
+        members=_members(households, grids),
+    )
+    audit.record(
+        session, user=user, action="plan.create", target=f"plan/{plan.id}", after=plan.as_dict()
+    )
     return plan
 
 
@@ -111,21 +123,30 @@ def _state(session: Session, plan: plans.PlanInfo) -> tuple[edits.PlanState, gpd
     households = repo.read(session, "households", community=plan.community)
     grids, members = plans.current_grids(session, plan.id)
     base = grids[grids["level"] == 1].reset_index(drop=True)
-    state = edits.PlanState(community.geometry.iloc[0], households, base,
-                            {c: m for c, m in members.items() if c in set(base["code"])})
+    state = edits.PlanState(
+        community.geometry.iloc[0],
+        households,
+        base,
+        {c: m for c, m in members.items() if c in set(base["code"])},
+    )
     return state, grids
 
 
 def _draft(session: Session, plan_id: int) -> plans.PlanInfo:
     plan = plans.get_plan(session, plan_id)
     if plan.status != "draft":
-        raise InputError(Problem(f"plan {plan_id} is {plan.status}; only drafts change — "
-                                 "start a new draft", field="plan"))
+        raise InputError(
+            Problem(
+                f"plan {plan_id} is {plan.status}; only drafts change — start a new draft",
+                field="plan",
+            )
+        )
     return plan
 
 
-def _run(session: Session, plan: plans.PlanInfo, state: edits.PlanState, op: str,
-         args: dict[str, Any]) -> edits.Edit:
+def _run(
+    session: Session, plan: plans.PlanInfo, state: edits.PlanState, op: str, args: dict[str, Any]
+) -> edits.Edit:
     if op == "reassign":
         return edits.reassign(state, _household_ids(state, args), str(args["to"]))
     if op == "redraw":
@@ -137,11 +158,18 @@ def _run(session: Session, plan: plans.PlanInfo, state: edits.PlanState, op: str
         return edits.merge(state, list(args["grids"]))
     if op == "revert":
         version = int(args["version"])
-        old = [v for v in plans.versions(session, plan.id, str(args["grid"]))
-               if v["version"] == version]
+        old = [
+            v
+            for v in plans.versions(session, plan.id, str(args["grid"]))
+            if v["version"] == version
+        ]
         if not old or old[0]["geometry"] is None:
-            raise InputError(Problem(f"grid {args['grid']} has no version {version} with a "
-                                     "geometry in this plan", field="version"))
+            raise InputError(
+                Problem(
+                    f"grid {args['grid']} has no version {version} with a geometry in this plan",
+                    field="version",
+                )
+            )
         return edits.redraw(state, str(args["grid"]), old[0]["geometry"])
     raise InputError(Problem(f"unknown edit {op!r}", field="op"))
 
@@ -152,8 +180,9 @@ def _household_ids(state: edits.PlanState, args: dict[str, Any]) -> list[str]:
     for unit in args.get("units") or []:
         hit = hh[(hh["building_id"] == str(unit["building"])) & (hh["unit"] == int(unit["unit"]))]
         if hit.empty:
-            raise InputError(Problem(f"building {unit['building']} has no unit {unit['unit']}",
-                                     field="units"))
+            raise InputError(
+                Problem(f"building {unit['building']} has no unit {unit['unit']}", field="units")
+            )
         ids += hit["id"].astype(str).tolist()
     for building in args.get("buildings") or []:
         hit = hh[hh["building_id"] == str(building)]
@@ -165,8 +194,16 @@ def _household_ids(state: edits.PlanState, args: dict[str, Any]) -> list[str]:
     return ids
 
 
-def apply_edit(session: Session, plan_id: int, op: str, args: dict[str, Any], *,
-               user: str | None, revision: int, settings: Settings) -> EditOutcome:
+def apply_edit(
+    session: Session,
+    plan_id: int,
+    op: str,
+    args: dict[str, Any],
+    *,
+    user: str | None,
+    revision: int,
+    settings: Settings,
+) -> EditOutcome:
     """Apply one edit to a draft as new grid versions; refuse it if it breaks coverage."""
     plan = _draft(session, plan_id)
     plans.bump_revision(session, plan_id, expected=revision)
@@ -177,46 +214,82 @@ def apply_edit(session: Session, plan_id: int, op: str, args: dict[str, Any], *,
     after_state = edits.apply_edit(state, change)
     after = edits.validate(after_state, bounds)
     new_errors = [e for e in after.errors if e not in before.errors]
-    field = {"reassign": "households", "redraw": "geometry", "split": "line",
-             "merge": "grids", "revert": "version"}.get(op)
+    field = {
+        "reassign": "households",
+        "redraw": "geometry",
+        "split": "line",
+        "merge": "grids",
+        "revert": "version",
+    }.get(op)
     result = {"errors": after.errors, "warnings": change.warnings + after.warnings}
     if new_errors:
-        raise EditRefused([Problem(f"the edit would break the plan: {e}", field=field)
-                           for e in new_errors], result)
+        raise EditRefused(
+            [Problem(f"the edit would break the plan: {e}", field=field) for e in new_errors],
+            result,
+        )
     changed = [c for c, g in change.geoms.items() if g is not None]
     removed = [c for c, g in change.geoms.items() if g is None]
     micro = every[(every["level"] > 1) & every["parent_code"].isin([*changed, *removed])]
     if len(micro):
-        result["warnings"].append(f"{len(micro)} micro-grids of the edited grids were dropped; "
-                                  "partition the draft's micro-grids again before publishing")
-    payload = {k: (shapely.geometry.mapping(v) if isinstance(v, BaseGeometry) else v)
-               for k, v in args.items()}
-    edit_id = plans.record_edit(session, plan_id, op=op, user=user, payload=payload,
-                                validation=result)
+        result["warnings"].append(
+            f"{len(micro)} micro-grids of the edited grids were dropped; "
+            "partition the draft's micro-grids again before publishing"
+        )
+    payload = {
+        k: (shapely.geometry.mapping(v) if isinstance(v, BaseGeometry) else v)
+        for k, v in args.items()
+    }
+    edit_id = plans.record_edit(
+        session, plan_id, op=op, user=user, payload=payload, validation=result
+    )
     rows = _new_rows(state, every, change, changed, plan.community)
-    plans.write_versions(session, plan_id, edit_id=edit_id, grids=rows, members=change.members,
-                         gone=[*removed, *micro["code"].astype(str)])
-    audit.record(session, user=user, action=f"plan.edit.{op}", target=f"plan/{plan_id}",
-                 before={"revision": revision}, after={"edit": edit_id, "changed": changed,
-                                                       "removed": removed})
+    plans.write_versions(
+        session,
+        plan_id,
+        edit_id=edit_id,
+        grids=rows,
+        members=change.members,
+        gone=[*removed, *micro["code"].astype(str)],
+    )
+    audit.record(
+        session,
+        user=user,
+        action=f"plan.edit.{op}",
+        target=f"plan/{plan_id}",
+        before={"revision": revision},
+        after={"edit": edit_id, "changed": changed, "removed": removed},
+    )
     return EditOutcome(plans.get_plan(session, plan_id), edit_id, changed, removed, result)
 
 
-def _new_rows(state: edits.PlanState, every: gpd.GeoDataFrame, change: edits.Edit,
-              changed: list[str], community: str) -> gpd.GeoDataFrame:
+def _new_rows(
+    state: edits.PlanState,
+    every: gpd.GeoDataFrame,
+    change: edits.Edit,
+    changed: list[str],
+    community: str,
+) -> gpd.GeoDataFrame:
     size = state.households.set_index("id")["size"].fillna(1)
     old = every.set_index("code")
     rows = []
     for code in changed:
         ids = sorted(change.members.get(code, ()))
         prev = old.loc[code] if code in old.index else None
-        rows.append({
-            "code": code, "community_code": community, "level": 1,
-            "kind": "community" if prev is None else prev["kind"], "parent_code": None,
-            "households": len(ids), "residents": int(size.reindex(ids).fillna(1).sum()),
-            "floor_lo": None, "floor_hi": None, "version": 0,
-            "geometry": change.geoms[code],
-        })
+        rows.append(
+            {
+                "code": code,
+                "community_code": community,
+                "level": 1,
+                "kind": "community" if prev is None else prev["kind"],
+                "parent_code": None,
+                "households": len(ids),
+                "residents": int(size.reindex(ids).fillna(1).sum()),
+                "floor_lo": None,
+                "floor_hi": None,
+                "version": 0,
+                "geometry": change.geoms[code],
+            }
+        )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=frames.WGS84)
 
 
@@ -225,34 +298,58 @@ def diff(session: Session, plan_id: int, code: str, *, a: int, b: int) -> dict[s
     found = {v["version"]: v for v in plans.versions(session, plan_id, code)}
     for field, n in (("from", a), ("to", b)):
         if n not in found:
-            raise InputError(Problem(f"grid {code} has no version {n}; it has "
-                                     f"{sorted(found)}", field=field))
+            raise InputError(
+                Problem(f"grid {code} has no version {n}; it has {sorted(found)}", field=field)
+            )
     old, new = found[a], found[b]
     empty = shapely.Polygon()
     g0, g1 = old["geometry"] or empty, new["geometry"] or empty
     h0, h1 = set(old["households"]), set(new["households"])
-    return {"grid": code, "from": a, "to": b,
-            "gained": edits.significant(shapely.difference(g1, g0)),
-            "lost": edits.significant(shapely.difference(g0, g1)),
-            "households_added": sorted(h1 - h0), "households_removed": sorted(h0 - h1)}
+    return {
+        "grid": code,
+        "from": a,
+        "to": b,
+        "gained": edits.significant(shapely.difference(g1, g0)),
+        "lost": edits.significant(shapely.difference(g0, g1)),
+        "households_added": sorted(h1 - h0),
+        "households_removed": sorted(h0 - h1),
+    }
 
 
-def publish(session: Session, plan_id: int, *, user: str | None, revision: int,
-            effective_from: datetime | None = None) -> plans.PlanInfo:
+def publish(
+    session: Session,
+    plan_id: int,
+    *,
+    user: str | None,
+    revision: int,
+    effective_from: datetime | None = None,
+) -> plans.PlanInfo:
     """Make a draft the published plan of its community from ``effective_from`` (default now)."""
     plan = _draft(session, plan_id)
     plans.bump_revision(session, plan_id, expected=revision)
     now = datetime.now(UTC)
     at = plans.utc(effective_from) or now
     if at > now:
-        raise InputError(Problem("effective_from lies in the future; publish on that day "
-                                 "instead (scheduled publishing is not supported)",
-                                 field="effective_from"))
-    newest = [p.effective_from for p in plans.list_plans(session, plan.community)
-              if p.status in ("published", "superseded") and p.effective_from is not None]
+        raise InputError(
+            Problem(
+                "effective_from lies in the future; publish on that day "
+                "instead (scheduled publishing is not supported)",
+                field="effective_from",
+            )
+        )
+    newest = [
+        p.effective_from
+        for p in plans.list_plans(session, plan.community)
+        if p.status in ("published", "superseded") and p.effective_from is not None
+    ]
     if newest and at < max(newest):
-        raise InputError(Problem(f"effective_from {at.isoformat()} precedes the current plan's "
-                                 f"{max(newest).isoformat()}", field="effective_from"))
+        raise InputError(
+            Problem(
+                f"effective_from {at.isoformat()} precedes the current plan's "
+                f"{max(newest).isoformat()}",
+                field="effective_from",
+            )
+        )
     grids, _ = plans.current_grids(session, plan_id)
     before = repo.count(session, "grids")
     repo.delete(session, "grids", community=plan.community)
@@ -262,14 +359,20 @@ def publish(session: Session, plan_id: int, *, user: str | None, revision: int,
         if other.status == "published":
             plans.set_status(session, other.id, "superseded")
     plans.set_status(session, plan_id, "published", effective_from=at)
-    audit.record(session, user=user, action="plan.publish", target=f"plan/{plan_id}",
-                 before={"grids": before}, after={"effective_from": at.isoformat(),
-                                                  "grids": len(grids)})
+    audit.record(
+        session,
+        user=user,
+        action="plan.publish",
+        target=f"plan/{plan_id}",
+        before={"grids": before},
+        after={"effective_from": at.isoformat(), "grids": len(grids)},
+    )
     return plans.get_plan(session, plan_id)
 
 
-def grid_of_household(session: Session, household_id: str, *,
-                      at: datetime | None = None) -> dict[str, Any]:
+def grid_of_household(
+    session: Session, household_id: str, *, at: datetime | None = None
+) -> dict[str, Any]:
     """Return the published grid (and micro-grid) that held a household, now or at ``at``."""
     hh = repo.read(session, "households")
     hh = hh[hh["id"] == household_id].reset_index(drop=True)
@@ -281,13 +384,18 @@ def grid_of_household(session: Session, household_id: str, *,
     else:
         plans.sync_history(session, community)
         grids = plans.grids_as_of(session, community, at)
-    out: dict[str, Any] = {"household": household_id, "community": community,
-                           "as_of": None if at is None else plans.utc(at).isoformat()}  # type: ignore[union-attr]
+    out: dict[str, Any] = {
+        "household": household_id,
+        "community": community,
+        "as_of": None if at is None else plans.utc(at).isoformat(),  # type: ignore[union-attr]
+    }
     for level, key in ((1, "grid"), (2, "microgrid")):
         level_grids = grids[grids["level"] == level].reset_index(drop=True)
         code = assign_households(hh, level_grids).iloc[0]
         out[key] = None if code is pd.NA else str(code)
     if out["grid"] is None:
-        raise NotFoundError(f"no published grid held household {household_id}"
-                            + ("" if at is None else f" on {out['as_of']}"))
+        raise NotFoundError(
+            f"no published grid held household {household_id}"
+            + ("" if at is None else f" on {out['as_of']}")
+        )
     return out

@@ -6,7 +6,8 @@ bash scripts/setup.sh
 url=$(bash scripts/postgis.sh start)
 export GRIDSVC_TEST_POSTGIS_URL="$url"
 echo "test: PostGIS at $url"
-.venv/bin/ruff check gridsvc tests bench fixtures
+.venv/bin/ruff check gridsvc tests bench fixtures scripts
+.venv/bin/ruff format --check gridsvc tests bench fixtures scripts
 .venv/bin/mypy gridsvc
 set +e
 .venv/bin/python -m pytest "$@"

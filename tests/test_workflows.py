@@ -112,7 +112,5 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     engine = open_store(load_settings(database_url=summary["database"]))
     with session_scope(engine) as session:
         for account in summary["accounts"]:
-            user = authenticate(
-                session, username=account["username"], password=account["password"]
-            )
+            user = authenticate(session, username=account["username"], password=account["password"])
             assert user is not None and user.role == account["role"]

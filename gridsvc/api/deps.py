@@ -52,8 +52,12 @@ def get_caller(
     if token is None:
         return None
     try:
-        claims = jwt.decode(token, request.app.state.secret_key, algorithms=[ALGORITHM],
-                            options={"require": ["sub", "exp"]})
+        claims = jwt.decode(
+            token,
+            request.app.state.secret_key,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp"]},
+        )
     except jwt.ExpiredSignatureError:
         raise HTTPException(401, "the token has expired; log in again", _CHALLENGE) from None
     except jwt.InvalidTokenError as exc:
@@ -70,8 +74,11 @@ CallerDep = Annotated[User | None, Depends(get_caller)]
 def require_user(caller: CallerDep) -> User:
     """Return the logged-in account; 401 for anonymous callers."""
     if caller is None:
-        raise HTTPException(401, "log in first: POST /api/v1/token, then send "
-                                 "'Authorization: Bearer <token>'", _CHALLENGE)
+        raise HTTPException(
+            401,
+            "log in first: POST /api/v1/token, then send 'Authorization: Bearer <token>'",
+            _CHALLENGE,
+        )
     return caller
 
 
@@ -81,16 +88,18 @@ UserDep = Annotated[User, Depends(require_user)]
 def require_planner(user: UserDep) -> User:
     """Return an admin or planner account; 403 for workers."""
     if user.role not in ("admin", "planner"):
-        raise HTTPException(403, f"user {user.username!r} is a {user.role}; only planners and "
-                                 "admins may do this")
+        raise HTTPException(
+            403, f"user {user.username!r} is a {user.role}; only planners and admins may do this"
+        )
     return user
 
 
 def require_admin(user: UserDep) -> User:
     """Return an admin account; 403 otherwise."""
     if user.role != "admin":
-        raise HTTPException(403, f"user {user.username!r} is a {user.role}; only admins may "
-                                 "do this")
+        raise HTTPException(
+            403, f"user {user.username!r} is a {user.role}; only admins may do this"
+        )
     return user
 
 
@@ -102,9 +111,13 @@ def require_community(user: User, community: str) -> None:
     """Refuse (403) a planner or worker acting on a community outside their scope."""
     if user.role == "worker":
         if not any(code.startswith(community) for code in user.scope):
-            raise HTTPException(403, f"worker {user.username!r} serves no grid of community "
-                                     f"{community}")
+            raise HTTPException(
+                403, f"worker {user.username!r} serves no grid of community {community}"
+            )
         return
     if not user.covers(community):
-        raise HTTPException(403, f"user {user.username!r} may not act on community {community}; "
-                                 f"their scope is {', '.join(user.scope) or 'empty'}")
+        raise HTTPException(
+            403,
+            f"user {user.username!r} may not act on community {community}; "
+            f"their scope is {', '.join(user.scope) or 'empty'}",
+        )

@@ -29,9 +29,17 @@ STATUS: dict[type[GridsvcError], tuple[int, str]] = {
     GridsvcError: (500, "internal"),
 }
 _SLUGS = {
-    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-    405: "method-not-allowed", 409: "conflict", 412: "stale-etag", 413: "payload-too-large",
-    415: "unsupported-media-type", 422: "invalid-input", 428: "precondition-required",
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    412: "stale-etag",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    428: "precondition-required",
 }
 PROBLEM = "application/problem+json"
 
@@ -43,8 +51,15 @@ def _status(exc: GridsvcError) -> tuple[int, str]:
     return 500, "internal"
 
 
-def problem(status: int, detail: str, *, instance: str = "", slug: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    detail: str,
+    *,
+    instance: str = "",
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """Return an RFC 9457 problem response."""
     slug = slug or _SLUGS.get(status, "error")
     body: dict[str, Any] = {
@@ -82,8 +97,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), instance=str(request.url.path),
-                       headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            str(exc.detail),
+            instance=str(request.url.path),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -57,19 +57,30 @@ class BodyLimit:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Any) -> None:
-        body = json.dumps({
-            "type": "https://gridsvc.dev/problems/payload-too-large",
-            "title": "payload too large",
-            "status": 413,
-            "detail": _detail(self.max_bytes),
-            "instance": scope.get("path", ""),
-        }).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "type": "https://gridsvc.dev/problems/payload-too-large",
+                "title": "payload too large",
+                "status": 413,
+                "detail": _detail(self.max_bytes),
+                "instance": scope.get("path", ""),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
 def _detail(limit: int) -> str:
-    return (f"the request body exceeds {limit} bytes; send less (split the upload) "
-            "or raise GRIDSVC_MAX_REQUEST_BYTES")
+    return (
+        f"the request body exceeds {limit} bytes; send less (split the upload) "
+        "or raise GRIDSVC_MAX_REQUEST_BYTES"
+    )

@@ -30,23 +30,39 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     try:
         x0, y0, x1, y1 = (float(v) for v in value.split(","))
     except ValueError:
-        raise InputError(Problem(f"bbox {value!r} must be four numbers: min lon,min lat,"
-                                 "max lon,max lat", field="bbox")) from None
+        raise InputError(
+            Problem(
+                f"bbox {value!r} must be four numbers: min lon,min lat,max lon,max lat",
+                field="bbox",
+            )
+        ) from None
     if not all(abs(v) < float("inf") for v in (x0, y0, x1, y1)):
         raise InputError(Problem(f"bbox {value!r} holds a non-finite number", field="bbox"))
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        raise InputError(Problem(
-            f"bbox {value!r} is not min lon <= max lon within [-180, 180] and min lat <= max "
-            "lat within [-90, 90]; is it lat/lon swapped?", field="bbox"))
+        raise InputError(
+            Problem(
+                f"bbox {value!r} is not min lon <= max lon within [-180, 180] and min lat <= max "
+                "lat within [-90, 90]; is it lat/lon swapped?",
+                field="bbox",
+            )
+        )
     return x0, y0, x1, y1
 
 
-def page(frame: gpd.GeoDataFrame, request: Request, *, limit: int, offset: int,
-         id_column: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def page(
+    frame: gpd.GeoDataFrame,
+    request: Request,
+    *,
+    limit: int,
+    offset: int,
+    id_column: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """Return one page of ``frame`` as a FeatureCollection with counts and links."""
     total = len(frame)
-    body: dict[str, Any] = feature_collection(frame.iloc[offset : offset + limit],
-                                              id_column=id_column)
+    body: dict[str, Any] = feature_collection(
+        frame.iloc[offset : offset + limit], id_column=id_column
+    )
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     if offset + limit < total:
         href = request.url.include_query_params(offset=offset + limit, limit=limit)

@@ -49,16 +49,24 @@ def _count(points: np.ndarray, geoms: np.ndarray) -> np.ndarray:
     return np.bincount(g, minlength=len(geoms)).astype(int)
 
 
-def _items(kind: str, geoms: np.ndarray, grids: list[list[str]], points: np.ndarray,
-           to_wgs: Transformer) -> list[dict[str, Any]]:
+def _items(
+    kind: str, geoms: np.ndarray, grids: list[list[str]], points: np.ndarray, to_wgs: Transformer
+) -> list[dict[str, Any]]:
     if len(geoms) == 0:
         return []
     hh = _count(points, geoms)
     return [
-        {"kind": kind, "grids": g, "area_m2": round(float(a), 1), "households": int(h),
-         "lon": lon, "lat": lat}
-        for g, a, h, (lon, lat) in zip(grids, shapely.area(geoms), hh, _where(to_wgs, geoms),
-                                       strict=True)
+        {
+            "kind": kind,
+            "grids": g,
+            "area_m2": round(float(a), 1),
+            "households": int(h),
+            "lon": lon,
+            "lat": lat,
+        }
+        for g, a, h, (lon, lat) in zip(
+            grids, shapely.area(geoms), hh, _where(to_wgs, geoms), strict=True
+        )
     ]
 
 
@@ -75,8 +83,10 @@ def diagnose_layer(
     union = shapely.union_all(geoms, grid_size=GRID_SIZE)
     gaps = shapely.get_parts(shapely.difference(outline, union, grid_size=GRID_SIZE))
     gaps = gaps[shapely.area(gaps) > TOLERANCE_M2]
-    near = [sorted(set(ids[shapely.STRtree(geoms).query(g, predicate="dwithin", distance=0.5)]))
-            for g in gaps]
+    near = [
+        sorted(set(ids[shapely.STRtree(geoms).query(g, predicate="dwithin", distance=0.5)]))
+        for g in gaps
+    ]
     pairs = area_pairs(geoms, geoms, min_area=TOLERANCE_M2)
     pairs = pairs[pairs["i"] < pairs["j"]]
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
@@ -91,8 +101,9 @@ def diagnose_layer(
     found: dict[str, Any] = {
         "gaps": _items("gap", gaps, near, points, to_wgs),
         "overlaps": _items("overlap", overlaps, overlap_ids, points, to_wgs),
-        "outside": _items("outside", outside[out_mask], [[g] for g in ids[out_mask]], points,
-                          to_wgs),
+        "outside": _items(
+            "outside", outside[out_mask], [[g] for g in ids[out_mask]], points, to_wgs
+        ),
     }
     for item, total in zip(found["outside"], shapely.area(geoms[out_mask]), strict=True):
         item["share"] = round(item["area_m2"] / max(float(total), 1e-9), 4)
@@ -103,12 +114,13 @@ def diagnose_layer(
     width = 2.0 * area / np.maximum(shapely.length(fragments), 1e-9)
     hh = _count(points, fragments) if len(fragments) else np.zeros(0, int)
     small = ((area < thresholds.sliver_m2) | (width < thresholds.sliver_width)) & (
-        hh <= thresholds.sliver_households)
+        hh <= thresholds.sliver_households
+    )
     found["slivers"] = [
         dict(item, of=k, width_m=round(float(w), 2))
         for item, k, w, s in zip(
-            _items("sliver", fragments, frag_ids, points, to_wgs), kinds, width, small,
-            strict=True)
+            _items("sliver", fragments, frag_ids, points, to_wgs), kinds, width, small, strict=True
+        )
         if s
     ]
     found["counts"] = {
@@ -122,7 +134,8 @@ def diagnose_layer(
         "outside": len(found["outside"]),
         "outside_m2": round(float(shapely.area(outside[out_mask]).sum()), 1),
         "slivers": len(found["slivers"]),
-        "coverage": round(float(shapely.area(shapely.intersection(union, outline))
-                                / max(outline.area, 1e-9)), 6),
+        "coverage": round(
+            float(shapely.area(shapely.intersection(union, outline)) / max(outline.area, 1e-9)), 6
+        ),
     }
     return found

@@ -46,14 +46,24 @@ def parse_layer_spec(spec: str) -> LayerSpec:
     """Parse ``NAME=FILE[@GPKG_LAYER]:POLICY``; raise InputError naming what is missing."""
     name, eq, rest = spec.partition("=")
     if not eq or not name.strip():
-        raise InputError(Problem(f"layer {spec!r} has no department; write "
-                                 "NAME=FILE:hard|soft, e.g. police=beats.geojson:hard",
-                                 source=spec, field="department"))
+        raise InputError(
+            Problem(
+                f"layer {spec!r} has no department; write "
+                "NAME=FILE:hard|soft, e.g. police=beats.geojson:hard",
+                source=spec,
+                field="department",
+            )
+        )
     file, colon, policy = rest.rpartition(":")
     if not colon or policy.strip().lower() not in POLICIES:
-        raise InputError(Problem(f"layer {name!r} needs a policy: {name}=FILE:hard or "
-                                 f"{name}=FILE:soft (got {spec!r})", source=spec,
-                                 field="policy"))
+        raise InputError(
+            Problem(
+                f"layer {name!r} needs a policy: {name}=FILE:hard or "
+                f"{name}=FILE:soft (got {spec!r})",
+                source=spec,
+                field="policy",
+            )
+        )
     path, gpkg_layer = _source(file)
     return LayerSpec(name.strip(), path, gpkg_layer, policy.strip().lower())
 
@@ -66,16 +76,28 @@ def read_layer(spec: LayerSpec, crs: str | None = None) -> gpd.GeoDataFrame:
     if "layer" in frame.columns and (frame["layer"].astype(str) == spec.name).any():
         frame = frame[frame["layer"].astype(str) == spec.name]  # one layer of a multi-layer file
     id_col = next((c for c in ID_COLUMNS if c in frame.columns), None)
-    ids = (frame[id_col].astype("string").fillna("") if id_col
-           else pd.Series([str(i + 1) for i in range(len(frame))], index=frame.index))
-    department = (frame["department"].astype("string").fillna("")
-                  if "department" in frame.columns else pd.Series("", index=frame.index))
+    ids = (
+        frame[id_col].astype("string").fillna("")
+        if id_col
+        else pd.Series([str(i + 1) for i in range(len(frame))], index=frame.index)
+    )
+    department = (
+        frame["department"].astype("string").fillna("")
+        if "department" in frame.columns
+        else pd.Series("", index=frame.index)
+    )
     department = department.where(department.str.strip() != "", spec.name)
     names = frame["name"].astype("string").fillna("") if "name" in frame.columns else ids
     return gpd.GeoDataFrame(
-        {"layer": spec.name, "department": department.to_numpy(), "policy": spec.policy,
-         "grid_id": ids.to_numpy(), "name": names.to_numpy()},
-        geometry=frame.geometry.to_numpy(), crs=frame.crs,
+        {
+            "layer": spec.name,
+            "department": department.to_numpy(),
+            "policy": spec.policy,
+            "grid_id": ids.to_numpy(),
+            "name": names.to_numpy(),
+        },
+        geometry=frame.geometry.to_numpy(),
+        crs=frame.crs,
     )
 
 
@@ -100,14 +122,16 @@ def run_merge_files(
     """
     specs = [parse_layer_spec(s) for s in layers]
     if not specs:
-        raise InputError(Problem("give at least one --layer NAME=FILE:hard|soft",
-                                 source="layers"))
+        raise InputError(Problem("give at least one --layer NAME=FILE:hard|soft", source="layers"))
     seen = pd.Series([s.name for s in specs])
     if seen.duplicated().any():
         dup = seen[seen.duplicated()].iloc[0]
         raise InputError(Problem(f"layer {dup!r} is given twice", source=str(dup)))
-    frame = gpd.GeoDataFrame(pd.concat([read_layer(s, crs).to_crs("EPSG:4326") for s in specs],
-                                       ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        pd.concat([read_layer(s, crs).to_crs("EPSG:4326") for s in specs], ignore_index=True),
+        geometry="geometry",
+        crs="EPSG:4326",
+    )
     result = merge(
         _load(boundary, None, crs),
         _load(households, "households", crs),
@@ -123,8 +147,7 @@ def run_merge_files(
     return result.report
 
 
-def _load(value: str | Path | None, kind: str | None, crs: str | None
-          ) -> gpd.GeoDataFrame | None:
+def _load(value: str | Path | None, kind: str | None, crs: str | None) -> gpd.GeoDataFrame | None:
     if value is None:
         return None
     path, layer = _source(str(value))

@@ -69,30 +69,47 @@ def _datum_hint(rows: gpd.GeoDataFrame, outline: BaseGeometry, metric: Any) -> s
         except Exception:  # a failed conversion just means no hint
             continue
         if _coverage(fixed.geometry.to_numpy(), outline) >= DATUM_FIX:
-            return (f"; its coordinates look like {datum} (they cover the community once read "
-                    f"as {datum}): declare crs={datum.lower()}")
+            return (
+                f"; its coordinates look like {datum} (they cover the community once read "
+                f"as {datum}): declare crs={datum.lower()}"
+            )
     return ""
 
 
 def _frame_problems(layers: gpd.GeoDataFrame) -> list[Problem]:
     missing = [c for c in ("layer", "grid_id") if c not in layers.columns]
     if missing:
-        return [Problem(f"layers need columns {', '.join(missing)} (kind layer_grids)",
-                        source="layers", field=missing[0])]
+        return [
+            Problem(
+                f"layers need columns {', '.join(missing)} (kind layer_grids)",
+                source="layers",
+                field=missing[0],
+            )
+        ]
     problems = []
     geoms = layers.geometry.to_numpy()
     polygonal = np.isin(shapely.get_type_id(geoms), [3, 6]) & ~shapely.is_empty(geoms)
     for i in np.flatnonzero(~polygonal):
-        problems.append(Problem("grid geometry is missing or not a polygon",
-                                source=str(layers["layer"].iloc[i]),
-                                feature=str(layers["grid_id"].iloc[i]), field="geometry"))
+        problems.append(
+            Problem(
+                "grid geometry is missing or not a polygon",
+                source=str(layers["layer"].iloc[i]),
+                feature=str(layers["grid_id"].iloc[i]),
+                field="geometry",
+            )
+        )
     if layers.crs is not None and layers.crs.is_geographic and polygonal.any():
         x0, y0, x1, y1 = shapely.total_bounds(geoms[polygonal])
         if min(x0, y0) < -180 or x1 > 180 or y1 > 90 or y0 < -90:
-            problems.append(Problem(f"coordinates ({x0:.0f}, {y0:.0f}) are not lon/lat in the "
-                                    f"declared CRS {layers.crs.to_string()}; they look projected "
-                                    "(metres): declare the file's CRS", source="layers",
-                                    field="crs"))
+            problems.append(
+                Problem(
+                    f"coordinates ({x0:.0f}, {y0:.0f}) are not lon/lat in the "
+                    f"declared CRS {layers.crs.to_string()}; they look projected "
+                    "(metres): declare the file's CRS",
+                    source="layers",
+                    field="crs",
+                )
+            )
     return problems
 
 
@@ -104,8 +121,9 @@ def check_layers(
     Raises InputError listing every problem, each naming its layer (``source``) and grid.
     """
     if layers is None or len(layers) == 0:
-        raise InputError(Problem("no departmental layers given; pass at least one",
-                                 source="layers"))
+        raise InputError(
+            Problem("no departmental layers given; pass at least one", source="layers")
+        )
     problems = _frame_problems(layers)
     if problems:
         raise InputError(problems)
@@ -125,39 +143,80 @@ def check_layers(
             continue
         departments = sorted(set(rows["department"]) - {""})
         if not departments:
-            problems.append(Problem(f"layer {name!r} has no department; tag it with party, "
-                                    "police, governance, civil_affairs, urban_management or a "
-                                    "custom name", source=name, field="department"))
+            problems.append(
+                Problem(
+                    f"layer {name!r} has no department; tag it with party, "
+                    "police, governance, civil_affairs, urban_management or a "
+                    "custom name",
+                    source=name,
+                    field="department",
+                )
+            )
         elif len(departments) > 1:
-            problems.append(Problem(f"layer {name!r} has several departments "
-                                    f"({', '.join(departments)}); use one", source=name,
-                                    field="department"))
+            problems.append(
+                Problem(
+                    f"layer {name!r} has several departments ({', '.join(departments)}); use one",
+                    source=name,
+                    field="department",
+                )
+            )
         policies = sorted(set(rows["policy"]))
         if len(policies) != 1 or policies[0] not in POLICIES:
-            problems.append(Problem(f"layer {name!r} has policy {'/'.join(policies)}; use one "
-                                    "of hard or soft", source=name, field="policy"))
+            problems.append(
+                Problem(
+                    f"layer {name!r} has policy {'/'.join(policies)}; use one of hard or soft",
+                    source=name,
+                    field="policy",
+                )
+            )
         for gid in rows.loc[rows["grid_id"] == "", "name"].head(3):
-            problems.append(Problem(f"a grid of layer {name!r} has no grid id (name {gid!r})",
-                                    source=name, field="grid_id"))
+            problems.append(
+                Problem(
+                    f"a grid of layer {name!r} has no grid id (name {gid!r})",
+                    source=name,
+                    field="grid_id",
+                )
+            )
         counts = rows.loc[rows["grid_id"] != "", "grid_id"].value_counts()
         for gid, n in counts[counts > 1].items():
-            problems.append(Problem(f"grid id {gid!r} appears {n} times in layer {name!r}; grid "
-                                    "ids must be unique within a layer", source=name,
-                                    feature=str(gid), field="grid_id"))
+            problems.append(
+                Problem(
+                    f"grid id {gid!r} appears {n} times in layer {name!r}; grid "
+                    "ids must be unique within a layer",
+                    source=name,
+                    feature=str(gid),
+                    field="grid_id",
+                )
+            )
         metric_rows = rows.to_crs(metric)
         if _coverage(metric_rows.geometry.to_numpy(), outline) < COVERS_NONE:
-            problems.append(Problem(f"layer {name!r} covers none of the community; check its "
-                                    f"CRS (declared {rows.crs.to_string()})"
-                                    + _datum_hint(rows, outline, metric), source=name,
-                                    field="geometry"))
+            problems.append(
+                Problem(
+                    f"layer {name!r} covers none of the community; check its "
+                    f"CRS (declared {rows.crs.to_string()})" + _datum_hint(rows, outline, metric),
+                    source=name,
+                    field="geometry",
+                )
+            )
             continue
         hint = _datum_hint(rows, outline, metric)
         if hint and _coverage(metric_rows.geometry.to_numpy(), outline) < 0.5:
-            problems.append(Problem(f"layer {name!r} is in another CRS than declared "
-                                    f"({rows.crs.to_string()}){hint}", source=name,
-                                    field="crs"))
-        out.append((name, departments[0] if departments else "", policies[0],
-                    metric_rows[["grid_id", "name", "geometry"]].reset_index(drop=True)))
+            problems.append(
+                Problem(
+                    f"layer {name!r} is in another CRS than declared "
+                    f"({rows.crs.to_string()}){hint}",
+                    source=name,
+                    field="crs",
+                )
+            )
+        out.append(
+            (
+                name,
+                departments[0] if departments else "",
+                policies[0],
+                metric_rows[["grid_id", "name", "geometry"]].reset_index(drop=True),
+            )
+        )
     if problems:
         raise InputError(problems)
     # one canonical order (hard layers first, then by name): the result must not depend on the
@@ -167,8 +226,9 @@ def check_layers(
 
 def tile(name: str, raw: gpd.GeoDataFrame, outline: BaseGeometry) -> gpd.GeoDataFrame:
     """Return ``raw`` (metres) as a tiling of ``outline``: clipped, overlaps and gaps resolved."""
-    geoms = shapely.intersection(shapely.make_valid(raw.geometry.to_numpy()), outline,
-                                 grid_size=GRID_SIZE)
+    geoms = shapely.intersection(
+        shapely.make_valid(raw.geometry.to_numpy()), outline, grid_size=GRID_SIZE
+    )
     taken: BaseGeometry = shapely.Polygon()
     tiled = []
     for g in geoms:  # an overlap stays with the grid listed first
@@ -184,11 +244,13 @@ def tile(name: str, raw: gpd.GeoDataFrame, outline: BaseGeometry) -> gpd.GeoData
             tiled[i] = g
     return gpd.GeoDataFrame(
         {"grid_id": raw["grid_id"].to_numpy(), "name": raw["name"].to_numpy()},
-        geometry=np.array(tiled, dtype=object), crs=raw.crs,
+        geometry=np.array(tiled, dtype=object),
+        crs=raw.crs,
     )
 
 
-def build_layers(checked: list[tuple[str, str, str, gpd.GeoDataFrame]],
-                 outline: BaseGeometry) -> list[Layer]:
+def build_layers(
+    checked: list[tuple[str, str, str, gpd.GeoDataFrame]], outline: BaseGeometry
+) -> list[Layer]:
     """Return a :class:`Layer` (raw + tiled) for each checked layer."""
     return [Layer(n, d, p, raw, tile(n, raw, outline)) for n, d, p, raw in checked]

@@ -33,8 +33,17 @@ __all__ = ["MergeResult", "merge"]
 
 log = logging.getLogger(__name__)
 EDGE_M = 0.05  # gaps thinner than this on average are snapping seams along edges, not gaps
-UNIFIED_COLUMNS = ["code", "community_code", "level", "kind", "households", "residents",
-                   "floor_lo", "floor_hi", "flags"]
+UNIFIED_COLUMNS = [
+    "code",
+    "community_code",
+    "level",
+    "kind",
+    "households",
+    "residents",
+    "floor_lo",
+    "floor_hi",
+    "flags",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +57,25 @@ class MergeResult:
     moved: pd.DataFrame
 
 
-def _households(households: gpd.GeoDataFrame | None, areas: gpd.GeoDataFrame | None,
-                count_field: str | None, metric: Any) -> gpd.GeoDataFrame:
+def _households(
+    households: gpd.GeoDataFrame | None,
+    areas: gpd.GeoDataFrame | None,
+    count_field: str | None,
+    metric: Any,
+) -> gpd.GeoDataFrame:
     if households is None:
         if areas is None:
-            raise InputError(Problem("give households or areas with a count field",
-                                     source="households"))
+            raise InputError(
+                Problem("give households or areas with a count field", source="households")
+            )
         if not count_field or count_field not in areas.columns:
-            raise InputError(Problem(f"areas need a count field; got {count_field!r}",
-                                     source="areas", field=count_field))
+            raise InputError(
+                Problem(
+                    f"areas need a count field; got {count_field!r}",
+                    source="areas",
+                    field=count_field,
+                )
+            )
         households = areas_to_households(areas, count_field, metric)
     if households.crs is None:
         households = households.set_crs(WGS84)
@@ -77,9 +96,13 @@ def _coverage(unified: gpd.GeoDataFrame, outline: Any) -> dict[str, Any]:
     pairs = area_pairs(flat, flat, min_area=TOLERANCE_M2)
     pairs = pairs[pairs["i"] < pairs["j"]]
     outside = shapely.area(shapely.difference(union, outline, grid_size=GRID_SIZE))
-    return {"gaps": len(gaps), "gap_m2": round(float(shapely.area(gaps).sum()), 2),
-            "overlaps": len(pairs), "overlap_m2": round(float(pairs["area"].sum()), 2),
-            "outside_m2": round(float(outside), 2)}
+    return {
+        "gaps": len(gaps),
+        "gap_m2": round(float(shapely.area(gaps).sum()), 2),
+        "overlaps": len(pairs),
+        "overlap_m2": round(float(pairs["area"].sum()), 2),
+        "outside_m2": round(float(outside), 2),
+    }
 
 
 def merge(
@@ -109,14 +132,17 @@ def merge(
     to_wgs = Transformer.from_crs(metric, WGS84, always_xy=True)
     outline = shapely.set_precision(
         shapely.make_valid(shapely.union_all(boundary.to_crs(metric).geometry.to_numpy())),
-        GRID_SIZE)
+        GRID_SIZE,
+    )
     hh = _households(households, areas, count_field, metric)
     layer_list = build_layers(check_layers(layers, outline, metric), outline)
     points = hh.to_crs(metric).geometry.to_numpy()
-    diagnosis = {la.name: diagnose_layer(la.raw, outline, points, to_wgs, thresholds)
-                 for la in layer_list}
-    part = run_partition(boundary, hh, layer_list, buildings=buildings, barriers=barriers,
-                         levels=levels, seed=seed)
+    diagnosis = {
+        la.name: diagnose_layer(la.raw, outline, points, to_wgs, thresholds) for la in layer_list
+    }
+    part = run_partition(
+        boundary, hh, layer_list, buildings=buildings, barriers=barriers, levels=levels, seed=seed
+    )
     grids = part.grids.to_crs(metric).reset_index(drop=True)
     codes = grids["code"].astype(str).to_numpy()
     position = pd.Series(np.arange(len(grids)), index=codes)
@@ -150,15 +176,25 @@ def merge(
         walks.append(crosswalk(la, frame, before, after))
         was = before.groupby("h")["grid_id"].agg(lambda s: ";".join(sorted(s)))
         change = np.flatnonzero(~kept)
-        moved.append(pd.DataFrame({
-            "household_id": hh["id"].astype(str).to_numpy()[change], "layer": la.name,
-            "before": was.reindex(change).fillna("").to_numpy(), "after": after[change]}))
-        crossings = hard_crossings(geoms, codes, unified_of, home, la,
-                                                 levels[0].lo) if la.hard else []
+        moved.append(
+            pd.DataFrame(
+                {
+                    "household_id": hh["id"].astype(str).to_numpy()[change],
+                    "layer": la.name,
+                    "before": was.reindex(change).fillna("").to_numpy(),
+                    "after": after[change],
+                }
+            )
+        )
+        crossings = (
+            hard_crossings(geoms, codes, unified_of, home, la, levels[0].lo) if la.hard else []
+        )
         hard_total += sum(not c["forced"] for c in crossings)
         forced_total += sum(c["forced"] for c in crossings)
         layer_reports[la.name] = {
-            "department": la.department, "policy": la.policy, "grids": len(la.raw),
+            "department": la.department,
+            "policy": la.policy,
+            "grids": len(la.raw),
             "share_households_unchanged": round(float(kept.mean()) if len(kept) else 1.0, 4),
             "households_changed": int((~kept).sum()),
             "grids_without_unified": int((frame["unified"] == "").sum()),
@@ -167,33 +203,52 @@ def merge(
         }
     cover = _coverage(gpd.GeoDataFrame(unified, geometry=geoms, crs=metric), outline)
     out = gpd.GeoDataFrame(unified, geometry=geoms, crs=metric).to_crs(WGS84)
-    checked = PartitionResult(out.assign(parent_code=None), part.microgrids.iloc[:0],
-                              part.assignment, part.report)
+    checked = PartitionResult(
+        out.assign(parent_code=None), part.microgrids.iloc[:0], part.assignment, part.report
+    )
     violations = check_partition(boundary, hh, checked, levels[:1])
     totals = part.report["totals"]
-    soft: dict[str, float] = {n: float(r["share_households_unchanged"])
-                              for n, r in layer_reports.items() if r["policy"] == "soft"}
+    soft: dict[str, float] = {
+        n: float(r["share_households_unchanged"])
+        for n, r in layer_reports.items()
+        if r["policy"] == "soft"
+    }
     report = {
-        "community": part.report.get("community"), "seed": seed,
+        "community": part.report.get("community"),
+        "seed": seed,
         "levels": [{"min": b.lo, "max": b.hi} for b in levels],
         "measures": {
             "hard_crossings": hard_total,
             "hard_crossings_forced": forced_total,
-            "gaps": cover["gaps"], "overlaps": cover["overlaps"],
+            "gaps": cover["gaps"],
+            "overlaps": cover["overlaps"],
             "soft_share_unchanged": soft,
             "soft_share_unchanged_min": min(soft.values()) if soft else 1.0,
             "share_within_bounds": totals["share_within_bounds"],
-            "unified_grids": len(unified), "households": len(hh),
+            "unified_grids": len(unified),
+            "households": len(hh),
         },
-        "unified": {**cover, "pieces_moved_into_hard_grids": moved_pieces,
-                    "violations": violations,
-                    "infeasible_regions": totals["infeasible_regions"],
-                    "partition_barrier_crossings": totals["barrier_crossings"],
-                    "partition_seconds": totals["seconds"]},
+        "unified": {
+            **cover,
+            "pieces_moved_into_hard_grids": moved_pieces,
+            "violations": violations,
+            "infeasible_regions": totals["infeasible_regions"],
+            "partition_barrier_crossings": totals["barrier_crossings"],
+            "partition_seconds": totals["seconds"],
+        },
         "layers": layer_reports,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    log.info("merged %d layers into %d unified grids in %.1fs", len(layer_list), len(unified),
-             report["seconds"])
-    return MergeResult(out, realigned, pd.concat(walks, ignore_index=True), report,
-                       pd.concat(moved, ignore_index=True))
+    log.info(
+        "merged %d layers into %d unified grids in %.1fs",
+        len(layer_list),
+        len(unified),
+        report["seconds"],
+    )
+    return MergeResult(
+        out,
+        realigned,
+        pd.concat(walks, ignore_index=True),
+        report,
+        pd.concat(moved, ignore_index=True),
+    )

@@ -23,9 +23,22 @@ from .overlay import area_pairs, contains_pairs
 __all__ = ["CROSSWALK_COLUMNS", "crosswalk", "kept_mask", "realign"]
 
 CROSSWALK_COLUMNS = [
-    "layer", "department", "policy", "grid_id", "name", "unified", "n_unified",
-    "households_before", "households_after", "households_kept", "households_left",
-    "households_joined", "share_kept", "area_before_m2", "area_after_m2", "area_share_kept",
+    "layer",
+    "department",
+    "policy",
+    "grid_id",
+    "name",
+    "unified",
+    "n_unified",
+    "households_before",
+    "households_after",
+    "households_kept",
+    "households_left",
+    "households_joined",
+    "share_kept",
+    "area_before_m2",
+    "area_after_m2",
+    "area_share_kept",
 ]
 
 
@@ -37,20 +50,30 @@ def realign(layer: Layer, unified: gpd.GeoDataFrame, labels: np.ndarray) -> gpd.
     rows = []
     for gid in ids:
         mine = labels == gid
-        geom = (shapely.union_all(geoms[mine], grid_size=GRID_SIZE) if mine.any()
-                else shapely.Polygon())
-        rows.append((geom, ";".join(sorted(codes[mine])), int(unified["households"]
-                                                             .to_numpy()[mine].sum())))
+        geom = (
+            shapely.union_all(geoms[mine], grid_size=GRID_SIZE) if mine.any() else shapely.Polygon()
+        )
+        rows.append(
+            (geom, ";".join(sorted(codes[mine])), int(unified["households"].to_numpy()[mine].sum()))
+        )
     return gpd.GeoDataFrame(
-        {"layer": layer.name, "department": layer.department, "policy": layer.policy,
-         "grid_id": ids, "name": layer.raw["name"].to_numpy(),
-         "unified": [r[1] for r in rows], "households": [r[2] for r in rows]},
-        geometry=np.array([r[0] for r in rows], dtype=object), crs=unified.crs,
+        {
+            "layer": layer.name,
+            "department": layer.department,
+            "policy": layer.policy,
+            "grid_id": ids,
+            "name": layer.raw["name"].to_numpy(),
+            "unified": [r[1] for r in rows],
+            "households": [r[2] for r in rows],
+        },
+        geometry=np.array([r[0] for r in rows], dtype=object),
+        crs=unified.crs,
     )
 
 
-def kept_mask(layer: Layer, points: np.ndarray, home: np.ndarray, after: np.ndarray
-              ) -> tuple[np.ndarray, pd.DataFrame]:
+def kept_mask(
+    layer: Layer, points: np.ndarray, home: np.ndarray, after: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Return per household whether its re-aligned grid was one of its grids before.
 
     Also returns the (household, grid index) pairs of *before* membership in ``layer.raw``.
@@ -86,8 +109,11 @@ def crosswalk(
     kept_area = np.zeros(len(ids))
     kept_area[pairs["i"].to_numpy()] = pairs["area"].to_numpy()
     rows: dict[str, Any] = {
-        "layer": layer.name, "department": layer.department, "policy": layer.policy,
-        "grid_id": ids, "name": realigned["name"].to_numpy(),
+        "layer": layer.name,
+        "department": layer.department,
+        "policy": layer.policy,
+        "grid_id": ids,
+        "name": realigned["name"].to_numpy(),
         "unified": realigned["unified"].to_numpy(),
         "n_unified": [len(u.split(";")) if u else 0 for u in realigned["unified"]],
         "households_before": [int(n_before.get(i, 0)) for i in ids],
@@ -97,9 +123,9 @@ def crosswalk(
     frame = pd.DataFrame(rows)
     frame["households_left"] = frame["households_before"] - frame["households_kept"]
     frame["households_joined"] = frame["households_after"] - frame["households_kept"]
-    frame["share_kept"] = (frame["households_kept"]
-                           / frame["households_before"].where(frame["households_before"] > 0)
-                           ).round(4)
+    frame["share_kept"] = (
+        frame["households_kept"] / frame["households_before"].where(frame["households_before"] > 0)
+    ).round(4)
     frame["area_before_m2"] = np.round(area_before, 1)
     frame["area_after_m2"] = np.round(area_after, 1)
     frame["area_share_kept"] = np.round(kept_area / np.maximum(area_before, 1e-9), 4)

@@ -50,13 +50,26 @@ def run_partition(
     """Partition the community with hard layers as barriers and soft layers as soft barriers."""
     hard = _lines(layers, hard=True)
     if barriers is not None and len(barriers):
-        extra = barriers[[barriers.geometry.name]].to_crs(hard.crs if hard is not None
-                                                           else barriers.crs)
+        extra = barriers[[barriers.geometry.name]].to_crs(
+            hard.crs if hard is not None else barriers.crs
+        )
         extra = extra.rename_geometry("geometry") if extra.geometry.name != "geometry" else extra
-        hard = extra if hard is None else gpd.GeoDataFrame(
-            pd.concat([hard, extra], ignore_index=True), geometry="geometry", crs=hard.crs)
-    return partition(boundary, households, buildings=buildings, barriers=hard,
-                     soft_barriers=_lines(layers, hard=False), levels=levels, seed=seed)
+        hard = (
+            extra
+            if hard is None
+            else gpd.GeoDataFrame(
+                pd.concat([hard, extra], ignore_index=True), geometry="geometry", crs=hard.crs
+            )
+        )
+    return partition(
+        boundary,
+        households,
+        buildings=buildings,
+        barriers=hard,
+        soft_barriers=_lines(layers, hard=False),
+        levels=levels,
+        seed=seed,
+    )
 
 
 def label_unified(
@@ -83,8 +96,9 @@ def label_unified(
         pairs = pd.DataFrame({"u": grid_of_household[ok], "g": home[ok]})
         counts = pairs.groupby(["u", "g"]).size().rename("n").reset_index()
         area_of = areas.set_index(["i", "j"])["area"]
-        counts["area"] = [float(area_of.get((u, g), 0.0))
-                          for u, g in zip(counts["u"], counts["g"], strict=True)]
+        counts["area"] = [
+            float(area_of.get((u, g), 0.0)) for u, g in zip(counts["u"], counts["g"], strict=True)
+        ]
         counts = counts.sort_values(["u", "n", "area", "g"], ascending=[True, False, False, True])
         best = counts.drop_duplicates("u")
         label[best["u"].to_numpy()] = best["g"].to_numpy()
@@ -115,10 +129,19 @@ def hard_crossings(
     for u in sorted(set(by_area[by_area > 1].index) | set(by_hh[by_hh > 1].index)):
         reached = set(areas.loc[areas["i"] == u, "j"]) | set(home[ok][grid_of_household[ok] == u])
         small = sorted(ids[j] for j in reached if total[j] < lower)
-        out.append({"unified": str(codes[u]), "grids": sorted(ids[j] for j in reached),
-                    "households_split": bool(by_hh.get(u, 1) > 1), "forced": bool(small),
-                    "why": (f"hard grid(s) {', '.join(small)} hold fewer than {lower} "
-                            "households" if small else "")})
+        out.append(
+            {
+                "unified": str(codes[u]),
+                "grids": sorted(ids[j] for j in reached),
+                "households_split": bool(by_hh.get(u, 1) > 1),
+                "forced": bool(small),
+                "why": (
+                    f"hard grid(s) {', '.join(small)} hold fewer than {lower} households"
+                    if small
+                    else ""
+                ),
+            }
+        )
     return out
 
 
@@ -140,8 +163,10 @@ def nest_in_hard(
     tiled = layer.tiled.geometry.to_numpy()
     ids = layer.tiled["grid_id"].astype(str).to_numpy()
     pairs = area_pairs(geoms, tiled, min_area=TOLERANCE_M2)
-    foreign = pairs[(ids[pairs["j"].to_numpy()] != labels[pairs["i"].to_numpy()])
-                    & ~stacked[pairs["i"].to_numpy()]]
+    foreign = pairs[
+        (ids[pairs["j"].to_numpy()] != labels[pairs["i"].to_numpy()])
+        & ~stacked[pairs["i"].to_numpy()]
+    ]
     moved = 0
     for i, j in zip(foreign["i"].tolist(), foreign["j"].tolist(), strict=True):
         piece = polygonal(shapely.intersection(geoms[i], tiled[j], grid_size=GRID_SIZE))

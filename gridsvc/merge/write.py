@@ -44,7 +44,8 @@ def write_merge(result: MergeResult, out_dir: str | Path) -> list[Path]:
         result.moved.to_csv(t / "moved.csv", index=False)
         (t / "report.json").write_text(
             json.dumps(result.report, ensure_ascii=False, indent=2, default=str) + "\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         for name in names:
             os.replace(t / name, out / name)
         shutil.rmtree(t, ignore_errors=True)

@@ -45,12 +45,23 @@ def areas_to_households(areas: gpd.GeoDataFrame, count_field: str, crs: Any) -> 
     counts = pd.to_numeric(areas[count_field], errors="coerce")
     bad = np.flatnonzero((counts.isna() | (counts < 0)).to_numpy())
     if len(bad):
-        raise InputError([Problem(f"count {areas[count_field].iloc[i]!r} is not a household "
-                                  "count", source="areas", feature=int(i), field=count_field)
-                          for i in bad])
+        raise InputError(
+            [
+                Problem(
+                    f"count {areas[count_field].iloc[i]!r} is not a household count",
+                    source="areas",
+                    feature=int(i),
+                    field=count_field,
+                )
+                for i in bad
+            ]
+        )
     metric = areas.to_crs(crs)
-    ids = (areas["id"].astype(str) if "id" in areas.columns
-           else pd.Series(areas.index.astype(str), index=areas.index))
+    ids = (
+        areas["id"].astype(str)
+        if "id" in areas.columns
+        else pd.Series(areas.index.astype(str), index=areas.index)
+    )
     rows_xy, rows_id, rows_b = [], [], []
     for i, (geom, n) in enumerate(zip(metric.geometry, counts.astype(int), strict=True)):
         pts = _lattice(geom, int(n))
@@ -60,8 +71,14 @@ def areas_to_households(areas: gpd.GeoDataFrame, count_field: str, crs: Any) -> 
         rows_b += [f"area:{aid}"] * len(pts)
     xy = np.concatenate(rows_xy) if rows_xy else np.empty((0, 2))
     frame = gpd.GeoDataFrame(
-        {"id": rows_id, "building_id": rows_b, "unit": [None] * len(rows_id),
-         "floor": [None] * len(rows_id), "size": [1] * len(rows_id)},
-        geometry=gpd.GeoSeries(shapely.points(xy), crs=crs), crs=crs,
+        {
+            "id": rows_id,
+            "building_id": rows_b,
+            "unit": [None] * len(rows_id),
+            "floor": [None] * len(rows_id),
+            "size": [1] * len(rows_id),
+        },
+        geometry=gpd.GeoSeries(shapely.points(xy), crs=crs),
+        crs=crs,
     )
     return frame.to_crs(areas.crs)

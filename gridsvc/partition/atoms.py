@@ -167,8 +167,17 @@ def build_atoms(
         pieces, flat, zero_ground = _pieces(idx, xy, floor, bounds)
         ground = len(rows)
         if zero_ground:  # every floor range is a stacked grid; the footprint stays free
-            rows.append({**common, "households": 0, "residents": 0, "floor_lo": None,
-                         "floor_hi": None, "stacked": False, "ground": ground})
+            rows.append(
+                {
+                    **common,
+                    "households": 0,
+                    "residents": 0,
+                    "floor_lo": None,
+                    "floor_hi": None,
+                    "stacked": False,
+                    "ground": ground,
+                }
+            )
         for p, piece in enumerate(pieces):
             member[piece] = len(rows)
             fl = floor[piece]
@@ -188,8 +197,17 @@ def build_atoms(
     table = pd.DataFrame(
         rows,
         columns=[
-            "households", "residents", "x", "y", "building", "unit", "compound",
-            "floor_lo", "floor_hi", "stacked", "ground",
+            "households",
+            "residents",
+            "x",
+            "y",
+            "building",
+            "unit",
+            "compound",
+            "floor_lo",
+            "floor_hi",
+            "stacked",
+            "ground",
         ],
     )
     return Atoms(table=table, member=member)

@@ -52,18 +52,19 @@ def _tiles(parent: shapely.Geometry, geoms: np.ndarray, codes: list[str], what: 
             problems.append(f"grid {code} is a {g.geom_type}, not a polygon")
         parts = shapely.get_parts(g)
         if (shapely.area(parts) > AREA_TOL).sum() > 1:
-            problems.append(f"grid {code} is not one connected polygon "
-                            f"({len(parts)} parts)")
+            problems.append(f"grid {code} is not one connected polygon ({len(parts)} parts)")
     return problems
 
 
 def _units(hh: pd.DataFrame, codes: np.ndarray, grids: pd.DataFrame, b: Bounds, lvl: int) -> list:
     stacked = set(grids.loc[grids["floor_lo"].notna(), "code"].astype(str))
-    frame = pd.DataFrame({
-        "b": hh["building_id"].astype("string").to_numpy() if "building_id" in hh else None,
-        "u": pd.to_numeric(hh["unit"], errors="coerce").to_numpy() if "unit" in hh else np.nan,
-        "g": codes,
-    }).dropna(subset=["b"])
+    frame = pd.DataFrame(
+        {
+            "b": hh["building_id"].astype("string").to_numpy() if "building_id" in hh else None,
+            "u": pd.to_numeric(hh["unit"], errors="coerce").to_numpy() if "unit" in hh else np.nan,
+            "g": codes,
+        }
+    ).dropna(subset=["b"])
     problems = []
     for (bid, unit), group in frame.groupby(["b", "u"], dropna=False):
         used = set(group["g"])
@@ -72,8 +73,10 @@ def _units(hh: pd.DataFrame, codes: np.ndarray, grids: pd.DataFrame, b: Bounds, 
         plain = used - stacked
         no_unit = unit is None or unit != unit  # a house or an area (NaN unit)
         if len(group) <= b.hi or (len(plain) > 1 and not no_unit):
-            problems.append(f"level {lvl}: unit {unit} of building {bid} ({len(group)} households)"
-                            f" is split between grids {', '.join(sorted(used))}")
+            problems.append(
+                f"level {lvl}: unit {unit} of building {bid} ({len(group)} households)"
+                f" is split between grids {', '.join(sorted(used))}"
+            )
     return problems
 
 
@@ -100,8 +103,10 @@ def check_partition(
     if twice:
         problems.append(f"{len(twice)} households assigned twice, e.g. {', '.join(twice[:5])}")
     a = assignment.set_index(assignment["household_id"].astype(str)).reindex(ids)
-    chain = {str(c): (None if pd.isna(p) else str(p))
-             for c, p in zip(every["code"], every["parent_code"], strict=True)}
+    chain = {
+        str(c): (None if pd.isna(p) else str(p))
+        for c, p in zip(every["code"], every["parent_code"], strict=True)
+    }
     columns = [f"level{d}_code" for d in range(1, len(levels) + 1)]
     if "level1_code" not in a:
         columns = ["grid_code", "microgrid_code"][: len(levels)]
@@ -115,8 +120,10 @@ def check_partition(
             up = a[columns[depth - 2]].fillna("").astype(str).to_numpy()
             bad = [c for c, p in zip(codes, up, strict=True) if chain.get(c) != p]
             if bad:
-                problems.append(f"level {depth}: {len(bad)} households in a grid whose parent "
-                                "is not their level-{depth - 1} grid")
+                problems.append(
+                    f"level {depth}: {len(bad)} households in a grid whose parent "
+                    "is not their level-{depth - 1} grid"
+                )
         held = pd.Series(codes).value_counts()
         for r in level_grids.itertuples():
             n = int(held.get(str(r.code), 0))
@@ -131,11 +138,16 @@ def check_partition(
     metric = every.to_crs(crs)
     outline = boundary.to_crs(crs).geometry.iloc[0]
     base = metric[(metric["level"] == 1) & metric["floor_lo"].isna()]
-    problems += _tiles(outline, base.geometry.to_numpy(), base["code"].astype(str).tolist(),
-                       "the community")
+    problems += _tiles(
+        outline, base.geometry.to_numpy(), base["code"].astype(str).tolist(), "the community"
+    )
     geom_of = dict(zip(metric["code"].astype(str), metric.geometry, strict=True))
     deeper = metric[(metric["level"] > 1) & metric["floor_lo"].isna()]
     for parent, kids in deeper.groupby("parent_code"):
-        problems += _tiles(geom_of[str(parent)], kids.geometry.to_numpy(),
-                           kids["code"].astype(str).tolist(), f"grid {parent}")
+        problems += _tiles(
+            geom_of[str(parent)],
+            kids.geometry.to_numpy(),
+            kids["code"].astype(str).tolist(),
+            f"grid {parent}",
+        )
     return problems

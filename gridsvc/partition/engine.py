@@ -59,9 +59,10 @@ def _barrier_geoms(barriers: gpd.GeoDataFrame | None, crs: Any) -> np.ndarray | 
 def _compounds(buildings: gpd.GeoDataFrame | None) -> pd.Series | None:
     if buildings is None or len(buildings) == 0 or "compound" not in buildings.columns:
         return None
-    return pd.Series(buildings["compound"].fillna("").astype(str).to_numpy(),
-                     index=buildings["id"].astype(str).to_numpy())
-
+    return pd.Series(
+        buildings["compound"].fillna("").astype(str).to_numpy(),
+        index=buildings["id"].astype(str).to_numpy(),
+    )
 
 
 def partition(
@@ -91,9 +92,14 @@ def partition(
     crs = metric_crs(boundary)
     if areas is not None:
         if not count_field or count_field not in areas.columns:
-            raise InputError(Problem(f"areas need a count field; got {count_field!r}, columns "
-                                     f"are {', '.join(map(str, areas.columns))}",
-                                     source="areas", field=count_field))
+            raise InputError(
+                Problem(
+                    f"areas need a count field; got {count_field!r}, columns "
+                    f"are {', '.join(map(str, areas.columns))}",
+                    source="areas",
+                    field=count_field,
+                )
+            )
         households = areas_to_households(areas, count_field, crs)
     validate_inputs(boundary, households, buildings, levels, crs)
     assert households is not None
@@ -101,8 +107,9 @@ def partition(
     to_wgs = Transformer.from_crs(crs, WGS84, always_xy=True)
     outline = boundary.to_crs(crs).geometry.iloc[0]
     hh = households.to_crs(crs).reset_index(drop=True)
-    hh = hh.assign(**{c: hh[c] if c in hh.columns else None
-                      for c in ("building_id", "unit", "floor", "size")})
+    hh = hh.assign(
+        **{c: hh[c] if c in hh.columns else None for c in ("building_id", "unit", "floor", "size")}
+    )
     xy = shapely.get_coordinates(hh.geometry.to_numpy())
     lines = _barrier_geoms(barriers, crs)
     soft = _barrier_geoms(soft_barriers, crs)
@@ -114,8 +121,19 @@ def partition(
         existing, locked, outline, hh, xy, levels, crs, code
     )
     nodes: list[Node] = list(kept)
-    fresh = _fresh_grids(todo_outline, todo_rows, hh, xy, levels[0], lines, compounds, to_wgs,
-                         notes, kept=[n for n in kept if n.level == 1], soft=soft)
+    fresh = _fresh_grids(
+        todo_outline,
+        todo_rows,
+        hh,
+        xy,
+        levels[0],
+        lines,
+        compounds,
+        to_wgs,
+        notes,
+        kept=[n for n in kept if n.level == 1],
+        soft=soft,
+    )
     _code_level(fresh, code, 1, taken=history["taken"])
     nodes += fresh
     all_nodes = list(nodes)
@@ -124,9 +142,16 @@ def partition(
         children: list[Node] = []
         for parent in frontier:
             rows = parent.cell.members
-            cells = partition_level(parent.cell.geometry, hh.iloc[rows], xy[rows], bounds,
-                                    barriers=None, compounds=compounds, to_wgs=to_wgs,
-                                    notes=[])
+            cells = partition_level(
+                parent.cell.geometry,
+                hh.iloc[rows],
+                xy[rows],
+                bounds,
+                barriers=None,
+                compounds=compounds,
+                to_wgs=to_wgs,
+                notes=[],
+            )
             kids = []
             for c in cells:
                 c.members = rows[c.members]
@@ -138,13 +163,21 @@ def partition(
             _code_level(kids, parent.code, depth, taken=())
             children += kids
         all_nodes += children
-        frontier = [n for n in children + [k for k in kept if k.level == depth]
-                    if n.code not in frozen]
+        frontier = [
+            n for n in children + [k for k in kept if k.level == depth] if n.code not in frozen
+        ]
     from .report import build_result
 
     return build_result(
-        all_nodes, hh, code, crs, levels, notes, history,
-        seconds=time.perf_counter() - started, seed=seed,
+        all_nodes,
+        hh,
+        code,
+        crs,
+        levels,
+        notes,
+        history,
+        seconds=time.perf_counter() - started,
+        seed=seed,
         kind="rural" if _is_rural(boundary) else "community",
     )
 
@@ -172,9 +205,17 @@ def _fresh_grids(
     cells: list[Cell] = []
     if len(rows):
         outline = shapely.union_all(pieces, grid_size=GRID_SIZE)
-        cells = partition_level(outline, hh.iloc[rows], xy[rows], bounds, barriers=lines,
-                                compounds=compounds, to_wgs=to_wgs, notes=notes,
-                                soft_barriers=soft)
+        cells = partition_level(
+            outline,
+            hh.iloc[rows],
+            xy[rows],
+            bounds,
+            barriers=lines,
+            compounds=compounds,
+            to_wgs=to_wgs,
+            notes=notes,
+            soft_barriers=soft,
+        )
         for c in cells:
             c.members = rows[c.members]
     else:
@@ -182,8 +223,9 @@ def _fresh_grids(
     empty = [c for c in cells if not len(c.members) and c.floor_lo is None]
     hosts = [n for n in kept if "locked" not in n.cell.flags and not n.cell.stacked]
     if empty and hosts:
-        grown, left = attach_orphans([n.cell.geometry for n in hosts],
-                                     np.array([c.geometry for c in empty], dtype=object))
+        grown, left = attach_orphans(
+            [n.cell.geometry for n in hosts], np.array([c.geometry for c in empty], dtype=object)
+        )
         for n, g in zip(hosts, grown, strict=True):
             if g is not n.cell.geometry:
                 n.cell.geometry, n.original = g, None
@@ -199,7 +241,8 @@ def _is_rural(boundary: gpd.GeoDataFrame) -> bool:
 def _code_level(nodes: list[Node], parent: str, level: int, taken: Sequence[str]) -> None:
     geoms = np.array([n.cell.geometry for n in nodes], dtype=object)
     floors = np.array([np.nan if n.cell.floor_lo is None else n.cell.floor_lo for n in nodes])
-    for n, c in zip(nodes, number(geoms, floors, parent=parent, level=level, taken=taken),
-                    strict=True):
+    for n, c in zip(
+        nodes, number(geoms, floors, parent=parent, level=level, taken=taken), strict=True
+    ):
         n.code = c
         n.parent = parent if level > 1 else None

@@ -66,12 +66,20 @@ def keep_existing(
 
     rows = np.arange(len(hh))
     floors = pd.to_numeric(hh["floor"], errors="coerce").to_numpy(dtype=float)
-    history: dict[str, Any] = {"old": np.full(len(hh), "", dtype=object), "why": {}, "taken": [],
-                               "points": shapely.points(xy)}
+    history: dict[str, Any] = {
+        "old": np.full(len(hh), "", dtype=object),
+        "why": {},
+        "taken": [],
+        "points": shapely.points(xy),
+    }
     if existing is None or len(existing) == 0:
         if locked:
-            raise InputError(Problem(f"locked grids {', '.join(sorted(locked))} given without "
-                                     "existing grids", field="locked"))
+            raise InputError(
+                Problem(
+                    f"locked grids {', '.join(sorted(locked))} given without existing grids",
+                    field="locked",
+                )
+            )
         del history["points"]
         return [], set(), outline, rows, history
     wgs = existing.to_crs("EPSG:4326").reset_index(drop=True)
@@ -79,8 +87,12 @@ def keep_existing(
     ex = ex.assign(code=ex["code"].astype(str), level=pd.to_numeric(ex["level"]).astype(int))
     unknown = sorted(set(locked) - set(ex["code"]))
     if unknown:
-        raise InputError([Problem(f"locked grid {c} is not among the existing grids",
-                                  field="locked") for c in unknown])
+        raise InputError(
+            [
+                Problem(f"locked grid {c} is not among the existing grids", field="locked")
+                for c in unknown
+            ]
+        )
     base = ex[ex["level"] == 1].reset_index(drop=True)
     base_wgs = wgs.geometry[(ex["level"] == 1).to_numpy()].reset_index(drop=True)
     old = match_grids(base, xy, floors)
@@ -91,8 +103,13 @@ def keep_existing(
         members = rows[old == code]
         geom = shapely.intersection(base.geometry.iloc[i], outline, grid_size=GRID_SIZE)
         stacked = pd.notna(base["floor_lo"].iloc[i])
-        cell = Cell(geom, members, None if not stacked else int(base["floor_lo"].iloc[i]),
-                    None if not stacked else int(base["floor_hi"].iloc[i]), bool(stacked))
+        cell = Cell(
+            geom,
+            members,
+            None if not stacked else int(base["floor_lo"].iloc[i]),
+            None if not stacked else int(base["floor_hi"].iloc[i]),
+            bool(stacked),
+        )
         one_piece = shapely.get_num_geometries(geom) == 1
         if code in locked:
             cell.flags.append("locked")
@@ -100,9 +117,11 @@ def keep_existing(
         elif (lo <= len(members) <= hi or (stacked and 0 < len(members) <= hi)) and one_piece:
             keep[code] = Node(cell, 1, code, original=base_wgs.iloc[i])
         else:
-            history["why"][code] = (f"grid {code} held {len(members)} households (bounds "
-                                    f"{lo}–{hi})" if one_piece else
-                                    f"grid {code} was no longer one polygon")
+            history["why"][code] = (
+                f"grid {code} held {len(members)} households (bounds {lo}–{hi})"
+                if one_piece
+                else f"grid {code} was no longer one polygon"
+            )
     while True:
         todo, todo_rows = _leftover(outline, list(keep.values()), rows)
         released = _release(todo, todo_rows, keep, locked, levels[0], history)
@@ -123,9 +142,14 @@ def keep_existing(
             got = match_grids(mine, xy[prow], floors[prow])
             for j, code_ in enumerate(mine["code"]):
                 lo_f, hi_f = mine["floor_lo"].iloc[j], mine["floor_hi"].iloc[j]
-                cell = Cell(mine.geometry.iloc[j], prow[got == code_],
-                            None if pd.isna(lo_f) else int(lo_f),
-                            None if pd.isna(hi_f) else int(hi_f), not pd.isna(lo_f), ["locked"])
+                cell = Cell(
+                    mine.geometry.iloc[j],
+                    prow[got == code_],
+                    None if pd.isna(lo_f) else int(lo_f),
+                    None if pd.isna(hi_f) else int(hi_f),
+                    not pd.isna(lo_f),
+                    ["locked"],
+                )
                 node = Node(cell, depth, code_, parent, original=mine_wgs.iloc[j])
                 nodes.append(node)
                 parents[code_] = node
@@ -171,8 +195,10 @@ def _release(
         if lengths.max(initial=0.0) <= 0:
             continue
         code = free[int(np.argmax(lengths))]
-        history["why"][code] = (f"grid {code} was redrawn to absorb {count} households next to "
-                                f"it that could not form a {bounds.lo}–{bounds.hi} grid alone")
+        history["why"][code] = (
+            f"grid {code} was redrawn to absorb {count} households next to "
+            f"it that could not form a {bounds.lo}–{bounds.hi} grid alone"
+        )
         del keep[code]
         return True
     return False

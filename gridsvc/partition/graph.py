@@ -35,9 +35,7 @@ class Graph:
 
     def crossing(self, i: int, j: int) -> bool:
         """Return True if cells ``i`` and ``j`` lie on two sides of a barrier."""
-        hit = np.flatnonzero(
-            ((self.u == i) & (self.v == j)) | ((self.u == j) & (self.v == i))
-        )
+        hit = np.flatnonzero(((self.u == i) & (self.v == j)) | ((self.u == j) & (self.v == i)))
         return bool(len(hit) and self.barrier[hit[0]])
 
 
@@ -74,5 +72,13 @@ def build_graph(
     for i, j, c in zip(u.tolist(), v.tolist(), cost.tolist(), strict=True):
         nbrs[i][j] = c
         nbrs[j][i] = c
-    return Graph(n=n, u=u, v=v, length=length, barrier=barrier, cost=cost, nbrs=nbrs,
-                 soft=bool(soft is not None and (soft[u] != soft[v]).any()))
+    return Graph(
+        n=n,
+        u=u,
+        v=v,
+        length=length,
+        barrier=barrier,
+        cost=cost,
+        nbrs=nbrs,
+        soft=bool(soft is not None and (soft[u] != soft[v]).any()),
+    )

@@ -140,22 +140,36 @@ def _regions(
                 continue
             if not cross.any():
                 exceptions.add(r)
-                notes.append(Note(int(w[mine].sum()), lon, lat, f"{where}: {why}",
-                                  "no neighbour to join: kept as an exception grid (flagged)"))
+                notes.append(
+                    Note(
+                        int(w[mine].sum()),
+                        lon,
+                        lat,
+                        f"{where}: {why}",
+                        "no neighbour to join: kept as an exception grid (flagged)",
+                    )
+                )
                 continue
             others = np.where(mine[graph.u[cross]], label[graph.v[cross]], label[graph.u[cross]])
             lengths = pd.Series(graph.length[cross]).groupby(others).sum()
             target = int(np.asarray(lengths.idxmax()))
-            edge = np.flatnonzero(cross)[np.argmax(np.where(others == target, graph.length[cross],
-                                                            -1.0))]
+            edge = np.flatnonzero(cross)[
+                np.argmax(np.where(others == target, graph.length[cross], -1.0))
+            ]
             border = shapely.intersection(cells[graph.u[edge]], cells[graph.v[edge]])
             bx, by = shapely.get_coordinates(shapely.centroid(border))[0]
             blon, blat = _lonlat(to_wgs, bx, by)
             if not empty and w[label == target].any():
-                notes.append(Note(int(w[mine].sum()), lon, lat,
-                                  f"{where} are cut off by barriers: {why}",
-                                  f"allowed crossing at ({blon}, {blat}) into the neighbouring"
-                                  " block; or create an exception grid there"))
+                notes.append(
+                    Note(
+                        int(w[mine].sum()),
+                        lon,
+                        lat,
+                        f"{where} are cut off by barriers: {why}",
+                        f"allowed crossing at ({blon}, {blat}) into the neighbouring"
+                        " block; or create an exception grid there",
+                    )
+                )
             new = min(r, target)
             label[mine | (label == target)] = new
             checked.pop(r, None)
@@ -189,26 +203,44 @@ def _explain(
             f"it could make {bounds.lo}–{bounds.hi} with"
             for x in outcome.stuck[:3]
         )
-        notes.append(Note(total, lon, lat,
-                          f"{where}: their {len(weights)} units cannot be grouped into contiguous "
-                          f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
-                          "(proved by an exact model over every connected group of units"
-                          + (f": {culprits})" if culprits else ")"),
-                          f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions "
-                          "(flagged); or allow splitting a unit there"))
+        notes.append(
+            Note(
+                total,
+                lon,
+                lat,
+                f"{where}: their {len(weights)} units cannot be grouped into contiguous "
+                f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
+                "(proved by an exact model over every connected group of units"
+                + (f": {culprits})" if culprits else ")"),
+                f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions "
+                "(flagged); or allow splitting a unit there",
+            )
+        )
         return True
     if lumpy_infeasible(weights.astype(int).tolist(), bounds, seconds=10.0):
-        notes.append(Note(total, lon, lat,
-                          f"{where}: their {len(weights)} units cannot be grouped into "
-                          f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
-                          "(proved by an exact model)",
-                          f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions "
-                          "(flagged); or allow splitting a unit there"))
+        notes.append(
+            Note(
+                total,
+                lon,
+                lat,
+                f"{where}: their {len(weights)} units cannot be grouped into "
+                f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
+                "(proved by an exact model)",
+                f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions "
+                "(flagged); or allow splitting a unit there",
+            )
+        )
         return True
-    notes.append(Note(total, lon, lat,
-                      f"{where}: the heuristic left {len(bad)} grids outside the bounds ({bad}); "
-                      "infeasibility is not proved",
-                      "review these grids by hand"))
+    notes.append(
+        Note(
+            total,
+            lon,
+            lat,
+            f"{where}: the heuristic left {len(bad)} grids outside the bounds ({bad}); "
+            "infeasibility is not proved",
+            "review these grids by hand",
+        )
+    )
     return False
 
 
@@ -231,8 +263,9 @@ def _split(
     pieces: list[np.ndarray] | None = None
     if not lumpy:
         k = bounds.choose_k(int(w[nodes].sum())) or 1
-        pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k,
-                              balance=SOFT_BALANCE if graph.soft else 1.0)
+        pieces = split_region(
+            nodes, w, xy, graph.nbrs, bounds, k, balance=SOFT_BALANCE if graph.soft else 1.0
+        )
         if bounds.lo <= 1 or all(bounds.holds(int(w[p].sum())) for p in pieces):
             return pieces, None
     outcome = exact_partition(nodes, w, graph.nbrs, perimeter, bounds)
@@ -267,25 +300,30 @@ def partition_level(
     table = atoms.table
     ground = atoms.ground
     n_atoms = len(ground)
-    terr = tessellate(outline, table.loc[ground, ["x", "y"]].to_numpy(dtype=float), barriers,
-                      soft_barriers)
+    terr = tessellate(
+        outline, table.loc[ground, ["x", "y"]].to_numpy(dtype=float), barriers, soft_barriers
+    )
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
-    gxy = np.concatenate([
-        table.loc[ground, ["x", "y"]].to_numpy(dtype=float),
-        shapely.get_coordinates(shapely.point_on_surface(terr.orphans)).reshape(-1, 2),
-    ])
+    gxy = np.concatenate(
+        [
+            table.loc[ground, ["x", "y"]].to_numpy(dtype=float),
+            shapely.get_coordinates(shapely.point_on_surface(terr.orphans)).reshape(-1, 2),
+        ]
+    )
     blank = np.full(len(terr.orphans), "", dtype=object)
     graph = build_graph(
         cells_all,
         np.concatenate([terr.cell_block, terr.orphan_block]),
         np.concatenate([table.loc[ground, "building"].to_numpy(dtype=object), blank]),
         np.concatenate([table.loc[ground, "compound"].to_numpy(dtype=object), blank]),
-        soft=None if soft_barriers is None or terr.cell_soft is None or terr.orphan_soft is None
+        soft=None
+        if soft_barriers is None or terr.cell_soft is None or terr.orphan_soft is None
         else np.concatenate([terr.cell_soft, terr.orphan_soft]),
     )
-    w = np.concatenate([table.loc[ground, "households"].to_numpy(dtype=float),
-                        np.zeros(len(terr.orphans))])
+    w = np.concatenate(
+        [table.loc[ground, "households"].to_numpy(dtype=float), np.zeros(len(terr.orphans))]
+    )
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
     label, exceptions = _regions(graph, w, gxy, cells_all, bounds, to_wgs, notes)
     perimeter = shapely.length(cells_all)
@@ -293,8 +331,13 @@ def partition_level(
     for r in sorted(set(label.tolist())):
         nodes = np.flatnonzero(label == r)
         pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds)
-        log.debug("region %s: %d households, %d atoms → %s", r, int(w[nodes].sum()),
-                  len(nodes), [int(w[p].sum()) for p in pieces])
+        log.debug(
+            "region %s: %d households, %d atoms → %s",
+            r,
+            int(w[nodes].sum()),
+            len(nodes),
+            [int(w[p].sum()) for p in pieces],
+        )
         exception = r in exceptions
         if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
             exception = _explain(nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome)

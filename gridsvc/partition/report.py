@@ -97,8 +97,12 @@ def build_result(
     old = history["old"]
     moved_rows = np.flatnonzero((old != "") & (old != assignment["grid_code"].to_numpy()))
     moved = [
-        {"household_id": str(ids[i]), "from": str(old[i]), "to": str(assignment["grid_code"][i]),
-         "why": history["why"].get(str(old[i]), "its grid was redrawn")}
+        {
+            "household_id": str(ids[i]),
+            "from": str(old[i]),
+            "to": str(assignment["grid_code"][i]),
+            "why": history["why"].get(str(old[i]), "its grid was redrawn"),
+        }
         for i in moved_rows
     ]
     lo, hi = levels[0].lo, levels[0].hi
@@ -110,9 +114,15 @@ def build_result(
         "seed": seed,
         "levels": [{"min": b.lo, "max": b.hi} for b in levels],
         "grids": [
-            {"code": r.code, "households": int(r.households), "residents": int(r.residents),
-             "polsby_popper": float(r.polsby_popper), "floor_lo": _int(r.floor_lo),
-             "floor_hi": _int(r.floor_hi), "flags": [f for f in r.flags.split(";") if f]}
+            {
+                "code": r.code,
+                "households": int(r.households),
+                "residents": int(r.residents),
+                "polsby_popper": float(r.polsby_popper),
+                "floor_lo": _int(r.floor_lo),
+                "floor_hi": _int(r.floor_hi),
+                "flags": [f for f in r.flags.split(";") if f],
+            }
             for r in grids.itertuples()
         ],
         "totals": {
@@ -123,8 +133,15 @@ def build_result(
             "microgrid_share_within_bounds": float(np.mean(mwithin)) if len(micro) else 1.0,
             "mean_polsby_popper": float(grids["polsby_popper"].mean()) if len(grids) else 0.0,
             "infeasible_regions": [
-                {"households": n.households, "lon": n.lon, "lat": n.lat, "reason": n.reason,
-                 "action": n.action, "message": n.message()} for n in notes
+                {
+                    "households": n.households,
+                    "lon": n.lon,
+                    "lat": n.lat,
+                    "reason": n.reason,
+                    "action": n.action,
+                    "message": n.message(),
+                }
+                for n in notes
             ],
             "barrier_crossings": int(grids["flags"].str.contains("barrier_crossing").sum()),
             "split_buildings": _split_buildings(base, hh),

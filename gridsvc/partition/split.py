@@ -219,8 +219,14 @@ def recombine(
             break
         done = False
         for i in bad:
-            near = sorted({owner[y] for x in parts[i].tolist() for y in nbrs[x]
-                           if y in owner and owner[y] != i})
+            near = sorted(
+                {
+                    owner[y]
+                    for x in parts[i].tolist()
+                    for y in nbrs[x]
+                    if y in owner and owner[y] != i
+                }
+            )
             groups: list[tuple[int, ...]] = [(j,) for j in near]
             groups += [(j, m) for j in near for m in near if j < m]
             groups += [(j, m, q) for j in near for m in near for q in near if j < m < q]
@@ -379,8 +385,7 @@ def exact_split(
     if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return [
-        np.array(sorted(int(nodes[a]) for a in range(n) if solver.value(x[a][g])))
-        for g in range(k)
+        np.array(sorted(int(nodes[a]) for a in range(n) if solver.value(x[a][g]))) for g in range(k)
     ]
 
 

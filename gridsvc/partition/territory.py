@@ -149,11 +149,16 @@ def tessellate(
     if soft is None or len(soft) == 0:
         blks, hard_of = hard, np.arange(len(hard))
     else:
-        both = np.concatenate([np.asarray(barriers if barriers is not None else [], dtype=object),
-                               np.asarray(soft, dtype=object)])
+        both = np.concatenate(
+            [
+                np.asarray(barriers if barriers is not None else [], dtype=object),
+                np.asarray(soft, dtype=object),
+            ]
+        )
         blks = blocks(outline, both)
-        inner = shapely.STRtree(hard).query_nearest(shapely.point_on_surface(blks),
-                                                    return_distance=False)
+        inner = shapely.STRtree(hard).query_nearest(
+            shapely.point_on_surface(blks), return_distance=False
+        )
         hard_of = np.full(len(blks), -1)
         hard_of[inner[0][::-1]] = inner[1][::-1]
     points = np.asarray(shapely.points(xy), dtype=object)

@@ -29,11 +29,13 @@ def _bounds_problems(levels: Sequence[Bounds]) -> list[Problem]:
         problems.append(Problem("no grid levels given; pass at least one Bounds(min, max)"))
     for i, b in enumerate(levels, start=1):
         if b.lo > b.hi:
-            problems.append(Problem(f"level {i} bounds min {b.lo} > max {b.hi}; set min <= max",
-                                    field="min"))
+            problems.append(
+                Problem(f"level {i} bounds min {b.lo} > max {b.hi}; set min <= max", field="min")
+            )
         if b.hi < 1 or b.lo < 0:
-            problems.append(Problem(f"level {i} bounds {b.lo}–{b.hi} must be positive",
-                                    field="max"))
+            problems.append(
+                Problem(f"level {i} bounds {b.lo}–{b.hi} must be positive", field="max")
+            )
     return problems
 
 
@@ -47,35 +49,62 @@ def validate_inputs(
     """Raise InputError listing every problem with the boundary, households, buildings, bounds."""
     problems = _bounds_problems(levels)
     if len(boundary) != 1:
-        problems.append(Problem(f"the boundary must be one community, got {len(boundary)} rows",
-                                source="boundary"))
+        problems.append(
+            Problem(
+                f"the boundary must be one community, got {len(boundary)} rows", source="boundary"
+            )
+        )
         raise InputError(problems)
     geom = boundary.geometry.iloc[0]
     if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
         kind = "empty" if geom is None or geom.is_empty else geom.geom_type
-        problems.append(Problem(f"the boundary is {kind}; a community needs a Polygon or "
-                                "MultiPolygon", source="boundary", feature=0))
+        problems.append(
+            Problem(
+                f"the boundary is {kind}; a community needs a Polygon or MultiPolygon",
+                source="boundary",
+                feature=0,
+            )
+        )
         raise InputError(problems)
     if households is None or len(households) == 0:
-        problems.append(Problem("the community has no households; give households or areas "
-                                "with a count field", source="households"))
+        problems.append(
+            Problem(
+                "the community has no households; give households or areas with a count field",
+                source="households",
+            )
+        )
         raise InputError(problems)
     outline = boundary.to_crs(metric).geometry.iloc[0]
     pts = households.to_crs(metric).geometry.to_numpy()
     far = shapely.distance(pts, outline) > TOLERANCE_M
-    for hid, dist in zip(_ids(households, np.flatnonzero(far)),
-                         shapely.distance(pts[far], outline), strict=True):
-        problems.append(Problem(f"household {hid} lies {dist:.0f} m outside the community "
-                                "boundary; check its CRS and community", source="households",
-                                feature=hid))
+    for hid, dist in zip(
+        _ids(households, np.flatnonzero(far)), shapely.distance(pts[far], outline), strict=True
+    ):
+        problems.append(
+            Problem(
+                f"household {hid} lies {dist:.0f} m outside the community "
+                "boundary; check its CRS and community",
+                source="households",
+                feature=hid,
+            )
+        )
     if buildings is not None and len(buildings) and "building_id" in households.columns:
         known = set(buildings["id"].astype(str))
         refs = households["building_id"]
         unknown = refs.notna() & ~refs.astype("string").isin(known)
-        for hid, ref in zip(_ids(households, np.flatnonzero(unknown.to_numpy())),
-                            refs[unknown].astype(str), strict=True):
-            problems.append(Problem(f"household {hid} refers to unknown building {ref!r}",
-                                    source="households", feature=hid, field="building_id"))
+        for hid, ref in zip(
+            _ids(households, np.flatnonzero(unknown.to_numpy())),
+            refs[unknown].astype(str),
+            strict=True,
+        ):
+            problems.append(
+                Problem(
+                    f"household {hid} refers to unknown building {ref!r}",
+                    source="households",
+                    feature=hid,
+                    field="building_id",
+                )
+            )
         problems += _floor_problems(households, buildings)
     if problems:
         raise InputError(problems)
@@ -83,12 +112,14 @@ def validate_inputs(
 
 def _floor_problems(households: pd.DataFrame, buildings: pd.DataFrame) -> list[Problem]:
     info = buildings.assign(id=buildings["id"].astype(str)).set_index("id")
-    frame = pd.DataFrame({
-        "hid": _ids(households, np.arange(len(households))),
-        "b": households["building_id"].astype("string"),
-        "unit": pd.to_numeric(households["unit"], errors="coerce"),
-        "floor": pd.to_numeric(households["floor"], errors="coerce"),
-    })
+    frame = pd.DataFrame(
+        {
+            "hid": _ids(households, np.arange(len(households))),
+            "b": households["building_id"].astype("string"),
+            "unit": pd.to_numeric(households["unit"], errors="coerce"),
+            "floor": pd.to_numeric(households["floor"], errors="coerce"),
+        }
+    )
     frame = frame[frame["b"].isin(info.index)]
     floors = pd.to_numeric(frame["b"].map(info["floors"]), errors="coerce")
     units = pd.to_numeric(frame["b"].map(info["units"]), errors="coerce")
@@ -96,10 +127,19 @@ def _floor_problems(households: pd.DataFrame, buildings: pd.DataFrame) -> list[P
     checks = (("floor", floors, "is on floor", "floors"), ("unit", units, "is in unit", "units"))
     for column, limit, verb, noun in checks:
         bad = ((frame[column] < 1) | (frame[column] > limit)).fillna(False).to_numpy()
-        for hid, b, value in zip(frame["hid"].to_numpy()[bad], frame["b"].to_numpy()[bad],
-                                 frame[column].to_numpy()[bad], strict=True):
+        for hid, b, value in zip(
+            frame["hid"].to_numpy()[bad],
+            frame["b"].to_numpy()[bad],
+            frame[column].to_numpy()[bad],
+            strict=True,
+        ):
             has = int(str(info.at[b, noun]))
-            problems.append(Problem(f"household {hid} {verb} {int(value)} but building {b} has "
-                                    f"{has} {noun}", source="households", feature=str(hid),
-                                    field=column))
+            problems.append(
+                Problem(
+                    f"household {hid} {verb} {int(value)} but building {b} has {has} {noun}",
+                    source="households",
+                    feature=str(hid),
+                    field=column,
+                )
+            )
     return problems

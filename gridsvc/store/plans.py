@@ -58,8 +58,18 @@ __all__ = [
     "write_versions",
 ]
 
-GRID_ATTRS = ("code", "community_code", "level", "kind", "parent_code", "households",
-              "residents", "floor_lo", "floor_hi", "version")
+GRID_ATTRS = (
+    "code",
+    "community_code",
+    "level",
+    "kind",
+    "parent_code",
+    "households",
+    "residents",
+    "floor_lo",
+    "floor_hi",
+    "version",
+)
 
 
 def _grid_columns() -> list[Column[Any]]:
@@ -78,7 +88,8 @@ def _grid_columns() -> list[Column[Any]]:
 
 
 plans_table = Table(
-    "plans", Base.metadata,
+    "plans",
+    Base.metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("community_code", String(32), nullable=False),
     Column("name", String),
@@ -90,7 +101,8 @@ plans_table = Table(
     Column("effective_from", DateTime(timezone=True)),
 )
 plan_grids_table = Table(
-    "plan_grids", Base.metadata,
+    "plan_grids",
+    Base.metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("plan_id", Integer, nullable=False),
     *_grid_columns(),
@@ -101,7 +113,8 @@ plan_grids_table = Table(
     Column("geom", Geometry("GEOMETRY", srid=SRID, spatial_index=True)),
 )
 plan_edits_table = Table(
-    "plan_edits", Base.metadata,
+    "plan_edits",
+    Base.metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("plan_id", Integer, nullable=False),
     Column("op", String(16), nullable=False),
@@ -111,7 +124,8 @@ plan_edits_table = Table(
     Column("validation", Text),
 )
 history_table = Table(
-    "grid_history", Base.metadata,
+    "grid_history",
+    Base.metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     *_grid_columns(),
     Column("valid_from", DateTime(timezone=True), nullable=False),
@@ -148,25 +162,43 @@ class PlanInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "community": self.community, "name": self.name,
-            "status": self.status, "revision": self.revision, "created_by": self.created_by,
-            **{k: (None if v is None else v.isoformat()) for k, v in (
-                ("created_at", self.created_at), ("published_at", self.published_at),
-                ("effective_from", self.effective_from))},
+            "id": self.id,
+            "community": self.community,
+            "name": self.name,
+            "status": self.status,
+            "revision": self.revision,
+            "created_by": self.created_by,
+            **{
+                k: (None if v is None else v.isoformat())
+                for k, v in (
+                    ("created_at", self.created_at),
+                    ("published_at", self.published_at),
+                    ("effective_from", self.effective_from),
+                )
+            },
         }
 
 
 def _info(row: Any) -> PlanInfo:
-    return PlanInfo(row.id, row.community_code, row.name or "", row.status, row.revision,
-                    row.created_by, utc(row.created_at), utc(row.published_at),
-                    utc(row.effective_from))
+    return PlanInfo(
+        row.id,
+        row.community_code,
+        row.name or "",
+        row.status,
+        row.revision,
+        row.created_by,
+        utc(row.created_at),
+        utc(row.published_at),
+        utc(row.effective_from),
+    )
 
 
 def _wkb(geom: BaseGeometry | None) -> Any:
     if geom is None or geom.is_empty:
         return None
-    return func.ST_GeomFromWKB(bindparam("wkb", bytes(shapely.to_wkb(geom, output_dimension=2)),
-                                         type_=LargeBinary), SRID)
+    return func.ST_GeomFromWKB(
+        bindparam("wkb", bytes(shapely.to_wkb(geom, output_dimension=2)), type_=LargeBinary), SRID
+    )
 
 
 def _geom_col(table: Table) -> Any:
@@ -183,27 +215,56 @@ def _frame(rows: Sequence[Any], extra: tuple[str, ...] = ()) -> gpd.GeoDataFrame
     return out
 
 
-def create_plan(session: Session, community: str, *, user: str | None, name: str,
-                grids: gpd.GeoDataFrame, members: dict[str, frozenset[str]]) -> PlanInfo:
+def create_plan(
+    session: Session,
+    community: str,
+    *,
+    user: str | None,
+    name: str,
+    grids: gpd.GeoDataFrame,
+    members: dict[str, frozenset[str]],
+) -> PlanInfo:
     """Create a draft holding ``grids`` (every level) as version 1; return its header."""
     now = datetime.now(UTC)
-    plan_id = session.execute(insert(plans_table).values(
-        community_code=community, name=name, status="draft", revision=1, created_by=user,
-        created_at=now).returning(plans_table.c.id)).scalar_one()
+    plan_id = session.execute(
+        insert(plans_table)
+        .values(
+            community_code=community,
+            name=name,
+            status="draft",
+            revision=1,
+            created_by=user,
+            created_at=now,
+        )
+        .returning(plans_table.c.id)
+    ).scalar_one()
     _insert_grids(session, plan_id, grids, members, edit_id=None)
     return get_plan(session, plan_id)
 
 
-def _insert_grids(session: Session, plan_id: int, grids: gpd.GeoDataFrame,
-                  members: dict[str, frozenset[str]], *, edit_id: int | None) -> None:
+def _insert_grids(
+    session: Session,
+    plan_id: int,
+    grids: gpd.GeoDataFrame,
+    members: dict[str, frozenset[str]],
+    *,
+    edit_id: int | None,
+) -> None:
     for record in grids.to_dict("records"):
         code = str(record["code"])
         values = {k: _plain(record.get(k)) for k in GRID_ATTRS}
         geom = record["geometry"]
-        session.execute(insert(plan_grids_table).values(
-            plan_id=plan_id, **values, current=True, retired=geom is None,
-            members=json.dumps(sorted(members.get(code, ()))), edit_id=edit_id,
-            geom=_wkb(geom)))
+        session.execute(
+            insert(plan_grids_table).values(
+                plan_id=plan_id,
+                **values,
+                current=True,
+                retired=geom is None,
+                members=json.dumps(sorted(members.get(code, ()))),
+                edit_id=edit_id,
+                geom=_wkb(geom),
+            )
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -222,25 +283,33 @@ def get_plan(session: Session, plan_id: int) -> PlanInfo:
 
 def list_plans(session: Session, community: str) -> list[PlanInfo]:
     """Return the plans of ``community``, oldest first."""
-    rows = session.execute(select(plans_table).where(plans_table.c.community_code == community)
-                           .order_by(plans_table.c.id)).all()
+    rows = session.execute(
+        select(plans_table)
+        .where(plans_table.c.community_code == community)
+        .order_by(plans_table.c.id)
+    ).all()
     return [_info(r) for r in rows]
 
 
 def bump_revision(session: Session, plan_id: int, *, expected: int) -> int:
     """Advance the plan's revision if it is still ``expected``; else raise StaleError."""
-    result = session.execute(update(plans_table).where(
-        plans_table.c.id == plan_id, plans_table.c.revision == expected
-    ).values(revision=expected + 1))
+    result = session.execute(
+        update(plans_table)
+        .where(plans_table.c.id == plan_id, plans_table.c.revision == expected)
+        .values(revision=expected + 1)
+    )
     if not result.rowcount:  # type: ignore[attr-defined]
         current = get_plan(session, plan_id).revision
-        raise StaleError(f"plan {plan_id} is at revision {current}, not {expected}; "
-                         "reload it and apply your edit again")
+        raise StaleError(
+            f"plan {plan_id} is at revision {current}, not {expected}; "
+            "reload it and apply your edit again"
+        )
     return expected + 1
 
 
-def set_status(session: Session, plan_id: int, status: str, *,
-               effective_from: datetime | None = None) -> None:
+def set_status(
+    session: Session, plan_id: int, status: str, *, effective_from: datetime | None = None
+) -> None:
     """Set a plan's status (stamping publication time and effective date when published)."""
     values: dict[str, Any] = {"status": status}
     if status == "published":
@@ -248,13 +317,16 @@ def set_status(session: Session, plan_id: int, status: str, *,
     session.execute(update(plans_table).where(plans_table.c.id == plan_id).values(**values))
 
 
-def current_grids(session: Session, plan_id: int) -> tuple[gpd.GeoDataFrame,
-                                                            dict[str, frozenset[str]]]:
+def current_grids(
+    session: Session, plan_id: int
+) -> tuple[gpd.GeoDataFrame, dict[str, frozenset[str]]]:
     """Return the plan's live grids (every level, by code) and the households of each."""
     t = plan_grids_table
-    rows = session.execute(select(t, _geom_col(t)).where(
-        t.c.plan_id == plan_id, t.c.current.is_(True), t.c.retired.is_(False)
-    ).order_by(t.c.code)).all()
+    rows = session.execute(
+        select(t, _geom_col(t))
+        .where(t.c.plan_id == plan_id, t.c.current.is_(True), t.c.retired.is_(False))
+        .order_by(t.c.code)
+    ).all()
     members = {r.code: frozenset(json.loads(r.members or "[]")) for r in rows}
     return _frame(rows), members
 
@@ -262,26 +334,49 @@ def current_grids(session: Session, plan_id: int) -> tuple[gpd.GeoDataFrame,
 def versions(session: Session, plan_id: int, code: str) -> list[dict[str, Any]]:
     """Return every version of grid ``code`` in the plan (oldest first), with its households."""
     t = plan_grids_table
-    rows = session.execute(select(t, _geom_col(t)).where(t.c.plan_id == plan_id, t.c.code == code)
-                           .order_by(t.c.version)).all()
+    rows = session.execute(
+        select(t, _geom_col(t))
+        .where(t.c.plan_id == plan_id, t.c.code == code)
+        .order_by(t.c.version)
+    ).all()
     if not rows:
         raise NotFoundError(f"grid {code} is not in plan {plan_id}")
-    return [{"version": r.version, "current": r.current, "retired": r.retired,
-             "edit": r.edit_id, "households": json.loads(r.members or "[]"),
-             "geometry": None if r.wkb is None else shapely.from_wkb(bytes(r.wkb)),
-             "attrs": {k: getattr(r, k) for k in GRID_ATTRS}} for r in rows]
+    return [
+        {
+            "version": r.version,
+            "current": r.current,
+            "retired": r.retired,
+            "edit": r.edit_id,
+            "households": json.loads(r.members or "[]"),
+            "geometry": None if r.wkb is None else shapely.from_wkb(bytes(r.wkb)),
+            "attrs": {k: getattr(r, k) for k in GRID_ATTRS},
+        }
+        for r in rows
+    ]
 
 
-def write_versions(session: Session, plan_id: int, *, edit_id: int,
-                   grids: gpd.GeoDataFrame, members: dict[str, frozenset[str]],
-                   gone: list[str]) -> None:
+def write_versions(
+    session: Session,
+    plan_id: int,
+    *,
+    edit_id: int,
+    grids: gpd.GeoDataFrame,
+    members: dict[str, frozenset[str]],
+    gone: list[str],
+) -> None:
     """Write a new version of each grid in ``grids`` and a retired version of each in ``gone``."""
     t = plan_grids_table
     codes = [*grids["code"].astype(str), *gone]
-    last = dict(session.execute(select(t.c.code, func.max(t.c.version)).where(
-        t.c.plan_id == plan_id, t.c.code.in_(codes)).group_by(t.c.code)).all())
-    session.execute(update(t).where(t.c.plan_id == plan_id, t.c.code.in_(codes))
-                    .values(current=False))
+    last = dict(
+        session.execute(
+            select(t.c.code, func.max(t.c.version))
+            .where(t.c.plan_id == plan_id, t.c.code.in_(codes))
+            .group_by(t.c.code)
+        ).all()
+    )
+    session.execute(
+        update(t).where(t.c.plan_id == plan_id, t.c.code.in_(codes)).values(current=False)
+    )
     grids = grids.copy()
     grids["version"] = [int(last.get(c, 0)) + 1 for c in grids["code"].astype(str)]
     _insert_grids(session, plan_id, grids, members, edit_id=edit_id)
@@ -289,15 +384,26 @@ def write_versions(session: Session, plan_id: int, *, edit_id: int,
     for record in old:
         values = {k: getattr(record, k) for k in GRID_ATTRS}
         values["version"] = int(last.get(record.code, 0)) + 1
-        session.execute(insert(t).values(plan_id=plan_id, **values, current=True, retired=True,
-                                         members="[]", edit_id=edit_id, geom=None))
+        session.execute(
+            insert(t).values(
+                plan_id=plan_id,
+                **values,
+                current=True,
+                retired=True,
+                members="[]",
+                edit_id=edit_id,
+                geom=None,
+            )
+        )
 
 
 def _rows_of(session: Session, plan_id: int, codes: list[str]) -> tuple[list[Any], None]:
     t = plan_grids_table
-    rows = session.execute(select(t).where(
-        t.c.plan_id == plan_id, t.c.code.in_(codes), t.c.retired.is_(False)
-    ).order_by(t.c.code, t.c.version.desc())).all()
+    rows = session.execute(
+        select(t)
+        .where(t.c.plan_id == plan_id, t.c.code.in_(codes), t.c.retired.is_(False))
+        .order_by(t.c.code, t.c.version.desc())
+    ).all()
     seen: dict[str, Any] = {}
     for r in rows:
         seen.setdefault(r.code, r)
@@ -306,34 +412,67 @@ def _rows_of(session: Session, plan_id: int, codes: list[str]) -> tuple[list[Any
 
 def next_serial(session: Session, plan_id: int, community: str) -> str:
     """Return a new base-grid code: the community code + the serial after every one in use."""
-    codes = set(session.execute(select(plan_grids_table.c.code).where(
-        plan_grids_table.c.plan_id == plan_id)).scalars())
-    codes |= set(session.execute(select(history_table.c.code).where(
-        history_table.c.community_code == community)).scalars())
-    codes |= set(session.execute(select(TABLES["grids"].c.code).where(
-        TABLES["grids"].c.community_code == community)).scalars())
-    tails = [c[len(community):len(community) + 3] for c in codes if c.startswith(community)]
+    codes = set(
+        session.execute(
+            select(plan_grids_table.c.code).where(plan_grids_table.c.plan_id == plan_id)
+        ).scalars()
+    )
+    codes |= set(
+        session.execute(
+            select(history_table.c.code).where(history_table.c.community_code == community)
+        ).scalars()
+    )
+    codes |= set(
+        session.execute(
+            select(TABLES["grids"].c.code).where(TABLES["grids"].c.community_code == community)
+        ).scalars()
+    )
+    tails = [c[len(community) : len(community) + 3] for c in codes if c.startswith(community)]
     serial = max((int(t) for t in tails if t.isdigit()), default=0) + 1
     return f"{community}{serial:03d}"
 
 
-def record_edit(session: Session, plan_id: int, *, op: str, user: str | None,
-                payload: dict[str, Any], validation: dict[str, Any]) -> int:
+def record_edit(
+    session: Session,
+    plan_id: int,
+    *,
+    op: str,
+    user: str | None,
+    payload: dict[str, Any],
+    validation: dict[str, Any],
+) -> int:
     """Append an edit to the plan's log; return its id."""
-    return int(session.execute(insert(plan_edits_table).values(
-        plan_id=plan_id, op=op, username=user, at=datetime.now(UTC),
-        payload=json.dumps(payload, ensure_ascii=False, default=str),
-        validation=json.dumps(validation, ensure_ascii=False),
-    ).returning(plan_edits_table.c.id)).scalar_one())
+    return int(
+        session.execute(
+            insert(plan_edits_table)
+            .values(
+                plan_id=plan_id,
+                op=op,
+                username=user,
+                at=datetime.now(UTC),
+                payload=json.dumps(payload, ensure_ascii=False, default=str),
+                validation=json.dumps(validation, ensure_ascii=False),
+            )
+            .returning(plan_edits_table.c.id)
+        ).scalar_one()
+    )
 
 
 def edits(session: Session, plan_id: int) -> list[dict[str, Any]]:
     """Return the plan's edit log, oldest first."""
     t = plan_edits_table
     rows = session.execute(select(t).where(t.c.plan_id == plan_id).order_by(t.c.id)).all()
-    return [{"id": r.id, "op": r.op, "user": r.username, "at": utc(r.at).isoformat(),  # type: ignore[union-attr]
-             "payload": json.loads(r.payload or "{}"),
-             "validation": json.loads(r.validation or "{}")} for r in rows]
+    return [
+        {
+            "id": r.id,
+            "op": r.op,
+            "user": r.username,
+            "at": utc(r.at).isoformat(),  # type: ignore[union-attr]
+            "payload": json.loads(r.payload or "{}"),
+            "validation": json.loads(r.validation or "{}"),
+        }
+        for r in rows
+    ]
 
 
 def _published(session: Session, community: str) -> gpd.GeoDataFrame:
@@ -344,8 +483,9 @@ def _published(session: Session, community: str) -> gpd.GeoDataFrame:
     return frame
 
 
-def sync_history(session: Session, community: str, *, at: datetime | None = None,
-                 plan_id: int | None = None) -> int:
+def sync_history(
+    session: Session, community: str, *, at: datetime | None = None, plan_id: int | None = None
+) -> int:
     """Bring ``grid_history`` in step with the published ``grids``; return versions opened.
 
     A grid whose geometry or household count changed gets its open version closed at ``at``
@@ -355,11 +495,17 @@ def sync_history(session: Session, community: str, *, at: datetime | None = None
     h, g = history_table, TABLES["grids"]
     now = utc(at) or datetime.now(UTC)
     live = _published(session, community)
-    rows = session.execute(select(h, _geom_col(h)).where(
-        h.c.community_code == community, h.c.valid_to.is_(None))).all()
+    rows = session.execute(
+        select(h, _geom_col(h)).where(h.c.community_code == community, h.c.valid_to.is_(None))
+    ).all()
     open_ = {r.code: r for r in rows}
-    last = dict(session.execute(select(h.c.code, func.max(h.c.version)).where(
-        h.c.community_code == community).group_by(h.c.code)).all())
+    last = dict(
+        session.execute(
+            select(h.c.code, func.max(h.c.version))
+            .where(h.c.community_code == community)
+            .group_by(h.c.code)
+        ).all()
+    )
     opened = 0
     seen = set()
     for record in live.to_dict("records"):
@@ -374,10 +520,12 @@ def sync_history(session: Session, community: str, *, at: datetime | None = None
         version = int(last.get(code) or 0) + 1
         values = {k: _plain(record.get(k)) for k in GRID_ATTRS}
         values["version"] = version
-        session.execute(insert(h).values(**values, valid_from=start, plan_id=plan_id,
-                                         geom=_wkb(record["geometry"])))
-        session.execute(update(g).where(g.c.code == code).values(version=version,
-                                                                 valid_from=start))
+        session.execute(
+            insert(h).values(
+                **values, valid_from=start, plan_id=plan_id, geom=_wkb(record["geometry"])
+            )
+        )
+        session.execute(update(g).where(g.c.code == code).values(version=version, valid_from=start))
         opened += 1
     for code, prev in open_.items():
         if code not in seen:
@@ -390,19 +538,28 @@ def _same(prev: Any, record: dict[str, Any]) -> bool:
     new = record["geometry"]
     if geom is None or new is None:
         return geom is None and new is None
-    return (_plain(record.get("households")) == prev.households
-            and _plain(record.get("floor_lo")) == prev.floor_lo
-            and bool(shapely.equals_exact(geom, new, 1e-9)))
+    return (
+        _plain(record.get("households")) == prev.households
+        and _plain(record.get("floor_lo")) == prev.floor_lo
+        and bool(shapely.equals_exact(geom, new, 1e-9))
+    )
 
 
 def grids_as_of(session: Session, community: str, at: datetime) -> gpd.GeoDataFrame:
     """Return the grids of ``community`` that were published at ``at`` (every level)."""
     h = history_table
-    rows = session.execute(select(h, _geom_col(h)).where(h.c.community_code == community)
-                           .order_by(h.c.code, h.c.version)).all()
+    rows = session.execute(
+        select(h, _geom_col(h))
+        .where(h.c.community_code == community)
+        .order_by(h.c.code, h.c.version)
+    ).all()
     at = utc(at)  # type: ignore[assignment]
-    keep = [r for r in rows if utc(r.valid_from) <= at  # type: ignore[operator]
-            and (r.valid_to is None or utc(r.valid_to) > at)]  # type: ignore[operator]
+    keep = [
+        r
+        for r in rows
+        if utc(r.valid_from) <= at  # type: ignore[operator]
+        and (r.valid_to is None or utc(r.valid_to) > at)  # type: ignore[operator]
+    ]
     frame = _frame(keep, ("valid_from", "valid_to"))
     for name in ("valid_from", "valid_to"):
         frame[name] = [None if v is None else utc(v).isoformat() for v in frame[name]]  # type: ignore[union-attr]

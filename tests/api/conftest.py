@@ -29,18 +29,30 @@ SECRET = "test-secret-key-of-sufficient-length-0123456789"
 def seed(engine: Engine) -> None:
     """Import and partition the village; add admin, planner, outsider (other district), worker."""
     with session_scope(engine) as session:
-        for kind, name in (("communities", "community"), ("buildings", "buildings"),
-                           ("households", "households"), ("layer_grids", "layers")):
+        for kind, name in (
+            ("communities", "community"),
+            ("buildings", "buildings"),
+            ("households", "households"),
+            ("layer_grids", "layers"),
+        ):
             import_file(session, VILLAGE / f"{name}.geojson", kind=kind)
         partition_community(session, CODE, settings=load_settings())
         first = str(repo.read(session, "grids", community=CODE, level=1)["code"].iloc[0])
         users.add_user(session, username="admin", password=PASSWORD, role="admin")
-        users.add_user(session, username="planner", password=PASSWORD, role="planner",
-                       scope=(CODE[:6],))
-        users.add_user(session, username="outsider", password=PASSWORD, role="planner",
-                       scope=("110101001001",))
-        users.add_user(session, username="worker", password=PASSWORD, role="worker",
-                       scope=(first,), worker_id="W1")
+        users.add_user(
+            session, username="planner", password=PASSWORD, role="planner", scope=(CODE[:6],)
+        )
+        users.add_user(
+            session, username="outsider", password=PASSWORD, role="planner", scope=("110101001001",)
+        )
+        users.add_user(
+            session,
+            username="worker",
+            password=PASSWORD,
+            role="worker",
+            scope=(first,),
+            worker_id="W1",
+        )
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +83,7 @@ def api_store(store_url: str, request: pytest.FixtureRequest) -> Iterator[Engine
 
 @pytest.fixture
 def client(api_store: Engine, store_url: str) -> Iterator[TestClient]:
-    settings = load_settings(database_url=store_url, secret_key=SECRET,
-                             max_request_bytes=200_000)
+    settings = load_settings(database_url=store_url, secret_key=SECRET, max_request_bytes=200_000)
     app = create_app(settings)
     app.state.engine.dispose()
     app.state.engine = api_store
@@ -88,8 +99,7 @@ def login(client: TestClient) -> Login:
     """Return a function giving the Authorization header of a seeded account."""
 
     def headers(username: str) -> dict[str, str]:
-        response = client.post("/api/v1/token",
-                               data={"username": username, "password": PASSWORD})
+        response = client.post("/api/v1/token", data={"username": username, "password": PASSWORD})
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

@@ -19,33 +19,27 @@ Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 
 
-
-
-
-
-
-
-def test_partition_job_answers_202_and_reports(client: TestClient, login: Login,
-                                               code: str) -> None:
+def test_partition_job_answers_202_and_reports(client: TestClient, login: Login, code: str) -> None:
     headers = login("planner")
-    response = client.post(f"{API}/jobs/partition", json={"communities": [code]},
-                           headers=headers)
+    response = client.post(f"{API}/jobs/partition", json={"communities": [code]}, headers=headers)
     assert response.status_code == 202
     assert response.headers["Location"] == f"{API}/jobs/{response.json()['id']}"
     body = poll(client, response.headers["Location"], headers)
     assert body["status"] == "succeeded", body
     assert body["progress"] == 1.0
     assert body["report"][code]["grids"] > 0
-    audit = client.get(f"{API}/audit", params={"target": f"job/{body['id']}"},
-                       headers=login("admin")).json()
+    audit = client.get(
+        f"{API}/audit", params={"target": f"job/{body['id']}"}, headers=login("admin")
+    ).json()
     assert [e["action"] for e in audit["items"]] == ["job.partition"]
 
 
 def test_unknown_job_and_unknown_community(client: TestClient, login: Login) -> None:
     headers = login("admin")
     assert client.get(f"{API}/jobs/nope", headers=headers).status_code == 404
-    response = client.post(f"{API}/jobs/partition", json={"communities": ["140802999999"]},
-                           headers=headers)
+    response = client.post(
+        f"{API}/jobs/partition", json={"communities": ["140802999999"]}, headers=headers
+    )
     assert response.status_code == 404
     assert response.json()["detail"] == "community 140802999999 is not in the store"
 
@@ -59,8 +53,7 @@ def test_a_failing_job_leaves_the_store_as_it_was(api_store: Engine, code: str) 
         raise PartitionError("the solver gave up half-way")
 
     runner = JobRunner(workers=1)
-    job = wait(runner.submit("partition", wreck, engine=api_store, communities=[code],
-                              user="t"))
+    job = wait(runner.submit("partition", wreck, engine=api_store, communities=[code], user="t"))
     runner.shutdown()
     assert (job.status, job.error) == ("failed", "the solver gave up half-way")
     assert grids_state(api_store, code) == before

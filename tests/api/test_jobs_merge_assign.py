@@ -31,16 +31,13 @@ API = "/api/v1"
 PASSWORD = "correct horse battery"  # the seeded accounts' (tests/api/conftest.py)
 
 
-
-
-def _run(client: TestClient, path: str, body: dict[str, Any],
-         headers: dict[str, str]) -> dict[str, Any]:
+def _run(
+    client: TestClient, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> dict[str, Any]:
     response = client.post(f"{API}/jobs/{path}", json=body, headers=headers)
     assert response.status_code == 202, response.text
     assert response.headers["Location"] == f"{API}/jobs/{response.json()['id']}"
     return poll(client, response.headers["Location"], headers)
-
-
 
 
 def _assignments(engine: Engine, code: str) -> list[tuple[Any, ...]]:
@@ -58,13 +55,12 @@ def _add_workers(engine: Engine, code: str) -> int:
     return len(roster)
 
 
-
-
 # --- merge ----------------------------------------------------------------------------------
 
 
 def test_merge_job_replaces_the_base_grids_by_the_unified_ones(
-        client: TestClient, login: Login, api_store: Engine, code: str) -> None:
+    client: TestClient, login: Login, api_store: Engine, code: str
+) -> None:
     settings = load_settings()
     with session_scope(api_store) as session:
         bundle = read_community_bundle(session, code)
@@ -84,32 +80,43 @@ def test_merge_job_replaces_the_base_grids_by_the_unified_ones(
     assert int(stored["households"].sum()) == len(households) == report["households"]
     # the same merge, run here on what the store held, gives the stored grids
     layers = bundle.layer_grids.sort_values(["policy", "layer"]).reset_index(drop=True)
-    expected = merge(bundle.community, bundle.households, layers, buildings=bundle.buildings,
-                     levels=(Bounds(settings.min_households, settings.max_households),),
-                     seed=settings.seed).unified
+    expected = merge(
+        bundle.community,
+        bundle.households,
+        layers,
+        buildings=bundle.buildings,
+        levels=(Bounds(settings.min_households, settings.max_households),),
+        seed=settings.seed,
+    ).unified
     assert sorted(stored["code"]) == sorted(expected["code"])
-    assert (stored.set_index("code")["households"].to_dict()
-            == expected.set_index("code")["households"].astype(int).to_dict())
+    assert (
+        stored.set_index("code")["households"].to_dict()
+        == expected.set_index("code")["households"].astype(int).to_dict()
+    )
 
 
 def test_merge_of_a_community_without_layers_is_refused_before_it_starts(
-        client: TestClient, login: Login, api_store: Engine, code: str) -> None:
+    client: TestClient, login: Login, api_store: Engine, code: str
+) -> None:
     with session_scope(api_store) as session:
         repo.delete(session, "layer_grids")
     before = grids_state(api_store, code)
-    response = client.post(f"{API}/jobs/merge", json={"communities": [code]},
-                           headers=login("planner"))
+    response = client.post(
+        f"{API}/jobs/merge", json={"communities": [code]}, headers=login("planner")
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["detail"].startswith(
-        f"community {code} has no departmental layers to merge")
+        f"community {code} has no departmental layers to merge"
+    )
     assert grids_state(api_store, code) == before
 
 
-def test_merge_of_unknown_layers_is_refused(client: TestClient, login: Login,
-                                            code: str) -> None:
-    response = client.post(f"{API}/jobs/merge", json={"communities": [code],
-                                                      "layers": ["城管"]},
-                           headers=login("planner"))
+def test_merge_of_unknown_layers_is_refused(client: TestClient, login: Login, code: str) -> None:
+    response = client.post(
+        f"{API}/jobs/merge",
+        json={"communities": [code], "layers": ["城管"]},
+        headers=login("planner"),
+    )
     assert response.status_code == 422
     assert "no departmental layers among layers 城管" in response.json()["errors"][0]["detail"]
 
@@ -124,8 +131,7 @@ def test_a_merge_failing_after_writing_leaves_the_grids(api_store: Engine, code:
         raise PartitionError("the check after the merge failed")
 
     runner = JobRunner(workers=1)
-    job = wait(runner.submit("merge", fails_late, engine=api_store, communities=[code],
-                              user="t"))
+    job = wait(runner.submit("merge", fails_late, engine=api_store, communities=[code], user="t"))
     runner.shutdown()
     assert (job.status, job.error) == ("failed", "the check after the merge failed")
     assert grids_state(api_store, code) == before
@@ -135,7 +141,8 @@ def test_a_merge_failing_after_writing_leaves_the_grids(api_store: Engine, code:
 
 
 def test_assign_job_fills_assignments_and_a_second_run_keeps_them(
-        client: TestClient, login: Login, api_store: Engine, code: str) -> None:
+    client: TestClient, login: Login, api_store: Engine, code: str
+) -> None:
     workers = _add_workers(api_store, code)
     headers = login("planner")
     first = _run(client, "assign", {"communities": [code], "model": "1+1+N"}, headers)
@@ -160,26 +167,36 @@ def test_assign_job_fills_assignments_and_a_second_run_keeps_them(
     assert [r[:4] + r[5:] for r in again] == [r[:4] + r[5:] for r in stored]
 
 
-def test_unknown_model_is_refused_naming_it(client: TestClient, login: Login,
-                                            code: str) -> None:
-    response = client.post(f"{API}/jobs/assign", json={"communities": [code],
-                                                       "model": "3+3+N"},
-                           headers=login("planner"))
+def test_unknown_model_is_refused_naming_it(client: TestClient, login: Login, code: str) -> None:
+    response = client.post(
+        f"{API}/jobs/assign",
+        json={"communities": [code], "model": "3+3+N"},
+        headers=login("planner"),
+    )
     assert response.status_code == 422
-    assert response.json()["errors"] == [{
-        "source": "", "feature": None, "field": "model",
-        "detail": "unknown staffing model '3+3+N'; use one of 1+1+N, 1+2+X, jiangxi"}]
+    assert response.json()["errors"] == [
+        {
+            "source": "",
+            "feature": None,
+            "field": "model",
+            "detail": "unknown staffing model '3+3+N'; use one of 1+1+N, 1+2+X, jiangxi",
+        }
+    ]
 
 
-def test_a_failing_assign_job_leaves_the_assignments(client: TestClient, login: Login,
-                                                     api_store: Engine, code: str) -> None:
+def test_a_failing_assign_job_leaves_the_assignments(
+    client: TestClient, login: Login, api_store: Engine, code: str
+) -> None:
     _add_workers(api_store, code)
     headers = login("planner")
     assert _run(client, "assign", {"communities": [code]}, headers)["status"] == "succeeded"
     before = _assignments(api_store, code)
     with session_scope(api_store) as session:  # a police officer without a beat: bad roster
-        worker = repo.read(session, "workers").iloc[[0]].assign(
-            id="X1", roles="police", police_beat=None)
+        worker = (
+            repo.read(session, "workers")
+            .iloc[[0]]
+            .assign(id="X1", roles="police", police_beat=None)
+        )
         repo.upsert(session, "workers", frames.conform("workers", worker))
     failed = _run(client, "assign", {"communities": [code]}, headers)
     assert failed["status"] == "failed"
@@ -188,7 +205,8 @@ def test_a_failing_assign_job_leaves_the_assignments(client: TestClient, login: 
 
 
 def test_an_assign_job_failing_after_writing_leaves_the_assignments(
-        api_store: Engine, code: str) -> None:
+    api_store: Engine, code: str
+) -> None:
     _add_workers(api_store, code)
     assert _assignments(api_store, code) == []
     staff = assign_job([code], settings=load_settings())
@@ -199,8 +217,7 @@ def test_an_assign_job_failing_after_writing_leaves_the_assignments(
         raise PartitionError("the check after staffing failed")
 
     runner = JobRunner(workers=1)
-    job = wait(runner.submit("assign", fails_late, engine=api_store, communities=[code],
-                              user="t"))
+    job = wait(runner.submit("assign", fails_late, engine=api_store, communities=[code], user="t"))
     runner.shutdown()
     assert (job.status, job.error) == ("failed", "the check after staffing failed")
     assert _assignments(api_store, code) == []
@@ -210,27 +227,35 @@ def test_an_assign_job_failing_after_writing_leaves_the_assignments(
 
 
 @pytest.mark.parametrize("path", ["merge", "assign", "partition"])
-def test_a_planner_of_another_street_may_not_start_jobs(client: TestClient, login: Login,
-                                                        code: str, path: str) -> None:
-    response = client.post(f"{API}/jobs/{path}", json={"communities": [code]},
-                           headers=login("outsider"))
+def test_a_planner_of_another_street_may_not_start_jobs(
+    client: TestClient, login: Login, code: str, path: str
+) -> None:
+    response = client.post(
+        f"{API}/jobs/{path}", json={"communities": [code]}, headers=login("outsider")
+    )
     assert response.status_code == 403
     assert response.json()["detail"] == (
-        f"user 'outsider' may not act on community {code}; their scope is 110101001001")
+        f"user 'outsider' may not act on community {code}; their scope is 110101001001"
+    )
 
 
-def test_assignments_are_scoped(client: TestClient, login: Login, api_store: Engine,
-                                code: str) -> None:
+def test_assignments_are_scoped(
+    client: TestClient, login: Login, api_store: Engine, code: str
+) -> None:
     _add_workers(api_store, code)
-    assert _run(client, "assign", {"communities": [code]},
-                login("admin"))["status"] == "succeeded"
+    assert _run(client, "assign", {"communities": [code]}, login("admin"))["status"] == "succeeded"
     stored = _assignments(api_store, code)
     mine = stored[0][2]
     with session_scope(api_store) as session:
-        users.add_user(session, username="staff", password=PASSWORD, role="worker",
-                       scope=(stored[0][1],), worker_id=mine)
-    denied = client.get(f"{API}/assignments", params={"community": code},
-                        headers=login("outsider"))
+        users.add_user(
+            session,
+            username="staff",
+            password=PASSWORD,
+            role="worker",
+            scope=(stored[0][1],),
+            worker_id=mine,
+        )
+    denied = client.get(f"{API}/assignments", params={"community": code}, headers=login("outsider"))
     assert denied.status_code == 403
     assert client.get(f"{API}/assignments", headers=login("outsider")).json()["count"] == 0
     assert client.get(f"{API}/assignments", headers=login("admin")).json()["count"] == len(stored)
@@ -241,5 +266,7 @@ def test_assignments_are_scoped(client: TestClient, login: Login, api_store: Eng
     other = next(r[2] for r in stored if r[2] != mine)
     response = client.get(f"{API}/assignments", params={"worker": other}, headers=staff)
     assert response.status_code == 403
-    assert client.post(f"{API}/jobs/assign", json={"communities": [code]},
-                       headers=staff).status_code == 403
+    assert (
+        client.post(f"{API}/jobs/assign", json={"communities": [code]}, headers=staff).status_code
+        == 403
+    )

@@ -20,14 +20,16 @@ class Draft:
 
     def __init__(self, client: TestClient, headers: dict[str, str], code: str) -> None:
         self.client, self.headers = client, headers
-        response = client.post(f"{API}/communities/{code}/plans", json={"name": "t"},
-                               headers=headers)
+        response = client.post(
+            f"{API}/communities/{code}/plans", json={"name": "t"}, headers=headers
+        )
         assert response.status_code == 201, response.text
         self.id, self.etag = response.json()["id"], response.headers["ETag"]
 
     def grids(self) -> dict[str, Any]:
-        response = self.client.get(f"{API}/plans/{self.id}/grids", params={"level": 1},
-                                   headers=self.headers)
+        response = self.client.get(
+            f"{API}/plans/{self.id}/grids", params={"level": 1}, headers=self.headers
+        )
         assert response.headers["ETag"] == self.etag
         return {f["id"]: f for f in response.json()["features"]}
 
@@ -51,20 +53,27 @@ def draft(client: TestClient, login: Login, code: str) -> Draft:
 
 def _neighbours(shapes: dict[str, shapely.Geometry]) -> list[tuple[str, str]]:
     codes = sorted(shapes)
-    return [(a, b) for a in codes for b in codes
-            if a < b and shapes[a].buffer(1e-7).intersection(shapes[b]).length > 1e-4]
+    return [
+        (a, b)
+        for a in codes
+        for b in codes
+        if a < b and shapes[a].buffer(1e-7).intersection(shapes[b]).length > 1e-4
+    ]
 
 
 def _households(client: TestClient, headers: dict[str, str], code: str) -> dict[str, Any]:
-    features = client.get(f"{API}/households", params={"community": code, "limit": 1000},
-                          headers=headers).json()["features"]
+    features = client.get(
+        f"{API}/households", params={"community": code, "limit": 1000}, headers=headers
+    ).json()["features"]
     return {f["id"]: shape(f["geometry"]) for f in features}
 
 
-def test_a_draft_copies_the_published_grids_with_an_etag(draft: Draft, client: TestClient,
-                                                         login: Login, code: str) -> None:
-    published = client.get(f"{API}/grids", params={"community": code, "level": 1},
-                           headers=login("admin")).json()
+def test_a_draft_copies_the_published_grids_with_an_etag(
+    draft: Draft, client: TestClient, login: Login, code: str
+) -> None:
+    published = client.get(
+        f"{API}/grids", params={"community": code, "level": 1}, headers=login("admin")
+    ).json()
     assert set(draft.grids()) == {f["id"] for f in published["features"]}
     assert draft.etag == f'"plan-{draft.id}-r1"'
 
@@ -80,11 +89,11 @@ def test_merge_makes_new_versions_and_keeps_coverage(draft: Draft, client: TestC
     after = draft.shapes()
     assert b not in after
     assert after[a].symmetric_difference(shapes[a].union(shapes[b])).area < 1e-12
-    history = client.get(f"{API}/plans/{draft.id}/grids/{a}/history",
-                         headers=draft.headers).json()
+    history = client.get(f"{API}/plans/{draft.id}/grids/{a}/history", headers=draft.headers).json()
     assert [v["version"] for v in history] == [1, 2]
-    diff = client.get(f"{API}/plans/{draft.id}/grids/{a}/diff", params={"from": 1, "to": 2},
-                      headers=draft.headers).json()
+    diff = client.get(
+        f"{API}/plans/{draft.id}/grids/{a}/diff", params={"from": 1, "to": 2}, headers=draft.headers
+    ).json()
     assert shape(diff["gained"]).symmetric_difference(shapes[b]).area < 1e-12
     assert diff["lost"] is None
 
@@ -95,7 +104,8 @@ def test_redraw_moves_households_and_neighbours_lose_exactly_that_territory(
     shapes = draft.shapes()
     points = _households(client, draft.headers, code)
     a, b, grab = next(
-        (a, b, grab) for a, b in _neighbours(shapes)
+        (a, b, grab)
+        for a, b in _neighbours(shapes)
         for grab in [shapes[b].intersection(shapes[a].buffer(0.0004))]
         if sum(grab.contains(p) for p in points.values()) >= 3
     )
@@ -114,7 +124,8 @@ def test_redraw_moves_households_and_neighbours_lose_exactly_that_territory(
     moved = [h for h, p in points.items() if grab.contains(p)]
     assert moved, "the grabbed strip holds households"
     assert grids[a]["properties"]["households"] + grids[b]["properties"]["households"] == (
-        sum(1 for p in points.values() if (shapes[a].union(shapes[b])).covers(p)))
+        sum(1 for p in points.values() if (shapes[a].union(shapes[b])).covers(p))
+    )
     # revert: grid a gets its first boundary back, b its territory
     response = draft.edit({"op": "revert", "grid": a, "version": 1})
     assert response.status_code == 200, response.text
@@ -128,8 +139,9 @@ def test_an_edit_that_breaks_contiguity_is_refused_and_changes_nothing(draft: Dr
     a = sorted(shapes)[0]
     far = max(shapes, key=lambda c: shapes[c].centroid.distance(shapes[a].centroid))
     island = shapes[far].centroid.buffer(0.0001)
-    response = draft.edit({"op": "redraw", "grid": a,
-                           "geometry": mapping(shapely.MultiPolygon([shapes[a], island]))})
+    response = draft.edit(
+        {"op": "redraw", "grid": a, "geometry": mapping(shapely.MultiPolygon([shapes[a], island]))}
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["errors"][0]["field"] == "geometry"
@@ -161,8 +173,9 @@ def test_reassign_a_building_moves_its_households_and_territory(
 ) -> None:
     shapes = draft.shapes()
     points = _households(client, draft.headers, code)
-    features = client.get(f"{API}/households", params={"community": code, "limit": 1000},
-                          headers=draft.headers).json()["features"]
+    features = client.get(
+        f"{API}/households", params={"community": code, "limit": 1000}, headers=draft.headers
+    ).json()["features"]
     a, b = _neighbours(shapes)[0]
     border = shapes[a].boundary.intersection(shapes[b].buffer(1e-7))
     in_a = [f for f in features if shapes[a].contains(shape(f["geometry"]))]
@@ -177,14 +190,16 @@ def test_reassign_a_building_moves_its_households_and_territory(
     assert (after[a].area + after[b].area) == pytest.approx(shapes[a].area + shapes[b].area)
 
 
-def test_stale_or_missing_if_match_is_refused(draft: Draft, client: TestClient,
-                                              login: Login) -> None:
+def test_stale_or_missing_if_match_is_refused(
+    draft: Draft, client: TestClient, login: Login
+) -> None:
     a, b = _neighbours(draft.shapes())[0]
     first = draft.etag
     assert draft.edit({"op": "merge", "grids": [a, b]}, etag=None).status_code == 428
     admin = dict(login("admin"), **{"If-Match": first})
-    ok = client.post(f"{API}/plans/{draft.id}/edits", json={"op": "merge", "grids": [a, b]},
-                     headers=admin)
+    ok = client.post(
+        f"{API}/plans/{draft.id}/edits", json={"op": "merge", "grids": [a, b]}, headers=admin
+    )
     assert ok.status_code == 200
     stale = draft.edit({"op": "merge", "grids": [a, b]}, etag=first)
     assert stale.status_code == 412
@@ -192,18 +207,31 @@ def test_stale_or_missing_if_match_is_refused(draft: Draft, client: TestClient,
     assert "changed since you read it" in stale.json()["detail"]
 
 
-@pytest.mark.parametrize(("geometry", "match"), [
-    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}, "4 or more positions"),
-    ({"type": "Polygon", "coordinates": [[[0, 0], [500, 0], [1, 1], [0, 0]]]}, "outside lon"),
-    ({"type": "Point", "coordinates": [111.0, 35.0]}, "expected a Polygon or MultiPolygon"),
-    ({"type": "Polygon", "coordinates": "x"}, "nested wrongly"),
-    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
-     "Self-intersection"),
-    ({"type": "Polygon", "coordinates": [[[35.05, 111.06], [35.06, 111.06], [35.06, 111.07],
-                                          [35.05, 111.06]]]}, "outside lon"),
-])
-def test_malformed_geometry_is_a_422_naming_the_field(draft: Draft, geometry: dict[str, Any],
-                                                      match: str) -> None:
+@pytest.mark.parametrize(
+    ("geometry", "match"),
+    [
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}, "4 or more positions"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [500, 0], [1, 1], [0, 0]]]}, "outside lon"),
+        ({"type": "Point", "coordinates": [111.0, 35.0]}, "expected a Polygon or MultiPolygon"),
+        ({"type": "Polygon", "coordinates": "x"}, "nested wrongly"),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+            "Self-intersection",
+        ),
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [
+                    [[35.05, 111.06], [35.06, 111.06], [35.06, 111.07], [35.05, 111.06]]
+                ],
+            },
+            "outside lon",
+        ),
+    ],
+)
+def test_malformed_geometry_is_a_422_naming_the_field(
+    draft: Draft, geometry: dict[str, Any], match: str
+) -> None:
     a = sorted(draft.shapes())[0]
     response = draft.edit({"op": "redraw", "grid": a, "geometry": geometry})
     assert response.status_code == 422
@@ -221,8 +249,9 @@ def test_wrong_crs_is_a_clear_422_and_declared_gcj02_is_converted(draft: Draft) 
     response = draft.edit({"op": "redraw", "grid": a, "geometry": mapping(shifted)})
     assert response.status_code == 422
     assert "km from the community; check its CRS" in response.json()["detail"]
-    gcj = shapely.transform(shapes[a], lambda xy: __import__("numpy").column_stack(
-        wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+    gcj = shapely.transform(
+        shapes[a], lambda xy: __import__("numpy").column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+    )
     response = draft.edit({"op": "redraw", "grid": a, "geometry": mapping(gcj), "crs": "gcj02"})
     assert response.status_code == 200, response.text
     assert draft.shapes()[a].symmetric_difference(shapes[a]).area < 1e-10
@@ -235,23 +264,35 @@ def test_publish_stamps_the_date_and_as_of_answers_the_old_grid(
     shapes = draft.shapes()
     a, b = _neighbours(shapes)[0]
     assert draft.edit({"op": "merge", "grids": [a, b]}).status_code == 200
-    moved = next(h for h, p in _households(client, draft.headers, code).items()
-                 if shapes[b].contains(p))
-    response = client.post(f"{API}/plans/{draft.id}/publish", json={},
-                           headers={**draft.headers, "If-Match": draft.etag})
+    moved = next(
+        h for h, p in _households(client, draft.headers, code).items() if shapes[b].contains(p)
+    )
+    response = client.post(
+        f"{API}/plans/{draft.id}/publish",
+        json={},
+        headers={**draft.headers, "If-Match": draft.etag},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "published"
     assert response.json()["effective_from"] is not None
     now = client.get(f"{API}/households/{moved}/grid", headers=draft.headers).json()
-    then = client.get(f"{API}/households/{moved}/grid",
-                      params={"as_of": before.isoformat()}, headers=draft.headers).json()
+    then = client.get(
+        f"{API}/households/{moved}/grid",
+        params={"as_of": before.isoformat()},
+        headers=draft.headers,
+    ).json()
     assert (now["grid"], then["grid"]) == (a, b)
-    old = client.get(f"{API}/grids", params={"community": code, "level": 1,
-                                             "as_of": before.isoformat()},
-                     headers=draft.headers).json()
+    old = client.get(
+        f"{API}/grids",
+        params={"community": code, "level": 1, "as_of": before.isoformat()},
+        headers=draft.headers,
+    ).json()
     assert {f["id"] for f in old["features"]} == set(shapes)
-    again = client.post(f"{API}/plans/{draft.id}/edits", json={"op": "merge", "grids": [a, a]},
-                        headers={**draft.headers, "If-Match": response.headers["ETag"]})
+    again = client.post(
+        f"{API}/plans/{draft.id}/edits",
+        json={"op": "merge", "grids": [a, a]},
+        headers={**draft.headers, "If-Match": response.headers["ETag"]},
+    )
     assert again.status_code == 422
     assert "only drafts change" in again.json()["detail"]
 
@@ -259,8 +300,9 @@ def test_publish_stamps_the_date_and_as_of_answers_the_old_grid(
 def test_every_edit_is_audited(draft: Draft, client: TestClient, login: Login) -> None:
     a, b = _neighbours(draft.shapes())[0]
     assert draft.edit({"op": "merge", "grids": [a, b]}).status_code == 200
-    log = client.get(f"{API}/audit", params={"target": f"plan/{draft.id}"},
-                     headers=login("admin")).json()
+    log = client.get(
+        f"{API}/audit", params={"target": f"plan/{draft.id}"}, headers=login("admin")
+    ).json()
     assert [e["action"] for e in log["items"]] == ["plan.edit.merge", "plan.create"]
     assert log["items"][0]["user"] == "planner"
     assert log["items"][0]["after"]["removed"] == [b]
@@ -268,7 +310,12 @@ def test_every_edit_is_audited(draft: Draft, client: TestClient, login: Login) -
 
 def test_a_huge_payload_is_a_413(draft: Draft) -> None:
     ring = [[111.0 + i * 1e-7, 35.0] for i in range(20_000)]
-    response = draft.edit({"op": "redraw", "grid": sorted(draft.shapes())[0],
-                           "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    response = draft.edit(
+        {
+            "op": "redraw",
+            "grid": sorted(draft.shapes())[0],
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+    )
     assert response.status_code == 413
     assert "exceeds 200000 bytes" in response.json()["detail"]

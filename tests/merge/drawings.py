@@ -15,8 +15,9 @@ def to_wgs(geoms: list, **columns: object) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(columns, geometry=moved, crs=UTM).to_crs("EPSG:4326")
 
 
-def strip(width: float = 200.0, height: float = 40.0, step: float = 10.0
-          ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def strip(
+    width: float = 200.0, height: float = 40.0, step: float = 10.0
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Return a ``width`` × ``height`` m community and one house every ``step`` m on a lattice.
 
     With the defaults: 20 columns (x = 5, 15, …, 195) × 4 rows = 80 one-household houses.
@@ -25,8 +26,11 @@ def strip(width: float = 200.0, height: float = 40.0, step: float = 10.0
     ys = [step / 2 + j * step for j in range(int(height / step))]
     pts = [shapely.Point(x, y) for x in xs for y in ys]
     community = to_wgs([shapely.box(0, 0, width, height)], code=["140802002098"], name=["t"])
-    households = to_wgs(pts, id=[f"H{i:03d}" for i in range(len(pts))],
-                        building_id=[f"B{i:03d}" for i in range(len(pts))])
+    households = to_wgs(
+        pts,
+        id=[f"H{i:03d}" for i in range(len(pts))],
+        building_id=[f"B{i:03d}" for i in range(len(pts))],
+    )
     return community, households
 
 
@@ -37,5 +41,11 @@ def vertical(x: float, height: float = 40.0) -> gpd.GeoDataFrame:
 
 def layer(name: str, department: str, policy: str, boxes: dict[str, tuple]) -> gpd.GeoDataFrame:
     """Return ``layer_grids`` rows, one per named box (x0, y0, x1, y1) in metres."""
-    return to_wgs([shapely.box(*b) for b in boxes.values()], layer=name, department=department,
-                  policy=policy, grid_id=list(boxes), name=list(boxes))
+    return to_wgs(
+        [shapely.box(*b) for b in boxes.values()],
+        layer=name,
+        department=department,
+        policy=policy,
+        grid_id=list(boxes),
+        name=list(boxes),
+    )

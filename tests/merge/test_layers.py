@@ -23,10 +23,18 @@ POLICE = {"P1": (0, 0, 100, 40), "P2": (100, 0, 200, 40)}
 
 def _layers(**changes: dict) -> gpd.GeoDataFrame:
     hard = layer("police", "公安", "hard", changes.get("police", POLICE))
-    soft = layer("party", changes.get("department", "党建"), "soft",
-                 changes.get("party", {"D1": (0, 0, 80, 40), "D2": (80, 0, 200, 40)}))
-    return gpd.GeoDataFrame(np.concatenate([hard.to_numpy(), soft.to_numpy()]),
-                            columns=hard.columns, geometry="geometry", crs=hard.crs)
+    soft = layer(
+        "party",
+        changes.get("department", "党建"),
+        "soft",
+        changes.get("party", {"D1": (0, 0, 80, 40), "D2": (80, 0, 200, 40)}),
+    )
+    return gpd.GeoDataFrame(
+        np.concatenate([hard.to_numpy(), soft.to_numpy()]),
+        columns=hard.columns,
+        geometry="geometry",
+        crs=hard.crs,
+    )
 
 
 def test_layer_without_department_is_named() -> None:
@@ -63,17 +71,24 @@ def test_gcj02_values_declared_as_wgs84() -> None:
     layers = gpd.read_file(FIX / "yudu" / "layers.geojson")
     party = layers["layer"] == "party"
     shifted = geo.to_crs(layers[party], "GCJ02").set_crs("EPSG:4326", allow_override=True)
-    bad = gpd.GeoDataFrame(np.concatenate([layers[~party].to_numpy(), shifted.to_numpy()]),
-                           columns=layers.columns, geometry="geometry", crs="EPSG:4326")
+    bad = gpd.GeoDataFrame(
+        np.concatenate([layers[~party].to_numpy(), shifted.to_numpy()]),
+        columns=layers.columns,
+        geometry="geometry",
+        crs="EPSG:4326",
+    )
     with pytest.raises(InputError, match=r"layer 'party' .*look like GCJ02.*declare crs=gcj02"):
         merge(community, households, bad)
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("beats.geojson:hard", "has no department"),
-    ("police=beats.geojson", "needs a policy"),
-    ("police=beats.geojson:firm", "needs a policy"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("beats.geojson:hard", "has no department"),
+        ("police=beats.geojson", "needs a policy"),
+        ("police=beats.geojson:firm", "needs a policy"),
+    ],
+)
 def test_layer_spec_errors(spec: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_layer_spec(spec)
@@ -82,7 +97,11 @@ def test_layer_spec_errors(spec: str, message: str) -> None:
 def test_layer_spec_parses_gpkg_layer() -> None:
     spec = parse_layer_spec("police=data/b.gpkg@police_districts_2023:hard")
     assert (spec.name, spec.path, spec.gpkg_layer, spec.policy) == (
-        "police", Path("data/b.gpkg"), "police_districts_2023", "hard")
+        "police",
+        Path("data/b.gpkg"),
+        "police_districts_2023",
+        "hard",
+    )
 
 
 def test_nothing_written_on_bad_input(tmp_path: Path) -> None:
@@ -90,23 +109,34 @@ def test_nothing_written_on_bad_input(tmp_path: Path) -> None:
     community.to_file(tmp_path / "c.geojson")
     households.to_file(tmp_path / "h.geojson")
     _layers(police={"P1": (0, 0, 100, 40), "P1 ": (100, 0, 200, 40)}).to_file(
-        tmp_path / "l.geojson")
+        tmp_path / "l.geojson"
+    )
     out = tmp_path / "out"
     with pytest.raises(InputError, match="grid id 'P1' appears 2 times in layer 'police'"):
-        run_merge_files(tmp_path / "c.geojson", tmp_path / "h.geojson",
-                        [f"police={tmp_path / 'l.geojson'}:hard"], out)
+        run_merge_files(
+            tmp_path / "c.geojson",
+            tmp_path / "h.geojson",
+            [f"police={tmp_path / 'l.geojson'}:hard"],
+            out,
+        )
     assert not out.exists()
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(0, 180), st.floats(0, 30), st.floats(5, 120),
-                          st.floats(5, 40)), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 180), st.floats(0, 30), st.floats(5, 120), st.floats(5, 40)),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_tile_is_a_seamless_tiling(boxes: list[tuple[float, float, float, float]]) -> None:
     """Whatever the grids (gaps, overlaps, outside parts), the tiling covers once, ids kept."""
     outline = shapely.box(X0, Y0, X0 + 200, Y0 + 40)
     geoms = [shapely.box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h) for x, y, w, h in boxes]
-    raw = gpd.GeoDataFrame({"grid_id": [f"G{i}" for i in range(len(geoms))],
-                            "name": ""}, geometry=geoms, crs=UTM)
+    raw = gpd.GeoDataFrame(
+        {"grid_id": [f"G{i}" for i in range(len(geoms))], "name": ""}, geometry=geoms, crs=UTM
+    )
     tiled = tile("t", raw, outline)
     assert list(tiled["grid_id"]) == list(raw["grid_id"])
     g = tiled.geometry.to_numpy()

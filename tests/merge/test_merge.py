@@ -21,9 +21,12 @@ GPKG = FIX / "baltimore_pigtown.gpkg"
 
 def _fixture(name: str) -> MergeResult:
     d = FIX / name
-    return merge(gpd.read_file(d / "community.geojson"), gpd.read_file(d / "households.geojson"),
-                 gpd.read_file(d / "layers.geojson"),
-                 buildings=gpd.read_file(d / "buildings.geojson"))
+    return merge(
+        gpd.read_file(d / "community.geojson"),
+        gpd.read_file(d / "households.geojson"),
+        gpd.read_file(d / "layers.geojson"),
+        buildings=gpd.read_file(d / "buildings.geojson"),
+    )
 
 
 @pytest.fixture(scope="module", params=["yudu", "village", "urban"])
@@ -61,8 +64,9 @@ def test_crosswalk_accounts_for_every_household(fixture_merge) -> None:
     total = result.report["measures"]["households"]
     for name, rows in result.crosswalk.groupby("layer"):
         assert rows["households_after"].sum() == total
-        assert (rows["households_kept"] + rows["households_left"]
-                == rows["households_before"]).all()
+        assert (
+            rows["households_kept"] + rows["households_left"] == rows["households_before"]
+        ).all()
         changed = result.moved[result.moved["layer"] == name]
         share = result.report["layers"][name]["share_households_unchanged"]
         assert share == pytest.approx(1 - len(changed) / total, abs=1e-4)
@@ -79,17 +83,25 @@ def test_soft_layers_mostly_kept_on_yudu() -> None:
 def test_baltimore_police_nests_except_where_forced() -> None:
     """Police district 8 holds 15 housing units in this CSA: too few for a grid of its own."""
     parts = []
-    for name, gpkg_layer, policy, key in [("police", "police_districts_2023", "hard", "id"),
-                                          ("council", "council_districts", "soft", "id"),
-                                          ("neighborhood", "neighborhoods_2020", "soft", "name")]:
+    for name, gpkg_layer, policy, key in [
+        ("police", "police_districts_2023", "hard", "id"),
+        ("council", "council_districts", "soft", "id"),
+        ("neighborhood", "neighborhoods_2020", "soft", "name"),
+    ]:
         f = gpd.read_file(GPKG, layer=gpkg_layer)
-        parts.append(f.assign(layer=name, department=name, policy=policy,
-                              grid_id=f[key].astype(str)))
+        parts.append(
+            f.assign(layer=name, department=name, policy=policy, grid_id=f[key].astype(str))
+        )
     layers = pd.concat(parts, ignore_index=True)[
-        ["layer", "department", "policy", "grid_id", "name", "geometry"]]
-    result = merge(gpd.read_file(GPKG, layer="csa_outline"), None,
-                   gpd.GeoDataFrame(layers, geometry="geometry", crs="EPSG:4326"),
-                   areas=gpd.read_file(GPKG, layer="blocks_2020"), count_field="housing20")
+        ["layer", "department", "policy", "grid_id", "name", "geometry"]
+    ]
+    result = merge(
+        gpd.read_file(GPKG, layer="csa_outline"),
+        None,
+        gpd.GeoDataFrame(layers, geometry="geometry", crs="EPSG:4326"),
+        areas=gpd.read_file(GPKG, layer="blocks_2020"),
+        count_field="housing20",
+    )
     m = result.report["measures"]
     assert m["hard_crossings"] == 0
     crossings = result.report["layers"]["police"]["hard_crossings"]
@@ -103,13 +115,22 @@ def test_baltimore_police_nests_except_where_forced() -> None:
 
 def test_write_merge_round_trips(tmp_path: Path) -> None:
     d = FIX / "yudu"
-    report = run_merge_files(d / "community.geojson", d / "households.geojson",
-                             [f"police={d / 'layers.geojson'}:hard",
-                              f"party={d / 'layers.geojson'}:soft"],
-                             tmp_path, buildings=d / "buildings.geojson")
+    report = run_merge_files(
+        d / "community.geojson",
+        d / "households.geojson",
+        [f"police={d / 'layers.geojson'}:hard", f"party={d / 'layers.geojson'}:soft"],
+        tmp_path,
+        buildings=d / "buildings.geojson",
+    )
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["crosswalk.csv", "moved.csv", "realigned_party.geojson",
-                     "realigned_police.geojson", "report.json", "unified.geojson"]
+    assert names == [
+        "crosswalk.csv",
+        "moved.csv",
+        "realigned_party.geojson",
+        "realigned_police.geojson",
+        "report.json",
+        "unified.geojson",
+    ]
     unified = gpd.read_file(tmp_path / "unified.geojson")
     assert len(unified) == report["measures"]["unified_grids"]
     assert unified["households"].sum() == 1856
@@ -125,14 +146,21 @@ def test_diagnose_locates_gap_overlap_outside_and_sliver() -> None:
 
     The 2 m × 90 m overlap of A and B is a sliver; the 40 × 10 m gap holds 3 households.
     """
+
     def box(*b: float) -> shapely.Polygon:
         return shapely.box(X0 + b[0], Y0 + b[1], X0 + b[2], Y0 + b[3])
 
-    raw = gpd.GeoDataFrame({"grid_id": ["A", "B", "C"], "name": ""},
-                           geometry=[box(0, 0, 60, 100), box(58, 0, 100, 90),
-                                     box(100, 0, 130, 50)], crs=UTM)
-    points = np.array(shapely.points([(X0 + 70, Y0 + 95), (X0 + 80, Y0 + 95),
-                                      (X0 + 90, Y0 + 95), (X0 + 10, Y0 + 10)]), dtype=object)
+    raw = gpd.GeoDataFrame(
+        {"grid_id": ["A", "B", "C"], "name": ""},
+        geometry=[box(0, 0, 60, 100), box(58, 0, 100, 90), box(100, 0, 130, 50)],
+        crs=UTM,
+    )
+    points = np.array(
+        shapely.points(
+            [(X0 + 70, Y0 + 95), (X0 + 80, Y0 + 95), (X0 + 90, Y0 + 95), (X0 + 10, Y0 + 10)]
+        ),
+        dtype=object,
+    )
     to_wgs = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
     found = diagnose_layer(raw, box(0, 0, 100, 100), points, to_wgs)
     (gap,) = found["gaps"]

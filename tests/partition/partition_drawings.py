@@ -49,11 +49,15 @@ def grid_of_buildings(
                 ux = cx - 20 + 40 * (u + 0.5) / units
                 for h in range(per_unit):
                     h_geoms.append(shapely.Point(ux + (h % 3) - 1, cy + (h % 2)))
-                    h_rows.append({"id": f"{bid}-{u + 1}-{h + 1:03d}", "building_id": bid,
-                                   "unit": u + 1, "floor": 1 + h * floors // per_unit,
-                                   "size": 2 + h % 3})
+                    h_rows.append(
+                        {
+                            "id": f"{bid}-{u + 1}-{h + 1:03d}",
+                            "building_id": bid,
+                            "unit": u + 1,
+                            "floor": 1 + h * floors // per_unit,
+                            "size": 2 + h % 3,
+                        }
+                    )
     buildings = to_wgs(b_geoms, **{k: [r[k] for r in b_rows] for k in b_rows[0]})
     households = to_wgs(h_geoms, **{k: [r[k] for r in h_rows] for k in h_rows[0]})
     return buildings, households
-
-

@@ -10,12 +10,14 @@ from gridsvc.partition.atoms import Bounds, build_atoms, floor_cuts
 
 
 def _unit(n: int, floors: int, building: str = "B1", unit: int = 1) -> pd.DataFrame:
-    return pd.DataFrame({
-        "building_id": [building] * n,
-        "unit": [unit] * n,
-        "floor": [1 + i * floors // n for i in range(n)],
-        "size": [2] * n,
-    })
+    return pd.DataFrame(
+        {
+            "building_id": [building] * n,
+            "unit": [unit] * n,
+            "floor": [1 + i * floors // n for i in range(n)],
+            "size": [2] * n,
+        }
+    )
 
 
 def test_bounds_k_range_and_choice() -> None:
@@ -30,8 +32,14 @@ def test_bounds_k_range_and_choice() -> None:
 
 def test_one_atom_per_unit_and_per_house() -> None:
     hh = pd.concat([_unit(12, 6, "B1", 1), _unit(10, 6, "B1", 2)], ignore_index=True)
-    houses = pd.DataFrame({"building_id": ["H1", "H1", None], "unit": [None, None, None],
-                           "floor": [1, 2, None], "size": [3, 1, 4]})
+    houses = pd.DataFrame(
+        {
+            "building_id": ["H1", "H1", None],
+            "unit": [None, None, None],
+            "floor": [1, 2, None],
+            "size": [3, 1, 4],
+        }
+    )
     frame = pd.concat([hh, houses], ignore_index=True)
     atoms = build_atoms(frame, np.zeros((len(frame), 2)), Bounds(30, 50))
     assert sorted(atoms.table["households"].tolist()) == [1, 2, 10, 12]
@@ -61,8 +69,9 @@ def test_unit_just_over_the_bound_keeps_a_small_ground_part() -> None:
 
 
 def test_unit_without_floors_is_split_on_the_ground() -> None:
-    frame = pd.DataFrame({"building_id": ["A"] * 90, "unit": [None] * 90, "floor": [None] * 90,
-                          "size": [1] * 90})
+    frame = pd.DataFrame(
+        {"building_id": ["A"] * 90, "unit": [None] * 90, "floor": [None] * 90, "size": [1] * 90}
+    )
     xy = np.column_stack([np.arange(90.0), np.zeros(90)])
     atoms = build_atoms(frame, xy, Bounds(30, 50))
     t = atoms.table
@@ -71,11 +80,14 @@ def test_unit_without_floors_is_split_on_the_ground() -> None:
     assert t["x"].iloc[0] < t["x"].iloc[1]
 
 
-@pytest.mark.parametrize(("floors", "sizes", "mins", "expected"), [
-    (np.repeat(np.arange(1, 11), 4), [20, 20], [10, 10], [20]),
-    (np.repeat(np.arange(1, 11), 4), [21, 19], [10, 10], [20]),  # moved to the floor change
-    (np.repeat(np.arange(1, 3), 20), [15, 25], [10, 22], [15]),  # moving breaks the bounds
-])
+@pytest.mark.parametrize(
+    ("floors", "sizes", "mins", "expected"),
+    [
+        (np.repeat(np.arange(1, 11), 4), [20, 20], [10, 10], [20]),
+        (np.repeat(np.arange(1, 11), 4), [21, 19], [10, 10], [20]),  # moved to the floor change
+        (np.repeat(np.arange(1, 3), 20), [15, 25], [10, 22], [15]),  # moving breaks the bounds
+    ],
+)
 def test_floor_cuts(
     floors: np.ndarray, sizes: list[int], mins: list[int], expected: list[int]
 ) -> None:

@@ -42,9 +42,15 @@ def test_codes_read_west_to_east_then_north_to_south() -> None:
     a = result.assignment.assign(building=households["building_id"].to_numpy())
     first = a.groupby("building")["grid_code"].first().str[-3:]
     assert first.to_dict() == {
-        "B02": "001", "B12": "002", "B22": "003",
-        "B01": "004", "B11": "005", "B21": "006",
-        "B00": "007", "B10": "008", "B20": "009",
+        "B02": "001",
+        "B12": "002",
+        "B22": "003",
+        "B01": "004",
+        "B11": "005",
+        "B21": "006",
+        "B00": "007",
+        "B10": "008",
+        "B20": "009",
     }
     assert all(len(c) == 15 and c.startswith("140802002099") for c in result.grids["code"])
     assert all(len(c) == 17 for c in result.microgrids["code"])
@@ -95,14 +101,15 @@ def test_river_cut_off_block_is_proved_and_crossed() -> None:
     community = to_wgs([shapely.box(0, 0, 300, 100)], code=["140802002099"])
     river = to_wgs([shapely.LineString([(200, -10), (200, 110)])], kind=["river"])
     households = pd.concat([west, east], ignore_index=True)
-    result = partition(community, households, buildings=pd.concat([west_b, east_b]),
-                       barriers=river)
+    result = partition(community, households, buildings=pd.concat([west_b, east_b]), barriers=river)
     notes = result.report["totals"]["infeasible_regions"]
     assert len(notes) == 1
     assert notes[0]["households"] == 22
     assert notes[0]["message"].startswith("the 22 households around (111.0")
-    assert "are cut off by barriers: 22 households are fewer than the lower bound 30" in (
-        notes[0]["message"])
+    assert (
+        "are cut off by barriers: 22 households are fewer than the lower bound 30"
+        in (notes[0]["message"])
+    )
     assert "allowed crossing at (111.0" in notes[0]["message"]
     assert result.report["totals"]["barrier_crossings"] == 1
     assert result.report["totals"]["share_within_bounds"] == 1.0
@@ -163,7 +170,8 @@ def test_household_count_with_no_grid_number_is_proved_infeasible() -> None:
     notes = result.report["totals"]["infeasible_regions"]
     assert notes[0]["reason"].endswith(
         "55 households fit no number of 30–50-household grids (1 grids hold at most 50, "
-        "2 need at least 60)")
+        "2 need at least 60)"
+    )
     assert result.grids["flags"].str.contains("exception").all()
     assert check_partition(community, households, result, LEVELS) == []
 
@@ -176,19 +184,24 @@ def test_lumpy_units_proved_by_the_exact_model() -> None:
     community = to_wgs([shapely.box(0, 0, 300, 100)], code=["140802002099"])
     result = partition(community, households, buildings=pd.concat([b, b3]))
     notes = result.report["totals"]["infeasible_regions"]
-    assert "its 3 units (households 45, 45, 25) cannot be grouped into 30–50-household grids" in (
-        notes[0]["reason"])
+    assert (
+        "its 3 units (households 45, 45, 25) cannot be grouped into 30–50-household grids"
+        in (notes[0]["reason"])
+    )
     assert check_partition(community, households, result, LEVELS) == []
 
 
-@pytest.mark.parametrize(("change", "match"), [
-    ("outside", r"household B00-1-001 lies \d+ m outside the community boundary"),
-    ("building", r"household B00-1-001 refers to unknown building 'NOPE'"),
-    ("floor", r"household B00-1-001 is on floor 40 but building B00 has 6 floors"),
-    ("line", r"the boundary is LinearRing; a community needs a Polygon or MultiPolygon"),
-    ("empty", r"the community has no households"),
-    ("bounds", r"level 1 bounds min 50 > max 30; set min <= max"),
-])
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ("outside", r"household B00-1-001 lies \d+ m outside the community boundary"),
+        ("building", r"household B00-1-001 refers to unknown building 'NOPE'"),
+        ("floor", r"household B00-1-001 is on floor 40 but building B00 has 6 floors"),
+        ("line", r"the boundary is LinearRing; a community needs a Polygon or MultiPolygon"),
+        ("empty", r"the community has no households"),
+        ("bounds", r"level 1 bounds min 50 > max 30; set min <= max"),
+    ],
+)
 def test_bad_input_names_the_offending_record(lattice: tuple, change: str, match: str) -> None:
     community, buildings, households = lattice
     households = households.copy()

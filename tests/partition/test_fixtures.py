@@ -14,7 +14,6 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
 
 
-
 def _community(name: str) -> tuple[gpd.GeoDataFrame, ...]:
     folder = FIXTURES / name
     assert (folder / "households.geojson").exists(), f"fixture {name} missing; run make_fixtures"
@@ -66,8 +65,11 @@ def test_urban_report_admits_what_it_missed() -> None:
     community, households, buildings, barriers = _community("urban")
     result = partition(community, households, buildings=buildings, barriers=barriers)
     problems = check_partition(community, households, result, LEVELS)
-    missed = [n for n in result.report["totals"]["infeasible_regions"]
-              if "infeasibility is not proved" in n["reason"]]
+    missed = [
+        n
+        for n in result.report["totals"]["infeasible_regions"]
+        if "infeasibility is not proved" in n["reason"]
+    ]
     flagged = result.grids[result.grids["flags"].str.contains("out_of_bounds")]
     # every grid the checker rejects is flagged and explained in the report
     assert len(problems) == len(flagged[~flagged["flags"].str.contains("exception")])

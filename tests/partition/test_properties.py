@@ -30,10 +30,18 @@ def communities(draw: st.DrawFn, max_unit: int = 60) -> tuple:
             size = int(rng.integers(1, max_unit + 1))
             floors = int(rng.integers(1, 19))
             for h in range(size):
-                points.append(shapely.Point(cx + 3 * u + rng.uniform(-1, 1),
-                                            cy + rng.uniform(-1, 1)))
-                rows.append({"id": f"H{len(rows)}", "building_id": f"B{b}", "unit": u + 1,
-                             "floor": 1 + h * floors // size, "size": 2})
+                points.append(
+                    shapely.Point(cx + 3 * u + rng.uniform(-1, 1), cy + rng.uniform(-1, 1))
+                )
+                rows.append(
+                    {
+                        "id": f"H{len(rows)}",
+                        "building_id": f"B{b}",
+                        "unit": u + 1,
+                        "floor": 1 + h * floors // size,
+                        "size": 2,
+                    }
+                )
     households = to_wgs(points, **{k: [r[k] for r in rows] for k in rows[0]})
     community = to_wgs([shapely.box(0, 0, width, height)], code=["140802002099"])
     road = None

@@ -24,16 +24,16 @@ def town() -> tuple:
     """A 400 m square, 4 × 4 buildings of 2 units × 10 households (320 households)."""
     buildings, households = grid_of_buildings(4, 4, 10, units=2)
     community = square_community(400)
-    return community, buildings, households, partition(community, households,
-                                                       buildings=buildings)
+    return community, buildings, households, partition(community, households, buildings=buildings)
 
 
 def test_unchanged_input_keeps_codes_and_geometry(town: tuple) -> None:
     community, buildings, households, first = town
     again = partition(community, households, buildings=buildings, existing=_existing(first))
     assert again.grids["code"].tolist() == first.grids["code"].tolist()
-    assert shapely.equals_exact(again.grids.geometry.to_numpy(),
-                                first.grids.geometry.to_numpy(), 1e-9).all()
+    assert shapely.equals_exact(
+        again.grids.geometry.to_numpy(), first.grids.geometry.to_numpy(), 1e-9
+    ).all()
     pd.testing.assert_frame_equal(again.assignment, first.assignment)
     assert again.report["totals"]["moved_households"] == []
 
@@ -44,8 +44,9 @@ def test_edit_keeps_locked_and_untouched_grids_and_appends_serials(town: tuple) 
     locked = first.grids["code"].iloc[-1]
     gone = first.assignment.loc[first.assignment["grid_code"] == emptied, "household_id"]
     fewer = households[~households["id"].isin(gone.iloc[:15])].reset_index(drop=True)
-    second = partition(community, fewer, buildings=buildings, existing=_existing(first),
-                       locked=[locked])
+    second = partition(
+        community, fewer, buildings=buildings, existing=_existing(first), locked=[locked]
+    )
     assert check_partition(community, fewer, second, LEVELS) == []
     before = first.grids.set_index("code")
     after = second.grids.set_index("code")

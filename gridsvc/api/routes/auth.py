@@ -33,21 +33,32 @@ class NewUser(BaseModel):
 
 
 def _account(user: users.User) -> dict[str, Any]:
-    return {"username": user.username, "role": user.role, "scope": list(user.scope),
-            "worker_id": user.worker_id}
+    return {
+        "username": user.username,
+        "role": user.role,
+        "scope": list(user.scope),
+        "worker_id": user.worker_id,
+    }
 
 
 @router.post("/token", response_model=Token)
-def login(request: Request, session: SessionDep, settings: SettingsDep,
-          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> Token:
     """Exchange a username and password for a signed bearer token."""
     user = users.authenticate(session, username=form.username, password=form.password)
     if user is None:
-        raise HTTPException(401, "wrong username or password",
-                            {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "wrong username or password", {"WWW-Authenticate": "Bearer"})
     now = datetime.now(UTC)
-    claims = {"sub": user.username, "role": user.role, "iat": now,
-              "exp": now + timedelta(minutes=settings.token_minutes)}
+    claims = {
+        "sub": user.username,
+        "role": user.role,
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.token_minutes),
+    }
     token = jwt.encode(claims, request.app.state.secret_key, algorithm=ALGORITHM)
     return Token(access_token=token, expires_in=settings.token_minutes * 60)
 
@@ -67,18 +78,32 @@ def list_accounts(session: SessionDep, admin: AdminDep) -> list[dict[str, Any]]:
 @router.post("/users", status_code=201)
 def create_account(body: NewUser, session: SessionDep, admin: AdminDep) -> dict[str, Any]:
     """Create an account (admins only)."""
-    user = users.add_user(session, username=body.username, password=body.password,
-                          role=body.role, scope=tuple(body.scope), worker_id=body.worker_id)
-    audit.record(session, user=admin.username, action="user.add", target=f"user/{user.username}",
-                 after=_account(user))
+    user = users.add_user(
+        session,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        scope=tuple(body.scope),
+        worker_id=body.worker_id,
+    )
+    audit.record(
+        session,
+        user=admin.username,
+        action="user.add",
+        target=f"user/{user.username}",
+        after=_account(user),
+    )
     return _account(user)
 
 
 @router.get("/audit")
-def audit_log(session: SessionDep, admin: AdminDep,
-              target: Annotated[str | None, Query(max_length=200)] = None,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-              offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
+def audit_log(
+    session: SessionDep,
+    admin: AdminDep,
+    target: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
     """The audit log, newest first (admins only)."""
     items, total = audit.entries(session, target=target, limit=limit, offset=offset)
     return {"items": items, "numberMatched": total}

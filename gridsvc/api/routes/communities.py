@@ -26,9 +26,14 @@ def health(session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/communities", response_class=JSONResponse)
-def list_communities(request: Request, session: SessionDep, user: UserDep,
-                     bbox: BboxQuery = None, limit: LimitQuery = 100,
-                     offset: OffsetQuery = 0) -> JSONResponse:
+def list_communities(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    bbox: BboxQuery = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> JSONResponse:
     """Communities the caller may see, as paged GeoJSON."""
     frame = repo.read(session, "communities", bbox=parse_bbox(bbox))
     frame = frame[community_mask(user, frame["code"]).to_numpy()]

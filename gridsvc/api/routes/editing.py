@@ -74,8 +74,14 @@ class Revert(BaseModel):
 EditBody = Annotated[Reassign | Redraw | Split | Merge | Revert, Field(discriminator="op")]
 
 
-def _shape(value: dict[str, Any], crs: str | None, *, field: str,
-           allowed: tuple[str, ...], community: BaseGeometry) -> BaseGeometry:
+def _shape(
+    value: dict[str, Any],
+    crs: str | None,
+    *,
+    field: str,
+    allowed: tuple[str, ...],
+    community: BaseGeometry,
+) -> BaseGeometry:
     geom = geometry_from_geojson(value, field=field, allowed=allowed)
     if crs:
         frame = gpd.GeoDataFrame(geometry=[geom], crs="EPSG:4326")
@@ -84,15 +90,27 @@ def _shape(value: dict[str, Any], crs: str | None, *, field: str,
         km = gpd.GeoSeries([geom, community], crs="EPSG:4326")
         metric = km.to_crs(km.estimate_utm_crs())
         away = metric.iloc[0].distance(metric.iloc[1]) / 1000
-        raise InputError(Problem(f"the {field} lies {away:.1f} km from the community; check "
-                                 "its CRS (declare 'crs': 'gcj02' or 'bd09' for those maps) "
-                                 "and lon/lat order", field=field))
+        raise InputError(
+            Problem(
+                f"the {field} lies {away:.1f} km from the community; check "
+                "its CRS (declare 'crs': 'gcj02' or 'bd09' for those maps) "
+                "and lon/lat order",
+                field=field,
+            )
+        )
     return geom
 
 
 @router.post("/plans/{plan_id}/edits")
-def edit(plan_id: PlanId, body: EditBody, response: Response, session: SessionDep,
-         settings: SettingsDep, user: PlannerDep, if_match: IfMatch = None) -> dict[str, Any]:
+def edit(
+    plan_id: PlanId,
+    body: EditBody,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PlannerDep,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
     """Apply one edit to a draft: new grid versions and the validation; 422 if it breaks
     coverage or contiguity, 412 if If-Match is stale."""
     plan = open_plan(session, plan_id, user)
@@ -100,14 +118,23 @@ def edit(plan_id: PlanId, body: EditBody, response: Response, session: SessionDe
     args = body.model_dump(exclude={"op", "crs"})
     if isinstance(body, Redraw | Split):
         outline = repo.read(session, "communities", community=plan.community).geometry.iloc[0]
-        key, kinds = ("geometry", ("Polygon", "MultiPolygon")) if isinstance(body, Redraw) \
+        key, kinds = (
+            ("geometry", ("Polygon", "MultiPolygon"))
+            if isinstance(body, Redraw)
             else ("line", ("LineString",))
+        )
         args[key] = _shape(args[key], body.crs, field=key, allowed=kinds, community=outline)
-    outcome = planning.apply_edit(session, plan_id, body.op, args, user=user.username,
-                                  revision=revision, settings=settings)
+    outcome = planning.apply_edit(
+        session, plan_id, body.op, args, user=user.username, revision=revision, settings=settings
+    )
     response.headers["ETag"] = outcome.plan.etag
-    return {"plan": outcome.plan.as_dict(), "edit": outcome.edit_id, "changed": outcome.changed,
-            "removed": outcome.removed, "validation": outcome.validation}
+    return {
+        "plan": outcome.plan.as_dict(),
+        "edit": outcome.edit_id,
+        "changed": outcome.changed,
+        "removed": outcome.removed,
+        "validation": outcome.validation,
+    }
 
 
 @router.get("/plans/{plan_id}/edits")
@@ -118,8 +145,9 @@ def edit_log(plan_id: PlanId, session: SessionDep, user: PlannerDep) -> list[dic
 
 
 @router.get("/plans/{plan_id}/grids/{code}/history")
-def history(plan_id: PlanId, code: str, session: SessionDep,
-            user: PlannerDep) -> list[dict[str, Any]]:
+def history(
+    plan_id: PlanId, code: str, session: SessionDep, user: PlannerDep
+) -> list[dict[str, Any]]:
     """Every version of a grid in the plan: geometry, households and the edit that made it."""
     open_plan(session, plan_id, user)
     out = []
@@ -131,9 +159,14 @@ def history(plan_id: PlanId, code: str, session: SessionDep,
 
 
 @router.get("/plans/{plan_id}/grids/{code}/diff")
-def diff(plan_id: PlanId, code: str, session: SessionDep, user: PlannerDep,
-         a: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
-         b: Annotated[int, Query(alias="to", ge=1, le=1_000_000)]) -> dict[str, Any]:
+def diff(
+    plan_id: PlanId,
+    code: str,
+    session: SessionDep,
+    user: PlannerDep,
+    a: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
+    b: Annotated[int, Query(alias="to", ge=1, le=1_000_000)],
+) -> dict[str, Any]:
     """What changed in a grid between two versions: territory gained and lost, households."""
     open_plan(session, plan_id, user)
     result = planning.diff(session, plan_id, code, a=a, b=b)

@@ -32,13 +32,19 @@ class PartitionRequest(BaseModel):
 
 class MergeRequest(PartitionRequest):
     layers: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
-        default=None, max_length=20,
-        description="departmental layers to merge (default: every layer over the community)")
+        default=None,
+        max_length=20,
+        description="departmental layers to merge (default: every layer over the community)",
+    )
 
 
 class AssignRequest(PartitionRequest):
-    model: str = Field(default="1+1+N", min_length=1, max_length=64,
-                       description="a shipped staffing model: 1+1+N, jiangxi, 1+2+X")
+    model: str = Field(
+        default="1+1+N",
+        min_length=1,
+        max_length=64,
+        description="a shipped staffing model: 1+1+N, jiangxi, 1+2+X",
+    )
 
 
 def _runner(request: Request) -> JobRunner:
@@ -48,8 +54,9 @@ def _runner(request: Request) -> JobRunner:
 def _job(request: Request, job_id: str, user: Any) -> Job:
     job = _runner(request).get(job_id)
     if job is None:
-        raise NotFoundError(f"job {job_id} does not exist (jobs are kept until the service "
-                            "restarts)")
+        raise NotFoundError(
+            f"job {job_id} does not exist (jobs are kept until the service restarts)"
+        )
     if user.role != "admin" and job.user != user.username:
         for code in job.communities:
             require_community(user, code)
@@ -66,27 +73,41 @@ def _codes(session: Session, user: User, communities: list[str]) -> list[str]:
     return codes
 
 
-def _submit(kind: str, fn: JobFn, codes: list[str], request: Request, response: Response,
-            user: User) -> dict[str, Any]:
-    job = _runner(request).submit(kind, fn, engine=request.app.state.engine, communities=codes,
-                                  user=user.username)
+def _submit(
+    kind: str, fn: JobFn, codes: list[str], request: Request, response: Response, user: User
+) -> dict[str, Any]:
+    job = _runner(request).submit(
+        kind, fn, engine=request.app.state.engine, communities=codes, user=user.username
+    )
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job.as_dict()
 
 
 @router.post("/jobs/partition", status_code=202)
-def start_partition(body: PartitionRequest, request: Request, response: Response,
-                    session: SessionDep, settings: SettingsDep,
-                    user: PlannerDep) -> dict[str, Any]:
+def start_partition(
+    body: PartitionRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PlannerDep,
+) -> dict[str, Any]:
     """Partition communities in the background and publish the result; 202 with the job."""
     codes = _codes(session, user, body.communities)
-    return _submit("partition", partition_job(codes, settings=settings), codes, request,
-                   response, user)
+    return _submit(
+        "partition", partition_job(codes, settings=settings), codes, request, response, user
+    )
 
 
 @router.post("/jobs/merge", status_code=202)
-def start_merge(body: MergeRequest, request: Request, response: Response, session: SessionDep,
-                settings: SettingsDep, user: PlannerDep) -> dict[str, Any]:
+def start_merge(
+    body: MergeRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PlannerDep,
+) -> dict[str, Any]:
     """Merge each community's departmental layers into its base grids (一张网); 202 with the job.
 
     The unified grids replace the base grids; micro-grids are deleted (merge makes base grids).
@@ -96,26 +117,49 @@ def start_merge(body: MergeRequest, request: Request, response: Response, sessio
         community = repo.read(session, "communities", community=code)
         layer_grids = repo.read(session, "layer_grids", bbox=tuple(community.total_bounds))
         community_layers(community, layer_grids, body.layers)  # 422 when there are none
-    return _submit("merge", merge_job(codes, settings=settings, layers=body.layers), codes,
-                   request, response, user)
+    return _submit(
+        "merge",
+        merge_job(codes, settings=settings, layers=body.layers),
+        codes,
+        request,
+        response,
+        user,
+    )
 
 
 @router.post("/jobs/assign", status_code=202)
-def start_assign(body: AssignRequest, request: Request, response: Response,
-                 session: SessionDep, settings: SettingsDep, user: PlannerDep) -> dict[str, Any]:
+def start_assign(
+    body: AssignRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PlannerDep,
+) -> dict[str, Any]:
     """Staff the communities' base grids under a shipped model and store the assignments."""
     models = {m.lower(): m for m in shipped_models()}
     model = models.get(body.model.lower())
     if model is None:
-        raise InputError(Problem(f"unknown staffing model {body.model!r}; use one of "
-                                 f"{', '.join(sorted(models.values()))}", field="model"))
+        raise InputError(
+            Problem(
+                f"unknown staffing model {body.model!r}; use one of "
+                f"{', '.join(sorted(models.values()))}",
+                field="model",
+            )
+        )
     codes = _codes(session, user, body.communities)
     for code in codes:
         if repo.read(session, "grids", community=code, level=1).empty:
-            raise InputError(Problem(f"community {code} has no base grids to staff; partition "
-                                     "or merge it first", source=code, field="communities"))
-    return _submit("assign", assign_job(codes, settings=settings, model=model), codes, request,
-                   response, user)
+            raise InputError(
+                Problem(
+                    f"community {code} has no base grids to staff; partition or merge it first",
+                    source=code,
+                    field="communities",
+                )
+            )
+    return _submit(
+        "assign", assign_job(codes, settings=settings, model=model), codes, request, response, user
+    )
 
 
 @router.get("/jobs/{job_id}")

@@ -25,8 +25,14 @@ router = APIRouter(tags=["resources"])
 CommunityQuery = Annotated[str | None, Query(pattern=r"^\d{12}$", description="community code")]
 
 
-def _scoped(session: SessionDep, user: User, kind: str, community: str | None,
-            bbox: str | None, **filters: int | str | None) -> gpd.GeoDataFrame:
+def _scoped(
+    session: SessionDep,
+    user: User,
+    kind: str,
+    community: str | None,
+    bbox: str | None,
+    **filters: int | str | None,
+) -> gpd.GeoDataFrame:
     box = parse_bbox(bbox)
     if community is not None:
         require_community(user, community)
@@ -36,18 +42,30 @@ def _scoped(session: SessionDep, user: User, kind: str, community: str | None,
 
 
 @router.get("/buildings", response_class=JSONResponse)
-def list_buildings(request: Request, session: SessionDep, user: UserDep,
-                   community: CommunityQuery = None, bbox: BboxQuery = None,
-                   limit: LimitQuery = 100, offset: OffsetQuery = 0) -> JSONResponse:
+def list_buildings(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    community: CommunityQuery = None,
+    bbox: BboxQuery = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> JSONResponse:
     """Buildings the caller may see, as paged GeoJSON."""
     frame = _scoped(session, user, "buildings", community, bbox)
     return page(frame, request, limit=limit, offset=offset, id_column="id")
 
 
 @router.get("/households", response_class=JSONResponse)
-def list_households(request: Request, session: SessionDep, user: UserDep,
-                    community: CommunityQuery = None, bbox: BboxQuery = None,
-                    limit: LimitQuery = 100, offset: OffsetQuery = 0) -> JSONResponse:
+def list_households(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    community: CommunityQuery = None,
+    bbox: BboxQuery = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> JSONResponse:
     """Households (personal data): planners see their communities, workers their grids."""
     frame = _scoped(session, user, "households", community, bbox)
     if user.role == "worker":
@@ -56,9 +74,12 @@ def list_households(request: Request, session: SessionDep, user: UserDep,
 
 
 @router.get("/households/{household_id}/grid")
-def household_grid(household_id: str, session: SessionDep, user: UserDep,
-                   as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
-                   ) -> dict[str, object]:
+def household_grid(
+    household_id: str,
+    session: SessionDep,
+    user: UserDep,
+    as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
+) -> dict[str, object]:
     """The published grid that holds (or on ``as_of`` held) a household."""
     hh = repo.read(session, "households")
     hit = hh[hh["id"] == household_id]
@@ -66,14 +87,25 @@ def household_grid(household_id: str, session: SessionDep, user: UserDep,
         raise NotFoundError(f"household {household_id} is not in the store")
     require_community(user, str(hit["community_code"].iloc[0]))
     if user.role == "worker" and not worker_households(session, user, hit).all():
-        raise HTTPException(403, f"household {household_id} is not in a grid of "
-                                 f"worker {user.username!r}")
+        raise HTTPException(
+            403, f"household {household_id} is not in a grid of worker {user.username!r}"
+        )
     return grid_of_household(session, household_id, at=as_of)
 
 
-def _grids(request: Request, session: SessionDep, user: User, *, community: str | None,
-           bbox: str | None, level: int | None, as_of: datetime | None, limit: int,
-           offset: int, micro: bool) -> JSONResponse:
+def _grids(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    *,
+    community: str | None,
+    bbox: str | None,
+    level: int | None,
+    as_of: datetime | None,
+    limit: int,
+    offset: int,
+    micro: bool,
+) -> JSONResponse:
     if as_of is None:
         frame = _scoped(session, user, "grids", community, bbox, level=level)
     else:
@@ -93,23 +125,55 @@ def _grids(request: Request, session: SessionDep, user: User, *, community: str 
 
 
 @router.get("/grids", response_class=JSONResponse)
-def list_grids(request: Request, session: SessionDep, user: UserDep,
-               community: CommunityQuery = None, bbox: BboxQuery = None,
-               level: Annotated[int | None, Query(ge=1, le=5)] = None,
-               as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
-               limit: LimitQuery = 100, offset: OffsetQuery = 0) -> JSONResponse:
+def list_grids(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    community: CommunityQuery = None,
+    bbox: BboxQuery = None,
+    level: Annotated[int | None, Query(ge=1, le=5)] = None,
+    as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> JSONResponse:
     """Published grids of every level (or of ``level``), now or as published on ``as_of``."""
-    return _grids(request, session, user, community=community, bbox=bbox, level=level,
-                  as_of=as_of, limit=limit, offset=offset, micro=False)
+    return _grids(
+        request,
+        session,
+        user,
+        community=community,
+        bbox=bbox,
+        level=level,
+        as_of=as_of,
+        limit=limit,
+        offset=offset,
+        micro=False,
+    )
 
 
 @router.get("/micro-grids", response_class=JSONResponse)
-def list_micro_grids(request: Request, session: SessionDep, user: UserDep,
-                     community: CommunityQuery = None, bbox: BboxQuery = None,
-                     limit: LimitQuery = 100, offset: OffsetQuery = 0) -> JSONResponse:
+def list_micro_grids(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    community: CommunityQuery = None,
+    bbox: BboxQuery = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> JSONResponse:
     """Published micro-grids (level 2 and deeper)."""
-    return _grids(request, session, user, community=community, bbox=bbox, level=None,
-                  as_of=None, limit=limit, offset=offset, micro=True)
+    return _grids(
+        request,
+        session,
+        user,
+        community=community,
+        bbox=bbox,
+        level=None,
+        as_of=None,
+        limit=limit,
+        offset=offset,
+        micro=True,
+    )
 
 
 @router.get("/grids/{code}", response_class=JSONResponse)
@@ -132,15 +196,27 @@ def list_layers(session: SessionDep, user: UserDep) -> list[dict[str, object]]:
     frame = repo.read(session, "layer_grids")
     out = []
     for name, group in frame.groupby("layer"):
-        out.append({"name": str(name), "department": str(group["department"].iloc[0] or ""),
-                    "policy": str(group["policy"].iloc[0] or ""), "grids": len(group)})
+        out.append(
+            {
+                "name": str(name),
+                "department": str(group["department"].iloc[0] or ""),
+                "policy": str(group["policy"].iloc[0] or ""),
+                "grids": len(group),
+            }
+        )
     return out
 
 
 @router.get("/layers/{name}/grids", response_class=JSONResponse)
-def layer_grids(request: Request, name: str, session: SessionDep, user: UserDep,
-                bbox: BboxQuery = None, limit: LimitQuery = 100,
-                offset: OffsetQuery = 0) -> JSONResponse:
+def layer_grids(
+    request: Request,
+    name: str,
+    session: SessionDep,
+    user: UserDep,
+    bbox: BboxQuery = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> JSONResponse:
     """The grids of one departmental layer."""
     frame = repo.read(session, "layer_grids", layer=name, bbox=parse_bbox(bbox))
     if frame.empty and repo.read(session, "layer_grids", layer=name).empty:
@@ -149,9 +225,14 @@ def layer_grids(request: Request, name: str, session: SessionDep, user: UserDep,
 
 
 @router.get("/workers", response_class=JSONResponse)
-def list_workers(request: Request, session: SessionDep, user: UserDep,
-                 bbox: BboxQuery = None, limit: LimitQuery = 100,
-                 offset: OffsetQuery = 0) -> JSONResponse:
+def list_workers(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    bbox: BboxQuery = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> JSONResponse:
     """Workers (personal data): admins and planners see all, a worker only himself."""
     frame = repo.read(session, "workers", bbox=parse_bbox(bbox))
     if user.role == "worker":
