@@ -53,51 +53,22 @@ def build_workloads(only: set[str] | None) -> list[Workload]:
     def want(name: str) -> bool:
         return only is None or name in only
 
-    try:
-        from gridsvc import synth
-    except ImportError:
-        synth = None
-        print("! gridsvc.synth not importable: synthetic communities skipped", file=sys.stderr)
-    if synth is not None:
-        # the same generator calls as fixtures/make_fixtures.py (yudu/, urban/, village/)
-        specs: list[tuple[str, Any]] = [
-            ("yudu", lambda: synth.generate_yudu(seed=0)),
-            (
-                "urban",
-                lambda: synth.generate_community(
-                    seed=1,
-                    code="140802003005",
-                    name="南风社区",
-                    kind="urban",
-                    households=2500,
-                    origin=(111.0046, 35.0452),
-                ),
-            ),
-            (
-                "village",
-                lambda: synth.generate_community(
-                    seed=2,
-                    code="140802003201",
-                    name="东郭村",
-                    kind="rural",
-                    households=300,
-                    origin=(111.0642, 35.0518),
-                ),
-            ),
-        ]
-        for name, make in specs:
-            if not want(name):
-                continue
-            data = make()
-            out.append(
-                household_workload(
-                    name,
-                    data.community,
-                    data.households,
-                    buildings=getattr(data, "buildings", None),
-                    barriers=getattr(data, "barriers", None),
-                )
+    # the committed fixtures' own generator calls (fixtures/make_fixtures.py: yudu, urban, village)
+    from fixtures.make_fixtures import SAMPLES, sample
+
+    for name in SAMPLES:
+        if not want(name):
+            continue
+        data, _layers = sample(name)
+        out.append(
+            household_workload(
+                name,
+                data.community,
+                data.households,
+                buildings=getattr(data, "buildings", None),
+                barriers=getattr(data, "barriers", None),
             )
+        )
     if want("baltimore"):
         if BALTIMORE.exists():
             import geopandas as gpd
