@@ -167,14 +167,15 @@ def staff_demo_community(
 ) -> dict[str, Any]:
     """Staff a partitioned fixture community under 1+1+N with a generated roster."""
     from .ingest import load_frame
-    from .staffing import assign, generate_roster, write_assignment
+    from .staffing import assign, attach_beats, generate_roster, write_assignment
 
     layers = load_frame(folder / "layers.geojson", kind="layer_grids")
-    roster = generate_roster(result.grids, households, seed=seed)
+    grids = attach_beats(result.grids, layers)  # police are rostered per beat, as they serve
+    roster = generate_roster(grids, households, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     roster.to_file(out / "roster.geojson", driver="GeoJSON")
     staffed = assign(
-        result.grids, roster, model="1+1+N", households=households,
+        grids, roster, model="1+1+N", households=households,
         household_grids=result.assignment, layers=layers,
     )  # fmt: skip
     write_assignment(staffed, out)

@@ -114,3 +114,27 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         for account in summary["accounts"]:
             user = authenticate(session, username=account["username"], password=account["password"])
             assert user is not None and user.role == account["role"]
+
+
+def test_demo_staffing_gives_every_village_grid_a_police_grid_leader_of_its_beat(
+    tmp_path: Path,
+) -> None:
+    import pandas as pd
+
+    from gridsvc.partition import partition
+    from gridsvc.workflows import staff_demo_community
+
+    households = load_frame(VILLAGE / "households.geojson", kind="households")
+    result = partition(
+        load_frame(VILLAGE / "community.geojson", kind="communities"),
+        households,
+        buildings=load_frame(VILLAGE / "buildings.geojson", kind="buildings"),
+        barriers=load_frame(VILLAGE / "barriers.geojson", kind=None),
+        seed=0,
+    )
+    staff_demo_community(VILLAGE, result, households, tmp_path, seed=0)
+    rows = pd.read_csv(tmp_path / "assignments.csv", dtype=str)
+    leaders = rows[rows["role"] == "police_grid_leader"]
+    assert set(leaders["grid_code"]) == set(result.grids["code"])
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert [p for p in report["proposal"] if p["role"] == "police_grid_leader"] == []
