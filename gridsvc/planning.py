@@ -384,17 +384,21 @@ def publish(
 def grid_of_household(
     session: Session, household_id: str, *, at: datetime | None = None
 ) -> dict[str, Any]:
-    """Return the published grid (and micro-grid) that held a household, now or at ``at``."""
-    hh = repo.read(session, "households")
-    hh = hh[hh["id"] == household_id].reset_index(drop=True)
+    """Return the published grid (and micro-grid) that held a household, now or at ``at``.
+
+    One keyed read of the household, then a point-in-polygon test on only the community's
+    grids whose box holds it (the spatial index finds them).
+    """
+    hh = repo.read(session, "households", ids=[household_id])
     if hh.empty:
         raise NotFoundError(f"household {household_id} is not in the store")
     community = str(hh["community_code"].iloc[0])
+    x0, y0, x1, y1 = (float(v) for v in hh.total_bounds)
     if at is None:
-        grids = repo.read(session, "grids", community=community)
+        grids = repo.read(session, "grids", community=community, bbox=(x0, y0, x1, y1))
     else:
         plans.sync_history(session, community)
-        grids = plans.grids_as_of(session, community, at)
+        grids = plans.grids_as_of(session, community, at, bbox=(x0, y0, x1, y1))
     out: dict[str, Any] = {
         "household": household_id,
         "community": community,
