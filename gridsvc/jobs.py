@@ -285,15 +285,19 @@ def merge_job(
 ) -> JobFn:
     """Return a job merging each community's departmental layers into its base grids (一张网).
 
-    The unified grids replace the community's base grids; its micro-grids are deleted (merge
-    makes base grids only) and its grid history is brought in step.
+    The unified grids replace the community's base grids, its micro-grids are drawn again
+    inside each unified grid, staffing assignments of grids that no longer exist are cleared,
+    and its grid history is brought in step.
     """
 
     def run(session: Session, say: Say) -> dict[str, Any]:
         from . import frames
         from .merge import merge
+        from .microgrids import redraw_microgrids
         from .partition import Bounds
+        from .planning import assign_households
         from .store import plans, repo
+        from .store.assignments import clear_assignments
         from .workflows import read_community_bundle
 
         report: dict[str, Any] = {}
@@ -309,21 +313,40 @@ def merge_job(
                 levels=(Bounds(settings.min_households, settings.max_households),),
                 seed=settings.seed,
             )
-            say(f"store the unified grids of {code}", (i + 0.9) / len(communities))
+            say(f"draw the micro-grids of {code}", (i + 0.7) / len(communities))
             unified = frames.conform("grids", result.unified.assign(level=1, parent_code=None))
+            homes = assign_households(bundle.households, unified)
+            ids = bundle.households["id"].astype(str)
+            micro = redraw_microgrids(
+                unified,
+                bundle.households,
+                {str(c): frozenset(g) for c, g in ids.groupby(homes.to_numpy())},
+                levels=(Bounds(settings.min_households, settings.max_households),
+                        Bounds(1, settings.micro_max_households)),
+                community=code,
+                buildings=bundle.buildings if len(bundle.buildings) else None,
+                seed=settings.seed,
+            )  # fmt: skip
+            say(f"store the unified grids of {code}", (i + 0.9) / len(communities))
             repo.delete(session, "grids", community=code)
             repo.upsert(session, "grids", unified)
+            repo.upsert(session, "grids", micro.grids)
             plans.sync_history(session, code)
+            live = [*unified["code"].astype(str), *micro.grids["code"].astype(str)]
+            cleared = clear_assignments(session, code, keep=live)
             layer_policies = chosen.drop_duplicates("layer").set_index("layer")["policy"]
             report[code] = {
                 **result.report["measures"],
                 "layers": {str(k): str(v) for k, v in layer_policies.items()},
                 "base_grids_replaced": len(bundle.grids),
-                "microgrids_deleted": len(bundle.microgrids),
+                "microgrids_replaced": len(bundle.microgrids),
+                "microgrids": len(micro.grids),
+                "microgrid_notes": micro.notes,
+                "assignments_cleared": cleared,
                 "note": (
-                    "merge makes base grids only: the community's micro-grids were "
-                    "deleted; partition the unified grids again to draw new ones"
-                    if len(bundle.microgrids)
+                    f"{cleared} staffing assignments of grids that no longer exist were "
+                    "cleared; run an assign job to staff the unified grids"
+                    if cleared
                     else ""
                 ),
             }

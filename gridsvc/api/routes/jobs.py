@@ -118,7 +118,8 @@ def start_merge(
 ) -> dict[str, Any]:
     """Merge each community's departmental layers into its base grids (一张网); 202 with the job.
 
-    The unified grids replace the base grids; micro-grids are deleted (merge makes base grids).
+    The unified grids replace the base grids, micro-grids are drawn again inside them, and
+    assignments of grids that no longer exist are cleared (the report counts them).
     """
     codes = _codes(session, user, body.communities)
     for code in codes:
