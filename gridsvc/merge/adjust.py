@@ -52,7 +52,8 @@ class _Atom:
 
 @dataclass(frozen=True)
 class _Move:
-    """Atoms changing grid together: each ``(atom, receiver)``; one, or two swapped."""
+    """Atoms changing grid together: each ``(atom, receiver)``; one, two swapped, or a chain
+    where the first atom's receiver passes one of its atoms on to a third grid."""
 
     gain: int
     transfers: tuple[tuple[_Atom, int], ...]
@@ -67,6 +68,7 @@ class _Context:
     homes: dict[str, np.ndarray]
     bounds: Bounds
     stacked: np.ndarray
+    point_tree: shapely.STRtree
 
 
 def adjust_to_soft(
@@ -97,7 +99,7 @@ def adjust_to_soft(
         homes[la.name] = np.where(at >= 0, ids[np.maximum(at, 0)], "").astype(object)
     ctx = _Context(
         points, np.asarray(atoms, dtype=object), soft, [la for la in layers if la.hard],
-        homes, bounds, np.asarray(stacked, dtype=bool),
+        homes, bounds, np.asarray(stacked, dtype=bool), shapely.STRtree(points),
     )  # fmt: skip
     best = (geoms.copy(), unified_of.copy(), 0)
     best_score = -1
@@ -127,7 +129,7 @@ def _score(unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context)
 def _best_move(
     geoms: np.ndarray, unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context
 ) -> _Move | None:
-    """Return the move (one atom, or two atoms swapped) gaining most, or None."""
+    """Return the valid move (one atom, a swap or a chain of two) gaining most, or None."""
     hard_key = _hard_keys(geoms, unified_of, ctx)
     counts = np.bincount(unified_of[unified_of >= 0], minlength=len(geoms))
     tree = shapely.STRtree(geoms)
@@ -150,26 +152,36 @@ def _best_move(
             for la in ctx.soft
         )
 
-    def fits(u: int, k: int, n: int) -> bool:
-        return _fits(counts[u] - n, counts[u], ctx.bounds) and _fits(
-            counts[k] + n, counts[k], ctx.bounds
-        )
+    def fits(*changes: tuple[int, int]) -> bool:
+        return all(_fits(counts[g] + n, counts[g], ctx.bounds) for g, n in changes)
+
+    def receivers(atom: _Atom) -> list[int]:
+        near = tree.query(atom.piece, predicate="intersects").tolist()
+        key = hard_key[atom.grid]
+        return [
+            k for k in sorted(near) if k != atom.grid and not ctx.stacked[k] and hard_key[k] == key
+        ]
 
     candidates: list[_Move] = []
     for u in sorted(set(unified_of[wrong].tolist())):
         for a in atoms_of(u):
             if not wrong[a.rows].any():
                 continue
-            for k in sorted(tree.query(a.piece, predicate="intersects").tolist()):
-                if k == u or ctx.stacked[k] or hard_key[k] != hard_key[u]:
-                    continue
+            n_a = len(a.rows)
+            for k in receivers(a):
                 g_a = gain(a, k)
-                if g_a > 0 and fits(u, k, len(a.rows)):
+                if g_a > 0 and fits((u, -n_a), (k, n_a)):
                     candidates.append(_Move(g_a, ((a, k),)))
-                for b in atoms_of(k):
-                    g = g_a + gain(b, u)
-                    if g > 0 and fits(u, k, len(a.rows) - len(b.rows)):
-                        candidates.append(_Move(g, ((a, k), (b, u))))
+                for b in atoms_of(k):  # k passes one of its atoms on: back to u, or further
+                    n_b = len(b.rows)
+                    for w in receivers(b):
+                        g = g_a + gain(b, w)
+                        if g <= 0:
+                            continue
+                        if w == u and fits((u, n_b - n_a), (k, n_a - n_b)):
+                            candidates.append(_Move(g, ((a, k), (b, u))))
+                        elif w != u and fits((u, -n_a), (k, n_a - n_b), (w, n_b)):
+                            candidates.append(_Move(g, ((a, k), (b, w))))
     candidates.sort(key=lambda m: -m.gain)  # stable: ties keep the deterministic scan order
     for move in candidates:
         if _valid(move, geoms, hard_key, ctx):
@@ -209,8 +221,9 @@ def _atoms_of(grid: int, geoms: np.ndarray, unified_of: np.ndarray, ctx: _Contex
                 continue
             if not shapely.dwithin(piece, ctx.points[rows[mine]], NEAR_M).all():
                 continue
-            if shapely.intersects(piece, ctx.points[rows[~mine]]).any():
-                continue
+            inside = ctx.point_tree.query(piece, predicate="intersects")
+            if not np.isin(inside, rows[mine]).all():
+                continue  # it would carry a household of another atom (or grid) along
             out.append(_Atom(grid, rows[mine], piece))
             break
     return out
