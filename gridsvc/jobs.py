@@ -98,7 +98,7 @@ class Job:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Job:
         """Return a finished-looking job from a store record (no thread behind it)."""
-        job = cls(**{k: v for k, v in record.items()})
+        job = cls(**record)
         job.done.set()
         return job
 
