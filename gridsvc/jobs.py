@@ -1,8 +1,12 @@
 """Background jobs in a thread pool inside the process: partition, merge (多格合一), assign.
 
 A job runs in one store transaction: it commits only when its function returns and no one has
-cancelled it, so a failed or cancelled job leaves the store as it was. Status, progress and
-report live in memory (they are lost on restart; the store is never half-written).
+cancelled it, so a failed or cancelled job leaves the store as it was. Its record (status,
+report, error, who, when) is kept in the store's ``jobs`` table too: written when it is
+queued and started, in the job's own transaction when it succeeds (so "succeeded" and its
+writes land together), and after the rollback when it fails. Live progress is held in memory;
+the store has the progress of the last record written. When a service starts,
+``fail_interrupted`` marks the jobs an earlier process left unfinished as failed.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .config import Settings
-from .errors import GridsvcError, InputError, Problem
+from .errors import GridsvcError, InputError, Problem, StoreError
 from .store import audit, session_scope
+from .store import jobs as stored_jobs
 
 __all__ = [
     "Job",
@@ -33,6 +39,8 @@ __all__ = [
     "JobRunner",
     "assign_job",
     "community_layers",
+    "fail_interrupted",
+    "load_job",
     "merge_job",
     "partition_job",
 ]
@@ -41,6 +49,10 @@ log = logging.getLogger(__name__)
 
 Say = Callable[[str, float], None]
 JobFn = Callable[[Session, Say], dict[str, Any]]
+INTERRUPTED = (
+    "interrupted by a restart of the service before it finished; nothing it did was kept "
+    "(its transaction rolled back); start it again"
+)
 
 
 class JobCancelled(GridsvcError):
@@ -61,11 +73,13 @@ class Job:
     report: dict[str, Any] | None = None
     error: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime | None = None
     finished_at: datetime | None = None
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
-    def as_dict(self) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
+        """Return the job as a store record (datetimes as they are)."""
         return {
             "id": self.id,
             "kind": self.kind,
@@ -76,9 +90,41 @@ class Job:
             "message": self.message,
             "report": self.report,
             "error": self.error,
-            "created_at": self.created_at.isoformat(),
-            "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
         }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Job:
+        """Return a finished-looking job from a store record (no thread behind it)."""
+        job = cls(**record)
+        job.done.set()
+        return job
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.record().items()
+        }
+
+
+def load_job(session: Session, job_id: str) -> Job | None:
+    """Return job ``job_id`` as stored (by this or an earlier process), or None."""
+    record = stored_jobs.read_job(session, job_id)
+    return None if record is None else Job.from_record(record)
+
+
+def fail_interrupted(engine: Engine) -> list[str]:
+    """Mark the jobs an earlier process left queued or running as failed; return their ids.
+
+    Call it once when a service starts on ``engine``; each such job rolled back when its
+    process died, so the store holds nothing it did.
+    """
+    with session_scope(engine) as session:
+        ids = stored_jobs.fail_unfinished(session, error=INTERRUPTED)
+    if ids:
+        log.warning("%d jobs were interrupted by a restart: %s", len(ids), ", ".join(ids))
+    return ids
 
 
 class JobRunner:
@@ -94,6 +140,8 @@ class JobRunner:
     ) -> Job:
         """Queue ``fn`` (to run on ``engine``) and return its job at once."""
         job = Job(uuid.uuid4().hex, kind, list(communities), user)
+        with session_scope(engine) as session:
+            stored_jobs.save_job(session, job.record())
         with self._lock:
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, fn, engine)
@@ -127,7 +175,8 @@ class JobRunner:
         try:
             if job.cancel.is_set():
                 raise JobCancelled(f"job {job.id} was cancelled before it started")
-            job.status = "running"
+            job.status, job.started_at = "running", datetime.now(UTC)
+            self._persist(job, engine)
             with session_scope(engine) as session:
                 report = fn(session, say)
                 if job.cancel.is_set():
@@ -139,17 +188,47 @@ class JobRunner:
                     target=f"job/{job.id}",
                     after={"communities": job.communities},
                 )
+                done = job.record() | {
+                    "status": "succeeded",
+                    "progress": 1.0,
+                    "report": report,
+                    "finished_at": datetime.now(UTC),
+                }
+                if not stored_jobs.save_job(session, done, expect=stored_jobs.UNFINISHED):
+                    raise JobCancelled(
+                        f"job {job.id} was marked interrupted by a restart of another service "
+                        "process; nothing was changed"
+                    )
             job.report, job.status, job.progress = report, "succeeded", 1.0
+            job.finished_at = done["finished_at"]
         except JobCancelled as exc:
-            job.status, job.error = "cancelled", str(exc)
+            self._finish(job, engine, "cancelled", str(exc))
         except GridsvcError as exc:
-            job.status, job.error = "failed", str(exc)
+            self._finish(job, engine, "failed", str(exc))
         except Exception as exc:
             log.exception("job %s failed", job.id)
-            job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            self._finish(job, engine, "failed", f"internal error: {type(exc).__name__}: {exc}")
         finally:
-            job.finished_at = datetime.now(UTC)
             job.done.set()
+
+    def _finish(self, job: Job, engine: Engine, status: str, error: str) -> None:
+        """Record how a job that rolled back ended, in memory and in the store."""
+        job.status, job.error, job.finished_at = status, error, datetime.now(UTC)
+        self._persist(job, engine)
+
+    @staticmethod
+    def _persist(job: Job, engine: Engine) -> None:
+        """Write the job's record in its own transaction; a store error is logged, not raised.
+
+        Only a record still queued or running is updated: one a restart marked interrupted
+        keeps saying so. A record that cannot be written stays unfinished in the store, and
+        the next start marks it failed.
+        """
+        try:
+            with session_scope(engine) as session:
+                stored_jobs.save_job(session, job.record(), expect=stored_jobs.UNFINISHED)
+        except (SQLAlchemyError, StoreError):
+            log.exception("cannot store the record of job %s (%s)", job.id, job.status)
 
 
 def partition_job(communities: Sequence[str], *, settings: Settings) -> JobFn:
@@ -206,15 +285,19 @@ def merge_job(
 ) -> JobFn:
     """Return a job merging each community's departmental layers into its base grids (一张网).
 
-    The unified grids replace the community's base grids; its micro-grids are deleted (merge
-    makes base grids only) and its grid history is brought in step.
+    The unified grids replace the community's base grids, its micro-grids are drawn again
+    inside each unified grid, staffing assignments of grids that no longer exist are cleared,
+    and its grid history is brought in step.
     """
 
     def run(session: Session, say: Say) -> dict[str, Any]:
         from . import frames
         from .merge import merge
+        from .microgrids import redraw_microgrids
         from .partition import Bounds
+        from .planning import assign_households
         from .store import plans, repo
+        from .store.assignments import clear_assignments
         from .workflows import read_community_bundle
 
         report: dict[str, Any] = {}
@@ -230,21 +313,40 @@ def merge_job(
                 levels=(Bounds(settings.min_households, settings.max_households),),
                 seed=settings.seed,
             )
-            say(f"store the unified grids of {code}", (i + 0.9) / len(communities))
+            say(f"draw the micro-grids of {code}", (i + 0.7) / len(communities))
             unified = frames.conform("grids", result.unified.assign(level=1, parent_code=None))
+            homes = assign_households(bundle.households, unified)
+            ids = bundle.households["id"].astype(str)
+            micro = redraw_microgrids(
+                unified,
+                bundle.households,
+                {str(c): frozenset(g) for c, g in ids.groupby(homes.to_numpy())},
+                levels=(Bounds(settings.min_households, settings.max_households),
+                        Bounds(1, settings.micro_max_households)),
+                community=code,
+                buildings=bundle.buildings if len(bundle.buildings) else None,
+                seed=settings.seed,
+            )  # fmt: skip
+            say(f"store the unified grids of {code}", (i + 0.9) / len(communities))
             repo.delete(session, "grids", community=code)
             repo.upsert(session, "grids", unified)
+            repo.upsert(session, "grids", micro.grids)
             plans.sync_history(session, code)
+            live = [*unified["code"].astype(str), *micro.grids["code"].astype(str)]
+            cleared = clear_assignments(session, code, keep=live)
             layer_policies = chosen.drop_duplicates("layer").set_index("layer")["policy"]
             report[code] = {
                 **result.report["measures"],
                 "layers": {str(k): str(v) for k, v in layer_policies.items()},
                 "base_grids_replaced": len(bundle.grids),
-                "microgrids_deleted": len(bundle.microgrids),
+                "microgrids_replaced": len(bundle.microgrids),
+                "microgrids": len(micro.grids),
+                "microgrid_notes": micro.notes,
+                "assignments_cleared": cleared,
                 "note": (
-                    "merge makes base grids only: the community's micro-grids were "
-                    "deleted; partition the unified grids again to draw new ones"
-                    if len(bundle.microgrids)
+                    f"{cleared} staffing assignments of grids that no longer exist were "
+                    "cleared; run an assign job to staff the unified grids"
+                    if cleared
                     else ""
                 ),
             }

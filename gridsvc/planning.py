@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from . import edits, frames
 from .config import Settings
 from .errors import InputError, NotFoundError, Problem
+from .microgrids import redraw_microgrids
 from .partition import Bounds
 from .store import audit, plans, repo
 
@@ -204,7 +205,11 @@ def apply_edit(
     revision: int,
     settings: Settings,
 ) -> EditOutcome:
-    """Apply one edit to a draft as new grid versions; refuse it if it breaks coverage."""
+    """Apply one edit to a draft as new grid versions; refuse it if it breaks coverage.
+
+    The micro-grids of every base grid the edit changed are drawn again (new versions); those
+    of removed grids, and old ones not drawn again, are retired.
+    """
     plan = _draft(session, plan_id)
     plans.bump_revision(session, plan_id, expected=revision)
     state, every = _state(session, plan)
@@ -229,12 +234,19 @@ def apply_edit(
         )
     changed = [c for c, g in change.geoms.items() if g is not None]
     removed = [c for c, g in change.geoms.items() if g is None]
-    micro = every[(every["level"] > 1) & every["parent_code"].isin([*changed, *removed])]
-    if len(micro):
-        result["warnings"].append(
-            f"{len(micro)} micro-grids of the edited grids were dropped; "
-            "partition the draft's micro-grids again before publishing"
-        )
+    rows = _new_rows(state, every, change, changed, plan.community)
+    micro = redraw_microgrids(
+        rows,
+        state.households,
+        change.members,
+        levels=(bounds, Bounds(1, settings.micro_max_households)),
+        community=plan.community,
+        buildings=repo.read(session, "buildings", community=plan.community),
+        seed=settings.seed,
+    )
+    result["warnings"] += micro.notes
+    below = every[(every["level"] > 1) & every["parent_code"].isin([*changed, *removed])]
+    stale = sorted(set(below["code"].astype(str)) - set(micro.grids["code"].astype(str)))
     payload = {
         k: (shapely.geometry.mapping(v) if isinstance(v, BaseGeometry) else v)
         for k, v in args.items()
@@ -242,14 +254,13 @@ def apply_edit(
     edit_id = plans.record_edit(
         session, plan_id, op=op, user=user, payload=payload, validation=result
     )
-    rows = _new_rows(state, every, change, changed, plan.community)
     plans.write_versions(
         session,
         plan_id,
         edit_id=edit_id,
-        grids=rows,
-        members=change.members,
-        gone=[*removed, *micro["code"].astype(str)],
+        grids=pd.concat([frames.conform("grids", rows), micro.grids], ignore_index=True),
+        members={**change.members, **micro.members},
+        gone=[*removed, *stale],
     )
     audit.record(
         session,
@@ -373,17 +384,21 @@ def publish(
 def grid_of_household(
     session: Session, household_id: str, *, at: datetime | None = None
 ) -> dict[str, Any]:
-    """Return the published grid (and micro-grid) that held a household, now or at ``at``."""
-    hh = repo.read(session, "households")
-    hh = hh[hh["id"] == household_id].reset_index(drop=True)
+    """Return the published grid (and micro-grid) that held a household, now or at ``at``.
+
+    One keyed read of the household, then a point-in-polygon test on only the community's
+    grids whose box holds it (the spatial index finds them).
+    """
+    hh = repo.read(session, "households", ids=[household_id])
     if hh.empty:
         raise NotFoundError(f"household {household_id} is not in the store")
     community = str(hh["community_code"].iloc[0])
+    x0, y0, x1, y1 = (float(v) for v in hh.total_bounds)
     if at is None:
-        grids = repo.read(session, "grids", community=community)
+        grids = repo.read(session, "grids", community=community, bbox=(x0, y0, x1, y1))
     else:
         plans.sync_history(session, community)
-        grids = plans.grids_as_of(session, community, at)
+        grids = plans.grids_as_of(session, community, at, bbox=(x0, y0, x1, y1))
     out: dict[str, Any] = {
         "household": household_id,
         "community": community,

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ..config import Settings
-from ..jobs import JobRunner
+from ..jobs import JobRunner, fail_interrupted
 from ..store import open_store
 from .errors import install_error_handlers
 from .limits import BodyLimit
@@ -27,6 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        fail_interrupted(app.state.engine)
         yield
         app.state.jobs.shutdown()
 

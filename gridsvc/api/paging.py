@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 import geopandas as gpd
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..errors import InputError, Problem
 from ..geo import feature_collection
 
-__all__ = ["GEOJSON", "MAX_LIMIT", "BboxQuery", "LimitQuery", "OffsetQuery", "page", "parse_bbox"]
+__all__ = [
+    "GEOJSON",
+    "MAX_LIMIT",
+    "BboxQuery",
+    "LimitQuery",
+    "OffsetQuery",
+    "page",
+    "parse_bbox",
+    "with_etag",
+]
 
 GEOJSON = "application/geo+json"
 MAX_LIMIT = 1000
@@ -72,3 +82,20 @@ def page(
         links.append({"rel": "prev", "type": GEOJSON, "href": str(href)})
     body.update(numberMatched=total, numberReturned=len(body["features"]), links=links)
     return JSONResponse(body, media_type=GEOJSON, headers=headers)
+
+
+def with_etag(request: Request, response: JSONResponse) -> Response:
+    """Give ``response`` an ETag (a digest of its body); 304 when If-None-Match names it."""
+    tag = f'"{hashlib.sha256(response.body).hexdigest()[:32]}"'
+    if _matches(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    response.headers["ETag"] = tag
+    return response
+
+
+def _matches(if_none_match: str | None, tag: str) -> bool:
+    """Return whether an If-None-Match header names ``tag`` (weak comparison, or ``*``)."""
+    if not if_none_match:
+        return False
+    names = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in names or tag in names

@@ -23,6 +23,7 @@ from ..geo import WGS84, metric_crs
 from ..partition import Bounds, PartitionResult, check_partition
 from ..partition.areas import areas_to_households
 from ..partition.territory import GRID_SIZE
+from .adjust import adjust_to_soft
 from .diagnose import Thresholds, diagnose_layer
 from .layers import build_layers, check_layers
 from .overlay import TOLERANCE_M2, area_pairs
@@ -82,6 +83,40 @@ def _households(
     return households.to_crs(WGS84).reset_index(drop=True)
 
 
+def _atoms(hh: gpd.GeoDataFrame) -> np.ndarray:
+    """Return each household's atom: its building and stairwell unit, or itself without one."""
+    ids = hh["id"].astype(str).to_numpy(dtype=object)
+    if "building_id" not in hh.columns:
+        return ids
+    building = hh["building_id"].astype("string").fillna("").to_numpy(dtype=object)
+    unit = hh["unit"].astype("string").fillna("") if "unit" in hh.columns else ""
+    keys = (hh["building_id"].astype("string").fillna("") + "/" + unit).to_numpy(dtype=object)
+    return np.where(building != "", keys, ids)
+
+
+def _recount(
+    unified: pd.DataFrame,
+    part: PartitionResult,
+    hh: gpd.GeoDataFrame,
+    unified_of: np.ndarray,
+    codes: np.ndarray,
+) -> tuple[pd.DataFrame, PartitionResult]:
+    """Return the unified attributes and the assignment after households changed grids."""
+    unified = unified.copy()
+    unified["households"] = np.bincount(unified_of[unified_of >= 0], minlength=len(unified))
+    if "size" in hh.columns and "residents" in unified.columns:
+        size = pd.to_numeric(hh["size"], errors="coerce").fillna(1).to_numpy()
+        ok = unified_of >= 0
+        unified["residents"] = np.bincount(
+            unified_of[ok], weights=size[ok], minlength=len(unified)
+        ).astype(int)
+    ids = hh["id"].astype(str).to_numpy()
+    assignment = part.assignment.copy()
+    new_code = pd.Series(np.where(unified_of >= 0, codes[np.maximum(unified_of, 0)], ""), index=ids)
+    assignment["grid_code"] = new_code.reindex(assignment["household_id"].astype(str)).to_numpy()
+    return unified, PartitionResult(part.grids, part.microgrids, assignment, part.report)
+
+
 def _coverage(unified: gpd.GeoDataFrame, outline: Any) -> dict[str, Any]:
     """Measure the gaps and overlaps of the unified grids (stacked twins counted once)."""
     geoms = unified.geometry.to_numpy()
@@ -117,11 +152,14 @@ def merge(
     levels: Sequence[Bounds] = (Bounds(30, 50),),
     seed: int = 0,
     thresholds: Thresholds = Thresholds(),
+    adjust: bool = True,
 ) -> MergeResult:
     """Merge departmental ``layers`` (kind layer_grids) into one unified grid of the community.
 
     Hard layers are never crossed unless the bounds force it (reported); soft layers are
-    followed where the bounds allow. Raises InputError naming the layer or grid on bad input.
+    followed where the bounds allow: by the partition (soft barriers), then by moving border
+    units between unified grids (``adjust``; see :mod:`gridsvc.merge.adjust`). Raises
+    InputError naming the layer or grid on bad input.
     """
     started = time.perf_counter()
     levels = tuple(levels)
@@ -159,6 +197,18 @@ def merge(
         if la.hard:
             geoms, n = nest_in_hard(geoms, labels_of[la.name], stacked, points, unified_of, la)
             moved_pieces += n
+    adjusted = adjust_to_soft(
+        geoms,
+        unified_of,
+        points,
+        layer_list if adjust else [la for la in layer_list if la.hard],
+        bounds=levels[0],
+        stacked=stacked,
+        atoms=_atoms(hh),
+    )
+    if adjusted.moves:
+        geoms, unified_of = adjusted.geoms, adjusted.unified_of
+        unified, part = _recount(unified, part, hh, unified_of, codes)
     realigned: dict[str, gpd.GeoDataFrame] = {}
     walks: list[pd.DataFrame] = []
     moved: list[pd.DataFrame] = []
@@ -231,6 +281,7 @@ def merge(
         "unified": {
             **cover,
             "pieces_moved_into_hard_grids": moved_pieces,
+            "moves_toward_soft_layers": adjusted.moves,
             "violations": violations,
             "infeasible_regions": totals["infeasible_regions"],
             "partition_barrier_crossings": totals["barrier_crossings"],

@@ -7,6 +7,7 @@ says the solver kept it from the previous plan, and a kept row keeps its ``assig
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -16,7 +17,13 @@ from sqlalchemy.orm import Session
 from gridsvc.errors import StoreError
 from gridsvc.store.tables import Base
 
-__all__ = ["COLUMNS", "assignments_table", "read_assignments", "replace_assignments"]
+__all__ = [
+    "COLUMNS",
+    "assignments_table",
+    "clear_assignments",
+    "read_assignments",
+    "replace_assignments",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +104,16 @@ def replace_assignments(
         session.execute(insert(t), records)
     log.info("assignments of %s: %d rows", community, len(records))
     return len(records)
+
+
+def clear_assignments(session: Session, community: str, *, keep: Sequence[str]) -> int:
+    """Delete the assignments of ``community`` to grids not in ``keep``; return how many.
+
+    Call it after a community's grids were replaced, so no one stays assigned to a grid that
+    no longer exists.
+    """
+    t = assignments_table
+    stale = delete(t).where(t.c.community_code == community, t.c.grid_code.not_in(list(keep)))
+    cleared = int(session.execute(stale).rowcount or 0)  # type: ignore[attr-defined]
+    log.info("assignments of %s: cleared %d of vanished grids", community, cleared)
+    return cleared

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from gridsvc import frames
 from gridsvc.errors import NotFoundError, StaleError
+from gridsvc.store.repo import in_bbox
 from gridsvc.store.tables import SRID, TABLES, Base
 
 __all__ = [
@@ -545,14 +546,22 @@ def _same(prev: Any, record: dict[str, Any]) -> bool:
     )
 
 
-def grids_as_of(session: Session, community: str, at: datetime) -> gpd.GeoDataFrame:
-    """Return the grids of ``community`` that were published at ``at`` (every level)."""
+def grids_as_of(
+    session: Session,
+    community: str,
+    at: datetime,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the grids of ``community`` that were published at ``at`` (every level).
+
+    ``bbox`` (min lon, min lat, max lon, max lat) keeps those intersecting it (spatial index).
+    """
     h = history_table
-    rows = session.execute(
-        select(h, _geom_col(h))
-        .where(h.c.community_code == community)
-        .order_by(h.c.code, h.c.version)
-    ).all()
+    query = select(h, _geom_col(h)).where(h.c.community_code == community)
+    if bbox is not None:
+        query = query.where(in_bbox(session, h, bbox))
+    rows = session.execute(query.order_by(h.c.code, h.c.version)).all()
     at = utc(at)  # type: ignore[assignment]
     keep = [
         r

@@ -47,6 +47,7 @@ __all__ = [
     "communities_containing",
     "count",
     "delete",
+    "in_bbox",
     "read",
     "snapshot",
     "upsert",
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 GEOM = "geom"
 _BATCH = 5000
+_INDEX_MARGIN = 1e-4  # degrees added around a SpatiaLite index search (float32 boxes)
 _LAYER_COLUMNS = ("department", "policy")
 
 
@@ -198,12 +200,14 @@ def read(
     bbox: tuple[float, float, float, float] | None = None,
     layer: str | None = None,
     level: int | None = None,
+    ids: Sequence[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Return the stored rows of ``kind`` matching every filter given, sorted by key.
 
     ``bbox`` is (min lon, min lat, max lon, max lat) and keeps rows whose geometry intersects
     it; ``community`` filters kinds with a community code; ``layer`` filters ``layer_grids``;
-    ``level`` filters ``grids``.
+    ``level`` filters ``grids``; ``ids`` keeps the rows with those keys (kinds with a one-column
+    key), a keyed read.
     """
     k = frames.kind(kind)
     table = _table(kind)
@@ -215,10 +219,10 @@ def read(
         query = query.add_columns(layers.c.department, layers.c.policy).outerjoin(
             layers, layers.c.name == table.c.layer
         )
-    for condition in _filters(kind, community=community, layer=layer, level=level):
+    for condition in _filters(kind, community=community, layer=layer, level=level, ids=ids):
         query = query.where(condition)
     if bbox is not None:
-        query = query.where(_in_bbox(session, kind, bbox))
+        query = query.where(in_bbox(session, table, bbox))
     result = session.execute(query).all()
     names = [*(c.name for c in columns), "wkb"]
     if kind == "layer_grids":
@@ -238,9 +242,15 @@ def _filters(
     community: str | None = None,
     layer: str | None = None,
     level: int | None = None,
+    ids: Sequence[str] | None = None,
 ) -> list[ColumnElement[bool]]:
     table = _table(kind)
     conditions: list[ColumnElement[bool]] = []
+    if ids is not None:
+        key = frames.kind(kind).key
+        if len(key) != 1:
+            raise ValueError(f"{kind} has a key of {len(key)} columns; read it by filters")
+        conditions.append(table.c[key[0]].in_([str(i) for i in ids]))
     if community is not None:
         column = "code" if kind == "communities" else "community_code"
         if column not in table.c:
@@ -257,23 +267,32 @@ def _filters(
     return conditions
 
 
-def _in_bbox(
-    session: Session, kind: str, bbox: tuple[float, float, float, float]
+def in_bbox(
+    session: Session, table: Table, bbox: tuple[float, float, float, float]
 ) -> ColumnElement[bool]:
-    """Return a condition 'geometry intersects bbox' that uses the spatial index."""
+    """Return a condition 'geometry of ``table`` intersects bbox' that uses the spatial index.
+
+    ``table`` is any store table with a spatially indexed ``geom`` column.
+    """
     minx, miny, maxx, maxy = (float(v) for v in bbox)
     if not (minx <= maxx and miny <= maxy):
         raise ValueError(f"bbox {bbox} must be (min lon, min lat, max lon, max lat)")
-    table = _table(kind)
     geom = table.c[GEOM]
+    # the envelope of the two corners: a polygon, or a valid line or point when degenerate
+    corners = shapely.multipoints([(minx, miny), (maxx, maxy)])
+    wkb = bytes(shapely.to_wkb(shapely.envelope(corners), output_dimension=2))
+    frame = func.ST_GeomFromWKB(bindparam("bbox_wkb", wkb, type_=LargeBinary), SRID)
     if session.get_bind().dialect.name == "postgresql":
-        envelope = func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID)
-        return func.ST_Intersects(geom, envelope)
-    frame = func.BuildMbr(minx, miny, maxx, maxy, SRID)
+        return func.ST_Intersects(geom, frame)
+    # SQLite's R*Tree keeps boxes in 32-bit floats (~1.5e-5 degrees apart at 180°): search a
+    # slightly larger frame, or a point near a box's edge misses it; ST_Intersects decides.
+    m = _INDEX_MARGIN
     candidates = text(
         "SELECT rowid FROM SpatialIndex WHERE f_table_name = :t AND f_geometry_column = :g "
         "AND search_frame = BuildMbr(:x0, :y0, :x1, :y1, :srid)"
-    ).bindparams(t=table.name, g=GEOM, x0=minx, y0=miny, x1=maxx, y1=maxy, srid=SRID)
+    ).bindparams(
+        t=table.name, g=GEOM, x0=minx - m, y0=miny - m, x1=maxx + m, y1=maxy + m, srid=SRID
+    )
     rowid: ColumnElement[int] = literal_column(f"{table.name}.rowid")
     return and_(
         rowid.in_(candidates.columns(literal_column("rowid"))),

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from job_helpers import grids_state, poll, wait
+from job_helpers import grids_state, poll, restarted, wait
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import PartitionError
 from gridsvc.jobs import JobRunner
-from gridsvc.store import repo
+from gridsvc.store import repo, session_scope
+from gridsvc.store.jobs import read_job
 
 Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
@@ -81,3 +82,75 @@ def test_a_job_killed_half_way_leaves_the_previous_grids(api_store: Engine, code
     runner.shutdown()
     assert job.status == "cancelled"
     assert grids_state(api_store, code) == before
+
+
+def test_a_new_app_on_the_same_store_sees_the_finished_job(
+    client: TestClient, login: Login, code: str, api_store: Engine, store_url: str
+) -> None:
+    headers = login("planner")
+    response = client.post(f"{API}/jobs/partition", json={"communities": [code]}, headers=headers)
+    first = poll(client, response.headers["Location"], headers)
+    assert first["status"] == "succeeded", first
+    with restarted(client, api_store, store_url) as fresh:
+        assert fresh.app.state.jobs.get(first["id"]) is None  # not from this process' memory
+        again = fresh.get(response.headers["Location"], headers=headers)
+        assert again.status_code == 200
+        assert again.json() == first
+        assert again.json()["started_at"] is not None
+        assert fresh.get(f"{API}/jobs/{first['id']}", headers=login("outsider")).status_code == 403
+
+
+def test_a_restart_marks_a_running_job_failed_and_the_store_keeps_its_grids(
+    client: TestClient, login: Login, code: str, api_store: Engine, store_url: str
+) -> None:
+    before = grids_state(api_store, code)
+    halfway, release = threading.Event(), threading.Event()
+
+    def slow(session: Session, say: Callable[[str, float], None]) -> dict[str, Any]:
+        say("thinking", 0.5)
+        halfway.set()
+        release.wait(60)
+        repo.delete(session, "grids", community=code)
+        return {"done": True}
+
+    # The process that is about to "die". It writes only after the restart: a really dead
+    # process' SQLite write lock dies with it, a merely blocked one's would not.
+    runner = JobRunner(workers=1)
+    job = runner.submit("partition", slow, engine=api_store, communities=[code], user="planner")
+    assert halfway.wait(60)
+    with session_scope(api_store) as session:
+        assert read_job(session, job.id)["status"] == "running"  # type: ignore[index]
+    with restarted(client, api_store, store_url) as fresh:
+        body = fresh.get(f"{API}/jobs/{job.id}", headers=login("planner")).json()
+        assert body["status"] == "failed"
+        assert body["error"] == (
+            "interrupted by a restart of the service before it finished; nothing it did was "
+            "kept (its transaction rolled back); start it again"
+        )
+        assert body["finished_at"] is not None
+        # the old process' job, had it lived on, may not commit behind the restart's back
+        release.set()
+        wait(job)
+        runner.shutdown()
+        assert job.status == "cancelled"
+        assert "marked interrupted by a restart" in (job.error or "")
+        assert fresh.get(f"{API}/jobs/{job.id}", headers=login("planner")).json() == body
+    assert grids_state(api_store, code) == before
+
+
+def test_a_failed_job_is_stored_failed(api_store: Engine, code: str) -> None:
+    def wreck(session: Session, say: Callable[[str, float], None]) -> dict[str, Any]:
+        raise PartitionError("the solver gave up")
+
+    runner = JobRunner(workers=1)
+    job = wait(runner.submit("partition", wreck, engine=api_store, communities=[code], user="t"))
+    runner.shutdown()
+    with session_scope(api_store) as session:
+        stored = read_job(session, job.id)
+    assert stored is not None
+    assert (stored["status"], stored["error"], stored["user"]) == (
+        "failed",
+        "the solver gave up",
+        "t",
+    )
+    assert stored["communities"] == [code] and stored["report"] is None

@@ -7,8 +7,10 @@ soft) and is partitioned; workers are a generated roster stored through ``repo.u
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from job_helpers import grids_state, poll, wait
@@ -20,7 +22,8 @@ from gridsvc.config import load_settings
 from gridsvc.errors import PartitionError
 from gridsvc.jobs import JobRunner, assign_job, merge_job
 from gridsvc.merge import merge
-from gridsvc.partition import Bounds
+from gridsvc.partition import Bounds, check_partition
+from gridsvc.planning import assign_households
 from gridsvc.staffing import generate_roster
 from gridsvc.store import repo, session_scope, users
 from gridsvc.store.assignments import read_assignments
@@ -70,13 +73,29 @@ def test_merge_job_replaces_the_base_grids_by_the_unified_ones(
     report = body["report"][code]
     assert (report["hard_crossings"], report["gaps"], report["overlaps"]) == (0, 0, 0)
     assert report["layers"] == {"police": "hard", "governance": "soft", "party": "soft"}
-    assert report["microgrids_deleted"] == len(bundle.microgrids)
-    assert "micro-grids were deleted" in report["note"]
+    assert report["microgrids_replaced"] == len(bundle.microgrids)
+    assert (report["assignments_cleared"], report["note"]) == (0, "")
     with session_scope(api_store) as session:
-        stored = repo.read(session, "grids", community=code)
+        every = repo.read(session, "grids", community=code)
         households = repo.read(session, "households", community=code)
-    assert set(stored["level"]) == {1}
+        community = repo.read(session, "communities", community=code)
+    stored = every[every["level"] == 1].reset_index(drop=True)
+    micro = every[every["level"] == 2].reset_index(drop=True)
+    assert set(every["level"]) == {1, 2}
     assert len(stored) == report["unified_grids"]
+    assert len(micro) == report["microgrids"] > len(stored)
+    assert report["microgrid_notes"] == []
+    # every level holds each household once, micro-grids tile their unified grid, 1–15 each
+    assignment = pd.DataFrame(
+        {
+            "household_id": households["id"],
+            "grid_code": assign_households(households, stored).to_numpy(),
+            "microgrid_code": assign_households(households, micro).to_numpy(),
+        }
+    )
+    result = SimpleNamespace(grids=stored, microgrids=micro, assignment=assignment)
+    levels = [Bounds(1, 10_000), Bounds(1, settings.micro_max_households)]
+    assert check_partition(community, households, result, levels) == []
     assert int(stored["households"].sum()) == len(households) == report["households"]
     # the same merge, run here on what the store held, gives the stored grids
     layers = bundle.layer_grids.sort_values(["policy", "layer"]).reset_index(drop=True)
@@ -135,6 +154,30 @@ def test_a_merge_failing_after_writing_leaves_the_grids(api_store: Engine, code:
     runner.shutdown()
     assert (job.status, job.error) == ("failed", "the check after the merge failed")
     assert grids_state(api_store, code) == before
+
+
+def test_merge_job_clears_the_assignments_of_grids_that_no_longer_exist(
+    client: TestClient, login: Login, api_store: Engine, code: str
+) -> None:
+    _add_workers(api_store, code)
+    headers = login("planner")
+    assert _run(client, "assign", {"communities": [code]}, headers)["status"] == "succeeded"
+    before = _assignments(api_store, code)
+    merged = _run(client, "merge", {"communities": [code]}, headers)
+    assert merged["status"] == "succeeded", merged
+    with session_scope(api_store) as session:
+        live = set(repo.read(session, "grids", community=code)["code"])
+    after = _assignments(api_store, code)
+    vanished = [row for row in before if row[1] not in live]
+    assert vanished  # the unified grids do not all keep the old codes
+    assert all(row[1] in live for row in after)
+    assert after == [row for row in before if row[1] in live]
+    report = merged["report"][code]
+    assert report["assignments_cleared"] == len(vanished) == len(before) - len(after)
+    assert report["note"] == (
+        f"{len(vanished)} staffing assignments of grids that no longer exist were cleared; "
+        "run an assign job to staff the unified grids"
+    )
 
 
 # --- assign ---------------------------------------------------------------------------------

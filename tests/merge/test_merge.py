@@ -73,10 +73,11 @@ def test_crosswalk_accounts_for_every_household(fixture_merge) -> None:
 
 
 def test_soft_layers_mostly_kept_on_yudu() -> None:
-    """Measured: party 0.944, governance 0.939 (0.915 / 0.936 without soft barriers)."""
+    """Measured: party 0.950, governance 0.945 (0.944 / 0.939 without the boundary adjustment,
+    0.915 / 0.936 without soft barriers either)."""
     result = _fixture("yudu")
     shares = result.report["measures"]["soft_share_unchanged"]
-    assert shares["party"] >= 0.93 and shares["governance"] >= 0.93
+    assert shares["party"] >= 0.95 and shares["governance"] >= 0.945
     assert result.report["measures"]["share_within_bounds"] == 1.0
 
 

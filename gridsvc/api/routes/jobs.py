@@ -14,7 +14,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ...errors import InputError, NotFoundError, Problem
-from ...jobs import Job, JobFn, JobRunner, assign_job, community_layers, merge_job, partition_job
+from ...jobs import (
+    Job,
+    JobFn,
+    JobRunner,
+    assign_job,
+    community_layers,
+    load_job,
+    merge_job,
+    partition_job,
+)
 from ...staffing import shipped_models
 from ...store import repo
 from ...store.users import User
@@ -51,12 +60,11 @@ def _runner(request: Request) -> JobRunner:
     return request.app.state.jobs  # type: ignore[no-any-return]
 
 
-def _job(request: Request, job_id: str, user: Any) -> Job:
-    job = _runner(request).get(job_id)
+def _job(request: Request, session: Session, job_id: str, user: Any) -> Job:
+    """Return the job (live from this process, else as stored) if ``user`` may see it."""
+    job = _runner(request).get(job_id) or load_job(session, job_id)
     if job is None:
-        raise NotFoundError(
-            f"job {job_id} does not exist (jobs are kept until the service restarts)"
-        )
+        raise NotFoundError(f"job {job_id} does not exist")
     if user.role != "admin" and job.user != user.username:
         for code in job.communities:
             require_community(user, code)
@@ -110,7 +118,8 @@ def start_merge(
 ) -> dict[str, Any]:
     """Merge each community's departmental layers into its base grids (一张网); 202 with the job.
 
-    The unified grids replace the base grids; micro-grids are deleted (merge makes base grids).
+    The unified grids replace the base grids, micro-grids are drawn again inside them, and
+    assignments of grids that no longer exist are cleared (the report counts them).
     """
     codes = _codes(session, user, body.communities)
     for code in codes:
@@ -163,16 +172,22 @@ def start_assign(
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: str, request: Request, user: UserDep) -> dict[str, Any]:
-    """A job's status (queued, running, succeeded, failed, cancelled), progress and report."""
-    return _job(request, job_id, user).as_dict()
+def get_job(job_id: str, request: Request, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """A job's status (queued, running, succeeded, failed, cancelled), progress and report.
+
+    Jobs outlive restarts; one a restart interrupted is failed, with an error saying so.
+    """
+    return _job(request, session, job_id, user).as_dict()
 
 
 @router.delete("/jobs/{job_id}", status_code=202)
-def cancel_job(job_id: str, request: Request, user: PlannerDep) -> dict[str, Any]:
+def cancel_job(
+    job_id: str, request: Request, session: SessionDep, user: PlannerDep
+) -> dict[str, Any]:
     """Cancel a job; it rolls back, so the store keeps what it had."""
-    job = _job(request, job_id, user)
+    job = _job(request, session, job_id, user)
     if job.status not in ("queued", "running"):
         raise HTTPException(409, f"job {job_id} has already {job.status}")
-    _runner(request).cancel(job_id)
+    if _runner(request).cancel(job_id) is None:
+        raise HTTPException(409, f"job {job_id} runs in another service process; cancel it there")
     return job.as_dict()

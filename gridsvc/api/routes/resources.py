@@ -8,7 +8,7 @@ from typing import Annotated
 
 import geopandas as gpd
 import shapely
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from ...errors import NotFoundError
@@ -16,7 +16,7 @@ from ...planning import grid_of_household
 from ...store import plans, repo
 from ...store.users import User
 from ..deps import SessionDep, UserDep, require_community
-from ..paging import BboxQuery, LimitQuery, OffsetQuery, page, parse_bbox
+from ..paging import BboxQuery, LimitQuery, OffsetQuery, page, parse_bbox, with_etag
 from ..scope import community_mask, worker_households
 
 __all__ = ["router"]
@@ -81,8 +81,7 @@ def household_grid(
     as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
 ) -> dict[str, object]:
     """The published grid that holds (or on ``as_of`` held) a household."""
-    hh = repo.read(session, "households")
-    hit = hh[hh["id"] == household_id]
+    hit = repo.read(session, "households", ids=[household_id])
     if hit.empty:
         raise NotFoundError(f"household {household_id} is not in the store")
     require_community(user, str(hit["community_code"].iloc[0]))
@@ -105,7 +104,7 @@ def _grids(
     limit: int,
     offset: int,
     micro: bool,
-) -> JSONResponse:
+) -> Response:
     if as_of is None:
         frame = _scoped(session, user, "grids", community, bbox, level=level)
     else:
@@ -121,7 +120,7 @@ def _grids(
             frame = frame[frame.intersects(shapely.box(*box))]
     if micro:
         frame = frame[frame["level"] > 1]
-    return page(frame, request, limit=limit, offset=offset, id_column="code")
+    return with_etag(request, page(frame, request, limit=limit, offset=offset, id_column="code"))
 
 
 @router.get("/grids", response_class=JSONResponse)
@@ -135,8 +134,11 @@ def list_grids(
     as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
-) -> JSONResponse:
-    """Published grids of every level (or of ``level``), now or as published on ``as_of``."""
+) -> Response:
+    """Published grids of every level (or of ``level``), now or as published on ``as_of``.
+
+    The response carries an ETag; send it back in If-None-Match to get 304 while unchanged.
+    """
     return _grids(
         request,
         session,
@@ -160,8 +162,8 @@ def list_micro_grids(
     bbox: BboxQuery = None,
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
-) -> JSONResponse:
-    """Published micro-grids (level 2 and deeper)."""
+) -> Response:
+    """Published micro-grids (level 2 and deeper), with an ETag as ``/grids``."""
     return _grids(
         request,
         session,

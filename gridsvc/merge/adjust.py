@@ -1,0 +1,299 @@
+"""Boundary adjustment: move boundary atoms between unified grids to agree with soft layers.
+
+After the partition, a unified grid may hold households whose soft-layer grid is not the one
+it is labelled with. An atom (a stairwell unit of a building, or a household without one) on
+its border moves, with its territory (the Voronoi cells of its households inside the grid), to
+a neighbouring unified grid when every rule still holds: both grids keep their household count
+within the bounds (or no further outside them), both stay one polygon, the two grids share
+every hard label and the territory lies inside those hard grids (so no hard layer is ever
+crossed), stacked grids stay as they are, and the atom's households keep more soft-layer grids
+than they lose, over all soft layers together. Moves are greedy, best gain first; the state
+with the most households keeping their soft grids is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from ..partition import Bounds
+from ..partition.territory import GRID_SIZE, shared_lengths
+from .layers import Layer
+from .overlay import TOLERANCE_M2, locate, polygonal
+from .unify import label_unified
+
+__all__ = ["Adjusted", "adjust_to_soft"]
+
+MAX_MOVES = 500
+NEAR_M = 1.0  # a household this close outside its grid (the partition's tolerance) is in it
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    """Unified geometries and household → unified index after the pass, and atoms moved."""
+
+    geoms: np.ndarray
+    unified_of: np.ndarray
+    moves: int
+
+
+@dataclass(frozen=True)
+class _Atom:
+    """An atom of grid ``grid``: its household rows and its territory there."""
+
+    grid: int
+    rows: np.ndarray
+    piece: BaseGeometry
+
+
+@dataclass(frozen=True)
+class _Move:
+    """Atoms changing grid together: each ``(atom, receiver)``; one, two swapped, or a chain
+    where the first atom's receiver passes one of its atoms on to a third grid."""
+
+    gain: int
+    transfers: tuple[tuple[_Atom, int], ...]
+
+
+@dataclass(frozen=True)
+class _Context:
+    points: np.ndarray
+    atoms: np.ndarray
+    soft: Sequence[Layer]
+    hard: Sequence[Layer]
+    homes: dict[str, np.ndarray]
+    bounds: Bounds
+    stacked: np.ndarray
+    point_tree: shapely.STRtree
+
+
+def adjust_to_soft(
+    geoms: np.ndarray,
+    unified_of: np.ndarray,
+    points: np.ndarray,
+    layers: Sequence[Layer],
+    *,
+    bounds: Bounds,
+    stacked: np.ndarray,
+    atoms: np.ndarray,
+) -> Adjusted:
+    """Return the unified grids after moving border atoms toward the soft layers.
+
+    ``geoms`` are metric unified geometries; ``unified_of`` the unified index of each household
+    (``points``, metric; -1 when none); ``atoms`` each household's atom key (households of one
+    key move together).
+    """
+    soft = [la for la in layers if not la.hard]
+    geoms = np.array(geoms, dtype=object)
+    unified_of = np.array(unified_of)
+    if not soft or len(geoms) < 2:
+        return Adjusted(geoms, unified_of, 0)
+    homes: dict[str, np.ndarray] = {}
+    for la in soft:
+        at = locate(points, la.tiled.geometry.to_numpy())
+        ids = la.tiled["grid_id"].astype(str).to_numpy(dtype=object)
+        homes[la.name] = np.where(at >= 0, ids[np.maximum(at, 0)], "").astype(object)
+    ctx = _Context(
+        points, np.asarray(atoms, dtype=object), soft, [la for la in layers if la.hard],
+        homes, bounds, np.asarray(stacked, dtype=bool), shapely.STRtree(points),
+    )  # fmt: skip
+    best = (geoms.copy(), unified_of.copy(), 0)
+    best_score = -1
+    for moves in range(MAX_MOVES + 1):
+        labels = {la.name: label_unified(geoms, unified_of, points, la)[0] for la in soft}
+        score = _score(unified_of, labels, ctx)
+        if score > best_score:
+            best, best_score = (geoms.copy(), unified_of.copy(), moves), score
+        move = _best_move(geoms, unified_of, labels, ctx) if moves < MAX_MOVES else None
+        if move is None:
+            break
+        geoms = _apply(geoms, move)
+        for atom, receiver in move.transfers:
+            unified_of[atom.rows] = receiver
+    return Adjusted(*best)
+
+
+def _score(unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context) -> int:
+    """Return how many (household, soft layer) pairs keep their grid under ``labels``."""
+    placed = unified_of >= 0
+    return sum(
+        int((ctx.homes[la.name][placed] == labels[la.name][unified_of[placed]]).sum())
+        for la in ctx.soft
+    )
+
+
+def _best_move(
+    geoms: np.ndarray, unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context
+) -> _Move | None:
+    """Return the valid move (one atom, a swap or a chain of two) gaining most, or None."""
+    hard_key = _hard_keys(geoms, unified_of, ctx)
+    counts = np.bincount(unified_of[unified_of >= 0], minlength=len(geoms))
+    tree = shapely.STRtree(geoms)
+    placed = np.flatnonzero(unified_of >= 0)
+    wrong = np.zeros(len(unified_of), dtype=bool)
+    for la in ctx.soft:
+        home = ctx.homes[la.name][placed]
+        wrong[placed] |= (home != "") & (home != labels[la.name][unified_of[placed]])
+    atoms: dict[int, list[_Atom]] = {}
+
+    def atoms_of(grid: int) -> list[_Atom]:
+        if grid not in atoms:
+            atoms[grid] = _atoms_of(grid, geoms, unified_of, ctx)
+        return atoms[grid]
+
+    def gain(atom: _Atom, to: int) -> int:
+        return sum(
+            int((ctx.homes[la.name][atom.rows] == labels[la.name][to]).sum())
+            - int((ctx.homes[la.name][atom.rows] == labels[la.name][atom.grid]).sum())
+            for la in ctx.soft
+        )
+
+    def fits(*changes: tuple[int, int]) -> bool:
+        return all(_fits(counts[g] + n, counts[g], ctx.bounds) for g, n in changes)
+
+    def receivers(atom: _Atom) -> list[int]:
+        near = tree.query(atom.piece, predicate="intersects").tolist()
+        key = hard_key[atom.grid]
+        return [
+            k for k in sorted(near) if k != atom.grid and not ctx.stacked[k] and hard_key[k] == key
+        ]
+
+    candidates: list[_Move] = []
+    for u in sorted(set(unified_of[wrong].tolist())):
+        for a in atoms_of(u):
+            if not wrong[a.rows].any():
+                continue
+            n_a = len(a.rows)
+            for k in receivers(a):
+                g_a = gain(a, k)
+                if g_a > 0 and fits((u, -n_a), (k, n_a)):
+                    candidates.append(_Move(g_a, ((a, k),)))
+                for b in atoms_of(k):  # k passes one of its atoms on: back to u, or further
+                    n_b = len(b.rows)
+                    for w in receivers(b):
+                        g = g_a + gain(b, w)
+                        if g <= 0:
+                            continue
+                        if w == u and fits((u, n_b - n_a), (k, n_a - n_b)):
+                            candidates.append(_Move(g, ((a, k), (b, u))))
+                        elif w != u and fits((u, -n_a), (k, n_a - n_b), (w, n_b)):
+                            candidates.append(_Move(g, ((a, k), (b, w))))
+    candidates.sort(key=lambda m: -m.gain)  # stable: ties keep the deterministic scan order
+    for move in candidates:
+        if _valid(move, geoms, hard_key, ctx):
+            return move
+    return None
+
+
+def _atoms_of(grid: int, geoms: np.ndarray, unified_of: np.ndarray, ctx: _Context) -> list[_Atom]:
+    """Return the atoms of ``grid`` that could leave it, each with a territory there.
+
+    An atom's territory is the union of its households' Voronoi cells in the grid, or, when
+    that is not one polygon, the Voronoi cell of the atom's centre among the grid's atoms;
+    either must hold the atom's households (or lie within ``NEAR_M`` of them) and no other.
+    """
+    if ctx.stacked[grid]:
+        return []
+    rows = np.flatnonzero(unified_of == grid)
+    keys = ctx.atoms[rows]
+    names = sorted(set(keys.tolist()))
+    if len(names) < 2:
+        return []
+    cells = _territories(geoms[grid], ctx.points[rows])
+    centres = shapely.points(
+        [shapely.get_coordinates(ctx.points[rows[keys == k]]).mean(axis=0) for k in names]
+    )
+    blocks = _territories(geoms[grid], centres)
+    out = []
+    for n, key in enumerate(names):
+        mine = keys == key
+        options = []
+        if cells is not None:
+            options.append(polygonal(shapely.union_all(cells[mine], grid_size=GRID_SIZE)))
+        if blocks is not None:
+            options.append(polygonal(blocks[n]))
+        for piece in options:
+            if shapely.get_num_geometries(piece) != 1 or shapely.area(piece) <= TOLERANCE_M2:
+                continue
+            if not shapely.dwithin(piece, ctx.points[rows[mine]], NEAR_M).all():
+                continue
+            inside = ctx.point_tree.query(piece, predicate="intersects")
+            if not np.isin(inside, rows[mine]).all():
+                continue  # it would carry a household of another atom (or grid) along
+            out.append(_Atom(grid, rows[mine], piece))
+            break
+    return out
+
+
+def _apply(geoms: np.ndarray, move: _Move) -> np.ndarray:
+    """Return the geometries after ``move``'s transfers, in order."""
+    geoms = np.array(geoms, dtype=object)
+    for atom, receiver in move.transfers:
+        geoms[receiver] = polygonal(shapely.union(geoms[receiver], atom.piece, grid_size=GRID_SIZE))
+        geoms[atom.grid] = polygonal(
+            shapely.difference(geoms[atom.grid], atom.piece, grid_size=GRID_SIZE)
+        )
+    return geoms
+
+
+def _valid(move: _Move, geoms: np.ndarray, hard_key: list[tuple[str, ...]], ctx: _Context) -> bool:
+    """Tell whether ``move`` keeps every grid it touches one polygon inside its hard grids."""
+    for atom, receiver in move.transfers:
+        if shared_lengths(np.array([atom.piece], dtype=object), geoms[[receiver]])[0] <= 0:
+            return False
+        if not _inside(atom.piece, hard_key[receiver], ctx.hard):
+            return False  # the piece reaches into another hard grid (a forced crossing)
+    after = _apply(geoms, move)
+    touched = {a.grid for a, _ in move.transfers} | {r for _, r in move.transfers}
+    return all(
+        shapely.get_num_geometries(after[g]) == 1 and shapely.area(after[g]) > TOLERANCE_M2
+        for g in touched
+    )
+
+
+def _territories(grid: BaseGeometry, points: np.ndarray) -> np.ndarray | None:
+    """Return the Voronoi cell of each point inside ``grid`` (None when points coincide)."""
+    if len(points) < 2:
+        return None
+    xy = shapely.get_coordinates(points)
+    if len(np.unique(np.round(xy, 3), axis=0)) < len(xy):
+        return None
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=grid, ordered=True)
+    )
+    if len(cells) != len(points):
+        return None
+    return np.asarray(shapely.intersection(cells, grid, grid_size=GRID_SIZE), dtype=object)
+
+
+def _fits(after: int, before: int, bounds: Bounds) -> bool:
+    """Tell whether a count may change to ``after``: within bounds, or no further outside."""
+    if bounds.lo <= after <= bounds.hi:
+        return True
+    return bool(
+        abs(after - np.clip(after, bounds.lo, bounds.hi))
+        < abs(before - np.clip(before, bounds.lo, bounds.hi))
+    )
+
+
+def _hard_keys(geoms: np.ndarray, unified_of: np.ndarray, ctx: _Context) -> list[tuple[str, ...]]:
+    """Return per unified grid its hard grid ids (one per hard layer)."""
+    if not ctx.hard:
+        return [()] * len(geoms)
+    columns = [label_unified(geoms, unified_of, ctx.points, la)[0] for la in ctx.hard]
+    return [tuple(str(c[i]) for c in columns) for i in range(len(geoms))]
+
+
+def _inside(part: BaseGeometry, key: tuple[str, ...], hard: Sequence[Layer]) -> bool:
+    """Tell whether ``part`` lies inside the hard grids named by ``key`` (one per layer)."""
+    for la, gid in zip(hard, key, strict=True):
+        grid = la.tiled.geometry.to_numpy()[la.tiled["grid_id"].astype(str).to_numpy() == gid]
+        if not len(grid):
+            return False
+        if shapely.area(shapely.difference(part, grid[0], grid_size=GRID_SIZE)) > TOLERANCE_M2:
+            return False
+    return True
