@@ -30,6 +30,7 @@ __all__ = [
     "create_draft",
     "diff",
     "grid_of_household",
+    "plan_state",
     "publish",
 ]
 
@@ -116,6 +117,11 @@ def create_draft(
         session, user=user, action="plan.create", target=f"plan/{plan.id}", after=plan.as_dict()
     )
     return plan
+
+
+def plan_state(session: Session, plan: plans.PlanInfo) -> edits.PlanState:
+    """Return the base grids of ``plan`` and their households as an :class:`edits.PlanState`."""
+    return _state(session, plan)[0]
 
 
 def _state(session: Session, plan: plans.PlanInfo) -> tuple[edits.PlanState, gpd.GeoDataFrame]:
