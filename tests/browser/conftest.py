@@ -7,6 +7,7 @@ Playwright page in headless Debian Chromium (no browser download): every request
 127.0.0.1 is aborted and recorded in ``page_log.external``, console errors and uncaught page
 errors land in ``page_log.console_errors``, and a screenshot of the page is kept per test under
 ``test-artifacts/``. ``page_log.assert_clean()`` checks both logs; teardown checks them again.
+Tests import ``LiveServer``, ``PageLog`` and ``PASSWORD`` from ``harness`` (beside this file).
 """
 
 from __future__ import annotations
@@ -17,21 +18,24 @@ import shutil
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+from harness import (  # tests/browser/harness.py (pytest puts it on the path)
+    PASSWORD,
+    LiveServer,
+    PageLog,
+)
 from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
-from sqlalchemy.engine import Engine
 
 from gridsvc.api import create_app
 from gridsvc.config import load_settings
 from gridsvc.store import make_engine
 
-__all__ = ["CODE", "PASSWORD", "LiveServer", "PageLog", "seeded_sqlite"]
+__all__ = ["CODE", "LiveServer", "PageLog", "seeded_sqlite"]
 
 
 def _api_fixtures() -> ModuleType:
@@ -46,8 +50,8 @@ def _api_fixtures() -> ModuleType:
 
 _api = _api_fixtures()
 CODE: str = _api.CODE
-PASSWORD: str = _api.PASSWORD
 SECRET: str = _api.SECRET
+assert _api.PASSWORD == PASSWORD, "harness.PASSWORD must be the seeded accounts' password"
 seeded_sqlite = _api.seeded_sqlite  # the API tests' seeded store, made once a run
 
 CHROMIUM = "/usr/bin/chromium"
@@ -63,23 +67,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LOCAL_HOSTS = {"127.0.0.1"}
-
-
-@dataclass
-class LiveServer:
-    url: str
-    engine: Engine
-    code: str
-
-
-@dataclass
-class PageLog:
-    external: list[str] = field(default_factory=list)
-    console_errors: list[str] = field(default_factory=list)
-
-    def assert_clean(self) -> None:
-        assert not self.external, f"requests left 127.0.0.1: {self.external}"
-        assert not self.console_errors, f"console errors: {self.console_errors}"
 
 
 def _free_port() -> int:
