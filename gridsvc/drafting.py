@@ -35,9 +35,9 @@ class DraftView:
 
 
 def _status(count: int, bounds: Bounds) -> str:
-    if count < bounds.min_households:
+    if count < bounds.lo:
         return "under"
-    return "over" if count > bounds.max_households else "within"
+    return "over" if count > bounds.hi else "within"
 
 
 def describe(session: Session, plan_id: int, settings: Settings) -> DraftView:

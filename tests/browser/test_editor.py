@@ -1,0 +1,150 @@
+"""The planner's editor in headless Chromium against a live gridsvc over a real store.
+
+Each test signs in as the planner through the page, works the way a planner does (clicks,
+brushes, drags) and checks both the screen and the store. The harness (conftest.py) fails any
+test whose page sent a request beyond 127.0.0.1 or logged a console error.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+import shapely
+from harness import PASSWORD, LiveServer, PageLog
+from playwright.sync_api import Page, expect
+from shapely.geometry import shape
+
+from gridsvc import drafting
+from gridsvc.config import load_settings
+from gridsvc.store import plans, session_scope
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+class Api:
+    """The live API as a second client (another planner, or the test looking for a valid move)."""
+
+    def __init__(self, server: LiveServer, username: str = "planner") -> None:
+        self.http = httpx.Client(base_url=f"{server.url}/api/v1")
+        token = self.http.post("/token", data={"username": username, "password": PASSWORD})
+        token.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        assert response.is_success, response.text
+        return response.json()
+
+    def draft(self, code: str) -> int:
+        drafts = [
+            p for p in self.json("GET", f"/communities/{code}/plans") if p["status"] == "draft"
+        ]
+        return int(max(p["id"] for p in drafts))
+
+    def preview(self, plan: int, edits: list[dict[str, Any]]) -> httpx.Response:
+        return self.http.post(f"/plans/{plan}/preview", json={"edits": edits})
+
+
+def open_editor(page: Page, server: LiveServer, *, new_draft: bool = True) -> None:
+    """Open the editor, sign in as the planner through the form, start a draft if asked."""
+    page.goto(f"{server.url}/editor?community={server.code}")
+    page.fill("input[name=username]", "planner")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#signin button[type=submit]")
+    if new_draft:
+        page.click("#new-draft")
+    expect(page.locator("#grids tbody tr").first).to_be_visible()
+    settle(page)
+
+
+def settle(page: Page) -> None:
+    """Wait until the page has no request of its own under way."""
+    expect(page.locator("body")).not_to_have_attribute("data-busy", "1")
+
+
+def count_on_screen(page: Page, grid: str) -> int:
+    return int(page.locator(f"#grids tr[data-grid='{grid}'] .count").inner_text())
+
+
+def css_id(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", value)
+
+
+def movable_building(api: Api, plan: int) -> tuple[str, str, str, int]:
+    """Return (building, from grid, to grid, households moved) for a move the engine accepts:
+    a building of one grid nearest to a neighbouring grid."""
+    view = api.preview(plan, []).json()
+    grids = {f["properties"]["code"]: f for f in view["features"]}
+    by_grid: dict[str, list[str]] = {}
+    for building, grid in view["buildings"].items():
+        by_grid.setdefault(grid, []).append(building)
+    tried = 0
+    for code, grid in grids.items():
+        for neighbour in grid["properties"]["neighbours"]:
+            edge = shape(grids[neighbour]["geometry"])
+            candidates = sorted(
+                by_grid.get(code, []),
+                key=lambda b: shapely.distance(building_shapes(api)[b], edge),
+            )
+            for building in candidates[:2]:
+                edit = {"op": "reassign", "to": neighbour, "buildings": [building]}
+                answer = api.preview(plan, [edit])
+                tried += 1
+                if answer.is_success:
+                    after = {f["properties"]["code"]: f for f in answer.json()["features"]}
+                    moved = (
+                        grid["properties"]["households"] - after[code]["properties"]["households"]
+                    )
+                    return building, code, neighbour, moved
+                assert tried < 40, "no building move is accepted anywhere"
+    raise AssertionError("no grid has a neighbour")
+
+
+_SHAPES: dict[int, dict[str, Any]] = {}
+
+
+def building_shapes(api: Api) -> dict[str, Any]:
+    key = id(api)
+    if key not in _SHAPES:
+        found = api.json("GET", "/buildings", params={"limit": 1000})
+        _SHAPES[key] = {f["properties"]["id"]: shape(f["geometry"]) for f in found["features"]}
+    return _SHAPES[key]
+
+
+def test_move_a_building_and_save(live_server: LiveServer, page: Page, page_log: PageLog) -> None:
+    open_editor(page, live_server)
+    api = Api(live_server)
+    plan = api.draft(live_server.code)
+    building, source, target, moved = movable_building(api, plan)
+    assert moved > 0
+    before = {g: count_on_screen(page, g) for g in (source, target)}
+
+    page.click(f"#grids tr[data-grid='{target}']")
+    page.click("#paint")
+    page.click(f"path.b-{css_id(building)}")
+    expect(page.locator(f"#grids tr[data-grid='{source}'] .count")).to_have_text(
+        str(before[source] - moved)
+    )
+    expect(page.locator(f"#grids tr[data-grid='{target}'] .count")).to_have_text(
+        str(before[target] + moved)
+    )
+    expect(page.locator("#pending-label")).to_have_text("1 unsaved edit(s)")
+    with session_scope(live_server.engine) as session:  # nothing saved yet
+        assert plans.get_plan(session, plan).revision == 1
+
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    settle(page)
+    with session_scope(live_server.engine) as session:
+        grids, members = plans.current_grids(session, plan)
+        counts = dict(zip(grids["code"], grids["households"], strict=True))
+        view = drafting.describe(session, plan, load_settings())
+    assert view.buildings[building] == target
+    assert counts[source] == before[source] - moved == len(members[source])
+    assert counts[target] == before[target] + moved == len(members[target])
+    assert count_on_screen(page, source) == counts[source]
+    assert count_on_screen(page, target) == counts[target]
+    page_log.assert_clean()
