@@ -30,7 +30,8 @@ def community_shares(
     out = communities.copy()
     out["grids"] = out["code"].map(counts["size"]).fillna(0).astype(int)
     out["within"] = out["code"].map(counts["sum"]).fillna(0).astype(int)
-    out["share"] = [w / g if g else None for w, g in zip(out["within"], out["grids"], strict=True)]
+    shares = [w / g if g else None for w, g in zip(out["within"], out["grids"], strict=True)]
+    out["share"] = pd.Series(shares, index=out.index, dtype=object)
     return out
 
 
@@ -64,7 +65,7 @@ def city_map(
         geometry=shares.geometry,
         crs=shares.crs,
     )  # fmt: skip
-    fmap = folium.Map(tiles=None, control_scale=True)
+    fmap = folium.Map(tiles=None, control_scale=True, maxZoom=20)
     if len(frame):
         x0, y0, x1, y1 = frame.total_bounds
         fmap.fit_bounds([[y0, x0], [y1, x1]])

@@ -89,7 +89,7 @@ def grid_colours(
 
 def share_colour(share: float | None) -> str:
     """Colour a community by its share of grids within bounds (grey when it has no grids)."""
-    if share is None:
+    if share is None or share != share:  # None or NaN: no grids
         return BAND_COLOURS["empty"]
     for limit, colour in SHARE_STEPS:
         if share < limit:

@@ -137,7 +137,7 @@ def community_map(
     if len(layer_grids) and len(on["community"]):
         layer_grids = layer_grids[layer_grids.intersects(on["community"].union_all())]
     x0, y0, x1, y1 = on["community"].total_bounds
-    fmap = folium.Map(tiles=None, control_scale=True, zoom_control=True)
+    fmap = folium.Map(tiles=None, control_scale=True, maxZoom=20)
     fmap.fit_bounds([[y0, x0], [y1, x1]])
     add_tiles(fmap, provider, key=tile_key)
     registry = Registry()
