@@ -73,17 +73,25 @@ def css_id(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", value)
 
 
-def movable_building(api: Api, plan: int) -> tuple[str, str, str, int]:
-    """Return (building, from grid, to grid, households moved) for a move the engine accepts:
-    a building of one grid nearest to a neighbouring grid."""
-    view = api.preview(plan, []).json()
+def movable_building(
+    api: Api, plan: int, *, avoid: tuple[str, ...] = (), after: list[dict[str, Any]] | None = None
+) -> tuple[str, str, str, int]:
+    """Return (building, from grid, to grid, households moved) for a move the engine accepts
+    after the edits ``after``: a building of one grid nearest to a neighbouring grid, neither
+    grid in ``avoid``."""
+    done = after or []
+    view = api.preview(plan, done).json()
     grids = {f["properties"]["code"]: f for f in view["features"]}
     by_grid: dict[str, list[str]] = {}
     for building, grid in view["buildings"].items():
         by_grid.setdefault(grid, []).append(building)
     tried = 0
     for code, grid in grids.items():
+        if code in avoid:
+            continue
         for neighbour in grid["properties"]["neighbours"]:
+            if neighbour in avoid:
+                continue
             edge = shape(grids[neighbour]["geometry"])
             candidates = sorted(
                 by_grid.get(code, []),
@@ -91,7 +99,7 @@ def movable_building(api: Api, plan: int) -> tuple[str, str, str, int]:
             )
             for building in candidates[:2]:
                 edit = {"op": "reassign", "to": neighbour, "buildings": [building]}
-                answer = api.preview(plan, [edit])
+                answer = api.preview(plan, [*done, edit])
                 tried += 1
                 if answer.is_success:
                     after = {f["properties"]["code"]: f for f in answer.json()["features"]}
@@ -147,4 +155,99 @@ def test_move_a_building_and_save(live_server: LiveServer, page: Page, page_log:
     assert counts[target] == before[target] + moved == len(members[target])
     assert count_on_screen(page, source) == counts[source]
     assert count_on_screen(page, target) == counts[target]
+    page_log.assert_clean()
+
+
+def paint(page: Page, building: str, target: str) -> None:
+    """Select grid ``target``, turn painting on, click ``building``; wait for the dry run."""
+    page.click(f"#grids tr[data-grid='{target}']")
+    if "click to stop" not in page.inner_text("#paint"):
+        page.click("#paint")
+    page.click(f"path.b-{css_id(building)}")
+    settle(page)
+
+
+def test_stale_save_shows_who_changed_what(
+    live_server: LiveServer, page: Page, page_log: PageLog
+) -> None:
+    open_editor(page, live_server)
+    planner = Api(live_server)
+    plan = planner.draft(live_server.code)
+    mine = movable_building(planner, plan)
+    paint(page, mine[0], mine[2])
+    expect(page.locator("#pending-label")).to_have_text("1 unsaved edit(s)")
+
+    other = Api(live_server, "admin")  # saves first, through the API
+    theirs = movable_building(other, plan, avoid=(mine[1], mine[2]))
+    etag = other.http.get(f"/plans/{plan}").headers["ETag"]
+    saved = other.http.post(
+        f"/plans/{plan}/edits",
+        json={"op": "reassign", "to": theirs[2], "buildings": [theirs[0]]},
+        headers={"If-Match": etag},
+    )
+    assert saved.status_code == 200, saved.text
+
+    page_log.expect_status(412)
+    page.click("#save")
+    conflict = page.locator("#conflict")
+    expect(conflict).to_be_visible()
+    expect(conflict.locator("li")).to_have_count(1)
+    story = conflict.locator("li").inner_text()
+    assert "admin" in story and "plan.edit.reassign" in story
+    assert theirs[1] in story and theirs[2] in story
+    expect(page.locator("#pending-label")).to_have_text("1 unsaved edit(s)")
+    with session_scope(live_server.engine) as session:
+        assert plans.get_plan(session, plan).revision == 2  # only the admin's edit
+
+    page.click("#rebase")  # reload, keep my edit, save again
+    expect(conflict).to_be_hidden()
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    settle(page)
+    with session_scope(live_server.engine) as session:
+        assert plans.get_plan(session, plan).revision == 3
+        owner = drafting.describe(session, plan, load_settings()).buildings
+    assert owner[mine[0]] == mine[2] and owner[theirs[0]] == theirs[2]
+    page_log.assert_clean()
+
+
+def test_undo_and_redo_before_saving(
+    live_server: LiveServer, page: Page, page_log: PageLog
+) -> None:
+    open_editor(page, live_server)
+    api = Api(live_server)
+    plan = api.draft(live_server.code)
+    first = movable_building(api, plan)
+    step = [{"op": "reassign", "to": first[2], "buildings": [first[0]]}]
+    second = movable_building(api, plan, avoid=(first[1], first[2]), after=step)
+    grids = (first[1], first[2], second[1], second[2])
+    original = [count_on_screen(page, g) for g in grids]
+    paint(page, first[0], first[2])
+    after_one = [count_on_screen(page, g) for g in grids]
+    paint(page, second[0], second[2])
+    after_two = [count_on_screen(page, g) for g in grids]
+    assert original != after_one != after_two
+    expect(page.locator("#pending-label")).to_have_text("2 unsaved edit(s)")
+
+    page.click("#undo")
+    settle(page)
+    assert [count_on_screen(page, g) for g in grids] == after_one
+    page.keyboard.press("Control+z")
+    settle(page)
+    assert [count_on_screen(page, g) for g in grids] == original
+    expect(page.locator("#undo")).to_be_disabled()
+    page.click("#redo")
+    settle(page)
+    assert [count_on_screen(page, g) for g in grids] == after_one
+    expect(page.locator("#pending-label")).to_have_text("1 unsaved edit(s)")
+    with session_scope(live_server.engine) as session:
+        assert plans.get_plan(session, plan).revision == 1  # nothing saved while undoing
+
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    settle(page)
+    with session_scope(live_server.engine) as session:
+        assert plans.get_plan(session, plan).revision == 2
+        owner = drafting.describe(session, plan, load_settings()).buildings
+    assert owner[first[0]] == first[2] and owner[second[0]] == second[1]
     page_log.assert_clean()
