@@ -74,9 +74,7 @@ def add_polygons(
         tooltip=folium.GeoJsonTooltip(fields=list(tooltip), aliases=aliases, sticky=True)
         if tooltip
         else None,
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=360)
-        if popup
-        else None,
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=360) if popup else None,
         show=show,
     )
     layer.add_to(fmap)

@@ -11,7 +11,7 @@ from .layers import escape
 __all__ = ["STYLE", "band_legend", "share_legend"]
 
 STYLE = (
-    "<style>.gridsvc-legend{position:fixed;bottom:24px;left:12px;z-index:9999;background:#fff;"
+    "<style>.gridsvc-legend{position:fixed;bottom:56px;left:12px;z-index:9999;background:#fff;"
     "padding:6px 10px;border:1px solid #999;border-radius:4px;font:12px sans-serif}"
     ".gridsvc-legend i{width:12px;height:12px;display:inline-block;margin-right:4px;"
     "vertical-align:middle}.gridsvc-label{font:bold 11px sans-serif;color:#111;"

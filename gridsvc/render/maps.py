@@ -3,8 +3,9 @@ unified grid, buildings, households and care households, each a toggleable layer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -79,9 +80,7 @@ def _memberships(grids: gpd.GeoDataFrame, layers: gpd.GeoDataFrame) -> pd.Series
     return text.groupby(hits["code"]).sum().reindex(grids["code"], fill_value="")
 
 
-def _grid_frame(
-    grids: gpd.GeoDataFrame, bounds: GridBounds, team: pd.Series
-) -> gpd.GeoDataFrame:
+def _grid_frame(grids: gpd.GeoDataFrame, bounds: GridBounds, team: pd.Series) -> gpd.GeoDataFrame:
     bands = [band(int(h), bounds) for h in grids["households"]]
     teams = team.reindex(grids["code"]).fillna("<br><i>no team assigned</i>").to_numpy()
     popup = (
@@ -103,11 +102,14 @@ def _grid_frame(
     )
 
 
-def _fill(weight: float, opacity: float, dash: str | None = None) -> object:
-    def style(feature: dict[str, object]) -> dict[str, object]:
-        props = feature["properties"]
-        assert isinstance(props, dict)
-        out = {"color": "#333", "weight": weight, "fillColor": props["fill"]}
+Style = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _fill(weight: float, opacity: float, dash: str | None = None) -> Style:
+    """Style from each feature's ``fill`` property: outline, fill opacity, dashes."""
+
+    def style(feature: dict[str, Any]) -> dict[str, Any]:
+        out = {"color": "#333", "weight": weight, "fillColor": feature["properties"]["fill"]}
         return out | {"fillOpacity": opacity} | ({"dashArray": dash} if dash else {})
 
     return style
@@ -152,7 +154,10 @@ def community_map(
             fmap, frame, name="base grids (households vs bounds)", style=_fill(2, 0.5),
             tooltip=["code", "households", "band"], popup=True,
         ))  # fmt: skip
-        registry.add("labels", add_labels(fmap, frame, column="code", name="grid codes"))
+        registry.add("labels", add_labels(
+            fmap, frame.assign(serial=frame["code"].str[12:]), column="serial",
+            name="grid serials (code = community code + serial)",
+        ))  # fmt: skip
         unified = gpd.GeoDataFrame(
             {"code": grids["code"], "fill": grid_colours(grids)},
             geometry=grids.geometry, crs=grids.crs,
@@ -212,7 +217,7 @@ def community_map(
         registry.add("care", add_points(
             fmap, gpd.GeoDataFrame({"id": care["id"], "popup": popup}, geometry=care.geometry,
                                    crs=care.crs),
-            name="care households (关爱对象)", colour=CARE_COLOUR,
+            name="care households (关爱对象)", colour=CARE_COLOUR, radius=4,
         ))  # fmt: skip
     folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.get_root().html.add_child(  # type: ignore[attr-defined]
