@@ -254,3 +254,24 @@ def test_page_html_refuses_an_element_that_needs_an_unknown_cdn_asset() -> None:
     folium.plugins.Fullscreen().add_to(fmap)
     with pytest.raises(GridsvcError, match="Fullscreen needs CDN assets"):
         page_html(fmap)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [  # the contract with the planner editor page
+        "/static/vendor/leaflet/dist/leaflet.js",
+        "/static/vendor/leaflet/dist/leaflet.css",
+        "/static/vendor/leaflet/dist/images/layers.png",
+        "/static/vendor/leaflet.markercluster/dist/leaflet.markercluster.js",
+        "/static/vendor/leaflet.markercluster/dist/MarkerCluster.Default.css",
+        "/static/vendor/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.js",
+        "/static/vendor/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css",
+    ],
+)
+def test_static_vendor_route_serves_the_npm_files(client: TestClient, url: str) -> None:
+    response = client.get(url)  # no sign-in: a page needs them before anyone signs in
+    assert response.status_code == 200, url
+    package, path = split_vendor_path(url.removeprefix("/static/vendor/"))
+    assert response.content == vendor_file(assets_dir(), package, path).read_bytes()
+    kind = {"js": "javascript", "css": "text/css", "png": "image/png"}[url.rsplit(".", 1)[1]]
+    assert kind in response.headers["content-type"]
