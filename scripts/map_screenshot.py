@@ -49,4 +49,8 @@ def main(store: str, code: str, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT / "docs" / "map-view.png")
+    main(
+        sys.argv[1],
+        sys.argv[2],
+        Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT / "docs" / "map-view.png",
+    )
