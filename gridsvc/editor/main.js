@@ -233,7 +233,8 @@ $("#edit-shape").addEventListener("click", () => {
   say(`Drag the vertices of grid ${code}; each drag is one edit.`);
   layer.on("pm:edit", () => {
     layer.pm.disable();
-    pending.push({ op: "redraw", grid: code, geometry: layer.toGeoJSON().geometry });
+    // full precision: Leaflet rounds to 6 decimals by default, which would open seams
+    pending.push({ op: "redraw", grid: code, geometry: layer.toGeoJSON(false).geometry });
   });
 });
 
@@ -243,7 +244,7 @@ $("#split").addEventListener("click", () => {
   say(`Draw a line across grid ${code}; finish on its last point.`);
   view.map.pm.enableDraw("Line");
   view.map.once("pm:create", (event) => {
-    const line = event.layer.toGeoJSON().geometry;
+    const line = event.layer.toGeoJSON(false).geometry;
     event.layer.remove();
     pending.push({ op: "split", grid: code, line });
   });

@@ -7,6 +7,7 @@ test whose page sent a request beyond 127.0.0.1 or logged a console error.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -17,7 +18,7 @@ from harness import PASSWORD, LiveServer, PageLog
 from playwright.sync_api import Page, expect
 from shapely.geometry import shape
 
-from gridsvc import drafting
+from gridsvc import drafting, edits
 from gridsvc.config import load_settings
 from gridsvc.store import plans, session_scope
 
@@ -251,3 +252,123 @@ def test_undo_and_redo_before_saving(
         owner = drafting.describe(session, plan, load_settings()).buildings
     assert owner[first[0]] == first[2] and owner[second[0]] == second[1]
     page_log.assert_clean()
+
+
+def shared_vertex(
+    api: Api, plan: int, page: Page
+) -> tuple[str, tuple[float, float], tuple[float, float], float]:
+    """Return (grid, vertex, target, wedge area): a vertex of the grid's outer ring only those two
+    grids share, off the community's outline, at least 12 px on screen from the grid's other
+    vertices, and a point inside the neighbour such that dragging the vertex there takes a wedge
+    of the neighbour and nothing else."""
+    view = api.preview(plan, []).json()
+    grids = {f["properties"]["code"]: shape(f["geometry"]) for f in view["features"]}
+    outline = shapely.union_all(list(grids.values())).boundary
+    for code, geom in grids.items():
+        if geom.geom_type != "Polygon":
+            continue
+        ring = list(geom.exterior.coords)[:-1]
+        pixels = [screen_xy(page, x, y) for x, y in ring]
+        for i, (x, y) in enumerate(ring):
+            vertex = shapely.Point(x, y)
+            holders = [c for c, g in grids.items() if g.boundary.distance(vertex) < 1e-9]
+            near = min(
+                math.dist(pixels[i], p) for j, p in enumerate(pixels) if j != i and p != pixels[i]
+            )
+            if len(holders) != 2 or outline.distance(vertex) < 1e-6 or near < 12:
+                continue
+            other = holders[1] if holders[0] == code else holders[0]
+            inside = grids[other].representative_point()
+            for share in (0.3, 0.2, 0.1):
+                target = (x + share * (inside.x - x), y + share * (inside.y - y))
+                moved = shapely.Polygon([*ring[:i], target, *ring[i + 1 :]])
+                wedge = moved.difference(geom)
+                if (
+                    moved.is_valid
+                    and wedge.area > 0
+                    and wedge.difference(grids[other]).area < 1e-12
+                    and math.dist(pixels[i], screen_xy(page, *target)) > 15
+                ):
+                    return code, (x, y), target, wedge.area
+    raise AssertionError("no two grids share a vertex that can be dragged")
+
+
+def screen_xy(page: Page, lon: float, lat: float) -> tuple[float, float]:
+    """Where a lon/lat sits on the page (Leaflet's own projection of the editor's map)."""
+    point = page.evaluate(
+        "([lat, lon]) => gridEditor.map.latLngToContainerPoint([lat, lon])", [lat, lon]
+    )
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    return box["x"] + point["x"], box["y"] + point["y"]
+
+
+def test_redraw_a_grid_keeps_coverage_seamless(
+    live_server: LiveServer, page: Page, page_log: PageLog
+) -> None:
+    open_editor(page, live_server)
+    api = Api(live_server)
+    plan = api.draft(live_server.code)
+    grid, vertex, target, wedge = shared_vertex(api, plan, page)
+    with session_scope(live_server.engine) as session:
+        before = {v["version"] for v in plans.versions(session, plan, grid)}
+        start_grids = plans.current_grids(session, plan)[0]
+        old = start_grids.set_index("code").geometry[grid]
+        outline = plans_community_outline(session, live_server.code)
+    served = api.preview(plan, []).json()["features"]
+    drawn = next(shape(f["geometry"]) for f in served if f["properties"]["code"] == grid)
+    seam = gap_and_overlap(start_grids, outline)  # what the partition's rounding leaves
+
+    page.click(f"#grids tr[data-grid='{grid}']")
+    page.click("#edit-shape")
+    expect(page.locator(".marker-icon").first).to_be_visible()
+    start, end = screen_xy(page, *vertex), screen_xy(page, *target)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=8)
+    page.mouse.up()
+    expect(page.locator("#pending-label")).to_have_text("1 unsaved edit(s)")
+    settle(page)
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    settle(page)
+
+    with session_scope(live_server.engine) as session:
+        grids, _ = plans.current_grids(session, plan)
+        after = {v["version"] for v in plans.versions(session, plan, grid)}
+        validation = drafting.describe(session, plan, load_settings()).validation
+    with session_scope(live_server.engine) as session:
+        (sent,) = [e for e in plans.edits(session, plan) if e["op"] == "redraw"]
+    # the page sent the grid as served with one vertex moved, every other vertex exact
+    sent_ring = list(shape(sent["payload"]["geometry"]).exterior.coords)[:-1]
+    drawn_ring = list(drawn.exterior.coords)[:-1]
+    assert len(sent_ring) == len(drawn_ring)
+    moved = [a for a, b in zip(sent_ring, drawn_ring, strict=True) if a != b]
+    assert len(moved) == 1 and moved[0] != vertex
+    new = grids.set_index("code").geometry[grid]
+    assert after > before and not new.equals(old)
+    # it took the wedge (as closely as whole pixels on screen can place the vertex)
+    assert new.area - old.area == pytest.approx(wedge, rel=0.25)
+    assert validation["errors"] == []  # gridsvc's own check: covered, no overlap, connected
+    # seamless: no gap or overlap beyond what rounding every edited vertex to GeoJSON's
+    # 7-decimal grid (edits.GRID) can leave along the grids' edges
+    rounding = sum(g.length for g in grids[grids["level"] == 1].geometry) * edits.GRID
+    gap, overlap = gap_and_overlap(grids, outline)
+    assert gap <= seam[0] + rounding and overlap <= rounding
+    page_log.assert_clean()
+
+
+def gap_and_overlap(grids: Any, outline: Any) -> tuple[float, float]:
+    """Area (deg²) of the community the base grids miss or overrun, and of their overlaps."""
+    base = grids[grids["level"] == 1].geometry.to_numpy()
+    union = shapely.union_all(base)
+    return (
+        float(shapely.symmetric_difference(union, outline).area),
+        float(sum(g.area for g in base) - union.area),
+    )
+
+
+def plans_community_outline(session: Any, code: str) -> Any:
+    from gridsvc.store import repo
+
+    return repo.read(session, "communities", community=code).geometry.iloc[0]
