@@ -18,9 +18,9 @@ from harness import PASSWORD, LiveServer, PageLog
 from playwright.sync_api import Page, expect
 from shapely.geometry import shape
 
-from gridsvc import drafting, edits
+from gridsvc import drafting, edits, planning
 from gridsvc.config import load_settings
-from gridsvc.store import plans, session_scope
+from gridsvc.store import plans, repo, session_scope
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -369,6 +369,35 @@ def gap_and_overlap(grids: Any, outline: Any) -> tuple[float, float]:
 
 
 def plans_community_outline(session: Any, code: str) -> Any:
-    from gridsvc.store import repo
-
     return repo.read(session, "communities", community=code).geometry.iloc[0]
+
+
+def test_compare_and_publish(live_server: LiveServer, page: Page, page_log: PageLog) -> None:
+    open_editor(page, live_server)
+    api = Api(live_server)
+    plan = api.draft(live_server.code)
+    building, source, target, _ = movable_building(api, plan)
+    with session_scope(live_server.engine) as session:
+        households = repo.read(session, "households", community=live_server.code)
+        one = str(households.loc[households["building_id"] == building, "id"].iloc[0])
+        assert planning.grid_of_household(session, one)["grid"] == source
+        published_grids = len(repo.read(session, "grids", community=live_server.code, level=1))
+
+    page.click("#compare")
+    expect(page.locator("#published-map")).to_be_visible()
+    expect(page.locator("#published-map path.published-grid")).to_have_count(published_grids)
+    expect(page.locator("#publish")).to_be_enabled()
+    paint(page, building, target)
+    expect(page.locator("#publish")).to_be_disabled()  # save first
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    page.click("#publish")
+    expect(page.locator("#plan-label")).to_contain_text("published")
+    expect(page.locator("#new-draft")).to_be_visible()
+    settle(page)
+    with session_scope(live_server.engine) as session:
+        assert plans.get_plan(session, plan).status == "published"
+        assert planning.grid_of_household(session, one)["grid"] == target
+        now = repo.read(session, "grids", community=live_server.code, level=1)
+    expect(page.locator("#published-map path.published-grid")).to_have_count(len(now))
+    page_log.assert_clean()
