@@ -24,10 +24,9 @@ FILLS = """() => window.gridsvc.layers.grids.getLayers()
 
 
 def _sign_in(page: Page, base: str, username: str) -> None:
-    """Send the account's bearer token with every request of the page (to 127.0.0.1 only)."""
-    response = httpx.post(
-        f"{base}/api/v1/token", data={"username": username, "password": PASSWORD}
-    )
+    """Send the account's bearer token with every request of the page (the harness aborts any
+    request leaving 127.0.0.1)."""
+    response = httpx.post(f"{base}/api/v1/token", data={"username": username, "password": PASSWORD})
     response.raise_for_status()
     token = response.json()["access_token"]
     page.set_extra_http_headers({"Authorization": f"Bearer {token}"})
