@@ -206,7 +206,7 @@ def community_map(
         tooltip = homes["id"].map(escape) + " · " + where
         registry.add("households", add_clustered_points(
             fmap, homes.assign(tooltip=tooltip), name="households (clustered)",
-            colour=HOUSEHOLD_COLOUR, show=False,
+            colour=HOUSEHOLD_COLOUR,
         ))  # fmt: skip
     care = homes[homes["care_tags"].fillna("").astype(str) != ""] if len(homes) else homes
     if access.care and len(care):
