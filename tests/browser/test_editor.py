@@ -75,11 +75,16 @@ def css_id(value: str) -> str:
 
 
 def movable_building(
-    api: Api, plan: int, *, avoid: tuple[str, ...] = (), after: list[dict[str, Any]] | None = None
+    api: Api,
+    plan: int,
+    *,
+    avoid: tuple[str, ...] = (),
+    after: list[dict[str, Any]] | None = None,
+    source: str | None = None,
 ) -> tuple[str, str, str, int]:
     """Return (building, from grid, to grid, households moved) for a move the engine accepts
-    after the edits ``after``: a building of one grid nearest to a neighbouring grid, neither
-    grid in ``avoid``."""
+    after the edits ``after``: a building of one grid (``source`` if given) nearest to a
+    neighbouring grid, neither grid in ``avoid``."""
     done = after or []
     view = api.preview(plan, done).json()
     grids = {f["properties"]["code"]: f for f in view["features"]}
@@ -88,7 +93,7 @@ def movable_building(
         by_grid.setdefault(grid, []).append(building)
     tried = 0
     for code, grid in grids.items():
-        if code in avoid:
+        if code in avoid or source not in (None, code):
             continue
         for neighbour in grid["properties"]["neighbours"]:
             if neighbour in avoid:
@@ -400,4 +405,51 @@ def test_compare_and_publish(live_server: LiveServer, page: Page, page_log: Page
         assert planning.grid_of_household(session, one)["grid"] == target
         now = repo.read(session, "grids", community=live_server.code, level=1)
     expect(page.locator("#published-map path.published-grid")).to_have_count(len(now))
+    page_log.assert_clean()
+
+
+def test_fix_an_under_filled_grid_leaves_locked_grids_alone(
+    live_server: LiveServer, page: Page, page_log: PageLog
+) -> None:
+    open_editor(page, live_server)
+    api = Api(live_server)
+    plan = api.draft(live_server.code)
+    view = api.preview(plan, []).json()
+    smallest = min(view["features"], key=lambda f: f["properties"]["households"])["properties"]
+    weak, left, done = smallest["code"], smallest["households"], []
+    while left >= view["bounds"]["min"]:  # move buildings out until the grid is too small
+        building, _, target, moved = movable_building(api, plan, source=weak, after=done)
+        paint(page, building, target)
+        done.append({"op": "reassign", "to": target, "buildings": [building]})
+        left -= moved
+        expect(page.locator(f"#grids tr[data-grid='{weak}'] .count")).to_have_text(str(left))
+    expect(page.locator(f"#grids tr[data-grid='{weak}']")).to_have_class(re.compile(r"\bunder\b"))
+    expect(page.locator(f"path.g-{weak}")).to_have_class(re.compile(r"\bunder\b"))
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+
+    targets = {edit["to"] for edit in done}
+    locked = next(n for n in smallest["neighbours"] if n not in targets)
+    page.click(f"#grids tr[data-grid='{locked}']")
+    page.click("#lock")
+    expect(page.locator(f"#grids tr[data-grid='{locked}'] .code")).to_contain_text("🔒")
+    with session_scope(live_server.engine) as session:
+        kept = {v["version"] for v in plans.versions(session, plan, locked)}
+    page.click(f"#grids tr[data-grid='{weak}']")
+    page.click("#fix")
+    expect(page.locator("#status")).to_have_text(f"Grid {weak} rebalanced with its neighbours.")
+    settle(page)
+
+    with session_scope(live_server.engine) as session:
+        log = plans.edits(session, plan)
+        assert log[-1]["op"] == "rebalance" and log[-1]["payload"]["locked"] == [locked]
+        assert {v["version"] for v in plans.versions(session, plan, locked)} == kept
+        result = drafting.describe(session, plan, load_settings())
+    assert result.validation["errors"] == []
+    figures = result.grids.set_index("code")
+    assert figures.loc[weak, "status"] == "within"
+    assert figures.loc[weak, "islands"] == 0
+    for code, row in figures.iterrows():
+        assert count_on_screen(page, str(code)) == row["households"]
+    expect(page.locator(f"#grids tr[data-grid='{weak}']")).to_have_class(re.compile(r"\bwithin\b"))
     page_log.assert_clean()

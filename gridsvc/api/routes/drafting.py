@@ -1,24 +1,26 @@
 """What the planner's editor needs beyond the edit routes: a dry run of pending edits (live
-counts and violations) and who changed a plan since a revision (the story behind a 412)."""
+counts and violations), who changed a plan since a revision (the story behind a 412), and
+"fix this grid" (the partition engine rebalances a grid with its unlocked neighbours)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ... import drafting
+from ... import drafting, planning
 from ...geo import feature_collection
 from ..deps import PlannerDep, SessionDep, SettingsDep
 from ..paging import GEOJSON
 from .editing import EditBody, edit_args
-from .plans import PlanId, open_plan
+from .plans import IfMatch, PlanId, expect_revision, open_plan
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["editor"])
+GridCode = Annotated[str, Path(pattern=r"^\d{15}$", description="a base grid code")]
 
 
 class Pending(BaseModel):
@@ -64,3 +66,43 @@ def changes(
     """The plan's audit entries from revision ``since`` on, oldest first: who changed what."""
     open_plan(session, plan_id, user)
     return drafting.change_log(session, plan_id, since=since)
+
+
+class Fix(BaseModel):
+    """Grids the engine must leave alone."""
+
+    locked: list[Annotated[str, Field(pattern=r"^\d{15}$")]] = Field(default=[], max_length=500)
+
+
+@router.post("/plans/{plan_id}/grids/{code}/fix")
+def fix(
+    plan_id: PlanId,
+    code: GridCode,
+    body: Fix,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PlannerDep,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Let the partition engine rebalance grid ``code`` with its neighbours that are not
+    ``locked`` (one edit, op ``rebalance``); 422 if the result would break the plan."""
+    plan = open_plan(session, plan_id, user)
+    revision = expect_revision(plan, if_match)
+    outcome = planning.apply_edit(
+        session,
+        plan_id,
+        "rebalance",
+        {"grid": code, "locked": body.locked},
+        user=user.username,
+        revision=revision,
+        settings=settings,
+    )
+    response.headers["ETag"] = outcome.plan.etag
+    return {
+        "plan": outcome.plan.as_dict(),
+        "edit": outcome.edit_id,
+        "changed": outcome.changed,
+        "removed": outcome.removed,
+        "validation": outcome.validation,
+    }
