@@ -17,6 +17,7 @@ import shapely
 from harness import PASSWORD, LiveServer, PageLog
 from playwright.sync_api import Page, expect
 from shapely.geometry import shape
+from shapely.ops import split
 
 from gridsvc import drafting, edits, planning
 from gridsvc.config import load_settings
@@ -452,4 +453,61 @@ def test_fix_an_under_filled_grid_leaves_locked_grids_alone(
     for code, row in figures.iterrows():
         assert count_on_screen(page, str(code)) == row["households"]
     expect(page.locator(f"#grids tr[data-grid='{weak}']")).to_have_class(re.compile(r"\bwithin\b"))
+    page_log.assert_clean()
+
+
+def crossing_line(geom: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Two points just outside ``geom`` whose segment cuts it into exactly two pieces."""
+    x0, y0, x1, y1 = geom.bounds
+    middle = geom.representative_point()
+    pad = 0.02 * max(x1 - x0, y1 - y0)
+    for a, b in (
+        ((x0 - pad, middle.y), (x1 + pad, middle.y)),
+        ((middle.x, y0 - pad), (middle.x, y1 + pad)),
+    ):
+        if len(split(geom, shapely.LineString([a, b])).geoms) == 2:
+            return a, b
+    raise AssertionError("no straight line through the middle cuts the grid in two")
+
+
+def test_split_then_merge(live_server: LiveServer, page: Page, page_log: PageLog) -> None:
+    open_editor(page, live_server)
+    api = Api(live_server)
+    plan = api.draft(live_server.code)
+    view = api.preview(plan, []).json()
+    biggest = max(view["features"], key=lambda f: f["properties"]["households"])
+    code, households = biggest["properties"]["code"], biggest["properties"]["households"]
+    start, end = crossing_line(shape(biggest["geometry"]))
+
+    page.click(f"#grids tr[data-grid='{code}']")
+    page.click("#split")
+    page.mouse.click(*screen_xy(page, *start))
+    page.mouse.click(*screen_xy(page, *end))
+    page.mouse.click(*screen_xy(page, *end))  # clicking the last vertex finishes the line
+    expect(page.locator("#grids tbody tr")).to_have_count(len(view["features"]) + 1)
+    settle(page)
+    rows = page.locator("#grids tbody tr").evaluate_all("rs => rs.map(r => r.dataset.grid)")
+    (new,) = set(rows) - {f["properties"]["code"] for f in view["features"]}
+    assert count_on_screen(page, code) + count_on_screen(page, new) == households
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    settle(page)
+    with session_scope(live_server.engine) as session:
+        grids, members = plans.current_grids(session, plan)
+        assert set(grids.loc[grids["level"] == 1, "code"]) == set(rows)
+        assert len(members[code]) + len(members[new]) == households
+        assert drafting.describe(session, plan, load_settings()).validation["errors"] == []
+
+    page.click(f"#grids tr[data-grid='{new}']")
+    page.select_option("#merge-with", code)
+    page.click("#merge")
+    expect(page.locator("#grids tbody tr")).to_have_count(len(view["features"]))
+    expect(page.locator(f"#grids tr[data-grid='{code}'] .count")).to_have_text(str(households))
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    settle(page)
+    with session_scope(live_server.engine) as session:
+        grids, members = plans.current_grids(session, plan)
+        assert new not in set(grids["code"]) and len(members[code]) == households
+        assert [e["op"] for e in plans.edits(session, plan)] == ["split", "merge"]
     page_log.assert_clean()
