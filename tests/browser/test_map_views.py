@@ -4,10 +4,10 @@ layers hold what the store holds."""
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Any
 
 import httpx
 import shapely
+from harness import PASSWORD, LiveServer, PageLog
 from playwright.sync_api import Page
 
 from gridsvc.config import load_settings
@@ -16,7 +16,6 @@ from gridsvc.render.colours import TOUCH_DEGREES
 from gridsvc.render.views import community_view
 from gridsvc.store import repo, session_scope
 
-PASSWORD = "correct horse battery"  # the seeded accounts' password (tests/api/conftest.py)
 COUNTS = """() => Object.fromEntries(Object.entries(window.gridsvc.layers)
     .map(([key, layer]) => [key, layer.getLayers().length]))"""
 FILLS = """() => window.gridsvc.layers.grids.getLayers()
@@ -42,7 +41,7 @@ def _open(page: Page, url: str) -> dict[str, int]:
 
 
 def test_community_map_loads_offline_with_every_grid_and_distinct_neighbours(
-    live_server: Any, page: Page, page_log: Any
+    live_server: LiveServer, page: Page, page_log: PageLog
 ) -> None:
     _sign_in(page, live_server.url, "planner")
     counts = _open(page, f"{live_server.url}/api/v1/communities/{live_server.code}/map")
@@ -74,7 +73,9 @@ def test_community_map_loads_offline_with_every_grid_and_distinct_neighbours(
     page_log.assert_clean()
 
 
-def test_city_overview_loads_offline(live_server: Any, page: Page, page_log: Any) -> None:
+def test_city_overview_loads_offline(
+    live_server: LiveServer, page: Page, page_log: PageLog
+) -> None:
     _sign_in(page, live_server.url, "admin")
     counts = _open(page, f"{live_server.url}/api/v1/maps/city")
     with session_scope(live_server.engine) as session:
@@ -83,7 +84,7 @@ def test_city_overview_loads_offline(live_server: Any, page: Page, page_log: Any
 
 
 def test_cli_page_works_from_disk_with_no_network(
-    live_server: Any, page: Page, page_log: Any
+    live_server: LiveServer, page: Page, page_log: PageLog
 ) -> None:
     """The CLI's file inlines Leaflet: loaded with no server at all, it still draws every grid."""
     with session_scope(live_server.engine) as session:
