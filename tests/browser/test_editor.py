@@ -82,10 +82,11 @@ def movable_building(
     avoid: tuple[str, ...] = (),
     after: list[dict[str, Any]] | None = None,
     source: str | None = None,
+    to: str | None = None,
 ) -> tuple[str, str, str, int]:
     """Return (building, from grid, to grid, households moved) for a move the engine accepts
     after the edits ``after``: a building of one grid (``source`` if given) nearest to a
-    neighbouring grid, neither grid in ``avoid``."""
+    neighbouring grid (``to`` if given), neither grid in ``avoid``."""
     done = after or []
     view = api.preview(plan, done).json()
     grids = {f["properties"]["code"]: f for f in view["features"]}
@@ -97,7 +98,7 @@ def movable_building(
         if code in avoid or source not in (None, code):
             continue
         for neighbour in grid["properties"]["neighbours"]:
-            if neighbour in avoid:
+            if neighbour in avoid or to not in (None, neighbour):
                 continue
             edge = shape(grids[neighbour]["geometry"])
             candidates = sorted(
@@ -510,4 +511,66 @@ def test_split_then_merge(live_server: LiveServer, page: Page, page_log: PageLog
         grids, members = plans.current_grids(session, plan)
         assert new not in set(grids["code"]) and len(members[code]) == households
         assert [e["op"] for e in plans.edits(session, plan)] == ["split", "merge"]
+    page_log.assert_clean()
+
+
+def centre(page: Page, building: str) -> tuple[float, float]:
+    box = page.locator(f"path.b-{css_id(building)}").bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_brush_buildings_then_revert_from_history(
+    live_server: LiveServer, page: Page, page_log: PageLog
+) -> None:
+    open_editor(page, live_server)
+    api = Api(live_server)
+    plan = api.draft(live_server.code)
+    first, source, target, _ = movable_building(api, plan)
+    step = [{"op": "reassign", "to": target, "buildings": [first]}]
+    second = movable_building(api, plan, source=source, after=step, to=target)[0]
+    original = {g: count_on_screen(page, g) for g in (source, target)}
+
+    page.click(f"#grids tr[data-grid='{target}']")
+    page.click("#paint")
+    page.check("#brush")
+    page.mouse.move(*centre(page, first))
+    page.mouse.down()
+    page.mouse.move(*centre(page, second), steps=10)
+    page.mouse.up()
+    expect(page.locator("#pending-label")).to_have_text("1 unsaved edit(s)")  # one stroke
+    settle(page)
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    settle(page)
+    with session_scope(live_server.engine) as session:
+        (edit,) = plans.edits(session, plan)
+        owner = drafting.describe(session, plan, load_settings()).buildings
+        left = len(plans.current_grids(session, plan)[1][source])
+    brushed = set(edit["payload"]["buildings"])  # the stroke's buildings, in one edit
+    assert edit["op"] == "reassign" and edit["payload"]["to"] == target
+    assert {first, second} <= brushed and all(owner[b] == target for b in brushed)
+    assert count_on_screen(page, source) == left < original[source]
+
+    page.uncheck("#brush")
+    page.click(f"#grids tr[data-grid='{source}']")
+    page.click("#history")
+    versions = page.locator("#history-list li")
+    expect(versions).to_have_count(2)
+    expect(versions.nth(1)).to_contain_text("(current)")
+    versions.nth(0).get_by_role("button", name="Revert to this").click()
+    expect(page.locator(f"#grids tr[data-grid='{source}'] .count")).to_have_text(
+        str(original[source])
+    )
+    page.click("#save")
+    expect(page.locator("#pending-label")).to_have_text("saved")
+    settle(page)
+    with session_scope(live_server.engine) as session:
+        history = plans.versions(session, plan, source)
+        owner = drafting.describe(session, plan, load_settings()).buildings
+    back, first_version = history[-1]["geometry"], history[0]["geometry"]
+    assert shapely.symmetric_difference(back, first_version).area <= back.length * edits.GRID
+    assert sorted(history[-1]["households"]) == sorted(history[0]["households"])
+    assert all(owner[b] == source for b in brushed)
+    assert count_on_screen(page, target) == original[target]
     page_log.assert_clean()
