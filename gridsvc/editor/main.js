@@ -56,11 +56,16 @@ async function start() {
   view = new MapView($("#map"), { gridClicked: selectGrid, buildingClicked, brushStart, brushOver, brushEnd });
   window.gridEditor = { map: view.map, state, pending };
   await busy(async () => {
-    view.setBuildings(await allFeatures(`/buildings?community=${community}&limit=1000`));
-    const { data: list } = await call("GET", `/communities/${community}/plans`);
-    const drafts = list.filter((p) => p.status === "draft").sort((a, b) => b.id - a.id);
-    if (drafts.length) await openPlan(drafts[0].id, { fit: true });
-    else noDraft();
+    try {
+      view.setBuildings(await allFeatures(`/buildings?community=${community}&limit=1000`));
+      const { data: list } = await call("GET", `/communities/${community}/plans`);
+      const drafts = list.filter((p) => p.status === "draft").sort((a, b) => b.id - a.id);
+      if (drafts.length) await openPlan(drafts[0].id, { fit: true });
+      else noDraft();
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      say(`Cannot open community ${community}: ${error.message}`, "error");
+    }
   });
 }
 

@@ -574,3 +574,16 @@ def test_brush_buildings_then_revert_from_history(
     assert all(owner[b] == source for b in brushed)
     assert count_on_screen(page, target) == original[target]
     page_log.assert_clean()
+
+
+def test_a_worker_is_told_they_may_not_edit(
+    live_server: LiveServer, page: Page, page_log: PageLog
+) -> None:
+    page.goto(f"{live_server.url}/editor?community={live_server.code}")
+    page.fill("input[name=username]", "worker")
+    page.fill("input[name=password]", PASSWORD)
+    page_log.expect_status(403)
+    page.click("#signin button[type=submit]")
+    expect(page.locator("#status")).to_contain_text("only planners and admins")
+    expect(page.locator("#grids tbody tr")).to_have_count(0)
+    page_log.assert_clean()
