@@ -110,8 +110,9 @@ def fix_grid(
                 field="grid",
             )
         )
-    overlap = np.array(
-        [[shapely.area(shapely.intersection(p, state.geom(c))) for c in codes] for p in pieces]
+    olds = np.asarray([state.geom(c) for c in codes], dtype=object)
+    overlap = shapely.area(
+        shapely.intersection(np.asarray(pieces, dtype=object)[:, None], olds[None, :])
     )
     names: dict[int, str] = {}
     for flat in np.argsort(overlap, axis=None)[::-1]:

@@ -98,11 +98,12 @@ async function openPlan(id, { fit = false } = {}) {
 
 async function refresh({ fit = false } = {}) {
   if (!state.plan) return;
+  const ticket = (state.ticket = (state.ticket || 0) + 1);
   await busy(async () => {
     for (;;) {
       try {
         const { data } = await call("POST", `/plans/${state.plan.id}/preview`, { body: { edits: pending.edits } });
-        render(data, fit);
+        if (ticket === state.ticket) render(data, fit); // a later change has its own dry run
         return;
       } catch (error) {
         if (!(error instanceof ApiError) || error.status !== 422 || !pending.edits.length) throw error;

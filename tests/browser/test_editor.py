@@ -451,8 +451,8 @@ def test_fix_an_under_filled_grid_leaves_locked_grids_alone(
     figures = result.grids.set_index("code")
     assert figures.loc[weak, "status"] == "within"
     assert figures.loc[weak, "islands"] == 0
-    for code, row in figures.iterrows():
-        assert count_on_screen(page, str(code)) == row["households"]
+    for code, households in figures["households"].items():
+        assert count_on_screen(page, str(code)) == households
     expect(page.locator(f"#grids tr[data-grid='{weak}']")).to_have_class(re.compile(r"\bwithin\b"))
     page_log.assert_clean()
 
