@@ -587,3 +587,51 @@ def test_a_worker_is_told_they_may_not_edit(
     expect(page.locator("#status")).to_contain_text("only planners and admins")
     expect(page.locator("#grids tbody tr")).to_have_count(0)
     page_log.assert_clean()
+
+
+def give_an_island(server: LiveServer) -> tuple[str, str]:
+    """Hand a corner of one published grid to a neighbour that does not touch it, so that the
+    neighbour holds an island; return (grid with the island, grid that lost the corner)."""
+    with session_scope(server.engine) as session:
+        grids = repo.read(session, "grids", community=server.code, level=1)
+        shapes = dict(zip(grids["code"], grids.geometry, strict=True))
+        for a, b in ((a, b) for a in shapes for b in shapes if a != b):
+            if shapes[a].intersection(shapes[b]).length == 0:
+                continue
+            far = max(
+                (shapely.Point(p) for p in shapes[b].exterior.coords),
+                key=lambda p: p.distance(shapes[a]),
+            )
+            for share in (0.3, 0.2, 0.1):
+                corner = shapes[b].intersection(far.buffer(share * far.distance(shapes[a])))
+                rest = shapes[b].difference(corner)
+                if corner.geom_type == rest.geom_type == "Polygon" and corner.area > 0:
+                    grids.loc[grids["code"] == a, "geometry"] = shapes[a].union(corner)
+                    grids.loc[grids["code"] == b, "geometry"] = rest
+                    repo.upsert(session, "grids", grids)
+                    return a, b
+    raise AssertionError("no grid corner can be handed over")
+
+
+def test_islands_are_highlighted_and_fixed(
+    live_server: LiveServer, page: Page, page_log: PageLog
+) -> None:
+    island, _ = give_an_island(live_server)
+    open_editor(page, live_server)
+    row = page.locator(f"#grids tr[data-grid='{island}']")
+    expect(row).to_have_class(re.compile(r"\bisland\b"))
+    expect(page.locator(f"path.g-{island}")).to_have_class(re.compile(r"\bisland\b"))
+    expect(page.locator("#validation li.error")).to_contain_text([f"grid {island} is not one"])
+
+    row.click()
+    expect(page.locator("#selected-figures")).to_contain_text("1 island(s)")
+    page.click("#fix")
+    expect(page.locator("#status")).to_have_text(f"Grid {island} rebalanced with its neighbours.")
+    settle(page)
+    expect(page.locator("#grids tr.island")).to_have_count(0)
+    expect(page.locator("#validation li.error")).to_have_count(0)
+    api = Api(live_server)
+    with session_scope(live_server.engine) as session:
+        result = drafting.describe(session, api.draft(live_server.code), load_settings())
+    assert result.validation["errors"] == [] and result.grids["islands"].sum() == 0
+    page_log.assert_clean()
