@@ -96,22 +96,43 @@ async function openPlan(id, { fit = false } = {}) {
 
 // --- the dry run: live counts and violations ---------------------------------------------------
 
-async function refresh({ fit = false } = {}) {
-  if (!state.plan) return;
-  const ticket = (state.ticket = (state.ticket || 0) + 1);
-  await busy(async () => {
-    for (;;) {
-      try {
-        const { data } = await call("POST", `/plans/${state.plan.id}/preview`, { body: { edits: pending.edits } });
-        if (ticket === state.ticket) render(data, fit); // a later change has its own dry run
-        return;
-      } catch (error) {
-        if (!(error instanceof ApiError) || error.status !== 422 || !pending.edits.length) throw error;
-        pending.drop();
-        say(`Edit refused: ${problems(error).join("; ")}`, "error");
-      }
+// One dry run at a time (each holds the store's write lock until it rolls back); a change made
+// meanwhile is folded into one more run, and every caller waits for the run that includes it.
+let running = null;
+let again = false;
+
+function refresh({ fit = false } = {}) {
+  if (!state.plan) return Promise.resolve();
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = busy(async () => {
+    try {
+      do {
+        again = false;
+        await dryRun(fit);
+      } while (again);
+    } finally {
+      running = null;
     }
   });
+  return running;
+}
+
+async function dryRun(fit) {
+  for (;;) {
+    try {
+      const { data } = await call("POST", `/plans/${state.plan.id}/preview`, { body: { edits: pending.edits } });
+      if (!again) render(data, fit); // a later change gets its own run
+      return;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 412) continue; // a save landed meanwhile
+      if (!(error instanceof ApiError) || error.status !== 422 || !pending.edits.length) throw error;
+      pending.drop();
+      say(`Edit refused: ${problems(error).join("; ")}`, "error");
+    }
+  }
 }
 
 function render(data, fit) {
@@ -348,6 +369,7 @@ async function failed(error) {
 
 $("#save").addEventListener("click", () =>
   busy(async () => {
+    await running; // save what the screen shows, after its dry run
     try {
       while (pending.edits.length) {
         const { data, etag } = await call("POST", `/plans/${state.plan.id}/edits`, {
@@ -370,8 +392,8 @@ $("#save").addEventListener("click", () =>
 
 $("#rebase").addEventListener("click", () =>
   busy(async () => {
-    $("#conflict").hidden = true;
     await openPlan(state.plan.id);
+    $("#conflict").hidden = true; // only now: saving before the reload would be stale again
     say("Reloaded; your unsaved edits are applied on top of the saved plan.");
   }),
 );
