@@ -295,23 +295,53 @@ def assign(
 
 @app.command("map")
 def map_(
-    community: Annotated[str, typer.Option(help="community code")],
+    community: Annotated[
+        str | None, typer.Option(help="community code (or --city for the overview)")
+    ] = None,
+    city: Annotated[
+        str | None,
+        typer.Option(
+            help="city overview of every community whose code starts with this prefix "
+            "('' = all): each coloured by its share of grids within bounds"
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="HTML file (default maps/<code>.html)")] = None,
-    tiles: Annotated[str, typer.Option(help="none | osm")] = "none",
+    tiles: Annotated[str, typer.Option(help="none | osm | amap (GCJ-02) | tianditu")] = "none",
+    public: Annotated[
+        bool, typer.Option(help="leave out households, care households and phone numbers")
+    ] = False,
+    store: Annotated[str | None, typer.Option("--store", help="store URL (same as --db)")] = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Draw a community's grids on a folium map and save it as HTML."""
-    from .render import community_map
-    from .workflows import read_community_bundle
+    """Draw a community (or a city overview) as a folium map in one self-contained HTML file.
 
-    settings = _settings(config, db)
-    target = out or settings.maps_dir / f"{community}.html"
+    Leaflet and its plugins are inlined from node_modules, so the file opens offline; with
+    --tiles none it needs no network at all.
+    """
+    from .render import FULL, PUBLIC, page_html
+    from .render.views import city_view, community_view
+
+    if (community is None) == (city is None):
+        console.print("[red]error:[/red] give either --community CODE or --city PREFIX")
+        raise typer.Exit(2)
+    settings = _settings(config, store or db)
+    name = community if community is not None else f"city-{city or 'all'}"
+    target = out or settings.maps_dir / f"{name}.html"
     with _store_session(settings) as session:
-        bundle = read_community_bundle(session, community)
-    fmap = community_map(bundle, tiles=tiles, bounds=settings.base_bounds)
+        try:
+            if community is not None:
+                fmap = community_view(
+                    session, community, settings=settings, tiles=tiles,
+                    access=PUBLIC if public else FULL,
+                )  # fmt: skip
+            else:
+                fmap = city_view(session, settings=settings, prefix=city or "", tiles=tiles)
+            html = page_html(fmap, assets="inline", root=settings.assets_dir)
+        except GridsvcError as exc:
+            raise _fail(exc) from exc
     target.parent.mkdir(parents=True, exist_ok=True)
-    fmap.save(str(target))
+    target.write_text(html, encoding="utf-8")
     console.print(f"wrote {target}")
 
 

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     token_minutes: int = Field(60, ge=1, description="lifetime of an API token")
     max_request_bytes: int = Field(2_000_000, ge=1024, description="largest request body")
     job_workers: int = Field(2, ge=1, description="threads running background jobs")
+    assets_dir: Path | None = Field(
+        None, description="folder of the npm browser assets (default: <repo>/node_modules)"
+    )
+    tianditu_key: str = Field("", description="API key (tk) for Tianditu map tiles")
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:

@@ -29,6 +29,7 @@ __all__ = [
     "PlanState",
     "Validation",
     "apply_edit",
+    "locate",
     "merge",
     "reassign",
     "redraw",
@@ -144,6 +145,13 @@ def _locate(
     for i, gi in enumerate(hit):
         out[codes[gi]].add(ids[i])
     return {c: frozenset(v) for c, v in out.items()}
+
+
+def locate(
+    state: PlanState, ids: Iterable[str], codes: Sequence[str], geoms: Sequence[BaseGeometry]
+) -> dict[str, frozenset[str]]:
+    """Give each household in ``ids`` to the grid of ``codes`` covering it (else the nearest)."""
+    return _locate(state, ids, codes, geoms)
 
 
 def _owner(state: PlanState) -> dict[str, str]:

@@ -17,7 +17,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
-from . import edits, frames
+from . import edits, frames, rebalance
 from .config import Settings
 from .errors import InputError, NotFoundError, Problem
 from .microgrids import redraw_microgrids
@@ -31,6 +31,7 @@ __all__ = [
     "create_draft",
     "diff",
     "grid_of_household",
+    "plan_state",
     "publish",
 ]
 
@@ -119,6 +120,11 @@ def create_draft(
     return plan
 
 
+def plan_state(session: Session, plan: plans.PlanInfo) -> edits.PlanState:
+    """Return the base grids of ``plan`` and their households as an :class:`edits.PlanState`."""
+    return _state(session, plan)[0]
+
+
 def _state(session: Session, plan: plans.PlanInfo) -> tuple[edits.PlanState, gpd.GeoDataFrame]:
     community = repo.read(session, "communities", community=plan.community)
     households = repo.read(session, "households", community=plan.community)
@@ -146,7 +152,12 @@ def _draft(session: Session, plan_id: int) -> plans.PlanInfo:
 
 
 def _run(
-    session: Session, plan: plans.PlanInfo, state: edits.PlanState, op: str, args: dict[str, Any]
+    session: Session,
+    plan: plans.PlanInfo,
+    state: edits.PlanState,
+    op: str,
+    args: dict[str, Any],
+    settings: Settings,
 ) -> edits.Edit:
     if op == "reassign":
         return edits.reassign(state, _household_ids(state, args), str(args["to"]))
@@ -157,6 +168,16 @@ def _run(
         return edits.split(state, str(args["grid"]), args["line"], new_code=code)
     if op == "merge":
         return edits.merge(state, list(args["grids"]))
+    if op == "rebalance":
+        return rebalance.fix_grid(
+            state,
+            str(args["grid"]),
+            locked=[str(c) for c in args.get("locked") or ()],
+            bounds=Bounds(settings.min_households, settings.max_households),
+            buildings=repo.read(session, "buildings", community=plan.community),
+            seed=settings.seed,
+            new_code=plans.next_serial(session, plan.id, plan.community),
+        )
     if op == "revert":
         version = int(args["version"])
         old = [
@@ -215,7 +236,7 @@ def apply_edit(
     state, every = _state(session, plan)
     bounds = Bounds(settings.min_households, settings.max_households)
     before = edits.validate(state, bounds)
-    change = _run(session, plan, state, op, args)
+    change = _run(session, plan, state, op, args, settings)
     after_state = edits.apply_edit(state, change)
     after = edits.validate(after_state, bounds)
     new_errors = [e for e in after.errors if e not in before.errors]
@@ -225,6 +246,7 @@ def apply_edit(
         "split": "line",
         "merge": "grids",
         "revert": "version",
+        "rebalance": "grid",
     }.get(op)
     result = {"errors": after.errors, "warnings": change.warnings + after.warnings}
     if new_errors:

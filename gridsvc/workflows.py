@@ -245,7 +245,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
     from .export import export_kind
     from .ingest import import_file, load_frame
     from .merge import run_merge_files
-    from .render import community_map
+    from .render import community_map, page_html
     from .store import open_store, repo, session_scope
 
     engine = open_store(settings)
@@ -304,7 +304,10 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
         )
         map_path = out / "maps" / f"{code}.html"
         map_path.parent.mkdir(parents=True, exist_ok=True)
-        community_map(bundle, tiles="none", bounds=settings.base_bounds).save(str(map_path))
+        fmap = community_map(bundle, tiles="none", bounds=settings.base_bounds)
+        map_path.write_text(
+            page_html(fmap, assets="inline", root=settings.assets_dir), encoding="utf-8"
+        )
         step(f"map {name} → {map_path}")
         summary["communities"][code] = {
             "fixture": name,

@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(libsqlite3-mod-spatialite postgresql postgis gdal-bin)
+# chromium runs the browser tests (never a downloaded browser); fonts-wqy-microhei draws Chinese
+# labels in its screenshots; nodejs + npm install the map and editor assets (Leaflet) below.
+DEBIAN_PACKAGES=(libsqlite3-mod-spatialite postgresql postgis gdal-bin chromium fonts-wqy-microhei)
+command -v npm >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -37,4 +40,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".[test]"
   echo "$want" > "$stamp"
+fi
+
+# Browser assets (Leaflet, leaflet.markercluster, leaflet-geoman) from the npm registry into
+# node_modules: gridsvc serves them itself, so map pages never load a public CDN. Reinstalled
+# when node_modules is missing or package-lock.json changed.
+lock_stamp=node_modules/.gridsvc-lock
+want_lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -d node_modules ] || [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$want_lock" ]; then
+  echo "setup: installing browser assets from npm (npm ci)"
+  npm ci --omit=dev --no-audit --no-fund >/dev/null
+  echo "$want_lock" > "$lock_stamp"
 fi

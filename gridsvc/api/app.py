@@ -14,7 +14,19 @@ from ..jobs import JobRunner, fail_interrupted
 from ..store import open_store
 from .errors import install_error_handlers
 from .limits import BodyLimit
-from .routes import assignments, auth, communities, editing, jobs, plans, resources
+from .routes import (
+    assignments,
+    auth,
+    communities,
+    drafting,
+    editing,
+    editor,
+    jobs,
+    maps,
+    plans,
+    resources,
+    static,
+)
 
 __all__ = ["create_app"]
 
@@ -39,7 +51,10 @@ def create_app(settings: Settings) -> FastAPI:
         log.warning("GRIDSVC_SECRET_KEY is not set; tokens die when the process restarts")
     app.state.jobs = JobRunner(workers=settings.job_workers)
     install_error_handlers(app)
-    for module in (communities, resources, auth, jobs, plans, editing, assignments):
+    for module in (communities, resources, auth, jobs, plans, editing, drafting, assignments):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(editor.router)
+    app.include_router(maps.router, prefix=PREFIX)
+    app.include_router(static.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -8,6 +8,7 @@ import geopandas as gpd
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy.orm import Session
 
 from ... import planning
 from ...errors import InputError, Problem
@@ -16,7 +17,7 @@ from ...store import plans, repo
 from ..deps import PlannerDep, SessionDep, SettingsDep
 from .plans import IfMatch, PlanId, expect_revision, open_plan
 
-__all__ = ["router"]
+__all__ = ["EditBody", "edit_args", "router"]
 
 router = APIRouter(tags=["editing"])
 GridCode = Annotated[str, Field(pattern=r"^\d{15}$", description="a base grid code")]
@@ -101,6 +102,20 @@ def _shape(
     return geom
 
 
+def edit_args(session: Session, community: str, body: EditBody) -> dict[str, Any]:
+    """Return the arguments of ``body`` for :func:`planning.apply_edit`, shapes in WGS 84."""
+    args = body.model_dump(exclude={"op", "crs"})
+    if isinstance(body, Redraw | Split):
+        outline = repo.read(session, "communities", community=community).geometry.iloc[0]
+        key, kinds = (
+            ("geometry", ("Polygon", "MultiPolygon"))
+            if isinstance(body, Redraw)
+            else ("line", ("LineString",))
+        )
+        args[key] = _shape(args[key], body.crs, field=key, allowed=kinds, community=outline)
+    return args
+
+
 @router.post("/plans/{plan_id}/edits")
 def edit(
     plan_id: PlanId,
@@ -115,15 +130,7 @@ def edit(
     coverage or contiguity, 412 if If-Match is stale."""
     plan = open_plan(session, plan_id, user)
     revision = expect_revision(plan, if_match)
-    args = body.model_dump(exclude={"op", "crs"})
-    if isinstance(body, Redraw | Split):
-        outline = repo.read(session, "communities", community=plan.community).geometry.iloc[0]
-        key, kinds = (
-            ("geometry", ("Polygon", "MultiPolygon"))
-            if isinstance(body, Redraw)
-            else ("line", ("LineString",))
-        )
-        args[key] = _shape(args[key], body.crs, field=key, allowed=kinds, community=outline)
+    args = edit_args(session, plan.community, body)
     outcome = planning.apply_edit(
         session, plan_id, body.op, args, user=user.username, revision=revision, settings=settings
     )

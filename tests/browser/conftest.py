@@ -1,0 +1,159 @@
+"""Browser fixtures: a live gridsvc on 127.0.0.1 over a seeded SpatiaLite store, and Chromium.
+
+``live_server`` runs uvicorn in a thread on a free port over a fresh copy of the API tests' seeded
+store (the village imported and partitioned; accounts admin, planner, outsider, worker with
+``PASSWORD``); it has ``url``, ``engine`` (for checking the store) and ``code``. ``page`` is a
+Playwright page in headless Debian Chromium (no browser download): every request that leaves
+127.0.0.1 is aborted and recorded in ``page_log.external``, console errors and uncaught page
+errors land in ``page_log.console_errors``, and a screenshot of the page is kept per test under
+``test-artifacts/``. ``page_log.assert_clean()`` checks both logs; teardown checks them again.
+Tests import ``LiveServer``, ``PageLog`` and ``PASSWORD`` from ``harness`` (beside this file).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from harness import (  # tests/browser/harness.py (pytest puts it on the path)
+    PASSWORD,
+    LiveServer,
+    PageLog,
+)
+from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+
+from gridsvc.api import create_app
+from gridsvc.config import load_settings
+from gridsvc.store import make_engine
+
+__all__ = ["CODE", "LiveServer", "PageLog", "seeded_sqlite"]
+
+
+def _api_fixtures() -> ModuleType:
+    """Load tests/api/conftest.py by path (a stray site-packages ``tests`` shadows the name)."""
+    path = Path(__file__).resolve().parents[1] / "api" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("gridsvc_api_test_fixtures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_api = _api_fixtures()
+CODE: str = _api.CODE
+SECRET: str = _api.SECRET
+assert _api.PASSWORD == PASSWORD, "harness.PASSWORD must be the seeded accounts' password"
+seeded_sqlite = _api.seeded_sqlite  # the API tests' seeded store, made once a run
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LOCAL_HOSTS = {"127.0.0.1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(seeded_sqlite: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    """Serve gridsvc on 127.0.0.1 over a fresh copy of the seeded store; stop it afterwards."""
+    path = tmp_path / "live.sqlite"
+    shutil.copyfile(seeded_sqlite, path)
+    url = f"sqlite:///{path}"
+    app = create_app(load_settings(database_url=url, secret_key=SECRET))
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="live-gridsvc", daemon=True)
+    thread.start()
+    engine = make_engine(url)
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                pytest.fail("the live gridsvc server did not start")
+            thread.join(0.05)
+        yield LiveServer(url=f"http://127.0.0.1:{port}", engine=engine, code=CODE)
+    finally:
+        server.should_exit = True
+        thread.join()
+        engine.dispose()
+        app.state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's Chromium, headless; never a downloaded browser."""
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def page_log() -> PageLog:
+    return PageLog()
+
+
+def _artifact_name(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1]).strip("_") + ".png"
+
+
+@pytest.fixture
+def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page; outside requests are aborted and logged; a screenshot is kept at the end."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+
+    def guard(route: Route) -> None:
+        if urlsplit(route.request.url).hostname in LOCAL_HOSTS or route.request.url.startswith(
+            ("data:", "blob:", "about:")
+        ):
+            route.continue_()
+        else:
+            page_log.external.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    tab = context.new_page()
+    tab.on(
+        "console",
+        lambda msg: page_log.console_errors.append(msg.text) if msg.type == "error" else None,
+    )
+    tab.on("pageerror", lambda exc: page_log.console_errors.append(f"uncaught: {exc}"))
+    try:
+        yield tab
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        try:
+            tab.screenshot(path=str(ARTIFACTS / _artifact_name(request.node.nodeid)))
+        finally:
+            context.close()
+    page_log.assert_clean()

@@ -1,0 +1,100 @@
+"""Render fixtures: the API tests' seeded village store, staffed under 1+1+N (workers with
+names and phones, assignments stored), and a TestClient on it."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from gridsvc import frames
+from gridsvc.api import create_app
+from gridsvc.config import load_settings
+from gridsvc.jobs import assign_job
+from gridsvc.staffing import generate_roster
+from gridsvc.store import make_engine, repo, session_scope
+
+
+def _api_fixtures() -> ModuleType:
+    """Load tests/api/conftest.py by path (a stray site-packages ``tests`` shadows the name)."""
+    path = Path(__file__).resolve().parents[1] / "api" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("gridsvc_api_test_fixtures_render", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_api = _api_fixtures()
+CODE: str = _api.CODE
+PASSWORD: str = _api.PASSWORD
+SECRET: str = _api.SECRET
+seeded_sqlite = _api.seeded_sqlite
+
+
+def staff(engine: Engine, code: str) -> None:
+    """Give ``code`` a generated roster of workers and a 1+1+N plan, stored like the API does."""
+    with session_scope(engine) as session:
+        grids = repo.read(session, "grids", community=code, level=1)
+        homes = repo.read(session, "households", community=code)
+        roster = generate_roster(grids, homes, seed=0)
+        repo.upsert(session, "workers", frames.conform("workers", roster))
+    with session_scope(engine) as session:
+        assign_job([code], settings=load_settings())(session, lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def staffed_sqlite(seeded_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded village store, staffed once a run."""
+    path = tmp_path_factory.mktemp("render") / "staffed.sqlite"
+    shutil.copyfile(seeded_sqlite, path)
+    engine = make_engine(f"sqlite:///{path}")
+    staff(engine, CODE)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def store_url(staffed_sqlite: Path, tmp_path: Path) -> str:
+    """A fresh copy of the staffed store."""
+    path = tmp_path / "store.sqlite"
+    shutil.copyfile(staffed_sqlite, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    engine = make_engine(store_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def client(store_url: str) -> Iterator[TestClient]:
+    app = create_app(load_settings(database_url=store_url, secret_key=SECRET))
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
+        yield test_client
+    app.state.engine.dispose()
+
+
+Login = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture
+def login(client: TestClient) -> Login:
+    """Return a function giving the Authorization header of a seeded account."""
+
+    def headers(username: str) -> dict[str, str]:
+        response = client.post("/api/v1/token", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return headers
