@@ -8,7 +8,8 @@ Kinds and their columns (``geometry`` is always present):
 - ``communities``: code (12 digits), name, level, parent_code — Polygon/MultiPolygon
 - ``buildings``: id, community_code, name, floors, units, use, compound — Polygon/MultiPolygon
 - ``households``: id, community_code, building_id, unit, floor, room, size, care_tags
-  (``;``-joined), visit_cadence — Point
+  (``;``-joined), visit_cadence, phone and id_number (the head of household's; personal data,
+  masked by :mod:`gridsvc.privacy` for roles that do not need them) — Point
 - ``layer_grids``: layer, department, policy, grid_id, name — Polygon/MultiPolygon
 - ``grids``: code, community_code, level, kind, parent_code, households, residents, floor_lo,
   floor_hi, version — Polygon/MultiPolygon
@@ -93,6 +94,8 @@ KINDS: dict[str, Kind] = {
                 _c("size", "int", default=1),
                 _c("care_tags", "str", default=""),
                 _c("visit_cadence", "str", default="none"),
+                _c("phone", "str"),
+                _c("id_number", "str"),
             ),
             "point",
         ),
