@@ -15,6 +15,11 @@ Kinds and their columns (``geometry`` is always present):
   floor_hi, version — Polygon/MultiPolygon
 - ``workers``: id, name, phone, roles (``;``-joined), party_member, police_beat, hours — Point
   (home) or empty
+
+Derived kinds (:data:`DERIVED`) have no table of their own and are only written (exports):
+
+- ``assignments``: community_code, grid_code, worker_id, role, kept, assigned_at (ISO) — the
+  grid's Polygon/MultiPolygon
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["KINDS", "Column", "Kind", "conform", "empty", "kind"]
+__all__ = ["DERIVED", "KINDS", "Column", "Kind", "conform", "empty", "kind"]
 
 WGS84 = "EPSG:4326"
 
@@ -145,13 +150,29 @@ KINDS: dict[str, Kind] = {
     )
 }
 
+DERIVED: dict[str, Kind] = {
+    "assignments": Kind(
+        "assignments",
+        ("grid_code", "worker_id", "role"),
+        (
+            _c("community_code", "str"),
+            _c("grid_code", "str", True),
+            _c("worker_id", "str", True),
+            _c("role", "str", True),
+            _c("kept", "bool", default=False),
+            _c("assigned_at", "str"),
+        ),
+        "polygon",
+    )
+}
+
 _PANDAS_DTYPES = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boolean"}
 
 
 def kind(name: str) -> Kind:
     """Return the declared kind ``name`` or raise KeyError listing the known kinds."""
     try:
-        return KINDS[name]
+        return KINDS[name] if name in KINDS else DERIVED[name]
     except KeyError:
         raise KeyError(f"unknown kind {name!r}; known: {', '.join(sorted(KINDS))}") from None
 

@@ -14,7 +14,19 @@ from ..jobs import JobRunner
 from ..store import open_store
 from .errors import install_error_handlers
 from .limits import BodyLimit
-from .routes import assignments, auth, communities, editing, jobs, plans, resources
+from .routes import (
+    assignments,
+    auth,
+    communities,
+    editing,
+    exports,
+    jobs,
+    locate,
+    mobile,
+    ogc,
+    plans,
+    resources,
+)
 
 __all__ = ["create_app"]
 
@@ -39,6 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.jobs = JobRunner(workers=settings.job_workers)
     install_error_handlers(app)
     for module in (communities, resources, auth, jobs, plans, editing, assignments):
+        app.include_router(module.router, prefix=PREFIX)
+    for module in (locate, mobile, exports, ogc):  # issue 7: phones, exports, OGC API
         app.include_router(module.router, prefix=PREFIX)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

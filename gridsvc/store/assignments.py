@@ -14,9 +14,15 @@ from sqlalchemy import Boolean, Column, DateTime, String, Table, delete, insert,
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import StoreError
-from gridsvc.store.tables import Base
+from gridsvc.store.tables import Base, WorkerRow
 
-__all__ = ["COLUMNS", "assignments_table", "read_assignments", "replace_assignments"]
+__all__ = [
+    "COLUMNS",
+    "assignments_table",
+    "grid_contacts",
+    "read_assignments",
+    "replace_assignments",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +103,19 @@ def replace_assignments(
         session.execute(insert(t), records)
     log.info("assignments of %s: %d rows", community, len(records))
     return len(records)
+
+
+def grid_contacts(session: Session, grid_codes: list[str]) -> pd.DataFrame:
+    """Return who serves ``grid_codes``: grid_code, role, worker_id, name and (work) phone."""
+    t, w = assignments_table, WorkerRow.__table__
+    columns = ["grid_code", "role", "worker_id", "name", "phone"]
+    if not grid_codes:
+        return pd.DataFrame(columns=columns, dtype="string")
+    query = (
+        select(t.c.grid_code, t.c.role, t.c.worker_id, w.c.name, w.c.phone)
+        .join(w, w.c.id == t.c.worker_id)
+        .where(t.c.grid_code.in_(grid_codes))
+        .order_by(t.c.grid_code, t.c.role, t.c.worker_id)
+    )
+    rows = session.execute(query).all()
+    return pd.DataFrame.from_records(rows, columns=columns).astype("string")
