@@ -40,10 +40,12 @@ def cached_json(request: Request, payload: Any) -> Response:
         "Cache-Control": "private, no-cache",
         "Vary": "Authorization, Accept-Encoding",
     }
+    gzipped = "gzip" in request.headers.get("accept-encoding", "") and len(body) >= _MIN_GZIP
+    if gzipped:
+        headers["ETag"] = etag[:-1] + _GZ + '"'
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", "") and len(body) >= _MIN_GZIP:
+    if gzipped:
         body = gzip.compress(body, compresslevel=6)
         headers["Content-Encoding"] = "gzip"
-        headers["ETag"] = etag[:-1] + _GZ + '"'
     return Response(body, media_type="application/json", headers=headers)
