@@ -19,6 +19,7 @@ from .store.assignments import grid_contacts
 
 __all__ = ["LEADER_ROLES", "locate"]
 
+_PAD = 1e-9
 # Staffing roles whose holders appear on a grid's public card, grid leaders first.
 LEADER_ROLES = {
     "all_round_grid_leader": "全科网格长",
@@ -67,7 +68,7 @@ def locate(session: Any, lon: float, lat: float, *, at: datetime | None = None) 
     the point; ``grid`` is None inside a community not yet partitioned.
     """
     point = shapely.Point(lon, lat)
-    box = (lon, lat, lon, lat)
+    box = (lon - _PAD, lat - _PAD, lon + _PAD, lat + _PAD)  # a degenerate MBR finds nothing
     communities = _covering(repo.read(session, "communities", bbox=box), point)
     if communities.empty:
         raise NotFoundError(
@@ -82,11 +83,14 @@ def locate(session: Any, lon: float, lat: float, *, at: datetime | None = None) 
         plans.sync_history(session, code)
         grids = plans.grids_as_of(session, code, at)
     grids = _covering(grids, point)
-    base = grids[grids["level"] == 1]
+    base = grids[grids["level"].fillna(0).to_numpy() == 1]
     grid = _pick(base)
     micro = None
     if grid is not None:
-        micro = _pick(grids[(grids["level"] == 2) & (grids["parent_code"] == grid["code"])])
+        below = (grids["level"].fillna(0).to_numpy() == 2) & (
+            grids["parent_code"].fillna("").to_numpy() == grid["code"]
+        )
+        micro = _pick(grids[below])
     cards = [] if grid is None else _cards(session, str(grid["code"]))
     return {
         "community": {"code": code, "name": str(community["name"] or "")},
