@@ -54,8 +54,13 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _read(session: SessionDep, kind: str, communities: set[str]) -> gpd.GeoDataFrame:
-    parts = [repo.read(session, kind, community=c) for c in sorted(communities)]
+def _read(
+    session: SessionDep,
+    kind: str,
+    communities: set[str],
+    bbox: tuple[float, float, float, float] | None = None,
+) -> gpd.GeoDataFrame:
+    parts = [repo.read(session, kind, community=c, bbox=bbox) for c in sorted(communities)]
     return pd.concat(parts, ignore_index=True) if parts else repo.read(session, kind, community="")
 
 
@@ -76,7 +81,11 @@ def _payload(session: SessionDep, user: User) -> dict[str, Any]:
     roles: dict[str, list[str]] = {}
     for grid, role in zip(rows["grid_code"], rows["role"], strict=True):
         roles.setdefault(str(grid), []).append(str(role))
-    households = _read(session, "households", communities)
+    mine = pd.concat([base, micro])
+    box = tuple(float(v) for v in mine.total_bounds) if len(mine) else None
+    households = _read(session, "households", communities, box)  # type: ignore[arg-type]
+    if box is None:
+        households = households.iloc[:0]
     in_grid = assign_households(households, base)
     in_micro = assign_households(households, micro)
     keep = (in_grid.notna() | in_micro.notna()).to_numpy()
