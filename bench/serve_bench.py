@@ -259,7 +259,7 @@ def pygeoapi_server(url: str, folder: Path) -> Iterator[str]:
             str(config),
             "-of",
             str(openapi),
-        ],  # fmt: skip
+        ],
         env={**os.environ, **env},
         check=True,
         capture_output=True,
