@@ -92,7 +92,7 @@ def _features(frame: gpd.GeoDataFrame, kind: str) -> Iterator[dict[str, Any]]:
     key = frames.kind(kind).key
     if len(key) == 1:
         return geo.geojson_features(frame, id_column=key[0])
-    ids = frame[list(key)].astype(str).agg("/".join, axis=1).tolist()
+    ids = [] if frame.empty else frame[list(key)].astype(str).agg("/".join, axis=1).tolist()
     return _with_ids(geo.geojson_features(frame), ids)
 
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
 import shapely
 
 from .errors import NotFoundError
-from .store import plans, repo
+from .store import plans
 from .store.assignments import grid_contacts
+from .store.lookup import covering
 
 __all__ = ["LEADER_ROLES", "locate"]
 
-_PAD = 1e-9
 # Staffing roles whose holders appear on a grid's public card, grid leaders first.
 LEADER_ROLES = {
     "all_round_grid_leader": "全科网格长",
@@ -30,34 +29,24 @@ LEADER_ROLES = {
 }
 
 
-def _covering(frame: gpd.GeoDataFrame, point: shapely.Point) -> gpd.GeoDataFrame:
-    return frame[shapely.covers(frame.geometry.to_numpy(), point)]
-
-
-def _pick(grids: gpd.GeoDataFrame) -> pd.Series | None:
+def _pick(grids: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The grid answering for a point: a plain grid before stacked ones (split by floor)."""
-    if grids.empty:
-        return None
-    stacked = grids["floor_lo"].notna().to_numpy()
-    order = grids.assign(_stacked=stacked).sort_values(["_stacked", "code"], kind="stable")
-    return order.iloc[0]
+    ordered = sorted(grids, key=lambda g: (g["floor_lo"] is not None, str(g["code"])))
+    return ordered[0] if ordered else None
 
 
 def _cards(session: Any, code: str) -> list[dict[str, Any]]:
-    contacts = grid_contacts(session, [code])
-    contacts = contacts[contacts["role"].isin(list(LEADER_ROLES))]
     rank = {role: i for i, role in enumerate(LEADER_ROLES)}
-    contacts = contacts.assign(_rank=contacts["role"].map(rank)).sort_values(
-        ["_rank", "worker_id"], kind="stable"
-    )
+    leaders = [c for c in grid_contacts(session, [code]) if c["role"] in rank]
+    leaders.sort(key=lambda c: (rank[c["role"]], c["worker_id"]))
     return [
         {
-            "name": str(row.name),
-            "role": str(row.role),
-            "title": LEADER_ROLES[str(row.role)],
-            "phone": None if row.phone is pd.NA else str(row.phone),
+            "name": c["name"],
+            "role": c["role"],
+            "title": LEADER_ROLES[c["role"]],
+            "phone": c["phone"],
         }
-        for row in contacts.itertuples(index=False)
+        for c in leaders
     ]
 
 
@@ -67,30 +56,27 @@ def locate(session: Any, lon: float, lat: float, *, at: datetime | None = None) 
     ``at`` resolves the grids published at that moment. NotFoundError when no community covers
     the point; ``grid`` is None inside a community not yet partitioned.
     """
-    point = shapely.Point(lon, lat)
-    box = (lon - _PAD, lat - _PAD, lon + _PAD, lat + _PAD)  # a degenerate MBR finds nothing
-    communities = _covering(repo.read(session, "communities", bbox=box), point)
-    if communities.empty:
+    communities = covering(session, "communities", lon, lat)
+    if not communities:
         raise NotFoundError(
             f"no community covers lon {lon:.7f}, lat {lat:.7f} (WGS 84); the point is outside "
             "every community this service manages (check the crs you declared)"
         )
-    community = communities.iloc[0]
+    community = communities[0]
     code = str(community["code"])
     if at is None:
-        grids = repo.read(session, "grids", community=code, bbox=box)
+        grids = covering(session, "grids", lon, lat, community=code)
     else:
         plans.sync_history(session, code)
-        grids = plans.grids_as_of(session, code, at)
-    grids = _covering(grids, point)
-    base = grids[grids["level"].fillna(0).to_numpy() == 1]
+        history = plans.grids_as_of(session, code, at)
+        inside = history[shapely.covers(history.geometry.to_numpy(), shapely.Point(lon, lat))]
+        table = pd.DataFrame(inside.drop(columns="geometry")).astype(object)
+        grids = table.where(table.notna(), None).to_dict("records")  # type: ignore[assignment]
+    base = [g for g in grids if g["level"] == 1]
     grid = _pick(base)
     micro = None
     if grid is not None:
-        below = (grids["level"].fillna(0).to_numpy() == 2) & (
-            grids["parent_code"].fillna("").to_numpy() == grid["code"]
-        )
-        micro = _pick(grids[below])
+        micro = _pick([g for g in grids if g["level"] == 2 and g["parent_code"] == grid["code"]])
     cards = [] if grid is None else _cards(session, str(grid["code"]))
     return {
         "community": {"code": code, "name": str(community["name"] or "")},
@@ -99,9 +85,9 @@ def locate(session: Any, lon: float, lat: float, *, at: datetime | None = None) 
         else {
             "code": str(grid["code"]),
             "kind": str(grid["kind"]),
-            "households": int(grid["households"]) if pd.notna(grid["households"]) else None,
+            "households": None if grid["households"] is None else int(grid["households"]),
         },
-        "stacked": sorted(str(c) for c in base["code"]) if len(base) > 1 else [],
+        "stacked": sorted(str(g["code"]) for g in base) if len(base) > 1 else [],
         "microgrid": None if micro is None else {"code": str(micro["code"])},
         "leader": cards[0] if cards else None,
         "contacts": cards,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Boolean, Column, DateTime, String, Table, delete, insert, select
@@ -105,17 +106,15 @@ def replace_assignments(
     return len(records)
 
 
-def grid_contacts(session: Session, grid_codes: list[str]) -> pd.DataFrame:
+def grid_contacts(session: Session, grid_codes: list[str]) -> list[dict[str, Any]]:
     """Return who serves ``grid_codes``: grid_code, role, worker_id, name and (work) phone."""
     t, w = assignments_table, WorkerRow.__table__
-    columns = ["grid_code", "role", "worker_id", "name", "phone"]
     if not grid_codes:
-        return pd.DataFrame(columns=columns, dtype="string")
+        return []
     query = (
         select(t.c.grid_code, t.c.role, t.c.worker_id, w.c.name, w.c.phone)
         .join(w, w.c.id == t.c.worker_id)
         .where(t.c.grid_code.in_(grid_codes))
         .order_by(t.c.grid_code, t.c.role, t.c.worker_id)
     )
-    rows = session.execute(query).all()
-    return pd.DataFrame.from_records(rows, columns=columns).astype("string")
+    return [dict(row._mapping) for row in session.execute(query)]
