@@ -54,11 +54,17 @@ def _collections(session: Session) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def _frame(session: Session, cid: str, bbox: tuple[float, float, float, float] | None) -> Any:
+def _frame(
+    session: Session,
+    cid: str,
+    bbox: tuple[float, float, float, float] | None,
+    community: str | None = None,
+) -> Any:
     kind = _collection(session, cid)[0]
     if cid.startswith(LAYER):
         return repo.read(session, kind, layer=cid[len(LAYER) :], bbox=bbox)
-    frame = repo.read(session, kind, bbox=bbox, level=1 if cid == "grids" else None)
+    level = 1 if cid == "grids" else None
+    frame = repo.read(session, kind, bbox=bbox, level=level, community=community)
     return frame[frame["level"] >= 2] if cid == "microgrids" else frame
 
 
@@ -151,7 +157,11 @@ def item(
 ) -> JSONResponse:
     """One feature."""
     key = _collection(session, collection_id)[1]
-    frame: gpd.GeoDataFrame = _frame(session, collection_id, None)
+    # a grid or community code starts with its community's 12 digits: read only that community
+    coded = key == "code" and len(feature_id) >= 12 and feature_id.isdigit()
+    frame: gpd.GeoDataFrame = _frame(
+        session, collection_id, None, community=feature_id[:12] if coded else None
+    )
     hit = frame[frame[key] == feature_id]
     if hit.empty:
         raise NotFoundError(f"feature {feature_id!r} is not in collection {collection_id!r}")
