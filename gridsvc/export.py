@@ -80,11 +80,11 @@ def export_kind(
 
 def _conformed(frame: gpd.GeoDataFrame, kind: str) -> bool:
     """Tell whether ``frame`` already has the kind's columns and dtypes (skip a copy)."""
-    shape = frames.empty(kind)
+    want = frames.dtypes(kind)
     return (
-        list(frame.columns) == list(shape.columns)
+        list(frame.columns) == list(want.index)
         and frame.geometry.name == "geometry"
-        and all(frame[c].dtype == shape[c].dtype for c in shape.columns if c != "geometry")
+        and all(frame[c].dtype == want[c] for c in want.index if c != "geometry")
     )
 
 

@@ -25,11 +25,12 @@ Derived kinds (:data:`DERIVED`) have no table of their own and are only written 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["DERIVED", "KINDS", "Column", "Kind", "conform", "empty", "kind"]
+__all__ = ["DERIVED", "KINDS", "Column", "Kind", "conform", "dtypes", "empty", "kind"]
 
 WGS84 = "EPSG:4326"
 
@@ -182,6 +183,12 @@ def empty(kind_name: str) -> gpd.GeoDataFrame:
     k = kind(kind_name)
     data = {c.name: pd.Series(dtype=_PANDAS_DTYPES[c.dtype]) for c in k.columns}
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
+
+
+@cache
+def dtypes(kind_name: str) -> pd.Series:
+    """The column dtypes of ``empty(kind_name)`` (computed once: building a frame costs ms)."""
+    return empty(kind_name).dtypes
 
 
 def conform(kind_name: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -160,7 +160,7 @@ def _execute_upsert(
 
 def _conform(kind: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return ``frames.conform(kind, frame)``, skipping the (slow) work when already done."""
-    want = frames.empty(kind).dtypes
+    want = frames.dtypes(kind)
     if list(frame.columns) == list(want.index) and all(frame.dtypes == want):
         k = frames.kind(kind)
         defaults = {c.name: c.default for c in k.columns if c.default is not None}
@@ -274,7 +274,7 @@ def _frame(kind: str, rows: Sequence[Any], names: list[str]) -> gpd.GeoDataFrame
     """Return result ``rows`` of :func:`_select` as a conformed frame (unsorted)."""
     data = pd.DataFrame.from_records(rows, columns=names)
     blobs = [None if b is None else bytes(b) for b in data.pop("wkb")]
-    dtypes = frames.empty(kind).dtypes
+    dtypes = frames.dtypes(kind)
     data = data.astype({name: dtypes[name] for name in data.columns})
     geometry = gpd.GeoSeries(shapely.from_wkb(blobs), index=data.index, crs=f"EPSG:{SRID}")
     return _conform(kind, gpd.GeoDataFrame(data, geometry=geometry, crs=f"EPSG:{SRID}"))
