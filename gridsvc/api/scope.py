@@ -67,18 +67,20 @@ def household_reveal(
     households: gpd.GeoDataFrame,
     *,
     grids: pd.Series | None = None,
+    roles: dict[str, set[str]] | None = None,
 ) -> pd.DataFrame:
     """Return, per household and personal field, whether ``user`` may read it unmasked.
 
     A worker's rights follow his staffing roles in the household's base grid (``grids`` gives
-    each household's grid code when the caller already knows it).
+    each household's grid code, ``roles`` the worker's roles by grid, when the caller already
+    knows them).
     """
     if user.role != "worker":
         row = reveals(user.role, ())
         return pd.DataFrame(
             {f: [row[f]] * len(households) for f in PERSONAL}, index=households.index
         )
-    roles = roles_by_grid(session, user)
+    roles = roles_by_grid(session, user) if roles is None else roles
     if grids is None:
         grids = pd.Series(pd.NA, index=households.index, dtype="string")
         for community, here in households.groupby("community_code").groups.items():

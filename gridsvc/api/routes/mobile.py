@@ -78,9 +78,9 @@ def _payload(session: SessionDep, user: User) -> dict[str, Any]:
         if user.worker_id
         else read_assignments(session, worker="")
     )
-    roles: dict[str, list[str]] = {}
+    roles: dict[str, set[str]] = {}
     for grid, role in zip(rows["grid_code"], rows["role"], strict=True):
-        roles.setdefault(str(grid), []).append(str(role))
+        roles.setdefault(str(grid), set()).add(str(role))
     mine = pd.concat([base, micro])
     box = tuple(float(v) for v in mine.total_bounds) if len(mine) else None
     households = _read(session, "households", communities, box)  # type: ignore[arg-type]
@@ -90,7 +90,9 @@ def _payload(session: SessionDep, user: User) -> dict[str, Any]:
     in_micro = assign_households(households, micro)
     keep = (in_grid.notna() | in_micro.notna()).to_numpy()
     households, in_grid, in_micro = households[keep], in_grid[keep], in_micro[keep]
-    households = masked(households, household_reveal(session, user, households, grids=in_grid))
+    households = masked(
+        households, household_reveal(session, user, households, grids=in_grid, roles=roles)
+    )
     table = pd.DataFrame(households.drop(columns="geometry"))
     table["grid"], table["microgrid"] = in_grid, in_micro
     table["lon"] = households.geometry.x.round(7)
@@ -98,7 +100,7 @@ def _payload(session: SessionDep, user: User) -> dict[str, Any]:
     base_props = ["code", "community_code", "kind", "households", "residents"]
     grid_fc = _simplified(base, base_props)
     for feature in grid_fc["features"]:
-        feature["properties"]["roles"] = roles.get(feature["id"], [])
+        feature["properties"]["roles"] = sorted(roles.get(feature["id"], ()))
     return {
         "worker": {"username": user.username, "worker_id": user.worker_id},
         "assignments": [
