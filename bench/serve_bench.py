@@ -341,13 +341,15 @@ def tokens(base: str, accounts: list[str]) -> list[dict[str, str]]:
 
 
 def timed_child(command: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run ``command``; return its wall seconds and peak resident memory (MB, from wait4)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(command, env={**os.environ, **(env or {})})
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"{command} failed ({status})")
-    return {"seconds": time.perf_counter() - t0, "peak_mb": usage.ru_maxrss / 1024}
+    """Run ``command`` under GNU time; return its wall seconds and peak resident memory (MB).
+
+    (``wait4`` on a child forked from this big process would count the parent's pages.)
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        timed = ["/usr/bin/time", "-f", "%e %M", "-o", report.name, *command]
+        subprocess.run(timed, env={**os.environ, **(env or {})}, check=True)
+        seconds, kilobytes = report.read().split()[-2:]
+    return {"seconds": float(seconds), "peak_mb": int(kilobytes) / 1024}
 
 
 EXPORT = """
