@@ -8,22 +8,29 @@ Kinds and their columns (``geometry`` is always present):
 - ``communities``: code (12 digits), name, level, parent_code — Polygon/MultiPolygon
 - ``buildings``: id, community_code, name, floors, units, use, compound — Polygon/MultiPolygon
 - ``households``: id, community_code, building_id, unit, floor, room, size, care_tags
-  (``;``-joined), visit_cadence — Point
+  (``;``-joined), visit_cadence, phone and id_number (the head of household's; personal data,
+  masked by :mod:`gridsvc.privacy` for roles that do not need them) — Point
 - ``layer_grids``: layer, department, policy, grid_id, name — Polygon/MultiPolygon
 - ``grids``: code, community_code, level, kind, parent_code, households, residents, floor_lo,
   floor_hi, version — Polygon/MultiPolygon
 - ``workers``: id, name, phone, roles (``;``-joined), party_member, police_beat, hours — Point
   (home) or empty
+
+Derived kinds (:data:`DERIVED`) have no table of their own and are only written (exports):
+
+- ``assignments``: community_code, grid_code, worker_id, role, kept, assigned_at (ISO) — the
+  grid's Polygon/MultiPolygon
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["KINDS", "Column", "Kind", "conform", "empty", "kind"]
+__all__ = ["DERIVED", "KINDS", "Column", "Kind", "conform", "dtypes", "empty", "kind"]
 
 WGS84 = "EPSG:4326"
 
@@ -93,6 +100,8 @@ KINDS: dict[str, Kind] = {
                 _c("size", "int", default=1),
                 _c("care_tags", "str", default=""),
                 _c("visit_cadence", "str", default="none"),
+                _c("phone", "str"),
+                _c("id_number", "str"),
             ),
             "point",
         ),
@@ -142,13 +151,29 @@ KINDS: dict[str, Kind] = {
     )
 }
 
+DERIVED: dict[str, Kind] = {
+    "assignments": Kind(
+        "assignments",
+        ("grid_code", "worker_id", "role"),
+        (
+            _c("community_code", "str"),
+            _c("grid_code", "str", True),
+            _c("worker_id", "str", True),
+            _c("role", "str", True),
+            _c("kept", "bool", default=False),
+            _c("assigned_at", "str"),
+        ),
+        "polygon",
+    )
+}
+
 _PANDAS_DTYPES = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boolean"}
 
 
 def kind(name: str) -> Kind:
     """Return the declared kind ``name`` or raise KeyError listing the known kinds."""
     try:
-        return KINDS[name]
+        return KINDS[name] if name in KINDS else DERIVED[name]
     except KeyError:
         raise KeyError(f"unknown kind {name!r}; known: {', '.join(sorted(KINDS))}") from None
 
@@ -158,6 +183,12 @@ def empty(kind_name: str) -> gpd.GeoDataFrame:
     k = kind(kind_name)
     data = {c.name: pd.Series(dtype=_PANDAS_DTYPES[c.dtype]) for c in k.columns}
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
+
+
+@cache
+def dtypes(kind_name: str) -> pd.Series:
+    """The column dtypes of ``empty(kind_name)`` (computed once: building a frame costs ms)."""
+    return empty(kind_name).dtypes
 
 
 def conform(kind_name: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

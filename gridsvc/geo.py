@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from .errors import InputError, Problem
@@ -37,6 +37,7 @@ __all__ = [
     "geometry_from_geojson",
     "geometry_to_geojson",
     "in_china",
+    "lonlat_to_wgs84",
     "metric_crs",
     "parse_crs",
     "to_crs",
@@ -183,6 +184,18 @@ def _transform(geoms: gpd.GeoSeries, fn: Any) -> gpd.GeoSeries:
 
     values = shapely.transform(np.asarray(geoms.values), apply)
     return gpd.GeoSeries(values, index=geoms.index, crs=WGS84)
+
+
+def lonlat_to_wgs84(lon: float, lat: float, declared: str) -> tuple[float, float]:
+    """Convert one point from its declared CRS (WGS 84, GCJ-02, BD-09, any EPSG) to WGS 84."""
+    crs = parse_crs(declared)
+    if crs == WGS84:
+        return float(lon), float(lat)
+    if crs in _TO_WGS84:
+        x, y = _TO_WGS84[crs](lon, lat)
+        return float(x), float(y)
+    x, y = Transformer.from_crs(crs, WGS84, always_xy=True).transform(lon, lat)
+    return float(x), float(y)
 
 
 def to_wgs84(frame: gpd.GeoDataFrame, declared: str | None) -> gpd.GeoDataFrame:

@@ -21,8 +21,12 @@ from .routes import (
     drafting,
     editing,
     editor,
+    exports,
     jobs,
+    locate,
     maps,
+    mobile,
+    ogc,
     plans,
     resources,
     static,
@@ -53,8 +57,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (communities, resources, auth, jobs, plans, editing, drafting, assignments):
         app.include_router(module.router, prefix=PREFIX)
+    for module in (maps, locate, mobile, exports, ogc):
+        app.include_router(module.router, prefix=PREFIX)
     app.include_router(editor.router)
-    app.include_router(maps.router, prefix=PREFIX)
     app.include_router(static.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

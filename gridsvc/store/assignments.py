@@ -9,18 +9,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Boolean, Column, DateTime, String, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import StoreError
-from gridsvc.store.tables import Base
+from gridsvc.store.tables import Base, WorkerRow
 
 __all__ = [
     "COLUMNS",
     "assignments_table",
     "clear_assignments",
+    "grid_contacts",
     "read_assignments",
     "replace_assignments",
 ]
@@ -117,3 +119,17 @@ def clear_assignments(session: Session, community: str, *, keep: Sequence[str]) 
     cleared = int(session.execute(stale).rowcount or 0)  # type: ignore[attr-defined]
     log.info("assignments of %s: cleared %d of vanished grids", community, cleared)
     return cleared
+
+
+def grid_contacts(session: Session, grid_codes: list[str]) -> list[dict[str, Any]]:
+    """Return who serves ``grid_codes``: grid_code, role, worker_id, name and (work) phone."""
+    t, w = assignments_table, WorkerRow.__table__
+    if not grid_codes:
+        return []
+    query = (
+        select(t.c.grid_code, t.c.role, t.c.worker_id, w.c.name, w.c.phone)
+        .join(w, w.c.id == t.c.worker_id)
+        .where(t.c.grid_code.in_(grid_codes))
+        .order_by(t.c.grid_code, t.c.role, t.c.worker_id)
+    )
+    return [dict(row._mapping) for row in session.execute(query)]

@@ -9,7 +9,7 @@ exactly as stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,7 @@ __all__ = [
     "delete",
     "in_bbox",
     "read",
+    "read_chunks",
     "snapshot",
     "upsert",
 ]
@@ -161,7 +162,7 @@ def _execute_upsert(
 
 def _conform(kind: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return ``frames.conform(kind, frame)``, skipping the (slow) work when already done."""
-    want = frames.empty(kind).dtypes
+    want = frames.dtypes(kind)
     if list(frame.columns) == list(want.index) and all(frame.dtypes == want):
         k = frames.kind(kind)
         defaults = {c.name: c.default for c in k.columns if c.default is not None}
@@ -209,6 +210,53 @@ def read(
     ``level`` filters ``grids``; ``ids`` keeps the rows with those keys (kinds with a one-column
     key), a keyed read.
     """
+    query, names = _select(
+        session, kind, community=community, bbox=bbox, layer=layer, level=level, ids=ids
+    )
+    out = _frame(kind, session.execute(query).all(), names)
+    return out.sort_values(list(frames.kind(kind).key), kind="stable").reset_index(drop=True)
+
+
+def read_chunks(
+    session: Session,
+    kind: str,
+    *,
+    chunk_size: int = 20_000,
+    community: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    level: int | None = None,
+) -> Iterator[gpd.GeoDataFrame]:
+    """Yield the rows :func:`read` would return, ``chunk_size`` at a time (bounded memory).
+
+    Pages by key (``WHERE key > last ORDER BY key LIMIT n``), so each chunk costs one index
+    range scan however deep the export is. Only kinds with a one-column key.
+    """
+    (key,) = frames.kind(kind).key
+    base, names = _select(session, kind, community=community, bbox=bbox, level=level)
+    column = _table(kind).c[key]
+    last: str | None = None
+    while True:
+        query = base if last is None else base.where(column > last)
+        rows = session.execute(query.order_by(column).limit(chunk_size)).all()
+        if not rows:
+            return
+        yield _frame(kind, rows, names)
+        if len(rows) < chunk_size:
+            return
+        last = rows[-1][names.index(key)]
+
+
+def _select(
+    session: Session,
+    kind: str,
+    *,
+    community: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    layer: str | None = None,
+    level: int | None = None,
+    ids: Sequence[str] | None = None,
+) -> tuple[Select[Any], list[str]]:
+    """Return the query of :func:`read` and the names of its result columns."""
     k = frames.kind(kind)
     table = _table(kind)
     columns = [table.c[c] for c in k.column_names if c in table.c]
@@ -223,17 +271,20 @@ def read(
         query = query.where(condition)
     if bbox is not None:
         query = query.where(in_bbox(session, table, bbox))
-    result = session.execute(query).all()
     names = [*(c.name for c in columns), "wkb"]
     if kind == "layer_grids":
         names += list(_LAYER_COLUMNS)
-    data = pd.DataFrame.from_records(result, columns=names)
+    return query, names
+
+
+def _frame(kind: str, rows: Sequence[Any], names: list[str]) -> gpd.GeoDataFrame:
+    """Return result ``rows`` of :func:`_select` as a conformed frame (unsorted)."""
+    data = pd.DataFrame.from_records(rows, columns=names)
     blobs = [None if b is None else bytes(b) for b in data.pop("wkb")]
-    dtypes = frames.empty(kind).dtypes
+    dtypes = frames.dtypes(kind)
     data = data.astype({name: dtypes[name] for name in data.columns})
     geometry = gpd.GeoSeries(shapely.from_wkb(blobs), index=data.index, crs=f"EPSG:{SRID}")
-    out = _conform(kind, gpd.GeoDataFrame(data, geometry=geometry, crs=f"EPSG:{SRID}"))
-    return out.sort_values(list(k.key), kind="stable").reset_index(drop=True)
+    return _conform(kind, gpd.GeoDataFrame(data, geometry=geometry, crs=f"EPSG:{SRID}"))
 
 
 def _filters(

@@ -77,6 +77,8 @@ class HouseholdRow(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     care_tags: Mapped[str | None] = mapped_column(String)
     visit_cadence: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    id_number: Mapped[str | None] = mapped_column(String(32))
     geom = mapped_column(point_type())
 
 

@@ -6,6 +6,7 @@ one or many plans into the frames of :mod:`gridsvc.frames` in one vectorised pas
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -228,6 +229,37 @@ def fit_sizes(rng: np.random.Generator, size: np.ndarray, care: np.ndarray, tota
         size[pick] += step
 
 
+_MOBILE_PREFIXES = np.array(["135", "138", "139", "150", "158", "186", "187", "199"])
+_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+_ID_CHECK = np.array(list("10X98765432"))
+_BIRTH_FIRST = np.datetime64("1935-01-01")
+_BIRTH_DAYS = int((np.datetime64("2005-12-31") - _BIRTH_FIRST).astype(int))
+
+
+def _contacts(codes: list[str], counts: np.ndarray) -> dict[str, pd.api.extensions.ExtensionArray]:
+    """Draw a mobile number and an 18-digit identity number (GB 11643) per household.
+
+    Each community draws from its own stream seeded by its code, so adding these columns left
+    every other generated value unchanged.
+    """
+    phones, ids = [], []
+    for code, n in zip(codes, counts, strict=True):
+        rng = np.random.default_rng([zlib.crc32(code.encode()), 11])
+        prefix = rng.choice(_MOBILE_PREFIXES, n)
+        tail = rng.integers(0, 100_000_000, n)
+        phones.append(np.char.add(prefix, np.char.zfill(tail.astype(str), 8)))
+        birth = (_BIRTH_FIRST + rng.integers(0, _BIRTH_DAYS, n)).astype(str)
+        born = np.char.replace(birth, "-", "")
+        serial = np.char.zfill(rng.integers(1, 1000, n).astype(str), 3)
+        body = np.char.add(np.char.add(code[:6], born), serial)
+        digits = np.array([list(b) for b in body], dtype=np.int64).reshape(n, 17)
+        ids.append(np.char.add(body, _ID_CHECK[(digits @ _ID_WEIGHTS) % 11]))
+    return {
+        "phone": _strings(np.concatenate(phones) if phones else []),
+        "id_number": _strings(np.concatenate(ids) if ids else []),
+    }
+
+
 def _strings(values: object) -> pd.api.extensions.ExtensionArray:
     return pd.array(np.asarray(values, dtype=object), dtype="string")
 
@@ -304,6 +336,7 @@ def assemble(plans: list[Plan], origin: tuple[float, float]) -> CommunityData:
             "size": _ints(np.concatenate([p.size for p in plans])),
             "care_tags": _strings(_TAG_TEXT[bits]),
             "visit_cadence": _strings(_CADENCE_TEXT[bits]),
+            **_contacts([p.code for p in plans], nh),
         },
         geometry=shapely.points(hxy),
         crs=WGS84,

@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse
 
 from ...errors import NotFoundError
 from ...planning import grid_of_household
+from ...privacy import masked
 from ...store import plans, repo
 from ...store.users import User
 from ..deps import SessionDep, UserDep, require_community
 from ..paging import BboxQuery, LimitQuery, OffsetQuery, page, parse_bbox, with_etag
-from ..scope import community_mask, worker_households
+from ..scope import community_mask, household_reveal, worker_households
 
 __all__ = ["router"]
 
@@ -66,10 +67,12 @@ def list_households(
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
 ) -> JSONResponse:
-    """Households (personal data): planners see their communities, workers their grids."""
+    """Households (personal data): planners see their communities, workers their grids;
+    phone and identity numbers masked unless the caller's role needs them."""
     frame = _scoped(session, user, "households", community, bbox)
     if user.role == "worker":
         frame = frame[worker_households(session, user, frame).to_numpy()]
+    frame = masked(frame, household_reveal(session, user, frame))
     return page(frame, request, limit=limit, offset=offset, id_column="id")
 
 

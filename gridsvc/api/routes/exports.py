@@ -1,0 +1,139 @@
+"""Downloads of grids, micro-grids, layers, households and assignments, streamed.
+
+Formats: ``geojson`` (RFC 7946 FeatureCollection, ``application/geo+json``), ``geojsonseq``
+(RFC 8142), ``gpkg``, ``shp`` (zipped Shapefile) and ``csv``. Rows are read from the store in
+key-ordered chunks and written out chunk by chunk, so a city-size export runs in bounded memory.
+Households are scoped like ``/households`` and their personal numbers masked per role.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+import geopandas as gpd
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from ... import export
+from ...privacy import masked
+from ...store import repo, session_scope
+from ...store.assignments import read_assignments
+from ...store.users import User
+from ..deps import UserDep, require_community
+from ..paging import GEOJSON
+from ..scope import community_mask, household_reveal, worker_households
+
+__all__ = ["CHUNK", "FORMATS", "router"]
+
+router = APIRouter(tags=["exports"])
+CHUNK = 20_000
+Dataset = Literal["grids", "microgrids", "layers", "households", "assignments"]
+Format = Literal["geojson", "geojsonseq", "gpkg", "shp", "csv"]
+FORMATS: dict[str, tuple[str, str]] = {
+    "geojson": (GEOJSON, "geojson"),
+    "geojsonseq": ("application/geo+json-seq", "geojsons"),
+    "gpkg": ("application/geopackage+sqlite3", "gpkg"),
+    "shp": ("application/zip", "zip"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+}
+_KIND = {
+    "grids": "grids",
+    "microgrids": "grids",
+    "layers": "layer_grids",
+    "households": "households",
+    "assignments": "assignments",
+}
+
+
+def _scoped(frame: gpd.GeoDataFrame, user: User) -> gpd.GeoDataFrame:
+    return frame[community_mask(user, frame["community_code"]).to_numpy()]
+
+
+def _assignments(session: Session, user: User, community: str | None) -> gpd.GeoDataFrame:
+    worker = user.worker_id if user.role == "worker" else None
+    rows = read_assignments(session, community=community, worker=worker)
+    if user.role == "planner":
+        rows = rows[community_mask(user, rows["community_code"]).to_numpy()]
+    parts = [
+        repo.read(session, "grids", community=str(c))
+        for c in rows["community_code"].drop_duplicates()
+    ]
+    grids = pd.concat(parts, ignore_index=True) if parts else None
+    shapes = (
+        gpd.GeoSeries(grids.geometry.to_numpy(), index=grids["code"].to_numpy(), crs=grids.crs)
+        if grids is not None
+        else gpd.GeoSeries([], crs="EPSG:4326")
+    )
+    rows = rows.assign(assigned_at=[t.isoformat() for t in rows["assigned_at"]])
+    geometry = gpd.GeoSeries(shapes.reindex(rows["grid_code"]).to_numpy(), crs="EPSG:4326")
+    return gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=geometry, crs="EPSG:4326")
+
+
+def _chunks(
+    engine: Engine, user: User, dataset: str, community: str | None, layer: str | None
+) -> Iterator[gpd.GeoDataFrame]:
+    """Yield what ``user`` may download of ``dataset``, chunk by chunk, in a session of its own."""
+    with session_scope(engine) as session:
+        if dataset == "layers":
+            yield repo.read(session, "layer_grids", layer=layer)
+        elif dataset == "assignments":
+            yield _assignments(session, user, community)
+        elif dataset == "households":
+            for chunk in repo.read_chunks(
+                session, "households", community=community, chunk_size=CHUNK
+            ):
+                chunk = _scoped(chunk, user)
+                if user.role == "worker":
+                    chunk = chunk[worker_households(session, user, chunk).to_numpy()]
+                yield masked(chunk, household_reveal(session, user, chunk))
+        else:
+            level = 1 if dataset == "grids" else None
+            for chunk in repo.read_chunks(
+                session, "grids", community=community, level=level, chunk_size=CHUNK
+            ):
+                chunk = _scoped(chunk, user)
+                yield chunk if dataset == "grids" else chunk[chunk["level"] >= 2]
+
+
+@router.get("/exports/{dataset}", response_class=Response)
+def download(
+    request: Request,
+    dataset: Dataset,
+    user: UserDep,
+    format: Annotated[Format, Query(description="file format")] = "geojson",
+    community: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    layer: Annotated[str | None, Query(max_length=100, description="layers only")] = None,
+) -> Response:
+    """Download a dataset in a format; households and assignments are scoped by role."""
+    if community is not None:
+        require_community(user, community)
+    if layer is not None and dataset != "layers":
+        raise HTTPException(422, f"layer filters only the layers dataset, not {dataset}")
+    if dataset == "assignments" and user.role == "worker" and not user.worker_id:
+        raise HTTPException(403, f"account {user.username!r} is linked to no worker id")
+    kind = _KIND[dataset]
+    media, suffix = FORMATS[format]
+    name = f"{dataset}{'-' + community if community else ''}.{suffix}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    chunks = _chunks(request.app.state.engine, user, dataset, community, layer)
+    if format in ("gpkg", "shp"):
+        handle, path = tempfile.mkstemp(suffix=f".{suffix}", prefix="gridsvc-export-")
+        os.close(handle)
+        os.unlink(path)  # GDAL creates the file
+        export.export_chunks(chunks, path, kind=kind)
+        return FileResponse(
+            path, media_type=media, headers=headers, background=BackgroundTask(os.unlink, path)
+        )
+    stream = {
+        "geojson": export.stream_geojson,
+        "geojsonseq": export.stream_geojson_seq,
+        "csv": export.stream_csv,
+    }[format]
+    return StreamingResponse(stream(chunks, kind=kind), media_type=media, headers=headers)

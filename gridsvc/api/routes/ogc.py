@@ -1,0 +1,174 @@
+"""OGC API – Features Part 1 (Core, GeoJSON, OpenAPI 3.0) over the published grids.
+
+Collections: ``communities``, ``grids`` (base grids), ``microgrids`` (level 2 and deeper) and
+``layer-<name>`` per departmental layer. These are boundaries the notice boards publish anyway,
+with no personal data, so anyone may read them (like ``/locate``). ``limit`` above
+:data:`MAX_LIMIT` is capped (OGC 17-069r4 /req/core/fc-limit-response-1), never refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import geopandas as gpd
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from ...errors import NotFoundError
+from ...geo import geojson_features
+from ...store import repo
+from ..deps import SessionDep
+from ..paging import GEOJSON, MAX_LIMIT, BboxQuery, OffsetQuery, page, parse_bbox
+
+__all__ = ["CONFORMANCE", "router"]
+
+router = APIRouter(prefix="/ogc", tags=["ogc"])
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+JSON = "application/json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+LAYER = "layer-"
+_FIXED = {
+    "communities": ("communities", "code", "Communities (社区/村)"),
+    "grids": ("grids", "code", "Base grids (基础网格)"),
+    "microgrids": ("grids", "code", "Micro-grids (微网格)"),
+}
+OgcLimit = Annotated[
+    int, Query(ge=1, le=2_147_483_647, description=f"features per page (capped at {MAX_LIMIT})")
+]
+
+
+def _link(href: str, rel: str, kind: str, title: str = "") -> dict[str, str]:
+    link = {"href": href, "rel": rel, "type": kind}
+    return {**link, "title": title} if title else link
+
+
+def _collections(session: Session) -> dict[str, tuple[str, str, str]]:
+    out = dict(_FIXED)
+    for layer in repo.read(session, "layer_grids")["layer"].drop_duplicates():
+        out[LAYER + str(layer)] = ("layer_grids", "grid_id", f"Departmental layer {layer}")
+    return out
+
+
+def _frame(
+    session: Session,
+    cid: str,
+    bbox: tuple[float, float, float, float] | None,
+    community: str | None = None,
+) -> Any:
+    kind = _collection(session, cid)[0]
+    if cid.startswith(LAYER):
+        return repo.read(session, kind, layer=cid[len(LAYER) :], bbox=bbox)
+    level = 1 if cid == "grids" else None
+    frame = repo.read(session, kind, bbox=bbox, level=level, community=community)
+    return frame[frame["level"] >= 2] if cid == "microgrids" else frame
+
+
+def _collection(session: Session, cid: str) -> tuple[str, str, str]:
+    known = _collections(session)
+    if cid not in known:
+        raise NotFoundError(f"collection {cid!r} does not exist; known: {', '.join(known)}")
+    return known[cid]
+
+
+def _describe(request: Request, cid: str, title: str) -> dict[str, Any]:
+    items = str(request.url_for("ogc_items", collection_id=cid))
+    return {
+        "id": cid,
+        "title": title,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "links": [
+            _link(str(request.url_for("ogc_collection", collection_id=cid)), "self", JSON),
+            _link(items, "items", GEOJSON, "the features"),
+        ],
+    }
+
+
+@router.get("", name="ogc_landing")
+def landing(request: Request) -> dict[str, Any]:
+    """The landing page: links to the API definition, conformance and collections."""
+    return {
+        "title": "gridsvc grids",
+        "description": "Published community grids, micro-grids and departmental layers",
+        "links": [
+            _link(str(request.url_for("ogc_landing")), "self", JSON),
+            _link(
+                str(request.url_for("openapi")),
+                "service-desc",
+                "application/vnd.oai.openapi+json;version=3.0",
+            ),
+            _link(str(request.url_for("swagger_ui_html")), "service-doc", "text/html"),
+            _link(str(request.url_for("ogc_conformance")), "conformance", JSON),
+            _link(str(request.url_for("ogc_collections")), "data", JSON),
+        ],
+    }
+
+
+@router.get("/conformance", name="ogc_conformance")
+def conformance() -> dict[str, list[str]]:
+    """The conformance classes implemented."""
+    return {"conformsTo": CONFORMANCE}
+
+
+@router.get("/collections", name="ogc_collections")
+def collections(request: Request, session: SessionDep) -> dict[str, Any]:
+    """Every collection: communities, grids, micro-grids and one per departmental layer."""
+    return {
+        "links": [_link(str(request.url_for("ogc_collections")), "self", JSON)],
+        "collections": [
+            _describe(request, cid, title) for cid, (_, _, title) in _collections(session).items()
+        ],
+    }
+
+
+@router.get("/collections/{collection_id}", name="ogc_collection")
+def collection(request: Request, collection_id: str, session: SessionDep) -> dict[str, Any]:
+    """One collection's description."""
+    return _describe(request, collection_id, _collection(session, collection_id)[2])
+
+
+@router.get("/collections/{collection_id}/items", name="ogc_items", response_class=JSONResponse)
+def items(
+    request: Request,
+    collection_id: str,
+    session: SessionDep,
+    bbox: BboxQuery = None,
+    limit: OgcLimit = 100,
+    offset: OffsetQuery = 0,
+) -> JSONResponse:
+    """A page of features, filtered by ``bbox``; ``next`` links page on."""
+    key = _collection(session, collection_id)[1]
+    frame = _frame(session, collection_id, parse_bbox(bbox))
+    return page(frame, request, limit=min(limit, MAX_LIMIT), offset=offset, id_column=key)
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    name="ogc_item",
+    response_class=JSONResponse,
+)
+def item(
+    request: Request, collection_id: str, feature_id: str, session: SessionDep
+) -> JSONResponse:
+    """One feature."""
+    key = _collection(session, collection_id)[1]
+    # a grid or community code starts with its community's 12 digits: read only that community
+    coded = key == "code" and len(feature_id) >= 12 and feature_id.isdigit()
+    frame: gpd.GeoDataFrame = _frame(
+        session, collection_id, None, community=feature_id[:12] if coded else None
+    )
+    hit = frame[frame[key] == feature_id]
+    if hit.empty:
+        raise NotFoundError(f"feature {feature_id!r} is not in collection {collection_id!r}")
+    feature = next(geojson_features(hit, id_column=key))
+    collection_url = str(request.url_for("ogc_collection", collection_id=collection_id))
+    feature["links"] = [
+        _link(str(request.url), "self", GEOJSON),
+        _link(collection_url, "collection", JSON),
+    ]
+    return JSONResponse(feature, media_type=GEOJSON)

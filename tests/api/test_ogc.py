@@ -1,0 +1,165 @@
+"""OGC API – Features: landing, conformance, collections, items paging, single items; and GDAL's
+OAPIF driver (Debian gdal-bin) reading a real uvicorn server as a client would."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from gridsvc.store import repo, session_scope
+
+BASE = "/api/v1/ogc"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _codes(engine: Engine, community: str, *, micro: bool = False) -> set[str]:
+    with session_scope(engine) as session:
+        grids = repo.read(session, "grids", community=community)
+    level = grids["level"].to_numpy()
+    return set(grids["code"][(level >= 2) if micro else (level == 1)].astype(str))
+
+
+def test_landing_and_conformance_link_what_a_client_needs(client: TestClient) -> None:
+    landing = client.get(BASE)
+    assert landing.status_code == 200
+    rels = {link["rel"]: link["href"] for link in landing.json()["links"]}
+    assert {"self", "service-desc", "conformance", "data"} <= set(rels)
+    assert client.get(rels["service-desc"]).json()["openapi"].startswith("3.")
+    conforms = client.get(rels["conformance"]).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conforms
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conforms
+
+
+def test_collections_are_communities_grids_microgrids_and_each_layer(client: TestClient) -> None:
+    body = client.get(f"{BASE}/collections").json()
+    ids = [c["id"] for c in body["collections"]]
+    assert ids == [
+        "communities",
+        "grids",
+        "microgrids",
+        "layer-governance",
+        "layer-party",
+        "layer-police",
+    ]
+    one = client.get(f"{BASE}/collections/grids").json()
+    assert any(link["rel"] == "items" for link in one["links"])
+    missing = client.get(f"{BASE}/collections/roads")
+    assert missing.status_code == 404
+    assert "collection 'roads' does not exist" in missing.json()["detail"]
+
+
+@pytest.mark.parametrize("collection", ["grids", "microgrids"])
+def test_next_links_page_through_every_feature_once(
+    client: TestClient, api_store: Engine, code: str, collection: str
+) -> None:
+    url: str | None = f"{BASE}/collections/{collection}/items?limit=2"
+    seen: list[str] = []
+    pages = 0
+    while url is not None and pages < 200:
+        response = client.get(url)
+        assert response.headers["content-type"] == "application/geo+json"
+        body = response.json()
+        assert body["numberReturned"] == len(body["features"]) <= 2
+        seen += [f["id"] for f in body["features"]]
+        url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+        pages += 1
+    assert len(seen) == len(set(seen))
+    assert set(seen) == _codes(api_store, code, micro=collection == "microgrids")
+
+
+def test_limit_over_the_cap_is_capped_not_refused(client: TestClient) -> None:
+    response = client.get(f"{BASE}/collections/communities/items", params={"limit": 50_000})
+    assert response.status_code == 200
+    assert response.json()["numberReturned"] == 1
+    assert client.get(f"{BASE}/collections/grids/items", params={"limit": 0}).status_code == 422
+
+
+def test_bbox_filters_and_a_bad_bbox_names_the_field(
+    client: TestClient, api_store: Engine, code: str
+) -> None:
+    everything = client.get(f"{BASE}/collections/grids/items", params={"limit": 1000}).json()
+    far = client.get(f"{BASE}/collections/grids/items", params={"bbox": "0,0,1,1"}).json()
+    assert everything["numberMatched"] == len(_codes(api_store, code)) and far["features"] == []
+    bad = client.get(f"{BASE}/collections/grids/items", params={"bbox": "35,111,36,112"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "bbox"
+
+
+def test_single_items_and_a_missing_one(client: TestClient, api_store: Engine, code: str) -> None:
+    grid = sorted(_codes(api_store, code))[0]
+    one = client.get(f"{BASE}/collections/grids/items/{grid}")
+    assert one.status_code == 200
+    assert one.json()["type"] == "Feature" and one.json()["id"] == grid
+    assert client.get(f"{BASE}/collections/grids/items/999").status_code == 404
+
+
+# --- a real server read by GDAL ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(api_store: Engine, store_url: str, tmp_path: Path) -> Iterator[str]:
+    """Serve the seeded store with ``gridsvc serve`` (uvicorn) on a free loopback port."""
+    if not store_url.startswith("sqlite"):
+        pytest.skip("one back-end is enough for the GDAL client test")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRIDSVC_SECRET_KEY": "x" * 40}
+    command = [sys.executable, "-c", "from gridsvc.cli import app; app()", "serve"]
+    command += ["--port", str(port), "--db", store_url]
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{base}{BASE}/conformance", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        else:
+            pytest.fail(f"the server did not start: {(tmp_path / 'server.log').read_text()}")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def _ogrinfo(*args: str) -> str:
+    done = subprocess.run(
+        ["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs gdal-bin (ogrinfo)")
+def test_gdal_oapif_lists_the_collections_and_reads_every_grid(
+    server: str, api_store: Engine, code: str
+) -> None:
+    source = f"OAPIF:{server}{BASE}"
+    layers = _ogrinfo(source)
+    for name in ("communities", "grids", "microgrids", "layer-police"):
+        assert re.search(rf"^\d+: {name}\b", layers, re.M), layers
+    # a page size of 3 makes GDAL follow our `next` links
+    features = _ogrinfo("-oo", "PAGE_SIZE=3", "-al", source, "grids")
+    codes = re.findall(r"^\s+code \(String\) = (\d+)$", features, re.M)
+    assert sorted(codes) == sorted(_codes(api_store, code))
+    assert features.count("POLYGON") >= len(codes)
