@@ -1,8 +1,8 @@
 """Bulk writes: COPY on PostGIS, the batched executemany upsert elsewhere.
 
-``replace_grids`` swaps a community's grids in the caller's transaction: a delete, then one
-``COPY grids (...) FROM STDIN`` on PostGIS (psycopg 3 ``cursor.copy``; geometries travel as
-hex EWKB with SRID 4326), or :func:`gridsvc.store.repo.upsert` (batched executemany) on
+``replace_rows`` swaps a community's rows of one kind in the caller's transaction: a delete,
+then one ``COPY <table> (...) FROM STDIN`` on PostGIS (psycopg 3 ``cursor.copy``; geometries
+travel as hex EWKB with SRID 4326), or :func:`gridsvc.store.repo.upsert` (batched executemany) on
 SpatiaLite. Nothing is committed here: the caller's ``session_scope`` decides.
 """
 
@@ -20,24 +20,29 @@ from gridsvc.errors import StoreError
 from gridsvc.store import repo
 from gridsvc.store.tables import SRID, TABLES
 
-__all__ = ["copy_rows", "replace_grids"]
+__all__ = ["copy_rows", "replace_rows"]
 
 log = logging.getLogger(__name__)
 
 
-def replace_grids(session: Session, community: str, grids: gpd.GeoDataFrame) -> int:
-    """Replace the stored grids (every level) of ``community`` by ``grids``; return the rows."""
-    frame = repo._wgs84(repo._conform("grids", grids))
+def replace_rows(session: Session, kind: str, community: str, frame: gpd.GeoDataFrame) -> int:
+    """Replace the stored rows of ``kind`` in ``community`` by ``frame``; return the rows.
+
+    ``kind`` is one with a community code (grids of every level, households, buildings).
+    """
+    frame = repo._wgs84(repo._conform(kind, frame))
     other = frame["community_code"].astype(str) != community
     if other.any():
         raise StoreError(
-            f"grids of community {community}: {int(other.sum())} rows belong to community "
+            f"{kind} of community {community}: {int(other.sum())} rows belong to community "
             f"{frame.loc[other, 'community_code'].iloc[0]}; write each community on its own"
         )
-    repo.delete(session, "grids", community=community)
+    repo.delete(session, kind, community=community)
+    if frame.empty:
+        return 0
     if session.get_bind().dialect.name != "postgresql":
-        return repo.upsert(session, "grids", frame).total
-    return copy_rows(session, "grids", frame)
+        return repo.upsert(session, kind, frame).total
+    return copy_rows(session, kind, frame)
 
 
 def copy_rows(session: Session, kind: str, frame: gpd.GeoDataFrame) -> int:
@@ -63,4 +68,3 @@ def copy_rows(session: Session, kind: str, frame: gpd.GeoDataFrame) -> int:
         cursor.close()
     log.info("%s: copied %d rows", kind, len(frame))
     return len(frame)
-

@@ -1,0 +1,220 @@
+"""City-run inputs: the files, an index of communities, and one community's slice of each file.
+
+Households, buildings, departmental layers and the roster are read per community: GeoParquet
+with a pyarrow filter on ``community_code`` (row groups of other communities are skipped),
+GeoPackage with a bbox read on its R-tree, then the code. Barriers (no community code) are read
+by the community's bbox. Every slice is validated like an import; its digest (SHA-256 over the
+sorted rows, their geometry and the settings) tells a rerun whether the input changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyarrow.parquet as pq
+import pyogrio
+import shapely
+
+from ..errors import InputError, Problem
+from ..ingest import load_frame, validate
+from ..ingest.importer import prepare_frame
+from ..ingest.readers import read_any
+
+__all__ = ["CityInputs", "CommunityInputs", "CommunityJob", "index_city", "read_community"]
+
+PARQUET = (".parquet", ".geoparquet")
+CODE = "community_code"
+
+
+@dataclass(frozen=True, slots=True)
+class CityInputs:
+    """The files of a city run (the CLI's flags). ``layers`` are NAME=FILE:hard|soft specs."""
+
+    communities: Path
+    households: Path
+    buildings: Path | None = None
+    barriers: Path | None = None
+    layers: tuple[str, ...] = ()
+    roster: Path | None = None
+    crs: str | None = None
+
+    @property
+    def staffed(self) -> bool:
+        """Tell whether the run merges layers and staffs grids (layers and a roster given)."""
+        return bool(self.layers) and self.roster is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityJob:
+    """One community to run: its code, boundary (WGS 84 WKB) and bbox."""
+
+    code: str
+    boundary_wkb: bytes
+    bbox: tuple[float, float, float, float]
+
+    @property
+    def boundary(self) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame(
+            {"code": [self.code]}, geometry=[shapely.from_wkb(self.boundary_wkb)], crs=4326
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityInputs:
+    """One community's slice of every input, validated, and the digest of all of it."""
+
+    community: gpd.GeoDataFrame
+    households: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame | None
+    barriers: gpd.GeoDataFrame | None
+    layers: gpd.GeoDataFrame | None
+    roster: gpd.GeoDataFrame | None
+    digest: str
+
+
+def _codes_of(path: Path) -> pd.Series:
+    """Return the ``community_code`` column of ``path`` alone (no geometry is read)."""
+    if not path.exists():
+        raise InputError(Problem(f"file not found: {path}", source=path.name))
+    if path.suffix.lower() in PARQUET:
+        names = pq.read_schema(path).names
+        if CODE not in names:
+            raise InputError(Problem("missing column", source=path.name, field=CODE))
+        return pq.read_table(path, columns=[CODE]).column(CODE).to_pandas().astype("string")
+    frame = pyogrio.read_dataframe(path, columns=[CODE], read_geometry=False)
+    if CODE not in frame.columns:
+        raise InputError(Problem("missing column", source=path.name, field=CODE))
+    return frame[CODE].astype("string")
+
+
+def index_city(inputs: CityInputs) -> tuple[list[CommunityJob], dict[str, int]]:
+    """Check the inputs city-wide and return one job per community and its household count.
+
+    Raises InputError naming the file, feature and field when a household names a community
+    that is not in the communities file, a file is missing, or a CRS is wrong.
+    """
+    for path in (inputs.buildings, inputs.barriers, inputs.roster):
+        if path is not None and not path.exists():
+            raise InputError(Problem(f"file not found: {path}", source=path.name))
+    communities = load_frame(inputs.communities, kind="communities", crs=inputs.crs)
+    known = set(communities["code"].astype(str))
+    codes = _codes_of(inputs.households)
+    unknown = ~codes.isin(known) | codes.isna()
+    if unknown.any():
+        first = int(unknown.to_numpy().nonzero()[0][0])
+        bad = sorted(set(codes[unknown].fillna("<empty>")))
+        raise InputError(
+            Problem(
+                f"{int(unknown.sum())} households name communities not in "
+                f"{inputs.communities.name}: {', '.join(bad[:5])}; add the communities or fix "
+                "the codes",
+                source=inputs.households.name,
+                feature=first,
+                field=CODE,
+            )
+        )
+    counts = codes.value_counts().to_dict()
+    jobs = [
+        CommunityJob(str(code), shapely.to_wkb(geom), tuple(float(v) for v in geom.bounds))  # type: ignore[arg-type]
+        for code, geom in zip(communities["code"], communities.geometry, strict=True)
+    ]
+    if jobs:  # the CRS of the per-community files, checked once on the first community
+        _households(inputs, jobs[0], communities)
+    return jobs, {str(k): int(v) for k, v in counts.items()}
+
+
+def _slice(path: Path, job: CommunityJob, *, by_code: bool) -> gpd.GeoDataFrame:
+    """Read ``path``'s rows of ``job``: by community code when ``by_code``, else by bbox."""
+    if path.suffix.lower() in PARQUET:
+        if by_code:
+            return gpd.read_parquet(path, filters=[(CODE, "==", job.code)])
+        if "bbox" in pq.read_schema(path).names:
+            return gpd.read_parquet(path, bbox=job.bbox)
+        frame = read_any(path)
+        return frame.iloc[frame.sindex.query(shapely.box(*job.bbox))]
+    frame = read_any(path) if path.suffix.lower() not in (".gpkg",) else None
+    if frame is None:
+        frame = pyogrio.read_dataframe(path, bbox=job.bbox)
+    if by_code and CODE in frame.columns:
+        frame = frame[frame[CODE].astype(str) == job.code]
+    return frame.reset_index(drop=True)
+
+
+def _households(
+    inputs: CityInputs, job: CommunityJob, communities: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
+    raw = _slice(inputs.households, job, by_code=True)
+    return validate(
+        raw,
+        kind="households",
+        source=inputs.households.name,
+        crs=inputs.crs,
+        communities=communities if communities is not None else job.boundary,
+    ).frame
+
+
+def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]) -> str:
+    sha = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for name, frame in frames.items():
+        sha.update(name.encode())
+        if frame is None:
+            continue
+        attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        order = attributes.astype(str).agg("|".join, axis=1).argsort(kind="stable").to_numpy()
+        sha.update(attributes.iloc[order].to_csv(index=False).encode())
+        for blob in shapely.to_wkb(frame.geometry.to_numpy()[order]):
+            sha.update(b"" if blob is None else blob)
+    return sha.hexdigest()
+
+
+def read_community(
+    inputs: CityInputs, job: CommunityJob, *, settings: dict[str, Any]
+) -> CommunityInputs:
+    """Read and validate ``job``'s slice of every input; the digest covers it and ``settings``."""
+    community = job.boundary
+    households = _households(inputs, job)
+    buildings = (
+        validate(
+            _slice(inputs.buildings, job, by_code=True),
+            kind="buildings", source=inputs.buildings.name, crs=inputs.crs,
+        ).frame
+        if inputs.buildings else None
+    )  # fmt: skip
+    barriers = None
+    if inputs.barriers is not None:
+        raw = _slice(inputs.barriers, job, by_code=False)
+        barriers = prepare_frame(raw, crs=inputs.crs, source=inputs.barriers.name)
+    layers = roster = None
+    if inputs.staffed:
+        layers = _layers(inputs, job)
+        assert inputs.roster is not None
+        roster = prepare_frame(
+            _slice(inputs.roster, job, by_code=True), crs=inputs.crs, source=inputs.roster.name
+        )
+    frames = {"households": households, "buildings": buildings, "barriers": barriers,
+              "layers": layers, "roster": roster, "community": community}  # fmt: skip
+    return CommunityInputs(
+        community, households, buildings, barriers, layers, roster, _digest(frames, settings)
+    )
+
+
+def _layers(inputs: CityInputs, job: CommunityJob) -> gpd.GeoDataFrame:
+    from ..merge import parse_layer_spec
+    from ..merge.files import read_layer
+
+    parts = []
+    for spec in map(parse_layer_spec, inputs.layers):
+        if not spec.path.exists():
+            raise InputError(Problem(f"layer file {spec.path} does not exist", source=spec.name))
+        by_code = CODE in (pq.read_schema(spec.path).names if spec.path.suffix in PARQUET else [])
+        raw = _slice(spec.path, job, by_code=by_code)
+        frame = prepare_frame(raw, crs=inputs.crs, source=spec.path.name)
+        frame = read_layer(spec, inputs.crs, frame=frame)
+        parts.append(frame.to_crs(4326))
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
