@@ -124,7 +124,7 @@ def run_city(
                 key=f"community-{job.code}",
                 retries=RETRIES,
                 pure=False,
-            )  # fmt: skip
+            )
             for job in jobs
         ]
         for future in as_completed(futures):
