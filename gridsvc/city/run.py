@@ -21,6 +21,7 @@ from typing import Any
 
 from ..config import Settings
 from ..store import make_engine, migrate, repo, session_scope
+from ..store.runs import FAILED
 from .inputs import CityInputs, CommunityJob, index_city
 from .task import Outcome, run_community
 
@@ -71,7 +72,7 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator[A
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             memory_limit=0,
         ) as cluster,  # fmt: skip
         Client(cluster) as client,
@@ -128,7 +129,11 @@ def run_city(
             for job in jobs
         ]
         for future in as_completed(futures):
-            outcome: Outcome = future.result()
+            try:
+                outcome: Outcome = future.result()
+            except Exception as exc:  # e.g. KilledWorker after every retry: report, go on
+                code = str(future.key).removeprefix("community-")
+                outcome = Outcome(code, FAILED, error=f"{type(exc).__name__}: {exc}")
             outcomes.append(outcome)
             if say is not None:
                 say(outcome, len(outcomes), len(jobs))

@@ -51,8 +51,8 @@ def _check(households: int, district_code: str, sizes: tuple[int, int]) -> None:
         raise ValueError(f"households must be positive, got {households}")
     if not is_division_code(district_code + "000000"):
         raise ValueError(f"district_code {district_code!r} is not 6 digits")
-    if not 1 <= sizes[0] <= sizes[1]:
-        raise ValueError(f"sizes must be (lo, hi) with 1 <= lo <= hi, got {sizes}")
+    if not 1 <= 2 * sizes[0] <= sizes[1]:
+        raise ValueError(f"sizes must be (lo, hi) with 1 <= lo and 2 * lo <= hi, got {sizes}")
 
 
 def _plans(
