@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,19 +79,49 @@ class CommunityInputs:
     digest: str
 
 
-def _codes_of(path: Path) -> pd.Series:
-    """Return the ``community_code`` column of ``path`` alone (no geometry is read)."""
+def _code_batches(path: Path, rows: int = 1 << 20) -> Iterator[pd.Series]:
+    """Yield the ``community_code`` column of ``path`` in batches (no geometry is read)."""
     if not path.exists():
         raise InputError(Problem(f"file not found: {path}", source=path.name))
     if path.suffix.lower() in PARQUET:
-        names = pq.read_schema(path).names
-        if CODE not in names:
+        if CODE not in pq.read_schema(path).names:
             raise InputError(Problem("missing column", source=path.name, field=CODE))
-        return pq.read_table(path, columns=[CODE]).column(CODE).to_pandas().astype("string")
-    frame = pyogrio.read_dataframe(path, columns=[CODE], read_geometry=False)
-    if CODE not in frame.columns:
-        raise InputError(Problem("missing column", source=path.name, field=CODE))
-    return frame[CODE].astype("string")
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=[CODE]):
+            yield batch.column(0).to_pandas().astype("string")
+        return
+    total = int(pyogrio.read_info(path)["features"])
+    for start in range(0, max(total, 1), rows):
+        frame = pyogrio.read_dataframe(
+            path, columns=[CODE], read_geometry=False, skip_features=start, max_features=rows
+        )
+        if CODE not in frame.columns:
+            raise InputError(Problem("missing column", source=path.name, field=CODE))
+        yield frame[CODE].astype("string")
+
+
+def _count_codes(inputs: CityInputs, known: set[str]) -> dict[str, int]:
+    """Count households per community, streaming; raise on a code not in ``known``."""
+    counts: dict[str, int] = {}
+    seen = 0
+    for codes in _code_batches(inputs.households):
+        unknown = ~codes.isin(known) | codes.isna()
+        if unknown.any():
+            first = seen + int(unknown.to_numpy().nonzero()[0][0])
+            bad = sorted(set(codes[unknown].fillna("<empty>")))
+            raise InputError(
+                Problem(
+                    f"{int(unknown.sum())} households name communities not in "
+                    f"{inputs.communities.name}: {', '.join(bad[:5])}; add the communities or "
+                    "fix the codes",
+                    source=inputs.households.name,
+                    feature=first,
+                    field=CODE,
+                )
+            )
+        for code, n in codes.value_counts().items():
+            counts[str(code)] = counts.get(str(code), 0) + int(n)
+        seen += len(codes)
+    return counts
 
 
 def index_city(inputs: CityInputs) -> tuple[list[CommunityJob], dict[str, int]]:
@@ -99,34 +130,23 @@ def index_city(inputs: CityInputs) -> tuple[list[CommunityJob], dict[str, int]]:
     Raises InputError naming the file, feature and field when a household names a community
     that is not in the communities file, a file is missing, or a CRS is wrong.
     """
+    from ..merge import parse_layer_spec
+
     for path in (inputs.buildings, inputs.barriers, inputs.roster):
         if path is not None and not path.exists():
             raise InputError(Problem(f"file not found: {path}", source=path.name))
+    for spec in map(parse_layer_spec, inputs.layers):
+        if not spec.path.exists():
+            raise InputError(Problem(f"layer file {spec.path} does not exist", source=spec.name))
     communities = load_frame(inputs.communities, kind="communities", crs=inputs.crs)
-    known = set(communities["code"].astype(str))
-    codes = _codes_of(inputs.households)
-    unknown = ~codes.isin(known) | codes.isna()
-    if unknown.any():
-        first = int(unknown.to_numpy().nonzero()[0][0])
-        bad = sorted(set(codes[unknown].fillna("<empty>")))
-        raise InputError(
-            Problem(
-                f"{int(unknown.sum())} households name communities not in "
-                f"{inputs.communities.name}: {', '.join(bad[:5])}; add the communities or fix "
-                "the codes",
-                source=inputs.households.name,
-                feature=first,
-                field=CODE,
-            )
-        )
-    counts = codes.value_counts().to_dict()
+    counts = _count_codes(inputs, set(communities["code"].astype(str)))
     jobs = [
         CommunityJob(str(code), shapely.to_wkb(geom), tuple(float(v) for v in geom.bounds))  # type: ignore[arg-type]
         for code, geom in zip(communities["code"], communities.geometry, strict=True)
     ]
     if jobs:  # the CRS of the per-community files, checked once on the first community
         _households(inputs, jobs[0], communities)
-    return jobs, {str(k): int(v) for k, v in counts.items()}
+    return jobs, counts
 
 
 def _slice(path: Path, job: CommunityJob, *, by_code: bool) -> gpd.GeoDataFrame:
@@ -210,8 +230,6 @@ def _layers(inputs: CityInputs, job: CommunityJob) -> gpd.GeoDataFrame:
 
     parts = []
     for spec in map(parse_layer_spec, inputs.layers):
-        if not spec.path.exists():
-            raise InputError(Problem(f"layer file {spec.path} does not exist", source=spec.name))
         by_code = CODE in (pq.read_schema(spec.path).names if spec.path.suffix in PARQUET else [])
         raw = _slice(spec.path, job, by_code=by_code)
         frame = prepare_frame(raw, crs=inputs.crs, source=spec.path.name)
