@@ -151,19 +151,20 @@ def index_city(inputs: CityInputs) -> tuple[list[CommunityJob], dict[str, int]]:
 
 def _slice(path: Path, job: CommunityJob, *, by_code: bool) -> gpd.GeoDataFrame:
     """Read ``path``'s rows of ``job``: by community code when ``by_code``, else by bbox."""
-    if path.suffix.lower() in PARQUET:
-        if by_code:
-            return gpd.read_parquet(path, filters=[(CODE, "==", job.code)])
-        if "bbox" in pq.read_schema(path).names:
-            return gpd.read_parquet(path, bbox=job.bbox)
-        frame = read_any(path)
-        return frame.iloc[frame.sindex.query(shapely.box(*job.bbox))]
-    frame = read_any(path) if path.suffix.lower() not in (".gpkg",) else None
-    if frame is None:
-        frame = pyogrio.read_dataframe(path, bbox=job.bbox)
+    suffix = path.suffix.lower()
+    if suffix in PARQUET and by_code:
+        return gpd.read_parquet(path, filters=[(CODE, "==", job.code)])
+    if suffix in PARQUET and "bbox" in pq.read_schema(path).names:
+        return gpd.read_parquet(path, bbox=job.bbox)
+    if suffix == ".gpkg":
+        if by_code:  # an attribute filter, so a stray point outside the bbox is still read
+            code = job.code.replace("'", "''")
+            return pyogrio.read_dataframe(path, where=f"{CODE} = '{code}'")
+        return pyogrio.read_dataframe(path, bbox=job.bbox)
+    frame = read_any(path)  # small formats (GeoJSON, CSV, …): the whole file, then filtered
     if by_code and CODE in frame.columns:
-        frame = frame[frame[CODE].astype(str) == job.code]
-    return frame.reset_index(drop=True)
+        return frame[frame[CODE].astype(str) == job.code].reset_index(drop=True)
+    return frame.iloc[frame.sindex.query(shapely.box(*job.bbox))].reset_index(drop=True)
 
 
 def _households(

@@ -130,3 +130,17 @@ def test_wrong_crs_is_rejected(city_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"households\.parquet, feature 0"):
         run_city(inputs, SETTINGS, store_url=url, workers=1)
     _no_tables(url)
+
+
+def test_geopackage_inputs_run_like_geoparquet(tmp_path: Path) -> None:
+    from gridsvc.city import CityInputs
+    from gridsvc.synth import write_city
+
+    files = write_city(tmp_path / "gpkg", seed=5, households=260, sizes=(100, 250),
+                       suffix=".gpkg", layers=False, roster=False)  # fmt: skip
+    url = f"sqlite:///{tmp_path}/store.sqlite"
+    p = files.paths
+    inputs = CityInputs(p["communities"], p["households"], p["buildings"], p["barriers"])
+    report = run_city(inputs, SETTINGS, store_url=url, workers=1)
+    assert report.totals["done"] == files.communities and report.totals["failed"] == 0
+    assert_complete_once(url, gpd.read_file(p["households"]))
