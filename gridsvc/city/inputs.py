@@ -4,7 +4,7 @@ Households, buildings, departmental layers and the roster are read per community
 with a pyarrow filter on ``community_code`` (row groups of other communities are skipped),
 GeoPackage with a bbox read on its R-tree, then the code. Barriers (no community code) are read
 by the community's bbox. Every slice is validated like an import; its digest (SHA-256 over the
-sorted rows, their geometry and the settings) tells a rerun whether the input changed.
+rows in any order, their geometry and the settings) tells a rerun whether the input changed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pyogrio
@@ -181,16 +182,20 @@ def _households(
 
 
 def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]) -> str:
+    """Return a SHA-256 over ``settings`` and each frame's rows, whatever their order.
+
+    Each row (attributes and hex WKB) is hashed to 64 bits with pandas' vectorised hash; the
+    sorted row hashes are what the SHA-256 sees.
+    """
     sha = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for name, frame in frames.items():
         sha.update(name.encode())
         if frame is None:
             continue
-        attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-        order = attributes.astype(str).agg("|".join, axis=1).argsort(kind="stable").to_numpy()
-        sha.update(attributes.iloc[order].to_csv(index=False).encode())
-        for blob in shapely.to_wkb(frame.geometry.to_numpy()[order]):
-            sha.update(b"" if blob is None else blob)
+        rows = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        rows["__wkb"] = shapely.to_wkb(frame.geometry.to_numpy(), hex=True)
+        hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
+        sha.update(np.sort(hashes).tobytes())
     return sha.hexdigest()
 
 
