@@ -149,3 +149,27 @@ def test_geopackage_inputs_run_like_geoparquet(tmp_path: Path) -> None:
     report = run_city(inputs, SETTINGS, store_url=url, workers=1)
     assert report.totals["done"] == files.communities and report.totals["failed"] == 0
     assert_complete_once(url, gpd.read_file(p["households"]))
+
+
+def test_layers_and_roster_merge_and_staff_every_community(city_dir: Path, tmp_path: Path) -> None:
+    from gridsvc.store import session_scope
+    from gridsvc.store.assignments import read_assignments
+
+    url = f"sqlite:///{tmp_path}/store.sqlite"
+    inputs = inputs_of(city_dir, staffed=True)
+    households = gpd.read_parquet(inputs.households)
+    report = run_city(inputs, SETTINGS, store_url=url, workers=2)
+    assert report.totals["failed"] == 0, report.failed
+    assert all(set(o.stages) == {"read", "merge", "staff", "write"} for o in report.outcomes)
+    assert_complete_once(url, households)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            staffed = read_assignments(session)
+    finally:
+        engine.dispose()
+    _, grids, _ = stored(url)
+    assert set(staffed["community_code"]) == set(households["community_code"])
+    assert set(staffed["grid_code"]) <= set(grids["code"])
+    leaders = staffed[staffed["role"].str.contains("leader")]
+    assert leaders["grid_code"].nunique() == len(grids)  # every unified grid has its leaders
