@@ -2,8 +2,9 @@
 
 Usage (from the repository root)::
 
-    python bench/partition_peers.py            # communities + the 1,000,000-household city row
-    python bench/partition_peers.py --quick    # communities only
+    python bench/partition_peers.py            # the peer communities
+
+The city-scale run (Dask, PostGIS, 1 and 2 workers, projection) is ``bench/city_run.py``.
 
 Each community is turned into ONE set of atoms and ONE adjacency graph (see ``_workload``); every
 (community, method) pair then runs in its own subprocess, three times (seeds 0, 1, 2), so its
@@ -131,34 +132,6 @@ def worker(path: str, method: str, repeats: int, budget: float) -> dict[str, Any
     return result
 
 
-def city_worker(households: int, jobs: int) -> dict[str, Any]:
-    """Generate a synthetic city and partition it with gridsvc; return seconds and memory."""
-    import tracemalloc
-
-    from city import partition_city
-
-    from gridsvc import synth
-
-    t0 = time.perf_counter()
-    city = synth.generate_city(seed=0, households=households)
-    gen = time.perf_counter() - t0
-    base = _rss_mb()
-    tracemalloc.start()
-    t1 = time.perf_counter()
-    summary = partition_city(city, seed=0, jobs=jobs)
-    secs = time.perf_counter() - t1
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return {
-        "generate_seconds": gen,
-        "seconds": secs,
-        "rss_base_mb": base,
-        "rss_peak_mb": _rss_mb(),
-        "traced_peak_mb": traced_peak / 2**20,
-        **summary,
-    }
-
-
 def _spawn(args: list[str], timeout: float) -> dict[str, Any]:
     """Run this script as a worker in its own process group; kill the group on timeout."""
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
@@ -238,8 +211,7 @@ def row(work: Workload, method: str, r: dict[str, Any], repeats: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="skip the city row")
-    ap.add_argument("--city-only", action="store_true", help="only the city row")
+    ap.add_argument("--quick", action="store_true", help="no effect (the city row moved)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per (community, method)")
     ap.add_argument(
@@ -247,22 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--communities", default=None, help="comma list: yudu,urban,village,baltimore")
-    ap.add_argument("--city-households", type=int, default=1_000_000)
-    ap.add_argument("--city-jobs", type=int, default=2, help="processes for the city row")
-    ap.add_argument("--city-timeout", type=float, default=3600.0, help="seconds for the city row")
     ap.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "METHOD"), help=argparse.SUPPRESS)
-    ap.add_argument("--city-worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.worker:
         print(json.dumps(worker(args.worker[0], args.worker[1], args.repeats, args.budget)))
-        return 0
-    if args.city_worker:
-        print(json.dumps(city_worker(args.city_worker, args.city_jobs)))
-        return 0
-
-    if args.city_only:
-        city_row(args.city_households, args.city_jobs, args.city_timeout)
         return 0
     only = set(args.communities.split(",")) if args.communities else None
     methods = [m for m in args.methods.split(",") if m]
@@ -298,30 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                     args.timeout,
                 )
                 print(row(w, m, r, args.repeats), flush=True)
-    if not args.quick:
-        print()
-        city_row(args.city_households, args.city_jobs, args.city_timeout)
+    print("\ncity scale: python bench/city_run.py --postgis URL (Dask, PostGIS)")
     return 0
-
-
-def city_row(households: int, jobs: int, timeout: float) -> None:
-    """Print the city-scale gridsvc row (peers skipped)."""
-    try:
-        from gridsvc import synth
-
-        if not hasattr(synth, "generate_city"):
-            raise ImportError("generate_city")
-    except ImportError:
-        print("city row skipped: gridsvc.synth.generate_city not available")
-        return
-    r = _spawn(["--city-worker", str(households), "--city-jobs", str(jobs)], timeout)
-    print(f"City scale, {households:,} households (gridsvc only, own subprocess, {jobs} jobs):")
-    print(json.dumps(r, indent=1))
-    print(
-        "Peers skipped at city scale: spopt max-p builds an n×n distance matrix (~20 GB at 50,000"
-        " atoms) and took 57 s at 4,096 units; GerryChain took 346 s at 10,000 units and grows"
-        " ~O(n·k) (peers.md §3–4), so ~300 communities would take hours."
-    )
 
 
 def versions() -> str:

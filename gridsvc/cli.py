@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.orm import Session
 
+from .cli_city import run_city_command
 from .cli_users import app as user_app
 from .config import Settings, load_settings
 from .errors import GridsvcError
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 app.add_typer(user_app, name="user")
+app.command("run-city")(run_city_command)
 
 DbOption = Annotated[
     str | None,

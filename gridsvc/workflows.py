@@ -24,6 +24,7 @@ __all__ = [
     "CommunityBundle",
     "PartitionInputs",
     "partition_community",
+    "partition_levels",
     "read_community_bundle",
     "run_assign_files",
     "run_demo",
@@ -72,7 +73,8 @@ class CommunityBundle:
     layer_grids: gpd.GeoDataFrame
 
 
-def _levels(settings: Settings) -> tuple[Any, ...]:
+def partition_levels(settings: Settings) -> tuple[Any, ...]:
+    """Return the partition levels of ``settings``: base grids, then micro-grids."""
     from .partition import Bounds
 
     return (
@@ -109,7 +111,7 @@ def run_partition_files(
         count_field=inputs.count_field,
         buildings=buildings,
         barriers=barriers,
-        levels=_levels(settings),
+        levels=partition_levels(settings),
         seed=settings.seed,
         existing=existing,
         locked=inputs.locked,
@@ -221,7 +223,7 @@ def partition_community(
         bundle.households,
         buildings=bundle.buildings,
         barriers=barriers,
-        levels=_levels(settings),
+        levels=partition_levels(settings),
         seed=settings.seed,
         existing=gpd.GeoDataFrame(existing, crs=frames.WGS84) if len(existing) else None,
         locked=locked,

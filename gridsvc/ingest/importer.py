@@ -136,8 +136,12 @@ def load_frame(
     frame = read_any(path, layer=layer)
     if kind is not None:
         return validate(frame, kind=kind, source=path.name, crs=crs).frame
-    declared = effective_crs(crs, frame.crs, path.name)
-    out = geo.to_wgs84(frame, declared)
+    return prepare_frame(frame, crs=crs, source=path.name)
+
+
+def prepare_frame(frame: gpd.GeoDataFrame, *, crs: str | None, source: str) -> gpd.GeoDataFrame:
+    """Convert a frame of no kind (barriers, layers, rosters) to WGS 84, repairing geometries."""
+    out = geo.to_wgs84(frame, effective_crs(crs, frame.crs, source))
     bad = ~out.geometry.is_valid & out.geometry.notna()
     if bad.any():
         out.loc[bad, out.geometry.name] = out.geometry[bad].make_valid()

@@ -68,11 +68,17 @@ def parse_layer_spec(spec: str) -> LayerSpec:
     return LayerSpec(name.strip(), path, gpkg_layer, policy.strip().lower())
 
 
-def read_layer(spec: LayerSpec, crs: str | None = None) -> gpd.GeoDataFrame:
-    """Read one layer file as ``layer_grids`` rows (layer, department, policy, grid_id, name)."""
-    if not spec.path.exists():
-        raise InputError(Problem(f"layer file {spec.path} does not exist", source=spec.name))
-    frame = load_frame(spec.path, kind=None, crs=crs, layer=spec.gpkg_layer)
+def read_layer(
+    spec: LayerSpec, crs: str | None = None, *, frame: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
+    """Read one layer file as ``layer_grids`` rows (layer, department, policy, grid_id, name).
+
+    ``frame`` is the file's content already read (e.g. one community's slice, in WGS 84).
+    """
+    if frame is None:
+        if not spec.path.exists():
+            raise InputError(Problem(f"layer file {spec.path} does not exist", source=spec.name))
+        frame = load_frame(spec.path, kind=None, crs=crs, layer=spec.gpkg_layer)
     if "layer" in frame.columns and (frame["layer"].astype(str) == spec.name).any():
         frame = frame[frame["layer"].astype(str) == spec.name]  # one layer of a multi-layer file
     id_col = next((c for c in ID_COLUMNS if c in frame.columns), None)

@@ -1,7 +1,7 @@
 """Add the head of household's phone and identity number to households (personal data).
 
 Revision ID: 0004b
-Revises: 0003
+Revises: 0004
 Create Date: 2026-01-05
 
 Plain nullable text columns on both back-ends; the API masks them for roles that do not need

@@ -1,0 +1,70 @@
+"""Bulk writes: COPY on PostGIS, the batched executemany upsert elsewhere.
+
+``replace_rows`` swaps a community's rows of one kind in the caller's transaction: a delete,
+then one ``COPY <table> (...) FROM STDIN`` on PostGIS (psycopg 3 ``cursor.copy``; geometries
+travel as hex EWKB with SRID 4326), or :func:`gridsvc.store.repo.upsert` (batched executemany) on
+SpatiaLite. Nothing is committed here: the caller's ``session_scope`` decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from sqlalchemy.orm import Session
+
+from gridsvc.errors import StoreError
+from gridsvc.store import repo
+from gridsvc.store.tables import SRID, TABLES
+
+__all__ = ["copy_rows", "replace_rows"]
+
+log = logging.getLogger(__name__)
+
+
+def replace_rows(session: Session, kind: str, community: str, frame: gpd.GeoDataFrame) -> int:
+    """Replace the stored rows of ``kind`` in ``community`` by ``frame``; return the rows.
+
+    ``kind`` is one with a community code (grids of every level, households, buildings).
+    """
+    frame = repo._wgs84(repo._conform(kind, frame))
+    other = frame["community_code"].astype(str) != community
+    if other.any():
+        raise StoreError(
+            f"{kind} of community {community}: {int(other.sum())} rows belong to community "
+            f"{frame.loc[other, 'community_code'].iloc[0]}; write each community on its own"
+        )
+    repo.delete(session, kind, community=community)
+    if frame.empty:
+        return 0
+    if session.get_bind().dialect.name != "postgresql":
+        return repo.upsert(session, kind, frame).total
+    return copy_rows(session, kind, frame)
+
+
+def copy_rows(session: Session, kind: str, frame: gpd.GeoDataFrame) -> int:
+    """COPY the rows of a conformed, EPSG:4326 ``frame`` into ``kind``'s table (PostGIS only)."""
+    table = TABLES[kind]
+    attributes = [c for c in frame.columns if c != "geometry" and c in table.c]
+    values = np.asarray(frame.geometry.values, dtype=object)
+    present = ~(shapely.is_missing(values) | shapely.is_empty(values))
+    ewkb = np.full(len(values), None, dtype=object)
+    ewkb[present] = shapely.to_wkb(
+        shapely.set_srid(values[present], SRID), hex=True, include_srid=True, output_dimension=2
+    )
+    records: list[dict[str, Any]] = repo._records(frame[attributes])
+    columns = ", ".join(f'"{c}"' for c in [*attributes, repo.GEOM])
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for record, geom in zip(records, ewkb, strict=True):
+                copy.write_row([*record.values(), geom])
+    except Exception as exc:  # psycopg errors: name the table, keep the driver's words
+        raise StoreError(f"cannot copy {len(frame)} rows into {table.name}: {exc}") from exc
+    finally:
+        cursor.close()
+    log.info("%s: copied %d rows", kind, len(frame))
+    return len(frame)

@@ -1,0 +1,75 @@
+"""The store side of city runs: migration 0004c, COPY writes, one transaction per community."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, inspect
+
+from gridsvc.errors import StoreError
+from gridsvc.store import count, read, session_scope
+from gridsvc.store.bulk import replace_rows
+from gridsvc.store.engine import alembic_config, migrate
+from gridsvc.store.runs import DONE, FAILED, RunRecord, read_runs, record_run, run_of
+from gridsvc.synth import CommunityData, generate_city
+
+
+@pytest.fixture(scope="module")
+def two() -> CommunityData:
+    """Two small communities' households and buildings (generated once)."""
+    return generate_city(seed=2, households=300, sizes=(100, 250))
+
+
+def test_0004c_adds_community_runs_and_downgrades_to_0003(store: Engine) -> None:
+    assert "community_runs" in inspect(store).get_table_names()
+    config = alembic_config()
+    with store.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    assert "community_runs" not in inspect(store).get_table_names()
+    assert "assignments" in inspect(store).get_table_names()
+    migrate(store)
+    assert "community_runs" in inspect(store).get_table_names()
+
+
+def test_run_record_is_replaced_not_repeated(store: Engine) -> None:
+    with session_scope(store) as session:
+        record_run(session, RunRecord("140802001001", "a" * 64, FAILED, "boom"))
+        record_run(session, RunRecord("140802001001", "b" * 64, DONE, None, 120, 3, 1.5))
+    with session_scope(store) as session:
+        assert run_of(session, "140802001001") == RunRecord(
+            "140802001001", "b" * 64, DONE, None, 120, 3, 1.5
+        )
+        assert len(read_runs(session)) == 1
+
+
+def test_replace_rows_round_trips_and_replaces(store: Engine, two: CommunityData) -> None:
+    code = str(two.community["code"].iloc[0])
+    mine = two.households[two.households["community_code"] == code]
+    with session_scope(store) as session:
+        assert replace_rows(session, "households", code, mine) == len(mine)
+        assert replace_rows(session, "households", code, mine.iloc[:10]) == 10
+    with session_scope(store) as session:
+        back = read(session, "households", community=code)
+    assert list(back["id"]) == sorted(mine["id"].iloc[:10])
+    assert back.geometry.geom_equals_exact(
+        mine.set_index("id").loc[back["id"]].geometry.reset_index(drop=True), 1e-12
+    ).all()
+
+
+def test_a_failure_mid_community_leaves_nothing_of_it(store: Engine, two: CommunityData) -> None:
+    first, second = (str(c) for c in two.community["code"])
+    mine = two.households[two.households["community_code"] == first]
+    theirs = two.buildings[two.buildings["community_code"] == second]
+    with (
+        pytest.raises(
+            StoreError,
+            match=rf"buildings of community {first}: \d+ rows belong to "
+            rf"community {second}; write each community on its own",
+        ),  # fmt: skip
+        session_scope(store) as session,
+    ):
+        replace_rows(session, "households", first, mine)
+        replace_rows(session, "buildings", first, theirs)
+    with session_scope(store) as session:
+        assert count(session, "households") == 0 and count(session, "buildings") == 0
