@@ -131,7 +131,7 @@ def worker(path: str, method: str, repeats: int, budget: float) -> dict[str, Any
     return result
 
 
-def city_worker(households: int, jobs: int) -> dict[str, Any]:
+def city_worker(households: int, jobs: int, budget: float | None = None) -> dict[str, Any]:
     """Generate a synthetic city and partition it with gridsvc; return seconds and memory."""
     import tracemalloc
 
@@ -145,7 +145,7 @@ def city_worker(households: int, jobs: int) -> dict[str, Any]:
     base = _rss_mb()
     tracemalloc.start()
     t1 = time.perf_counter()
-    summary = partition_city(city, seed=0, jobs=jobs)
+    summary = partition_city(city, seed=0, jobs=jobs, budget=budget)
     secs = time.perf_counter() - t1
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -249,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--communities", default=None, help="comma list: yudu,urban,village,baltimore")
     ap.add_argument("--city-households", type=int, default=1_000_000)
     ap.add_argument("--city-jobs", type=int, default=2, help="processes for the city row")
+    ap.add_argument(
+        "--city-budget",
+        type=float,
+        default=1.0,
+        help="per-community budget_seconds for the city row (CPU s of exact search; <0: none)",
+    )
     ap.add_argument("--city-timeout", type=float, default=3600.0, help="seconds for the city row")
     ap.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "METHOD"), help=argparse.SUPPRESS)
     ap.add_argument("--city-worker", type=int, help=argparse.SUPPRESS)
@@ -258,11 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(args.worker[0], args.worker[1], args.repeats, args.budget)))
         return 0
     if args.city_worker:
-        print(json.dumps(city_worker(args.city_worker, args.city_jobs)))
+        budget = None if args.city_budget < 0 else args.city_budget
+        print(json.dumps(city_worker(args.city_worker, args.city_jobs, budget)))
         return 0
 
     if args.city_only:
-        city_row(args.city_households, args.city_jobs, args.city_timeout)
+        city_row(args.city_households, args.city_jobs, args.city_timeout, args.city_budget)
         return 0
     only = set(args.communities.split(",")) if args.communities else None
     methods = [m for m in args.methods.split(",") if m]
@@ -300,11 +307,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(row(w, m, r, args.repeats), flush=True)
     if not args.quick:
         print()
-        city_row(args.city_households, args.city_jobs, args.city_timeout)
+        city_row(args.city_households, args.city_jobs, args.city_timeout, args.city_budget)
     return 0
 
 
-def city_row(households: int, jobs: int, timeout: float) -> None:
+def city_row(households: int, jobs: int, timeout: float, budget: float = 1.0) -> None:
     """Print the city-scale gridsvc row (peers skipped)."""
     try:
         from gridsvc import synth
@@ -314,8 +321,21 @@ def city_row(households: int, jobs: int, timeout: float) -> None:
     except ImportError:
         print("city row skipped: gridsvc.synth.generate_city not available")
         return
-    r = _spawn(["--city-worker", str(households), "--city-jobs", str(jobs)], timeout)
-    print(f"City scale, {households:,} households (gridsvc only, own subprocess, {jobs} jobs):")
+    r = _spawn(
+        [
+            "--city-worker",
+            str(households),
+            "--city-jobs",
+            str(jobs),
+            "--city-budget",
+            str(budget),
+        ],
+        timeout,
+    )
+    print(
+        f"City scale, {households:,} households (gridsvc only, own subprocess, {jobs} jobs, "
+        f"budget_seconds {budget if budget >= 0 else None} per community):"
+    )
     print(json.dumps(r, indent=1))
     print(
         "Peers skipped at city scale: spopt max-p builds an n×n distance matrix (~20 GB at 50,000"

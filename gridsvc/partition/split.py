@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .atoms import Bounds
+from .budget import Budget
 
 __all__ = [
     "connected",
@@ -29,6 +30,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 MAX_CHECKS = 8
+RESPLIT_SECONDS = 0.5  # CP-SAT time limit of one ReCom re-split
 
 
 def connected(nodes: Sequence[int] | set[int], nbrs: list[dict[int, float]]) -> bool:
@@ -183,17 +185,19 @@ def split_region(
     bounds: Bounds,
     k: int,
     balance: float = 1.0,
+    budget: Budget | None = None,
 ) -> list[np.ndarray]:
     """Split connected ``nodes`` into ``k`` contiguous parts, then repair the bounds.
 
-    ``balance`` weighs even household counts against cheap cuts (lower: follow cheap lines).
+    ``balance`` weighs even household counts against cheap cuts (lower: follow cheap lines);
+    ``budget`` limits the ReCom repair and its CP-SAT re-splits (unlimited when None).
     """
     lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
     scale = balance * 0.5 * float(np.median(lengths)) if lengths else 1.0
     parts = _bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale)
     parts = repair(parts, w, nbrs, bounds)
     if any(_violation(float(w[p].sum()), bounds) for p in parts):
-        parts = recombine(parts, w, xy, nbrs, bounds, scale)
+        parts = recombine(parts, w, xy, nbrs, bounds, scale, budget=budget)
     return parts
 
 
@@ -204,12 +208,16 @@ def recombine(
     nbrs: list[dict[int, float]],
     bounds: Bounds,
     scale: float,
+    *,
+    budget: Budget | None = None,
 ) -> list[np.ndarray]:
-    """Merge each grid outside the bounds with one or two neighbours and split them again.
+    """Merge each grid outside the bounds with one, two or three neighbours and split them again.
 
     The ReCom move of GerryChain, used as a local repair: a re-split is kept only when every
-    resulting grid is within the bounds.
+    resulting grid is within the bounds. Bisection tries first, CP-SAT where it misses; the
+    repair stops when ``budget`` is spent.
     """
+    budget = budget if budget is not None else Budget()
     parts = [p for p in parts if len(p)]
     for _ in range(3 * len(parts)):
         owner = {x: i for i, p in enumerate(parts) for x in p.tolist()}
@@ -231,13 +239,16 @@ def recombine(
             groups += [(j, m) for j in near for m in near if j < m]
             groups += [(j, m, q) for j in near for m in near for q in near if j < m < q]
             for group in groups:
+                if not budget.allows():
+                    return parts
                 members = np.concatenate([parts[i], *[parts[j] for j in group]])
                 k = bounds.choose_k(int(w[members].sum()))
                 if k is None:
                     continue
                 new = _bisect(np.sort(members), k, w, xy, nbrs, bounds, scale)
                 if any(_violation(float(w[p].sum()), bounds) for p in new):
-                    new = exact_split(np.sort(members), k, w, nbrs, bounds, seconds=0.5) or new
+                    seconds = budget.cap(RESPLIT_SECONDS)
+                    new = exact_split(np.sort(members), k, w, nbrs, bounds, seconds=seconds) or new
                 if all(_violation(float(w[p].sum()), bounds) == 0 for p in new):
                     drop = {i, *group}
                     parts = [p for q, p in enumerate(parts) if q not in drop] + new
