@@ -41,7 +41,9 @@ def _group_rows(city: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def _positions(codes: np.ndarray) -> dict[str, np.ndarray]:
     order = np.argsort(codes, kind="stable")
     keys, starts = np.unique(codes[order], return_index=True)
-    return {str(k): order[a:b] for k, a, b in zip(keys, starts, [*starts[1:], len(order)])}
+    return {
+        str(k): order[a:b] for k, a, b in zip(keys, starts, [*starts[1:], len(order)], strict=True)
+    }
 
 
 def _one(i: int) -> dict[str, Any]:

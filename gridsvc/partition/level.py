@@ -351,9 +351,7 @@ def partition_level(
         if soft_barriers is None or terr.cell_soft is None or terr.orphan_soft is None
         else np.concatenate([terr.cell_soft, terr.orphan_soft]),
     )
-    w = np.concatenate(
-        [atoms.households[ground], np.zeros(len(terr.orphans))]
-    )
+    w = np.concatenate([atoms.households[ground], np.zeros(len(terr.orphans))])
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
     label, exceptions = _regions(graph, w, gxy, cells_all, bounds, to_wgs, notes, budget)
     perimeter = shapely.length(cells_all)
