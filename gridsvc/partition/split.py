@@ -79,17 +79,38 @@ def _directions(nodes: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
     return [d for base in (main, perp, diag1, diag2) for d in (base, -base)]
 
 
-def _cut_costs(order: list[int], nbrs: list[dict[int, float]]) -> np.ndarray:
-    """Return the cost of cutting after each prefix of ``order``."""
-    inside: set[int] = set()
-    cost = 0.0
-    out = np.empty(len(order))
-    for i, x in enumerate(order):
-        for y, c in nbrs[x].items():
-            cost += -c if y in inside else c
-        inside.add(x)
-        out[i] = cost
-    return out
+def _edges(nodes: np.ndarray, nbrs: list[dict[int, float]]) -> tuple[np.ndarray, ...]:
+    """Return the edges among ``nodes`` once each (ends, cost) and each node's outer border cost."""
+    nodeset = set(nodes.tolist())
+    a, b, c = [], [], []
+    outer = np.zeros(len(nbrs))
+    for x in nodes.tolist():
+        for y, cost in nbrs[x].items():
+            if y not in nodeset:
+                outer[x] += cost
+            elif x < y:
+                a.append(x)
+                b.append(y)
+                c.append(cost)
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(c, dtype=float), outer
+
+
+def _cut_costs(order: list[int], edges: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Return the border cost of each prefix of ``order`` (edges from :func:`_edges`).
+
+    An inner edge counts for the prefixes that hold exactly one of its ends: those ending from
+    the earlier end's position up to just before the later end's; outer borders count from
+    their node on.
+    """
+    a, b, c, outer = edges
+    pos = np.empty(len(outer), dtype=np.int64)
+    pos[np.asarray(order)] = np.arange(len(order))
+    first = np.minimum(pos[a], pos[b])
+    last = np.maximum(pos[a], pos[b])
+    diff = np.bincount(first, weights=c, minlength=len(order) + 1)
+    diff -= np.bincount(last, weights=c, minlength=len(order) + 1)
+    diff[: len(order)] += outer[np.asarray(order)]
+    return np.round(np.cumsum(diff)[: len(order)], 6)
 
 
 def _best_cut(
@@ -106,6 +127,7 @@ def _best_cut(
     total = float(w[nodes].sum())
     ideal = total * k1 / (k1 + k2)
     best: tuple[float, list[int]] | None = None
+    edges = _edges(nodes, nbrs)
     for d in _directions(nodes, xy):
         order = _sweep(nodes, xy @ d, nbrs)
         if len(order) < len(nodes):
@@ -125,7 +147,7 @@ def _best_cut(
         cand = np.flatnonzero(ok)
         if len(cand) == 0:
             continue
-        cuts = _cut_costs(order, nbrs)[:-1]
+        cuts = _cut_costs(order, edges)[:-1]
         score = cuts[cand] + scale * np.abs(prefix[cand] - ideal) + 1e6 * penalty[cand]
         ranked = cand[np.argsort(score, kind="stable")][:MAX_CHECKS]
         for c in ranked:
