@@ -21,6 +21,7 @@ from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
 from .codes import number
 from .level import Cell, Note, partition_level
+from .sites import site_footprints
 from .territory import GRID_SIZE, attach_orphans
 from .validate import validate_inputs
 
@@ -80,6 +81,7 @@ def partition(
     existing: gpd.GeoDataFrame | None = None,
     locked: Collection[str] = (),
     budget_seconds: float | None = None,
+    dedicated: bool = False,
 ) -> PartitionResult:
     """Partition a community into nested grids within ``levels`` bounds (EPSG:4326 in and out).
 
@@ -89,6 +91,9 @@ def partition(
     ``budget_seconds`` bounds the optional search (exact solvers, ReCom repair) for this
     community, counted from the start of the call (None: unlimited); once it is spent the
     heuristic's plans stand and misses not proved unavoidable are reported as "not proved".
+    ``dedicated`` turns non-residential sites (buildings whose ``use`` is school, market,
+    enterprise or hospital, or with a truthy ``dedicated`` column) into dedicated (专属) grids
+    of kind "dedicated", outside the household bounds.
     """
     started = time.perf_counter()
     levels = tuple(levels)
@@ -119,6 +124,7 @@ def partition(
     lines = _barrier_geoms(barriers, crs)
     soft = _barrier_geoms(soft_barriers, crs)
     compounds = _compounds(buildings)
+    sites = site_footprints(buildings.to_crs(crs)) if dedicated and buildings is not None else None
     notes: list[Note] = []
     budget = Budget(budget_seconds)
     from .existing import keep_existing
@@ -140,6 +146,7 @@ def partition(
         kept=[n for n in kept if n.level == 1],
         soft=soft,
         budget=budget,
+        sites=sites,
     )
     _code_level(fresh, code, 1, taken=history["taken"])
     nodes += fresh
@@ -209,6 +216,7 @@ def _fresh_grids(
     kept: list[Node],
     soft: np.ndarray | None = None,
     budget: Budget | None = None,
+    sites: np.ndarray | None = None,
 ) -> list[Node]:
     """Partition the territory no kept grid covers; empty pieces join kept grids if they can."""
     if todo is None or shapely.area(todo) <= SLIVER_M2:
@@ -231,12 +239,15 @@ def _fresh_grids(
             notes=notes,
             soft_barriers=soft,
             budget=budget,
+            sites=sites,
         )
         for c in cells:
             c.members = rows[c.members]
     else:
         cells = [Cell(p, rows[:0], flags=["empty"]) for p in pieces]
-    empty = [c for c in cells if not len(c.members) and c.floor_lo is None]
+    empty = [
+        c for c in cells if not len(c.members) and c.floor_lo is None and "dedicated" not in c.flags
+    ]
     hosts = [n for n in kept if "locked" not in n.cell.flags and not n.cell.stacked]
     if empty and hosts:
         grown, left = attach_orphans(

@@ -21,6 +21,7 @@ from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
+from .sites import site_cells, with_sites
 from .split import lumpy_infeasible, split_region
 from .territory import GRID_SIZE, tessellate
 
@@ -126,10 +127,14 @@ def _regions(
     to_wgs: Transformer,
     notes: list[Note],
     budget: Budget,
-) -> tuple[np.ndarray, set[int]]:
-    """Group cells into feasible regions; return region label per cell and exception labels."""
+    site: np.ndarray,
+) -> tuple[np.ndarray, set[int], set[int]]:
+    """Group cells into feasible regions; return region label per cell, exception labels and
+    dedicated labels (empty regions holding a ``site`` cell: they stay grids of their own)."""
     label = _components(graph.n, graph, ~graph.barrier)
-    exceptions: set[int] = set()
+    dedicated = {int(r) for r in np.unique(label[site]) if not w[label == r].any()}
+    kept = np.isin(label, list(dedicated))  # no region merges into a dedicated one
+    exceptions: set[int] = set(dedicated)
     checked: dict[int, str | None] = {}
     while True:
         changed = False
@@ -146,6 +151,7 @@ def _regions(
             lon, lat = _lonlat(to_wgs, *centre)
             where = f"the {int(w[mine].sum())} households around ({lon}, {lat})"
             cross = graph.barrier & (mine[graph.u] != mine[graph.v])
+            cross &= ~(kept[graph.u] | kept[graph.v])
             empty = not w[mine].any()
             if empty and not cross.any():
                 exceptions.add(r)  # nobody lives here and it touches nothing: an empty grid
@@ -189,7 +195,7 @@ def _regions(
             changed = True
             break
         if not changed:
-            return label, exceptions
+            return label, exceptions, dedicated
 
 
 def _explain(
@@ -314,13 +320,16 @@ def partition_level(
     soft_barriers: np.ndarray | None = None,
     budget: Budget | None = None,
     atoms: AtomColumns | None = None,
+    sites: np.ndarray | None = None,
 ) -> list[Cell]:
     """Partition ``outline`` holding ``households`` (rows aligned with ``xy``) into cells.
 
     ``soft_barriers`` (lines) cut the cells and are cheap to cut along, but may be crossed.
     ``budget`` limits the seconds the exact solvers may take (unlimited when None).
     ``atoms`` built beforehand for these rows (see :meth:`AtomColumns.restrict`) replace
-    ``households``, which may then be None.
+    ``households``, which may then be None. ``sites`` (footprints of schools, markets, …) make
+    dedicated grids: the empty block around each becomes a grid of its own, flagged "dedicated"
+    (a site in an inhabited block is cut out of it along its footprint).
     """
     budget = budget if budget is not None else Budget()
     positions = np.arange(len(xy))
@@ -332,6 +341,7 @@ def partition_level(
     ground = atoms.grounded
     n_atoms = len(ground)
     ground_xy = atoms.xy[ground]
+    barriers = with_sites(outline, barriers, sites, ground_xy)
     terr = tessellate(outline, ground_xy, barriers, soft_barriers)
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
@@ -353,11 +363,18 @@ def partition_level(
     )
     w = np.concatenate([atoms.households[ground], np.zeros(len(terr.orphans))])
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
-    label, exceptions = _regions(graph, w, gxy, cells_all, bounds, to_wgs, notes, budget)
+    site = np.zeros(len(cells_all), dtype=bool)
+    site[len(terr.cells) :] = site_cells(terr.orphans, sites)
+    label, exceptions, dedicated = _regions(
+        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site
+    )
     perimeter = shapely.length(cells_all)
     parts: list[tuple[np.ndarray, bool]] = []
     for r in sorted(set(label.tolist())):
         nodes = np.flatnonzero(label == r)
+        if r in dedicated:
+            parts.append((nodes, False))
+            continue
         pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget)
         log.debug(
             "region %s: %d households, %d atoms → %s",
@@ -382,7 +399,9 @@ def partition_level(
         members = positions[np.isin(atoms.member, atom_ids)]
         lived = piece[w[piece] > 0]
         cell = Cell(geom, members, blocks=len(set(block_of[lived].tolist())))
-        if len(members) == 0:
+        if site[piece].any() and not len(members):
+            cell.flags.append("dedicated")
+        elif len(members) == 0:
             cell.flags.append("empty")
         elif exception and not bounds.holds(len(members)):
             cell.flags.append("exception")

@@ -107,7 +107,7 @@ def _cut_costs(order: list[int], edges: tuple[np.ndarray, ...]) -> np.ndarray:
     pos[np.asarray(order)] = np.arange(len(order))
     first = np.minimum(pos[a], pos[b])
     last = np.maximum(pos[a], pos[b])
-    diff = np.bincount(first, weights=c, minlength=len(order) + 1)
+    diff = np.bincount(first, weights=c, minlength=len(order) + 1).astype(float)
     diff -= np.bincount(last, weights=c, minlength=len(order) + 1)
     diff[: len(order)] += outer[np.asarray(order)]
     return np.round(np.cumsum(diff)[: len(order)], 6)
