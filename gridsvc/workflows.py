@@ -113,6 +113,8 @@ def run_partition_files(
         seed=settings.seed,
         existing=existing,
         locked=inputs.locked,
+        budget_seconds=settings.partition_budget_seconds,
+        dedicated=settings.dedicated_grids,
     )
     write_partition(result, out)
     return dict(result.report)
@@ -224,6 +226,8 @@ def partition_community(
         seed=settings.seed,
         existing=gpd.GeoDataFrame(existing, crs=frames.WGS84) if len(existing) else None,
         locked=locked,
+        budget_seconds=settings.partition_budget_seconds,
+        dedicated=settings.dedicated_grids,
     )
     repo.delete(session, "grids", community=code)
     repo.upsert(session, "grids", frames.conform("grids", result.grids))
