@@ -19,11 +19,12 @@ from shapely.geometry.base import BaseGeometry
 
 from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
+from .empties import share_empty_cells
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
 from .sites import site_cells, with_sites
 from .split import lumpy_infeasible, split_region
-from .territory import GRID_SIZE, tessellate
+from .territory import tessellate
 
 __all__ = ["Cell", "Note", "partition_level"]
 
@@ -390,7 +391,9 @@ def partition_level(
             )
         for piece in pieces:
             parts.append((piece, exception))
-    geoms = [shapely.union_all(cells_all[p], grid_size=GRID_SIZE) for p, _ in parts]
+    empty = np.zeros(len(cells_all), dtype=bool)
+    empty[len(terr.cells) :] = ~site[len(terr.cells) :]
+    geoms = share_empty_cells([p for p, _ in parts], cells_all, empty, label, graph.nbrs)
     ground_of = atoms.ground
     local = {int(g): i for i, g in enumerate(ground)}
     cells: list[Cell] = []
