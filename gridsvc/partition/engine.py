@@ -155,14 +155,15 @@ def partition(
     for depth, bounds in enumerate(levels[1:], start=2):
         children: list[Node] = []
         atoms = _level_atoms(frontier, hh, xy, bounds, compounds)
-        for parent in frontier:
+        crossing = _barriers_within([n.cell.geometry for n in frontier], lines)
+        for parent, inside in zip(frontier, crossing, strict=True):
             rows = parent.cell.members
             cells = partition_level(
                 parent.cell.geometry,
                 None,
                 xy[rows],
                 bounds,
-                barriers=None,
+                barriers=inside,
                 compounds=compounds,
                 to_wgs=to_wgs,
                 notes=[],
@@ -273,6 +274,17 @@ def _level_atoms(
     for i, parent in enumerate(parents):
         group[parent.cell.members] = i
     return build_atoms(hh, xy, bounds, compounds=compounds, group=group).columns()
+
+
+def _barriers_within(geoms: list[Any], lines: np.ndarray | None) -> list[np.ndarray | None]:
+    """Return, per grid, the barriers that cross its interior (micro-grids follow them)."""
+    if lines is None or len(lines) == 0 or not geoms:
+        return [None] * len(geoms)
+    grid, line = shapely.STRtree(lines).query(np.array(geoms, dtype=object), predicate="intersects")
+    out: list[np.ndarray | None] = [None] * len(geoms)
+    for g in np.unique(grid).tolist():
+        out[g] = lines[line[grid == g]]
+    return out
 
 
 def _is_rural(boundary: gpd.GeoDataFrame) -> bool:
