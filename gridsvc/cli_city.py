@@ -40,12 +40,18 @@ def run_city_command(
     workers: Annotated[int, typer.Option(help="LocalCluster worker processes")] = 2,
     crs: Annotated[str | None, typer.Option(help="declared CRS of the input files")] = None,
     config: Annotated[Path | None, typer.Option(help="settings file", exists=True)] = None,
+    budget: Annotated[
+        float,
+        typer.Option(help="CPU seconds of exact search per community (< 0: no limit)"),
+    ] = 1.0,
 ) -> None:
     """Partition (with --layers and --roster: merge and staff) every community on Dask."""
     from .city import CityInputs, run_city
 
     try:
-        settings = load_settings(config, database_url=store)
+        settings = load_settings(
+            config, database_url=store, partition_budget_seconds=None if budget < 0 else budget
+        )
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     min_households: int = Field(30, ge=0, description="base grid lower bound")
     max_households: int = Field(50, ge=1, description="base grid upper bound")
     micro_max_households: int = Field(15, ge=1, description="micro-grid upper bound")
+    partition_budget_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="CPU seconds per community for the partition's exact search and repair "
+        "(None: unlimited; a city-wide run uses a fraction of a second)",
+    )
+    dedicated_grids: bool = Field(
+        False, description="make schools, markets, enterprises, hospitals dedicated grids"
+    )
     seed: int = 0
     maps_dir: Path = Path("maps")
     far_from_community_km: float = Field(

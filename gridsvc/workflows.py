@@ -23,6 +23,7 @@ from .config import Settings
 __all__ = [
     "CommunityBundle",
     "PartitionInputs",
+    "engine_options",
     "partition_community",
     "partition_levels",
     "read_community_bundle",
@@ -83,6 +84,16 @@ def partition_levels(settings: Settings) -> tuple[Any, ...]:
     )
 
 
+def engine_options(settings: Settings) -> dict[str, Any]:
+    """Return the keyword arguments of ``partition`` that ``settings`` decide."""
+    return {
+        "levels": partition_levels(settings),
+        "seed": settings.seed,
+        "budget_seconds": settings.partition_budget_seconds,
+        "dedicated": settings.dedicated_grids,
+    }
+
+
 def run_partition_files(
     inputs: PartitionInputs, out: Path, *, settings: Settings
 ) -> dict[str, Any]:
@@ -111,10 +122,9 @@ def run_partition_files(
         count_field=inputs.count_field,
         buildings=buildings,
         barriers=barriers,
-        levels=partition_levels(settings),
-        seed=settings.seed,
         existing=existing,
         locked=inputs.locked,
+        **engine_options(settings),
     )
     write_partition(result, out)
     return dict(result.report)
@@ -223,10 +233,9 @@ def partition_community(
         bundle.households,
         buildings=bundle.buildings,
         barriers=barriers,
-        levels=partition_levels(settings),
-        seed=settings.seed,
         existing=gpd.GeoDataFrame(existing, crs=frames.WGS84) if len(existing) else None,
         locked=locked,
+        **engine_options(settings),
     )
     repo.delete(session, "grids", community=code)
     repo.upsert(session, "grids", frames.conform("grids", result.grids))

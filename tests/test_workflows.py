@@ -16,7 +16,13 @@ from gridsvc.ingest import import_file, load_frame
 from gridsvc.partition import Bounds, check_partition
 from gridsvc.store import open_store, repo, session_scope
 from gridsvc.store.users import authenticate
-from gridsvc.workflows import FIXTURES, partition_community, read_community_bundle
+from gridsvc.workflows import (
+    FIXTURES,
+    PartitionInputs,
+    partition_community,
+    read_community_bundle,
+    run_partition_files,
+)
 
 VILLAGE = FIXTURES / "village"
 
@@ -82,6 +88,25 @@ def test_partition_command_writes_the_four_outputs(tmp_path: Path) -> None:
     assert len(assignment) - 1 == len(households)
     assert report["totals"]["grids"] == len(grids)
     assert grids["households"].sum() == len(households)
+
+
+@pytest.mark.parametrize(("dedicated", "expected"), [(True, 1), (False, 0)])
+def test_settings_turn_on_dedicated_grids_and_set_the_budget(
+    tmp_path: Path, dedicated: bool, expected: int
+) -> None:
+    """The village's enterprise becomes a dedicated grid only when the setting asks for it."""
+    settings = load_settings(dedicated_grids=dedicated, partition_budget_seconds=5.0)
+    inputs = PartitionInputs(
+        boundary=VILLAGE / "community.geojson",
+        households=VILLAGE / "households.geojson",
+        buildings=VILLAGE / "buildings.geojson",
+        barriers=VILLAGE / "barriers.geojson",
+    )
+    report = run_partition_files(inputs, tmp_path / "out", settings=settings)
+    assert report["totals"]["dedicated_grids"] == expected
+    assert report["totals"]["budget"]["seconds"] == 5.0
+    grids = gpd.read_file(tmp_path / "out" / "grids.geojson")
+    assert (grids["kind"] == "dedicated").sum() == expected
 
 
 @pytest.mark.slow

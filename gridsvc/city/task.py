@@ -56,6 +56,7 @@ def settings_key(settings: Settings, staffed: bool) -> dict[str, Any]:
         "max": settings.max_households,
         "micro_max": settings.micro_max_households,
         "seed": settings.seed,
+        "dedicated": settings.dedicated_grids,
         "staffed": staffed,
     }
 
@@ -74,16 +75,17 @@ def _compute(
     data: CommunityInputs, settings: Settings, stages: dict[str, float]
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
     """Return the community's grids (every level) and, when staffed, its assignments."""
-    from ..workflows import partition_levels
+    from ..workflows import engine_options
 
-    levels = partition_levels(settings)
+    options = engine_options(settings)
+    levels = options["levels"]
     t0 = time.perf_counter()
     if data.layers is None or data.roster is None:
         from ..partition import partition
 
         result = partition(
             data.community, data.households, buildings=data.buildings,
-            barriers=data.barriers, levels=levels, seed=settings.seed,
+            barriers=data.barriers, **options,
         )  # fmt: skip
         stages["partition"] = time.perf_counter() - t0
         grids = pd.concat([result.grids, result.microgrids], ignore_index=True)

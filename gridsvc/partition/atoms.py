@@ -14,7 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Atoms", "Bounds", "build_atoms", "floor_cuts"]
+__all__ = ["AtomColumns", "Atoms", "Bounds", "build_atoms", "floor_cuts"]
+
+_COLUMNS = [
+    "households",
+    "residents",
+    "x",
+    "y",
+    "building",
+    "unit",
+    "compound",
+    "floor_lo",
+    "floor_hi",
+    "stacked",
+    "ground",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +79,63 @@ class Atoms:
     def ground(self) -> np.ndarray:
         """Return the indices of the atoms that own a piece of territory."""
         return np.flatnonzero(~self.table["stacked"].to_numpy())
+
+    def columns(self) -> AtomColumns:
+        """Return the table as numpy columns (cheap to slice, see :meth:`AtomColumns.restrict`)."""
+        t = self.table
+        return AtomColumns(
+            households=t["households"].to_numpy(dtype=float),
+            xy=t[["x", "y"]].to_numpy(dtype=float),
+            building=t["building"].to_numpy(dtype=object),
+            compound=t["compound"].to_numpy(dtype=object),
+            floor_lo=pd.to_numeric(t["floor_lo"]).to_numpy(dtype=float),
+            floor_hi=pd.to_numeric(t["floor_hi"]).to_numpy(dtype=float),
+            stacked=t["stacked"].to_numpy(dtype=bool),
+            ground=t["ground"].to_numpy(dtype=np.int64),
+            member=self.member,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AtomColumns:
+    """The atom table as numpy arrays (see :class:`Atoms`), plus ``member`` per household."""
+
+    households: np.ndarray
+    xy: np.ndarray
+    building: np.ndarray
+    compound: np.ndarray
+    floor_lo: np.ndarray
+    floor_hi: np.ndarray
+    stacked: np.ndarray
+    ground: np.ndarray
+    member: np.ndarray
+
+    @property
+    def grounded(self) -> np.ndarray:
+        """Return the indices of the atoms that own a piece of territory."""
+        return np.flatnonzero(~self.stacked)
+
+    def restrict(self, rows: np.ndarray) -> AtomColumns:
+        """Return the atoms of household ``rows`` (``member`` then indexes ``rows``).
+
+        Every atom of the rows must lie entirely among them (build with ``group`` so it does).
+        """
+        ids, member = np.unique(self.member[rows], return_inverse=True)
+        keep = np.union1d(ids, self.ground[ids])  # a stacked atom's (possibly empty) ground atom
+        if len(keep) > len(ids):
+            member = np.searchsorted(keep, ids)[member]
+            ids = keep
+        return AtomColumns(
+            households=self.households[ids],
+            xy=self.xy[ids],
+            building=self.building[ids],
+            compound=self.compound[ids],
+            floor_lo=self.floor_lo[ids],
+            floor_hi=self.floor_hi[ids],
+            stacked=self.stacked[ids],
+            ground=np.searchsorted(ids, self.ground[ids]),
+            member=member.astype(np.int64).ravel(),
+        )
 
 
 def floor_cuts(floors: np.ndarray, sizes: list[int], mins: list[int], hi: int) -> list[int]:
@@ -131,11 +202,17 @@ def _pieces(
 
 
 def build_atoms(
-    households: pd.DataFrame, xy: np.ndarray, bounds: Bounds, *, compounds: pd.Series | None = None
+    households: pd.DataFrame,
+    xy: np.ndarray,
+    bounds: Bounds,
+    *,
+    compounds: pd.Series | None = None,
+    group: np.ndarray | None = None,
 ) -> Atoms:
     """Group ``households`` (rows aligned with ``xy`` metres) into atoms for ``bounds``.
 
-    ``compounds`` maps building id to compound (小区) name when buildings are known.
+    ``compounds`` maps building id to compound (小区) name when buildings are known; ``group``
+    (one integer per household, e.g. its parent grid) keeps atoms from spanning two groups.
     """
     n = len(households)
     building = households["building_id"].astype("string").fillna("").to_numpy(dtype=object)
@@ -148,6 +225,8 @@ def build_atoms(
         np.char.add("hh:", np.arange(n).astype(str)).astype(object),
         building + "|" + unit.astype(str).astype(object),
     )
+    if group is not None:
+        keys = np.asarray(group).astype(str).astype(object) + "/" + keys
     codes, _ = pd.factorize(pd.Series(keys), sort=True)
     member = np.empty(n, dtype=np.int64)
     rows: list[dict[str, object]] = []
@@ -194,20 +273,5 @@ def build_atoms(
             if flat:
                 row["x"], row["y"] = float(xy[piece, 0].mean()), float(xy[piece, 1].mean())
             rows.append(row)
-    table = pd.DataFrame(
-        rows,
-        columns=[
-            "households",
-            "residents",
-            "x",
-            "y",
-            "building",
-            "unit",
-            "compound",
-            "floor_lo",
-            "floor_hi",
-            "stacked",
-            "ground",
-        ],
-    )
+    table = pd.DataFrame(rows, columns=_COLUMNS)
     return Atoms(table=table, member=member)

@@ -130,7 +130,7 @@ def check_partition(
             if n != int(r.households):
                 problems.append(f"grid {r.code} says {r.households} households but holds {n}")
             flags = str(getattr(r, "flags", "") or "")
-            excused = "exception" in flags or "locked" in flags
+            excused = "exception" in flags or "locked" in flags or "dedicated" in flags
             counted = n or (depth == 1 and "empty" not in flags)
             if not b.lo <= n <= b.hi and not excused and counted:
                 problems.append(f"grid {r.code} holds {n} households, outside {b.lo}–{b.hi}")

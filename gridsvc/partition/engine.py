@@ -17,9 +17,11 @@ from pyproj import Transformer
 from ..errors import InputError, Problem
 from ..geo import WGS84, metric_crs
 from .areas import areas_to_households
-from .atoms import Bounds
+from .atoms import AtomColumns, Bounds, build_atoms
+from .budget import Budget
 from .codes import number
 from .level import Cell, Note, partition_level
+from .sites import site_footprints
 from .territory import GRID_SIZE, attach_orphans
 from .validate import validate_inputs
 
@@ -78,12 +80,20 @@ def partition(
     seed: int = 0,
     existing: gpd.GeoDataFrame | None = None,
     locked: Collection[str] = (),
+    budget_seconds: float | None = None,
+    dedicated: bool = False,
 ) -> PartitionResult:
     """Partition a community into nested grids within ``levels`` bounds (EPSG:4326 in and out).
 
     The method is deterministic; ``seed`` is accepted for the interface and recorded.
     ``soft_barriers`` (lines or polygons, e.g. other departments' grids) are followed where the
     bounds allow: cutting along them is cheap, crossing them is allowed and not reported.
+    ``budget_seconds`` bounds the optional search (exact solvers, ReCom repair) for this
+    community, counted from the start of the call (None: unlimited); once it is spent the
+    heuristic's plans stand and misses not proved unavoidable are reported as "not proved".
+    ``dedicated`` turns non-residential sites (buildings whose ``use`` is school, market,
+    enterprise or hospital, or with a truthy ``dedicated`` column) into dedicated (专属) grids
+    of kind "dedicated", outside the household bounds.
     """
     started = time.perf_counter()
     levels = tuple(levels)
@@ -114,7 +124,9 @@ def partition(
     lines = _barrier_geoms(barriers, crs)
     soft = _barrier_geoms(soft_barriers, crs)
     compounds = _compounds(buildings)
+    sites = site_footprints(buildings.to_crs(crs)) if dedicated and buildings is not None else None
     notes: list[Note] = []
+    budget = Budget(budget_seconds)
     from .existing import keep_existing
 
     kept, frozen, todo_outline, todo_rows, history = keep_existing(
@@ -133,6 +145,8 @@ def partition(
         notes,
         kept=[n for n in kept if n.level == 1],
         soft=soft,
+        budget=budget,
+        sites=sites,
     )
     _code_level(fresh, code, 1, taken=history["taken"])
     nodes += fresh
@@ -140,17 +154,20 @@ def partition(
     frontier = [n for n in nodes if n.level == 1 and n.code not in frozen]
     for depth, bounds in enumerate(levels[1:], start=2):
         children: list[Node] = []
-        for parent in frontier:
+        atoms = _level_atoms(frontier, hh, xy, bounds, compounds)
+        crossing = _barriers_within([n.cell.geometry for n in frontier], lines)
+        for parent, inside in zip(frontier, crossing, strict=True):
             rows = parent.cell.members
             cells = partition_level(
                 parent.cell.geometry,
-                hh.iloc[rows],
+                None,
                 xy[rows],
                 bounds,
-                barriers=None,
+                barriers=inside,
                 compounds=compounds,
                 to_wgs=to_wgs,
                 notes=[],
+                atoms=atoms.restrict(rows),
             )
             kids = []
             for c in cells:
@@ -168,7 +185,7 @@ def partition(
         ]
     from .report import build_result
 
-    return build_result(
+    result = build_result(
         all_nodes,
         hh,
         code,
@@ -180,6 +197,11 @@ def partition(
         seed=seed,
         kind="rural" if _is_rural(boundary) else "community",
     )
+    result.report["totals"]["budget"] = {
+        "seconds": budget_seconds,
+        "skipped_steps": budget.skipped,
+    }
+    return result
 
 
 def _fresh_grids(
@@ -194,6 +216,8 @@ def _fresh_grids(
     notes: list[Note],
     kept: list[Node],
     soft: np.ndarray | None = None,
+    budget: Budget | None = None,
+    sites: np.ndarray | None = None,
 ) -> list[Node]:
     """Partition the territory no kept grid covers; empty pieces join kept grids if they can."""
     if todo is None or shapely.area(todo) <= SLIVER_M2:
@@ -215,12 +239,16 @@ def _fresh_grids(
             to_wgs=to_wgs,
             notes=notes,
             soft_barriers=soft,
+            budget=budget,
+            sites=sites,
         )
         for c in cells:
             c.members = rows[c.members]
     else:
         cells = [Cell(p, rows[:0], flags=["empty"]) for p in pieces]
-    empty = [c for c in cells if not len(c.members) and c.floor_lo is None]
+    empty = [
+        c for c in cells if not len(c.members) and c.floor_lo is None and "dedicated" not in c.flags
+    ]
     hosts = [n for n in kept if "locked" not in n.cell.flags and not n.cell.stacked]
     if empty and hosts:
         grown, left = attach_orphans(
@@ -232,6 +260,31 @@ def _fresh_grids(
         gone = {id(empty[i]) for i in range(len(empty)) if i not in left}
         cells = [c for c in cells if id(c) not in gone]
     return [Node(c, 1) for c in cells]
+
+
+def _level_atoms(
+    parents: list[Node],
+    hh: gpd.GeoDataFrame,
+    xy: np.ndarray,
+    bounds: Bounds,
+    compounds: pd.Series | None,
+) -> AtomColumns:
+    """Build the atoms of every parent's households in one pass, none spanning two parents."""
+    group = np.full(len(hh), -1, dtype=np.int64)
+    for i, parent in enumerate(parents):
+        group[parent.cell.members] = i
+    return build_atoms(hh, xy, bounds, compounds=compounds, group=group).columns()
+
+
+def _barriers_within(geoms: list[Any], lines: np.ndarray | None) -> list[np.ndarray | None]:
+    """Return, per grid, the barriers that cross its interior (micro-grids follow them)."""
+    if lines is None or len(lines) == 0 or not geoms:
+        return [None] * len(geoms)
+    grid, line = shapely.STRtree(lines).query(np.array(geoms, dtype=object), predicate="intersects")
+    out: list[np.ndarray | None] = [None] * len(geoms)
+    for g in np.unique(grid).tolist():
+        out[g] = lines[line[grid == g]]
+    return out
 
 
 def _is_rural(boundary: gpd.GeoDataFrame) -> bool:

@@ -17,18 +17,23 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from .atoms import Bounds, build_atoms
+from .atoms import AtomColumns, Bounds, build_atoms
+from .budget import Budget
+from .empties import share_empty_cells
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
+from .sites import site_cells, with_sites
 from .split import lumpy_infeasible, split_region
-from .territory import GRID_SIZE, tessellate
+from .territory import tessellate
 
 __all__ = ["Cell", "Note", "partition_level"]
 
 log = logging.getLogger(__name__)
 CP_SAT_ATOMS = 80  # regions up to this many atoms get the exact lumpiness proof
-LUMPY = 0.2  # atoms whose median size is this share of the upper bound go to the exact method
 SOFT_BALANCE = 0.1  # with soft lines, even grid sizes weigh this much against following them
+LUMPY_SECONDS = 5.0  # CP-SAT time limit of a lumpiness proof
+LUMPY = 0.2  # regions whose median unit holds this share of the upper bound get the exact plan
+EXACT_SECONDS = 2.0  # HiGHS time limit per region (less when the budget is nearly spent)
 
 
 @dataclass(slots=True)
@@ -81,8 +86,11 @@ def _lonlat(to_wgs: Transformer, x: float, y: float) -> tuple[float, float]:
     return round(float(lon), 5), round(float(lat), 5)
 
 
-def _infeasible(weights: np.ndarray, bounds: Bounds) -> str | None:
-    """Return why ``weights`` cannot make grids within ``bounds``, or None if they can."""
+def _infeasible(weights: np.ndarray, bounds: Bounds, budget: Budget) -> str | None:
+    """Return why ``weights`` cannot make grids within ``bounds``, or None if they can.
+
+    The lumpiness proof (CP-SAT) runs only while ``budget`` lasts.
+    """
     total = int(weights.sum())
     if total == 0:
         return "nobody lives there"
@@ -96,7 +104,12 @@ def _infeasible(weights: np.ndarray, bounds: Bounds) -> str | None:
             f"{lo_k * bounds.lo})"
         )
     lumpy = bounds.lo > 1 and weights.max() > bounds.hi - bounds.lo
-    if lumpy and len(weights) <= CP_SAT_ATOMS and lumpy_infeasible(weights.tolist(), bounds):
+    if (
+        lumpy
+        and len(weights) <= CP_SAT_ATOMS
+        and budget.allows()
+        and lumpy_infeasible(weights.tolist(), bounds, seconds=budget.cap(LUMPY_SECONDS))
+    ):
         sizes = ", ".join(str(int(x)) for x in sorted(weights.tolist(), reverse=True)[:8])
         return (
             f"its {len(weights)} units (households {sizes}{'…' if len(weights) > 8 else ''})"
@@ -114,10 +127,15 @@ def _regions(
     bounds: Bounds,
     to_wgs: Transformer,
     notes: list[Note],
-) -> tuple[np.ndarray, set[int]]:
-    """Group cells into feasible regions; return region label per cell and exception labels."""
+    budget: Budget,
+    site: np.ndarray,
+) -> tuple[np.ndarray, set[int], set[int]]:
+    """Group cells into feasible regions; return region label per cell, exception labels and
+    dedicated labels (empty regions holding a ``site`` cell: they stay grids of their own)."""
     label = _components(graph.n, graph, ~graph.barrier)
-    exceptions: set[int] = set()
+    dedicated = {int(r) for r in np.unique(label[site]) if not w[label == r].any()}
+    kept = np.isin(label, list(dedicated))  # no region merges into a dedicated one
+    exceptions: set[int] = set(dedicated)
     checked: dict[int, str | None] = {}
     while True:
         changed = False
@@ -126,7 +144,7 @@ def _regions(
                 continue
             mine = label == r
             if r not in checked:
-                checked[r] = _infeasible(w[mine], bounds)
+                checked[r] = _infeasible(w[mine], bounds, budget)
             why = checked[r]
             if why is None:
                 continue
@@ -134,6 +152,7 @@ def _regions(
             lon, lat = _lonlat(to_wgs, *centre)
             where = f"the {int(w[mine].sum())} households around ({lon}, {lat})"
             cross = graph.barrier & (mine[graph.u] != mine[graph.v])
+            cross &= ~(kept[graph.u] | kept[graph.v])
             empty = not w[mine].any()
             if empty and not cross.any():
                 exceptions.add(r)  # nobody lives here and it touches nothing: an empty grid
@@ -177,7 +196,7 @@ def _regions(
             changed = True
             break
         if not changed:
-            return label, exceptions
+            return label, exceptions, dedicated
 
 
 def _explain(
@@ -189,7 +208,8 @@ def _explain(
     to_wgs: Transformer,
     notes: list[Note],
     *,
-    outcome: ExactOutcome | None = None,
+    outcome: ExactOutcome | None,
+    budget: Budget,
 ) -> bool:
     """Note why a region's grids miss the bounds; return True if that is proved unavoidable."""
     lon, lat = _lonlat(to_wgs, *xy[nodes].mean(axis=0))
@@ -217,7 +237,9 @@ def _explain(
             )
         )
         return True
-    if lumpy_infeasible(weights.astype(int).tolist(), bounds, seconds=10.0):
+    if budget.allows() and lumpy_infeasible(
+        weights.astype(int).tolist(), bounds, seconds=budget.cap(2 * LUMPY_SECONDS)
+    ):
         notes.append(
             Note(
                 total,
@@ -251,35 +273,44 @@ def _split(
     graph: Graph,
     perimeter: np.ndarray,
     bounds: Bounds,
+    budget: Budget,
 ) -> tuple[list[np.ndarray], ExactOutcome | None]:
     """Split one region; return its parts and the exact method's outcome when it was run.
 
-    Lumpy atoms go to exact set partitioning first; others to the heuristic, whose result is
-    kept when it meets the bounds. When the exact method proves no contiguous plan within the
-    bounds exists, the heuristic's plan is kept and its misses are flagged as proved.
+    The heuristic runs first. While ``budget`` lasts, exact set partitioning (HiGHS) then runs
+    where the heuristic missed the bounds (it finds a plan within them or proves none exists)
+    and on lumpy regions, whose most compact plan it finds. When the exact method proves no plan
+    exists, the heuristic's plan is kept and its misses are flagged as proved.
     """
+    k = bounds.choose_k(int(w[nodes].sum())) or 1
+    pieces = split_region(
+        nodes,
+        w,
+        xy,
+        graph.nbrs,
+        bounds,
+        k,
+        balance=SOFT_BALANCE if graph.soft else 1.0,
+        budget=budget,
+    )
+    if bounds.lo <= 1:
+        return pieces, None
     lived = w[nodes][w[nodes] > 0]
-    lumpy = bounds.lo > 1 and len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
-    pieces: list[np.ndarray] | None = None
-    if not lumpy:
-        k = bounds.choose_k(int(w[nodes].sum())) or 1
-        pieces = split_region(
-            nodes, w, xy, graph.nbrs, bounds, k, balance=SOFT_BALANCE if graph.soft else 1.0
-        )
-        if bounds.lo <= 1 or all(bounds.holds(int(w[p].sum())) for p in pieces):
-            return pieces, None
-    outcome = exact_partition(nodes, w, graph.nbrs, perimeter, bounds)
+    lumpy = len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
+    missed = not all(bounds.holds(int(w[p].sum())) for p in pieces)
+    if not (missed or lumpy) or not budget.allows():
+        return pieces, None
+    outcome = exact_partition(
+        nodes, w, graph.nbrs, perimeter, bounds, seconds=budget.cap(EXACT_SECONDS)
+    )
     if outcome.parts is not None:
         return outcome.parts, outcome
-    if pieces is None:
-        k = bounds.choose_k(int(w[nodes].sum())) or 1
-        pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k)
     return pieces, outcome
 
 
 def partition_level(
     outline: BaseGeometry,
-    households: pd.DataFrame,
+    households: pd.DataFrame | None,
     xy: np.ndarray,
     bounds: Bounds,
     *,
@@ -288,26 +319,36 @@ def partition_level(
     to_wgs: Transformer,
     notes: list[Note],
     soft_barriers: np.ndarray | None = None,
+    budget: Budget | None = None,
+    atoms: AtomColumns | None = None,
+    sites: np.ndarray | None = None,
 ) -> list[Cell]:
     """Partition ``outline`` holding ``households`` (rows aligned with ``xy``) into cells.
 
     ``soft_barriers`` (lines) cut the cells and are cheap to cut along, but may be crossed.
+    ``budget`` limits the seconds the exact solvers may take (unlimited when None).
+    ``atoms`` built beforehand for these rows (see :meth:`AtomColumns.restrict`) replace
+    ``households``, which may then be None. ``sites`` (footprints of schools, markets, …) make
+    dedicated grids: the empty block around each becomes a grid of its own, flagged "dedicated"
+    (a site in an inhabited block is cut out of it along its footprint).
     """
-    positions = np.arange(len(households))
-    if len(households) == 0:
+    budget = budget if budget is not None else Budget()
+    positions = np.arange(len(xy))
+    if len(xy) == 0:
         return [Cell(outline, positions, flags=["empty"])]
-    atoms = build_atoms(households, xy, bounds, compounds=compounds)
-    table = atoms.table
-    ground = atoms.ground
+    if atoms is None:
+        assert households is not None, "partition_level needs households or atoms"
+        atoms = build_atoms(households, xy, bounds, compounds=compounds).columns()
+    ground = atoms.grounded
     n_atoms = len(ground)
-    terr = tessellate(
-        outline, table.loc[ground, ["x", "y"]].to_numpy(dtype=float), barriers, soft_barriers
-    )
+    ground_xy = atoms.xy[ground]
+    barriers = with_sites(outline, barriers, sites, ground_xy)
+    terr = tessellate(outline, ground_xy, barriers, soft_barriers)
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
     gxy = np.concatenate(
         [
-            table.loc[ground, ["x", "y"]].to_numpy(dtype=float),
+            ground_xy,
             shapely.get_coordinates(shapely.point_on_surface(terr.orphans)).reshape(-1, 2),
         ]
     )
@@ -315,22 +356,27 @@ def partition_level(
     graph = build_graph(
         cells_all,
         np.concatenate([terr.cell_block, terr.orphan_block]),
-        np.concatenate([table.loc[ground, "building"].to_numpy(dtype=object), blank]),
-        np.concatenate([table.loc[ground, "compound"].to_numpy(dtype=object), blank]),
+        np.concatenate([atoms.building[ground], blank]),
+        np.concatenate([atoms.compound[ground], blank]),
         soft=None
         if soft_barriers is None or terr.cell_soft is None or terr.orphan_soft is None
         else np.concatenate([terr.cell_soft, terr.orphan_soft]),
     )
-    w = np.concatenate(
-        [table.loc[ground, "households"].to_numpy(dtype=float), np.zeros(len(terr.orphans))]
-    )
+    w = np.concatenate([atoms.households[ground], np.zeros(len(terr.orphans))])
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
-    label, exceptions = _regions(graph, w, gxy, cells_all, bounds, to_wgs, notes)
+    site = np.zeros(len(cells_all), dtype=bool)
+    site[len(terr.cells) :] = site_cells(terr.orphans, sites)
+    label, exceptions, dedicated = _regions(
+        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site
+    )
     perimeter = shapely.length(cells_all)
     parts: list[tuple[np.ndarray, bool]] = []
     for r in sorted(set(label.tolist())):
         nodes = np.flatnonzero(label == r)
-        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds)
+        if r in dedicated:
+            parts.append((nodes, False))
+            continue
+        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget)
         log.debug(
             "region %s: %d households, %d atoms → %s",
             r,
@@ -340,11 +386,15 @@ def partition_level(
         )
         exception = r in exceptions
         if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
-            exception = _explain(nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome)
+            exception = _explain(
+                nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome, budget=budget
+            )
         for piece in pieces:
             parts.append((piece, exception))
-    geoms = [shapely.union_all(cells_all[p], grid_size=GRID_SIZE) for p, _ in parts]
-    ground_of = table["ground"].to_numpy()
+    empty = np.zeros(len(cells_all), dtype=bool)
+    empty[len(terr.cells) :] = ~site[len(terr.cells) :]
+    geoms = share_empty_cells([p for p, _ in parts], cells_all, empty, label, graph.nbrs)
+    ground_of = atoms.ground
     local = {int(g): i for i, g in enumerate(ground)}
     cells: list[Cell] = []
     for (piece, exception), geom in zip(parts, geoms, strict=True):
@@ -352,7 +402,9 @@ def partition_level(
         members = positions[np.isin(atoms.member, atom_ids)]
         lived = piece[w[piece] > 0]
         cell = Cell(geom, members, blocks=len(set(block_of[lived].tolist())))
-        if len(members) == 0:
+        if site[piece].any() and not len(members):
+            cell.flags.append("dedicated")
+        elif len(members) == 0:
             cell.flags.append("empty")
         elif exception and not bounds.holds(len(members)):
             cell.flags.append("exception")
@@ -361,11 +413,11 @@ def partition_level(
         if len(members) and not bounds.holds(len(members)):
             cell.flags.append("out_of_bounds")
         cells.append(cell)
-    for a in np.flatnonzero(table["stacked"].to_numpy()):
-        row = table.iloc[a]
+    floor_lo, floor_hi = atoms.floor_lo, atoms.floor_hi
+    for a in np.flatnonzero(atoms.stacked):
         cell_geom = terr.cells[local[int(ground_of[a])]]
         members = positions[atoms.member == a]
-        stacked = Cell(cell_geom, members, int(row["floor_lo"]), int(row["floor_hi"]), True)
+        stacked = Cell(cell_geom, members, int(floor_lo[a]), int(floor_hi[a]), True)
         if not bounds.holds(len(members)):
             stacked.flags.append("out_of_bounds")
         cells.append(stacked)

@@ -30,7 +30,7 @@ def _frame(nodes: list[Any], hh: pd.DataFrame, community: str, crs: Any, kind: s
         "code": [n.code for n in nodes],
         "community_code": [community] * len(nodes),
         "level": [n.level for n in nodes],
-        "kind": [kind] * len(nodes),
+        "kind": ["dedicated" if "dedicated" in n.cell.flags else kind for n in nodes],
         "parent_code": [n.parent for n in nodes],
         "households": [len(n.cell.members) for n in nodes],
         "residents": [int(size[n.cell.members].sum()) for n in nodes],
@@ -144,6 +144,7 @@ def build_result(
                 for n in notes
             ],
             "barrier_crossings": int(grids["flags"].str.contains("barrier_crossing").sum()),
+            "dedicated_grids": int((grids["kind"] == "dedicated").sum()),
             "split_buildings": _split_buildings(base, hh),
             "stacked_grids": int(grids["floor_lo"].notna().sum()),
             "moved_households": moved,

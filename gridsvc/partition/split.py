@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .atoms import Bounds
+from .budget import Budget
 
 __all__ = [
     "connected",
@@ -29,6 +30,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 MAX_CHECKS = 8
+RESPLIT_SECONDS = 0.5  # CP-SAT time limit of one ReCom re-split
 
 
 def connected(nodes: Sequence[int] | set[int], nbrs: list[dict[int, float]]) -> bool:
@@ -77,17 +79,38 @@ def _directions(nodes: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
     return [d for base in (main, perp, diag1, diag2) for d in (base, -base)]
 
 
-def _cut_costs(order: list[int], nbrs: list[dict[int, float]]) -> np.ndarray:
-    """Return the cost of cutting after each prefix of ``order``."""
-    inside: set[int] = set()
-    cost = 0.0
-    out = np.empty(len(order))
-    for i, x in enumerate(order):
-        for y, c in nbrs[x].items():
-            cost += -c if y in inside else c
-        inside.add(x)
-        out[i] = cost
-    return out
+def _edges(nodes: np.ndarray, nbrs: list[dict[int, float]]) -> tuple[np.ndarray, ...]:
+    """Return the edges among ``nodes`` once each (ends, cost) and each node's outer border cost."""
+    nodeset = set(nodes.tolist())
+    a, b, c = [], [], []
+    outer = np.zeros(len(nbrs))
+    for x in nodes.tolist():
+        for y, cost in nbrs[x].items():
+            if y not in nodeset:
+                outer[x] += cost
+            elif x < y:
+                a.append(x)
+                b.append(y)
+                c.append(cost)
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(c, dtype=float), outer
+
+
+def _cut_costs(order: list[int], edges: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Return the border cost of each prefix of ``order`` (edges from :func:`_edges`).
+
+    An inner edge counts for the prefixes that hold exactly one of its ends: those ending from
+    the earlier end's position up to just before the later end's; outer borders count from
+    their node on.
+    """
+    a, b, c, outer = edges
+    pos = np.empty(len(outer), dtype=np.int64)
+    pos[np.asarray(order)] = np.arange(len(order))
+    first = np.minimum(pos[a], pos[b])
+    last = np.maximum(pos[a], pos[b])
+    diff = np.bincount(first, weights=c, minlength=len(order) + 1).astype(float)
+    diff -= np.bincount(last, weights=c, minlength=len(order) + 1)
+    diff[: len(order)] += outer[np.asarray(order)]
+    return np.round(np.cumsum(diff)[: len(order)], 6)
 
 
 def _best_cut(
@@ -104,6 +127,7 @@ def _best_cut(
     total = float(w[nodes].sum())
     ideal = total * k1 / (k1 + k2)
     best: tuple[float, list[int]] | None = None
+    edges = _edges(nodes, nbrs)
     for d in _directions(nodes, xy):
         order = _sweep(nodes, xy @ d, nbrs)
         if len(order) < len(nodes):
@@ -123,7 +147,7 @@ def _best_cut(
         cand = np.flatnonzero(ok)
         if len(cand) == 0:
             continue
-        cuts = _cut_costs(order, nbrs)[:-1]
+        cuts = _cut_costs(order, edges)[:-1]
         score = cuts[cand] + scale * np.abs(prefix[cand] - ideal) + 1e6 * penalty[cand]
         ranked = cand[np.argsort(score, kind="stable")][:MAX_CHECKS]
         for c in ranked:
@@ -183,17 +207,19 @@ def split_region(
     bounds: Bounds,
     k: int,
     balance: float = 1.0,
+    budget: Budget | None = None,
 ) -> list[np.ndarray]:
     """Split connected ``nodes`` into ``k`` contiguous parts, then repair the bounds.
 
-    ``balance`` weighs even household counts against cheap cuts (lower: follow cheap lines).
+    ``balance`` weighs even household counts against cheap cuts (lower: follow cheap lines);
+    ``budget`` limits the ReCom repair and its CP-SAT re-splits (unlimited when None).
     """
     lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
     scale = balance * 0.5 * float(np.median(lengths)) if lengths else 1.0
     parts = _bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale)
     parts = repair(parts, w, nbrs, bounds)
     if any(_violation(float(w[p].sum()), bounds) for p in parts):
-        parts = recombine(parts, w, xy, nbrs, bounds, scale)
+        parts = recombine(parts, w, xy, nbrs, bounds, scale, budget=budget)
     return parts
 
 
@@ -204,12 +230,16 @@ def recombine(
     nbrs: list[dict[int, float]],
     bounds: Bounds,
     scale: float,
+    *,
+    budget: Budget | None = None,
 ) -> list[np.ndarray]:
-    """Merge each grid outside the bounds with one or two neighbours and split them again.
+    """Merge each grid outside the bounds with one, two or three neighbours and split them again.
 
     The ReCom move of GerryChain, used as a local repair: a re-split is kept only when every
-    resulting grid is within the bounds.
+    resulting grid is within the bounds. Bisection tries first, CP-SAT where it misses; the
+    repair stops when ``budget`` is spent.
     """
+    budget = budget if budget is not None else Budget()
     parts = [p for p in parts if len(p)]
     for _ in range(3 * len(parts)):
         owner = {x: i for i, p in enumerate(parts) for x in p.tolist()}
@@ -231,13 +261,16 @@ def recombine(
             groups += [(j, m) for j in near for m in near if j < m]
             groups += [(j, m, q) for j in near for m in near for q in near if j < m < q]
             for group in groups:
+                if not budget.allows():
+                    return parts
                 members = np.concatenate([parts[i], *[parts[j] for j in group]])
                 k = bounds.choose_k(int(w[members].sum()))
                 if k is None:
                     continue
                 new = _bisect(np.sort(members), k, w, xy, nbrs, bounds, scale)
                 if any(_violation(float(w[p].sum()), bounds) for p in new):
-                    new = exact_split(np.sort(members), k, w, nbrs, bounds, seconds=0.5) or new
+                    seconds = budget.cap(RESPLIT_SECONDS)
+                    new = exact_split(np.sort(members), k, w, nbrs, bounds, seconds=seconds) or new
                 if all(_violation(float(w[p].sum()), bounds) == 0 for p in new):
                     drop = {i, *group}
                     parts = [p for q, p in enumerate(parts) if q not in drop] + new

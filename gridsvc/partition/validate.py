@@ -121,11 +121,12 @@ def _floor_problems(households: pd.DataFrame, buildings: pd.DataFrame) -> list[P
         }
     )
     frame = frame[frame["b"].isin(info.index)]
-    floors = pd.to_numeric(frame["b"].map(info["floors"]), errors="coerce")
-    units = pd.to_numeric(frame["b"].map(info["units"]), errors="coerce")
     problems = []
-    checks = (("floor", floors, "is on floor", "floors"), ("unit", units, "is in unit", "units"))
-    for column, limit, verb, noun in checks:
+    checks = (("floor", "is on floor", "floors"), ("unit", "is in unit", "units"))
+    for column, verb, noun in checks:
+        if noun not in info.columns:  # buildings without a floor or unit count: nothing to check
+            continue
+        limit = pd.to_numeric(frame["b"].map(info[noun]), errors="coerce")
         bad = ((frame[column] < 1) | (frame[column] > limit)).fillna(False).to_numpy()
         for hid, b, value in zip(
             frame["hid"].to_numpy()[bad],

@@ -92,3 +92,26 @@ def test_floor_cuts(
     floors: np.ndarray, sizes: list[int], mins: list[int], expected: list[int]
 ) -> None:
     assert floor_cuts(floors, sizes, mins, 30) == expected
+
+
+def test_atoms_built_per_group_restrict_to_the_atoms_of_that_group_alone() -> None:
+    """Micro-grid atoms are built once for all parents; each parent's slice equals its own."""
+    frame = pd.concat(
+        [_unit(40, 10, "B1", 1), _unit(12, 6, "B1", 2), _unit(33, 11, "B2", 1)],
+        ignore_index=True,
+    )
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 50, size=(len(frame), 2))
+    group = np.r_[np.zeros(40), np.ones(12), np.zeros(33)].astype(int)  # parents 0 and 1
+    whole = build_atoms(frame, xy, Bounds(1, 15), group=group).columns()
+    for g in (0, 1):
+        rows = np.flatnonzero(group == g)
+        got = whole.restrict(rows)
+        want = build_atoms(frame.iloc[rows], xy[rows], Bounds(1, 15)).columns()
+        np.testing.assert_array_equal(got.member, want.member)
+        np.testing.assert_array_equal(got.households, want.households)
+        np.testing.assert_array_equal(got.stacked, want.stacked)
+        np.testing.assert_array_equal(got.ground, want.ground)
+        np.testing.assert_allclose(got.xy, want.xy)
+        np.testing.assert_array_equal(got.floor_lo, want.floor_lo)
+        np.testing.assert_array_equal(got.floor_hi, want.floor_hi)

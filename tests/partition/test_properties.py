@@ -8,7 +8,7 @@ import pandas as pd
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from partition_drawings import to_wgs
+from partition_drawings import UTM, to_wgs
 
 from gridsvc.partition import Bounds, check_partition, partition
 
@@ -85,3 +85,42 @@ def test_assignment_is_a_function_of_input_order_free_ids() -> None:
     shuffled = gpd.GeoDataFrame(hh.sample(frac=1.0, random_state=3), crs=hh.crs)
     two = partition(community, shuffled).assignment.set_index("household_id").sort_index()
     pd.testing.assert_frame_equal(one, two)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(communities(), st.floats(0.05, 0.85), st.floats(0.05, 0.85), st.booleans())
+def test_a_dedicated_site_anywhere_keeps_the_tiling(
+    case: tuple, fx: float, fy: float, walled: bool
+) -> None:
+    """A school dropped anywhere (walled or among homes) becomes a grid; nothing else breaks."""
+    community, households, road = case
+    metric = households.to_crs(UTM)
+    homes = metric.dissolve("building_id").reset_index()
+    homes = gpd.GeoDataFrame(
+        {"id": homes["building_id"], "use": "residential"},  # no floors/units columns
+        geometry=homes.geometry.convex_hull.buffer(2.0),
+        crs=UTM,
+    )
+    x0, y0, x1, y1 = community.to_crs(UTM).total_bounds
+    x, y = x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)
+    school = shapely.box(x, y, x + 30, y + 20)
+    buildings = gpd.GeoDataFrame(
+        {"id": [*homes["id"], "S1"], "use": [*homes["use"], "school"]},
+        geometry=[*homes.geometry, school],
+        crs=UTM,
+    ).to_crs("EPSG:4326")
+    barriers = [] if road is None else [road.to_crs(UTM)]
+    if walled:
+        wall = gpd.GeoDataFrame({"kind": ["wall"]}, geometry=[school.buffer(8).exterior], crs=UTM)
+        barriers.append(wall)
+    lines = (
+        gpd.GeoDataFrame(pd.concat(barriers, ignore_index=True), crs=UTM).to_crs("EPSG:4326")
+        if barriers
+        else None
+    )
+    result = partition(community, households, buildings=buildings, barriers=lines, dedicated=True)
+    problems = check_partition(community, households, result, LEVELS)
+    assert [p for p in problems if "outside" not in p] == []
+    dedicated = result.grids[result.grids["kind"] == "dedicated"]
+    assert (dedicated["households"] == 0).all()
+    assert result.grids["households"].sum() == len(households)

@@ -1,0 +1,145 @@
+"""Share empty blocks (road strips, the ring inside a compound wall) among the grids around them.
+
+An empty block attached whole to one grid gives it a long, thin appendage (Polsby–Popper 0.06 on
+禹都). Here each empty cell is cut only along lines inside it — the Voronoi edges between points
+sampled on its borders with inhabited cells — and each piece goes to the grid of the inhabited
+cell it borders, among the grids of the same region (so no grid reaches into a barrier region
+it did not already span). A cut is kept only when it raises the least Polsby–Popper of the
+grids involved, and undone when it would leave some grid in more than one piece.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from .territory import GRID_SIZE
+
+__all__ = ["share_empty_cells"]
+
+SAMPLE_M = 4.0  # spacing of the border points whose Voronoi cells cut an empty cell
+MIN_BORDER_M = 1.0  # shorter common borders do not claim a share (also m² of area slack)
+JITTER_M = 0.001
+
+
+def _shares(
+    cell: BaseGeometry, borders: list[tuple[int, BaseGeometry]]
+) -> dict[int, BaseGeometry] | None:
+    """Cut ``cell`` among the grids of ``borders`` (grid, common border); None if it cannot."""
+    pts, owner = [], []
+    for grid, line in borders:
+        coords = shapely.get_coordinates(shapely.segmentize(line, SAMPLE_M))
+        pts.append(coords)
+        owner += [grid] * len(coords)
+    xy = np.round(np.concatenate(pts), 2)
+    xy, first = np.unique(xy, axis=0, return_index=True)
+    who = np.asarray(owner)[first]
+    if len(set(who.tolist())) < 2:
+        return None
+    # a fixed millimetre jitter: GEOS returns overlapping cells for co-circular sites
+    sites = xy + np.random.default_rng(0).uniform(-JITTER_M, JITTER_M, xy.shape)
+    regions = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=cell)
+    )
+    regions = regions[shapely.get_type_id(regions) == 3]
+    site, hit = shapely.STRtree(regions).query(shapely.points(sites), predicate="intersects")
+    if len(site) != len(xy) or len(np.unique(hit)) != len(regions):
+        return None  # a site on a cell edge or a cell without a site: do not guess
+    regions = regions[hit[np.argsort(site)]]
+    pieces = shapely.intersection(regions, cell, grid_size=GRID_SIZE)
+    if abs(float(shapely.area(pieces).sum()) - float(shapely.area(cell))) > MIN_BORDER_M:
+        return None  # the pieces would overlap or leave a gap
+    out = {}
+    for grid in sorted(set(who.tolist())):
+        out[grid] = shapely.union_all(pieces[who == grid], grid_size=GRID_SIZE)
+    return out
+
+
+def share_empty_cells(
+    parts: list[np.ndarray],
+    cells: np.ndarray,
+    empty: np.ndarray,
+    region: np.ndarray,
+    nbrs: list[dict[int, float]],
+) -> list[BaseGeometry]:
+    """Return each part's polygon, the ``empty`` cells shared among the parts around them.
+
+    ``parts`` index ``cells``; ``region`` labels each cell's region; an empty cell is shared
+    only among parts of its own region whose inhabited cells border it.
+    """
+    owner = np.full(len(cells), -1)
+    for i, p in enumerate(parts):
+        owner[p] = i
+    shared: dict[int, dict[int, BaseGeometry]] = {}
+    for x in np.flatnonzero(empty & (owner >= 0)).tolist():
+        near = [y for y in nbrs[x] if not empty[y] and owner[y] >= 0 and region[y] == region[x]]
+        if len({int(owner[y]) for y in near}) < 2:
+            continue
+        borders = [
+            (
+                int(owner[y]),
+                shapely.intersection(
+                    shapely.boundary(cells[x]), shapely.boundary(cells[y]), grid_size=GRID_SIZE
+                ),
+            )
+            for y in sorted(near)
+        ]
+        borders = [(g, b) for g, b in borders if shapely.length(b) > MIN_BORDER_M]
+        cut = _shares(cells[x], borders) if borders else None
+        if cut is not None and _helps(x, cut, int(owner[x]), parts, cells):
+            shared[x] = cut
+    while True:
+        geoms = _polygons(parts, cells, shared)
+        broken = [i for i, g in enumerate(geoms) if shapely.get_type_id(g) != 3]
+        undo = [x for x, cut in shared.items() if any(i in cut for i in broken)]
+        undo += [x for x in shared if int(owner[x]) in broken]
+        if not undo:
+            return geoms
+        for x in set(undo):
+            del shared[x]
+
+
+def _pp(geom: BaseGeometry) -> float:
+    perimeter = float(shapely.length(geom))
+    return 4.0 * np.pi * float(shapely.area(geom)) / perimeter**2 if perimeter else 0.0
+
+
+def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
+    return shapely.union_all(np.array(geoms, dtype=object), grid_size=GRID_SIZE)
+
+
+def _helps(
+    x: int,
+    cut: dict[int, BaseGeometry],
+    home: int,
+    parts: list[np.ndarray],
+    cells: np.ndarray,
+) -> bool:
+    """Return True if sharing cell ``x`` raises the least Polsby–Popper of the grids involved.
+
+    Without sharing, ``home`` holds the whole cell.
+    """
+    involved = sorted({home, *cut})
+    before, after = [], []
+    for i in involved:
+        rest = [cells[y] for y in parts[i].tolist() if y != x]
+        whole = [*rest, cells[x]] if i == home else rest
+        before.append(_pp(_union(whole)))
+        mine = rest + ([cut[i]] if i in cut else [])
+        after.append(_pp(_union(mine)))
+    return min(after) > min(before)
+
+
+def _polygons(
+    parts: list[np.ndarray], cells: np.ndarray, shared: dict[int, dict[int, BaseGeometry]]
+) -> list[BaseGeometry]:
+    extra: dict[int, list[BaseGeometry]] = {}
+    for cut in shared.values():
+        for grid, piece in cut.items():
+            extra.setdefault(grid, []).append(piece)
+    out = []
+    for i, p in enumerate(parts):
+        whole = [cells[x] for x in p.tolist() if x not in shared]
+        out.append(_union(whole + extra.get(i, [])))
+    return out

@@ -1,0 +1,89 @@
+"""The per-community budget: optional search stops when it is spent, the plan stays valid."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from partition_drawings import grid_of_buildings, square_community
+from test_properties import communities
+
+from gridsvc.partition import Bounds, check_partition, partition
+from gridsvc.partition.budget import Budget
+from gridsvc.partition.split import _cut_costs, _edges
+
+LEVELS = (Bounds(30, 50), Bounds(1, 15))
+
+
+def test_budget_none_never_runs_out_and_zero_is_spent_at_once() -> None:
+    endless = Budget(None)
+    assert endless.allows() and endless.left() == float("inf") and endless.cap(2.0) == 2.0
+    spent = Budget(0.0)
+    assert not spent.allows() and not spent.allows()
+    assert spent.skipped == 2
+    assert spent.cap(2.0) == 0.0
+
+
+def _three_lumpy_units() -> tuple:
+    """Three one-unit buildings of 26 households: 78 fits two grids only as 26 + 52."""
+    buildings, households = grid_of_buildings(3, 1, 26)
+    return square_community(), buildings, households
+
+
+def test_unlimited_budget_proves_the_lumpy_miss() -> None:
+    community, buildings, households = _three_lumpy_units()
+    result = partition(community, households, buildings=buildings)
+    reasons = " ".join(n["reason"] for n in result.report["totals"]["infeasible_regions"])
+    assert "cannot be grouped" in reasons
+    assert "not proved" not in reasons
+    assert check_partition(community, households, result, LEVELS) == []
+    assert result.report["totals"]["budget"] == {"seconds": None, "skipped_steps": 0}
+
+
+def test_spent_budget_keeps_a_valid_plan_and_admits_the_miss_is_unproved() -> None:
+    community, buildings, households = _three_lumpy_units()
+    result = partition(community, households, buildings=buildings, budget_seconds=0.0)
+    notes = result.report["totals"]["infeasible_regions"]
+    assert notes and all("infeasibility is not proved" in n["reason"] for n in notes)
+    assert result.report["totals"]["budget"]["skipped_steps"] > 0
+    problems = check_partition(community, households, result, LEVELS)
+    # only the bounds are missed, and every miss is a flagged grid
+    assert problems and all(p.endswith("outside 30–50") for p in problems)
+    flagged = result.grids[result.grids["flags"].str.contains("out_of_bounds")]
+    assert len(flagged) == len(problems)
+    assert result.grids["households"].sum() == 78
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(communities())
+def test_without_exact_search_the_grids_still_tile(case: tuple) -> None:
+    community, households, road = case
+    result = partition(community, households, barriers=road, budget_seconds=0.0)
+    problems = check_partition(community, households, result, LEVELS)
+    assert [p for p in problems if "outside" not in p] == []
+    assert result.assignment["household_id"].tolist() == households["id"].tolist()
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> tuple[list[dict[int, float]], np.ndarray, list[int]]:
+    """A random weighted graph, a subset of its nodes and an order of that subset."""
+    n = draw(st.integers(2, 12))
+    nbrs: list[dict[int, float]] = [{} for _ in range(n)]
+    for a in range(n):
+        for b in range(a + 1, n):
+            if draw(st.booleans()):
+                c = draw(st.floats(0.1, 10.0))
+                nbrs[a][b] = nbrs[b][a] = c
+    nodes = sorted(draw(st.sets(st.integers(0, n - 1), min_size=1)))
+    order = draw(st.permutations(nodes))
+    return nbrs, np.array(nodes), list(order)
+
+
+@given(graphs())
+def test_cut_costs_are_the_border_cost_of_every_prefix(case: tuple) -> None:
+    nbrs, nodes, order = case
+    got = _cut_costs(order, _edges(nodes, nbrs))
+    for i in range(len(order)):
+        prefix = set(order[: i + 1])
+        want = sum(c for x in prefix for y, c in nbrs[x].items() if y not in prefix)
+        assert abs(got[i] - want) < 1e-5
