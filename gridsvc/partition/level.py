@@ -300,8 +300,14 @@ def partition_level(
     table = atoms.table
     ground = atoms.ground
     n_atoms = len(ground)
+    local = {int(g): i for i, g in enumerate(ground)}
+    home_atom = np.array([local[int(g)] for g in table["ground"].to_numpy()[atoms.member]])
     terr = tessellate(
-        outline, table.loc[ground, ["x", "y"]].to_numpy(dtype=float), barriers, soft_barriers
+        outline,
+        table.loc[ground, ["x", "y"]].to_numpy(dtype=float),
+        barriers,
+        soft_barriers,
+        members=(xy, home_atom),
     )
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
@@ -345,7 +351,6 @@ def partition_level(
             parts.append((piece, exception))
     geoms = [shapely.union_all(cells_all[p], grid_size=GRID_SIZE) for p, _ in parts]
     ground_of = table["ground"].to_numpy()
-    local = {int(g): i for i, g in enumerate(ground)}
     cells: list[Cell] = []
     for (piece, exception), geom in zip(parts, geoms, strict=True):
         atom_ids = ground[piece[piece < n_atoms]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -91,14 +92,35 @@ def _spread(xy: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cells_in_block(block: BaseGeometry, xy: np.ndarray) -> np.ndarray:
-    if len(xy) == 1:
+def _block_of(tree: shapely.STRtree, xy: np.ndarray) -> np.ndarray:
+    """Return the index of the block holding each point (the nearest one when on no block)."""
+    points = np.asarray(shapely.points(xy), dtype=object)
+    hit_pt, hit_blk = tree.query(points, predicate="intersects")
+    block_of = np.full(len(xy), -1)
+    block_of[hit_pt[::-1]] = hit_blk[::-1]  # first hit wins
+    missing = np.flatnonzero(block_of < 0)
+    if len(missing):  # on the outline's edge after snapping: nearest block
+        block_of[missing] = tree.query_nearest(points[missing], return_distance=False)[1]
+    return block_of
+
+
+def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Return one cell per atom in ``block``: the union of the Voronoi cells of its sites.
+
+    ``xy`` holds the sites (households) and ``owner`` the atom (0…n-1) of each, so every
+    household lies in its own atom's cell.
+    """
+    n = int(owner.max()) + 1
+    if n == 1:
         return np.array([block], dtype=object)
-    sites = shapely.multipoints(_spread(xy))
-    voronoi = shapely.voronoi_polygons(sites, extend_to=block, ordered=True)
-    raw = shapely.get_parts(voronoi)
-    cells = shapely.intersection(raw, block, grid_size=GRID_SIZE)
-    return _heal(cells, np.asarray(shapely.points(_spread(xy)), dtype=object))
+    spread = _spread(xy)
+    voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
+    cells = shapely.intersection(shapely.get_parts(voronoi), block, grid_size=GRID_SIZE)
+    cells = _heal(cells, np.asarray(shapely.points(spread), dtype=object))
+    return np.array(
+        [shapely.union_all(cells[owner == a], grid_size=GRID_SIZE) for a in range(n)],
+        dtype=object,
+    )
 
 
 def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
@@ -139,11 +161,16 @@ def tessellate(
     xy: np.ndarray,
     barriers: np.ndarray | None,
     soft: np.ndarray | None = None,
+    *,
+    members: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Territory:
     """Tessellate ``outline`` into one cell per point of ``xy`` (metres), never across barriers.
 
     ``soft`` lines cut cells too (so grids can follow them) but are no barriers: their pieces
-    are labelled in ``cell_soft``, while ``cell_block`` keeps the barrier blocks.
+    are labelled in ``cell_soft``, while ``cell_block`` keeps the barrier blocks. ``members``
+    (household points, index into ``xy`` of each) makes each cell the union of its households'
+    Voronoi cells, across soft lines too, so every household lies in its own atom's cell
+    (unless its unit straddles a barrier).
     """
     hard = blocks(outline, barriers)
     if soft is None or len(soft) == 0:
@@ -161,22 +188,36 @@ def tessellate(
         )
         hard_of = np.full(len(blks), -1)
         hard_of[inner[0][::-1]] = inner[1][::-1]
-    points = np.asarray(shapely.points(xy), dtype=object)
     tree = shapely.STRtree(blks)
-    hit_pt, hit_blk = tree.query(points, predicate="intersects")
-    block_of = np.full(len(xy), -1)
-    block_of[hit_pt[::-1]] = hit_blk[::-1]  # first hit wins
-    missing = np.flatnonzero(block_of < 0)
-    if len(missing):  # on the outline's edge after snapping: nearest block
-        block_of[missing] = tree.query_nearest(points[missing], return_distance=False)[1]
-    cells = np.empty(len(xy), dtype=object)
+    block_of = _block_of(tree, xy)
+    if members is None:
+        sites, owner, site_block = xy, np.arange(len(xy)), block_of
+    else:  # an atom's households, not its mean point, decide where its cell lies
+        sites, owner = members
+        site_block = _block_of(tree, sites)
+        votes = pd.DataFrame({"a": owner, "b": site_block}).value_counts().reset_index()
+        votes = votes.drop_duplicates("a")  # value_counts sorts: the most households first
+        block_of[votes["a"].to_numpy()] = votes["b"].to_numpy()
+        # across a soft line the cell follows its households; across a barrier it does not
+        same = hard_of[site_block] == hard_of[block_of[owner]]
+        bare = np.setdiff1d(np.arange(len(xy)), owner)  # atoms without households
+        sites = np.concatenate([sites[same], xy[bare]])
+        owner = np.concatenate([owner[same], bare])
+        site_block = np.concatenate([site_block[same], block_of[bare]])
+    pieces: list[list[BaseGeometry]] = [[] for _ in range(len(xy))]
     orphans = []
     for b in range(len(blks)):
-        mine = np.flatnonzero(block_of == b)
+        mine = np.flatnonzero(site_block == b)
         if len(mine) == 0:
             orphans.append(b)
             continue
-        cells[mine] = _cells_in_block(blks[b], xy[mine])
+        atoms, local = np.unique(owner[mine], return_inverse=True)
+        for a, cell in zip(atoms, _cells_in_block(blks[b], sites[mine], local), strict=True):
+            pieces[a].append(cell)
+    cells = np.array(
+        [p[0] if len(p) == 1 else shapely.union_all(p, grid_size=GRID_SIZE) for p in pieces],
+        dtype=object,
+    )
     orphan_ids = np.array(orphans, dtype=np.int64)
     return Territory(
         atoms=np.arange(len(xy)),
