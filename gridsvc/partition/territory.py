@@ -124,7 +124,10 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
 
 
 def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
-    """Give detached pieces of each cell to the neighbour sharing the longest edge."""
+    """Give pieces of each cell holding none of its sites to the neighbour sharing the longest edge.
+
+    ``sites[c]`` is a point or a multipoint (a cell keeps every piece holding one of them).
+    """
     parts, owner = shapely.get_parts(cells, return_index=True)
     solid = shapely.area(parts) > 0
     parts, owner = parts[solid], owner[solid]
@@ -136,7 +139,7 @@ def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
         if len(mine) == 0:
             continue
         hit = mine[shapely.intersects(parts[mine], sites[c])]
-        keep[hit[0] if len(hit) else mine[np.argmax(shapely.area(parts[mine]))]] = c
+        keep[hit if len(hit) else mine[np.argmax(shapely.area(parts[mine]))]] = c
     pending = np.flatnonzero(keep < 0)
     while len(pending):
         progress = False
@@ -173,61 +176,94 @@ def tessellate(
     (unless its unit straddles a barrier).
     """
     hard = blocks(outline, barriers)
-    if soft is None or len(soft) == 0:
-        blks, hard_of = hard, np.arange(len(hard))
-    else:
-        both = np.concatenate(
-            [
-                np.asarray(barriers if barriers is not None else [], dtype=object),
-                np.asarray(soft, dtype=object),
-            ]
-        )
-        blks = blocks(outline, both)
-        inner = shapely.STRtree(hard).query_nearest(
-            shapely.point_on_surface(blks), return_distance=False
-        )
-        hard_of = np.full(len(blks), -1)
-        hard_of[inner[0][::-1]] = inner[1][::-1]
-    tree = shapely.STRtree(blks)
+    tree = shapely.STRtree(hard)
     block_of = _block_of(tree, xy)
     if members is None:
         sites, owner, site_block = xy, np.arange(len(xy)), block_of
     else:  # an atom's households, not its mean point, decide where its cell lies
         sites, owner = members
         site_block = _block_of(tree, sites)
-        votes = pd.DataFrame({"a": owner, "b": site_block}).value_counts().reset_index()
-        votes = votes.drop_duplicates("a")  # value_counts sorts: the most households first
-        block_of[votes["a"].to_numpy()] = votes["b"].to_numpy()
-        # across a soft line the cell follows its households; across a barrier it does not
-        same = hard_of[site_block] == hard_of[block_of[owner]]
+        block_of = _majority(owner, site_block, block_of)
+        same = site_block == block_of[owner]  # a unit straddling a barrier stays on one side
         bare = np.setdiff1d(np.arange(len(xy)), owner)  # atoms without households
         sites = np.concatenate([sites[same], xy[bare]])
         owner = np.concatenate([owner[same], bare])
         site_block = np.concatenate([site_block[same], block_of[bare]])
-    pieces: list[list[BaseGeometry]] = [[] for _ in range(len(xy))]
+    cells = np.empty(len(xy), dtype=object)
     orphans = []
-    for b in range(len(blks)):
+    for b in range(len(hard)):
         mine = np.flatnonzero(site_block == b)
         if len(mine) == 0:
             orphans.append(b)
             continue
         atoms, local = np.unique(owner[mine], return_inverse=True)
-        for a, cell in zip(atoms, _cells_in_block(blks[b], sites[mine], local), strict=True):
-            pieces[a].append(cell)
-    cells = np.array(
-        [p[0] if len(p) == 1 else shapely.union_all(p, grid_size=GRID_SIZE) for p in pieces],
-        dtype=object,
-    )
+        cells[atoms] = _cells_in_block(hard[b], sites[mine], local)
     orphan_ids = np.array(orphans, dtype=np.int64)
-    return Territory(
+    territory = Territory(
         atoms=np.arange(len(xy)),
         cells=cells,
-        cell_block=hard_of[block_of],
-        orphans=np.array([blks[b] for b in orphans], dtype=object),
-        orphan_block=hard_of[orphan_ids],
+        cell_block=block_of,
+        orphans=np.array([hard[b] for b in orphans], dtype=object),
+        orphan_block=orphan_ids,
         blocks=hard,
         cell_soft=block_of,
         orphan_soft=orphan_ids,
+    )
+    if soft is None or len(soft) == 0:
+        return territory
+    lines = np.concatenate([np.asarray([] if barriers is None else barriers, dtype=object), soft])
+    return _cut_soft(territory, blocks(outline, lines), sites, owner)
+
+
+def _majority(owner: np.ndarray, block: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """Return per atom the block holding most of its points (``default`` for atoms without)."""
+    out = default.copy()
+    votes = pd.DataFrame({"a": owner, "b": block}).value_counts().reset_index()
+    votes = votes.drop_duplicates("a")  # value_counts sorts: the most points first
+    out[votes["a"].to_numpy()] = votes["b"].to_numpy()
+    return out
+
+
+def _cut_soft(terr: Territory, fine: np.ndarray, sites: np.ndarray, owner: np.ndarray) -> Territory:
+    """Cut ``terr`` along soft lines (``fine`` blocks) so grids can follow them.
+
+    Pieces of a cell holding none of its sites become orphans (unless the cell would fall
+    apart), so no household is ever left outside its atom's cell.
+    """
+    shapes = np.concatenate([terr.cells, terr.orphans])
+    shape_i, fine_i = shapely.STRtree(fine).query(shapes, predicate="intersects")
+    cut = shapely.intersection(shapes[shape_i], fine[fine_i], grid_size=GRID_SIZE)
+    parts, which = shapely.get_parts(cut, return_index=True)
+    solid = shapely.area(parts) > 0
+    parts, shape_i, fine_i = parts[solid], shape_i[which[solid]], fine_i[which[solid]]
+    n = len(terr.cells)
+    held = np.zeros(len(parts), dtype=bool)
+    atom_sites = np.asarray(shapely.multipoints(sites, indices=owner), dtype=object)
+    mine = shape_i < n
+    held[mine] = shapely.intersects(parts[mine], atom_sites[shape_i[mine]])
+    lost = np.setdiff1d(np.arange(n), shape_i[held])  # sites on a cut: keep the largest part
+    for a in lost:
+        options = np.flatnonzero(shape_i == a)
+        held[options[np.argmax(shapely.area(parts[options]))]] = True
+    cells = np.array(
+        [shapely.union_all(parts[held & (shape_i == a)], grid_size=GRID_SIZE) for a in range(n)],
+        dtype=object,
+    )
+    split = np.flatnonzero(shapely.get_num_geometries(cells) > 1)
+    held[np.isin(shape_i, split)] = True  # a cell the cut would break stays whole
+    cells[split] = terr.cells[split]
+    site_fine = _block_of(shapely.STRtree(fine), sites)
+    free = np.flatnonzero(~held)
+    hard_of = np.concatenate([terr.cell_block, terr.orphan_block])
+    return Territory(
+        atoms=terr.atoms,
+        cells=cells,
+        cell_block=terr.cell_block,
+        orphans=parts[free],
+        orphan_block=hard_of[shape_i[free]],
+        blocks=terr.blocks,
+        cell_soft=_majority(owner, site_fine, np.full(n, -1))[terr.atoms],
+        orphan_soft=fine_i[free],
     )
 
 

@@ -44,6 +44,23 @@ def test_unified_grid_is_seamless_and_nests_in_police(fixture_merge) -> None:
         assert (result.unified[f"{layer}_grid"] != "").all()
 
 
+def test_every_household_lies_in_its_unified_grid(fixture_merge) -> None:
+    """Its point lies in the grid it is assigned to and counted in (units cut by soft lines too)."""
+    name, result = fixture_merge
+    households = gpd.read_file(FIX / name / "households.geojson").to_crs(UTM)
+    unified = result.unified.to_crs(UTM)
+    assert unified["floor_lo"].isna().all()  # no stacked twins on these fixtures
+    assigned = result.assignment.set_index("household_id")["grid_code"]
+    assigned = assigned.reindex(households["id"].astype(str)).to_numpy()
+    geoms = unified.set_index("code").geometry.reindex(assigned).to_numpy()
+    outside = ~shapely.dwithin(geoms, households.geometry.to_numpy(), 0.1)
+    assert list(households["id"][outside]) == []
+    holding = gpd.sjoin(households, unified[["code", "geometry"]], predicate="within")
+    inside = holding.groupby("code").size().reindex(unified["code"]).fillna(0)
+    assert unified["households"].tolist() == inside.astype(int).tolist()
+    assert result.report["unified"]["violations"] == []  # check_partition checks rule 1 too
+
+
 def test_realigned_layers_are_unions_of_unified_grids(fixture_merge) -> None:
     _name, result = fixture_merge
     unified = result.unified.to_crs(UTM)
