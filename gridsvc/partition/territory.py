@@ -124,10 +124,7 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
 
 
 def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
-    """Give pieces of each cell holding none of its sites to the neighbour sharing the longest edge.
-
-    ``sites[c]`` is a point or a multipoint (a cell keeps every piece holding one of them).
-    """
+    """Give detached pieces of each cell to the neighbour sharing the longest edge."""
     parts, owner = shapely.get_parts(cells, return_index=True)
     solid = shapely.area(parts) > 0
     parts, owner = parts[solid], owner[solid]
@@ -139,7 +136,7 @@ def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
         if len(mine) == 0:
             continue
         hit = mine[shapely.intersects(parts[mine], sites[c])]
-        keep[hit if len(hit) else mine[np.argmax(shapely.area(parts[mine]))]] = c
+        keep[hit[0] if len(hit) else mine[np.argmax(shapely.area(parts[mine]))]] = c
     pending = np.flatnonzero(keep < 0)
     while len(pending):
         progress = False
@@ -238,7 +235,8 @@ def _cut_soft(terr: Territory, fine: np.ndarray, sites: np.ndarray, owner: np.nd
     parts, shape_i, fine_i = parts[solid], shape_i[which[solid]], fine_i[which[solid]]
     n = len(terr.cells)
     held = np.zeros(len(parts), dtype=bool)
-    atom_sites = np.asarray(shapely.multipoints(sites, indices=owner), dtype=object)
+    order = np.argsort(owner, kind="stable")
+    atom_sites = np.asarray(shapely.multipoints(sites[order], indices=owner[order]), dtype=object)
     mine = shape_i < n
     held[mine] = shapely.intersects(parts[mine], atom_sites[shape_i[mine]])
     lost = np.setdiff1d(np.arange(n), shape_i[held])  # sites on a cut: keep the largest part
