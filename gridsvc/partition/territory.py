@@ -113,6 +113,8 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     n = int(owner.max()) + 1
     if n == 1:
         return np.array([block], dtype=object)
+    _, first = np.unique(np.column_stack([np.round(xy, 2), owner]), axis=0, return_index=True)
+    xy, owner = xy[np.sort(first)], owner[np.sort(first)]  # a unit's flats share one point
     spread = _spread(xy)
     voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
     cells = shapely.intersection(shapely.get_parts(voronoi), block, grid_size=GRID_SIZE)
