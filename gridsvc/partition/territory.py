@@ -54,7 +54,8 @@ def blocks(outline: BaseGeometry, barriers: np.ndarray | None = None) -> np.ndar
     """Return the blocks ``outline`` falls into once cut by ``barriers`` (metric geometries)."""
     outline = shapely.set_precision(outline, GRID_SIZE)
     if barriers is None or len(barriers) == 0:
-        return np.array(shapely.get_parts(outline), dtype=object)
+        parts = shapely.get_parts(outline)
+        return np.array(parts[shapely.get_type_id(parts) == 3], dtype=object)  # no stray lines
     cut = shapely.intersection(_lines(np.asarray(barriers, dtype=object)), outline)
     lines = np.concatenate([[shapely.boundary(outline)], cut[~shapely.is_empty(cut)]])
     noded = shapely.union_all(lines, grid_size=GRID_SIZE)
@@ -117,7 +118,9 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     xy, owner = xy[np.sort(first)], owner[np.sort(first)]  # a unit's flats share one point
     spread = _spread(xy)
     voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
-    cells = shapely.intersection(shapely.get_parts(voronoi), block, grid_size=GRID_SIZE)
+    raw = shapely.get_parts(voronoi)
+    raw = np.where(shapely.get_type_id(raw) == 3, raw, shapely.Polygon())  # sites GEOS merged
+    cells = shapely.intersection(raw, block, grid_size=GRID_SIZE)
     cells = _heal(cells, np.asarray(shapely.points(spread), dtype=object))
     return np.array(
         [shapely.union_all(cells[owner == a], grid_size=GRID_SIZE) for a in range(n)],
