@@ -1,7 +1,6 @@
 """The one validator of a partition: rules 1–5 of the partition issue.
 
-1. every household in exactly one base grid and one grid of every deeper level, and its point
-   inside that grid;
+1. every household in exactly one base grid and one grid of every deeper level;
 2. every grid within its level's bounds, unless flagged ``exception`` (proved infeasible) or
    ``locked`` (kept as the planner left it);
 3. no stairwell unit split, unless it alone exceeds the upper bound and the split is stacked
@@ -27,7 +26,6 @@ __all__ = ["check_partition"]
 
 AREA_TOL = 1.0  # m² of overlap or stray part tolerated (coordinates are rounded in WGS 84)
 EDGE_TOL = 0.01  # m: gaps along the outline up to this wide (snapping to 1 cm) are tolerated
-POINT_TOL = 0.1  # m: a household this close outside its grid (rounding in WGS 84) is inside
 
 
 def _tiles(parent: shapely.Geometry, geoms: np.ndarray, codes: list[str], what: str) -> list[str]:
@@ -78,28 +76,6 @@ def _units(hh: pd.DataFrame, codes: np.ndarray, grids: pd.DataFrame, b: Bounds, 
             problems.append(
                 f"level {lvl}: unit {unit} of building {bid} ({len(group)} households)"
                 f" is split between grids {', '.join(sorted(used))}"
-            )
-    return problems
-
-
-def _outside(
-    points: np.ndarray, assigned: pd.DataFrame, columns: list[str], metric: gpd.GeoDataFrame
-) -> list[str]:
-    """Report households whose point lies outside the grid they are assigned to."""
-    geom_of = pd.Series(metric.geometry.to_numpy(), index=metric["code"].astype(str))
-    geom_of = geom_of[~geom_of.index.duplicated()]
-    problems = []
-    for col in columns:
-        codes = assigned[col].fillna("").astype(str)
-        known = codes.isin(geom_of.index).to_numpy()
-        grids = geom_of.reindex(codes[known]).to_numpy()
-        out = ~shapely.dwithin(grids, points[known], POINT_TOL)
-        if out.any():
-            where = pd.Series(codes[known][out].to_numpy()).value_counts()
-            problems.append(
-                f"{int(out.sum())} households lie outside the grid they are assigned to "
-                f"(by {col}), e.g. {len(where)} grids: "
-                + ", ".join(f"{c} ({n})" for c, n in where.head(5).items())
             )
     return problems
 
@@ -160,7 +136,6 @@ def check_partition(
                 problems.append(f"grid {r.code} holds {n} households, outside {b.lo}–{b.hi}")
         problems += _units(households, codes, level_grids, b, depth)
     metric = every.to_crs(crs)
-    problems += _outside(households.to_crs(crs).geometry.to_numpy(), a, columns, metric)
     outline = boundary.to_crs(crs).geometry.iloc[0]
     base = metric[(metric["level"] == 1) & metric["floor_lo"].isna()]
     problems += _tiles(

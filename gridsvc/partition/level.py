@@ -307,7 +307,7 @@ def partition_level(
         table.loc[ground, ["x", "y"]].to_numpy(dtype=float),
         barriers,
         soft_barriers,
-        members=(xy, home_atom),
+        members=None if soft_barriers is None else (xy, home_atom),  # soft lines cut units
     )
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])

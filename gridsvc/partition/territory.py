@@ -122,6 +122,8 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     raw = np.where(shapely.get_type_id(raw) == 3, raw, shapely.Polygon())  # sites GEOS merged
     cells = shapely.intersection(raw, block, grid_size=GRID_SIZE)
     cells = _heal(cells, np.asarray(shapely.points(spread), dtype=object))
+    if len(owner) == n:  # one site per atom
+        return cells[np.argsort(owner)]
     return np.array(
         [shapely.union_all(cells[owner == a], grid_size=GRID_SIZE) for a in range(n)],
         dtype=object,

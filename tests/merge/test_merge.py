@@ -58,7 +58,7 @@ def test_every_household_lies_in_its_unified_grid(fixture_merge) -> None:
     holding = gpd.sjoin(households, unified[["code", "geometry"]], predicate="within")
     inside = holding.groupby("code").size().reindex(unified["code"]).fillna(0)
     assert unified["households"].tolist() == inside.astype(int).tolist()
-    assert result.report["unified"]["violations"] == []  # check_partition checks rule 1 too
+    assert result.report["unified"]["violations"] == []
 
 
 def test_realigned_layers_are_unions_of_unified_grids(fixture_merge) -> None:
@@ -141,8 +141,7 @@ def test_baltimore_police_nests_except_where_forced(baltimore: MergeResult) -> N
 
 @pytest.mark.xfail(
     strict=True,
-    reason="3 households of census blocks cut by police lines lie outside their grid, and 4 "
-    "grids fall apart where blocks' lattice households interleave",
+    reason="4 unified grids fall apart where census blocks' lattice households interleave",
 )
 def test_baltimore_unified_grid_is_a_valid_partition(baltimore: MergeResult) -> None:
     assert baltimore.report["unified"]["violations"] == []
