@@ -119,7 +119,7 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     spread = _spread(xy)
     voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
     raw = shapely.get_parts(voronoi)
-    raw = np.where(shapely.get_type_id(raw) == 3, raw, shapely.Polygon())  # sites GEOS merged
+    raw[shapely.get_type_id(raw) != 3] = shapely.Polygon()  # sites GEOS merged: no cell
     cells = shapely.intersection(raw, block, grid_size=GRID_SIZE)
     cells = _heal(cells, np.asarray(shapely.points(spread), dtype=object))
     if len(owner) == n:  # one site per atom
