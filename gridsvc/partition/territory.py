@@ -19,7 +19,6 @@ from shapely.geometry.base import BaseGeometry
 __all__ = ["GRID_SIZE", "Territory", "attach_orphans", "blocks", "shared_lengths", "tessellate"]
 
 GRID_SIZE = 0.01  # metres; every polygon is snapped to this precision so shared edges match
-SLIVER_M2, SLIVER_M = 1.0, 0.1  # a piece a soft line cuts off this small or thin stays put
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +246,6 @@ def _cut_soft(terr: Territory, fine: np.ndarray, sites: np.ndarray, owner: np.nd
     atom_sites = np.asarray(shapely.multipoints(sites[order], indices=owner[order]), dtype=object)
     mine = shape_i < n
     held[mine] = shapely.intersects(parts[mine], atom_sites[shape_i[mine]])
-    width = 2.0 * shapely.area(parts) / np.maximum(shapely.length(parts), 1e-9)
-    held[mine & ((shapely.area(parts) < SLIVER_M2) | (width < SLIVER_M))] = True  # no grid
     lost = np.setdiff1d(np.arange(n), shape_i[held])  # sites on a cut: keep the largest part
     for a in lost:
         options = np.flatnonzero(shape_i == a)

@@ -40,7 +40,6 @@ def test_unified_grid_is_seamless_and_nests_in_police(fixture_merge) -> None:
     assert m["hard_crossings"] == 0 and m["hard_crossings_forced"] == 0
     assert (m["gaps"], m["overlaps"]) == (0, 0)
     assert result.report["unified"]["violations"] == []
-    assert (result.unified["households"] > 0).all()  # no sliver a soft line cut off
     for layer in ("police", "party", "governance"):
         assert (result.unified[f"{layer}_grid"] != "").all()
 
