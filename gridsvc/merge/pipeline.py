@@ -49,13 +49,17 @@ UNIFIED_COLUMNS = [
 
 @dataclass(frozen=True, slots=True)
 class MergeResult:
-    """The unified grid, each layer re-aligned, the crosswalk, moved households and the report."""
+    """The unified grid, each layer re-aligned, the crosswalk, moved households and the report.
+
+    ``assignment`` holds each household's unified grid (household_id, grid_code).
+    """
 
     unified: gpd.GeoDataFrame
     realigned: dict[str, gpd.GeoDataFrame]
     crosswalk: pd.DataFrame
     report: dict[str, Any]
     moved: pd.DataFrame
+    assignment: pd.DataFrame
 
 
 def _households(
@@ -302,4 +306,5 @@ def merge(
         pd.concat(walks, ignore_index=True),
         report,
         pd.concat(moved, ignore_index=True),
+        part.assignment[["household_id", "grid_code"]].reset_index(drop=True),
     )

@@ -343,7 +343,15 @@ def partition_level(
     n_atoms = len(ground)
     ground_xy = atoms.xy[ground]
     barriers = with_sites(outline, barriers, sites, ground_xy)
-    terr = tessellate(outline, ground_xy, barriers, soft_barriers)
+    local = {int(g): i for i, g in enumerate(ground)}
+    home_atom = np.array([local[int(g)] for g in atoms.ground[atoms.member]], dtype=np.int64)
+    terr = tessellate(
+        outline,
+        ground_xy,
+        barriers,
+        soft_barriers,
+        members=None if soft_barriers is None else (xy, home_atom),  # soft lines cut units
+    )
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
     gxy = np.concatenate(
@@ -395,7 +403,6 @@ def partition_level(
     empty[len(terr.cells) :] = ~site[len(terr.cells) :]
     geoms = share_empty_cells([p for p, _ in parts], cells_all, empty, label, graph.nbrs)
     ground_of = atoms.ground
-    local = {int(g): i for i, g in enumerate(ground)}
     cells: list[Cell] = []
     for (piece, exception), geom in zip(parts, geoms, strict=True):
         atom_ids = ground[piece[piece < n_atoms]]

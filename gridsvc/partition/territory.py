@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -53,7 +54,8 @@ def blocks(outline: BaseGeometry, barriers: np.ndarray | None = None) -> np.ndar
     """Return the blocks ``outline`` falls into once cut by ``barriers`` (metric geometries)."""
     outline = shapely.set_precision(outline, GRID_SIZE)
     if barriers is None or len(barriers) == 0:
-        return np.array(shapely.get_parts(outline), dtype=object)
+        parts = shapely.get_parts(outline)
+        return np.array(parts[shapely.get_type_id(parts) == 3], dtype=object)  # no stray lines
     cut = shapely.intersection(_lines(np.asarray(barriers, dtype=object)), outline)
     lines = np.concatenate([[shapely.boundary(outline)], cut[~shapely.is_empty(cut)]])
     noded = shapely.union_all(lines, grid_size=GRID_SIZE)
@@ -91,14 +93,41 @@ def _spread(xy: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cells_in_block(block: BaseGeometry, xy: np.ndarray) -> np.ndarray:
-    if len(xy) == 1:
+def _block_of(tree: shapely.STRtree, xy: np.ndarray) -> np.ndarray:
+    """Return the index of the block holding each point (the nearest one when on no block)."""
+    points = np.asarray(shapely.points(xy), dtype=object)
+    hit_pt, hit_blk = tree.query(points, predicate="intersects")
+    block_of = np.full(len(xy), -1)
+    block_of[hit_pt[::-1]] = hit_blk[::-1]  # first hit wins
+    missing = np.flatnonzero(block_of < 0)
+    if len(missing):  # on the outline's edge after snapping: nearest block
+        block_of[missing] = tree.query_nearest(points[missing], return_distance=False)[1]
+    return block_of
+
+
+def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Return one cell per atom in ``block``: the union of the Voronoi cells of its sites.
+
+    ``xy`` holds the sites (households) and ``owner`` the atom (0…n-1) of each, so every
+    household lies in its own atom's cell.
+    """
+    n = int(owner.max()) + 1
+    if n == 1:
         return np.array([block], dtype=object)
-    sites = shapely.multipoints(_spread(xy))
-    voronoi = shapely.voronoi_polygons(sites, extend_to=block, ordered=True)
+    _, first = np.unique(np.column_stack([np.round(xy, 2), owner]), axis=0, return_index=True)
+    xy, owner = xy[np.sort(first)], owner[np.sort(first)]  # a unit's flats share one point
+    spread = _spread(xy)
+    voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
     raw = shapely.get_parts(voronoi)
+    raw[shapely.get_type_id(raw) != 3] = shapely.Polygon()  # sites GEOS merged: no cell
     cells = shapely.intersection(raw, block, grid_size=GRID_SIZE)
-    return _heal(cells, np.asarray(shapely.points(_spread(xy)), dtype=object))
+    cells = _heal(cells, np.asarray(shapely.points(spread), dtype=object))
+    if len(owner) == n:  # one site per atom
+        return cells[np.argsort(owner)]
+    return np.array(
+        [shapely.union_all(cells[owner == a], grid_size=GRID_SIZE) for a in range(n)],
+        dtype=object,
+    )
 
 
 def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
@@ -139,54 +168,107 @@ def tessellate(
     xy: np.ndarray,
     barriers: np.ndarray | None,
     soft: np.ndarray | None = None,
+    *,
+    members: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Territory:
     """Tessellate ``outline`` into one cell per point of ``xy`` (metres), never across barriers.
 
     ``soft`` lines cut cells too (so grids can follow them) but are no barriers: their pieces
-    are labelled in ``cell_soft``, while ``cell_block`` keeps the barrier blocks.
+    are labelled in ``cell_soft``, while ``cell_block`` keeps the barrier blocks. ``members``
+    (household points, index into ``xy`` of each) makes each cell the union of its households'
+    Voronoi cells, across soft lines too, so every household lies in its own atom's cell
+    (unless its unit straddles a barrier).
     """
     hard = blocks(outline, barriers)
-    if soft is None or len(soft) == 0:
-        blks, hard_of = hard, np.arange(len(hard))
-    else:
-        both = np.concatenate(
-            [
-                np.asarray(barriers if barriers is not None else [], dtype=object),
-                np.asarray(soft, dtype=object),
-            ]
-        )
-        blks = blocks(outline, both)
-        inner = shapely.STRtree(hard).query_nearest(
-            shapely.point_on_surface(blks), return_distance=False
-        )
-        hard_of = np.full(len(blks), -1)
-        hard_of[inner[0][::-1]] = inner[1][::-1]
-    points = np.asarray(shapely.points(xy), dtype=object)
-    tree = shapely.STRtree(blks)
-    hit_pt, hit_blk = tree.query(points, predicate="intersects")
-    block_of = np.full(len(xy), -1)
-    block_of[hit_pt[::-1]] = hit_blk[::-1]  # first hit wins
-    missing = np.flatnonzero(block_of < 0)
-    if len(missing):  # on the outline's edge after snapping: nearest block
-        block_of[missing] = tree.query_nearest(points[missing], return_distance=False)[1]
+    tree = shapely.STRtree(hard)
+    block_of = _block_of(tree, xy)
+    if members is None:
+        sites, owner, site_block = xy, np.arange(len(xy)), block_of
+    else:  # an atom's households, not its mean point, decide where its cell lies
+        sites, owner = members
+        site_block = _block_of(tree, sites)
+        block_of = _majority(owner, site_block, block_of)
+        same = site_block == block_of[owner]  # a unit straddling a barrier stays on one side
+        bare = np.setdiff1d(np.arange(len(xy)), owner)  # atoms without households
+        sites = np.concatenate([sites[same], xy[bare]])
+        owner = np.concatenate([owner[same], bare])
+        site_block = np.concatenate([site_block[same], block_of[bare]])
     cells = np.empty(len(xy), dtype=object)
     orphans = []
-    for b in range(len(blks)):
-        mine = np.flatnonzero(block_of == b)
+    for b in range(len(hard)):
+        mine = np.flatnonzero(site_block == b)
         if len(mine) == 0:
             orphans.append(b)
             continue
-        cells[mine] = _cells_in_block(blks[b], xy[mine])
+        atoms, local = np.unique(owner[mine], return_inverse=True)
+        cells[atoms] = _cells_in_block(hard[b], sites[mine], local)
     orphan_ids = np.array(orphans, dtype=np.int64)
-    return Territory(
+    territory = Territory(
         atoms=np.arange(len(xy)),
         cells=cells,
-        cell_block=hard_of[block_of],
-        orphans=np.array([blks[b] for b in orphans], dtype=object),
-        orphan_block=hard_of[orphan_ids],
+        cell_block=block_of,
+        orphans=np.array([hard[b] for b in orphans], dtype=object),
+        orphan_block=orphan_ids,
         blocks=hard,
         cell_soft=block_of,
         orphan_soft=orphan_ids,
+    )
+    if soft is None or len(soft) == 0:
+        return territory
+    lines = np.concatenate([np.asarray([] if barriers is None else barriers, dtype=object), soft])
+    return _cut_soft(territory, blocks(outline, lines), sites, owner)
+
+
+def _majority(owner: np.ndarray, block: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """Return per atom the block holding most of its points (``default`` for atoms without)."""
+    out = default.copy()
+    votes = pd.DataFrame({"a": owner, "b": block}).value_counts().reset_index()
+    votes = votes.drop_duplicates("a")  # value_counts sorts: the most points first
+    out[votes["a"].to_numpy()] = votes["b"].to_numpy()
+    return out
+
+
+def _cut_soft(terr: Territory, fine: np.ndarray, sites: np.ndarray, owner: np.ndarray) -> Territory:
+    """Cut ``terr`` along soft lines (``fine`` blocks) so grids can follow them.
+
+    Pieces of a cell holding none of its sites become orphans (unless the cell would fall
+    apart), so no household is ever left outside its atom's cell.
+    """
+    shapes = np.concatenate([terr.cells, terr.orphans])
+    shape_i, fine_i = shapely.STRtree(fine).query(shapes, predicate="intersects")
+    cut = shapely.intersection(shapes[shape_i], fine[fine_i], grid_size=GRID_SIZE)
+    parts, which = shapely.get_parts(cut, return_index=True)
+    solid = shapely.area(parts) > 0
+    parts, shape_i, fine_i = parts[solid], shape_i[which[solid]], fine_i[which[solid]]
+    n = len(terr.cells)
+    held = np.zeros(len(parts), dtype=bool)
+    order = np.argsort(owner, kind="stable")
+    atom_sites = np.asarray(shapely.multipoints(sites[order], indices=owner[order]), dtype=object)
+    mine = shape_i < n
+    held[mine] = shapely.intersects(parts[mine], atom_sites[shape_i[mine]])
+    lost = np.setdiff1d(np.arange(n), shape_i[held])  # sites on a cut: keep the largest part
+    for a in lost:
+        options = np.flatnonzero(shape_i == a)
+        held[options[np.argmax(shapely.area(parts[options]))]] = True
+    cells = np.array(
+        [shapely.union_all(parts[held & (shape_i == a)], grid_size=GRID_SIZE) for a in range(n)],
+        dtype=object,
+    )
+    split = np.flatnonzero(shapely.get_num_geometries(cells) > 1)
+    held[np.isin(shape_i, split)] = True  # a cell the cut would break stays whole
+    cells[split] = terr.cells[split]
+    site_fine = _block_of(shapely.STRtree(fine), sites)
+    free = np.flatnonzero(~held)
+    hard_of = np.concatenate([terr.cell_block, terr.orphan_block])
+    return Territory(
+        atoms=terr.atoms,
+        cells=cells,
+        cell_block=terr.cell_block,
+        orphans=parts[free],
+        orphan_block=hard_of[shape_i[free]],
+        blocks=terr.blocks,
+        cell_soft=_majority(owner, site_fine, np.full(n, -1))[terr.atoms],
+        orphan_soft=fine_i[free],
     )
 
 
