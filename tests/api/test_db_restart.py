@@ -202,3 +202,17 @@ def test_service_recovers_from_a_database_restart_under_load(
     assert len(after) - first_ok >= 50, "too few requests after the restart to tell"
     assert all(o.status == 200 for o in after[first_ok:]), [o.status for o in after[first_ok:]]
     assert after[-1].body["grid"] is not None
+
+
+def test_a_restart_between_requests_costs_no_request(
+    cluster: Cluster, server: tuple[str, str]
+) -> None:
+    """Pooled connections the restart cut are replaced before use (pre-ping), not failed on."""
+    base, query = server
+    with httpx.Client(base_url=base, timeout=TIMEOUT) as client:
+        before = [client.get(query).status_code for _ in range(10)]
+        cluster.run("stop")
+        cluster.run("start")
+        after = [client.get(query).status_code for _ in range(10)]
+    assert before == [200] * 10
+    assert after == [200] * 10
