@@ -126,7 +126,7 @@ HEADER = (
 
 def _row(s: Step) -> str:
     return (
-        f"{s.endpoint:16} {s.rate:8.0f} {s.sent:6d} {s.achieved:10.1f} "
+        f"{s.endpoint:16} {s.rate:8g} {s.sent:6d} {s.achieved:10.1f} "
         f"{s.p50_ms:8.1f} {s.p99_ms:8.1f} {s.errors:6d}"
     )
 
@@ -181,7 +181,7 @@ def main() -> None:
         print(_row(s))
     for endpoint in targets:
         held = [s.rate for s in steps if s.endpoint == endpoint and s.held]
-        best = f"{max(held):.0f}/s" if held else "none of the rates"
+        best = f"{max(held):g}/s" if held else "none of the rates"
         print(f"{endpoint}: highest rate held with p99 < 100 ms and no errors: {best}")
     print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
