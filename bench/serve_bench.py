@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url
 
 from gridsvc.store import make_engine, migrate, repo, session_scope, users
 from gridsvc.store.assignments import replace_assignments
+from gridsvc.store.bulk import write_rows
 from gridsvc.synth import generate_city
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,15 +75,15 @@ def voronoi_grids(city: Any, seed: int) -> gpd.GeoDataFrame:
 
 
 def load(url: str, city: Any, grids: gpd.GeoDataFrame) -> list[str]:
-    """Migrate and fill the store at ``url``; return the worker accounts' grid codes."""
+    """Migrate and fill the store at ``url`` (COPY on PostGIS); return the worker accounts."""
     engine = make_engine(url)
     migrate(engine)
     busiest = grids.sort_values("households", ascending=False)["code"].head(WORKER_ACCOUNTS)
     with session_scope(engine) as session:
         repo.upsert(session, "communities", city.community)
-        repo.upsert(session, "buildings", city.buildings)
-        repo.upsert(session, "households", city.households)
-        repo.upsert(session, "grids", grids)
+        write_rows(session, "buildings", city.buildings)
+        write_rows(session, "households", city.households)
+        write_rows(session, "grids", grids)
         ids = [f"W{i:03d}" for i in range(len(busiest))]
         workers = gpd.GeoDataFrame(
             {"id": ids, "name": [f"网格员{i}" for i in ids], "phone": ["13800000000"] * len(ids)},

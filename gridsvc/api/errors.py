@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from ..errors import (
@@ -18,7 +21,9 @@ from ..errors import (
     StoreError,
 )
 
-__all__ = ["STATUS", "install_error_handlers", "problem"]
+__all__ = ["RETRY_AFTER", "STATUS", "install_error_handlers", "problem"]
+
+log = logging.getLogger(__name__)
 
 STATUS: dict[type[GridsvcError], tuple[int, str]] = {
     InputError: (422, "invalid-input"),
@@ -42,6 +47,7 @@ _SLUGS = {
     428: "precondition-required",
 }
 PROBLEM = "application/problem+json"
+RETRY_AFTER = "5"  # seconds a client should wait when the database is unreachable
 
 
 def _status(exc: GridsvcError) -> tuple[int, str]:
@@ -95,6 +101,22 @@ def install_error_handlers(app: FastAPI) -> None:
                 extra["validation"] = validation
         return problem(status, str(exc), instance=str(request.url.path), slug=slug, **extra)
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A lost or refused connection (server restarting, network) is temporary: 503 +
+        # Retry-After; the pool has dropped the dead connection and pre-ping vets the others.
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
+            return _unavailable(request, f"the database is unavailable ({_first_line(exc)})")
+        log.exception("database error on %s", request.url.path)
+        detail = "the database refused the request; the error is logged on the server"
+        return problem(500, detail, instance=str(request.url.path), slug="internal")
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection free for %s: %s", request.url.path, exc)
+        return _unavailable(request, "every database connection is busy")
+
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         return problem(
@@ -112,3 +134,17 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors[:10])
         return problem(422, detail, instance=str(request.url.path), errors=errors)
+
+
+def _unavailable(request: Request, detail: str) -> JSONResponse:
+    return problem(
+        503,
+        f"{detail}; retry in {RETRY_AFTER} seconds",
+        instance=str(request.url.path),
+        slug="store-unavailable",
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__

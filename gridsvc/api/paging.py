@@ -67,12 +67,16 @@ def page(
     offset: int,
     id_column: str,
     headers: dict[str, str] | None = None,
+    total: int | None = None,
 ) -> JSONResponse:
-    """Return one page of ``frame`` as a FeatureCollection with counts and links."""
-    total = len(frame)
-    body: dict[str, Any] = feature_collection(
-        frame.iloc[offset : offset + limit], id_column=id_column
-    )
+    """Return one page of ``frame`` as a FeatureCollection with counts and links.
+
+    With ``total`` (every match, counted in the database) ``frame`` is already that page.
+    """
+    if total is None:
+        total = len(frame)
+        frame = frame.iloc[offset : offset + limit]
+    body: dict[str, Any] = feature_collection(frame, id_column=id_column)
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     if offset + limit < total:
         href = request.url.include_query_params(offset=offset + limit, limit=limit)

@@ -20,7 +20,7 @@ from gridsvc.errors import StoreError
 from gridsvc.store import repo
 from gridsvc.store.tables import SRID, TABLES
 
-__all__ = ["copy_rows", "replace_rows"]
+__all__ = ["copy_rows", "replace_rows", "write_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,15 @@ def replace_rows(session: Session, kind: str, community: str, frame: gpd.GeoData
             f"{frame.loc[other, 'community_code'].iloc[0]}; write each community on its own"
         )
     repo.delete(session, kind, community=community)
+    return write_rows(session, kind, frame)
+
+
+def write_rows(session: Session, kind: str, frame: gpd.GeoDataFrame) -> int:
+    """Insert ``frame`` as new rows of ``kind``: COPY on PostGIS, upsert elsewhere; return rows.
+
+    The rows must not exist yet (COPY does not update); for a fresh store or a bench load.
+    """
+    frame = repo._wgs84(repo._conform(kind, frame))
     if frame.empty:
         return 0
     if session.get_bind().dialect.name != "postgresql":

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 SPATIALITE_FIX = "apt-get install libsqlite3-mod-spatialite"
 _PYSQLITE_FIX = "pip install pysqlite3-binary"
+CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL server
 
 
 def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
@@ -57,7 +58,11 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
     if backend == "postgresql":
         if sa_url.drivername == "postgresql":
             sa_url = sa_url.set(drivername="postgresql+psycopg")
-        return create_engine(sa_url, pool_pre_ping=True)
+        # pre-ping: a connection the server dropped (restart, failover) is replaced, not used;
+        # connect_timeout: an unreachable server fails the request instead of hanging it.
+        return create_engine(
+            sa_url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT}
+        )
     raise StoreError(
         f"unsupported database URL {sa_url.render_as_string(hide_password=True)!r}; "
         "use sqlite:///path/to/file.sqlite (SpatiaLite) or postgresql+psycopg://user@host/db"

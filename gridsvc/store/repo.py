@@ -48,8 +48,10 @@ __all__ = [
     "count",
     "delete",
     "in_bbox",
+    "layer_names",
     "read",
     "read_chunks",
+    "read_page",
     "snapshot",
     "upsert",
 ]
@@ -246,6 +248,37 @@ def read_chunks(
         last = rows[-1][names.index(key)]
 
 
+def read_page(
+    session: Session,
+    kind: str,
+    *,
+    limit: int,
+    offset: int = 0,
+    bbox: tuple[float, float, float, float] | None = None,
+    layer: str | None = None,
+    level: int | None = None,
+    min_level: int | None = None,
+) -> tuple[gpd.GeoDataFrame, int]:
+    """Return rows ``offset`` to ``offset + limit`` of what :func:`read` would return, and
+    how many rows match in all: a COUNT and an ``ORDER BY key LIMIT OFFSET`` in the database.
+
+    ``min_level`` keeps ``grids`` of that level and deeper (micro-grids: 2).
+    """
+    query, names = _select(session, kind, bbox=bbox, layer=layer, level=level, min_level=min_level)
+    counted = query.with_only_columns(func.count(), maintain_column_froms=True)
+    total = int(session.execute(counted).scalar_one())
+    table = _table(kind)
+    key = [table.c[c] for c in frames.kind(kind).key]
+    rows = session.execute(query.order_by(*key).limit(limit).offset(offset)).all()
+    return _frame(kind, rows, names), total
+
+
+def layer_names(session: Session) -> list[str]:
+    """Return the names of the stored departmental layers, sorted."""
+    name = TABLES["layers"].c.name
+    return [str(n) for n in session.execute(select(name).order_by(name)).scalars()]
+
+
 def _select(
     session: Session,
     kind: str,
@@ -254,6 +287,7 @@ def _select(
     bbox: tuple[float, float, float, float] | None = None,
     layer: str | None = None,
     level: int | None = None,
+    min_level: int | None = None,
     ids: Sequence[str] | None = None,
 ) -> tuple[Select[Any], list[str]]:
     """Return the query of :func:`read` and the names of its result columns."""
@@ -267,7 +301,10 @@ def _select(
         query = query.add_columns(layers.c.department, layers.c.policy).outerjoin(
             layers, layers.c.name == table.c.layer
         )
-    for condition in _filters(kind, community=community, layer=layer, level=level, ids=ids):
+    conditions = _filters(
+        kind, community=community, layer=layer, level=level, min_level=min_level, ids=ids
+    )
+    for condition in conditions:
         query = query.where(condition)
     if bbox is not None:
         query = query.where(in_bbox(session, table, bbox))
@@ -293,6 +330,7 @@ def _filters(
     community: str | None = None,
     layer: str | None = None,
     level: int | None = None,
+    min_level: int | None = None,
     ids: Sequence[str] | None = None,
 ) -> list[ColumnElement[bool]]:
     table = _table(kind)
@@ -315,6 +353,10 @@ def _filters(
         if kind != "grids":
             raise ValueError(f"only grids can be filtered by level, not {kind}")
         conditions.append(table.c.level == int(level))
+    if min_level is not None:
+        if kind != "grids":
+            raise ValueError(f"only grids can be filtered by level, not {kind}")
+        conditions.append(table.c.level >= int(min_level))
     return conditions
 
 

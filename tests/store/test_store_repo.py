@@ -32,6 +32,7 @@ from gridsvc.store import (
     snapshot,
     upsert,
 )
+from gridsvc.store.repo import layer_names, read_page
 
 A, B = "420111001001", "420111001002"
 WGS84 = "EPSG:4326"
@@ -248,6 +249,43 @@ def test_read_filters_combine(store: Engine) -> None:
             read(session, "households", level=1)
         with pytest.raises(ValueError, match="only layer_grids can be filtered by layer"):
             read(session, "grids", layer="police")
+
+
+@pytest.mark.parametrize(
+    ("kind", "filters"),
+    [
+        ("layer_grids", {}),
+        ("layer_grids", {"layer": "police"}),
+        ("grids", {"min_level": 2}),
+        ("grids", {"level": 1, "bbox": (114.0, 30.0, 114.01, 30.005)}),
+        ("households", {}),
+    ],
+)
+def test_read_page_is_a_slice_of_read(store: Engine, kind: str, filters: dict) -> None:
+    _filled(store)
+    key = list(frames.kind(kind).key)
+    with session_scope(store) as session:
+        level = filters.get("min_level")
+        everything = read(session, kind, **{k: v for k, v in filters.items() if k != "min_level"})
+        if level is not None:
+            everything = everything[everything["level"] >= level].reset_index(drop=True)
+        assert not everything.empty
+        for offset in range(len(everything) + 1):
+            page, total = read_page(session, kind, limit=2, offset=offset, **filters)
+            assert total == len(everything)
+            want = everything.iloc[offset : offset + 2].reset_index(drop=True)
+            assert_same(page, want, key)
+            assert page[key].values.tolist() == want[key].values.tolist()  # same order
+
+
+def test_layer_names_are_the_stored_layers_sorted(store: Engine) -> None:
+    with session_scope(store) as session:
+        assert layer_names(session) == []
+    _filled(store)
+    with session_scope(store) as session:
+        assert layer_names(session) == ["party", "police"]
+        delete(session, "layer_grids", layer="party")
+        assert layer_names(session) == ["police"]
 
 
 def test_read_empty_store_gives_conformed_empty_frames(store: Engine) -> None:

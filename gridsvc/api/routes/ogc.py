@@ -49,8 +49,8 @@ def _link(href: str, rel: str, kind: str, title: str = "") -> dict[str, str]:
 
 def _collections(session: Session) -> dict[str, tuple[str, str, str]]:
     out = dict(_FIXED)
-    for layer in repo.read(session, "layer_grids")["layer"].drop_duplicates():
-        out[LAYER + str(layer)] = ("layer_grids", "grid_id", f"Departmental layer {layer}")
+    for layer in repo.layer_names(session):
+        out[LAYER + layer] = ("layer_grids", "grid_id", f"Departmental layer {layer}")
     return out
 
 
@@ -141,10 +141,20 @@ def items(
     limit: OgcLimit = 100,
     offset: OffsetQuery = 0,
 ) -> JSONResponse:
-    """A page of features, filtered by ``bbox``; ``next`` links page on."""
-    key = _collection(session, collection_id)[1]
-    frame = _frame(session, collection_id, parse_bbox(bbox))
-    return page(frame, request, limit=min(limit, MAX_LIMIT), offset=offset, id_column=key)
+    """A page of features, filtered by ``bbox`` and paged in the database; ``next`` pages on."""
+    kind, key, _ = _collection(session, collection_id)
+    limit = min(limit, MAX_LIMIT)
+    frame, total = repo.read_page(
+        session,
+        kind,
+        limit=limit,
+        offset=offset,
+        bbox=parse_bbox(bbox),
+        layer=collection_id[len(LAYER) :] if collection_id.startswith(LAYER) else None,
+        level=1 if collection_id == "grids" else None,
+        min_level=2 if collection_id == "microgrids" else None,
+    )
+    return page(frame, request, limit=limit, offset=offset, id_column=key, total=total)
 
 
 @router.get(

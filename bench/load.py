@@ -1,0 +1,190 @@
+"""Load on loopback: ``locate`` and ``me/assignments`` at stepped request rates against
+``gridsvc serve`` (uvicorn, 127.0.0.1) with a synthetic city in PostGIS.
+
+Run: ``PYTHONPATH=. python bench/load.py --households 1000000 --locate-rates 25,50,100,200``
+(a database ``gridsvc_bench_load`` is created on ``--postgis`` and dropped afterwards).
+
+The generator is open-loop (asyncio + httpx): at rate R it starts request i at ``t0 + i/R``
+whether or not earlier ones have answered, for a fixed count ``R × --seconds`` — the run stops
+by itself. Latency counts from the scheduled start, so a server that falls behind shows it in
+p99 instead of slowing the generator down (no coordinated omission). A request not answered
+within ``--timeout`` seconds counts as an error. The city is loaded with
+``serve_bench.load`` (COPY into PostGIS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+import shapely
+from serve_bench import gridsvc_server, load, postgis_database, tokens, voronoi_grids
+
+from gridsvc.synth import generate_city
+
+MAX_CONNECTIONS = 64
+DATABASE = "gridsvc_bench_load"
+WARM_UP = 50  # requests per endpoint before measuring
+OVERLOADED_MS = 1000  # a step with a p99 above this ends the endpoint's steps
+
+
+@dataclass(frozen=True)
+class Step:
+    """One endpoint at one target rate."""
+
+    endpoint: str
+    rate: float
+    sent: int
+    achieved: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def held(self) -> bool:
+        return self.errors == 0 and self.p99_ms < 100
+
+
+async def run_step(
+    client: httpx.AsyncClient,
+    endpoint: str,
+    urls: Sequence[str],
+    headers: Sequence[dict[str, str]],
+    *,
+    rate: float,
+    count: int,
+    timeout: float,
+) -> Step:
+    """Send ``count`` GETs open-loop at ``rate`` per second; return what was achieved."""
+    latencies: list[float] = []
+    errors = 0
+    t0 = time.perf_counter()
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        start = t0 + i / rate
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        try:
+            response = await client.get(
+                urls[i % len(urls)], headers=headers[i % len(headers)], timeout=timeout
+            )
+            ok = response.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        if ok:
+            latencies.append(time.perf_counter() - start)
+        else:
+            errors += 1
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    wall = time.perf_counter() - t0
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
+    return Step(endpoint, rate, count, len(latencies) / wall, q[49] * 1e3, q[98] * 1e3, errors)
+
+
+async def drive(
+    base: str,
+    targets: dict[str, tuple[list[str], list[dict[str, str]], list[float]]],
+    *,
+    seconds: float,
+    timeout: float,
+) -> list[Step]:
+    """Step every endpoint through its rates, up to the first step that saturates the server."""
+    limits = httpx.Limits(
+        max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
+    )
+    steps: list[Step] = []
+    async with httpx.AsyncClient(base_url=base, limits=limits) as client:
+        for endpoint, (urls, headers, rates) in targets.items():
+            for i in range(WARM_UP):  # caches, pool connections, first-call imports
+                await client.get(urls[i % len(urls)], headers=headers[i % len(headers)], timeout=60)
+            for rate in rates:
+                count = max(1, round(rate * seconds))
+                step = await run_step(
+                    client, endpoint, urls, headers, rate=rate, count=count, timeout=timeout
+                )
+                steps.append(step)
+                print(_row(step), f"  (load average {os.getloadavg()[0]:.1f})", flush=True)
+                if step.errors or step.achieved < 0.9 * rate or step.p99_ms > OVERLOADED_MS:
+                    break  # saturated: a higher rate only queues more
+                await asyncio.sleep(2)  # let the server drain between steps
+    return steps
+
+
+HEADER = (
+    f"{'endpoint':16} {'target/s':>8} {'sent':>6} {'achieved/s':>10} "
+    f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+)
+
+
+def _row(s: Step) -> str:
+    return (
+        f"{s.endpoint:16} {s.rate:8g} {s.sent:6d} {s.achieved:10.1f} "
+        f"{s.p50_ms:8.1f} {s.p99_ms:8.1f} {s.errors:6d}"
+    )
+
+
+def _rates(text: str) -> list[float]:
+    return [float(r) for r in text.split(",")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=1_000_000)
+    parser.add_argument("--locate-rates", default="25,50,100,200", help="requests/s, a,b,…")
+    parser.add_argument("--me-rates", default="2,5,10,20", help="me/assignments requests/s")
+    parser.add_argument("--seconds", type=float, default=15, help="length of each step")
+    parser.add_argument("--timeout", type=float, default=10, help="per request, seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--postgis", default="postgresql+psycopg://postgres@127.0.0.1:54329/gridsvc_test"
+    )
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    city = generate_city(seed=args.seed, households=args.households)
+    grids = voronoi_grids(city, args.seed)
+    print(
+        f"city: {len(city.households)} households, {len(city.community)} communities, "
+        f"{len(grids)} grids, generated in {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
+    rng = np.random.default_rng(args.seed)
+    picks = rng.choice(len(city.households), 1000, replace=False)
+    points = shapely.get_coordinates(city.households.geometry.to_numpy()[picks])
+    locate = [f"/api/v1/locate?lon={x:.7f}&lat={y:.7f}" for x, y in points]
+    with postgis_database(args.postgis, DATABASE) as pg:
+        t1 = time.perf_counter()
+        accounts = load(pg, city, grids)
+        print(f"PostGIS: loaded in {time.perf_counter() - t1:.0f} s", flush=True)
+        del city
+        with gridsvc_server(pg) as base:
+            targets = {
+                "locate": (locate, [{}], _rates(args.locate_rates)),
+                "me/assignments": (
+                    ["/api/v1/me/assignments"],
+                    tokens(base, accounts),
+                    _rates(args.me_rates),
+                ),
+            }
+            print(HEADER, flush=True)
+            steps = asyncio.run(drive(base, targets, seconds=args.seconds, timeout=args.timeout))
+    print(f"\n{args.households} households, {len(grids)} grids, {args.seconds:.0f} s per step")
+    print(HEADER)
+    for s in steps:
+        print(_row(s))
+    for endpoint in targets:
+        held = [s.rate for s in steps if s.endpoint == endpoint and s.held]
+        best = f"{max(held):g}/s" if held else "none of the rates"
+        print(f"{endpoint}: highest rate held with p99 < 100 ms and no errors: {best}")
+    print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
