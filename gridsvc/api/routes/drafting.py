@@ -14,7 +14,7 @@ from ... import drafting, planning
 from ...geo import feature_collection
 from ..deps import PlannerDep, SessionDep, SettingsDep
 from ..paging import GEOJSON
-from .editing import EditBody, edit_args
+from .editing import EditBody, edit_args, edit_response
 from .plans import IfMatch, PlanId, expect_revision, open_plan
 
 __all__ = ["router"]
@@ -98,11 +98,4 @@ def fix(
         revision=revision,
         settings=settings,
     )
-    response.headers["ETag"] = outcome.plan.etag
-    return {
-        "plan": outcome.plan.as_dict(),
-        "edit": outcome.edit_id,
-        "changed": outcome.changed,
-        "removed": outcome.removed,
-        "validation": outcome.validation,
-    }
+    return edit_response(outcome, response)

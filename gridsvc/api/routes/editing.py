@@ -17,7 +17,7 @@ from ...store import plans, repo
 from ..deps import PlannerDep, SessionDep, SettingsDep
 from .plans import IfMatch, PlanId, expect_revision, open_plan
 
-__all__ = ["EditBody", "edit_args", "router"]
+__all__ = ["EditBody", "edit_args", "edit_response", "router"]
 
 router = APIRouter(tags=["editing"])
 GridCode = Annotated[str, Field(pattern=r"^\d{15}$", description="a base grid code")]
@@ -134,6 +134,11 @@ def edit(
     outcome = planning.apply_edit(
         session, plan_id, body.op, args, user=user.username, revision=revision, settings=settings
     )
+    return edit_response(outcome, response)
+
+
+def edit_response(outcome: planning.EditOutcome, response: Response) -> dict[str, Any]:
+    """Return the body answering a saved edit, and set the plan's new ETag on ``response``."""
     response.headers["ETag"] = outcome.plan.etag
     return {
         "plan": outcome.plan.as_dict(),
