@@ -23,11 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
-import numpy as np
-import shapely
-from serve_bench import gridsvc_server, load, postgis_database, tokens, voronoi_grids
-
-from gridsvc.synth import generate_city
+from serve_bench import gridsvc_server, load, locate_urls, postgis_database, served_city, tokens
 
 MAX_CONNECTIONS = 64
 DATABASE = "gridsvc_bench_load"
@@ -147,18 +143,8 @@ def main() -> None:
         "--postgis", default="postgresql+psycopg://postgres@127.0.0.1:54329/gridsvc_test"
     )
     args = parser.parse_args()
-    t0 = time.perf_counter()
-    city = generate_city(seed=args.seed, households=args.households)
-    grids = voronoi_grids(city, args.seed)
-    print(
-        f"city: {len(city.households)} households, {len(city.community)} communities, "
-        f"{len(grids)} grids, generated in {time.perf_counter() - t0:.0f} s",
-        flush=True,
-    )
-    rng = np.random.default_rng(args.seed)
-    picks = rng.choice(len(city.households), 1000, replace=False)
-    points = shapely.get_coordinates(city.households.geometry.to_numpy()[picks])
-    locate = [f"/api/v1/locate?lon={x:.7f}&lat={y:.7f}" for x, y in points]
+    city, grids, points = served_city(args.households, args.seed)
+    locate = locate_urls(points)
     with postgis_database(args.postgis, DATABASE) as pg:
         t1 = time.perf_counter()
         accounts = load(pg, city, grids)

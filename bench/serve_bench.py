@@ -403,6 +403,27 @@ def peers(
 # --- main -------------------------------------------------------------------------------------
 
 
+def served_city(households: int, seed: int) -> tuple[Any, gpd.GeoDataFrame, np.ndarray]:
+    """Return a synthetic city, its Voronoi grids and 1,000 of its households' lon/lat."""
+    t0 = time.perf_counter()
+    city = generate_city(seed=seed, households=households)
+    grids = voronoi_grids(city, seed)
+    print(
+        f"city: {len(city.households)} households, {len(city.community)} communities, "
+        f"{len(grids)} grids, generated in {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(city.households), 1000, replace=False)
+    points = shapely.get_coordinates(city.households.geometry.to_numpy()[picks])
+    return city, grids, points
+
+
+def locate_urls(points: np.ndarray) -> list[str]:
+    """Return a ``/locate`` request path per lon/lat row of ``points``."""
+    return [f"/api/v1/locate?lon={x:.7f}&lat={y:.7f}" for x, y in points]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=200_000, help="the served city")
@@ -414,18 +435,8 @@ def main() -> None:
     )
     parser.add_argument("--skip-export", action="store_true")
     args = parser.parse_args()
-    t0 = time.perf_counter()
-    city = generate_city(seed=args.seed, households=args.households)
-    grids = voronoi_grids(city, args.seed)
-    print(
-        f"city: {len(city.households)} households, {len(city.community)} communities, "
-        f"{len(grids)} grids ({time.perf_counter() - t0:.0f} s)",
-        flush=True,
-    )
-    rng = np.random.default_rng(args.seed)
-    picks = rng.choice(len(city.households), 1000, replace=False)
-    points = shapely.get_coordinates(city.households.geometry.to_numpy()[picks])
-    locate_urls = [f"/api/v1/locate?lon={x:.7f}&lat={y:.7f}" for x, y in points]
+    city, grids, points = served_city(args.households, args.seed)
+    paths = locate_urls(points)
     rows: list[tuple[str, str, dict[str, float]]] = []
     exports: list[tuple[str, dict[str, dict[str, float]]]] = []
     with tempfile.TemporaryDirectory() as tmp, postgis_database(args.postgis) as pg:
@@ -437,7 +448,7 @@ def main() -> None:
             print(f"{label}: loaded in {time.perf_counter() - t1:.0f} s", flush=True)
             with gridsvc_server(url) as base:
                 heads = tokens(base, accounts)
-                urls = [base + u for u in locate_urls]
+                urls = [base + u for u in paths]
                 rows.append(("locate", f"gridsvc {label}", measure(
                     http_caller("GET", urls, [{}]), args.requests)))  # fmt: skip
                 me = [f"{base}/api/v1/me/assignments"]
