@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from ..partition import Bounds
 from ..partition.territory import GRID_SIZE, shared_lengths
 from .layers import Layer
+from .moves import fits, hard_keys, inside
 from .overlay import TOLERANCE_M2, locate, polygonal
 from .unify import label_unified
 
@@ -130,7 +131,7 @@ def _best_move(
     geoms: np.ndarray, unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context
 ) -> _Move | None:
     """Return the valid move (one atom, a swap or a chain of two) gaining most, or None."""
-    hard_key = _hard_keys(geoms, unified_of, ctx)
+    hard_key = hard_keys(geoms, unified_of, ctx.points, ctx.hard)
     counts = np.bincount(unified_of[unified_of >= 0], minlength=len(geoms))
     tree = shapely.STRtree(geoms)
     placed = np.flatnonzero(unified_of >= 0)
@@ -152,8 +153,8 @@ def _best_move(
             for la in ctx.soft
         )
 
-    def fits(*changes: tuple[int, int]) -> bool:
-        return all(_fits(counts[g] + n, counts[g], ctx.bounds) for g, n in changes)
+    def all_fit(*changes: tuple[int, int]) -> bool:
+        return all(fits(counts[g] + n, counts[g], ctx.bounds) for g, n in changes)
 
     def receivers(atom: _Atom) -> list[int]:
         near = tree.query(atom.piece, predicate="intersects").tolist()
@@ -170,7 +171,7 @@ def _best_move(
             n_a = len(a.rows)
             for k in receivers(a):
                 g_a = gain(a, k)
-                if g_a > 0 and fits((u, -n_a), (k, n_a)):
+                if g_a > 0 and all_fit((u, -n_a), (k, n_a)):
                     candidates.append(_Move(g_a, ((a, k),)))
                 for b in atoms_of(k):  # k passes one of its atoms on: back to u, or further
                     n_b = len(b.rows)
@@ -178,9 +179,9 @@ def _best_move(
                         g = g_a + gain(b, w)
                         if g <= 0:
                             continue
-                        if w == u and fits((u, n_b - n_a), (k, n_a - n_b)):
+                        if w == u and all_fit((u, n_b - n_a), (k, n_a - n_b)):
                             candidates.append(_Move(g, ((a, k), (b, u))))
-                        elif w != u and fits((u, -n_a), (k, n_a - n_b), (w, n_b)):
+                        elif w != u and all_fit((u, -n_a), (k, n_a - n_b), (w, n_b)):
                             candidates.append(_Move(g, ((a, k), (b, w))))
     candidates.sort(key=lambda m: -m.gain)  # stable: ties keep the deterministic scan order
     for move in candidates:
@@ -245,7 +246,7 @@ def _valid(move: _Move, geoms: np.ndarray, hard_key: list[tuple[str, ...]], ctx:
     for atom, receiver in move.transfers:
         if shared_lengths(np.array([atom.piece], dtype=object), geoms[[receiver]])[0] <= 0:
             return False
-        if not _inside(atom.piece, hard_key[receiver], ctx.hard):
+        if not inside(atom.piece, hard_key[receiver], ctx.hard):
             return False  # the piece reaches into another hard grid (a forced crossing)
     after = _apply(geoms, move)
     touched = {a.grid for a, _ in move.transfers} | {r for _, r in move.transfers}
@@ -268,32 +269,3 @@ def _territories(grid: BaseGeometry, points: np.ndarray) -> np.ndarray | None:
     if len(cells) != len(points):
         return None
     return np.asarray(shapely.intersection(cells, grid, grid_size=GRID_SIZE), dtype=object)
-
-
-def _fits(after: int, before: int, bounds: Bounds) -> bool:
-    """Tell whether a count may change to ``after``: within bounds, or no further outside."""
-    if bounds.lo <= after <= bounds.hi:
-        return True
-    return bool(
-        abs(after - np.clip(after, bounds.lo, bounds.hi))
-        < abs(before - np.clip(before, bounds.lo, bounds.hi))
-    )
-
-
-def _hard_keys(geoms: np.ndarray, unified_of: np.ndarray, ctx: _Context) -> list[tuple[str, ...]]:
-    """Return per unified grid its hard grid ids (one per hard layer)."""
-    if not ctx.hard:
-        return [()] * len(geoms)
-    columns = [label_unified(geoms, unified_of, ctx.points, la)[0] for la in ctx.hard]
-    return [tuple(str(c[i]) for c in columns) for i in range(len(geoms))]
-
-
-def _inside(part: BaseGeometry, key: tuple[str, ...], hard: Sequence[Layer]) -> bool:
-    """Tell whether ``part`` lies inside the hard grids named by ``key`` (one per layer)."""
-    for la, gid in zip(hard, key, strict=True):
-        grid = la.tiled.geometry.to_numpy()[la.tiled["grid_id"].astype(str).to_numpy() == gid]
-        if not len(grid):
-            return False
-        if shapely.area(shapely.difference(part, grid[0], grid_size=GRID_SIZE)) > TOLERANCE_M2:
-            return False
-    return True
