@@ -30,6 +30,7 @@ from .unify import label_unified
 __all__ = ["Adjusted", "adjust_to_soft"]
 
 MAX_MOVES = 500
+MAX_CHAIN = 4  # atoms moved by one step: the first, then repairs of the grids it unbalanced
 NEAR_M = 1.0  # a household this close outside its grid (the partition's tolerance) is in it
 
 
@@ -130,7 +131,13 @@ def _score(unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context)
 def _best_move(
     geoms: np.ndarray, unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context
 ) -> _Move | None:
-    """Return the valid move (one atom, a swap or a chain of two) gaining most, or None."""
+    """Return the valid move gaining most, or None.
+
+    A move starts with one atom joining a neighbour where its households keep more soft grids;
+    while a grid it touched is outside the bounds (and further than before), the next atom
+    repairs it: one of that grid's own atoms leaves (to any neighbour), or a neighbour's atom
+    comes in, up to ``MAX_CHAIN`` atoms in all.
+    """
     hard_key = hard_keys(geoms, unified_of, ctx.points, ctx.hard)
     counts = np.bincount(unified_of[unified_of >= 0], minlength=len(geoms))
     tree = shapely.STRtree(geoms)
@@ -153,9 +160,6 @@ def _best_move(
             for la in ctx.soft
         )
 
-    def all_fit(*changes: tuple[int, int]) -> bool:
-        return all(fits(counts[g] + n, counts[g], ctx.bounds) for g, n in changes)
-
     def receivers(atom: _Atom) -> list[int]:
         near = tree.query(atom.piece, predicate="intersects").tolist()
         key = hard_key[atom.grid]
@@ -163,7 +167,42 @@ def _best_move(
             k for k in sorted(near) if k != atom.grid and not ctx.stacked[k] and hard_key[k] == key
         ]
 
+    def givers(grid: int) -> list[tuple[_Atom, int]]:
+        near = tree.query(geoms[grid], predicate="intersects").tolist()
+        return [
+            (b, grid)
+            for x in sorted(near)
+            if x != grid and not ctx.stacked[x] and hard_key[x] == hard_key[grid]
+            for b in atoms_of(x)
+            if grid in receivers(b)
+        ]
+
     candidates: list[_Move] = []
+
+    def extend(chain: tuple[tuple[_Atom, int], ...], delta: dict[int, int], total: int) -> None:
+        """Record ``chain`` if every grid fits, else repair the first grid it broke."""
+        broken = [g for g, d in delta.items() if not fits(counts[g] + d, counts[g], ctx.bounds)]
+        if not broken:
+            if total > 0:
+                candidates.append(_Move(total, chain))
+            return
+        if len(chain) == MAX_CHAIN:
+            return
+        g = broken[0]
+        if counts[g] + delta[g] > ctx.bounds.hi:  # one of its own atoms leaves
+            options = [(b, w) for b in atoms_of(g) for w in receivers(b)]
+        else:  # an atom of a neighbour comes in
+            options = givers(g)
+        used = {(a.grid, int(a.rows[0])) for a, _ in chain}
+        for b, w in options:
+            if (b.grid, int(b.rows[0])) in used:
+                continue
+            n = len(b.rows)
+            after = dict(delta)
+            after[b.grid] = after.get(b.grid, 0) - n
+            after[w] = after.get(w, 0) + n
+            extend((*chain, (b, w)), after, total + gain(b, w))
+
     for u in sorted(set(unified_of[wrong].tolist())):
         for a in atoms_of(u):
             if not wrong[a.rows].any():
@@ -171,18 +210,8 @@ def _best_move(
             n_a = len(a.rows)
             for k in receivers(a):
                 g_a = gain(a, k)
-                if g_a > 0 and all_fit((u, -n_a), (k, n_a)):
-                    candidates.append(_Move(g_a, ((a, k),)))
-                for b in atoms_of(k):  # k passes one of its atoms on: back to u, or further
-                    n_b = len(b.rows)
-                    for w in receivers(b):
-                        g = g_a + gain(b, w)
-                        if g <= 0:
-                            continue
-                        if w == u and all_fit((u, n_b - n_a), (k, n_a - n_b)):
-                            candidates.append(_Move(g, ((a, k), (b, u))))
-                        elif w != u and all_fit((u, -n_a), (k, n_a - n_b), (w, n_b)):
-                            candidates.append(_Move(g, ((a, k), (b, w))))
+                if g_a > 0:
+                    extend(((a, k),), {u: -n_a, k: n_a}, g_a)
     candidates.sort(key=lambda m: -m.gain)  # stable: ties keep the deterministic scan order
     for move in candidates:
         if _valid(move, geoms, hard_key, ctx):

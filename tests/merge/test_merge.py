@@ -104,20 +104,21 @@ def test_crosswalk_accounts_for_every_household(fixture_merge) -> None:
         assert share == pytest.approx(1 - len(changed) / total, abs=1e-4)
 
 
-def test_soft_layers_mostly_kept_on_yudu() -> None:
-    """Measured: party 0.942, governance 0.944, the boundary adjustment finding no move.
+def test_soft_layers_kept_on_yudu_reach_the_goal() -> None:
+    """Measured: party 0.955, governance 0.951 (0.942 / 0.944 before chains of repairs).
 
-    Whole units allow more: 7 governance units (172 households) and 10 party units (166) are
-    cut by the layer, and only 48 and 54 of their households must change grid, so at most
-    0.974 and 0.971 can keep it (a bound ignoring bounds and contiguity; with the 30–50 bounds
-    and police nesting a relaxation solved by HiGHS still allows 0.974 / 0.956 together). The
-    95% goal is not ruled out: the gap is the local search's, not the units'.
+    Whole units allow at most 0.971 / 0.974: 10 party units (166 households) and 7 governance
+    units (172) are cut by the layer, and 54 and 48 of their households must change grid.
+    With the 30–50 bounds and police nesting (contiguity relaxed), HiGHS still allows 0.974
+    governance with 0.956 party. The boundary adjustment only needs chains of repairs (a unit
+    leaves, a neighbour's unit fills the gap) to pass the 95% goal.
     """
     result = _fixture("yudu")
     measures = result.report["measures"]
     shares = measures["soft_share_unchanged"]
-    assert shares["party"] >= 0.94 and shares["governance"] >= 0.94
+    assert shares["party"] >= 0.95 and shares["governance"] >= 0.95
     assert measures["share_within_bounds"] == 1.0
+    assert result.report["unified"]["violations"] == []
     assert measures["soft_share_reachable_with_whole_units"] == {
         "governance": 0.9741,
         "party": 0.9709,
