@@ -13,6 +13,7 @@ with the most households keeping their soft grids is returned.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,10 @@ from .unify import label_unified
 
 __all__ = ["Adjusted", "adjust_to_soft"]
 
+log = logging.getLogger(__name__)
+
 MAX_MOVES = 500
+MAX_EXPLORED = 50_000  # chains looked at per step at most (bounds the time on big grids)
 MAX_CHAIN = 4  # atoms moved by one step: the first, then repairs of the grids it unbalanced
 NEAR_M = 1.0  # a household this close outside its grid (the partition's tolerance) is in it
 
@@ -178,15 +182,17 @@ def _best_move(
         ]
 
     candidates: list[_Move] = []
+    explored = [0]
 
     def extend(chain: tuple[tuple[_Atom, int], ...], delta: dict[int, int], total: int) -> None:
         """Record ``chain`` if every grid fits, else repair the first grid it broke."""
+        explored[0] += 1
         broken = [g for g, d in delta.items() if not fits(counts[g] + d, counts[g], ctx.bounds)]
         if not broken:
             if total > 0:
                 candidates.append(_Move(total, chain))
             return
-        if len(chain) == MAX_CHAIN:
+        if len(chain) == MAX_CHAIN or explored[0] >= MAX_EXPLORED:
             return
         g = broken[0]
         if counts[g] + delta[g] > ctx.bounds.hi:  # one of its own atoms leaves
@@ -212,6 +218,7 @@ def _best_move(
                 g_a = gain(a, k)
                 if g_a > 0:
                     extend(((a, k),), {u: -n_a, k: n_a}, g_a)
+    log.debug("adjust: %d chains looked at, %d candidates", explored[0], len(candidates))
     candidates.sort(key=lambda m: -m.gain)  # stable: ties keep the deterministic scan order
     for move in candidates:
         if _valid(move, geoms, hard_key, ctx):
