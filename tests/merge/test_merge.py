@@ -183,6 +183,9 @@ def test_baltimore_every_unified_grid_is_one_polygon(baltimore: MergeResult) -> 
     assert (unified["detached_pieces_bridged"], unified["detached_pieces_handed_over"]) == (2, 1)
     parts = baltimore.unified.geometry.apply(lambda g: len(shapely.get_parts(g)))
     assert (parts == 1).all()
+    metric = baltimore.unified.to_crs(baltimore.unified.estimate_utm_crs()).geometry.to_numpy()
+    assert not is_sliver(metric, Thresholds()).any()
+    assert (baltimore.unified["households"] > 0).all()
 
 
 @pytest.mark.xfail(
