@@ -1,58 +1,35 @@
 """Browser fixtures: a live gridsvc on 127.0.0.1 over a seeded SpatiaLite store, and Chromium.
 
-``live_server`` runs uvicorn in a thread on a free port over a fresh copy of the API tests' seeded
-store (the village imported and partitioned; accounts admin, planner, outsider, worker with
-``PASSWORD``); it has ``url``, ``engine`` (for checking the store) and ``code``. ``page`` is a
-Playwright page in headless Debian Chromium (no browser download): every request that leaves
-127.0.0.1 is aborted and recorded in ``page_log.external``, console errors and uncaught page
-errors land in ``page_log.console_errors``, and a screenshot of the page is kept per test under
+``live_server`` runs uvicorn in a thread on a free port over a fresh copy of ``seeded_sqlite``
+(tests/conftest.py; tests/seeded.py imports and partitions the village and adds the accounts
+admin, planner, outsider, worker with ``PASSWORD``); it has ``url``, ``engine`` (for checking
+the store) and ``code``. ``page`` is a Playwright page in headless Debian Chromium (no browser
+download): every request that leaves 127.0.0.1 is aborted and recorded in
+``page_log.external``, console errors and uncaught page errors land in
+``page_log.console_errors``, and a screenshot of the page is kept per test under
 ``test-artifacts/``. ``page_log.assert_clean()`` checks both logs; teardown checks them again.
 Tests import ``LiveServer``, ``PageLog`` and ``PASSWORD`` from ``harness`` (beside this file).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
-from harness import (  # tests/browser/harness.py (pytest puts it on the path)
-    PASSWORD,
-    LiveServer,
-    PageLog,
-)
+from harness import LiveServer, PageLog  # tests/browser/harness.py (pytest puts it on the path)
 from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from seeded import CODE, SECRET
 
 from gridsvc.api import create_app
 from gridsvc.config import load_settings
 from gridsvc.store import make_engine
-
-__all__ = ["CODE", "LiveServer", "PageLog", "seeded_sqlite"]
-
-
-def _api_fixtures() -> ModuleType:
-    """Load tests/api/conftest.py by path (a stray site-packages ``tests`` shadows the name)."""
-    path = Path(__file__).resolve().parents[1] / "api" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("gridsvc_api_test_fixtures", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_api = _api_fixtures()
-CODE: str = _api.CODE
-SECRET: str = _api.SECRET
-assert _api.PASSWORD == PASSWORD, "harness.PASSWORD must be the seeded accounts' password"
-seeded_sqlite = _api.seeded_sqlite  # the API tests' seeded store, made once a run
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
