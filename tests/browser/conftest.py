@@ -8,6 +8,8 @@ download): every request that leaves 127.0.0.1 is aborted and recorded in
 ``page_log.external``, console errors and uncaught page errors land in
 ``page_log.console_errors``, and a screenshot of the page is kept per test under
 ``test-artifacts/``. ``page_log.assert_clean()`` checks both logs; teardown checks them again.
+``other_page`` is a second such page in its own context (a second planner), logging into the
+same ``page_log``.
 Tests import ``LiveServer``, ``PageLog`` and ``PASSWORD`` from ``harness`` (beside this file).
 """
 
@@ -18,6 +20,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -104,9 +107,10 @@ def _artifact_name(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1]).strip("_") + ".png"
 
 
-@pytest.fixture
-def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh page; outside requests are aborted and logged; a screenshot is kept at the end."""
+@contextmanager
+def _guarded_page(browser: Browser, page_log: PageLog, artifact: str) -> Iterator[Page]:
+    """Yield a page of a fresh context: outside requests aborted and logged, console errors
+    logged; keep a screenshot named ``artifact`` at the end."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
 
     def guard(route: Route) -> None:
@@ -130,7 +134,26 @@ def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) ->
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         try:
-            tab.screenshot(path=str(ARTIFACTS / _artifact_name(request.node.nodeid)))
+            tab.screenshot(path=str(ARTIFACTS / artifact))
         finally:
             context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page; outside requests are aborted and logged; a screenshot is kept at the end."""
+    with _guarded_page(browser, page_log, _artifact_name(request.node.nodeid)) as tab:
+        yield tab
+    page_log.assert_clean()
+
+
+@pytest.fixture
+def other_page(
+    browser: Browser, page_log: PageLog, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A second page in its own browser context (another planner), guarded and logged into
+    the same ``page_log`` as ``page``."""
+    name = _artifact_name(request.node.nodeid).removesuffix(".png") + "-other.png"
+    with _guarded_page(browser, page_log, name) as tab:
+        yield tab
     page_log.assert_clean()
