@@ -9,6 +9,7 @@ __all__ = [
     "GridsvcError",
     "InfeasibleError",
     "InputError",
+    "LockedError",
     "NotFoundError",
     "PartitionError",
     "Problem",
@@ -78,6 +79,14 @@ class PartitionError(GridsvcError):
 
 class InfeasibleError(PartitionError):
     """The bounds cannot be met in some region; the message says where and why."""
+
+
+class LockedError(GridsvcError):
+    """A grid is locked by someone else; ``locks`` lists each such grid, holder and time."""
+
+    def __init__(self, message: str, locks: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.locks = locks
 
 
 class StaleError(GridsvcError):

@@ -231,23 +231,40 @@ class JobRunner:
             log.exception("cannot store the record of job %s (%s)", job.id, job.status)
 
 
-def partition_job(communities: Sequence[str], *, settings: Settings) -> JobFn:
-    """Return a job partitioning each community and publishing the result (history kept)."""
+def _each_community(
+    communities: Sequence[str], verb: str, step: Callable[[Session, str, Say], Any]
+) -> JobFn:
+    """Return a job running ``step(session, code, say)`` on each community in turn; its report
+    maps each code to what ``step`` returned. ``step`` says its progress within the community
+    (0 to 1); the job's progress is that share of the whole."""
 
     def run(session: Session, say: Say) -> dict[str, Any]:
-        from .store import plans
-        from .workflows import partition_community
-
         report: dict[str, Any] = {}
         for i, code in enumerate(communities):
-            say(f"partition {code}", i / len(communities))
-            result = partition_community(session, code, settings=settings)
-            plans.sync_history(session, code)
-            report[code] = result.report.get("totals", {})
+            say(f"{verb} {code}", i / len(communities))
+
+            def within(message: str, fraction: float, i: int = i) -> None:
+                say(message, (i + fraction) / len(communities))
+
+            report[code] = step(session, code, within)
         say("done", 1.0)
         return report
 
     return run
+
+
+def partition_job(communities: Sequence[str], *, settings: Settings) -> JobFn:
+    """Return a job partitioning each community and publishing the result (history kept)."""
+
+    def step(session: Session, code: str, say: Say) -> Any:
+        from .store import plans
+        from .workflows import partition_community
+
+        result = partition_community(session, code, settings=settings)
+        plans.sync_history(session, code)
+        return result.report.get("totals", {})
+
+    return _each_community(communities, "partition", step)
 
 
 def community_layers(
@@ -290,7 +307,7 @@ def merge_job(
     and its grid history is brought in step.
     """
 
-    def run(session: Session, say: Say) -> dict[str, Any]:
+    def step(session: Session, code: str, say: Say) -> dict[str, Any]:
         from . import frames
         from .merge import merge
         from .microgrids import redraw_microgrids
@@ -300,60 +317,55 @@ def merge_job(
         from .store.assignments import clear_assignments
         from .workflows import read_community_bundle
 
-        report: dict[str, Any] = {}
-        for i, code in enumerate(communities):
-            say(f"merge {code}", i / len(communities))
-            bundle = read_community_bundle(session, code)
-            chosen = community_layers(bundle.community, bundle.layer_grids, layers)
-            result = merge(
-                bundle.community,
-                bundle.households,
-                chosen,
-                buildings=bundle.buildings if len(bundle.buildings) else None,
-                levels=(Bounds(settings.min_households, settings.max_households),),
-                seed=settings.seed,
-            )
-            say(f"draw the micro-grids of {code}", (i + 0.7) / len(communities))
-            unified = frames.conform("grids", result.unified.assign(level=1, parent_code=None))
-            homes = assign_households(bundle.households, unified)
-            ids = bundle.households["id"].astype(str)
-            micro = redraw_microgrids(
-                unified,
-                bundle.households,
-                {str(c): frozenset(g) for c, g in ids.groupby(homes.to_numpy())},
-                levels=(Bounds(settings.min_households, settings.max_households),
-                        Bounds(1, settings.micro_max_households)),
-                community=code,
-                buildings=bundle.buildings if len(bundle.buildings) else None,
-                seed=settings.seed,
-            )  # fmt: skip
-            say(f"store the unified grids of {code}", (i + 0.9) / len(communities))
-            repo.delete(session, "grids", community=code)
-            repo.upsert(session, "grids", unified)
-            repo.upsert(session, "grids", micro.grids)
-            plans.sync_history(session, code)
-            live = [*unified["code"].astype(str), *micro.grids["code"].astype(str)]
-            cleared = clear_assignments(session, code, keep=live)
-            layer_policies = chosen.drop_duplicates("layer").set_index("layer")["policy"]
-            report[code] = {
-                **result.report["measures"],
-                "layers": {str(k): str(v) for k, v in layer_policies.items()},
-                "base_grids_replaced": len(bundle.grids),
-                "microgrids_replaced": len(bundle.microgrids),
-                "microgrids": len(micro.grids),
-                "microgrid_notes": micro.notes,
-                "assignments_cleared": cleared,
-                "note": (
-                    f"{cleared} staffing assignments of grids that no longer exist were "
-                    "cleared; run an assign job to staff the unified grids"
-                    if cleared
-                    else ""
-                ),
-            }
-        say("done", 1.0)
-        return report
+        bundle = read_community_bundle(session, code)
+        chosen = community_layers(bundle.community, bundle.layer_grids, layers)
+        result = merge(
+            bundle.community,
+            bundle.households,
+            chosen,
+            buildings=bundle.buildings if len(bundle.buildings) else None,
+            levels=(Bounds(settings.min_households, settings.max_households),),
+            seed=settings.seed,
+        )
+        say(f"draw the micro-grids of {code}", 0.7)
+        unified = frames.conform("grids", result.unified.assign(level=1, parent_code=None))
+        homes = assign_households(bundle.households, unified)
+        ids = bundle.households["id"].astype(str)
+        micro = redraw_microgrids(
+            unified,
+            bundle.households,
+            {str(c): frozenset(g) for c, g in ids.groupby(homes.to_numpy())},
+            levels=(Bounds(settings.min_households, settings.max_households),
+                    Bounds(1, settings.micro_max_households)),
+            community=code,
+            buildings=bundle.buildings if len(bundle.buildings) else None,
+            seed=settings.seed,
+        )  # fmt: skip
+        say(f"store the unified grids of {code}", 0.9)
+        repo.delete(session, "grids", community=code)
+        repo.upsert(session, "grids", unified)
+        repo.upsert(session, "grids", micro.grids)
+        plans.sync_history(session, code)
+        live = [*unified["code"].astype(str), *micro.grids["code"].astype(str)]
+        cleared = clear_assignments(session, code, keep=live)
+        layer_policies = chosen.drop_duplicates("layer").set_index("layer")["policy"]
+        return {
+            **result.report["measures"],
+            "layers": {str(k): str(v) for k, v in layer_policies.items()},
+            "base_grids_replaced": len(bundle.grids),
+            "microgrids_replaced": len(bundle.microgrids),
+            "microgrids": len(micro.grids),
+            "microgrid_notes": micro.notes,
+            "assignments_cleared": cleared,
+            "note": (
+                f"{cleared} staffing assignments of grids that no longer exist were "
+                "cleared; run an assign job to staff the unified grids"
+                if cleared
+                else ""
+            ),
+        }
 
-    return run
+    return _each_community(communities, "merge", step)
 
 
 def _workers(session: Session, codes: Sequence[str]) -> gpd.GeoDataFrame:

@@ -17,12 +17,13 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
-from . import edits, frames, rebalance
+from . import edits, frames, grid_locks, rebalance
 from .config import Settings
 from .errors import InputError, NotFoundError, Problem
 from .microgrids import redraw_microgrids
 from .partition import Bounds
 from .store import audit, plans, repo
+from .store.locks import remove_locks
 
 __all__ = [
     "EditOutcome",
@@ -139,18 +140,6 @@ def _state(session: Session, plan: plans.PlanInfo) -> tuple[edits.PlanState, gpd
     return state, grids
 
 
-def _draft(session: Session, plan_id: int) -> plans.PlanInfo:
-    plan = plans.get_plan(session, plan_id)
-    if plan.status != "draft":
-        raise InputError(
-            Problem(
-                f"plan {plan_id} is {plan.status}; only drafts change — start a new draft",
-                field="plan",
-            )
-        )
-    return plan
-
-
 def _run(
     session: Session,
     plan: plans.PlanInfo,
@@ -196,6 +185,12 @@ def _run(
     raise InputError(Problem(f"unknown edit {op!r}", field="op"))
 
 
+def _named_grids(args: dict[str, Any]) -> list[str]:
+    """Return the grids an edit names (the one it changes, the target, the ones it merges)."""
+    named = [args.get("grid"), args.get("to"), *(args.get("grids") or ())]
+    return [str(c) for c in named if c is not None]
+
+
 def _household_ids(state: edits.PlanState, args: dict[str, Any]) -> list[str]:
     ids = [str(h) for h in args.get("households") or []]
     hh = state.households
@@ -231,12 +226,17 @@ def apply_edit(
     The micro-grids of every base grid the edit changed are drawn again (new versions); those
     of removed grids, and old ones not drawn again, are retired.
     """
-    plan = _draft(session, plan_id)
+    plan = plans.get_draft(session, plan_id)
     plans.bump_revision(session, plan_id, expected=revision)
+    held = grid_locks.read_locks(session, plan_id)
+    grid_locks.refuse_locked(held, _named_grids(args), user=user)
+    if op == "rebalance":  # the engine leaves every locked grid alone, whoever holds it
+        args = {**args, "locked": sorted({*(args.get("locked") or ()), *(h.grid for h in held)})}
     state, every = _state(session, plan)
     bounds = Bounds(settings.min_households, settings.max_households)
     before = edits.validate(state, bounds)
     change = _run(session, plan, state, op, args, settings)
+    grid_locks.refuse_locked(held, change.geoms, user=None if op == "rebalance" else user)
     after_state = edits.apply_edit(state, change)
     after = edits.validate(after_state, bounds)
     new_errors = [e for e in after.errors if e not in before.errors]
@@ -276,6 +276,7 @@ def apply_edit(
     edit_id = plans.record_edit(
         session, plan_id, op=op, user=user, payload=payload, validation=result
     )
+    remove_locks(session, plan_id, removed)  # a grid that is gone holds nothing
     plans.write_versions(
         session,
         plan_id,
@@ -358,7 +359,7 @@ def publish(
     effective_from: datetime | None = None,
 ) -> plans.PlanInfo:
     """Make a draft the published plan of its community from ``effective_from`` (default now)."""
-    plan = _draft(session, plan_id)
+    plan = plans.get_draft(session, plan_id)
     plans.bump_revision(session, plan_id, expected=revision)
     now = datetime.now(UTC)
     at = plans.utc(effective_from) or now

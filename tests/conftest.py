@@ -1,4 +1,5 @@
-"""Shared fixtures. Sections: database (the ``store`` fixture over SpatiaLite and PostGIS)."""
+"""Shared fixtures. Sections: database (the ``store`` fixture over SpatiaLite and PostGIS); the
+seeded village (``seeded_sqlite``, ``login``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from needs import missing
+from seeded import Login, login_headers, seed
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
@@ -20,7 +24,7 @@ from gridsvc.store import make_engine, migrate
 # once on PostGIS. PostGIS comes from GRIDSVC_TEST_POSTGIS_URL (``scripts/postgis.sh start``
 # prints one); each test gets its own database cloned from a template that has the postgis
 # extension, dropped afterwards, so tests never see each other's rows. Without the variable
-# PostGIS tests are skipped, except under CI (env CI set), where they fail.
+# PostGIS tests are skipped, except under CI (env CI set), where they fail (tests/needs.py).
 
 POSTGIS_ENV = "GRIDSVC_TEST_POSTGIS_URL"
 BACKENDS = ["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)]
@@ -29,10 +33,10 @@ BACKENDS = ["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)]
 def _postgis_url() -> URL:
     url = os.environ.get(POSTGIS_ENV)
     if not url:
-        reason = f"{POSTGIS_ENV} is not set; run: export {POSTGIS_ENV}=$(scripts/postgis.sh start)"
-        if os.environ.get("CI"):
-            pytest.fail(f"PostGIS is required under CI: {reason}")
-        pytest.skip(reason)
+        missing(
+            "PostGIS",
+            f"{POSTGIS_ENV} is not set; run: export {POSTGIS_ENV}=$(scripts/postgis.sh start)",
+        )
     return make_url(url)
 
 
@@ -102,3 +106,26 @@ def store(store_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+# --- the seeded village -----------------------------------------------------------------------
+#
+# tests/seeded.py seeds it; the API, render and browser tests copy ``seeded_sqlite``. ``login``
+# signs in through whichever ``client`` fixture the requesting test's folder defines.
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a SpatiaLite file holding the seeded village (made once a run; tests copy it)."""
+    path = tmp_path_factory.mktemp("api") / "seeded.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    seed(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def login(client: TestClient) -> Login:
+    """Return a function giving the Authorization header of a seeded account."""
+    return lambda username: login_headers(client, username)

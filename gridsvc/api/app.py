@@ -24,6 +24,7 @@ from .routes import (
     exports,
     jobs,
     locate,
+    locks,
     maps,
     mobile,
     ogc,
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (communities, resources, auth, jobs, plans, editing, drafting, assignments):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(locks.router, prefix=PREFIX)
     for module in (maps, locate, mobile, exports, ogc):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(editor.router)

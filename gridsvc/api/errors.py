@@ -16,6 +16,7 @@ from ..errors import (
     ConfigError,
     GridsvcError,
     InputError,
+    LockedError,
     NotFoundError,
     StaleError,
     StoreError,
@@ -30,6 +31,7 @@ STATUS: dict[type[GridsvcError], tuple[int, str]] = {
     ConfigError: (400, "invalid-settings"),
     NotFoundError: (404, "not-found"),
     StaleError: (412, "stale-etag"),
+    LockedError: (423, "grid-locked"),
     StoreError: (503, "store-unavailable"),
     GridsvcError: (500, "internal"),
 }
@@ -44,6 +46,7 @@ _SLUGS = {
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "invalid-input",
+    423: "locked",
     428: "precondition-required",
 }
 PROBLEM = "application/problem+json"
@@ -99,6 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
             validation = getattr(exc, "validation", None)
             if validation is not None:
                 extra["validation"] = validation
+        if isinstance(exc, LockedError):
+            extra["locks"] = exc.locks
         return problem(status, str(exc), instance=str(request.url.path), slug=slug, **extra)
 
     @app.exception_handler(DBAPIError)

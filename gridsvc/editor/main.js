@@ -7,7 +7,8 @@ import { Pending } from "./pending.js";
 
 const community = document.body.dataset.community;
 const $ = (selector) => document.querySelector(selector);
-const state = { plan: null, etag: null, view: null, selected: null, target: null, batch: null, busy: 0 };
+const state = { plan: null, etag: null, view: null, selected: null, target: null, batch: null, busy: 0, locks: new Map() };
+const LOCK_POLL_MS = 3000; // how often the editor looks for other planners' locks
 const pending = new Pending(() => refresh());
 let view = null;
 let published = null;
@@ -43,7 +44,7 @@ $("#signin").addEventListener("submit", async (event) => {
 
 async function start() {
   try {
-    await call("GET", "/me");
+    state.me = (await call("GET", "/me")).data.username;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       $("#signin").hidden = false;
@@ -55,6 +56,7 @@ async function start() {
   $("#editor").hidden = false;
   view = new MapView($("#map"), { gridClicked: selectGrid, buildingClicked, brushStart, brushOver, brushEnd });
   window.gridEditor = { map: view.map, state, pending };
+  setInterval(() => pollLocks().catch((error) => say(`Cannot read the locks: ${error.message}`, "error")), LOCK_POLL_MS);
   await busy(async () => {
     try {
       view.setBuildings(await allFeatures(`/buildings?community=${community}&limit=1000`));
@@ -121,6 +123,7 @@ function refresh({ fit = false } = {}) {
 }
 
 async function dryRun(fit) {
+  await loadLocks();
   for (;;) {
     try {
       const { data } = await call("POST", `/plans/${state.plan.id}/preview`, { body: { edits: pending.edits } });
@@ -128,7 +131,8 @@ async function dryRun(fit) {
       return;
     } catch (error) {
       if (error instanceof ApiError && error.status === 412) continue; // a save landed meanwhile
-      if (!(error instanceof ApiError) || error.status !== 422 || !pending.edits.length) throw error;
+      const refused = error instanceof ApiError && (error.status === 422 || error.status === 423);
+      if (!refused || !pending.edits.length) throw error;
       pending.drop();
       say(`Edit refused: ${problems(error).join("; ")}`, "error");
     }
@@ -146,7 +150,9 @@ function render(data, fit) {
     row.dataset.grid = p.code;
     row.className = [p.status, p.islands > 0 ? "island" : "", p.code === state.selected ? "selected" : ""].join(" ");
     row.innerHTML = `<td class="code"></td><td class="count"></td><td class="status"></td>`;
-    row.querySelector(".code").textContent = p.code + (view.locked.has(p.code) ? " 🔒" : "");
+    const lock = state.locks.get(p.code);
+    row.querySelector(".code").textContent = p.code + (lock ? ` 🔒 ${lock.locked_by}` : "");
+    if (lock) row.title = `locked by ${lock.locked_by} since ${lock.locked_at}`;
     row.querySelector(".count").textContent = p.households;
     row.querySelector(".status").textContent = p.status;
     row.addEventListener("click", () => selectGrid(p.code));
@@ -203,14 +209,18 @@ function showGrid(code) {
   $("#selected-grid").textContent = code;
   $("#selected-figures").textContent = `${p.households} households, ${p.residents} residents, ${p.status}` +
     (p.islands ? `, ${p.islands} island(s)` : "");
-  $("#lock").textContent = locks().has(code) ? "Unlock" : "Lock";
+  const lock = state.locks.get(code);
+  $("#lock").textContent = !lock ? "Lock" : lock.locked_by === state.me ? "Unlock" : `Unlock (held by ${lock.locked_by})`;
   $("#merge-with").replaceChildren(...p.neighbours.map((n) => new Option(n, n)));
   $("#paint").textContent = state.target === code ? "Painting into this grid (click to stop)" : "Paint buildings into this grid";
 }
 
 function refuseLocked(codes) {
-  const held = codes.filter((c) => locks().has(c));
-  if (held.length) say(`Grid ${held.join(", ")} is locked; unlock it first.`, "error");
+  const held = [...new Set(codes)].filter((c) => state.locks.has(c));
+  if (held.length) {
+    const who = held.map((c) => `grid ${c} is locked by ${state.locks.get(c).locked_by}`);
+    say(`Not changed: ${who.join("; ")}; unlock it first.`, "error");
+  }
   return held.length > 0;
 }
 
@@ -283,17 +293,40 @@ $("#merge").addEventListener("click", () => {
   pending.push({ op: "merge", grids: [state.selected, other] });
 });
 
+// Locks live in the store: every planner sees them, and the server refuses other planners'
+// edits of a locked grid. They are read with every dry run and every few seconds.
 function locks() {
-  return new Set(JSON.parse(localStorage.getItem(`gridsvc-locks-${state.plan?.id}`) || "[]"));
+  return new Set(state.locks.keys());
 }
 
-$("#lock").addEventListener("click", () => {
-  const held = locks();
-  if (held.has(state.selected)) held.delete(state.selected);
-  else held.add(state.selected);
-  localStorage.setItem(`gridsvc-locks-${state.plan.id}`, JSON.stringify([...held]));
-  render(state.view, false);
-});
+async function loadLocks() {
+  if (!state.plan) return false;
+  const { data } = await call("GET", `/plans/${state.plan.id}/locks`);
+  const before = JSON.stringify([...state.locks.values()]);
+  state.locks = new Map(data.map((lock) => [lock.grid, lock]));
+  return JSON.stringify(data) !== before;
+}
+
+async function pollLocks() {
+  if (!state.plan || state.busy || !state.view || document.hidden) return;
+  if (await loadLocks()) render(state.view, false);
+}
+
+$("#lock").addEventListener("click", () =>
+  busy(async () => {
+    const code = state.selected;
+    const held = state.locks.has(code);
+    try {
+      await call(held ? "DELETE" : "PUT", `/plans/${state.plan.id}/locks/${code}`);
+      say(held ? `Grid ${code} unlocked.` : `Grid ${code} locked.`);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      say(problems(error).join("; "), "error");
+    }
+    await loadLocks();
+    render(state.view, false);
+  }),
+);
 
 $("#history").addEventListener("click", () =>
   busy(async () => {
@@ -322,8 +355,9 @@ $("#fix").addEventListener("click", () =>
       return;
     }
     try {
+      // the server leaves every locked grid alone
       const { etag } = await call("POST", `/plans/${state.plan.id}/grids/${state.selected}/fix`, {
-        body: { locked: [...locks()] },
+        body: {},
         etag: state.etag,
       });
       state.etag = etag;
@@ -362,6 +396,7 @@ async function failed(error) {
   }
   if (error instanceof ApiError) {
     say(`Not saved: ${problems(error).join("; ")}`, "error");
+    if (error.status === 423 && (await loadLocks())) render(state.view, false); // show who holds it
     return;
   }
   throw error;

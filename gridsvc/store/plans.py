@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gridsvc import frames
-from gridsvc.errors import NotFoundError, StaleError
+from gridsvc.errors import InputError, NotFoundError, Problem, StaleError
 from gridsvc.store.repo import in_bbox
 from gridsvc.store.tables import SRID, TABLES, Base
 
@@ -48,6 +48,7 @@ __all__ = [
     "create_plan",
     "current_grids",
     "edits",
+    "get_draft",
     "get_plan",
     "grids_as_of",
     "list_plans",
@@ -280,6 +281,19 @@ def get_plan(session: Session, plan_id: int) -> PlanInfo:
     if row is None:
         raise NotFoundError(f"plan {plan_id} does not exist")
     return _info(row)
+
+
+def get_draft(session: Session, plan_id: int) -> PlanInfo:
+    """Return plan ``plan_id`` if it is a draft; InputError (field ``plan``) if not."""
+    plan = get_plan(session, plan_id)
+    if plan.status != "draft":
+        raise InputError(
+            Problem(
+                f"plan {plan_id} is {plan.status}; only drafts change — start a new draft",
+                field="plan",
+            )
+        )
+    return plan
 
 
 def list_plans(session: Session, community: str) -> list[PlanInfo]:

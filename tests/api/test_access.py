@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from seeded import Login
 from typer.testing import CliRunner
 
 from gridsvc.cli_users import app as user_cli
 from gridsvc.store import session_scope, users
 
-Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 SECRET = "test-secret-key-of-sufficient-length-0123456789"
 

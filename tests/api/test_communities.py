@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi.testclient import TestClient
-
-Login = Callable[[str], dict[str, str]]
+from seeded import Login
 
 
 def test_health_counts_what_the_store_holds(client: TestClient) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import geopandas as gpd
 import httpx
 import pytest
+from needs import missing
 
 from gridsvc.ingest import import_file, load_frame
 from gridsvc.store import make_engine, migrate, repo, session_scope
@@ -69,7 +70,7 @@ class Cluster:
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     if not os.environ.get("GRIDSVC_TEST_POSTGIS_URL"):
-        pytest.skip("GRIDSVC_TEST_POSTGIS_URL is not set; run: scripts/postgis.sh start")
+        missing("PostGIS", "GRIDSVC_TEST_POSTGIS_URL is not set; run: scripts/postgis.sh start")
     # Not tmp_path: the server runs as the postgres user, who cannot enter pytest's 0700 folders.
     parent = Path(tempfile.mkdtemp(prefix="gridsvc-restart-", dir="/tmp"))
     parent.chmod(0o755)

@@ -3,13 +3,12 @@ this grid" (the partition engine rebalancing a grid with its unlocked neighbours
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from seeded import Login
 
-Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 
 

@@ -11,9 +11,9 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
-from conftest import Login
 from fastapi.testclient import TestClient
 from geojson_validator import validate_geometries, validate_structure
+from seeded import Login
 from sqlalchemy.engine import Engine
 from staffing_helpers import staff
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi.testclient import TestClient
+from seeded import Login
 from sqlalchemy.engine import Engine
 from test_plans import Draft, _neighbours
 
 from gridsvc.planning import assign_households, grid_of_household
 from gridsvc.store import repo, session_scope
 
-Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from job_helpers import grids_state, poll, restarted, wait
+from seeded import Login
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,6 @@ from gridsvc.jobs import JobRunner
 from gridsvc.store import repo, session_scope
 from gridsvc.store.jobs import read_job
 
-Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 
 

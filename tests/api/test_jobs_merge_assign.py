@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from job_helpers import grids_state, poll, wait
+from seeded import PASSWORD, Login
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -29,9 +30,7 @@ from gridsvc.store import repo, session_scope, users
 from gridsvc.store.assignments import read_assignments
 from gridsvc.workflows import read_community_bundle
 
-Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
-PASSWORD = "correct horse battery"  # the seeded accounts' (tests/api/conftest.py)
 
 
 def _run(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Login
 from fastapi.testclient import TestClient
+from seeded import Login
 from sqlalchemy.engine import Engine
 from staffing_helpers import staff
 

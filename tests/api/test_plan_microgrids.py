@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from seeded import Login
 from shapely.geometry import shape
 from sqlalchemy.engine import Engine
 from test_plans import Draft, _neighbours
@@ -16,7 +16,6 @@ from test_plans import Draft, _neighbours
 from gridsvc.partition import Bounds, check_partition
 from gridsvc.store import plans, repo, session_scope
 
-Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 
 

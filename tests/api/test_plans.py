@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import shapely
 from fastapi.testclient import TestClient
+from seeded import Login
 from shapely.geometry import mapping, shape
 
-Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from fastapi.testclient import TestClient
+from seeded import Login
 
-Login = Callable[[str], dict[str, str]]
 API = "/api/v1"
 
 

@@ -1,58 +1,38 @@
 """Browser fixtures: a live gridsvc on 127.0.0.1 over a seeded SpatiaLite store, and Chromium.
 
-``live_server`` runs uvicorn in a thread on a free port over a fresh copy of the API tests' seeded
-store (the village imported and partitioned; accounts admin, planner, outsider, worker with
-``PASSWORD``); it has ``url``, ``engine`` (for checking the store) and ``code``. ``page`` is a
-Playwright page in headless Debian Chromium (no browser download): every request that leaves
-127.0.0.1 is aborted and recorded in ``page_log.external``, console errors and uncaught page
-errors land in ``page_log.console_errors``, and a screenshot of the page is kept per test under
+``live_server`` runs uvicorn in a thread on a free port over a fresh copy of ``seeded_sqlite``
+(tests/conftest.py; tests/seeded.py imports and partitions the village and adds the accounts
+admin, planner, outsider, worker with ``PASSWORD``); it has ``url``, ``engine`` (for checking
+the store) and ``code``. ``page`` is a Playwright page in headless Debian Chromium (no browser
+download): every request that leaves 127.0.0.1 is aborted and recorded in
+``page_log.external``, console errors and uncaught page errors land in
+``page_log.console_errors``, and a screenshot of the page is kept per test under
 ``test-artifacts/``. ``page_log.assert_clean()`` checks both logs; teardown checks them again.
+``other_page`` is a second such page in its own context (a second planner), logging into the
+same ``page_log``.
 Tests import ``LiveServer``, ``PageLog`` and ``PASSWORD`` from ``harness`` (beside this file).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
-from harness import (  # tests/browser/harness.py (pytest puts it on the path)
-    PASSWORD,
-    LiveServer,
-    PageLog,
-)
+from harness import LiveServer, PageLog  # tests/browser/harness.py (pytest puts it on the path)
 from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from seeded import CODE, SECRET
 
 from gridsvc.api import create_app
 from gridsvc.config import load_settings
 from gridsvc.store import make_engine
-
-__all__ = ["CODE", "LiveServer", "PageLog", "seeded_sqlite"]
-
-
-def _api_fixtures() -> ModuleType:
-    """Load tests/api/conftest.py by path (a stray site-packages ``tests`` shadows the name)."""
-    path = Path(__file__).resolve().parents[1] / "api" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("gridsvc_api_test_fixtures", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_api = _api_fixtures()
-CODE: str = _api.CODE
-SECRET: str = _api.SECRET
-assert _api.PASSWORD == PASSWORD, "harness.PASSWORD must be the seeded accounts' password"
-seeded_sqlite = _api.seeded_sqlite  # the API tests' seeded store, made once a run
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -127,9 +107,10 @@ def _artifact_name(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1]).strip("_") + ".png"
 
 
-@pytest.fixture
-def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh page; outside requests are aborted and logged; a screenshot is kept at the end."""
+@contextmanager
+def _guarded_page(browser: Browser, page_log: PageLog, artifact: str) -> Iterator[Page]:
+    """Yield a page of a fresh context: outside requests aborted and logged, console errors
+    logged; keep a screenshot named ``artifact`` at the end."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
 
     def guard(route: Route) -> None:
@@ -153,7 +134,26 @@ def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) ->
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         try:
-            tab.screenshot(path=str(ARTIFACTS / _artifact_name(request.node.nodeid)))
+            tab.screenshot(path=str(ARTIFACTS / artifact))
         finally:
             context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page; outside requests are aborted and logged; a screenshot is kept at the end."""
+    with _guarded_page(browser, page_log, _artifact_name(request.node.nodeid)) as tab:
+        yield tab
+    page_log.assert_clean()
+
+
+@pytest.fixture
+def other_page(
+    browser: Browser, page_log: PageLog, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A second page in its own browser context (another planner), guarded and logged into
+    the same ``page_log`` as ``page``."""
+    name = _artifact_name(request.node.nodeid).removesuffix(".png") + "-other.png"
+    with _guarded_page(browser, page_log, name) as tab:
+        yield tab
     page_log.assert_clean()

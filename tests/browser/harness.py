@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from seeded import PASSWORD  # every seeded account's (tests/seeded.py)
 from sqlalchemy.engine import Engine
 
 __all__ = ["PASSWORD", "LiveServer", "PageLog"]
-
-PASSWORD = "correct horse battery"  # every account seeded by tests/api/conftest.py
 
 
 @dataclass

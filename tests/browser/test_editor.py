@@ -50,10 +50,12 @@ class Api:
         return self.http.post(f"/plans/{plan}/preview", json={"edits": edits})
 
 
-def open_editor(page: Page, server: LiveServer, *, new_draft: bool = True) -> None:
-    """Open the editor, sign in as the planner through the form, start a draft if asked."""
+def open_editor(
+    page: Page, server: LiveServer, *, new_draft: bool = True, username: str = "planner"
+) -> None:
+    """Open the editor, sign in (as the planner) through the form, start a draft if asked."""
     page.goto(f"{server.url}/editor?community={server.code}")
-    page.fill("input[name=username]", "planner")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("#signin button[type=submit]")
     if new_draft:

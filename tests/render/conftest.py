@@ -1,16 +1,16 @@
-"""Render fixtures: the API tests' seeded village store, staffed under 1+1+N (workers with
-names and phones, assignments stored), and a TestClient on it."""
+"""Render fixtures: the seeded village store (tests/seeded.py), staffed under 1+1+N (workers
+with names and phones, assignments stored), and a TestClient on it (``login``: tests/conftest.py).
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from fastapi.testclient import TestClient
+from seeded import CODE, SECRET
 from sqlalchemy.engine import Engine
 
 from gridsvc import frames
@@ -19,23 +19,6 @@ from gridsvc.config import load_settings
 from gridsvc.jobs import assign_job
 from gridsvc.staffing import generate_roster
 from gridsvc.store import make_engine, repo, session_scope
-
-
-def _api_fixtures() -> ModuleType:
-    """Load tests/api/conftest.py by path (a stray site-packages ``tests`` shadows the name)."""
-    path = Path(__file__).resolve().parents[1] / "api" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("gridsvc_api_test_fixtures_render", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_api = _api_fixtures()
-CODE: str = _api.CODE
-PASSWORD: str = _api.PASSWORD
-SECRET: str = _api.SECRET
-seeded_sqlite = _api.seeded_sqlite
 
 
 def staff(engine: Engine, code: str) -> None:
@@ -83,18 +66,3 @@ def client(store_url: str) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://127.0.0.1") as test_client:
         yield test_client
     app.state.engine.dispose()
-
-
-Login = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def login(client: TestClient) -> Login:
-    """Return a function giving the Authorization header of a seeded account."""
-
-    def headers(username: str) -> dict[str, str]:
-        response = client.post("/api/v1/token", data={"username": username, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    return headers

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import shapely
 from fastapi.testclient import TestClient
+from seeded import CODE, Login
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -22,17 +22,13 @@ from gridsvc.cli import app
 from gridsvc.config import GridBounds, load_settings
 from gridsvc.errors import InputError, NotFoundError
 from gridsvc.geo import feature_collection, wgs84_to_gcj02
-from gridsvc.ingest import load_frame
 from gridsvc.render import page_html
 from gridsvc.render.assets import ROOT, assets_dir, split_vendor_path, vendor_file
 from gridsvc.render.colours import STACKED, TOUCH_DEGREES, grid_colours
 from gridsvc.render.views import community_view
 from gridsvc.store import repo, session_scope
-from gridsvc.workflows import FIXTURES
 
 runner = CliRunner()
-CODE = str(load_frame(FIXTURES / "village" / "community.geojson", kind="communities")["code"][0])
-Login = Callable[[str], dict[str, str]]
 
 
 def _layer(fmap: folium.Map, name: str) -> dict[str, Any]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ...errors import NotFoundError
 from ...geo import feature_collection
 from ...store import repo
 from ..deps import SessionDep, UserDep, require_community
-from ..paging import GEOJSON, BboxQuery, LimitQuery, OffsetQuery, page, parse_bbox
-from ..scope import community_mask
+from ..listing import ListingDep
+from ..paging import GEOJSON
 
 __all__ = ["router"]
 
@@ -26,18 +26,9 @@ def health(session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/communities", response_class=JSONResponse)
-def list_communities(
-    request: Request,
-    session: SessionDep,
-    user: UserDep,
-    bbox: BboxQuery = None,
-    limit: LimitQuery = 100,
-    offset: OffsetQuery = 0,
-) -> JSONResponse:
+def list_communities(listing: ListingDep) -> JSONResponse:
     """Communities the caller may see, as paged GeoJSON."""
-    frame = repo.read(session, "communities", bbox=parse_bbox(bbox))
-    frame = frame[community_mask(user, frame["code"]).to_numpy()]
-    return page(frame, request, limit=limit, offset=offset, id_column="code")
+    return listing.page(listing.scoped("communities"), id_column="code")
 
 
 @router.get("/communities/{code}", response_class=JSONResponse)

@@ -69,7 +69,7 @@ def changes(
 
 
 class Fix(BaseModel):
-    """Grids the engine must leave alone."""
+    """Grids the engine must leave alone besides the plan's locked grids."""
 
     locked: list[Annotated[str, Field(pattern=r"^\d{15}$")]] = Field(default=[], max_length=500)
 
@@ -85,8 +85,9 @@ def fix(
     user: PlannerDep,
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
-    """Let the partition engine rebalance grid ``code`` with its neighbours that are not
-    ``locked`` (one edit, op ``rebalance``); 422 if the result would break the plan."""
+    """Let the partition engine rebalance grid ``code`` with its neighbours that are neither
+    locked in the plan nor in ``locked`` (one edit, op ``rebalance``); 422 if the result would
+    break the plan, 423 if ``code`` is locked by another planner."""
     plan = open_plan(session, plan_id, user)
     revision = expect_revision(plan, if_match)
     outcome = planning.apply_edit(

@@ -127,7 +127,8 @@ def edit(
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Apply one edit to a draft: new grid versions and the validation; 422 if it breaks
-    coverage or contiguity, 412 if If-Match is stale."""
+    coverage or contiguity, 412 if If-Match is stale, 423 if it changes a grid another planner
+    locked."""
     plan = open_plan(session, plan_id, user)
     revision = expect_revision(plan, if_match)
     args = edit_args(session, plan.community, body)

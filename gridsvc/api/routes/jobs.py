@@ -7,12 +7,14 @@ job starts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from ...config import Settings
 from ...errors import InputError, NotFoundError, Problem
 from ...jobs import (
     Job,
@@ -71,80 +73,77 @@ def _job(request: Request, session: Session, job_id: str, user: Any) -> Job:
     return job
 
 
-def _codes(session: Session, user: User, communities: list[str]) -> list[str]:
-    """Return the distinct codes after checking scope and that each community is stored."""
-    codes = list(dict.fromkeys(communities))
-    for code in codes:
-        require_community(user, code)
-        if repo.read(session, "communities", community=code).empty:
-            raise NotFoundError(f"community {code} is not in the store")
-    return codes
+@dataclass(frozen=True)
+class Start:
+    """A request starting a job: the caller (a planner) and where the job's answer goes."""
+
+    request: Request
+    response: Response
+    session: Session
+    settings: Settings
+    user: User
+
+    def codes(self, communities: list[str]) -> list[str]:
+        """Return the distinct codes after checking scope and that each community is stored."""
+        codes = list(dict.fromkeys(communities))
+        for code in codes:
+            require_community(self.user, code)
+            if repo.read(self.session, "communities", community=code).empty:
+                raise NotFoundError(f"community {code} is not in the store")
+        return codes
+
+    def submit(self, kind: str, fn: JobFn, codes: list[str]) -> dict[str, Any]:
+        """Queue ``fn`` on the app's runner; answer the job with its Location."""
+        job = _runner(self.request).submit(
+            kind,
+            fn,
+            engine=self.request.app.state.engine,
+            communities=codes,
+            user=self.user.username,
+        )
+        self.response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+        return job.as_dict()
 
 
-def _submit(
-    kind: str, fn: JobFn, codes: list[str], request: Request, response: Response, user: User
-) -> dict[str, Any]:
-    job = _runner(request).submit(
-        kind, fn, engine=request.app.state.engine, communities=codes, user=user.username
-    )
-    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
-    return job.as_dict()
+def _start(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PlannerDep,
+) -> Start:
+    return Start(request, response, session, settings, user)
+
+
+StartDep = Annotated[Start, Depends(_start)]
 
 
 @router.post("/jobs/partition", status_code=202)
-def start_partition(
-    body: PartitionRequest,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: PlannerDep,
-) -> dict[str, Any]:
+def start_partition(body: PartitionRequest, start: StartDep) -> dict[str, Any]:
     """Partition communities in the background and publish the result; 202 with the job."""
-    codes = _codes(session, user, body.communities)
-    return _submit(
-        "partition", partition_job(codes, settings=settings), codes, request, response, user
-    )
+    codes = start.codes(body.communities)
+    return start.submit("partition", partition_job(codes, settings=start.settings), codes)
 
 
 @router.post("/jobs/merge", status_code=202)
-def start_merge(
-    body: MergeRequest,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: PlannerDep,
-) -> dict[str, Any]:
+def start_merge(body: MergeRequest, start: StartDep) -> dict[str, Any]:
     """Merge each community's departmental layers into its base grids (一张网); 202 with the job.
 
     The unified grids replace the base grids, micro-grids are drawn again inside them, and
     assignments of grids that no longer exist are cleared (the report counts them).
     """
-    codes = _codes(session, user, body.communities)
+    codes = start.codes(body.communities)
     for code in codes:
-        community = repo.read(session, "communities", community=code)
-        layer_grids = repo.read(session, "layer_grids", bbox=tuple(community.total_bounds))
+        community = repo.read(start.session, "communities", community=code)
+        layer_grids = repo.read(start.session, "layer_grids", bbox=tuple(community.total_bounds))
         community_layers(community, layer_grids, body.layers)  # 422 when there are none
-    return _submit(
-        "merge",
-        merge_job(codes, settings=settings, layers=body.layers),
-        codes,
-        request,
-        response,
-        user,
+    return start.submit(
+        "merge", merge_job(codes, settings=start.settings, layers=body.layers), codes
     )
 
 
 @router.post("/jobs/assign", status_code=202)
-def start_assign(
-    body: AssignRequest,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: PlannerDep,
-) -> dict[str, Any]:
+def start_assign(body: AssignRequest, start: StartDep) -> dict[str, Any]:
     """Staff the communities' base grids under a shipped model and store the assignments."""
     models = {m.lower(): m for m in shipped_models()}
     model = models.get(body.model.lower())
@@ -156,9 +155,9 @@ def start_assign(
                 field="model",
             )
         )
-    codes = _codes(session, user, body.communities)
+    codes = start.codes(body.communities)
     for code in codes:
-        if repo.read(session, "grids", community=code, level=1).empty:
+        if repo.read(start.session, "grids", community=code, level=1).empty:
             raise InputError(
                 Problem(
                     f"community {code} has no base grids to staff; partition or merge it first",
@@ -166,9 +165,7 @@ def start_assign(
                     field="communities",
                 )
             )
-    return _submit(
-        "assign", assign_job(codes, settings=settings, model=model), codes, request, response, user
-    )
+    return start.submit("assign", assign_job(codes, settings=start.settings, model=model), codes)
 
 
 @router.get("/jobs/{job_id}")

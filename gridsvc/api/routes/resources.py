@@ -15,10 +15,10 @@ from ...errors import NotFoundError
 from ...planning import grid_of_household
 from ...privacy import masked
 from ...store import plans, repo
-from ...store.users import User
 from ..deps import SessionDep, UserDep, require_community
-from ..paging import BboxQuery, LimitQuery, OffsetQuery, page, parse_bbox, with_etag
-from ..scope import community_mask, household_reveal, worker_households
+from ..listing import Listing, ListingDep
+from ..paging import page, with_etag
+from ..scope import household_reveal, worker_households
 
 __all__ = ["router"]
 
@@ -26,54 +26,22 @@ router = APIRouter(tags=["resources"])
 CommunityQuery = Annotated[str | None, Query(pattern=r"^\d{12}$", description="community code")]
 
 
-def _scoped(
-    session: SessionDep,
-    user: User,
-    kind: str,
-    community: str | None,
-    bbox: str | None,
-    **filters: int | str | None,
-) -> gpd.GeoDataFrame:
-    box = parse_bbox(bbox)
-    if community is not None:
-        require_community(user, community)
-    frame = repo.read(session, kind, community=community, bbox=box, **filters)  # type: ignore[arg-type]
-    column = "code" if kind == "communities" else "community_code"
-    return frame[community_mask(user, frame[column]).to_numpy()]
-
-
 @router.get("/buildings", response_class=JSONResponse)
-def list_buildings(
-    request: Request,
-    session: SessionDep,
-    user: UserDep,
-    community: CommunityQuery = None,
-    bbox: BboxQuery = None,
-    limit: LimitQuery = 100,
-    offset: OffsetQuery = 0,
-) -> JSONResponse:
+def list_buildings(listing: ListingDep, community: CommunityQuery = None) -> JSONResponse:
     """Buildings the caller may see, as paged GeoJSON."""
-    frame = _scoped(session, user, "buildings", community, bbox)
-    return page(frame, request, limit=limit, offset=offset, id_column="id")
+    return listing.page(listing.scoped("buildings", community), id_column="id")
 
 
 @router.get("/households", response_class=JSONResponse)
-def list_households(
-    request: Request,
-    session: SessionDep,
-    user: UserDep,
-    community: CommunityQuery = None,
-    bbox: BboxQuery = None,
-    limit: LimitQuery = 100,
-    offset: OffsetQuery = 0,
-) -> JSONResponse:
+def list_households(listing: ListingDep, community: CommunityQuery = None) -> JSONResponse:
     """Households (personal data): planners see their communities, workers their grids;
     phone and identity numbers masked unless the caller's role needs them."""
-    frame = _scoped(session, user, "households", community, bbox)
+    session, user = listing.session, listing.user
+    frame = listing.scoped("households", community)
     if user.role == "worker":
         frame = frame[worker_households(session, user, frame).to_numpy()]
     frame = masked(frame, household_reveal(session, user, frame))
-    return page(frame, request, limit=limit, offset=offset, id_column="id")
+    return listing.page(frame, id_column="id")
 
 
 @router.get("/households/{household_id}/grid")
@@ -96,89 +64,45 @@ def household_grid(
 
 
 def _grids(
-    request: Request,
-    session: SessionDep,
-    user: User,
-    *,
-    community: str | None,
-    bbox: str | None,
-    level: int | None,
-    as_of: datetime | None,
-    limit: int,
-    offset: int,
-    micro: bool,
-) -> Response:
+    listing: Listing, *, community: str | None, level: int | None, as_of: datetime | None
+) -> gpd.GeoDataFrame:
     if as_of is None:
-        frame = _scoped(session, user, "grids", community, bbox, level=level)
-    else:
-        if community is None:
-            raise HTTPException(422, "as_of needs a community (field 'community')")
-        require_community(user, community)
-        plans.sync_history(session, community)
-        frame = plans.grids_as_of(session, community, as_of)
-        if level is not None:
-            frame = frame[frame["level"] == level]
-        box = parse_bbox(bbox)
-        if box is not None:
-            frame = frame[frame.intersects(shapely.box(*box))]
-    if micro:
-        frame = frame[frame["level"] > 1]
-    return with_etag(request, page(frame, request, limit=limit, offset=offset, id_column="code"))
+        return listing.scoped("grids", community, level=level)
+    if community is None:
+        raise HTTPException(422, "as_of needs a community (field 'community')")
+    session = listing.session
+    require_community(listing.user, community)
+    plans.sync_history(session, community)
+    frame = plans.grids_as_of(session, community, as_of)
+    if level is not None:
+        frame = frame[frame["level"] == level]
+    box = listing.box()
+    if box is not None:
+        frame = frame[frame.intersects(shapely.box(*box))]
+    return frame
 
 
 @router.get("/grids", response_class=JSONResponse)
 def list_grids(
-    request: Request,
-    session: SessionDep,
-    user: UserDep,
+    listing: ListingDep,
     community: CommunityQuery = None,
-    bbox: BboxQuery = None,
     level: Annotated[int | None, Query(ge=1, le=5)] = None,
     as_of: Annotated[datetime | None, Query(description="ISO date-time")] = None,
-    limit: LimitQuery = 100,
-    offset: OffsetQuery = 0,
 ) -> Response:
     """Published grids of every level (or of ``level``), now or as published on ``as_of``.
 
     The response carries an ETag; send it back in If-None-Match to get 304 while unchanged.
     """
-    return _grids(
-        request,
-        session,
-        user,
-        community=community,
-        bbox=bbox,
-        level=level,
-        as_of=as_of,
-        limit=limit,
-        offset=offset,
-        micro=False,
-    )
+    frame = _grids(listing, community=community, level=level, as_of=as_of)
+    return with_etag(listing.request, listing.page(frame, id_column="code"))
 
 
 @router.get("/micro-grids", response_class=JSONResponse)
-def list_micro_grids(
-    request: Request,
-    session: SessionDep,
-    user: UserDep,
-    community: CommunityQuery = None,
-    bbox: BboxQuery = None,
-    limit: LimitQuery = 100,
-    offset: OffsetQuery = 0,
-) -> Response:
+def list_micro_grids(listing: ListingDep, community: CommunityQuery = None) -> Response:
     """Published micro-grids (level 2 and deeper), with an ETag as ``/grids``."""
-    return _grids(
-        request,
-        session,
-        user,
-        community=community,
-        bbox=bbox,
-        level=None,
-        as_of=None,
-        limit=limit,
-        offset=offset,
-        micro=True,
-    )
+    frame = _grids(listing, community=community, level=None, as_of=None)
+    frame = frame[frame["level"] > 1]
+    return with_etag(listing.request, listing.page(frame, id_column="code"))
 
 
 @router.get("/grids/{code}", response_class=JSONResponse)
@@ -213,33 +137,18 @@ def list_layers(session: SessionDep, user: UserDep) -> list[dict[str, object]]:
 
 
 @router.get("/layers/{name}/grids", response_class=JSONResponse)
-def layer_grids(
-    request: Request,
-    name: str,
-    session: SessionDep,
-    user: UserDep,
-    bbox: BboxQuery = None,
-    limit: LimitQuery = 100,
-    offset: OffsetQuery = 0,
-) -> JSONResponse:
+def layer_grids(name: str, listing: ListingDep) -> JSONResponse:
     """The grids of one departmental layer."""
-    frame = repo.read(session, "layer_grids", layer=name, bbox=parse_bbox(bbox))
-    if frame.empty and repo.read(session, "layer_grids", layer=name).empty:
+    frame = repo.read(listing.session, "layer_grids", layer=name, bbox=listing.box())
+    if frame.empty and repo.read(listing.session, "layer_grids", layer=name).empty:
         raise NotFoundError(f"layer {name!r} does not exist")
-    return page(frame, request, limit=limit, offset=offset, id_column="grid_id")
+    return listing.page(frame, id_column="grid_id")
 
 
 @router.get("/workers", response_class=JSONResponse)
-def list_workers(
-    request: Request,
-    session: SessionDep,
-    user: UserDep,
-    bbox: BboxQuery = None,
-    limit: LimitQuery = 100,
-    offset: OffsetQuery = 0,
-) -> JSONResponse:
+def list_workers(listing: ListingDep) -> JSONResponse:
     """Workers (personal data): admins and planners see all, a worker only himself."""
-    frame = repo.read(session, "workers", bbox=parse_bbox(bbox))
-    if user.role == "worker":
-        frame = frame[frame["id"] == (user.worker_id or "")]
-    return page(frame, request, limit=limit, offset=offset, id_column="id")
+    frame = repo.read(listing.session, "workers", bbox=listing.box())
+    if listing.user.role == "worker":
+        frame = frame[frame["id"] == (listing.user.worker_id or "")]
+    return listing.page(frame, id_column="id")
