@@ -294,7 +294,7 @@ def json_texts(column: pd.Series) -> list[str]:
         texts[missing] = "null"
         return texts.tolist()  # type: ignore[no-any-return]
     if isinstance(dtype, pd.StringDtype):
-        strings = column.to_numpy(dtype=object, na_value=None).tolist()
+        strings = column.astype(object).where(column.notna(), None).tolist()
         return ["null" if v is None else _quote(v) for v in strings]
     if pd.api.types.is_float_dtype(dtype):
         numbers = column.to_numpy(dtype=float, na_value=np.nan)
