@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring as _quote  # type: ignore[attr-defined]
@@ -47,6 +48,7 @@ __all__ = [
     "metric_crs",
     "parse_crs",
     "record_feature_texts",
+    "round_coordinates",
     "stream_collection",
     "to_crs",
     "to_wgs84",
@@ -238,8 +240,14 @@ def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
 # --- GeoJSON (RFC 7946) -----------------------------------------------------------------------
 
 
-def _round_xy(coords: np.ndarray) -> np.ndarray:
-    return np.round(coords, DECIMALS)
+_SCALE = 10.0**DECIMALS
+
+
+def round_coordinates(coords: np.ndarray) -> np.ndarray:
+    """Round coordinates to 7 decimals (RFC 7946 §11.2); each prints with at most 7."""
+    # dividing by the exact power of ten gives the double nearest the 7-decimal value, which
+    # prints with at most 7 decimals (np.round multiplies by 1e-7 and can print 17 digits)
+    return np.rint(coords * _SCALE) / _SCALE
 
 
 def geometry_texts(geoms: Any) -> list[str]:
@@ -250,9 +258,19 @@ def geometry_texts(geoms: Any) -> list[str]:
     present = ~(shapely.is_missing(values) | shapely.is_empty(values))
     if present.any():
         shapes = shapely.orient_polygons(values[present], exterior_cw=False)
-        shapes = shapely.transform(shapes, _round_xy, include_z=None)  # type: ignore[call-overload]  # None keeps Z
-        out[present] = shapely.to_geojson(shapes)
+        shapes = shapely.transform(shapes, round_coordinates, include_z=None)  # type: ignore[call-overload]  # None keeps Z
+        # GEOS prints some doubles with 17 digits (35.061067799999996): print those the
+        # shortest way that reads back the same double (35.0610678), in one pass per call
+        text = _LONG_NUMBER.sub(_shortest, "\n".join(shapely.to_geojson(shapes).tolist()))
+        out[present] = text.split("\n")
     return out.tolist()  # type: ignore[no-any-return]
+
+
+_LONG_NUMBER = re.compile(r"-?\d+\.\d{8,}(?:[eE][-+]?\d+)?")
+
+
+def _shortest(number: re.Match[str]) -> str:
+    return repr(float(number.group()))
 
 
 def geometry_to_geojson(geom: BaseGeometry | None) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 from sqlalchemy.orm import Session
 
-from ..geo import collection_text, record_feature_texts
+from ..geo import collection_text, record_feature_texts, round_coordinates
 from ..planning import assign_points
 from ..privacy import PERSONAL, mask_value, reveals
 from ..store import repo
@@ -146,7 +146,7 @@ def body(session: Session, user: User, assignments: Assignments) -> bytes:
     base_codes, micro_codes = base.column("code"), micro.column("code")
     grid_of: list[str | None] = [base_codes[i] if i >= 0 else None for i in in_grid.tolist()]
     micro_of: list[str | None] = [micro_codes[i] if i >= 0 else None for i in in_micro.tolist()]
-    xy = np.round(shapely.get_coordinates(households.geometry), 7).tolist()
+    xy = round_coordinates(shapely.get_coordinates(households.geometry)).tolist()
     names = households.names
     at = {name: names.index(name) for name in names}
     personal = [(field, at[field]) for field in PERSONAL]
