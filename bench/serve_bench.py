@@ -355,32 +355,40 @@ def timed_child(command: list[str], env: dict[str, str] | None = None) -> dict[s
 
 EXPORT = """
 import sys
-from gridsvc.export import stream_geojson
+from gridsvc.export import export_kind, stream_geojson
 from gridsvc.store import make_engine, repo, session_scope
 engine = make_engine(sys.argv[1])
-with session_scope(engine) as session, open(sys.argv[2], "w", encoding="utf-8") as out:
-    for text in stream_geojson(repo.read_chunks(session, "households"), kind="households"):
-        out.write(text)
+with session_scope(engine) as session:
+    if sys.argv[2].endswith(".gpkg"):
+        export_kind(session, sys.argv[2], kind="households")
+    else:
+        with open(sys.argv[2], "w", encoding="utf-8") as out:
+            chunks = repo.read_chunks(session, "households")
+            for text in stream_geojson(chunks, kind="households"):
+                out.write(text)
 """
 
 
 def export_bench(url: str, folder: Path) -> dict[str, dict[str, float]]:
-    """gridsvc's streamed GeoJSON export (the /exports route's code path) vs ogr2ogr."""
-    ours = folder / "ours.geojson"
+    """gridsvc's streamed GeoJSON export (the /exports route's code path) and its chunked
+    GeoPackage export (``export_kind``) vs ogr2ogr."""
     env = {"PYTHONPATH": str(ROOT)}
-    mine = timed_child([sys.executable, "-c", EXPORT, url, str(ours)], env)
     u = make_url(url)
     if u.drivername.startswith("postgresql"):
         source = f"PG:host={u.host} port={u.port} dbname={u.database} user={u.username}"
     else:
         source = str(u.database)
-    theirs = folder / "ogr2ogr.geojson"
-    ogr = timed_child(["ogr2ogr", "-f", "GeoJSON", str(theirs), source, "households"])
-    mine["mb_out"] = ours.stat().st_size / 2**20
-    ogr["mb_out"] = theirs.stat().st_size / 2**20
-    ours.unlink()
-    theirs.unlink()
-    return {"gridsvc export": mine, "ogr2ogr": ogr}
+    out: dict[str, dict[str, float]] = {}
+    for suffix, driver in ((".geojson", "GeoJSON"), (".gpkg", "GPKG")):
+        ours, theirs = folder / f"ours{suffix}", folder / f"ogr2ogr{suffix}"
+        mine = timed_child([sys.executable, "-c", EXPORT, url, str(ours)], env)
+        ogr = timed_child(["ogr2ogr", "-f", driver, str(theirs), source, "households"])
+        mine["mb_out"] = ours.stat().st_size / 2**20
+        ogr["mb_out"] = theirs.stat().st_size / 2**20
+        ours.unlink()
+        theirs.unlink()
+        out[f"gridsvc {driver}"], out[f"ogr2ogr {driver}"] = mine, ogr
+    return out
 
 
 def peers(
@@ -478,7 +486,7 @@ def main() -> None:
             print(f"export store: {len(big)} households in {time.perf_counter() - t1:.0f} s")
             exports.append((f"PostGIS {len(big)}", export_bench(pg, Path(tmp))))
     if exports:
-        print("\nGeoJSON export of every household")
+        print("\nExport of every household")
         print(f"{'store':24} {'tool':16} {'seconds':>8} {'peak MB':>8} {'file MB':>8}")
         for store, result in exports:
             for tool, m in result.items():

@@ -1,7 +1,7 @@
 """Write a frame of one kind to a file, format by suffix; every format re-imports losslessly.
 
-- ``.geojson``: RFC 7946 via :mod:`gridsvc.geo`, streamed feature by feature; ``id`` is the
-  kind's key (``layer/grid_id`` for layer grids).
+- ``.geojson``: RFC 7946 via :mod:`gridsvc.geo`, built column by column and written a
+  piece at a time; ``id`` is the kind's key (``layer/grid_id`` for layer grids).
 - ``.gpkg``: one layer named after the kind.
 - ``.zip``: a zipped Shapefile (UTF-8 ``.cpg``); field names over 10 characters are written
   with the short names in :data:`gridsvc.ingest.readers.SHAPEFILE_NAMES`, which the reader
@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import zipfile
@@ -31,6 +30,7 @@ from gridsvc.ingest.readers import SHAPEFILE_NAMES
 from gridsvc.store import repo
 
 __all__ = [
+    "CHUNK",
     "FORMATS",
     "export_chunks",
     "export_frame",
@@ -43,6 +43,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMATS = (".geojson", ".gpkg", ".zip", ".csv", ".parquet")
+CHUNK = 20_000  # rows read from the store at a time
+PIECE = 1_000  # rows turned into GeoJSON text at a time
 
 
 def export_frame(frame: gpd.GeoDataFrame, path: str | Path, *, kind: str) -> int:
@@ -71,11 +73,49 @@ def export_frame(frame: gpd.GeoDataFrame, path: str | Path, *, kind: str) -> int
 
 
 def export_kind(
-    session: Session, path: str | Path, *, kind: str, community: str | None = None
+    session: Session,
+    path: str | Path,
+    *,
+    kind: str,
+    community: str | None = None,
+    chunk_size: int = CHUNK,
 ) -> int:
-    """Read ``kind`` (optionally one community's) from the store and write it to ``path``."""
-    frame = repo.read(session, kind, community=community)
-    return export_frame(frame, path, kind=kind)
+    """Read ``kind`` (optionally one community's) from the store and write it to ``path``.
+
+    GeoJSON, GeoPackage, Shapefile and CSV are read and written ``chunk_size`` rows at a
+    time (memory stays flat however big the table); GeoParquet and kinds with a composite
+    key (layer grids) are read whole.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet" or len(frames.kind(kind).key) != 1:
+        return export_frame(repo.read(session, kind, community=community), path, kind=kind)
+    if suffix not in FORMATS:
+        raise ValueError(f"unsupported export format {suffix!r}; use one of {', '.join(FORMATS)}")
+    chunks = repo.read_chunks(session, kind, community=community, chunk_size=chunk_size)
+    if suffix in (".gpkg", ".zip"):
+        return export_chunks(chunks, path, kind=kind)
+    counted = _counting(chunks)
+    stream = stream_geojson if suffix == ".geojson" else stream_csv
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        for text in stream(counted, kind=kind):
+            out.write(text)
+    log.info("exported %d %s to %s", counted.rows, kind, path)
+    return counted.rows
+
+
+class _counting:
+    """Pass chunks through, counting their rows."""
+
+    def __init__(self, chunks: Iterable[gpd.GeoDataFrame]) -> None:
+        self.chunks = chunks
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[gpd.GeoDataFrame]:
+        for chunk in self.chunks:
+            self.rows += len(chunk)
+            yield chunk
 
 
 def _conformed(frame: gpd.GeoDataFrame, kind: str) -> bool:
@@ -88,18 +128,22 @@ def _conformed(frame: gpd.GeoDataFrame, kind: str) -> bool:
     )
 
 
-def _features(frame: gpd.GeoDataFrame, kind: str) -> Iterator[dict[str, Any]]:
+def _features(frame: gpd.GeoDataFrame, kind: str) -> Iterator[list[str]]:
+    """Yield the GeoJSON feature texts of ``frame``, :data:`PIECE` rows at a time."""
     key = frames.kind(kind).key
-    if len(key) == 1:
-        return geo.geojson_features(frame, id_column=key[0])
-    ids = [] if frame.empty else frame[list(key)].astype(str).agg("/".join, axis=1).tolist()
-    return _with_ids(geo.geojson_features(frame), ids)
+    for start in range(0, len(frame), PIECE):
+        piece = frame.iloc[start : start + PIECE]
+        if len(key) == 1:
+            yield geo.feature_texts(piece, id_column=key[0])
+        else:
+            ids = piece[list(key)].astype(str).agg("/".join, axis=1).tolist()
+            yield geo.feature_texts(piece, ids=ids)
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path, kind: str) -> None:
     with path.open("w", encoding="utf-8") as out:
-        for chunk in geo.dumps_features(_features(frame, kind)):
-            out.write(chunk)
+        for text in geo.stream_collection(_features(frame, kind)):
+            out.write(text)
 
 
 def _ready(chunks: Iterable[gpd.GeoDataFrame], kind: str) -> Iterator[gpd.GeoDataFrame]:
@@ -112,19 +156,16 @@ def _ready(chunks: Iterable[gpd.GeoDataFrame], kind: str) -> Iterator[gpd.GeoDat
 
 
 def stream_geojson(chunks: Iterable[gpd.GeoDataFrame], *, kind: str) -> Iterator[str]:
-    """Yield one RFC 7946 FeatureCollection of all ``chunks`` as text, chunk by chunk."""
-    features = (f for frame in _ready(chunks, kind) for f in _features(frame, kind))
-    return geo.dumps_features(features)
+    """Yield one RFC 7946 FeatureCollection of all ``chunks`` as text, piece by piece."""
+    pieces = (texts for frame in _ready(chunks, kind) for texts in _features(frame, kind))
+    return geo.stream_collection(pieces)
 
 
 def stream_geojson_seq(chunks: Iterable[gpd.GeoDataFrame], *, kind: str) -> Iterator[str]:
     """Yield a GeoJSON text sequence (RFC 8142: RS, feature, LF) of all ``chunks``."""
     for frame in _ready(chunks, kind):
-        lines = (
-            "\x1e" + json.dumps(f, ensure_ascii=False, separators=(",", ":")) + "\n"
-            for f in _features(frame, kind)
-        )
-        yield "".join(lines)
+        for texts in _features(frame, kind):
+            yield "".join(["\x1e" + text + "\n" for text in texts])
 
 
 def stream_csv(chunks: Iterable[gpd.GeoDataFrame], *, kind: str) -> Iterator[str]:
@@ -157,11 +198,6 @@ def export_chunks(chunks: Iterable[gpd.GeoDataFrame], path: str | Path, *, kind:
         elif suffix == ".zip":
             _zip_folder(Path(tmp), path)
     return written
-
-
-def _with_ids(features: Iterator[dict[str, Any]], ids: list[str]) -> Iterator[dict[str, Any]]:
-    for feature, ident in zip(features, ids, strict=True):
-        yield {"type": "Feature", "id": ident, **{k: v for k, v in feature.items() if k != "type"}}
 
 
 def _write_shapefile_zip(frame: gpd.GeoDataFrame, path: Path, kind: str) -> None:

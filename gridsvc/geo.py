@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from json.encoder import encode_basestring as _quote  # type: ignore[attr-defined]
 from typing import Any
 
 import geopandas as gpd
@@ -31,15 +34,22 @@ __all__ = [
     "GCJ02",
     "WGS84",
     "bd09_to_wgs84",
+    "collection_text",
     "feature_collection",
+    "feature_collection_text",
+    "feature_texts",
     "gcj02_to_wgs84",
-    "geojson_features",
     "geometry_from_geojson",
+    "geometry_texts",
     "geometry_to_geojson",
     "in_china",
+    "json_texts",
     "lonlat_to_wgs84",
     "metric_crs",
     "parse_crs",
+    "record_feature_texts",
+    "round_coordinates",
+    "stream_collection",
     "to_crs",
     "to_wgs84",
     "wgs84_to_bd09",
@@ -230,68 +240,162 @@ def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
 # --- GeoJSON (RFC 7946) -----------------------------------------------------------------------
 
 
-def _round(coords: Any) -> Any:
-    if isinstance(coords, (float, int)):
-        return round(float(coords), DECIMALS)
-    return [_round(c) for c in coords]
+_SCALE = 10.0**DECIMALS
+
+
+def round_coordinates(coords: np.ndarray) -> np.ndarray:
+    """Round coordinates to 7 decimals (RFC 7946 §11.2); each prints with at most 7."""
+    # dividing by the exact power of ten gives the double nearest the 7-decimal value, which
+    # prints with at most 7 decimals (np.round multiplies by 1e-7 and can print 17 digits)
+    return np.rint(coords * _SCALE) / _SCALE
+
+
+def geometry_texts(geoms: Any) -> list[str]:
+    """Return each geometry as RFC 7946 JSON text (``null`` when missing or empty): CCW
+    exteriors, CW holes, at most 7 decimals. Vectorised: one GEOS call per step for all."""
+    values = np.asarray(geoms, dtype=object)
+    out = np.full(len(values), "null", dtype=object)
+    present = ~(shapely.is_missing(values) | shapely.is_empty(values))
+    if present.any():
+        shapes = shapely.orient_polygons(values[present], exterior_cw=False)
+        shapes = shapely.transform(shapes, round_coordinates, include_z=None)  # type: ignore[call-overload]  # None keeps Z
+        # GEOS prints some doubles with 17 digits (35.061067799999996): print those the
+        # shortest way that reads back the same double (35.0610678), in one pass per call
+        text = _LONG_NUMBER.sub(_shortest, "\n".join(shapely.to_geojson(shapes).tolist()))
+        out[present] = text.split("\n")
+    return out.tolist()  # type: ignore[no-any-return]
+
+
+_LONG_NUMBER = re.compile(r"-?\d+\.\d{8,}(?:[eE][-+]?\d+)?")
+
+
+def _shortest(number: re.Match[str]) -> str:
+    return repr(float(number.group()))
 
 
 def geometry_to_geojson(geom: BaseGeometry | None) -> dict[str, Any] | None:
-    """RFC 7946 geometry: CCW exteriors, CW holes, ≤ 7 decimals."""
-    if geom is None or geom.is_empty:
-        return None
-    geom = shapely.orient_polygons(geom, exterior_cw=False)
-    mapping = shapely.geometry.mapping(geom)
-    if "coordinates" in mapping:
-        return {"type": mapping["type"], "coordinates": _round(mapping["coordinates"])}
-    return {
-        "type": "GeometryCollection",
-        "geometries": [geometry_to_geojson(g) for g in geom.geoms],  # type: ignore[attr-defined]
-    }
+    """RFC 7946 geometry of one shape as a dict (see :func:`geometry_texts`)."""
+    return json.loads(geometry_texts([geom])[0])  # type: ignore[no-any-return]
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or value is pd.NA:
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
+        return _jsonable(value.item())
+    if isinstance(value, (pd.Timestamp, datetime)):
         return value.isoformat()
     return value
 
 
-def geojson_features(
-    frame: gpd.GeoDataFrame, *, id_column: str | None = None
-) -> Iterator[dict[str, Any]]:
-    """Yield RFC 7946 features of a WGS 84 frame, one at a time (bounded memory)."""
-    frame = frame.to_crs(WGS84) if frame.crs and frame.crs.to_epsg() != 4326 else frame
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return _quote(value)  # type: ignore[no-any-return]
+    if value is None:
+        return "null"
+    return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def json_texts(column: pd.Series) -> list[str]:
+    """Return the JSON text of each value of ``column`` (``null`` for missing or non-finite),
+    by dtype: numbers and booleans as arrays, strings through the C string encoder."""
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+        missing = column.isna().to_numpy()
+        if pd.api.types.is_bool_dtype(dtype):
+            flags = column.fillna(False).to_numpy(dtype=bool)
+            texts = np.where(flags, "true", "false").astype(object)
+        else:
+            texts = column.fillna(0).to_numpy(dtype=np.int64).astype(str).astype(object)
+        texts[missing] = "null"
+        return texts.tolist()  # type: ignore[no-any-return]
+    if isinstance(dtype, pd.StringDtype):
+        strings = column.astype(object).where(column.notna(), None).tolist()
+        return ["null" if v is None else _quote(v) for v in strings]
+    if pd.api.types.is_float_dtype(dtype):
+        numbers = column.to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isfinite(numbers)
+        return [repr(v) if ok else "null" for v, ok in zip(numbers.tolist(), finite, strict=True)]
+    return [_value_text(v) for v in column.tolist()]
+
+
+def _is_wgs84(crs: CRS | None) -> bool:
+    """True for no CRS or WGS 84 (the store's own, cheaply recognised, first)."""
+    return crs is None or crs.srs.upper() == WGS84 or crs.to_epsg() == 4326
+
+
+def _braced(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def feature_texts(
+    frame: gpd.GeoDataFrame, *, id_column: str | None = None, ids: Sequence[str] | None = None
+) -> list[str]:
+    """Return the RFC 7946 Feature of each row of ``frame`` as JSON text, built column by
+    column (one template fill per row, no dict per feature). ``id`` is ``ids`` when given,
+    else the ``id_column`` value; the properties are every other column, in order."""
+    frame = frame if _is_wgs84(frame.crs) else frame.to_crs(WGS84)
     geom_name = frame.geometry.name
     props = [c for c in frame.columns if c != geom_name]
-    for row in frame.itertuples(index=False, name=None):
-        record = dict(zip(frame.columns, row, strict=True))
-        feature: dict[str, Any] = {"type": "Feature"}
-        if id_column:
-            feature["id"] = _jsonable(record[id_column])
-        feature["geometry"] = geometry_to_geojson(record[geom_name])
-        feature["properties"] = {c: _jsonable(record[c]) for c in props}
-        yield feature
+    if ids is not None:
+        id_texts: list[str] | None = [_quote(str(i)) for i in ids]
+    else:
+        id_texts = json_texts(frame[id_column]) if id_column else None
+    geometries = geometry_texts(frame.geometry.to_numpy())
+    return _features(id_texts, geometries, props, [json_texts(frame[c]) for c in props])
+
+
+def record_feature_texts(
+    columns: Mapping[str, Sequence[Any]], geometry: np.ndarray, *, id_column: str
+) -> list[str]:
+    """Return features as :func:`feature_texts` does, from plain columns (name → values, the
+    properties in order) and a WGS 84 geometry array: for the few rows of a per-request
+    answer, where building a GeoDataFrame would cost more than the answer."""
+    props = {name: [_value_text(v) for v in values] for name, values in columns.items()}
+    return _features(props[id_column], geometry_texts(geometry), list(props), list(props.values()))
+
+
+def _features(
+    ids: list[str] | None, geometries: list[str], names: list[str], values: list[list[str]]
+) -> list[str]:
+    """Fill one Feature template per row from per-column JSON texts."""
+    template = '{{"type":"Feature",' + ('"id":{},' if ids is not None else "")
+    template += '"geometry":{},"properties":{{'
+    template += ",".join(_braced(_quote(str(c))) + ":{}" for c in names) + "}}}}"
+    fill = template.format
+    columns = ([ids] if ids is not None else []) + [geometries, *values]
+    return [fill(*row) for row in zip(*columns, strict=True)]
+
+
+_HEAD = '{"type":"FeatureCollection","features":['
+
+
+def collection_text(features: Sequence[str]) -> str:
+    """A FeatureCollection (no ``crs`` member) of feature texts, as JSON text."""
+    return _HEAD + ",".join(features) + "]}"
+
+
+def feature_collection_text(frame: gpd.GeoDataFrame, *, id_column: str | None = None) -> str:
+    """A whole RFC 7946 FeatureCollection of ``frame`` as JSON text."""
+    return collection_text(feature_texts(frame, id_column=id_column))
 
 
 def feature_collection(frame: gpd.GeoDataFrame, *, id_column: str | None = None) -> dict[str, Any]:
-    """A whole RFC 7946 FeatureCollection (no ``crs`` member)."""
-    return {
-        "type": "FeatureCollection",
-        "features": list(geojson_features(frame, id_column=id_column)),
-    }
+    """A whole RFC 7946 FeatureCollection of ``frame`` as a dict."""
+    return json.loads(feature_collection_text(frame, id_column=id_column))  # type: ignore[no-any-return]
 
 
-def dumps_features(features: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    """Stream a FeatureCollection as text chunks."""
-    yield '{"type":"FeatureCollection","features":['
-    for i, f in enumerate(features):
-        yield ("," if i else "") + json.dumps(f, ensure_ascii=False, separators=(",", ":"))
+def stream_collection(chunks: Iterable[Sequence[str]]) -> Iterator[str]:
+    """Stream a FeatureCollection of the feature texts in ``chunks`` (one text per chunk),
+    ending in a newline: for files and streamed downloads."""
+    yield _HEAD
+    first = True
+    for texts in chunks:
+        if texts:
+            yield ("" if first else ",") + ",".join(texts)
+            first = False
     yield "]}\n"
 
 

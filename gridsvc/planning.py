@@ -29,6 +29,7 @@ __all__ = [
     "EditOutcome",
     "apply_edit",
     "assign_households",
+    "assign_points",
     "create_draft",
     "diff",
     "grid_of_household",
@@ -61,22 +62,43 @@ def assign_households(households: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> 
     out = pd.Series(pd.NA, index=households.index, dtype="string")
     if households.empty or grids.empty:
         return out
-    geoms = grids.geometry.to_numpy()
-    tree = shapely.STRtree(geoms)
-    p, g = tree.query(households.geometry.to_numpy(), predicate="intersects")
-    lo = pd.to_numeric(grids["floor_lo"], errors="coerce").to_numpy(dtype=float)[g]
-    hi = pd.to_numeric(grids["floor_hi"], errors="coerce").to_numpy(dtype=float)[g]
-    floor = pd.to_numeric(households["floor"], errors="coerce").to_numpy(dtype=float)[p]
+    hit = assign_points(
+        households.geometry.to_numpy(),
+        pd.to_numeric(households["floor"], errors="coerce").to_numpy(dtype=float),
+        grids.geometry.to_numpy(),
+        pd.to_numeric(grids["floor_lo"], errors="coerce").to_numpy(dtype=float),
+        pd.to_numeric(grids["floor_hi"], errors="coerce").to_numpy(dtype=float),
+    )
+    found = hit >= 0
+    out.iloc[np.flatnonzero(found)] = grids["code"].astype(str).to_numpy()[hit[found]]
+    return out
+
+
+def assign_points(
+    points: np.ndarray,
+    floors: np.ndarray,
+    grids: np.ndarray,
+    floor_lo: np.ndarray,
+    floor_hi: np.ndarray,
+) -> np.ndarray:
+    """Return, per point, the position in ``grids`` of the grid holding it, or -1.
+
+    A stacked grid (one with a floor range; NaN bounds for plain grids) holds only the points
+    whose floor is in its range, and wins over the plain grid under it; among equals the first.
+    """
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or len(grids) == 0:
+        return out
+    p, g = shapely.STRtree(grids).query(points, predicate="intersects")
+    lo, hi, floor = floor_lo[g], floor_hi[g], floors[p]
     stacked = ~np.isnan(lo)
     fits = ~stacked | ((floor >= lo) & (floor <= hi))
-    # a stacked grid wins over the plain grid under it; among equals the first one
     rank = np.where(stacked, 0, 1)
     order = np.lexsort((g, rank, p))
     p, g, fits = p[order], g[order], fits[order]
     p, g = p[fits], g[fits]
     first = np.unique(p, return_index=True)[1]
-    codes = grids["code"].astype(str).to_numpy()
-    out.iloc[p[first]] = codes[g[first]]
+    out[p[first]] = g[first]
     return out
 
 

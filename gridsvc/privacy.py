@@ -19,6 +19,7 @@ __all__ = [
     "PHONE_ROLES",
     "mask_id_number",
     "mask_phone",
+    "mask_value",
     "masked",
     "reveals",
 ]
@@ -56,6 +57,11 @@ def mask_id_number(value: object) -> object:
 
 
 _MASKS = {"phone": mask_phone, "id_number": mask_id_number}
+
+
+def mask_value(field: str, value: object) -> object:
+    """Mask one value of personal ``field`` (one of PERSONAL)."""
+    return _MASKS[field](value)
 
 
 def reveals(account_role: str, staffing_roles: Iterable[str]) -> dict[str, bool]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon
@@ -99,3 +102,21 @@ def test_geojson_is_rfc7946_ccw_rounded_without_crs() -> None:
     ring = feature["geometry"]["coordinates"][0]
     assert Polygon(ring).exterior.is_ccw
     assert [0.0, 1.1234568] in ring
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-180, 180, allow_nan=False), st.floats(-90, 90, allow_nan=False)),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_geojson_coordinates_are_rounded_to_at_most_7_decimals(
+    xy: list[tuple[float, float]],
+) -> None:
+    texts = geo.geometry_texts(shapely.points(np.array(xy)))
+    for (x, y), text in zip(xy, texts, strict=True):
+        coordinates = json.loads(text)["coordinates"]
+        assert abs(coordinates[0] - x) <= 0.5e-7 + 1e-12
+        assert abs(coordinates[1] - y) <= 0.5e-7 + 1e-12
+        assert all(len(repr(float(v)).partition(".")[2]) <= 7 for v in coordinates)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from ..config import Settings
 from ..jobs import JobRunner, fail_interrupted
 from ..store import open_store
+from .caching import AnswerCache
 from .errors import install_error_handlers
 from .limits import BodyLimit
 from .routes import (
@@ -35,6 +36,8 @@ from .routes import (
 
 __all__ = ["create_app"]
 
+ASSIGNMENTS_CACHE_BYTES = 64 * 2**20  # per process: ~4,000 workers' /me/assignments answers
+
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 
@@ -55,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     if not settings.secret_key:
         log.warning("GRIDSVC_SECRET_KEY is not set; tokens die when the process restarts")
     app.state.jobs = JobRunner(workers=settings.job_workers)
+    app.state.assignments_cache = AnswerCache(ASSIGNMENTS_CACHE_BYTES)
     install_error_handlers(app)
     for module in (communities, resources, auth, jobs, plans, editing, drafting, assignments):
         app.include_router(module.router, prefix=PREFIX)

@@ -24,9 +24,7 @@ def file_stem(layer: str) -> str:
 
 
 def _geojson(frame: gpd.GeoDataFrame, path: Path, id_column: str) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for chunk in geo.dumps_features(geo.geojson_features(frame, id_column=id_column)):
-            out.write(chunk)
+    path.write_text(geo.feature_collection_text(frame, id_column=id_column), encoding="utf-8")
 
 
 def write_merge(result: MergeResult, out_dir: str | Path) -> list[Path]:

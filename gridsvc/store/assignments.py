@@ -25,6 +25,7 @@ __all__ = [
     "grid_contacts",
     "read_assignments",
     "replace_assignments",
+    "worker_assignments",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,20 @@ def read_assignments(
     frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
     frame["assigned_at"] = pd.to_datetime(frame["assigned_at"], utc=True)
     return frame.astype({c: "string" for c in COLUMNS[:4]} | {"kept": "boolean"})
+
+
+def worker_assignments(session: Session, worker: str) -> tuple[tuple[str, str, datetime], ...]:
+    """Return a worker's (grid_code, role, assigned_at in UTC) rows, sorted by grid and role:
+    the plain-value read of :func:`read_assignments` ``(worker=…)``, cheap enough per request."""
+    t = assignments_table
+    query = select(t.c.grid_code, t.c.role, t.c.assigned_at).where(t.c.worker_id == worker)
+    rows = session.execute(query.order_by(t.c.grid_code, t.c.role)).all()
+    return tuple((str(g), str(r), _utc(at)) for g, r, at in rows)
+
+
+def _utc(at: datetime) -> datetime:
+    """Return ``at`` as an aware UTC datetime (SQLite hands back naive UTC)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def replace_assignments(

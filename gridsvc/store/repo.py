@@ -43,6 +43,7 @@ from gridsvc.errors import StoreError
 from gridsvc.store.tables import SRID, TABLES
 
 __all__ = [
+    "Rows",
     "UpsertCounts",
     "communities_containing",
     "count",
@@ -52,6 +53,7 @@ __all__ = [
     "read",
     "read_chunks",
     "read_page",
+    "read_rows",
     "snapshot",
     "upsert",
 ]
@@ -74,6 +76,23 @@ class UpsertCounts:
     @property
     def total(self) -> int:
         return self.inserted + self.updated
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Stored rows as plain Python values (column defaults filled) and their geometries."""
+
+    names: tuple[str, ...]
+    records: list[tuple[Any, ...]]
+    geometry: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def column(self, name: str) -> list[Any]:
+        """Return the values of one column, in row order."""
+        i = self.names.index(name)
+        return [r[i] for r in self.records]
 
 
 def _table(kind: str) -> Table:
@@ -210,13 +229,49 @@ def read(
     ``bbox`` is (min lon, min lat, max lon, max lat) and keeps rows whose geometry intersects
     it; ``community`` filters kinds with a community code; ``layer`` filters ``layer_grids``;
     ``level`` filters ``grids``; ``ids`` keeps the rows with those keys (kinds with a one-column
-    key), a keyed read.
+    key; for ``layer_grids`` with ``layer``, those grid ids of the layer), a keyed read.
     """
     query, names = _select(
         session, kind, community=community, bbox=bbox, layer=layer, level=level, ids=ids
     )
     out = _frame(kind, session.execute(query).all(), names)
     return out.sort_values(list(frames.kind(kind).key), kind="stable").reset_index(drop=True)
+
+
+def read_rows(
+    session: Session,
+    kind: str,
+    *,
+    community: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    level: int | None = None,
+    min_level: int | None = None,
+    ids: Sequence[str] | None = None,
+    parents: Sequence[str] | None = None,
+) -> Rows:
+    """Return the rows :func:`read` would, sorted by key, as plain values: no DataFrame, for
+    the few rows an answer built per request needs. ``parents`` keeps ``grids`` whose
+    ``parent_code`` is one of them."""
+    query, names = _select(
+        session, kind, community=community, bbox=bbox, level=level, min_level=min_level,
+        ids=ids, parents=parents,
+    )  # fmt: skip
+    table = _table(kind)
+    rows = session.execute(query.order_by(*(table.c[c] for c in frames.kind(kind).key))).all()
+    defaults = {c.name: c.default for c in frames.kind(kind).columns if c.default is not None}
+    fill = [(i, defaults[n]) for i, n in enumerate(names) if n in defaults]
+    wkb = names.index("wkb")
+    records: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(row)
+        for i, default in fill:
+            if values[i] is None:
+                values[i] = default
+        del values[wkb]
+        records.append(tuple(values))
+    blobs = [None if r[wkb] is None else bytes(r[wkb]) for r in rows]
+    geometry = shapely.from_wkb(blobs) if blobs else np.empty(0, dtype=object)
+    return Rows(tuple(n for n in names if n != "wkb"), records, geometry)
 
 
 def read_chunks(
@@ -289,6 +344,7 @@ def _select(
     level: int | None = None,
     min_level: int | None = None,
     ids: Sequence[str] | None = None,
+    parents: Sequence[str] | None = None,
 ) -> tuple[Select[Any], list[str]]:
     """Return the query of :func:`read` and the names of its result columns."""
     k = frames.kind(kind)
@@ -302,7 +358,13 @@ def _select(
             layers, layers.c.name == table.c.layer
         )
     conditions = _filters(
-        kind, community=community, layer=layer, level=level, min_level=min_level, ids=ids
+        kind,
+        community=community,
+        layer=layer,
+        level=level,
+        min_level=min_level,
+        ids=ids,
+        parents=parents,
     )
     for condition in conditions:
         query = query.where(condition)
@@ -332,11 +394,14 @@ def _filters(
     level: int | None = None,
     min_level: int | None = None,
     ids: Sequence[str] | None = None,
+    parents: Sequence[str] | None = None,
 ) -> list[ColumnElement[bool]]:
     table = _table(kind)
     conditions: list[ColumnElement[bool]] = []
     if ids is not None:
         key = frames.kind(kind).key
+        if kind == "layer_grids" and layer is not None:
+            key = key[1:]  # (layer, grid_id): the grid ids within the layer
         if len(key) != 1:
             raise ValueError(f"{kind} has a key of {len(key)} columns; read it by filters")
         conditions.append(table.c[key[0]].in_([str(i) for i in ids]))
@@ -357,6 +422,10 @@ def _filters(
         if kind != "grids":
             raise ValueError(f"only grids can be filtered by level, not {kind}")
         conditions.append(table.c.level >= int(min_level))
+    if parents is not None:
+        if kind != "grids":
+            raise ValueError(f"only grids can be filtered by parent, not {kind}")
+        conditions.append(table.c.parent_code.in_([str(p) for p in parents]))
     return conditions
 
 

@@ -1,17 +1,24 @@
 """GET /me/assignments: a worker's grids, roles, micro-grids and households; ETag/304; gzip;
-personal numbers masked unless the staffing role needs them."""
+personal numbers masked unless the staffing role needs them; the per-process answer cache
+never serves an answer older than the store."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from seeded import Login
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from staffing_helpers import staff
+from test_plans import Draft, _neighbours
 
-from gridsvc.store import repo, session_scope
+from gridsvc.api.worker_sync import body, version
+from gridsvc.store import make_engine, repo, session_scope
+from gridsvc.store.users import get_user
 
 URL = "/api/v1/me/assignments"
 PHONE_MASK = re.compile(r"^\d{3}\*{4}\d{4}$")
@@ -152,3 +159,104 @@ def test_only_workers_have_assignments_to_fetch(client: TestClient, login: Login
     assert response.status_code == 403
     assert "for grid workers; account 'planner' is a planner" in response.json()["detail"]
     assert client.get(URL).status_code == 401
+
+
+# --- the answer cache -------------------------------------------------------------------------
+
+
+def _fresh(engine: Engine, username: str) -> Any:
+    """Build the account's answer from the store now, bypassing every cache."""
+    with session_scope(engine) as session:
+        user = get_user(session, username)
+        assert user is not None
+        assignments, _ = version(session, user)
+        return json.loads(body(session, user, assignments))
+
+
+def _rows(answer: Any) -> list[dict[str, Any]]:
+    table = answer["households"]
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+
+
+def test_a_repeat_or_a_revalidation_is_answered_from_the_cache(
+    client: TestClient, login: Login, api_store: Engine, code: str
+) -> None:
+    staff(api_store, code, role="grid_member")
+    headers = {**login("worker"), "Accept-Encoding": "gzip"}
+    cache = client.app.state.assignments_cache  # type: ignore[attr-defined]
+    first = client.get(URL, headers=headers)
+    built = cache.misses
+    again = client.get(URL, headers=headers)
+    revalidated = client.get(URL, headers={**headers, "If-None-Match": first.headers["ETag"]})
+    assert (again.status_code, revalidated.status_code) == (200, 304)
+    assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
+    assert cache.misses == built and cache.hits >= 2
+
+
+def test_a_cached_answer_is_never_served_after_a_change(
+    client: TestClient, login: Login, api_store: Engine, store_url: str, code: str
+) -> None:
+    """Each change, written through another engine (as another process would), is in the
+    very next answer, which always equals one built from scratch; masking follows the role."""
+    grid = staff(api_store, code, role="grid_member")
+    headers = login("worker")
+    cache = client.app.state.assignments_cache  # type: ignore[attr-defined]
+
+    def fetch() -> Any:
+        response = client.get(URL, headers=headers)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer == _fresh(api_store, "worker")
+        return answer
+
+    first = fetch()
+    assert all(PHONE_MASK.match(r["phone"]) for r in _rows(first))
+    other = make_engine(store_url)
+    try:
+        # staffing: the worker becomes the police grid leader and reads numbers in full
+        staff(other, code, role="police_grid_leader", leader_role="grid_member")
+        promoted = fetch()
+        stored = _households(api_store, code)
+        assert _rows(promoted) and all(
+            r["phone"] == stored[r["id"]]["phone"]
+            and r["id_number"] == stored[r["id"]]["id_number"]
+            for r in _rows(promoted)
+        )
+        # a household of his grid changes
+        target = _rows(promoted)[0]["id"]
+        with session_scope(other) as session:
+            row = repo.read(session, "households", ids=[target])
+            repo.upsert(session, "households", row.assign(care_tags="独居老人;test"))
+        edited = fetch()
+        assert {r["id"]: r["care_tags"] for r in _rows(edited)}[target] == "独居老人;test"
+        # a write in another community leaves his answer cached
+        hits = cache.hits
+        with session_scope(other) as session:
+            elsewhere = repo.read(session, "households", ids=[target])
+            elsewhere = elsewhere.assign(id="elsewhere-1", community_code="110101001001")
+            repo.upsert(session, "households", elsewhere)
+        assert fetch() == edited and cache.hits == hits + 1
+        # his grid is merged with a neighbour in a published plan
+        draft = Draft(client, login("planner"), code)
+        shapes = draft.shapes()
+        pair = next(p for p in _neighbours(shapes) if grid in p)
+        assert draft.edit({"op": "merge", "grids": list(pair)}).status_code == 200
+        published = client.post(
+            f"/api/v1/plans/{draft.id}/publish",
+            json={},
+            headers={**draft.headers, "If-Match": draft.etag},
+        )
+        assert published.status_code == 200, published.text
+        assert fetch() != edited
+        # his account is moved to another grid
+        elsewhere_grid = next(c for c in sorted(shapes) if c not in pair)  # untouched
+        with other.begin() as conn:
+            conn.execute(
+                text("UPDATE users SET scope = :scope WHERE username = 'worker'"),
+                {"scope": elsewhere_grid},
+            )
+        moved = fetch()
+        assert [f["id"] for f in moved["grids"]["features"]] == [elsewhere_grid]
+        assert all(PHONE_MASK.match(r["phone"]) for r in _rows(moved))  # no role there
+    finally:
+        other.dispose()

@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from needs import missing
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from gridsvc.store import repo, session_scope
@@ -104,6 +107,48 @@ def test_single_items_and_a_missing_one(client: TestClient, api_store: Engine, c
     assert one.status_code == 200
     assert one.json()["type"] == "Feature" and one.json()["id"] == grid
     assert client.get(f"{BASE}/collections/grids/items/999").status_code == 404
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[str]]:
+    """Collect the SQL ``engine`` runs inside the block."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize(
+    ("collection", "table", "key"),
+    [
+        ("communities", "communities", "code"),
+        ("grids", "grids", "code"),
+        ("microgrids", "grids", "code"),
+        ("layer-police", "layer_grids", "grid_id"),
+    ],
+)
+def test_a_single_item_is_a_keyed_read_equal_to_its_page_entry(
+    client: TestClient, api_store: Engine, collection: str, table: str, key: str
+) -> None:
+    listed = client.get(f"{BASE}/collections/{collection}/items", params={"limit": 1000}).json()
+    assert listed["features"]
+    for expected in listed["features"][:3]:
+        with _statements(api_store) as seen:
+            response = client.get(f"{BASE}/collections/{collection}/items/{expected['id']}")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/geo+json")
+        got = response.json()
+        links = got.pop("links")
+        assert got == expected
+        assert {link["rel"] for link in links} == {"self", "collection"}
+        reads = [q for q in seen if f"FROM {table}" in q]
+        assert reads and all(f"{table}.{key} IN" in q for q in reads), reads
 
 
 # --- a real server read by GDAL ---------------------------------------------------------------

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import geopandas as gpd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ...errors import NotFoundError
-from ...geo import geojson_features
+from ...geo import feature_collection
 from ...store import repo
 from ..deps import SessionDep
 from ..paging import GEOJSON, MAX_LIMIT, BboxQuery, OffsetQuery, page, parse_bbox
@@ -52,20 +51,6 @@ def _collections(session: Session) -> dict[str, tuple[str, str, str]]:
     for layer in repo.layer_names(session):
         out[LAYER + layer] = ("layer_grids", "grid_id", f"Departmental layer {layer}")
     return out
-
-
-def _frame(
-    session: Session,
-    cid: str,
-    bbox: tuple[float, float, float, float] | None,
-    community: str | None = None,
-) -> Any:
-    kind = _collection(session, cid)[0]
-    if cid.startswith(LAYER):
-        return repo.read(session, kind, layer=cid[len(LAYER) :], bbox=bbox)
-    level = 1 if cid == "grids" else None
-    frame = repo.read(session, kind, bbox=bbox, level=level, community=community)
-    return frame[frame["level"] >= 2] if cid == "microgrids" else frame
 
 
 def _collection(session: Session, cid: str) -> tuple[str, str, str]:
@@ -165,17 +150,16 @@ def items(
 def item(
     request: Request, collection_id: str, feature_id: str, session: SessionDep
 ) -> JSONResponse:
-    """One feature."""
-    key = _collection(session, collection_id)[1]
-    # a grid or community code starts with its community's 12 digits: read only that community
-    coded = key == "code" and len(feature_id) >= 12 and feature_id.isdigit()
-    frame: gpd.GeoDataFrame = _frame(
-        session, collection_id, None, community=feature_id[:12] if coded else None
-    )
-    hit = frame[frame[key] == feature_id]
+    """One feature: a keyed read of that one row."""
+    kind, key, _ = _collection(session, collection_id)
+    layer = collection_id[len(LAYER) :] if collection_id.startswith(LAYER) else None
+    level = 1 if collection_id == "grids" else None
+    hit = repo.read(session, kind, ids=[feature_id], layer=layer, level=level)
+    if collection_id == "microgrids":
+        hit = hit[hit["level"] >= 2]
     if hit.empty:
         raise NotFoundError(f"feature {feature_id!r} is not in collection {collection_id!r}")
-    feature = next(geojson_features(hit, id_column=key))
+    feature: dict[str, Any] = feature_collection(hit, id_column=key)["features"][0]
     collection_url = str(request.url_for("ogc_collection", collection_id=collection_id))
     feature["links"] = [
         _link(str(request.url), "self", GEOJSON),
