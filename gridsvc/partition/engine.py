@@ -80,7 +80,7 @@ def partition(
     seed: int = 0,
     existing: gpd.GeoDataFrame | None = None,
     locked: Collection[str] = (),
-    budget_seconds: float | None = None,
+    budget: float | None = None,
     dedicated: bool = False,
 ) -> PartitionResult:
     """Partition a community into nested grids within ``levels`` bounds (EPSG:4326 in and out).
@@ -88,9 +88,11 @@ def partition(
     The method is deterministic; ``seed`` is accepted for the interface and recorded.
     ``soft_barriers`` (lines or polygons, e.g. other departments' grids) are followed where the
     bounds allow: cutting along them is cheap, crossing them is allowed and not reported.
-    ``budget_seconds`` bounds the optional search (exact solvers, ReCom repair) for this
-    community, counted from the start of the call (None: unlimited); once it is spent the
-    heuristic's plans stand and misses not proved unavoidable are reported as "not proved".
+    ``budget`` bounds the optional search (exact solvers, ReCom repair) for this community in
+    units of deterministic work (see :mod:`.budget`; None: unlimited), so the plan does not
+    depend on the machine's speed or load; once it is spent the heuristic's plans stand and
+    misses not proved unavoidable are reported as "not proved". A solver call stopped by the
+    last-resort wall-clock cap makes the report's ``totals.reproducible`` false.
     ``dedicated`` turns non-residential sites (buildings whose ``use`` is school, market,
     enterprise or hospital, or with a truthy ``dedicated`` column) into dedicated (专属) grids
     of kind "dedicated", outside the household bounds.
@@ -126,7 +128,7 @@ def partition(
     compounds = _compounds(buildings)
     sites = site_footprints(buildings.to_crs(crs)) if dedicated and buildings is not None else None
     notes: list[Note] = []
-    budget = Budget(budget_seconds)
+    work = Budget(budget)
     from .existing import keep_existing
 
     kept, frozen, todo_outline, todo_rows, history = keep_existing(
@@ -145,7 +147,7 @@ def partition(
         notes,
         kept=[n for n in kept if n.level == 1],
         soft=soft,
-        budget=budget,
+        budget=work,
         sites=sites,
     )
     _code_level(fresh, code, 1, taken=history["taken"])
@@ -197,10 +199,8 @@ def partition(
         seed=seed,
         kind="rural" if _is_rural(boundary) else "community",
     )
-    result.report["totals"]["budget"] = {
-        "seconds": budget_seconds,
-        "skipped_steps": budget.skipped,
-    }
+    result.report["totals"]["budget"] = work.report()
+    result.report["totals"]["reproducible"] = work.wall_capped == 0
     return result
 
 
