@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +99,7 @@ def partition(
     """
     started = time.perf_counter()
     levels = tuple(levels)
+    shapes = None
     if boundary.crs is None:
         boundary = boundary.set_crs(WGS84)
     crs = metric_crs(boundary)
@@ -112,7 +113,8 @@ def partition(
                     field=count_field,
                 )
             )
-        households = areas_to_households(areas, count_field, crs)
+        households = areas_to_households(areas, count_field, crs, within=boundary)
+        shapes = shapely.set_precision(areas.to_crs(crs).geometry.to_numpy(), GRID_SIZE)
     validate_inputs(boundary, households, buildings, levels, crs)
     assert households is not None
     code = str(boundary["code"].iloc[0]) if "code" in boundary.columns else "000000000000"
@@ -123,6 +125,12 @@ def partition(
         **{c: hh[c] if c in hh.columns else None for c in ("building_id", "unit", "floor", "size")}
     )
     xy = shapely.get_coordinates(hh.geometry.to_numpy())
+    area_of = None if shapes is None else hh["area"].to_numpy(dtype=np.int64)
+
+    def lots(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return the areas of household ``rows`` and every area's polygon (areas mode)."""
+        return None if area_of is None or shapes is None else (area_of[rows], shapes)
+
     lines = _barrier_geoms(barriers, crs)
     soft = _barrier_geoms(soft_barriers, crs)
     compounds = _compounds(buildings)
@@ -149,6 +157,7 @@ def partition(
         soft=soft,
         budget=work,
         sites=sites,
+        areas=lots,
     )
     _code_level(fresh, code, 1, taken=history["taken"])
     nodes += fresh
@@ -170,6 +179,7 @@ def partition(
                 to_wgs=to_wgs,
                 notes=[],
                 atoms=atoms.restrict(rows),
+                areas=lots(rows),
             )
             kids = []
             for c in cells:
@@ -218,6 +228,7 @@ def _fresh_grids(
     soft: np.ndarray | None = None,
     budget: Budget | None = None,
     sites: np.ndarray | None = None,
+    areas: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> list[Node]:
     """Partition the territory no kept grid covers; empty pieces join kept grids if they can."""
     if todo is None or shapely.area(todo) <= SLIVER_M2:
@@ -241,6 +252,7 @@ def _fresh_grids(
             soft_barriers=soft,
             budget=budget,
             sites=sites,
+            areas=None if areas is None else areas(rows),
         )
         for c in cells:
             c.members = rows[c.members]

@@ -25,7 +25,7 @@ from .budget import HIGHS_NODES, HIGHS_NONZEROS, WALL_CAP_SECONDS, Budget
 __all__ = ["ExactOutcome", "enumerate_groups", "exact_partition", "stuck_atoms"]
 
 log = logging.getLogger(__name__)
-GROUP_LIMIT = 6_000  # beyond this many candidate groups the heuristic is used instead
+GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +221,7 @@ def _solve_cover(
         cols += options
         lower.append(1.0 if w[x] > 0 else 0.0)
         upper.append(1.0)
-    if len(rows) / HIGHS_NONZEROS > budget.left():  # the root LP alone would overspend
+    if len(rows) / HIGHS_NONZEROS > budget.cap(units):  # the root LP alone would overspend
         budget.skipped += 1
         return None
     matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(covering), len(groups)))

@@ -17,6 +17,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
+from .area_cells import area_territory
 from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
 from .empties import share_empty_cells
@@ -322,6 +323,7 @@ def partition_level(
     budget: Budget | None = None,
     atoms: AtomColumns | None = None,
     sites: np.ndarray | None = None,
+    areas: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Cell]:
     """Partition ``outline`` holding ``households`` (rows aligned with ``xy``) into cells.
 
@@ -330,7 +332,9 @@ def partition_level(
     ``atoms`` built beforehand for these rows (see :meth:`AtomColumns.restrict`) replace
     ``households``, which may then be None. ``sites`` (footprints of schools, markets, …) make
     dedicated grids: the empty block around each becomes a grid of its own, flagged "dedicated"
-    (a site in an inhabited block is cut out of it along its footprint).
+    (a site in an inhabited block is cut out of it along its footprint). ``areas`` (area of
+    each household row, area polygons in metres) gives areal units their own polygons as
+    territory (see :mod:`.area_cells`).
     """
     budget = budget if budget is not None else Budget()
     positions = np.arange(len(xy))
@@ -345,13 +349,19 @@ def partition_level(
     barriers = with_sites(outline, barriers, sites, ground_xy)
     local = {int(g): i for i, g in enumerate(ground)}
     home_atom = np.array([local[int(g)] for g in atoms.ground[atoms.member]], dtype=np.int64)
-    terr = tessellate(
-        outline,
-        ground_xy,
-        barriers,
-        soft_barriers,
-        members=None if soft_barriers is None else (xy, home_atom),  # soft lines cut units
-    )
+    terr = None
+    if areas is not None:
+        terr = area_territory(
+            outline, ground_xy, barriers, soft_barriers, members=(xy, home_atom), areas=areas
+        )
+    if terr is None:
+        terr = tessellate(
+            outline,
+            ground_xy,
+            barriers,
+            soft_barriers,
+            members=(xy, home_atom),  # every household inside its atom's cell
+        )
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
     gxy = np.concatenate(
