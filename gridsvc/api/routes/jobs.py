@@ -35,11 +35,19 @@ router = APIRouter(tags=["jobs"])
 Code = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
-class PartitionRequest(BaseModel):
+class CommunitiesRequest(BaseModel):
     communities: list[Code] = Field(min_length=1, max_length=100)
 
 
-class MergeRequest(PartitionRequest):
+class PartitionRequest(CommunitiesRequest):
+    dedicated: bool | None = Field(
+        default=None,
+        description="make schools, markets, enterprises, hospitals dedicated (专属) grids "
+        "(default: the server's dedicated_grids setting)",
+    )
+
+
+class MergeRequest(CommunitiesRequest):
     layers: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None,
         max_length=20,
@@ -47,7 +55,7 @@ class MergeRequest(PartitionRequest):
     )
 
 
-class AssignRequest(PartitionRequest):
+class AssignRequest(CommunitiesRequest):
     model: str = Field(
         default="1+1+N",
         min_length=1,
@@ -102,6 +110,8 @@ def start_partition(
 ) -> dict[str, Any]:
     """Partition communities in the background and publish the result; 202 with the job."""
     codes = _codes(session, user, body.communities)
+    if body.dedicated is not None:
+        settings = settings.model_copy(update={"dedicated_grids": body.dedicated})
     return _submit(
         "partition", partition_job(codes, settings=settings), codes, request, response, user
     )
