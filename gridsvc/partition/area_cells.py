@@ -24,9 +24,10 @@ from .territory import (
     Territory,
     _block_of,
     _cells_in_block,
-    _cut_soft,
     _majority,
+    assemble,
     blocks,
+    cut_soft_lines,
 )
 
 __all__ = ["area_territory"]
@@ -105,17 +106,5 @@ def area_territory(
         return None
     cells = np.array([shapely.union_all(p, grid_size=GRID_SIZE) for p in parts], dtype=object)
     orphan_ids = np.array(orphan_block, dtype=np.int64)
-    territory = Territory(
-        atoms=np.arange(len(xy)),
-        cells=cells,
-        cell_block=block_of,
-        orphans=np.array(orphans, dtype=object),
-        orphan_block=orphan_ids,
-        blocks=hard,
-        cell_soft=block_of,
-        orphan_soft=orphan_ids,
-    )
-    if soft is None or len(soft) == 0:
-        return territory
-    lines = np.concatenate([np.asarray([] if barriers is None else barriers, dtype=object), soft])
-    return _cut_soft(territory, blocks(outline, lines), sites[same], owner[same])
+    territory = assemble(cells, block_of, np.array(orphans, dtype=object), orphan_ids, hard)
+    return cut_soft_lines(territory, outline, barriers, soft, sites[same], owner[same])

@@ -210,17 +210,40 @@ def tessellate(
             cells[a] = (
                 cell if cells[a] is None else shapely.union(cells[a], cell, grid_size=GRID_SIZE)
             )
-    orphan_ids = np.array(orphans, dtype=np.int64)
-    territory = Territory(
-        atoms=np.arange(len(xy)),
+    empty = np.array([hard[b] for b in orphans], dtype=object)
+    territory = assemble(cells, block_of, empty, np.array(orphans, dtype=np.int64), hard)
+    return cut_soft_lines(territory, outline, barriers, soft, sites, owner)
+
+
+def assemble(
+    cells: np.ndarray,
+    block_of: np.ndarray,
+    orphans: np.ndarray,
+    orphan_block: np.ndarray,
+    hard: np.ndarray,
+) -> Territory:
+    """Return the territory of atoms 0…n-1 before soft lines cut it."""
+    return Territory(
+        atoms=np.arange(len(cells)),
         cells=cells,
         cell_block=block_of,
-        orphans=np.array([hard[b] for b in orphans], dtype=object),
-        orphan_block=orphan_ids,
+        orphans=orphans,
+        orphan_block=orphan_block,
         blocks=hard,
         cell_soft=block_of,
-        orphan_soft=orphan_ids,
+        orphan_soft=orphan_block,
     )
+
+
+def cut_soft_lines(
+    territory: Territory,
+    outline: BaseGeometry,
+    barriers: np.ndarray | None,
+    soft: np.ndarray | None,
+    sites: np.ndarray,
+    owner: np.ndarray,
+) -> Territory:
+    """Return ``territory`` cut along ``soft`` lines (unchanged without any)."""
     if soft is None or len(soft) == 0:
         return territory
     lines = np.concatenate([np.asarray([] if barriers is None else barriers, dtype=object), soft])
