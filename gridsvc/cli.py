@@ -167,6 +167,14 @@ def partition(
         int | None, typer.Option("--micro-max", help="micro-grid upper bound")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    dedicated: Annotated[
+        bool | None,
+        typer.Option(
+            "--dedicated/--no-dedicated",
+            help="make schools, markets, enterprises, hospitals (buildings' use) dedicated "
+            "(专属) grids (default: setting dedicated_grids)",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Split a community into base grids and micro-grids; write GeoJSON, CSV and a report."""
@@ -179,6 +187,7 @@ def partition(
         max_households=max_households,
         micro_max_households=micro_max,
         seed=seed,
+        dedicated_grids=dedicated,
     )
     if boundary is None:
         console.print("[red]error:[/red] --boundary FILE is required")

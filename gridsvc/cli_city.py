@@ -42,7 +42,10 @@ def run_city_command(
     config: Annotated[Path | None, typer.Option(help="settings file", exists=True)] = None,
     budget: Annotated[
         float,
-        typer.Option(help="CPU seconds of exact search per community (< 0: no limit)"),
+        typer.Option(
+            help="units of deterministic exact-search work per community, about one CPU second "
+            "each (< 0: no limit)"
+        ),
     ] = 1.0,
 ) -> None:
     """Partition (with --layers and --roster: merge and staff) every community on Dask."""
@@ -50,7 +53,7 @@ def run_city_command(
 
     try:
         settings = load_settings(
-            config, database_url=store, partition_budget_seconds=None if budget < 0 else budget
+            config, database_url=store, partition_budget=None if budget < 0 else budget
         )
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Self
 
@@ -38,11 +39,13 @@ class Settings(BaseSettings):
     min_households: int = Field(30, ge=0, description="base grid lower bound")
     max_households: int = Field(50, ge=1, description="base grid upper bound")
     micro_max_households: int = Field(15, ge=1, description="micro-grid upper bound")
-    partition_budget_seconds: float | None = Field(
+    partition_budget: float | None = Field(
         None,
         ge=0,
-        description="CPU seconds per community for the partition's exact search and repair "
-        "(None: unlimited; a city-wide run uses a fraction of a second)",
+        description="units of deterministic work per community for the partition's exact search "
+        "and repair: one unit is one second of CP-SAT deterministic time, about one CPU second "
+        "(see gridsvc.partition.budget; None: unlimited; a city-wide run uses about one). "
+        "Formerly partition_budget_seconds (CPU seconds), still read under that name",
     )
     dedicated_grids: bool = Field(
         False, description="make schools, markets, enterprises, hospitals dedicated grids"
@@ -62,6 +65,20 @@ class Settings(BaseSettings):
         None, description="folder of the npm browser assets (default: <repo>/node_modules)"
     )
     tianditu_key: str = Field("", description="API key (tk) for Tianditu map tiles")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        """Read the budget under its old name (``partition_budget_seconds``) too."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        old = data.pop("partition_budget_seconds", None)
+        if old is None:
+            old = os.environ.get("GRIDSVC_PARTITION_BUDGET_SECONDS")
+        if old is not None and data.get("partition_budget") is None:
+            data["partition_budget"] = old
+        return data
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:

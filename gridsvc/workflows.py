@@ -89,7 +89,7 @@ def engine_options(settings: Settings) -> dict[str, Any]:
     return {
         "levels": partition_levels(settings),
         "seed": settings.seed,
-        "budget_seconds": settings.partition_budget_seconds,
+        "budget": settings.partition_budget,
         "dedicated": settings.dedicated_grids,
     }
 

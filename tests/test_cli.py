@@ -47,6 +47,28 @@ def test_partition_refuses_min_above_max(tmp_path: Path) -> None:
     assert "min_households 60 > max_households 50" in result.output
 
 
+@pytest.mark.slow
+def test_partition_dedicated_flag_makes_school_and_market_grids(tmp_path: Path) -> None:
+    urban = FIXTURES / "urban"
+    args = ["partition", "--out", str(tmp_path), "--dedicated"]
+    for part in ("boundary", "households", "buildings", "barriers"):
+        name = "community" if part == "boundary" else part
+        args += [f"--{part}", str(urban / f"{name}.geojson")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    grids = gpd.read_file(tmp_path / "grids.geojson")
+    dedicated = grids[grids["kind"] == "dedicated"]
+    assert len(dedicated) == 2 and (dedicated["households"] == 0).all()
+    buildings = gpd.read_file(urban / "buildings.geojson")
+    sites = buildings[buildings["use"].isin(["school", "market"])]
+    for site in sites.geometry:  # each site lies in a dedicated grid
+        assert dedicated.geometry.contains(site.representative_point()).sum() == 1
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["totals"]["dedicated_grids"] == 2
+    flagged = {g["code"] for g in report["grids"] if "dedicated" in g["flags"]}
+    assert flagged == set(dedicated["code"])
+
+
 def test_import_export_and_map_through_the_cli(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'g.sqlite'}"
     village = FIXTURES / "village"

@@ -90,12 +90,17 @@ def test_partition_command_writes_the_four_outputs(tmp_path: Path) -> None:
     assert grids["households"].sum() == len(households)
 
 
+def test_the_old_budget_setting_name_is_still_read() -> None:
+    assert load_settings(partition_budget_seconds=2.5).partition_budget == 2.5
+    assert load_settings(partition_budget_seconds=2.5, partition_budget=1.0).partition_budget == 1.0
+
+
 @pytest.mark.parametrize(("dedicated", "expected"), [(True, 1), (False, 0)])
 def test_settings_turn_on_dedicated_grids_and_set_the_budget(
     tmp_path: Path, dedicated: bool, expected: int
 ) -> None:
     """The village's enterprise becomes a dedicated grid only when the setting asks for it."""
-    settings = load_settings(dedicated_grids=dedicated, partition_budget_seconds=5.0)
+    settings = load_settings(dedicated_grids=dedicated, partition_budget=5.0)
     inputs = PartitionInputs(
         boundary=VILLAGE / "community.geojson",
         households=VILLAGE / "households.geojson",
@@ -104,7 +109,7 @@ def test_settings_turn_on_dedicated_grids_and_set_the_budget(
     )
     report = run_partition_files(inputs, tmp_path / "out", settings=settings)
     assert report["totals"]["dedicated_grids"] == expected
-    assert report["totals"]["budget"]["seconds"] == 5.0
+    assert report["totals"]["budget"]["units"] == 5.0
     grids = gpd.read_file(tmp_path / "out" / "grids.geojson")
     assert (grids["kind"] == "dedicated").sum() == expected
 

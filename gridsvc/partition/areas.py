@@ -21,7 +21,11 @@ __all__ = ["areas_to_households"]
 
 
 def _lattice(poly: Any, count: int) -> np.ndarray:
-    """Return ``count`` points inside ``poly`` on a lattice (deterministic)."""
+    """Return ``count`` points inside ``poly`` on a lattice (deterministic).
+
+    Each point is nudged by up to a tenth of the lattice step (a fixed-seed jitter): on an exact
+    lattice four points share a circle, and GEOS then leaves some Voronoi cells empty.
+    """
     if count <= 0:
         return np.empty((0, 2))
     x0, y0, x1, y1 = poly.bounds
@@ -31,6 +35,7 @@ def _lattice(poly: Any, count: int) -> np.ndarray:
         ys = np.arange(y0 + step / 2, y1, step)
         gx, gy = np.meshgrid(xs, ys)
         pts = np.column_stack([gx.ravel(), gy.ravel()])
+        pts += np.random.default_rng(0).uniform(-0.1, 0.1, pts.shape) * step
         inside = pts[shapely.contains_xy(poly, pts[:, 0], pts[:, 1])] if len(pts) else pts
         if len(inside) >= count:
             pick = np.linspace(0, len(inside) - 1, count).round().astype(int)
@@ -40,8 +45,19 @@ def _lattice(poly: Any, count: int) -> np.ndarray:
     return np.repeat(rp, count, axis=0)
 
 
-def areas_to_households(areas: gpd.GeoDataFrame, count_field: str, crs: Any) -> gpd.GeoDataFrame:
-    """Return one household point per counted household of each area, in ``crs``."""
+def areas_to_households(
+    areas: gpd.GeoDataFrame,
+    count_field: str,
+    crs: Any,
+    *,
+    within: gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Return one household point per counted household of each area, in ``crs``.
+
+    Column ``area`` holds the position of each household's area in ``areas``. With ``within``
+    (the community boundary) the points keep to the part of each area inside it, so an area
+    drawn a little past the boundary still has every household in some grid.
+    """
     counts = pd.to_numeric(areas[count_field], errors="coerce")
     bad = np.flatnonzero((counts.isna() | (counts < 0)).to_numpy())
     if len(bad):
@@ -57,18 +73,23 @@ def areas_to_households(areas: gpd.GeoDataFrame, count_field: str, crs: Any) -> 
             ]
         )
     metric = areas.to_crs(crs)
+    shapes = metric.geometry.to_numpy()
+    if within is not None:
+        clipped = shapely.intersection(shapes, within.to_crs(crs).union_all())
+        shapes = np.where(shapely.area(clipped) > 0, clipped, shapes)
     ids = (
         areas["id"].astype(str)
         if "id" in areas.columns
         else pd.Series(areas.index.astype(str), index=areas.index)
     )
-    rows_xy, rows_id, rows_b = [], [], []
-    for i, (geom, n) in enumerate(zip(metric.geometry, counts.astype(int), strict=True)):
+    rows_xy, rows_id, rows_b, rows_area = [], [], [], []
+    for i, (geom, n) in enumerate(zip(shapes, counts.astype(int), strict=True)):
         pts = _lattice(geom, int(n))
         rows_xy.append(pts)
         aid = ids.iloc[i]
         rows_id += [f"{aid}#{j + 1}" for j in range(len(pts))]
         rows_b += [f"area:{aid}"] * len(pts)
+        rows_area += [i] * len(pts)
     xy = np.concatenate(rows_xy) if rows_xy else np.empty((0, 2))
     frame = gpd.GeoDataFrame(
         {
@@ -77,6 +98,7 @@ def areas_to_households(areas: gpd.GeoDataFrame, count_field: str, crs: Any) -> 
             "unit": [None] * len(rows_id),
             "floor": [None] * len(rows_id),
             "size": [1] * len(rows_id),
+            "area": rows_area,
         },
         geometry=gpd.GeoSeries(shapely.points(xy), crs=crs),
         crs=crs,

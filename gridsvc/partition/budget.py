@@ -1,34 +1,68 @@
-"""A per-community time budget for the optional search: exact solvers and ReCom repair.
+"""A per-community budget of deterministic work for the optional search: exact solvers and ReCom.
 
-The clock is the process's CPU time (``time.process_time``, solver threads included) since the
-community's partition started, so a loaded machine does not shrink the budget. Bisection,
-boundary moves and the micro-grids always run; the exact methods (HiGHS, CP-SAT) and the ReCom
-repair run only while the budget lasts, and each solver call gets at most what is left.
-``Budget(None)`` never runs out (the default: fixtures and the API get the full proofs); a city
-runner passes a fraction of a second.
+The budget counts work, never time, so a plan depends only on its input: the same community
+partitioned on a fast idle machine or a slow loaded one gets the same codes and geometry.
+**One unit** is one second of CP-SAT's deterministic time — OR-Tools' own count of the work a
+search did, calibrated to about one second of one core, the same on any machine. The other
+optional steps are charged in the same unit by counting their work:
+
+- HiGHS set partitioning: ``HIGHS_NONZEROS`` nonzeros of its matrix cost one unit (the LP work
+  at the root) and ``HIGHS_NODES`` branch-and-bound nodes cost one unit; a call may explore only
+  the nodes the budget has left (``mip_max_nodes``);
+- CP-SAT (re-splits, lumpiness proofs): its deterministic time (``max_deterministic_time``,
+  one worker and a fixed seed, so its search is repeatable) plus ``CP_SAT_TERMS`` variables and
+  constraints of the model per unit (building the model in Python costs more than most solves);
+- a ReCom re-split by bisection: ``RESPLIT_ATOMS`` atoms re-split cost one unit.
+
+On this 2-core machine one unit takes roughly one CPU second. Bisection, boundary moves and the
+micro-grids always run; the exact methods and the ReCom repair run only while the budget lasts.
+``Budget(None)`` never runs out (the default: fixtures and the API get the full proofs; each call
+still has its own work limit); a city run passes about one unit per community.
+
+Every solver call also gets a generous wall-clock cap (``WALL_CAP_SECONDS``) as a last resort
+against a machine so starved that a call would hang. A call stopped by it is counted in
+``wall_capped``; such a plan may differ from a re-run, and the report says it is not
+reproducible.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["Budget"]
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+__all__ = [
+    "CP_SAT_TERMS",
+    "HIGHS_NODES",
+    "HIGHS_NONZEROS",
+    "RESPLIT_ATOMS",
+    "WALL_CAP_SECONDS",
+    "Budget",
+]
+
+HIGHS_NONZEROS = 15_000  # matrix nonzeros of a set-partitioning model per unit (root LP)
+HIGHS_NODES = 100  # HiGHS branch-and-bound nodes per unit
+RESPLIT_ATOMS = 2_000  # atoms re-split by bisection (ReCom) per unit
+CP_SAT_TERMS = 50_000  # variables + constraints of CP-SAT models built per unit
+WALL_CAP_SECONDS = 120.0  # last-resort wall-clock cap of one solver call
 
 
 @dataclass(slots=True)
 class Budget:
-    """Seconds since ``started`` the optional search may run; ``None`` means unlimited."""
+    """Units of deterministic work the optional search may still do; ``None`` means unlimited."""
 
-    seconds: float | None = None
-    started: float = field(default_factory=time.process_time)
+    units: float | None = None
+    spent: float = 0.0
     skipped: int = 0  # optional steps skipped because the budget was spent
+    wall_capped: int = 0  # solver calls stopped by the wall-clock cap (not reproducible)
 
     def left(self) -> float:
-        """Return the seconds left (infinite without a budget)."""
-        if self.seconds is None:
+        """Return the units left (infinite without a budget)."""
+        if self.units is None:
             return float("inf")
-        return max(0.0, self.seconds - (time.process_time() - self.started))
+        return max(0.0, self.units - self.spent)
 
     def allows(self) -> bool:
         """Return True if optional search may still run; count the step as skipped if not."""
@@ -37,6 +71,42 @@ class Budget:
         self.skipped += 1
         return False
 
-    def cap(self, seconds: float) -> float:
-        """Return ``seconds`` cut to what is left of the budget."""
-        return min(seconds, self.left())
+    def cap(self, units: float) -> float:
+        """Return ``units`` cut to what is left of the budget."""
+        return min(units, self.left())
+
+    def charge(self, units: float) -> None:
+        """Count ``units`` of work as done."""
+        self.spent += max(0.0, units)
+
+    def cp_sat(self, units: float) -> cp_model.CpSolver:
+        """Return a CP-SAT solver limited to ``units`` (cut to what is left), repeatable."""
+        from ortools.sat.python import cp_model
+
+        solver = cp_model.CpSolver()
+        solver.parameters.max_deterministic_time = self.cap(units)
+        solver.parameters.max_time_in_seconds = WALL_CAP_SECONDS
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = 0
+        return solver
+
+    def settle_cp_sat(
+        self, model: cp_model.CpModel, solver: cp_model.CpSolver, status: cp_model.CpSolverStatus
+    ) -> None:
+        """Charge a finished CP-SAT search; note it if the wall-clock cap stopped it."""
+        from ortools.sat.python import cp_model
+
+        terms = len(model.proto.variables) + len(model.proto.constraints)
+        self.charge(solver.deterministic_time + terms / CP_SAT_TERMS)
+        finished = status in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+        if not finished and solver.wall_time >= WALL_CAP_SECONDS:
+            self.wall_capped += 1
+
+    def report(self) -> dict[str, float | int | None]:
+        """Return the budget's line of the report."""
+        return {
+            "units": self.units,
+            "spent_units": round(self.spent, 3),
+            "skipped_steps": self.skipped,
+            "wall_capped_calls": self.wall_capped,
+        }

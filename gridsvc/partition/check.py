@@ -1,6 +1,10 @@
 """The one validator of a partition: rules 1–5 of the partition issue.
 
-1. every household in exactly one base grid and one grid of every deeper level;
+1. every household in exactly one base grid and one grid of every deeper level, and its point
+   inside (covered by) that grid's polygon, within ``INSIDE_TOL``. In areas mode the households
+   are the points standing for each area's count, spread inside the area (see :mod:`.areas`),
+   and an area's territory is its own polygon (see :mod:`.area_cells`): there the rule says
+   every area, and every strip of a split area, lies in its grid;
 2. every grid within its level's bounds, unless flagged ``exception`` (proved infeasible) or
    ``locked`` (kept as the planner left it);
 3. no stairwell unit split, unless it alone exceeds the upper bound and the split is stacked
@@ -26,6 +30,7 @@ __all__ = ["check_partition"]
 
 AREA_TOL = 1.0  # m² of overlap or stray part tolerated (coordinates are rounded in WGS 84)
 EDGE_TOL = 0.01  # m: gaps along the outline up to this wide (snapping to 1 cm) are tolerated
+INSIDE_TOL = 1e-6  # m: a household this close to its grid counts as inside
 
 
 def _tiles(parent: shapely.Geometry, geoms: np.ndarray, codes: list[str], what: str) -> list[str]:
@@ -80,6 +85,22 @@ def _units(hh: pd.DataFrame, codes: np.ndarray, grids: pd.DataFrame, b: Bounds, 
     return problems
 
 
+def _inside(points: np.ndarray, ids: pd.Index, codes: np.ndarray, grids: gpd.GeoDataFrame) -> list:
+    """Return a problem if some household point lies outside its grid's polygon."""
+    geom_of = dict(zip(grids["code"].astype(str), grids.geometry, strict=True))
+    known = np.array([c in geom_of for c in codes], dtype=bool)
+    geoms = np.array([geom_of[c] for c in codes[known]], dtype=object)
+    gap = shapely.distance(geoms, points[known])
+    far = np.flatnonzero(gap > INSIDE_TOL)
+    if not len(far):
+        return []
+    worst = far[np.argsort(-gap[far], kind="stable")][:5]
+    shown = ", ".join(
+        f"{ids[known][i]} ({gap[i]:.2f} m from {codes[known][i]})" for i in worst.tolist()
+    )
+    return [f"{len(far)} households are not covered by their grid's polygon, e.g. {shown}"]
+
+
 def check_partition(
     boundary: gpd.GeoDataFrame,
     households: gpd.GeoDataFrame,
@@ -93,6 +114,8 @@ def check_partition(
     every = pd.concat([grids, micro], ignore_index=True)
     every = gpd.GeoDataFrame(every, geometry="geometry", crs=grids.crs or WGS84)
     crs = metric_crs(boundary)
+    metric = every.to_crs(crs)
+    points = households.to_crs(crs).geometry.to_numpy()
     problems: list[str] = []
     ids = households["id"].astype(str) if "id" in households else households.index.astype(str)
     counts = assignment["household_id"].astype(str).value_counts()
@@ -135,7 +158,8 @@ def check_partition(
             if not b.lo <= n <= b.hi and not excused and counted:
                 problems.append(f"grid {r.code} holds {n} households, outside {b.lo}–{b.hi}")
         problems += _units(households, codes, level_grids, b, depth)
-    metric = every.to_crs(crs)
+        found = _inside(points, pd.Index(ids), codes, metric[metric["level"] == depth])
+        problems += [f"level {depth}: {p}" for p in found]
     outline = boundary.to_crs(crs).geometry.iloc[0]
     base = metric[(metric["level"] == 1) & metric["floor_lo"].isna()]
     problems += _tiles(

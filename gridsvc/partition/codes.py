@@ -46,7 +46,9 @@ def number(
     n = len(geoms)
     if n == 0:
         return []
-    centre = shapely.get_coordinates(shapely.point_on_surface(geoms))
+    centroid = shapely.centroid(geoms)  # the centroid, or a point inside when it falls outside
+    inside = shapely.contains(geoms, centroid)
+    centre = shapely.get_coordinates(np.where(inside, centroid, shapely.point_on_surface(geoms)))
     band_h = float(np.sqrt(np.median(shapely.area(geoms)))) or 1.0
     band = _bands(centre[:, 1], band_h)
     floors = np.nan_to_num(np.asarray(floor_lo, dtype=float), nan=-1.0)

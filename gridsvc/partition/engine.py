@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,7 @@ def partition(
     seed: int = 0,
     existing: gpd.GeoDataFrame | None = None,
     locked: Collection[str] = (),
-    budget_seconds: float | None = None,
+    budget: float | None = None,
     dedicated: bool = False,
 ) -> PartitionResult:
     """Partition a community into nested grids within ``levels`` bounds (EPSG:4326 in and out).
@@ -88,15 +88,18 @@ def partition(
     The method is deterministic; ``seed`` is accepted for the interface and recorded.
     ``soft_barriers`` (lines or polygons, e.g. other departments' grids) are followed where the
     bounds allow: cutting along them is cheap, crossing them is allowed and not reported.
-    ``budget_seconds`` bounds the optional search (exact solvers, ReCom repair) for this
-    community, counted from the start of the call (None: unlimited); once it is spent the
-    heuristic's plans stand and misses not proved unavoidable are reported as "not proved".
+    ``budget`` bounds the optional search (exact solvers, ReCom repair) for this community in
+    units of deterministic work (see :mod:`.budget`; None: unlimited), so the plan does not
+    depend on the machine's speed or load; once it is spent the heuristic's plans stand and
+    misses not proved unavoidable are reported as "not proved". A solver call stopped by the
+    last-resort wall-clock cap makes the report's ``totals.reproducible`` false.
     ``dedicated`` turns non-residential sites (buildings whose ``use`` is school, market,
     enterprise or hospital, or with a truthy ``dedicated`` column) into dedicated (专属) grids
     of kind "dedicated", outside the household bounds.
     """
     started = time.perf_counter()
     levels = tuple(levels)
+    shapes = None
     if boundary.crs is None:
         boundary = boundary.set_crs(WGS84)
     crs = metric_crs(boundary)
@@ -110,7 +113,8 @@ def partition(
                     field=count_field,
                 )
             )
-        households = areas_to_households(areas, count_field, crs)
+        households = areas_to_households(areas, count_field, crs, within=boundary)
+        shapes = shapely.set_precision(areas.to_crs(crs).geometry.to_numpy(), GRID_SIZE)
     validate_inputs(boundary, households, buildings, levels, crs)
     assert households is not None
     code = str(boundary["code"].iloc[0]) if "code" in boundary.columns else "000000000000"
@@ -121,12 +125,18 @@ def partition(
         **{c: hh[c] if c in hh.columns else None for c in ("building_id", "unit", "floor", "size")}
     )
     xy = shapely.get_coordinates(hh.geometry.to_numpy())
+    area_of = None if shapes is None else hh["area"].to_numpy(dtype=np.int64)
+
+    def lots(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return the areas of household ``rows`` and every area's polygon (areas mode)."""
+        return None if area_of is None or shapes is None else (area_of[rows], shapes)
+
     lines = _barrier_geoms(barriers, crs)
     soft = _barrier_geoms(soft_barriers, crs)
     compounds = _compounds(buildings)
     sites = site_footprints(buildings.to_crs(crs)) if dedicated and buildings is not None else None
     notes: list[Note] = []
-    budget = Budget(budget_seconds)
+    work = Budget(budget)
     from .existing import keep_existing
 
     kept, frozen, todo_outline, todo_rows, history = keep_existing(
@@ -145,8 +155,9 @@ def partition(
         notes,
         kept=[n for n in kept if n.level == 1],
         soft=soft,
-        budget=budget,
+        budget=work,
         sites=sites,
+        areas=lots,
     )
     _code_level(fresh, code, 1, taken=history["taken"])
     nodes += fresh
@@ -168,6 +179,7 @@ def partition(
                 to_wgs=to_wgs,
                 notes=[],
                 atoms=atoms.restrict(rows),
+                areas=lots(rows),
             )
             kids = []
             for c in cells:
@@ -197,10 +209,8 @@ def partition(
         seed=seed,
         kind="rural" if _is_rural(boundary) else "community",
     )
-    result.report["totals"]["budget"] = {
-        "seconds": budget_seconds,
-        "skipped_steps": budget.skipped,
-    }
+    result.report["totals"]["budget"] = work.report()
+    result.report["totals"]["reproducible"] = work.wall_capped == 0
     return result
 
 
@@ -218,6 +228,7 @@ def _fresh_grids(
     soft: np.ndarray | None = None,
     budget: Budget | None = None,
     sites: np.ndarray | None = None,
+    areas: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> list[Node]:
     """Partition the territory no kept grid covers; empty pieces join kept grids if they can."""
     if todo is None or shapely.area(todo) <= SLIVER_M2:
@@ -241,6 +252,7 @@ def _fresh_grids(
             soft_barriers=soft,
             budget=budget,
             sites=sites,
+            areas=None if areas is None else areas(rows),
         )
         for c in cells:
             c.members = rows[c.members]

@@ -14,18 +14,18 @@ are otherwise attached afterwards to a neighbouring grid, so every grid stays co
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .atoms import Bounds
+from .budget import HIGHS_NODES, HIGHS_NONZEROS, WALL_CAP_SECONDS, Budget
 
 __all__ = ["ExactOutcome", "enumerate_groups", "exact_partition", "stuck_atoms"]
 
 log = logging.getLogger(__name__)
-GROUP_LIMIT = 6_000  # beyond this many candidate groups the heuristic is used instead
+GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +152,15 @@ def exact_partition(
     perimeter: np.ndarray,
     bounds: Bounds,
     *,
-    seconds: float = 2.0,
+    units: float = 2.0,
+    budget: Budget | None = None,
     limit: int = GROUP_LIMIT,
 ) -> ExactOutcome:
     """Cover ``nodes`` with connected groups within ``bounds``, most compact first.
 
-    Returns the parts, or ``infeasible=True`` when CP-SAT proves no cover exists, or neither when
-    the enumeration is too large or time ran out.
+    Returns the parts, or ``infeasible=True`` when HiGHS proves no cover exists, or neither when
+    the enumeration is too large or the work limit (``units``, cut to what ``budget`` has left)
+    ran out.
     """
     if not (w[nodes] > 0).any():
         return ExactOutcome(None)
@@ -182,7 +184,7 @@ def exact_partition(
     if any(not covering[x] for x in lived):  # stuck_atoms ran out of budget on these
         return ExactOutcome(None, infeasible=True)
     costs = np.asarray(_group_costs(groups, perimeter, nbrs), dtype=float)
-    picked = _solve_cover(groups, covering, w, costs, seconds)
+    picked = _solve_cover(groups, covering, w, costs, budget or Budget(), units)
     if picked is None:
         return ExactOutcome(None)
     if isinstance(picked, str):
@@ -198,40 +200,43 @@ def _solve_cover(
     covering: dict[int, list[int]],
     w: np.ndarray,
     costs: np.ndarray,
-    seconds: float,
+    budget: Budget,
+    units: float,
 ) -> list[int] | str | None:
     """Pick groups covering each inhabited atom once (empty ones at most once) at least cost.
 
     A set-partitioning MIP solved by HiGHS (scipy.optimize.milp): its LP relaxation is nearly
     integral here, so it proves infeasibility or optimality in well under a second where CP-SAT
-    struggles to find any cover. Returns the picked indices, "infeasible", or None on time-out.
+    struggles to find any cover. The search explores at most the branch-and-bound nodes that
+    ``units`` (cut to what ``budget`` has left) pay for, so it stops at the same point on any
+    machine. Returns the picked indices, "infeasible", or None when the work limit ran out.
     """
     from scipy.optimize import Bounds as VarBounds
     from scipy.optimize import LinearConstraint, milp
     from scipy.sparse import csr_array
 
-    started = time.perf_counter()
     rows, cols, lower, upper = [], [], [], []
     for r, (x, options) in enumerate(sorted(covering.items())):
         rows += [r] * len(options)
         cols += options
         lower.append(1.0 if w[x] > 0 else 0.0)
         upper.append(1.0)
+    if len(rows) / HIGHS_NONZEROS > budget.cap(units):  # the root LP alone would overspend
+        budget.skipped += 1
+        return None
     matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(covering), len(groups)))
+    nodes = max(1, int(budget.cap(units) * HIGHS_NODES))
     result = milp(
         costs,
         constraints=LinearConstraint(matrix, np.array(lower), np.array(upper)),
         integrality=np.ones(len(groups)),
         bounds=VarBounds(0, 1),
-        options={"time_limit": seconds, "presolve": True},
+        options={"node_limit": nodes, "time_limit": WALL_CAP_SECONDS, "presolve": True},
     )
-    log.debug(
-        "exact: %d groups, HiGHS status %s in %.2f s: %s",
-        len(groups),
-        result.status,
-        time.perf_counter() - started,
-        result.message,
-    )
+    budget.charge(len(rows) / HIGHS_NONZEROS + (result.mip_node_count or 0) / HIGHS_NODES)
+    if result.status == 1 and "Time limit" in result.message:
+        budget.wall_capped += 1
+    log.debug("exact: %d groups, HiGHS status %s: %s", len(groups), result.status, result.message)
     if result.status == 2:
         return "infeasible"
     if result.x is None:

@@ -17,6 +17,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
+from .area_cells import area_territory
 from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
 from .empties import share_empty_cells
@@ -31,9 +32,9 @@ __all__ = ["Cell", "Note", "partition_level"]
 log = logging.getLogger(__name__)
 CP_SAT_ATOMS = 80  # regions up to this many atoms get the exact lumpiness proof
 SOFT_BALANCE = 0.1  # with soft lines, even grid sizes weigh this much against following them
-LUMPY_SECONDS = 5.0  # CP-SAT time limit of a lumpiness proof
+LUMPY_UNITS = 5.0  # CP-SAT work limit of a lumpiness proof (budget units, see budget.py)
 LUMPY = 0.2  # regions whose median unit holds this share of the upper bound get the exact plan
-EXACT_SECONDS = 2.0  # HiGHS time limit per region (less when the budget is nearly spent)
+EXACT_UNITS = 2.0  # HiGHS work limit per region (less when the budget is nearly spent)
 
 
 @dataclass(slots=True)
@@ -108,7 +109,7 @@ def _infeasible(weights: np.ndarray, bounds: Bounds, budget: Budget) -> str | No
         lumpy
         and len(weights) <= CP_SAT_ATOMS
         and budget.allows()
-        and lumpy_infeasible(weights.tolist(), bounds, seconds=budget.cap(LUMPY_SECONDS))
+        and lumpy_infeasible(weights.tolist(), bounds, units=LUMPY_UNITS, budget=budget)
     ):
         sizes = ", ".join(str(int(x)) for x in sorted(weights.tolist(), reverse=True)[:8])
         return (
@@ -238,7 +239,7 @@ def _explain(
         )
         return True
     if budget.allows() and lumpy_infeasible(
-        weights.astype(int).tolist(), bounds, seconds=budget.cap(2 * LUMPY_SECONDS)
+        weights.astype(int).tolist(), bounds, units=2 * LUMPY_UNITS, budget=budget
     ):
         notes.append(
             Note(
@@ -301,7 +302,7 @@ def _split(
     if not (missed or lumpy) or not budget.allows():
         return pieces, None
     outcome = exact_partition(
-        nodes, w, graph.nbrs, perimeter, bounds, seconds=budget.cap(EXACT_SECONDS)
+        nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget
     )
     if outcome.parts is not None:
         return outcome.parts, outcome
@@ -322,15 +323,18 @@ def partition_level(
     budget: Budget | None = None,
     atoms: AtomColumns | None = None,
     sites: np.ndarray | None = None,
+    areas: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Cell]:
     """Partition ``outline`` holding ``households`` (rows aligned with ``xy``) into cells.
 
     ``soft_barriers`` (lines) cut the cells and are cheap to cut along, but may be crossed.
-    ``budget`` limits the seconds the exact solvers may take (unlimited when None).
+    ``budget`` limits the work the exact solvers may do (unlimited when None).
     ``atoms`` built beforehand for these rows (see :meth:`AtomColumns.restrict`) replace
     ``households``, which may then be None. ``sites`` (footprints of schools, markets, …) make
     dedicated grids: the empty block around each becomes a grid of its own, flagged "dedicated"
-    (a site in an inhabited block is cut out of it along its footprint).
+    (a site in an inhabited block is cut out of it along its footprint). ``areas`` (area of
+    each household row, area polygons in metres) gives areal units their own polygons as
+    territory (see :mod:`.area_cells`).
     """
     budget = budget if budget is not None else Budget()
     positions = np.arange(len(xy))
@@ -345,13 +349,19 @@ def partition_level(
     barriers = with_sites(outline, barriers, sites, ground_xy)
     local = {int(g): i for i, g in enumerate(ground)}
     home_atom = np.array([local[int(g)] for g in atoms.ground[atoms.member]], dtype=np.int64)
-    terr = tessellate(
-        outline,
-        ground_xy,
-        barriers,
-        soft_barriers,
-        members=None if soft_barriers is None else (xy, home_atom),  # soft lines cut units
-    )
+    terr = None
+    if areas is not None:
+        terr = area_territory(
+            outline, ground_xy, barriers, soft_barriers, members=(xy, home_atom), areas=areas
+        )
+    if terr is None:
+        terr = tessellate(
+            outline,
+            ground_xy,
+            barriers,
+            soft_barriers,
+            members=(xy, home_atom),  # every household inside its atom's cell
+        )
     # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
     gxy = np.concatenate(

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .atoms import Bounds
-from .budget import Budget
+from .budget import RESPLIT_ATOMS, Budget
 
 __all__ = [
     "connected",
@@ -30,7 +30,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 MAX_CHECKS = 8
-RESPLIT_SECONDS = 0.5  # CP-SAT time limit of one ReCom re-split
+RESPLIT_UNITS = 0.5  # CP-SAT work limit of one ReCom re-split (budget units)
 
 
 def connected(nodes: Sequence[int] | set[int], nbrs: list[dict[int, float]]) -> bool:
@@ -236,8 +236,8 @@ def recombine(
     """Merge each grid outside the bounds with one, two or three neighbours and split them again.
 
     The ReCom move of GerryChain, used as a local repair: a re-split is kept only when every
-    resulting grid is within the bounds. Bisection tries first, CP-SAT where it misses; the
-    repair stops when ``budget`` is spent.
+    resulting grid is within the bounds. Bisection tries first, CP-SAT where it misses; each
+    try is charged to ``budget`` (see :mod:`.budget`) and the repair stops when it is spent.
     """
     budget = budget if budget is not None else Budget()
     parts = [p for p in parts if len(p)]
@@ -268,9 +268,9 @@ def recombine(
                 if k is None:
                     continue
                 new = _bisect(np.sort(members), k, w, xy, nbrs, bounds, scale)
-                if any(_violation(float(w[p].sum()), bounds) for p in new):
-                    seconds = budget.cap(RESPLIT_SECONDS)
-                    new = exact_split(np.sort(members), k, w, nbrs, bounds, seconds=seconds) or new
+                budget.charge(len(members) / RESPLIT_ATOMS)
+                if any(_violation(float(w[p].sum()), bounds) for p in new) and budget.allows():
+                    new = exact_split(np.sort(members), k, w, nbrs, bounds, budget=budget) or new
                 if all(_violation(float(w[p].sum()), bounds) == 0 for p in new):
                     drop = {i, *group}
                     parts = [p for q, p in enumerate(parts) if q not in drop] + new
@@ -363,13 +363,15 @@ def exact_split(
     nbrs: list[dict[int, float]],
     bounds: Bounds,
     *,
-    seconds: float = 2.0,
+    units: float = RESPLIT_UNITS,
+    budget: Budget | None = None,
     max_nodes: int = 40,
 ) -> list[np.ndarray] | None:
     """Split ``nodes`` into ``k`` contiguous parts within the bounds with CP-SAT, or None.
 
     Contiguity: in each part one root sends one unit of flow to every other member along edges
-    inside the part. The cut cost is minimised among feasible plans.
+    inside the part. The cut cost is minimised among feasible plans found within ``units`` of
+    deterministic work (cut to what ``budget`` has left, and charged to it).
     """
     from ortools.sat.python import cp_model
 
@@ -412,10 +414,11 @@ def exact_split(
                 m.add(x[a][g] == x[b][g]).only_enforce_if(same)
             cut.append((1 - same) * round(c * 100))
     m.minimize(sum(cut))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = seconds
-    solver.parameters.num_workers = 1
-    if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    budget = budget if budget is not None else Budget()
+    solver = budget.cp_sat(units)
+    status = solver.solve(m)
+    budget.settle_cp_sat(m, solver, status)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return [
         np.array(sorted(int(nodes[a]) for a in range(n) if solver.value(x[a][g]))) for g in range(k)
@@ -435,12 +438,13 @@ def _packs_greedily(weights: list[int], bounds: Bounds) -> bool:
 
 
 def lumpy_infeasible(
-    weights: Sequence[int], bounds: Bounds, *, seconds: float = 5.0
+    weights: Sequence[int], bounds: Bounds, *, units: float = 5.0, budget: Budget | None = None
 ) -> bool | None:
     """Return True if no grouping of ``weights`` (ignoring adjacency) meets the bounds.
 
-    False when a grouping exists, None when the solver ran out of time. A True answer is a proof:
-    with adjacency the problem is only harder.
+    False when a grouping exists, None when the solver ran out of work (``units``, cut to what
+    ``budget`` has left, and charged to it). A True answer is a proof: with adjacency the problem
+    is only harder.
     """
     from ortools.sat.python import cp_model
 
@@ -465,10 +469,10 @@ def lumpy_infeasible(
         model.add(load <= bounds.hi * used[g])
         if g:
             model.add(used[g] <= used[g - 1])
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = seconds
-    solver.parameters.num_workers = 1
+    budget = budget if budget is not None else Budget()
+    solver = budget.cp_sat(units)
     status = solver.solve(model)
+    budget.settle_cp_sat(model, solver, status)
     if status == cp_model.INFEASIBLE:
         return True
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):

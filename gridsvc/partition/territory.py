@@ -124,10 +124,15 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     cells = _heal(cells, np.asarray(shapely.points(spread), dtype=object))
     if len(owner) == n:  # one site per atom
         return cells[np.argsort(owner)]
-    return np.array(
+    joined = np.array(
         [shapely.union_all(cells[owner == a], grid_size=GRID_SIZE) for a in range(n)],
         dtype=object,
     )
+    torn = shapely.get_num_geometries(joined) > 1  # units whose households interleave
+    if not torn.any():
+        return joined
+    largest = [max(shapely.get_parts(c), key=shapely.area, default=c) for c in joined]
+    return _heal(joined, np.asarray(shapely.point_on_surface(largest), dtype=object))
 
 
 def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
@@ -176,8 +181,8 @@ def tessellate(
     ``soft`` lines cut cells too (so grids can follow them) but are no barriers: their pieces
     are labelled in ``cell_soft``, while ``cell_block`` keeps the barrier blocks. ``members``
     (household points, index into ``xy`` of each) makes each cell the union of its households'
-    Voronoi cells, across soft lines too, so every household lies in its own atom's cell
-    (unless its unit straddles a barrier).
+    Voronoi cells, across soft lines too, so every household lies in its own atom's cell (a
+    unit straddling a barrier reaches across it; its cell keeps the block most of it is in).
     """
     hard = blocks(outline, barriers)
     tree = shapely.STRtree(hard)
@@ -188,11 +193,10 @@ def tessellate(
         sites, owner = members
         site_block = _block_of(tree, sites)
         block_of = _majority(owner, site_block, block_of)
-        same = site_block == block_of[owner]  # a unit straddling a barrier stays on one side
         bare = np.setdiff1d(np.arange(len(xy)), owner)  # atoms without households
-        sites = np.concatenate([sites[same], xy[bare]])
-        owner = np.concatenate([owner[same], bare])
-        site_block = np.concatenate([site_block[same], block_of[bare]])
+        sites = np.concatenate([sites, xy[bare]])
+        owner = np.concatenate([owner, bare])
+        site_block = np.concatenate([site_block, block_of[bare]])
     cells = np.empty(len(xy), dtype=object)
     orphans = []
     for b in range(len(hard)):
@@ -201,18 +205,45 @@ def tessellate(
             orphans.append(b)
             continue
         atoms, local = np.unique(owner[mine], return_inverse=True)
-        cells[atoms] = _cells_in_block(hard[b], sites[mine], local)
-    orphan_ids = np.array(orphans, dtype=np.int64)
-    territory = Territory(
-        atoms=np.arange(len(xy)),
+        for a, cell in zip(atoms, _cells_in_block(hard[b], sites[mine], local), strict=True):
+            # a unit straddling a barrier reaches across it to its households on the far side
+            cells[a] = (
+                cell if cells[a] is None else shapely.union(cells[a], cell, grid_size=GRID_SIZE)
+            )
+    empty = np.array([hard[b] for b in orphans], dtype=object)
+    territory = assemble(cells, block_of, empty, np.array(orphans, dtype=np.int64), hard)
+    return cut_soft_lines(territory, outline, barriers, soft, sites, owner)
+
+
+def assemble(
+    cells: np.ndarray,
+    block_of: np.ndarray,
+    orphans: np.ndarray,
+    orphan_block: np.ndarray,
+    hard: np.ndarray,
+) -> Territory:
+    """Return the territory of atoms 0…n-1 before soft lines cut it."""
+    return Territory(
+        atoms=np.arange(len(cells)),
         cells=cells,
         cell_block=block_of,
-        orphans=np.array([hard[b] for b in orphans], dtype=object),
-        orphan_block=orphan_ids,
+        orphans=orphans,
+        orphan_block=orphan_block,
         blocks=hard,
         cell_soft=block_of,
-        orphan_soft=orphan_ids,
+        orphan_soft=orphan_block,
     )
+
+
+def cut_soft_lines(
+    territory: Territory,
+    outline: BaseGeometry,
+    barriers: np.ndarray | None,
+    soft: np.ndarray | None,
+    sites: np.ndarray,
+    owner: np.ndarray,
+) -> Territory:
+    """Return ``territory`` cut along ``soft`` lines (unchanged without any)."""
     if soft is None or len(soft) == 0:
         return territory
     lines = np.concatenate([np.asarray([] if barriers is None else barriers, dtype=object), soft])

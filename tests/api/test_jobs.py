@@ -35,6 +35,27 @@ def test_partition_job_answers_202_and_reports(client: TestClient, login: Login,
     assert [e["action"] for e in audit["items"]] == ["job.partition"]
 
 
+def test_partition_job_makes_dedicated_grids_when_asked(
+    client: TestClient, login: Login, code: str, api_store: Engine
+) -> None:
+    """The village's enterprise becomes a dedicated (专属) grid only with "dedicated": true.
+
+    Its grids are dropped first: re-partitioning keeps existing grids where it can.
+    """
+    headers = login("planner")
+    for dedicated, expected in ((True, 1), (False, 0)):
+        with session_scope(api_store) as session:
+            repo.delete(session, "grids", community=code)
+        response = client.post(
+            f"{API}/jobs/partition",
+            json={"communities": [code], "dedicated": dedicated},
+            headers=headers,
+        )
+        body = poll(client, response.headers["Location"], headers)
+        assert body["status"] == "succeeded", body
+        assert body["report"][code]["dedicated_grids"] == expected
+
+
 def test_unknown_job_and_unknown_community(client: TestClient, login: Login) -> None:
     headers = login("admin")
     assert client.get(f"{API}/jobs/nope", headers=headers).status_code == 404

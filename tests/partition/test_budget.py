@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
+import geopandas as gpd
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from partition_drawings import grid_of_buildings, square_community
@@ -13,6 +19,8 @@ from gridsvc.partition.budget import Budget
 from gridsvc.partition.split import _cut_costs, _edges
 
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
+URBAN = Path(__file__).resolve().parents[2] / "fixtures" / "urban"
+REAL_CLOCK = time.monotonic  # kept before any test speeds the clocks up
 
 
 def test_budget_none_never_runs_out_and_zero_is_spent_at_once() -> None:
@@ -37,12 +45,13 @@ def test_unlimited_budget_proves_the_lumpy_miss() -> None:
     assert "cannot be grouped" in reasons
     assert "not proved" not in reasons
     assert check_partition(community, households, result, LEVELS) == []
-    assert result.report["totals"]["budget"] == {"seconds": None, "skipped_steps": 0}
+    assert result.report["totals"]["budget"]["skipped_steps"] == 0
+    assert result.report["totals"]["reproducible"] is True
 
 
 def test_spent_budget_keeps_a_valid_plan_and_admits_the_miss_is_unproved() -> None:
     community, buildings, households = _three_lumpy_units()
-    result = partition(community, households, buildings=buildings, budget_seconds=0.0)
+    result = partition(community, households, buildings=buildings, budget=0.0)
     notes = result.report["totals"]["infeasible_regions"]
     assert notes and all("infeasibility is not proved" in n["reason"] for n in notes)
     assert result.report["totals"]["budget"]["skipped_steps"] > 0
@@ -58,7 +67,7 @@ def test_spent_budget_keeps_a_valid_plan_and_admits_the_miss_is_unproved() -> No
 @given(communities())
 def test_without_exact_search_the_grids_still_tile(case: tuple) -> None:
     community, households, road = case
-    result = partition(community, households, barriers=road, budget_seconds=0.0)
+    result = partition(community, households, barriers=road, budget=0.0)
     problems = check_partition(community, households, result, LEVELS)
     assert [p for p in problems if "outside" not in p] == []
     assert result.assignment["household_id"].tolist() == households["id"].tolist()
@@ -87,3 +96,56 @@ def test_cut_costs_are_the_border_cost_of_every_prefix(case: tuple) -> None:
         prefix = set(order[: i + 1])
         want = sum(c for x in prefix for y, c in nbrs[x].items() if y not in prefix)
         assert abs(got[i] - want) < 1e-5
+
+
+def _urban_plan(budget: float) -> tuple[list[str], list[bytes], list[str], dict]:
+    community, households, buildings, barriers = (
+        gpd.read_file(URBAN / f"{part}.geojson")
+        for part in ("community", "households", "buildings", "barriers")
+    )
+    result = partition(community, households, buildings=buildings, barriers=barriers, budget=budget)
+    every = [result.grids, result.microgrids]
+    codes = [str(c) for g in every for c in g["code"]]
+    wkb = [bytes(b) for g in every for b in g.geometry.to_wkb()]
+    return codes, wkb, result.assignment["grid_code"].astype(str).tolist(), result.report
+
+
+def _hog(stop: threading.Event) -> None:
+    """Spin (holding the GIL between switches) until told to stop, at most 120 s."""
+    deadline = REAL_CLOCK() + 120.0
+    x = 0
+    while not stop.is_set() and REAL_CLOCK() < deadline:
+        x += 1
+
+
+@pytest.mark.slow
+def test_a_budgeted_plan_does_not_depend_on_cpu_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule 7: the same input gives the same codes and geometry however fast the CPU runs.
+
+    The budget (1 unit) runs out part-way through the urban fixture's ReCom repair, so where
+    the search stops decides the plan. The second run is slowed by a thread hogging the CPU
+    while every Python clock runs 1000× fast, as on a machine that is very slow or very loaded:
+    a budget counted in time would be spent at once there and give another plan.
+    """
+    calm = _urban_plan(1.0)
+    assert calm[3]["totals"]["budget"]["spent_units"] >= 1.0  # the limit was reached
+    assert calm[3]["totals"]["reproducible"] is True
+    for name in ("process_time", "perf_counter", "monotonic", "time"):
+        real = getattr(time, name)
+        start = real()
+        monkeypatch.setattr(
+            time, name, lambda real=real, start=start: start + 1000 * (real() - start)
+        )
+    stop = threading.Event()
+    hog = threading.Thread(target=_hog, args=(stop,), daemon=True)
+    hog.start()
+    try:
+        busy = _urban_plan(1.0)
+    finally:
+        stop.set()
+        monkeypatch.undo()
+        hog.join()
+    assert busy[0] == calm[0]  # codes
+    assert busy[1] == calm[1]  # geometry, byte for byte (WKB)
+    assert busy[2] == calm[2]  # every household's grid
+    assert busy[3]["totals"]["budget"] == calm[3]["totals"]["budget"]

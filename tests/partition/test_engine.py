@@ -240,7 +240,7 @@ def test_areas_with_counts_become_grids() -> None:
     result = partition(community, areas=areas, count_field="housing")
     assert result.grids["households"].sum() == 155
     assert result.report["totals"]["share_within_bounds"] == 1.0
-    households = areas_to_households(areas, "housing", "EPSG:32649")
+    households = areas_to_households(areas, "housing", "EPSG:32649", within=community)
     assert check_partition(community, households, result, LEVELS) == []
     # area c (80 households) is split in two on the ground, areas a and d stay whole
     a = result.assignment.assign(area=result.assignment["household_id"].str.split("#").str[0])

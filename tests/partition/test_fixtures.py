@@ -85,18 +85,20 @@ def _baltimore() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
 
 
 def test_baltimore_blocks_partition_cleanly() -> None:
-    """Real census blocks: three blocks of 21–29 housing units touch only blocks of 22+.
+    """Real census blocks: blocks of 21–29 housing units touch only blocks of 22+.
 
     Keeping blocks whole, they fit no 30–50 grid: the exact model proves it, and only those
-    grids are flagged exceptions.
+    grids are flagged exceptions. Each grid is made of its blocks' own polygons, so every
+    household (a point inside its block) lies in its grid; with blocks touching only the
+    blocks they really border, 8 of 75 grids are proved exceptions.
     """
     outline, blocks = _baltimore()
     result = partition(outline, areas=blocks, count_field="housing20")
-    households = areas_to_households(blocks, "housing20", "EPSG:32618")
+    households = areas_to_households(blocks, "housing20", "EPSG:32618", within=outline)
     assert check_partition(outline, households, result, LEVELS) == []
     assert result.grids["households"].sum() == int(blocks["housing20"].sum()) == 2894
     outside = result.grids[~result.grids["households"].between(30, 50)]
     assert all("exception" in flags for flags in outside["flags"])
-    assert len(outside) <= 5
+    assert len(outside) <= 8
     reasons = [r["reason"] for r in result.report["totals"]["infeasible_regions"]]
     assert reasons and all("proved by an exact model" in r for r in reasons)

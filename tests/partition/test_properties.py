@@ -23,9 +23,15 @@ def communities(draw: st.DrawFn, max_unit: int = 60) -> tuple:
     n = draw(st.integers(3, 25))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
-    rows, points = [], []
+    rows: list[dict] = []
+    points: list[shapely.Point] = []
+    centres: list[tuple[float, float]] = []
     for b in range(n):
         cx, cy = rng.uniform(10, width - 10), rng.uniform(10, height - 10)
+        # buildings never overlap: one unit's flats never interleave with another unit's
+        if any(abs(cx - x) < 12 and abs(cy - y) < 5 for x, y in centres):
+            continue
+        centres.append((cx, cy))
         for u in range(int(rng.integers(1, 4))):
             size = int(rng.integers(1, max_unit + 1))
             floors = int(rng.integers(1, 19))

@@ -37,11 +37,19 @@ router = APIRouter(tags=["jobs"])
 Code = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
-class PartitionRequest(BaseModel):
+class CommunitiesRequest(BaseModel):
     communities: list[Code] = Field(min_length=1, max_length=100)
 
 
-class MergeRequest(PartitionRequest):
+class PartitionRequest(CommunitiesRequest):
+    dedicated: bool | None = Field(
+        default=None,
+        description="make schools, markets, enterprises, hospitals dedicated (专属) grids "
+        "(default: the server's dedicated_grids setting)",
+    )
+
+
+class MergeRequest(CommunitiesRequest):
     layers: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None,
         max_length=20,
@@ -49,7 +57,7 @@ class MergeRequest(PartitionRequest):
     )
 
 
-class AssignRequest(PartitionRequest):
+class AssignRequest(CommunitiesRequest):
     model: str = Field(
         default="1+1+N",
         min_length=1,
@@ -122,7 +130,10 @@ StartDep = Annotated[Start, Depends(_start)]
 def start_partition(body: PartitionRequest, start: StartDep) -> dict[str, Any]:
     """Partition communities in the background and publish the result; 202 with the job."""
     codes = start.codes(body.communities)
-    return start.submit("partition", partition_job(codes, settings=start.settings), codes)
+    settings = start.settings
+    if body.dedicated is not None:
+        settings = settings.model_copy(update={"dedicated_grids": body.dedicated})
+    return start.submit("partition", partition_job(codes, settings=settings), codes)
 
 
 @router.post("/jobs/merge", status_code=202)
