@@ -175,7 +175,7 @@ def _regions(
             edge = np.flatnonzero(cross)[
                 np.argmax(np.where(others == target, graph.length[cross], -1.0))
             ]
-            border = shapely.intersection(cells[graph.u[edge]], cells[graph.v[edge]])
+            border = graph.border(np.array([edge]))[0]
             bx, by = shapely.get_coordinates(shapely.centroid(border))[0]
             blon, blat = _lonlat(to_wgs, bx, by)
             if not empty and w[label == target].any():
@@ -401,7 +401,9 @@ def partition_level(
             parts.append((piece, exception))
     empty = np.zeros(len(cells_all), dtype=bool)
     empty[len(terr.cells) :] = ~site[len(terr.cells) :]
-    geoms = share_empty_cells([p for p, _ in parts], cells_all, empty, label, graph.nbrs)
+    geoms = share_empty_cells(
+        [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
+    )
     ground_of = atoms.ground
     cells: list[Cell] = []
     for (piece, exception), geom in zip(parts, geoms, strict=True):
