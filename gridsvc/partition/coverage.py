@@ -28,7 +28,8 @@ HOLE_M2 = 1.0  # holes smaller than this in a coverage union are slivers: use th
 
 @dataclass(frozen=True, slots=True)
 class Borders:
-    """Shared borders of a set of cells: one row per pair ``u < v`` that share line work.
+    """Shared borders of a set of cells: one row per pair ``u < v`` of touching cells that
+    share line work.
 
     ``length[i]`` is the length ``u[i]`` and ``v[i]`` share; ``pieces`` are the noded line
     pieces of those borders and ``piece_pair`` the row each piece belongs to.
@@ -83,6 +84,8 @@ def borders(cells: np.ndarray, tree: shapely.STRtree | None = None) -> Borders:
     second = np.flatnonzero(rank == 1)
     a, b, which = cell[second - 1], cell[second], piece[second]
     u, v = np.minimum(a, b), np.maximum(a, b)
+    touch = shapely.intersects(cells[u], cells[v])  # a snapped-over gap is no border
+    u, v, which = u[touch], v[touch], which[touch]
     key = u * len(cells) + v
     pairs, pair_of = np.unique(key, return_inverse=True)
     length = np.bincount(pair_of, weights=shapely.length(pieces[which]), minlength=len(pairs))
