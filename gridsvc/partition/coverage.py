@@ -28,8 +28,7 @@ HOLE_M2 = 1.0  # holes smaller than this in a coverage union are slivers: use th
 
 @dataclass(frozen=True, slots=True)
 class Borders:
-    """Shared borders of a set of cells: one row per pair ``u < v`` of touching cells that
-    share line work.
+    """Shared borders of a set of cells: one row per pair ``u < v`` that share line work.
 
     ``length[i]`` is the length ``u[i]`` and ``v[i]`` share; ``pieces`` are the noded line
     pieces of those borders and ``piece_pair`` the row each piece belongs to.
@@ -63,12 +62,16 @@ class Borders:
         return out
 
 
-def borders(cells: np.ndarray, tree: shapely.STRtree | None = None) -> Borders:
-    """Return the borders every two of ``cells`` (metric polygons) share, all in one pass."""
+def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
+    """Return the borders every two of ``cells`` (metric polygons) share, all in one pass.
+
+    Cells that do not touch share no border, unless ``bridge`` and they are less than half a
+    grid step apart (a gap the snapping of their union closes).
+    """
     none = np.zeros(0, dtype=np.int64)
     if len(cells) < 2:
         return Borders(none, none, np.zeros(0), np.empty(0, dtype=object), none)
-    tree = tree if tree is not None else shapely.STRtree(cells)
+    tree = shapely.STRtree(cells)
     noded = shapely.union_all(shapely.boundary(cells), grid_size=GRID_SIZE)
     pieces = shapely.get_parts(noded)
     pieces = pieces[shapely.length(pieces) > 0]
@@ -84,7 +87,10 @@ def borders(cells: np.ndarray, tree: shapely.STRtree | None = None) -> Borders:
     second = np.flatnonzero(rank == 1)
     a, b, which = cell[second - 1], cell[second], piece[second]
     u, v = np.minimum(a, b), np.maximum(a, b)
-    touch = shapely.intersects(cells[u], cells[v])  # a snapped-over gap is no border
+    if bridge:  # gaps the snapping closes: under half a grid step
+        touch = shapely.dwithin(cells[u], cells[v], GRID_SIZE / 2)
+    else:
+        touch = shapely.intersects(cells[u], cells[v])
     u, v, which = u[touch], v[touch], which[touch]
     key = u * len(cells) + v
     pairs, pair_of = np.unique(key, return_inverse=True)
@@ -119,8 +125,8 @@ def union_cells(geoms: list[BaseGeometry] | np.ndarray) -> BaseGeometry:
 def _clean(geom: BaseGeometry) -> bool:
     if shapely.get_type_id(geom) != 3 or not shapely.is_valid(geom):
         return False
-    holes = shapely.get_num_interior_rings(geom)
+    holes = int(shapely.get_num_interior_rings(geom))
     if holes == 0:
         return True
-    rings = shapely.get_interior_ring(np.repeat(geom, holes), np.arange(holes))
+    rings = shapely.get_interior_ring(np.full(holes, geom, dtype=object), np.arange(holes))
     return bool((shapely.area(shapely.polygons(rings)) >= HOLE_M2).all())

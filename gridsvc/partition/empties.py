@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from .coverage import Borders, union_cells
 from .territory import GRID_SIZE
 
-__all__ = ["share_empty_cells"]
+__all__ = ["share_empties", "share_empty_cells"]
 
 SAMPLE_M = 4.0  # spacing of the border points whose Voronoi cells cut an empty cell
 MIN_BORDER_M = 1.0  # shorter common borders do not claim a share (also m² of area slack)
@@ -72,6 +72,22 @@ def share_empty_cells(
     only among parts of its own region whose inhabited cells border it. ``lines`` (the cells'
     borders, see :func:`~.coverage.borders`) saves intersecting each pair's boundaries again.
     """
+    return share_empties(parts, cells, empty, region, nbrs, lines=lines)[0]
+
+
+def share_empties(
+    parts: list[np.ndarray],
+    cells: np.ndarray,
+    empty: np.ndarray,
+    region: np.ndarray,
+    nbrs: list[dict[int, float]],
+    *,
+    lines: Borders | None = None,
+) -> tuple[list[BaseGeometry], dict[int, dict[int, BaseGeometry]]]:
+    """Return what :func:`share_empty_cells` does and the cuts: empty cell → {part: piece}.
+
+    A cell in the cuts is no longer whole in its part; each piece is in the part it is keyed by.
+    """
     owner = np.full(len(cells), -1)
     for i, p in enumerate(parts):
         owner[p] = i
@@ -98,7 +114,7 @@ def share_empty_cells(
         undo = [x for x, cut in shared.items() if any(i in cut for i in broken)]
         undo += [x for x in shared if int(owner[x]) in broken]
         if not undo:
-            return geoms
+            return geoms, shared
         for x in set(undo):
             del shared[x]
 

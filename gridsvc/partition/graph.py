@@ -51,13 +51,17 @@ def build_graph(
     building: np.ndarray,
     compound: np.ndarray,
     soft: np.ndarray | None = None,
+    *,
+    bridge: bool = False,
 ) -> Graph:
     """Build the cell graph; ``building``/``compound`` label each cell ('' when unknown).
 
     ``soft`` labels the piece of a soft layer each cell lies in; edges between pieces are cheap.
+    ``bridge`` joins cells that only a snapped-over gap keeps apart (tiles of a grid, whose
+    union closed it).
     """
     n = len(cells)
-    lines = borders(cells)
+    lines = borders(cells, bridge=bridge)
     touch = lines.length > MIN_SHARED
     u, v, length = lines.u[touch], lines.v[touch], lines.length[touch]
     barrier = cell_block[u] != cell_block[v]
