@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from .coverage import Borders, union_cells
 from .territory import GRID_SIZE
 
-__all__ = ["share_empties", "share_empty_cells"]
+__all__ = ["share_empties"]
 
 SAMPLE_M = 4.0  # spacing of the border points whose Voronoi cells cut an empty cell
 MIN_BORDER_M = 1.0  # shorter common borders do not claim a share (also m² of area slack)
@@ -57,24 +57,6 @@ def _shares(
     return dict(zip(grids, pieces, strict=True))
 
 
-def share_empty_cells(
-    parts: list[np.ndarray],
-    cells: np.ndarray,
-    empty: np.ndarray,
-    region: np.ndarray,
-    nbrs: list[dict[int, float]],
-    *,
-    lines: Borders | None = None,
-) -> list[BaseGeometry]:
-    """Return each part's polygon, the ``empty`` cells shared among the parts around them.
-
-    ``parts`` index ``cells``; ``region`` labels each cell's region; an empty cell is shared
-    only among parts of its own region whose inhabited cells border it. ``lines`` (the cells'
-    borders, see :func:`~.coverage.borders`) saves intersecting each pair's boundaries again.
-    """
-    return share_empties(parts, cells, empty, region, nbrs, lines=lines)[0]
-
-
 def share_empties(
     parts: list[np.ndarray],
     cells: np.ndarray,
@@ -84,9 +66,12 @@ def share_empties(
     *,
     lines: Borders | None = None,
 ) -> tuple[list[BaseGeometry], dict[int, dict[int, BaseGeometry]]]:
-    """Return what :func:`share_empty_cells` does and the cuts: empty cell → {part: piece}.
+    """Return each part's polygon, the ``empty`` cells shared among the parts around them, and
+    the cuts: empty cell → {part: its piece} (a cell cut is no longer whole in its part).
 
-    A cell in the cuts is no longer whole in its part; each piece is in the part it is keyed by.
+    ``parts`` index ``cells``; ``region`` labels each cell's region; an empty cell is shared
+    only among parts of its own region whose inhabited cells border it. ``lines`` (the cells'
+    borders, see :func:`~.coverage.borders`) saves intersecting each pair's boundaries again.
     """
     owner = np.full(len(cells), -1)
     for i, p in enumerate(parts):
