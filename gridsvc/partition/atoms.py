@@ -233,15 +233,18 @@ def build_atoms(
     order = np.lexsort((np.arange(n), floor, codes))
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     ends = np.r_[starts[1:], n]
-    for s, e in zip(starts, ends, strict=True):
+    count = np.maximum(ends - starts, 1)[:, None]
+    mean = (np.add.reduceat(xy[order], starts, axis=0) / count).tolist() if n else []
+    compound_of = {} if compounds is None else compounds.to_dict()
+    for s, e, (mx, my) in zip(starts.tolist(), ends.tolist(), mean, strict=True):
         idx = order[s:e]
         b = building[idx[0]]
         common = {
             "building": b,
             "unit": int(unit[idx[0]]),
-            "compound": "" if compounds is None else str(compounds.get(b, "") or ""),
-            "x": float(xy[idx, 0].mean()),
-            "y": float(xy[idx, 1].mean()),
+            "compound": str(compound_of.get(b, "") or ""),
+            "x": mx,
+            "y": my,
         }
         pieces, flat, zero_ground = _pieces(idx, xy, floor, bounds)
         ground = len(rows)

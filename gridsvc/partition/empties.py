@@ -14,9 +14,10 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from .coverage import Borders, union_cells
 from .territory import GRID_SIZE
 
-__all__ = ["share_empty_cells"]
+__all__ = ["share_empties"]
 
 SAMPLE_M = 4.0  # spacing of the border points whose Voronoi cells cut an empty cell
 MIN_BORDER_M = 1.0  # shorter common borders do not claim a share (also m² of area slack)
@@ -47,57 +48,89 @@ def _shares(
     if len(site) != len(xy) or len(np.unique(hit)) != len(regions):
         return None  # a site on a cell edge or a cell without a site: do not guess
     regions = regions[hit[np.argsort(site)]]
-    pieces = shapely.intersection(regions, cell, grid_size=GRID_SIZE)
+    grids = sorted(set(who.tolist()))
+    # Voronoi regions match edge for edge: merge each grid's first, then clip once per grid
+    merged = np.array([union_cells(regions[who == grid]) for grid in grids], dtype=object)
+    pieces = shapely.intersection(merged, cell, grid_size=GRID_SIZE)
     if abs(float(shapely.area(pieces).sum()) - float(shapely.area(cell))) > MIN_BORDER_M:
         return None  # the pieces would overlap or leave a gap
-    out = {}
-    for grid in sorted(set(who.tolist())):
-        out[grid] = shapely.union_all(pieces[who == grid], grid_size=GRID_SIZE)
-    return out
+    return dict(zip(grids, pieces, strict=True))
 
 
-def share_empty_cells(
+def share_empties(
     parts: list[np.ndarray],
     cells: np.ndarray,
     empty: np.ndarray,
     region: np.ndarray,
     nbrs: list[dict[int, float]],
-) -> list[BaseGeometry]:
-    """Return each part's polygon, the ``empty`` cells shared among the parts around them.
+    *,
+    lines: Borders | None = None,
+) -> tuple[list[BaseGeometry], dict[int, dict[int, BaseGeometry]]]:
+    """Return each part's polygon, the ``empty`` cells shared among the parts around them, and
+    the cuts: empty cell → {part: its piece} (a cell cut is no longer whole in its part).
 
     ``parts`` index ``cells``; ``region`` labels each cell's region; an empty cell is shared
-    only among parts of its own region whose inhabited cells border it.
+    only among parts of its own region whose inhabited cells border it. ``lines`` (the cells'
+    borders, see :func:`~.coverage.borders`) saves intersecting each pair's boundaries again.
     """
     owner = np.full(len(cells), -1)
     for i, p in enumerate(parts):
         owner[p] = i
+    whole = _Wholes(parts, cells)
+    row_of = lines.rows() if lines is not None and empty.any() else {}
     shared: dict[int, dict[int, BaseGeometry]] = {}
     for x in np.flatnonzero(empty & (owner >= 0)).tolist():
         near = [y for y in nbrs[x] if not empty[y] and owner[y] >= 0 and region[y] == region[x]]
         if len({int(owner[y]) for y in near}) < 2:
             continue
+        near = sorted(near)
+        common = _common(x, near, cells, lines, row_of)
         borders = [
-            (
-                int(owner[y]),
-                shapely.intersection(
-                    shapely.boundary(cells[x]), shapely.boundary(cells[y]), grid_size=GRID_SIZE
-                ),
-            )
-            for y in sorted(near)
+            (int(owner[y]), b)
+            for y, b in zip(near, common, strict=True)
+            if shapely.length(b) > MIN_BORDER_M
         ]
-        borders = [(g, b) for g, b in borders if shapely.length(b) > MIN_BORDER_M]
         cut = _shares(cells[x], borders) if borders else None
-        if cut is not None and _helps(x, cut, int(owner[x]), parts, cells):
+        if cut is not None and _helps(x, cut, int(owner[x]), parts, cells, whole):
             shared[x] = cut
     while True:
-        geoms = _polygons(parts, cells, shared)
+        geoms = _polygons(parts, cells, shared, whole)
         broken = [i for i, g in enumerate(geoms) if shapely.get_type_id(g) != 3]
         undo = [x for x, cut in shared.items() if any(i in cut for i in broken)]
         undo += [x for x in shared if int(owner[x]) in broken]
         if not undo:
-            return geoms
+            return geoms, shared
         for x in set(undo):
             del shared[x]
+
+
+def _common(
+    x: int,
+    near: list[int],
+    cells: np.ndarray,
+    lines: Borders | None,
+    row_of: dict[tuple[int, int], int],
+) -> np.ndarray:
+    """Return the border cell ``x`` shares with each of ``near``."""
+    rows = [row_of.get((min(x, y), max(x, y)), -1) for y in near]
+    if lines is not None and min(rows) >= 0:
+        return lines.lines(np.array(rows, dtype=np.int64))
+    return shapely.intersection(
+        shapely.boundary(cells[x]), shapely.boundary(cells[near]), grid_size=GRID_SIZE
+    )
+
+
+class _Wholes:
+    """Each part's cells unioned, computed once when first asked for."""
+
+    def __init__(self, parts: list[np.ndarray], cells: np.ndarray) -> None:
+        self.parts, self.cells = parts, cells
+        self.done: dict[int, BaseGeometry] = {}
+
+    def __getitem__(self, i: int) -> BaseGeometry:
+        if i not in self.done:
+            self.done[i] = union_cells(self.cells[self.parts[i]])
+        return self.done[i]
 
 
 def _pp(geom: BaseGeometry) -> float:
@@ -115,6 +148,7 @@ def _helps(
     home: int,
     parts: list[np.ndarray],
     cells: np.ndarray,
+    whole: _Wholes,
 ) -> bool:
     """Return True if sharing cell ``x`` raises the least Polsby–Popper of the grids involved.
 
@@ -123,16 +157,21 @@ def _helps(
     involved = sorted({home, *cut})
     before, after = [], []
     for i in involved:
-        rest = [cells[y] for y in parts[i].tolist() if y != x]
-        whole = [*rest, cells[x]] if i == home else rest
-        before.append(_pp(_union(whole)))
-        mine = rest + ([cut[i]] if i in cut else [])
-        after.append(_pp(_union(mine)))
+        before.append(_pp(whole[i]))
+        if i == home:
+            rest = parts[i][parts[i] != x]
+            mine = [union_cells(cells[rest])] if len(rest) else []
+        else:
+            mine = [whole[i]]
+        after.append(_pp(_union(mine + ([cut[i]] if i in cut else []))))
     return min(after) > min(before)
 
 
 def _polygons(
-    parts: list[np.ndarray], cells: np.ndarray, shared: dict[int, dict[int, BaseGeometry]]
+    parts: list[np.ndarray],
+    cells: np.ndarray,
+    shared: dict[int, dict[int, BaseGeometry]],
+    whole: _Wholes,
 ) -> list[BaseGeometry]:
     extra: dict[int, list[BaseGeometry]] = {}
     for cut in shared.values():
@@ -140,6 +179,11 @@ def _polygons(
             extra.setdefault(grid, []).append(piece)
     out = []
     for i, p in enumerate(parts):
-        whole = [cells[x] for x in p.tolist() if x not in shared]
-        out.append(_union(whole + extra.get(i, [])))
+        gave = [x for x in p.tolist() if x in shared]
+        if not gave and i not in extra:
+            out.append(whole[i])
+            continue
+        kept = p[~np.isin(p, gave)]
+        mine = [union_cells(cells[kept])] if len(kept) else []
+        out.append(_union(mine + extra.get(i, [])))
     return out

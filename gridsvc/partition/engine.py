@@ -20,9 +20,9 @@ from .areas import areas_to_households
 from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
 from .codes import number
-from .level import Cell, Note, partition_level
+from .level import Cell, Note, inherit, partition_level
 from .sites import site_footprints
-from .territory import GRID_SIZE, attach_orphans
+from .territory import GRID_SIZE, Territory, attach_orphans
 from .validate import validate_inputs
 
 __all__ = ["Node", "PartitionResult", "partition"]
@@ -169,16 +169,17 @@ def partition(
         crossing = _barriers_within([n.cell.geometry for n in frontier], lines)
         for parent, inside in zip(frontier, crossing, strict=True):
             rows = parent.cell.members
-            cells = partition_level(
+            mine = atoms.restrict(rows)
+            tiles = None if parent.cell.stacked else parent.cell.tiles
+            cells = _children(
                 parent.cell.geometry,
-                None,
                 xy[rows],
                 bounds,
-                barriers=inside,
-                compounds=compounds,
-                to_wgs=to_wgs,
-                notes=[],
-                atoms=atoms.restrict(rows),
+                inside,
+                compounds,
+                to_wgs,
+                mine,
+                None if tiles is None else inherit(tiles, mine),
                 areas=lots(rows),
             )
             kids = []
@@ -272,6 +273,30 @@ def _fresh_grids(
         gone = {id(empty[i]) for i in range(len(empty)) if i not in left}
         cells = [c for c in cells if id(c) not in gone]
     return [Node(c, 1) for c in cells]
+
+
+def _children(
+    outline: Any,
+    xy: np.ndarray,
+    bounds: Bounds,
+    barriers: np.ndarray | None,
+    compounds: pd.Series | None,
+    to_wgs: Transformer,
+    atoms: AtomColumns,
+    territory: Territory | None,
+    *,
+    areas: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[Cell]:
+    """Partition a grid one level down on its inherited tiles (``territory``), or tessellated
+    again when there are none or a child drawn on them would not be one polygon."""
+    for terr in (territory, None) if territory is not None else (None,):
+        cells = partition_level(
+            outline, None, xy, bounds, barriers=barriers, compounds=compounds, to_wgs=to_wgs,
+            notes=[], atoms=atoms, territory=terr, areas=areas,
+        )  # fmt: skip
+        if terr is None or all(shapely.get_type_id(c.geometry) == 3 for c in cells):
+            break
+    return cells
 
 
 def _level_atoms(

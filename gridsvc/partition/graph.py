@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 
-from .territory import shared_lengths
+from .coverage import Borders, borders
 
 __all__ = ["Graph", "build_graph"]
 
@@ -32,6 +31,13 @@ class Graph:
     cost: np.ndarray
     nbrs: list[dict[int, float]]  # node -> {neighbour: cut cost}
     soft: bool = False  # some edges run along soft lines
+    lines: Borders | None = None  # the shared borders (every length, pieces of line)
+    line_row: np.ndarray | None = None  # the row of ``lines`` of each edge
+
+    def border(self, edges: np.ndarray) -> np.ndarray:
+        """Return the line each of ``edges`` runs along (the two cells' common border)."""
+        assert self.lines is not None and self.line_row is not None
+        return self.lines.lines(self.line_row[edges])
 
     def crossing(self, i: int, j: int) -> bool:
         """Return True if cells ``i`` and ``j`` lie on two sides of a barrier."""
@@ -45,23 +51,19 @@ def build_graph(
     building: np.ndarray,
     compound: np.ndarray,
     soft: np.ndarray | None = None,
+    *,
+    bridge: bool = False,
 ) -> Graph:
     """Build the cell graph; ``building``/``compound`` label each cell ('' when unknown).
 
     ``soft`` labels the piece of a soft layer each cell lies in; edges between pieces are cheap.
+    ``bridge`` joins cells that only a snapped-over gap keeps apart (tiles of a grid, whose
+    union closed it).
     """
     n = len(cells)
-    if n > 1:
-        tree = shapely.STRtree(cells)
-        a, b = tree.query(cells, predicate="intersects")
-        keep = a < b
-        a, b = a[keep], b[keep]
-        length = shared_lengths(cells[a], cells[b])
-        touch = length > MIN_SHARED
-        u, v, length = a[touch], b[touch], length[touch]
-    else:
-        u = v = np.zeros(0, dtype=np.int64)
-        length = np.zeros(0)
+    lines = borders(cells, bridge=bridge)
+    touch = lines.length > MIN_SHARED
+    u, v, length = lines.u[touch], lines.v[touch], lines.length[touch]
     barrier = cell_block[u] != cell_block[v]
     same_building = (building[u] == building[v]) & (building[u] != "")
     same_compound = (compound[u] == compound[v]) & (compound[u] != "")
@@ -81,4 +83,6 @@ def build_graph(
         cost=cost,
         nbrs=nbrs,
         soft=bool(soft is not None and (soft[u] != soft[v]).any()),
+        lines=lines,
+        line_row=np.flatnonzero(touch),
     )

@@ -20,14 +20,14 @@ from shapely.geometry.base import BaseGeometry
 from .area_cells import area_territory
 from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
-from .empties import share_empty_cells
+from .empties import share_empties
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
 from .sites import site_cells, with_sites
 from .split import lumpy_infeasible, split_region
-from .territory import tessellate
+from .territory import Territory, tessellate
 
-__all__ = ["Cell", "Note", "partition_level"]
+__all__ = ["Cell", "Note", "Tiles", "inherit", "partition_level"]
 
 log = logging.getLogger(__name__)
 CP_SAT_ATOMS = 80  # regions up to this many atoms get the exact lumpiness proof
@@ -35,6 +35,19 @@ SOFT_BALANCE = 0.1  # with soft lines, even grid sizes weigh this much against f
 LUMPY_UNITS = 5.0  # CP-SAT work limit of a lumpiness proof (budget units, see budget.py)
 LUMPY = 0.2  # regions whose median unit holds this share of the upper bound get the exact plan
 EXACT_UNITS = 2.0  # HiGHS work limit per region (less when the budget is nearly spent)
+
+
+@dataclass(frozen=True, slots=True)
+class Tiles:
+    """The pieces of territory a grid was built from, to partition it one level down.
+
+    ``geoms`` tile the grid (its units' cells, empty cells, shares of empty cells); ``block``
+    is each tile's barrier block; ``of_member[i]`` is the tile of the grid's ``members[i]``.
+    """
+
+    geoms: np.ndarray
+    block: np.ndarray
+    of_member: np.ndarray
 
 
 @dataclass(slots=True)
@@ -48,6 +61,38 @@ class Cell:
     stacked: bool = False
     flags: list[str] = field(default_factory=list)
     blocks: int = 1
+    tiles: Tiles | None = None
+
+
+def inherit(tiles: Tiles, atoms: AtomColumns) -> Territory | None:
+    """Return the territory of ``atoms`` (a grid's households, one level down) cut from the
+    grid's ``tiles``: each ground atom gets its unit's tile, the other tiles are empty.
+
+    The tiles are the cells a tessellation of the grid would draw again (a Voronoi cell of a
+    unit is also its cell among any subset of units that holds it). None when ground atoms and
+    tiles do not pair one to one (a unit split on the ground, a ground atom without households).
+    """
+    if len(tiles.of_member) != len(atoms.member) or (tiles.of_member < 0).any():
+        return None
+    pairs = np.unique(np.column_stack([atoms.ground[atoms.member], tiles.of_member]), axis=0)
+    if len(np.unique(pairs[:, 0])) != len(pairs) or len(np.unique(pairs[:, 1])) != len(pairs):
+        return None
+    tile_of = np.full(len(atoms.stacked), -1, dtype=np.int64)
+    tile_of[pairs[:, 0]] = pairs[:, 1]
+    mine = tile_of[atoms.grounded]
+    if (mine < 0).any():
+        return None
+    free = np.setdiff1d(np.arange(len(tiles.geoms)), mine)
+    return Territory(
+        atoms=np.arange(len(mine)),
+        cells=tiles.geoms[mine],
+        cell_block=tiles.block[mine],
+        orphans=tiles.geoms[free],
+        orphan_block=tiles.block[free],
+        blocks=np.empty(0, dtype=object),
+        cell_soft=tiles.block[mine],
+        orphan_soft=tiles.block[free],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +221,7 @@ def _regions(
             edge = np.flatnonzero(cross)[
                 np.argmax(np.where(others == target, graph.length[cross], -1.0))
             ]
-            border = shapely.intersection(cells[graph.u[edge]], cells[graph.v[edge]])
+            border = graph.border(np.array([edge]))[0]
             bx, by = shapely.get_coordinates(shapely.centroid(border))[0]
             blon, blat = _lonlat(to_wgs, bx, by)
             if not empty and w[label == target].any():
@@ -309,6 +354,28 @@ def _split(
     return pieces, outcome
 
 
+def _tiles(
+    piece: np.ndarray,
+    part: int,
+    cuts: dict[int, dict[int, BaseGeometry]],
+    cells: np.ndarray,
+    block_of: np.ndarray,
+    member_cell: np.ndarray,
+) -> Tiles:
+    """Return the tiles of part ``part`` (cells ``piece``; ``member_cell``: each member's cell)."""
+    whole = piece[~np.isin(piece, list(cuts))]
+    got = np.array([x for x in sorted(cuts) if part in cuts[x]], dtype=np.int64)
+    slot = np.full(len(cells), -1, dtype=np.int64)
+    slot[whole] = np.arange(len(whole))
+    # a share may be in pieces that touch different cells: each piece is a tile of its own
+    shares, which = shapely.get_parts(
+        np.array([cuts[x][part] for x in got.tolist()], dtype=object), return_index=True
+    )
+    geoms = np.concatenate([cells[whole], shares])
+    block = np.concatenate([block_of[whole], block_of[got[which]]])
+    return Tiles(geoms, block, slot[member_cell])
+
+
 def partition_level(
     outline: BaseGeometry,
     households: pd.DataFrame | None,
@@ -324,6 +391,7 @@ def partition_level(
     atoms: AtomColumns | None = None,
     sites: np.ndarray | None = None,
     areas: tuple[np.ndarray, np.ndarray] | None = None,
+    territory: Territory | None = None,
 ) -> list[Cell]:
     """Partition ``outline`` holding ``households`` (rows aligned with ``xy``) into cells.
 
@@ -334,7 +402,8 @@ def partition_level(
     dedicated grids: the empty block around each becomes a grid of its own, flagged "dedicated"
     (a site in an inhabited block is cut out of it along its footprint). ``areas`` (area of
     each household row, area polygons in metres) gives areal units their own polygons as
-    territory (see :mod:`.area_cells`).
+    territory (see :mod:`.area_cells`). ``territory`` (see :func:`inherit`) replaces the
+    tessellation of ``outline``.
     """
     budget = budget if budget is not None else Budget()
     positions = np.arange(len(xy))
@@ -346,14 +415,15 @@ def partition_level(
     ground = atoms.grounded
     n_atoms = len(ground)
     ground_xy = atoms.xy[ground]
-    barriers = with_sites(outline, barriers, sites, ground_xy)
     local = {int(g): i for i, g in enumerate(ground)}
     home_atom = np.array([local[int(g)] for g in atoms.ground[atoms.member]], dtype=np.int64)
-    terr = None
-    if areas is not None:
-        terr = area_territory(
-            outline, ground_xy, barriers, soft_barriers, members=(xy, home_atom), areas=areas
-        )
+    terr = territory
+    if terr is None:
+        barriers = with_sites(outline, barriers, sites, ground_xy)
+        if areas is not None:
+            terr = area_territory(
+                outline, ground_xy, barriers, soft_barriers, members=(xy, home_atom), areas=areas
+            )
     if terr is None:
         terr = tessellate(
             outline,
@@ -379,6 +449,7 @@ def partition_level(
         soft=None
         if soft_barriers is None or terr.cell_soft is None or terr.orphan_soft is None
         else np.concatenate([terr.cell_soft, terr.orphan_soft]),
+        bridge=territory is not None,
     )
     w = np.concatenate([atoms.households[ground], np.zeros(len(terr.orphans))])
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
@@ -411,14 +482,17 @@ def partition_level(
             parts.append((piece, exception))
     empty = np.zeros(len(cells_all), dtype=bool)
     empty[len(terr.cells) :] = ~site[len(terr.cells) :]
-    geoms = share_empty_cells([p for p, _ in parts], cells_all, empty, label, graph.nbrs)
+    geoms, cuts = share_empties(
+        [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
+    )
     ground_of = atoms.ground
     cells: list[Cell] = []
-    for (piece, exception), geom in zip(parts, geoms, strict=True):
+    for i, ((piece, exception), geom) in enumerate(zip(parts, geoms, strict=True)):
         atom_ids = ground[piece[piece < n_atoms]]
         members = positions[np.isin(atoms.member, atom_ids)]
         lived = piece[w[piece] > 0]
         cell = Cell(geom, members, blocks=len(set(block_of[lived].tolist())))
+        cell.tiles = _tiles(piece, i, cuts, cells_all, block_of, home_atom[members])
         if site[piece].any() and not len(members):
             cell.flags.append("dedicated")
         elif len(members) == 0:

@@ -50,21 +50,96 @@ def connected(nodes: Sequence[int] | set[int], nbrs: list[dict[int, float]]) -> 
     return len(seen) == len(nodeset)
 
 
-def _sweep(nodes: np.ndarray, proj: np.ndarray, nbrs: list[dict[int, float]]) -> list[int]:
-    """Return ``nodes`` in the order a connected front sweeping along ``proj`` reaches them."""
-    nodeset = set(nodes.tolist())
-    start = int(nodes[np.argmin(proj[nodes])])
-    heap = [(float(proj[start]), start)]
-    seen = {start}
-    order = []
-    while heap:
-        _, x = heapq.heappop(heap)
-        order.append(x)
-        for y in nbrs[x]:
-            if y in nodeset and y not in seen:
-                seen.add(y)
-                heapq.heappush(heap, (float(proj[y]), y))
-    return order
+class _Region:
+    """A region's subgraph in local indices ``0..m-1`` (``nodes[i]`` is node ``i``), built once
+    and swept in every direction.
+
+    ``adj[i]`` lists the local neighbours of ``i`` inside the region; ``a``, ``b``, ``c`` are the
+    inner edges once each (ends, cut cost); ``outer[i]`` is the cost of ``i``'s borders with
+    nodes outside the region.
+    """
+
+    __slots__ = ("a", "adj", "b", "c", "nodes", "outer")
+
+    def __init__(self, nodes: np.ndarray, nbrs: list[dict[int, float]]) -> None:
+        self.nodes = np.asarray(nodes)
+        local = {x: i for i, x in enumerate(self.nodes.tolist())}
+        adj: list[list[int]] = []
+        a, b, c = [], [], []
+        outer = [0.0] * len(local)
+        for i, x in enumerate(self.nodes.tolist()):
+            mine = []
+            for y, cost in nbrs[x].items():
+                j = local.get(y)
+                if j is None:
+                    outer[i] += cost
+                    continue
+                mine.append(j)
+                if i < j:
+                    a.append(i)
+                    b.append(j)
+                    c.append(cost)
+            adj.append(mine)
+        self.adj = adj
+        self.a = np.array(a, dtype=np.int64)
+        self.b = np.array(b, dtype=np.int64)
+        self.c = np.array(c, dtype=float)
+        self.outer = np.array(outer, dtype=float)
+
+    def sweep(self, key: list[float]) -> list[int]:
+        """Return the local nodes in the order a connected front sweeping along ``key`` reaches
+        them, starting from the lowest key (fewer than all when the region is not connected)."""
+        start = min(range(len(key)), key=key.__getitem__)
+        seen = bytearray(len(key))
+        seen[start] = 1
+        heap = [(key[start], start)]
+        order = []
+        adj = self.adj
+        pop, push = heapq.heappop, heapq.heappush
+        while heap:
+            x = pop(heap)[1]
+            order.append(x)
+            for y in adj[x]:
+                if not seen[y]:
+                    seen[y] = 1
+                    push(heap, (key[y], y))
+        return order
+
+    def cut_costs(self, order: list[int]) -> np.ndarray:
+        """Return the border cost of each prefix of ``order`` (local nodes).
+
+        An inner edge counts for the prefixes that hold exactly one of its ends: those ending
+        from the earlier end's position up to just before the later end's; outer borders count
+        from their node on.
+        """
+        at = np.asarray(order)
+        pos = np.empty(len(self.outer), dtype=np.int64)
+        pos[at] = np.arange(len(at))
+        first = np.minimum(pos[self.a], pos[self.b])
+        last = np.maximum(pos[self.a], pos[self.b])
+        diff = np.bincount(first, weights=self.c, minlength=len(at) + 1).astype(float)
+        diff -= np.bincount(last, weights=self.c, minlength=len(at) + 1)
+        diff[: len(at)] += self.outer[at]
+        return np.round(np.cumsum(diff)[: len(at)], 6)
+
+    def connected(self, members: list[int]) -> bool:
+        """Return True if the local nodes ``members`` induce a connected subgraph."""
+        if len(members) <= 1:
+            return True
+        inside = bytearray(len(self.adj))
+        for x in members:
+            inside[x] = 1
+        inside[members[0]] = 2
+        stack = [members[0]]
+        count = 1
+        adj = self.adj
+        while stack:
+            for y in adj[stack.pop()]:
+                if inside[y] == 1:
+                    inside[y] = 2
+                    count += 1
+                    stack.append(y)
+        return count == len(members)
 
 
 def _directions(nodes: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
@@ -79,82 +154,66 @@ def _directions(nodes: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
     return [d for base in (main, perp, diag1, diag2) for d in (base, -base)]
 
 
-def _edges(nodes: np.ndarray, nbrs: list[dict[int, float]]) -> tuple[np.ndarray, ...]:
-    """Return the edges among ``nodes`` once each (ends, cost) and each node's outer border cost."""
-    nodeset = set(nodes.tolist())
-    a, b, c = [], [], []
-    outer = np.zeros(len(nbrs))
-    for x in nodes.tolist():
-        for y, cost in nbrs[x].items():
-            if y not in nodeset:
-                outer[x] += cost
-            elif x < y:
-                a.append(x)
-                b.append(y)
-                c.append(cost)
-    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(c, dtype=float), outer
+class _Sweeps:
+    """The orders of a region swept in eight directions and their prefix cut costs, computed
+    once and scored for every ``k1`` the bisection tries."""
 
-
-def _cut_costs(order: list[int], edges: tuple[np.ndarray, ...]) -> np.ndarray:
-    """Return the border cost of each prefix of ``order`` (edges from :func:`_edges`).
-
-    An inner edge counts for the prefixes that hold exactly one of its ends: those ending from
-    the earlier end's position up to just before the later end's; outer borders count from
-    their node on.
-    """
-    a, b, c, outer = edges
-    pos = np.empty(len(outer), dtype=np.int64)
-    pos[np.asarray(order)] = np.arange(len(order))
-    first = np.minimum(pos[a], pos[b])
-    last = np.maximum(pos[a], pos[b])
-    diff = np.bincount(first, weights=c, minlength=len(order) + 1).astype(float)
-    diff -= np.bincount(last, weights=c, minlength=len(order) + 1)
-    diff[: len(order)] += outer[np.asarray(order)]
-    return np.round(np.cumsum(diff)[: len(order)], 6)
+    def __init__(
+        self, nodes: np.ndarray, w: np.ndarray, xy: np.ndarray, nbrs: list[dict[int, float]]
+    ) -> None:
+        self.region = _Region(nodes, nbrs)
+        self.connected = True
+        self.sweeps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        local_xy = xy[nodes]
+        local_w = w[nodes]
+        for d in _directions(nodes, xy):
+            order = self.region.sweep((local_xy @ d).tolist())
+            if len(order) < len(nodes):
+                self.connected = False  # not connected
+                return
+            at = np.asarray(order)
+            self.sweeps.append((at, np.cumsum(local_w[at])[:-1], self.region.cut_costs(order)[:-1]))
 
 
 def _best_cut(
-    nodes: np.ndarray,
+    sweeps: _Sweeps,
+    total: float,
     k1: int,
     k2: int,
-    w: np.ndarray,
-    xy: np.ndarray,
-    nbrs: list[dict[int, float]],
     bounds: Bounds,
     scale: float,
     strict: bool,
-) -> tuple[float, list[int]] | None:
-    total = float(w[nodes].sum())
+) -> tuple[float, np.ndarray] | None:
+    """Return the best cut (score, first part as local nodes) over the swept orders, or None."""
+    if not sweeps.connected:
+        return None
     ideal = total * k1 / (k1 + k2)
-    best: tuple[float, list[int]] | None = None
-    edges = _edges(nodes, nbrs)
-    for d in _directions(nodes, xy):
-        order = _sweep(nodes, xy @ d, nbrs)
-        if len(order) < len(nodes):
-            return None  # not connected
-        prefix = np.cumsum(w[order])[:-1]
+    best: tuple[float, np.ndarray] | None = None
+    for at, prefix, cuts in sweeps.sweeps:
         rest = total - prefix
         if strict:
             ok = (prefix >= k1 * bounds.lo) & (prefix <= k1 * bounds.hi)
             ok &= (rest >= k2 * bounds.lo) & (rest <= k2 * bounds.hi)
-            penalty = np.zeros(len(prefix))
+            cand = np.flatnonzero(ok)
+            if len(cand) == 0:
+                continue
+            score = cuts[cand] + scale * np.abs(prefix[cand] - ideal)
         else:
-            ok = np.ones(len(prefix), dtype=bool)
             penalty = np.maximum(0, k1 * bounds.lo - prefix)
             penalty += np.maximum(0, prefix - k1 * bounds.hi)
             penalty += np.maximum(0, k2 * bounds.lo - rest)
             penalty += np.maximum(0, rest - k2 * bounds.hi)
-        cand = np.flatnonzero(ok)
-        if len(cand) == 0:
-            continue
-        cuts = _cut_costs(order, edges)[:-1]
-        score = cuts[cand] + scale * np.abs(prefix[cand] - ideal) + 1e6 * penalty[cand]
-        ranked = cand[np.argsort(score, kind="stable")][:MAX_CHECKS]
-        for c in ranked:
-            if best is not None and score[np.searchsorted(cand, c)] >= best[0]:
+            cand = np.arange(len(prefix))
+            if len(cand) == 0:
+                continue
+            score = cuts + scale * np.abs(prefix - ideal) + 1e6 * penalty
+        ranked = np.argsort(score, kind="stable")[:MAX_CHECKS]
+        for r in ranked.tolist():
+            if best is not None and score[r] >= best[0]:
                 break
-            if connected(order[c + 1 :], nbrs):
-                best = (float(score[np.searchsorted(cand, c)]), order[: c + 1])
+            c = int(cand[r])
+            if sweeps.region.connected(at[c + 1 :].tolist()):
+                best = (float(score[r]), at[: c + 1])
                 break
     return best
 
@@ -172,18 +231,21 @@ def _bisect(
         return [nodes]
     halves = (k // 2, k - k // 2)
     splits = sorted(set(halves)) + [j for j in range(1, k) if j not in halves]
+    sweeps = _Sweeps(nodes, w, xy, nbrs)
+    total = float(w[nodes].sum())
     found = None
     for strict in (True, False):
         for k1 in splits:
-            found = _best_cut(nodes, k1, k - k1, w, xy, nbrs, bounds, scale, strict)
+            found = _best_cut(sweeps, total, k1, k - k1, bounds, scale, strict)
             if found is not None:
                 break
         if found is not None:
             break
     if found is None:
         return [nodes]
-    part1 = np.array(sorted(found[1]))
-    part2 = np.setdiff1d(nodes, part1)
+    first = np.zeros(len(nodes), dtype=bool)
+    first[found[1]] = True
+    part1, part2 = nodes[first], nodes[~first]
     w1, w2 = float(w[part1].sum()), float(w[part2].sum())
     k1 = _fit_k(w1, bounds, max(1, round(k * w1 / (w1 + w2))))
     k2 = _fit_k(w2, bounds, max(1, k - k1))

@@ -16,7 +16,7 @@ from test_properties import communities
 
 from gridsvc.partition import Bounds, check_partition, partition
 from gridsvc.partition.budget import Budget
-from gridsvc.partition.split import _cut_costs, _edges
+from gridsvc.partition.split import _Region
 
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
 URBAN = Path(__file__).resolve().parents[2] / "fixtures" / "urban"
@@ -91,7 +91,9 @@ def graphs(draw: st.DrawFn) -> tuple[list[dict[int, float]], np.ndarray, list[in
 @given(graphs())
 def test_cut_costs_are_the_border_cost_of_every_prefix(case: tuple) -> None:
     nbrs, nodes, order = case
-    got = _cut_costs(order, _edges(nodes, nbrs))
+    region = _Region(nodes, nbrs)
+    local = {x: i for i, x in enumerate(nodes.tolist())}
+    got = region.cut_costs([local[x] for x in order])
     for i in range(len(order)):
         prefix = set(order[: i + 1])
         want = sum(c for x in prefix for y, c in nbrs[x].items() if y not in prefix)

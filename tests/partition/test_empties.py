@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gridsvc.partition.empties import share_empty_cells
+from gridsvc.partition.empties import share_empties
 
 
 def _pp(g: shapely.Geometry) -> float:
@@ -38,7 +38,7 @@ def _ring_case() -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list[dict[in
 def test_a_ring_is_shared_among_the_grids_it_borders_and_the_tiling_holds() -> None:
     parts, cells, nbrs = _ring_case()
     empty = np.array([False] * 4 + [True])
-    geoms = share_empty_cells(parts, cells, empty, np.zeros(5, dtype=int), nbrs)
+    geoms = share_empties(parts, cells, empty, np.zeros(5, dtype=int), nbrs)[0]
     assert all(g.geom_type == "Polygon" for g in geoms)
     assert all(g.area > 50 * 50 for g in geoms)  # every grid got a piece of the ring
     assert sum(g.area for g in geoms) == pytest.approx(120 * 120)
@@ -52,6 +52,6 @@ def test_a_ring_is_never_shared_with_grids_of_another_region() -> None:
     parts, cells, nbrs = _ring_case()
     empty = np.array([False] * 4 + [True])
     region = np.array([0, 1, 1, 1, 0])  # only grid 0 shares the ring's region
-    geoms = share_empty_cells(parts, cells, empty, region, nbrs)
+    geoms = share_empties(parts, cells, empty, region, nbrs)[0]
     assert geoms[0].equals(shapely.union_all([cells[0], cells[4]]))
     assert [g.area for g in geoms[1:]] == [2500.0, 2500.0, 2500.0]
