@@ -47,6 +47,9 @@ class Outcome:
     error: str | None = None
     rss_mb: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
+    # CPU seconds of the worker process during the task (its threads included): on a shared
+    # machine this, not ``seconds``, is the community's cost
+    cpu_seconds: float = 0.0
 
 
 def settings_key(settings: Settings, staffed: bool) -> dict[str, Any]:
@@ -144,7 +147,7 @@ def run_community(
     job: CommunityJob, inputs: CityInputs, settings: Settings, store_url: str
 ) -> Outcome:
     """Run one community end to end; return its outcome (failures included, not raised)."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     engine = _engine(store_url)
     stages: dict[str, float] = {}
     digest = ""
@@ -165,4 +168,5 @@ def run_community(
     except Exception as exc:  # one community's failure is reported, the others go on
         return _failed(engine, job.code, digest, started, exc)
     return Outcome(job.code, DONE, len(data.households), base,
-                   time.perf_counter() - started, rss_mb=_rss_mb(), stages=stages)  # fmt: skip
+                   time.perf_counter() - started, rss_mb=_rss_mb(), stages=stages,
+                   cpu_seconds=time.process_time() - cpu)  # fmt: skip

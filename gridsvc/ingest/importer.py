@@ -17,7 +17,7 @@ from gridsvc import frames, geo
 from gridsvc.domain import LayerPolicy
 from gridsvc.errors import InputError, Problem
 from gridsvc.ingest.readers import read_any
-from gridsvc.ingest.validate import effective_crs, validate
+from gridsvc.ingest.validate import effective_crs, polygonal_part, validate
 from gridsvc.store import repo
 
 __all__ = ["ImportReport", "import_file", "load_frame"]
@@ -144,5 +144,9 @@ def prepare_frame(frame: gpd.GeoDataFrame, *, crs: str | None, source: str) -> g
     out = geo.to_wgs84(frame, effective_crs(crs, frame.crs, source))
     bad = ~out.geometry.is_valid & out.geometry.notna()
     if bad.any():
-        out.loc[bad, out.geometry.name] = out.geometry[bad].make_valid()
+        # a repaired polygon stays a polygon: make_valid may add the lines and points it cut off
+        was_polygon = out.geometry[bad].geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+        fixed = out.geometry[bad].make_valid().to_numpy()
+        fixed[was_polygon] = [polygonal_part(g) for g in fixed[was_polygon]]
+        out.loc[bad, out.geometry.name] = fixed
     return out

@@ -360,7 +360,7 @@ def _repair(
     out = geoms.copy()
     for i in np.flatnonzero(invalid):
         reason = shapely.is_valid_reason(geoms[i])
-        fixed = _polygonal(shapely.make_valid(geoms[i]))
+        fixed = polygonal_part(shapely.make_valid(geoms[i]))
         if fixed is None or fixed.is_empty or fixed.area == 0:
             problems.append(
                 Problem(
@@ -380,7 +380,7 @@ def _repair(
     return out
 
 
-def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
+def polygonal_part(geom: BaseGeometry) -> BaseGeometry | None:
     """Keep only the polygons of ``geom`` (make_valid may add lines and points)."""
     parts = shapely.get_parts(geom)
     while (shapely.get_type_id(parts) == 7).any():

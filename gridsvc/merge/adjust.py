@@ -13,6 +13,7 @@ with the most households keeping their soft grids is returned.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,12 +24,17 @@ from shapely.geometry.base import BaseGeometry
 from ..partition import Bounds
 from ..partition.territory import GRID_SIZE, shared_lengths
 from .layers import Layer
+from .moves import fits, hard_keys, inside
 from .overlay import TOLERANCE_M2, locate, polygonal
 from .unify import label_unified
 
 __all__ = ["Adjusted", "adjust_to_soft"]
 
+log = logging.getLogger(__name__)
+
 MAX_MOVES = 500
+MAX_EXPLORED = 50_000  # chains looked at per step at most (bounds the time on big grids)
+MAX_CHAIN = 4  # atoms moved by one step: the first, then repairs of the grids it unbalanced
 NEAR_M = 1.0  # a household this close outside its grid (the partition's tolerance) is in it
 
 
@@ -129,8 +135,14 @@ def _score(unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context)
 def _best_move(
     geoms: np.ndarray, unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context
 ) -> _Move | None:
-    """Return the valid move (one atom, a swap or a chain of two) gaining most, or None."""
-    hard_key = _hard_keys(geoms, unified_of, ctx)
+    """Return the valid move gaining most, or None.
+
+    A move starts with one atom joining a neighbour where its households keep more soft grids;
+    while a grid it touched is outside the bounds (and further than before), the next atom
+    repairs it: one of that grid's own atoms leaves (to any neighbour), or a neighbour's atom
+    comes in, up to ``MAX_CHAIN`` atoms in all.
+    """
+    hard_key = hard_keys(geoms, unified_of, ctx.points, ctx.hard)
     counts = np.bincount(unified_of[unified_of >= 0], minlength=len(geoms))
     tree = shapely.STRtree(geoms)
     placed = np.flatnonzero(unified_of >= 0)
@@ -152,9 +164,6 @@ def _best_move(
             for la in ctx.soft
         )
 
-    def fits(*changes: tuple[int, int]) -> bool:
-        return all(_fits(counts[g] + n, counts[g], ctx.bounds) for g, n in changes)
-
     def receivers(atom: _Atom) -> list[int]:
         near = tree.query(atom.piece, predicate="intersects").tolist()
         key = hard_key[atom.grid]
@@ -162,7 +171,44 @@ def _best_move(
             k for k in sorted(near) if k != atom.grid and not ctx.stacked[k] and hard_key[k] == key
         ]
 
+    def givers(grid: int) -> list[tuple[_Atom, int]]:
+        near = tree.query(geoms[grid], predicate="intersects").tolist()
+        return [
+            (b, grid)
+            for x in sorted(near)
+            if x != grid and not ctx.stacked[x] and hard_key[x] == hard_key[grid]
+            for b in atoms_of(x)
+            if grid in receivers(b)
+        ]
+
     candidates: list[_Move] = []
+    explored = [0]
+
+    def extend(chain: tuple[tuple[_Atom, int], ...], delta: dict[int, int], total: int) -> None:
+        """Record ``chain`` if every grid fits, else repair the first grid it broke."""
+        explored[0] += 1
+        broken = [g for g, d in delta.items() if not fits(counts[g] + d, counts[g], ctx.bounds)]
+        if not broken:
+            if total > 0:
+                candidates.append(_Move(total, chain))
+            return
+        if len(chain) == MAX_CHAIN or explored[0] >= MAX_EXPLORED:
+            return
+        g = broken[0]
+        if counts[g] + delta[g] > ctx.bounds.hi:  # one of its own atoms leaves
+            options = [(b, w) for b in atoms_of(g) for w in receivers(b)]
+        else:  # an atom of a neighbour comes in
+            options = givers(g)
+        used = {(a.grid, int(a.rows[0])) for a, _ in chain}
+        for b, w in options:
+            if (b.grid, int(b.rows[0])) in used:
+                continue
+            n = len(b.rows)
+            after = dict(delta)
+            after[b.grid] = after.get(b.grid, 0) - n
+            after[w] = after.get(w, 0) + n
+            extend((*chain, (b, w)), after, total + gain(b, w))
+
     for u in sorted(set(unified_of[wrong].tolist())):
         for a in atoms_of(u):
             if not wrong[a.rows].any():
@@ -170,18 +216,9 @@ def _best_move(
             n_a = len(a.rows)
             for k in receivers(a):
                 g_a = gain(a, k)
-                if g_a > 0 and fits((u, -n_a), (k, n_a)):
-                    candidates.append(_Move(g_a, ((a, k),)))
-                for b in atoms_of(k):  # k passes one of its atoms on: back to u, or further
-                    n_b = len(b.rows)
-                    for w in receivers(b):
-                        g = g_a + gain(b, w)
-                        if g <= 0:
-                            continue
-                        if w == u and fits((u, n_b - n_a), (k, n_a - n_b)):
-                            candidates.append(_Move(g, ((a, k), (b, u))))
-                        elif w != u and fits((u, -n_a), (k, n_a - n_b), (w, n_b)):
-                            candidates.append(_Move(g, ((a, k), (b, w))))
+                if g_a > 0:
+                    extend(((a, k),), {u: -n_a, k: n_a}, g_a)
+    log.debug("adjust: %d chains looked at, %d candidates", explored[0], len(candidates))
     candidates.sort(key=lambda m: -m.gain)  # stable: ties keep the deterministic scan order
     for move in candidates:
         if _valid(move, geoms, hard_key, ctx):
@@ -245,7 +282,7 @@ def _valid(move: _Move, geoms: np.ndarray, hard_key: list[tuple[str, ...]], ctx:
     for atom, receiver in move.transfers:
         if shared_lengths(np.array([atom.piece], dtype=object), geoms[[receiver]])[0] <= 0:
             return False
-        if not _inside(atom.piece, hard_key[receiver], ctx.hard):
+        if not inside(atom.piece, hard_key[receiver], ctx.hard):
             return False  # the piece reaches into another hard grid (a forced crossing)
     after = _apply(geoms, move)
     touched = {a.grid for a, _ in move.transfers} | {r for _, r in move.transfers}
@@ -268,32 +305,3 @@ def _territories(grid: BaseGeometry, points: np.ndarray) -> np.ndarray | None:
     if len(cells) != len(points):
         return None
     return np.asarray(shapely.intersection(cells, grid, grid_size=GRID_SIZE), dtype=object)
-
-
-def _fits(after: int, before: int, bounds: Bounds) -> bool:
-    """Tell whether a count may change to ``after``: within bounds, or no further outside."""
-    if bounds.lo <= after <= bounds.hi:
-        return True
-    return bool(
-        abs(after - np.clip(after, bounds.lo, bounds.hi))
-        < abs(before - np.clip(before, bounds.lo, bounds.hi))
-    )
-
-
-def _hard_keys(geoms: np.ndarray, unified_of: np.ndarray, ctx: _Context) -> list[tuple[str, ...]]:
-    """Return per unified grid its hard grid ids (one per hard layer)."""
-    if not ctx.hard:
-        return [()] * len(geoms)
-    columns = [label_unified(geoms, unified_of, ctx.points, la)[0] for la in ctx.hard]
-    return [tuple(str(c[i]) for c in columns) for i in range(len(geoms))]
-
-
-def _inside(part: BaseGeometry, key: tuple[str, ...], hard: Sequence[Layer]) -> bool:
-    """Tell whether ``part`` lies inside the hard grids named by ``key`` (one per layer)."""
-    for la, gid in zip(hard, key, strict=True):
-        grid = la.tiled.geometry.to_numpy()[la.tiled["grid_id"].astype(str).to_numpy() == gid]
-        if not len(grid):
-            return False
-        if shapely.area(shapely.difference(part, grid[0], grid_size=GRID_SIZE)) > TOLERANCE_M2:
-            return False
-    return True

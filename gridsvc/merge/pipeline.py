@@ -27,7 +27,8 @@ from .adjust import adjust_to_soft
 from .diagnose import Thresholds, diagnose_layer
 from .layers import build_layers, check_layers
 from .overlay import TOLERANCE_M2, area_pairs
-from .realign import crosswalk, kept_mask, realign
+from .realign import crosswalk, kept_mask, realign, whole_unit_bound
+from .reunite import reunite
 from .unify import column, hard_crossings, label_unified, nest_in_hard, run_partition
 
 __all__ = ["MergeResult", "merge"]
@@ -201,14 +202,35 @@ def merge(
         if la.hard:
             geoms, n = nest_in_hard(geoms, labels_of[la.name], stacked, points, unified_of, la)
             moved_pieces += n
+    hard_layers = [la for la in layer_list if la.hard]
+    flags = unified["flags"] if "flags" in unified.columns else pd.Series("", index=unified.index)
+    rejoined = reunite(
+        geoms,
+        unified_of,
+        points,
+        hard_layers,
+        bounds=levels[0],
+        fixed=stacked | flags.astype("string").fillna("").str.contains("dedicated").to_numpy(),
+        thresholds=thresholds,
+    )
+    if rejoined.pieces or rejoined.bridges or not rejoined.kept.all():
+        geoms, unified_of = rejoined.geoms, rejoined.unified_of
+        unified = unified[rejoined.kept].reset_index(drop=True)
+        stacked = stacked[rejoined.kept]
+        codes = codes[: len(unified)]  # codes stay consecutive where a sliver left
+        unified["code"] = codes
+        unified, part = _recount(unified, part, hh, unified_of, codes)
+        for la in hard_layers:
+            labels_of[la.name] = label_unified(geoms, unified_of, points, la)[0]
+    atoms = _atoms(hh)
     adjusted = adjust_to_soft(
         geoms,
         unified_of,
         points,
-        layer_list if adjust else [la for la in layer_list if la.hard],
+        layer_list if adjust else hard_layers,
         bounds=levels[0],
         stacked=stacked,
-        atoms=_atoms(hh),
+        atoms=atoms,
     )
     if adjusted.moves:
         geoms, unified_of = adjusted.geoms, adjusted.unified_of
@@ -251,6 +273,7 @@ def merge(
             "grids": len(la.raw),
             "share_households_unchanged": round(float(kept.mean()) if len(kept) else 1.0, 4),
             "households_changed": int((~kept).sum()),
+            "reachable_with_whole_units": None if la.hard else whole_unit_bound(before, atoms),
             "grids_without_unified": int((frame["unified"] == "").sum()),
             "hard_crossings": crossings if la.hard else None,
             "diagnosis": diagnosis[la.name],
@@ -278,6 +301,9 @@ def merge(
             "overlaps": cover["overlaps"],
             "soft_share_unchanged": soft,
             "soft_share_unchanged_min": min(soft.values()) if soft else 1.0,
+            "soft_share_reachable_with_whole_units": {
+                n: layer_reports[n]["reachable_with_whole_units"]["share"] for n in soft
+            },
             "share_within_bounds": totals["share_within_bounds"],
             "unified_grids": len(unified),
             "households": len(hh),
@@ -285,6 +311,9 @@ def merge(
         "unified": {
             **cover,
             "pieces_moved_into_hard_grids": moved_pieces,
+            "detached_pieces_bridged": rejoined.bridges,
+            "detached_pieces_handed_over": rejoined.pieces,
+            "slivers_dissolved": rejoined.slivers,
             "moves_toward_soft_layers": adjusted.moves,
             "violations": violations,
             "infeasible_regions": totals["infeasible_regions"],

@@ -20,7 +20,7 @@ from ..partition.territory import GRID_SIZE
 from .layers import Layer
 from .overlay import area_pairs, contains_pairs
 
-__all__ = ["CROSSWALK_COLUMNS", "crosswalk", "kept_mask", "realign"]
+__all__ = ["CROSSWALK_COLUMNS", "crosswalk", "kept_mask", "realign", "whole_unit_bound"]
 
 CROSSWALK_COLUMNS = [
     "layer",
@@ -130,3 +130,25 @@ def crosswalk(
     frame["area_after_m2"] = np.round(area_after, 1)
     frame["area_share_kept"] = np.round(kept_area / np.maximum(area_before, 1e-9), 4)
     return frame[CROSSWALK_COLUMNS]
+
+
+def whole_unit_bound(before: pd.DataFrame, atoms: np.ndarray) -> dict[str, Any]:
+    """Return the most households that can keep their grid while units stay whole.
+
+    A stairwell unit (``atoms``: each household's unit key) lies in one unified grid, which has
+    one grid of the layer, so at most the unit's households sharing one *before* grid keep it;
+    the rest sit in a unit the layer cuts and must change. ``before`` holds the (household,
+    grid id) pairs of :func:`kept_mask`. Bounds and contiguity can only lower the share.
+    """
+    keys, unit = np.unique(np.asarray(atoms, dtype=str), return_inverse=True)
+    size = np.bincount(unit, minlength=len(keys))
+    pairs = pd.DataFrame({"unit": unit[before["h"].to_numpy()], "grid": before["grid_id"]})
+    most = pairs.groupby(["unit", "grid"]).size().groupby(level=0).max()
+    best = most.reindex(range(len(keys)), fill_value=0).to_numpy()
+    lost = size - best
+    return {
+        "share": round(float(best.sum() / max(len(unit), 1)), 4),
+        "households_in_cut_units": int(size[lost > 0].sum()),
+        "households_that_must_change": int(lost.sum()),
+        "units_cut": int((lost > 0).sum()),
+    }

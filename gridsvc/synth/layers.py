@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..frames import conform
 from ..geo import metric_crs
+from ..ingest.validate import polygonal_part
 from ._plan import CommunityData
 
 __all__ = ["generate_layers"]
@@ -30,9 +31,8 @@ WGS84 = "EPSG:4326"
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:
     """Return the polygonal part of ``geom`` (a Polygon or MultiPolygon), made valid."""
-    geom = shapely.make_valid(geom)
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else Polygon()
+    part = polygonal_part(shapely.make_valid(geom))
+    return Polygon() if part is None else part
 
 
 def _extend(line: BaseGeometry, by: float = 5.0) -> BaseGeometry:

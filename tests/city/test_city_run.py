@@ -33,6 +33,7 @@ def test_city_run_completes_then_skips_unchanged_and_reruns_changed(
     assert first.totals["done"] == n and first.totals["failed"] == 0
     assert [s[1:] for s in seen] == [(i + 1, n) for i in range(n)]
     assert first.workers == 2
+    assert all(o.cpu_seconds > 0 for o in first.outcomes)  # each community's CPU cost is measured
     assert_complete_once(store_url, households)
     grids_before = stored(store_url)[1]["code"].tolist()
 

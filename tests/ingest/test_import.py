@@ -409,3 +409,19 @@ def test_null_geometry_in_geojson(store: Engine, tmp_path: Path) -> None:
 def test_unknown_kind(store: Engine, sample: Frames, write: Write) -> None:
     with pytest.raises(InputError, match=r"unknown kind 'roads'; use one of buildings"):
         _import(store, write(sample["communities"]), kind="roads")
+
+
+def test_prepared_layer_polygon_stays_a_polygon_after_repair() -> None:
+    """A departmental grid with a spike: make_valid alone gives a polygon plus a line."""
+    from gridsvc.ingest.importer import prepare_frame
+
+    spiked = Polygon([(112.90, 35.80), (112.91, 35.80), (112.92, 35.80), (112.91, 35.80),
+                      (112.91, 35.81), (112.90, 35.81)])  # fmt: skip
+    assert shapely.make_valid(spiked).geom_type == "GeometryCollection"
+    frame = gpd.GeoDataFrame(
+        {"grid_id": ["JW02"]}, geometry=[spiked], crs="EPSG:4326"
+    )  # fmt: skip
+    out = prepare_frame(frame, crs=None, source="layers.parquet")
+    fixed = out.geometry.iloc[0]
+    assert fixed.geom_type == "Polygon" and fixed.is_valid
+    assert fixed.area == pytest.approx(0.01 * 0.01, rel=1e-9)

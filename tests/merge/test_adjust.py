@@ -31,7 +31,7 @@ def both() -> tuple[MergeResult, MergeResult]:
 def test_adjustment_raises_every_soft_share_on_village(
     both: tuple[MergeResult, MergeResult],
 ) -> None:
-    """Measured: party 0.627 → 0.630, governance 0.930 → 0.947 in 6 moves (none on yudu)."""
+    """Measured: party 0.627 → 0.630, governance 0.930 → 0.947 in 6 moves."""
     plain, adjusted = both
     before = plain.report["measures"]["soft_share_unchanged"]
     after = adjusted.report["measures"]["soft_share_unchanged"]

@@ -13,7 +13,8 @@ import shapely
 from drawings import UTM, X0, Y0
 from pyproj import Transformer
 
-from gridsvc.merge import MergeResult, diagnose_layer, merge, run_merge_files
+from gridsvc.merge import MergeResult, Thresholds, diagnose_layer, merge, run_merge_files
+from gridsvc.merge.reunite import is_sliver
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
 GPKG = FIX / "baltimore_pigtown.gpkg"
@@ -61,6 +62,20 @@ def test_every_household_lies_in_its_unified_grid(fixture_merge) -> None:
     assert result.report["unified"]["violations"] == []
 
 
+def test_no_unified_grid_is_a_sliver_or_an_unflagged_empty_grid(fixture_merge) -> None:
+    """Yudu and urban each had a 0.3 m² empty grid between a police line and the outline."""
+    name, result = fixture_merge
+    unified = result.unified.to_crs(UTM)
+    thresholds = Thresholds()
+    assert shapely.area(unified.geometry.to_numpy()).min() >= thresholds.sliver_m2
+    assert not is_sliver(unified.geometry.to_numpy(), thresholds).any()
+    empty = unified[unified["households"] == 0]
+    assert empty["flags"].fillna("").str.contains("empty|dedicated").all()
+    assert result.report["unified"]["slivers_dissolved"] == (0 if name == "village" else 1)
+    codes = unified["code"].str[-3:].astype(int).tolist()
+    assert codes == list(range(1, len(unified) + 1))  # numbering closes over a dissolved sliver
+
+
 def test_realigned_layers_are_unions_of_unified_grids(fixture_merge) -> None:
     _name, result = fixture_merge
     unified = result.unified.to_crs(UTM)
@@ -89,16 +104,34 @@ def test_crosswalk_accounts_for_every_household(fixture_merge) -> None:
         assert share == pytest.approx(1 - len(changed) / total, abs=1e-4)
 
 
-def test_soft_layers_mostly_kept_on_yudu() -> None:
-    """Measured: party 0.942, governance 0.944, the boundary adjustment finding no move.
+def test_soft_layers_kept_on_yudu_reach_the_goal() -> None:
+    """Measured: party 0.955, governance 0.951 (0.942 / 0.944 before chains of repairs).
 
-    Stairwell units stay whole, so governance cannot pass 0.940 by the majority grid of each
-    unit; earlier, higher numbers came from grids not holding ~5% of their households.
+    Whole units allow at most 0.971 / 0.974: 10 party units (166 households) and 7 governance
+    units (172) are cut by the layer, and 54 and 48 of their households must change grid.
+    With the 30–50 bounds and police nesting (contiguity relaxed), HiGHS still allows 0.974
+    governance with 0.956 party. The boundary adjustment only needs chains of repairs (a unit
+    leaves, a neighbour's unit fills the gap) to pass the 95% goal.
     """
     result = _fixture("yudu")
-    shares = result.report["measures"]["soft_share_unchanged"]
-    assert shares["party"] >= 0.94 and shares["governance"] >= 0.94
-    assert result.report["measures"]["share_within_bounds"] == 1.0
+    measures = result.report["measures"]
+    shares = measures["soft_share_unchanged"]
+    assert shares["party"] >= 0.95 and shares["governance"] >= 0.95
+    assert measures["share_within_bounds"] == 1.0
+    assert result.report["unified"]["violations"] == []
+    assert measures["soft_share_reachable_with_whole_units"] == {
+        "governance": 0.9741,
+        "party": 0.9709,
+    }
+    reach = result.report["layers"]["governance"]["reachable_with_whole_units"]
+    assert reach == {
+        "share": 0.9741,
+        "households_in_cut_units": 172,
+        "households_that_must_change": 48,
+        "units_cut": 7,
+    }
+    for name, share in shares.items():
+        assert share <= measures["soft_share_reachable_with_whole_units"][name]
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +172,26 @@ def test_baltimore_police_nests_except_where_forced(baltimore: MergeResult) -> N
     assert gaps > 0  # the neighbourhood layer leaves parks/industrial land uncovered
 
 
+def test_baltimore_every_unified_grid_is_one_polygon(baltimore: MergeResult) -> None:
+    """Three grids had a block's household cut off in a piece of its own (rule 5).
+
+    Two pieces are joined back by a corridor through empty ground; the third is enclosed by a
+    grid a corridor would cut in two, so it goes to that neighbour with its one household.
+    """
+    unified = baltimore.report["unified"]
+    assert not [v for v in unified["violations"] if "connected polygon" in v]
+    assert (unified["detached_pieces_bridged"], unified["detached_pieces_handed_over"]) == (2, 1)
+    parts = baltimore.unified.geometry.apply(lambda g: len(shapely.get_parts(g)))
+    assert (parts == 1).all()
+    metric = baltimore.unified.to_crs(baltimore.unified.estimate_utm_crs()).geometry.to_numpy()
+    assert not is_sliver(metric, Thresholds()).any()
+    assert (baltimore.unified["households"] > 0).all()
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="4 unified grids fall apart where census blocks' lattice households interleave",
+    reason="block area:83 (37 housing units) is split: one household's piece lies enclosed"
+    " in a neighbouring grid (the partition's household Voronoi cells interleave)",
 )
 def test_baltimore_unified_grid_is_a_valid_partition(baltimore: MergeResult) -> None:
     assert baltimore.report["unified"]["violations"] == []

@@ -1,0 +1,48 @@
+"""Rules shared by the passes that move pieces between unified grids (adjust, reunite)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from ..partition import Bounds
+from ..partition.territory import GRID_SIZE
+from .layers import Layer
+from .overlay import TOLERANCE_M2
+from .unify import label_unified
+
+__all__ = ["fits", "hard_keys", "inside"]
+
+
+def fits(after: int, before: int, bounds: Bounds) -> bool:
+    """Tell whether a count may change to ``after``: within bounds, or no further outside."""
+    if bounds.lo <= after <= bounds.hi:
+        return True
+    return bool(
+        abs(after - np.clip(after, bounds.lo, bounds.hi))
+        < abs(before - np.clip(before, bounds.lo, bounds.hi))
+    )
+
+
+def hard_keys(
+    geoms: np.ndarray, unified_of: np.ndarray, points: np.ndarray, hard: Sequence[Layer]
+) -> list[tuple[str, ...]]:
+    """Return per unified grid its hard grid ids (one per hard layer)."""
+    if not hard:
+        return [()] * len(geoms)
+    columns = [label_unified(geoms, unified_of, points, la)[0] for la in hard]
+    return [tuple(str(c[i]) for c in columns) for i in range(len(geoms))]
+
+
+def inside(part: BaseGeometry, key: tuple[str, ...], hard: Sequence[Layer]) -> bool:
+    """Tell whether ``part`` lies inside the hard grids named by ``key`` (one per layer)."""
+    for la, gid in zip(hard, key, strict=True):
+        grid = la.tiled.geometry.to_numpy()[la.tiled["grid_id"].astype(str).to_numpy() == gid]
+        if not len(grid):
+            return False
+        if shapely.area(shapely.difference(part, grid[0], grid_size=GRID_SIZE)) > TOLERANCE_M2:
+            return False
+    return True
