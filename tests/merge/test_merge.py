@@ -20,19 +20,51 @@ FIX = Path(__file__).resolve().parents[2] / "fixtures"
 GPKG = FIX / "baltimore_pigtown.gpkg"
 
 
-def _fixture(name: str) -> MergeResult:
+BUDGET = 0.5  # units of deterministic work: less than a city run's one unit per community
+
+
+def _fixture(name: str, budget: float | None = None) -> MergeResult:
     d = FIX / name
     return merge(
         gpd.read_file(d / "community.geojson"),
         gpd.read_file(d / "households.geojson"),
         gpd.read_file(d / "layers.geojson"),
         buildings=gpd.read_file(d / "buildings.geojson"),
+        budget=budget,
     )
 
 
-@pytest.fixture(scope="module", params=["yudu", "village", "urban"])
+@pytest.fixture(scope="module")
+def budgeted() -> MergeResult:
+    """Urban merged with a small budget for the partition engine's exact search."""
+    return _fixture("urban", BUDGET)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[("yudu", None), ("village", None), ("urban", None), ("urban", BUDGET)],
+    ids=["yudu", "village", "urban", "urban-budget"],
+)
 def fixture_merge(request: pytest.FixtureRequest) -> tuple[str, MergeResult]:
-    return request.param, _fixture(request.param)
+    name, budget = request.param
+    if budget is not None:
+        return name, request.getfixturevalue("budgeted")
+    return name, _fixture(name)
+
+
+def test_budgeted_merge_is_repeatable(budgeted: MergeResult) -> None:
+    """The budget counts work, not time: a second run draws the same unified grids."""
+    spent = budgeted.report["unified"]["partition_budget"]
+    assert spent["units"] == BUDGET and spent["spent_units"] <= BUDGET + 1.0
+    assert spent["skipped_steps"] > 0  # the budget ran out: it is what bounded the search
+    assert budgeted.report["unified"]["reproducible"] is True
+    again = _fixture("urban", BUDGET)
+    assert again.unified["code"].tolist() == budgeted.unified["code"].tolist()
+    assert shapely.to_wkb(again.unified.geometry.to_numpy()).tolist() == (
+        shapely.to_wkb(budgeted.unified.geometry.to_numpy()).tolist()
+    )
+    pd.testing.assert_frame_equal(again.assignment, budgeted.assignment)
+    pd.testing.assert_frame_equal(again.crosswalk, budgeted.crosswalk)
 
 
 def test_unified_grid_is_seamless_and_nests_in_police(fixture_merge) -> None:
