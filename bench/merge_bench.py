@@ -5,7 +5,8 @@ layer, clipped to the community; each fragment becomes a "unified grid". Side by
 community: fragments (grids), slivers (area < 100 m² or mean width < 3 m, with ≤ 2 households),
 empty fragments, grids within 30–50 households, hard-layer crossings, the share of households
 whose soft-layer grid is unchanged per soft layer (with the most that whole stairwell units
-allow), and CPU seconds. Run: ``python bench/merge_bench.py``.
+allow), and CPU seconds. Run: ``python bench/merge_bench.py``; ``--budget 1`` gives the partition
+engine a per-community budget of deterministic work (as a city run does; default: unlimited).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def naive(inputs: dict, points: np.ndarray, metric) -> dict:
     }
 
 
-def ours(inputs: dict) -> dict:
+def ours(inputs: dict, budget: float | None = None) -> dict:
     started = time.process_time()
     result = merge(
         inputs["boundary"],
@@ -111,6 +112,7 @@ def ours(inputs: dict) -> dict:
         buildings=inputs.get("buildings"),
         areas=inputs.get("areas"),
         count_field=inputs.get("count_field"),
+        budget=budget,
     )
     seconds = time.process_time() - started
     u = result.unified.to_crs(metric_crs(inputs["boundary"]))
@@ -134,6 +136,10 @@ def ours(inputs: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--communities", default="yudu,urban,village,baltimore")
+    parser.add_argument(
+        "--budget", type=float, default=None, help="units of deterministic work per community"
+    )
+    parser.add_argument("--skip-overlay", action="store_true", help="time gridsvc only")
     args = parser.parse_args()
     rows = []
     for name in args.communities.split(","):
@@ -146,10 +152,11 @@ def main() -> None:
         else:
             hh = inputs["households"]
         points = hh.to_crs(metric).geometry.to_numpy()
-        for method, run in (
+        methods = (
             ("overlay", lambda i=inputs, p=points, m=metric: naive(i, p, m)),
-            ("gridsvc", lambda i=inputs: ours(i)),
-        ):
+            ("gridsvc", lambda i=inputs: ours(i, args.budget)),
+        )
+        for method, run in methods[1:] if args.skip_overlay else methods:
             r = run()
             rows.append({"community": name, "method": method, **r})
     table = pd.DataFrame(rows)

@@ -242,6 +242,7 @@ def merge(
     """Merge departmental grids into one unified grid (多格合一); write it, the re-aligned
     layers, a crosswalk and a report."""
     from .merge import run_merge_files
+    from .workflows import engine_options
 
     settings = _settings(
         config, None, min_households=min_households, max_households=max_households, seed=seed
@@ -251,10 +252,9 @@ def merge(
         raise typer.Exit(2)
     try:
         report = run_merge_files(
-            boundary, households, layer, out,
-            lo=settings.min_households, hi=settings.max_households, crs=crs,
+            boundary, households, layer, out, crs=crs,
             buildings=buildings, barriers=barriers, areas=areas, count_field=count_field,
-            seed=settings.seed,
+            **engine_options(settings),
         )  # fmt: skip
     except GridsvcError as exc:
         raise _fail(exc) from exc

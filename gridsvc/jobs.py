@@ -311,11 +311,10 @@ def merge_job(
         from . import frames
         from .merge import merge
         from .microgrids import redraw_microgrids
-        from .partition import Bounds
         from .planning import assign_households
         from .store import plans, repo
         from .store.assignments import clear_assignments
-        from .workflows import read_community_bundle
+        from .workflows import engine_options, partition_levels, read_community_bundle
 
         bundle = read_community_bundle(session, code)
         chosen = community_layers(bundle.community, bundle.layer_grids, layers)
@@ -324,8 +323,7 @@ def merge_job(
             bundle.households,
             chosen,
             buildings=bundle.buildings if len(bundle.buildings) else None,
-            levels=(Bounds(settings.min_households, settings.max_households),),
-            seed=settings.seed,
+            **engine_options(settings),
         )
         say(f"draw the micro-grids of {code}", 0.7)
         unified = frames.conform("grids", result.unified.assign(level=1, parent_code=None))
@@ -335,8 +333,7 @@ def merge_job(
             unified,
             bundle.households,
             {str(c): frozenset(g) for c, g in ids.groupby(homes.to_numpy())},
-            levels=(Bounds(settings.min_households, settings.max_households),
-                    Bounds(1, settings.micro_max_households)),
+            levels=partition_levels(settings),
             community=code,
             buildings=bundle.buildings if len(bundle.buildings) else None,
             seed=settings.seed,
@@ -356,6 +353,7 @@ def merge_job(
             "microgrids_replaced": len(bundle.microgrids),
             "microgrids": len(micro.grids),
             "microgrid_notes": micro.notes,
+            "partition_budget": result.report["unified"]["partition_budget"],
             "assignments_cleared": cleared,
             "note": (
                 f"{cleared} staffing assignments of grids that no longer exist were "

@@ -297,8 +297,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
             folder / "community.geojson", folder / "households.geojson",
             [f"police={layers}:hard", f"party={layers}:soft", f"governance={layers}:soft"],
             out / "merge" / code, buildings=folder / "buildings.geojson",
-            barriers=folder / "barriers.geojson", lo=settings.min_households,
-            hi=settings.max_households, seed=settings.seed,
+            barriers=folder / "barriers.geojson", **engine_options(settings),
         )  # fmt: skip
         measures = merged["measures"]
         step(

@@ -115,7 +115,10 @@ def test_map_of_an_unknown_community_is_a_clear_error(tmp_path: Path) -> None:
     assert "community 999999999999 is not in the store; import it first" in result.output
 
 
-def test_merge_command_writes_unified_grid_crosswalk_and_report(tmp_path: Path) -> None:
+def test_merge_command_writes_unified_grid_crosswalk_and_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDSVC_PARTITION_BUDGET", "0.5")  # the settings' budget reaches merge
     village = FIXTURES / "village"
     layers = village / "layers.geojson"
     out = tmp_path / "merged"
@@ -134,6 +137,7 @@ def test_merge_command_writes_unified_grid_crosswalk_and_report(tmp_path: Path) 
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["measures"]["hard_crossings"] == 0
     assert report["measures"]["gaps"] == report["measures"]["overlaps"] == 0
+    assert report["unified"]["partition_budget"]["units"] == 0.5
     unified = gpd.read_file(out / "unified.geojson")
     assert len(unified) == report["measures"]["unified_grids"]
     assert {"police_grid", "party_grid"} <= set(unified.columns)

@@ -60,6 +60,7 @@ def settings_key(settings: Settings, staffed: bool) -> dict[str, Any]:
         "micro_max": settings.micro_max_households,
         "seed": settings.seed,
         "dedicated": settings.dedicated_grids,
+        "budget": settings.partition_budget,  # deterministic work: it decides the plan too
         "staffed": staffed,
     }
 
@@ -81,7 +82,6 @@ def _compute(
     from ..workflows import engine_options
 
     options = engine_options(settings)
-    levels = options["levels"]
     t0 = time.perf_counter()
     if data.layers is None or data.roster is None:
         from ..partition import partition
@@ -98,7 +98,7 @@ def _compute(
 
     merged = merge(
         data.community, data.households, data.layers, buildings=data.buildings,
-        barriers=data.barriers, levels=levels[:1], seed=settings.seed,
+        barriers=data.barriers, **options,
     )  # fmt: skip
     stages["merge"] = time.perf_counter() - t0
     t1 = time.perf_counter()

@@ -17,7 +17,6 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from ..ingest import load_frame
-from ..partition import Bounds
 from .layers import POLICIES
 from .pipeline import merge
 from .write import write_merge
@@ -113,18 +112,18 @@ def run_merge_files(
     layers: list[str],
     out: str | Path,
     *,
-    lo: int = 30,
-    hi: int = 50,
     crs: str | None = None,
     buildings: str | Path | None = None,
     barriers: str | Path | None = None,
     areas: str | Path | None = None,
     count_field: str | None = None,
-    seed: int = 0,
+    **engine: Any,
 ) -> dict[str, Any]:
     """Read the files, merge and write ``out``; return the report. Nothing is written on error.
 
-    Paths may name a GeoPackage layer as ``FILE@LAYER``.
+    Paths may name a GeoPackage layer as ``FILE@LAYER``. ``engine`` holds the partition
+    engine's options given to :func:`merge` (levels, seed, budget, dedicated; usually
+    ``engine_options(settings)``).
     """
     specs = [parse_layer_spec(s) for s in layers]
     if not specs:
@@ -146,8 +145,7 @@ def run_merge_files(
         count_field=count_field,
         buildings=_load(buildings, "buildings", crs),
         barriers=_load(barriers, None, crs),
-        levels=(Bounds(lo, hi),),
-        seed=seed,
+        **engine,
     )
     write_merge(result, out)
     return result.report

@@ -156,6 +156,8 @@ def merge(
     barriers: gpd.GeoDataFrame | None = None,
     levels: Sequence[Bounds] = (Bounds(30, 50),),
     seed: int = 0,
+    budget: float | None = None,
+    dedicated: bool = False,
     thresholds: Thresholds = Thresholds(),
     adjust: bool = True,
 ) -> MergeResult:
@@ -165,9 +167,16 @@ def merge(
     followed where the bounds allow: by the partition (soft barriers), then by moving border
     units between unified grids (``adjust``; see :mod:`gridsvc.merge.adjust`). Raises
     InputError naming the layer or grid on bad input.
+
+    ``levels``, ``seed``, ``budget`` and ``dedicated`` are the partition engine's options, so
+    ``merge(..., **engine_options(settings))`` runs it as a partition would
+    (:func:`gridsvc.workflows.engine_options`); only the first (base) level is drawn: the unified
+    grids are base grids, micro-grids are drawn inside them afterwards. ``budget`` bounds the
+    engine's optional exact search in units of deterministic work, so the unified grid depends
+    only on the input; the merge's own steps (re-uniting, adjusting) are greedy and always run.
     """
     started = time.perf_counter()
-    levels = tuple(levels)
+    levels = tuple(levels)[:1]
     if boundary.crs is None:
         boundary = boundary.set_crs(WGS84)
     boundary = boundary.to_crs(WGS84)
@@ -184,8 +193,9 @@ def merge(
         la.name: diagnose_layer(la.raw, outline, points, to_wgs, thresholds) for la in layer_list
     }
     part = run_partition(
-        boundary, hh, layer_list, buildings=buildings, barriers=barriers, levels=levels, seed=seed
-    )
+        boundary, hh, layer_list, buildings=buildings, barriers=barriers, levels=levels,
+        seed=seed, budget=budget, dedicated=dedicated,
+    )  # fmt: skip
     grids = part.grids.to_crs(metric).reset_index(drop=True)
     codes = grids["code"].astype(str).to_numpy()
     position = pd.Series(np.arange(len(grids)), index=codes)
@@ -319,6 +329,8 @@ def merge(
             "infeasible_regions": totals["infeasible_regions"],
             "partition_barrier_crossings": totals["barrier_crossings"],
             "partition_seconds": totals["seconds"],
+            "partition_budget": totals["budget"],
+            "reproducible": totals["reproducible"],
         },
         "layers": layer_reports,
         "seconds": round(time.perf_counter() - started, 3),

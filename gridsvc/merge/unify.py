@@ -46,8 +46,13 @@ def run_partition(
     barriers: gpd.GeoDataFrame | None,
     levels: Sequence[Bounds],
     seed: int,
+    budget: float | None = None,
+    dedicated: bool = False,
 ) -> PartitionResult:
-    """Partition the community with hard layers as barriers and soft layers as soft barriers."""
+    """Partition the community with hard layers as barriers and soft layers as soft barriers.
+
+    ``budget`` and ``dedicated`` are the partition's (see :func:`gridsvc.partition.partition`).
+    """
     hard = _lines(layers, hard=True)
     if barriers is not None and len(barriers):
         extra = barriers[[barriers.geometry.name]].to_crs(
@@ -69,6 +74,8 @@ def run_partition(
         soft_barriers=_lines(layers, hard=False),
         levels=levels,
         seed=seed,
+        budget=budget,
+        dedicated=dedicated,
     )
 
 

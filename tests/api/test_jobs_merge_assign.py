@@ -28,7 +28,7 @@ from gridsvc.planning import assign_households
 from gridsvc.staffing import generate_roster
 from gridsvc.store import repo, session_scope, users
 from gridsvc.store.assignments import read_assignments
-from gridsvc.workflows import read_community_bundle
+from gridsvc.workflows import engine_options, read_community_bundle
 
 API = "/api/v1"
 
@@ -103,14 +103,21 @@ def test_merge_job_replaces_the_base_grids_by_the_unified_ones(
         bundle.households,
         layers,
         buildings=bundle.buildings,
-        levels=(Bounds(settings.min_households, settings.max_households),),
-        seed=settings.seed,
+        **engine_options(settings),
     ).unified
     assert sorted(stored["code"]) == sorted(expected["code"])
     assert (
         stored.set_index("code")["households"].to_dict()
         == expected.set_index("code")["households"].astype(int).to_dict()
     )
+
+
+def test_merge_job_gives_the_settings_budget_to_the_engine(api_store: Engine, code: str) -> None:
+    merged = merge_job([code], settings=load_settings(partition_budget=0.5))
+    with session_scope(api_store) as session:
+        report = merged(session, lambda message, fraction: None)
+    assert report[code]["partition_budget"]["units"] == 0.5
+    assert (report[code]["hard_crossings"], report[code]["gaps"]) == (0, 0)
 
 
 def test_merge_of_a_community_without_layers_is_refused_before_it_starts(
