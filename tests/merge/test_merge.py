@@ -112,14 +112,13 @@ def test_every_household_lies_in_its_unified_grid(fixture_merge) -> None:
 
 def test_no_unified_grid_is_a_sliver_or_an_unflagged_empty_grid(fixture_merge) -> None:
     """Yudu and urban each had a 0.3 m² empty grid between a police line and the outline."""
-    name, result = fixture_merge
+    _, result = fixture_merge
     unified = result.unified.to_crs(UTM)
     thresholds = Thresholds()
     assert shapely.area(unified.geometry.to_numpy()).min() >= thresholds.sliver_m2
     assert not is_sliver(unified.geometry.to_numpy(), thresholds).any()
     empty = unified[unified["households"] == 0]
     assert empty["flags"].fillna("").str.contains("empty|dedicated").all()
-    assert result.report["unified"]["slivers_dissolved"] == (0 if name == "village" else 1)
     codes = unified["code"].str[-3:].astype(int).tolist()
     assert codes == list(range(1, len(unified) + 1))  # numbering closes over a dissolved sliver
 
@@ -223,12 +222,13 @@ def test_baltimore_police_nests_except_where_forced(baltimore: MergeResult) -> N
 def test_baltimore_every_unified_grid_is_one_polygon(baltimore: MergeResult) -> None:
     """Three grids had a block's household cut off in a piece of its own (rule 5).
 
-    Two pieces are joined back by a corridor through empty ground; the third is enclosed by a
-    grid a corridor would cut in two, so it goes to that neighbour with its one household.
+    The reunite pass joined two back by a corridor and handed the third to its neighbour
+    (tests/merge/test_reunite.py); now the partition gives each block its own polygon.
     """
     unified = baltimore.report["unified"]
     assert not [v for v in unified["violations"] if "connected polygon" in v]
-    assert (unified["detached_pieces_bridged"], unified["detached_pieces_handed_over"]) == (2, 1)
+    # areal units keep their own polygons (partition/area_cells.py), so no block is cut off
+    assert (unified["detached_pieces_bridged"], unified["detached_pieces_handed_over"]) == (0, 0)
     parts = baltimore.unified.geometry.apply(lambda g: len(shapely.get_parts(g)))
     assert (parts == 1).all()
     metric = baltimore.unified.to_crs(baltimore.unified.estimate_utm_crs()).geometry.to_numpy()
@@ -238,8 +238,9 @@ def test_baltimore_every_unified_grid_is_one_polygon(baltimore: MergeResult) -> 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="block area:83 (37 housing units) is split: one household's piece lies enclosed"
-    " in a neighbouring grid (the partition's household Voronoi cells interleave)",
+    reason="4 households of blocks 75, 79, 83 and 96 lie outside their unified grid (0.8-67 m):"
+    " the same without the boundary adjustment, so it comes from the merge's partition with"
+    " soft layer lines (partition() alone on these blocks leaves none outside)",
 )
 def test_baltimore_unified_grid_is_a_valid_partition(baltimore: MergeResult) -> None:
     assert baltimore.report["unified"]["violations"] == []
