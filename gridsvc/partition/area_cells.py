@@ -9,8 +9,9 @@ the block outlines (the streets). An area split into strips (over the upper boun
 among its strips by the Voronoi cells of their households inside the area's polygon.
 
 Ground no area covers (and areas nobody lives in) becomes empty pieces that join a
-neighbouring grid, as empty blocks do; barriers still cut areas into blocks (a household on the
-far side of a barrier from the rest of its atom is the one exception, as in point mode).
+neighbouring grid, as empty blocks do; barriers still cut areas into blocks, and an area a
+barrier crosses reaches across it to its households on the far side (as a unit does in point
+mode), so no household is left outside its atom's cell.
 """
 
 from __future__ import annotations
@@ -88,12 +89,11 @@ def area_territory(
     tree = shapely.STRtree(hard)
     site_block = _block_of(tree, sites)
     block_of = _majority(owner, site_block, _block_of(tree, xy))
-    same = site_block == block_of[owner]  # an atom straddling a barrier stays on one side
     parts: list[list[BaseGeometry]] = [[] for _ in range(len(xy))]
     orphans: list[BaseGeometry] = []
     orphan_block: list[int] = []
     for b in range(len(hard)):
-        mine = np.flatnonzero(same & (site_block == b))
+        mine = np.flatnonzero(site_block == b)
         inhabited, held, empty = _pieces(hard[b], shapes, area_of[mine], sites[mine])
         orphans += empty
         orphan_block += [b] * len(empty)
@@ -107,4 +107,4 @@ def area_territory(
     cells = np.array([shapely.union_all(p, grid_size=GRID_SIZE) for p in parts], dtype=object)
     orphan_ids = np.array(orphan_block, dtype=np.int64)
     territory = assemble(cells, block_of, np.array(orphans, dtype=object), orphan_ids, hard)
-    return cut_soft_lines(territory, outline, barriers, soft, sites[same], owner[same])
+    return cut_soft_lines(territory, outline, barriers, soft, sites, owner)

@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 import pytest
 import shapely
-from partition_drawings import grid_of_buildings, square_community, to_wgs
+from partition_drawings import UTM, X0, grid_of_buildings, square_community, to_wgs
 
 from gridsvc.errors import InputError
 from gridsvc.partition import Bounds, check_partition, partition
@@ -246,6 +246,24 @@ def test_areas_with_counts_become_grids() -> None:
     a = result.assignment.assign(area=result.assignment["household_id"].str.split("#").str[0])
     per_area = a.groupby("area")["grid_code"].nunique()
     assert per_area.to_dict() == {"a": 1, "c": 2, "d": 1}
+
+
+def test_an_area_straddling_a_barrier_keeps_its_households_in_its_grid() -> None:
+    """A barrier 15 m inside areas a and b leaves a column of their households beyond it.
+
+    Those households' piece of the area joins their own atom's territory across the barrier
+    (as a unit straddling a barrier does in point mode), so none lies outside its grid.
+    """
+    blocks = [shapely.box(x, y, x + 100, y + 100) for x in (0, 100) for y in (0, 100)]
+    areas = to_wgs(blocks, id=["a", "b", "c", "d"], housing=[35, 40, 45, 38])
+    community = to_wgs([shapely.box(0, 0, 200, 200)], code=["140802002099"])
+    barrier = to_wgs([shapely.LineString([(85, -10), (85, 210)])])
+    households = areas_to_households(areas, "housing", UTM, within=community)
+    x = households.to_crs(UTM).geometry.x - X0
+    beyond = households["id"].str[0].isin(["a", "b"]) & (x > 85)
+    assert beyond.any()  # the drawing does put households of a and b past the barrier
+    result = partition(community, areas=areas, count_field="housing", barriers=barrier)
+    assert check_partition(community, households, result, LEVELS) == []
 
 
 def test_check_rejects_a_grid_that_is_not_a_polygon(lattice: tuple) -> None:
