@@ -68,6 +68,7 @@ def _households(
     areas: gpd.GeoDataFrame | None,
     count_field: str | None,
     metric: Any,
+    boundary: gpd.GeoDataFrame,
 ) -> gpd.GeoDataFrame:
     if households is None:
         if areas is None:
@@ -82,7 +83,7 @@ def _households(
                     field=count_field,
                 )
             )
-        households = areas_to_households(areas, count_field, metric)
+        households = areas_to_households(areas, count_field, metric, within=boundary)
     if households.crs is None:
         households = households.set_crs(WGS84)
     return households.to_crs(WGS84).reset_index(drop=True)
@@ -186,7 +187,7 @@ def merge(
         shapely.make_valid(shapely.union_all(boundary.to_crs(metric).geometry.to_numpy())),
         GRID_SIZE,
     )
-    hh = _households(households, areas, count_field, metric)
+    hh = _households(households, areas, count_field, metric, boundary)
     layer_list = build_layers(check_layers(layers, outline, metric), outline)
     points = hh.to_crs(metric).geometry.to_numpy()
     diagnosis = {
@@ -195,6 +196,7 @@ def merge(
     part = run_partition(
         boundary, hh, layer_list, buildings=buildings, barriers=barriers, levels=levels,
         seed=seed, budget=budget, dedicated=dedicated,
+        areas=None if households is not None else areas, count_field=count_field,
     )  # fmt: skip
     grids = part.grids.to_crs(metric).reset_index(drop=True)
     codes = grids["code"].astype(str).to_numpy()

@@ -48,6 +48,8 @@ def run_partition(
     seed: int,
     budget: float | None = None,
     dedicated: bool = False,
+    areas: gpd.GeoDataFrame | None = None,
+    count_field: str | None = None,
 ) -> PartitionResult:
     """Partition the community with hard layers as barriers and soft layers as soft barriers.
 
@@ -68,7 +70,9 @@ def run_partition(
         )
     return partition(
         boundary,
-        households,
+        None if areas is not None else households,
+        areas=areas,
+        count_field=count_field,
         buildings=buildings,
         barriers=hard,
         soft_barriers=_lines(layers, hard=False),

@@ -214,7 +214,9 @@ def test_baltimore_police_nests_except_where_forced(baltimore: MergeResult) -> N
     crossings = result.report["layers"]["police"]["hard_crossings"]
     assert crossings and all(c["forced"] and "8" in c["grids"] for c in crossings)
     assert (m["gaps"], m["overlaps"]) == (0, 0)
-    assert min(m["soft_share_unchanged"].values()) >= 0.99
+    # the blocks are areal units (partition(areas=)): the goal is 95 %; measured council 1.0,
+    # neighbourhood 0.989 (block 26 of Barre Circle goes to a Pigtown grid; whole blocks: 0.999)
+    assert min(m["soft_share_unchanged"].values()) >= 0.985
     gaps = result.report["layers"]["neighborhood"]["diagnosis"]["counts"]["gaps"]
     assert gaps > 0  # the neighbourhood layer leaves parks/industrial land uncovered
 
@@ -236,14 +238,6 @@ def test_baltimore_every_unified_grid_is_one_polygon(baltimore: MergeResult) -> 
     assert (baltimore.unified["households"] > 0).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="4 households of blocks 75, 79, 83 and 96 lie outside their unified grid (0.8-67 m):"
-    " merge() turns the areas into points itself and runs partition() in point mode, where"
-    " territory._cells_in_block gives a torn block's detached Voronoi pieces (with households)"
-    " to neighbours; passing areas= to partition() fixes it but drops the neighbourhood share"
-    " to 0.9889 (block 26 of Barre Circle joins a Pigtown grid)",
-)
 def test_baltimore_unified_grid_is_a_valid_partition(baltimore: MergeResult) -> None:
     assert baltimore.report["unified"]["violations"] == []
 
