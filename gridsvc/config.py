@@ -74,9 +74,11 @@ class Settings(BaseSettings):
             return data
         data = dict(data)
         old = data.pop("partition_budget_seconds", None)
+        if "partition_budget" in data:
+            return data  # given under its own name (even as None, "no limit"): that wins
         if old is None:
             old = os.environ.get("GRIDSVC_PARTITION_BUDGET_SECONDS")
-        if old is not None and data.get("partition_budget") is None:
+        if old is not None:
             data["partition_budget"] = old
         return data
 

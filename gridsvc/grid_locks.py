@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from .errors import LockedError, NotFoundError
+from .errors import LockedError, NotFoundError, StaleError
 from .store import audit, plans
 from .store.locks import GridLock, add_lock, read_locks, remove_locks
 
@@ -34,8 +34,13 @@ def refuse_locked(locks: Iterable[GridLock], grids: Iterable[str], *, user: str 
 
 
 def _base_grid(session: Session, plan_id: int, grid: str) -> plans.PlanInfo:
-    """Return the plan if it is a draft holding base grid ``grid`` (InputError / NotFoundError)."""
-    plan = plans.get_draft(session, plan_id)
+    """Return the plan if it is a draft holding base grid ``grid`` (InputError / NotFoundError).
+
+    The plan's row is held to the end of the transaction: an edit running now (which holds
+    it from :func:`plans.bump_revision` on) finishes first, and an edit starting now waits and
+    then sees the lock, so no edit commits to a grid after its lock was granted.
+    """
+    plan = plans.get_draft(session, plan_id, hold=True)
     grids, _ = plans.current_grids(session, plan_id)
     if grid not in set(grids.loc[grids["level"] == 1, "code"].astype(str)):
         raise NotFoundError(f"grid {grid} is not a base grid of plan {plan_id}")
@@ -50,6 +55,8 @@ def lock_grid(session: Session, plan_id: int, grid: str, *, user: str) -> tuple[
     new = add_lock(session, plan_id, grid, user=user)
     if new is None:
         held = [lock for lock in read_locks(session, plan_id) if lock.grid == grid]
+        if not held:  # its holder unlocked it between our insert and this read
+            raise StaleError(f"grid {grid} of plan {plan_id} was being unlocked; lock it again")
         refuse_locked(held, [grid], user=user)
         return held[0], False
     audit.record(

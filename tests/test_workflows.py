@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from gridsvc.cli import app
-from gridsvc.config import load_settings
+from gridsvc.config import Settings, load_settings
 from gridsvc.ingest import import_file, load_frame
 from gridsvc.partition import Bounds, check_partition
 from gridsvc.store import open_store, repo, session_scope
@@ -93,6 +93,17 @@ def test_partition_command_writes_the_four_outputs(tmp_path: Path) -> None:
 def test_the_old_budget_setting_name_is_still_read() -> None:
     assert load_settings(partition_budget_seconds=2.5).partition_budget == 2.5
     assert load_settings(partition_budget_seconds=2.5, partition_budget=1.0).partition_budget == 1.0
+
+
+def test_the_old_budget_variable_never_overrides_the_budget_given_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GRIDSVC_PARTITION_BUDGET_SECONDS", "0.5")
+    assert Settings().partition_budget == 0.5
+    assert Settings(partition_budget=None).partition_budget is None  # explicitly "no limit"
+    assert Settings(partition_budget=2.0).partition_budget == 2.0
+    monkeypatch.setenv("GRIDSVC_PARTITION_BUDGET", "3")
+    assert Settings().partition_budget == 3.0
 
 
 @pytest.mark.parametrize(("dedicated", "expected"), [(True, 1), (False, 0)])

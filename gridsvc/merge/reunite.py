@@ -98,7 +98,9 @@ def reunite(
         for i in range(len(parts)):
             if i == main:
                 continue
-            joined = _bridge(g, parts[main], parts[i], geoms, unified_of, points, key, hard)
+            joined = _bridge(
+                g, parts[main], parts[i], geoms, unified_of, points, key, hard, fixed, kept
+            )
             if joined is not None:
                 geoms = joined
                 bridges += 1
@@ -127,15 +129,23 @@ def _bridge(
     points: np.ndarray,
     key: list[tuple[str, ...]],
     hard: Sequence[Layer],
+    fixed: np.ndarray,
+    kept: np.ndarray,
 ) -> np.ndarray | None:
-    """Return the geometries with ``piece`` joined to ``main`` by a corridor, or None."""
+    """Return the geometries with ``piece`` joined to ``main`` by a corridor, or None.
+
+    The corridor never crosses a household, a hard-layer border or a ``fixed`` grid (those
+    neither give nor receive); grids already dissolved (not ``kept``) are left as they are.
+    """
     corridor = shapely.buffer(shapely.shortest_line(piece, main), CORRIDOR_M / 2)
     if not inside(corridor, key[g], hard):
         return None
     out = np.array(geoms, dtype=object)
     for k in shapely.STRtree(geoms).query(corridor, predicate="intersects").tolist():
-        if k == g:
+        if k == g or not kept[k]:
             continue
+        if fixed[k] and shapely.area(shapely.intersection(corridor, geoms[k])) > TOLERANCE_M2:
+            return None
         if shapely.intersects(corridor, points[unified_of == k]).any():
             return None
         rest = polygonal(shapely.difference(geoms[k], corridor, grid_size=GRID_SIZE))

@@ -275,17 +275,21 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def get_plan(session: Session, plan_id: int) -> PlanInfo:
-    """Return plan ``plan_id`` or raise NotFoundError."""
-    row = session.execute(select(plans_table).where(plans_table.c.id == plan_id)).first()
+def get_plan(session: Session, plan_id: int, *, hold: bool = False) -> PlanInfo:
+    """Return plan ``plan_id`` or raise NotFoundError. ``hold`` locks the plan's row until the
+    transaction ends (``SELECT … FOR UPDATE`` on PostGIS; SQLite serialises writers anyway), so
+    a concurrent edit of the plan waits for this transaction, or this one for the edit."""
+    query = select(plans_table).where(plans_table.c.id == plan_id)
+    row = session.execute(query.with_for_update() if hold else query).first()
     if row is None:
         raise NotFoundError(f"plan {plan_id} does not exist")
     return _info(row)
 
 
-def get_draft(session: Session, plan_id: int) -> PlanInfo:
-    """Return plan ``plan_id`` if it is a draft; InputError (field ``plan``) if not."""
-    plan = get_plan(session, plan_id)
+def get_draft(session: Session, plan_id: int, *, hold: bool = False) -> PlanInfo:
+    """Return plan ``plan_id`` if it is a draft; InputError (field ``plan``) if not.
+    ``hold`` as for :func:`get_plan`."""
+    plan = get_plan(session, plan_id, hold=hold)
     if plan.status != "draft":
         raise InputError(
             Problem(

@@ -10,9 +10,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from seeded import CODE, PASSWORD, Login
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from test_drafting import a_move, preview
 
+from gridsvc import grid_locks
 from gridsvc.store import plans, session_scope, users
 
 API = "/api/v1"
@@ -209,3 +213,25 @@ def test_a_published_plans_grids_do_not_lock(client: TestClient, login: Login, p
     refused = client.put(f"{API}/plans/{plan}/locks/{grid}", headers=mine)
     assert refused.status_code == 422
     assert f"plan {plan} is published; only drafts change" in refused.text
+
+
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgis", marks=pytest.mark.postgis)], indirect=True
+)
+def test_a_lock_waits_for_an_edit_already_writing_the_plan(
+    client: TestClient, login: Login, plan: int, api_store: Engine
+) -> None:
+    """An edit holds its plan's row from its revision bump on; a lock asked for meanwhile
+    waits for it (here: gives up after 200 ms) instead of being granted on a grid the edit is
+    about to change. SQLite serialises writers by itself."""
+    grid = next(iter(grids(client, login("planner"), plan)))
+    with Session(api_store) as editing:
+        plans.bump_revision(editing, plan, expected=plans.get_plan(editing, plan).revision)
+        with Session(api_store) as locking:
+            locking.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                grid_locks.lock_grid(locking, plan, grid, user="planner2")
+        editing.rollback()
+    with Session(api_store) as locking:  # with the edit gone, the lock is granted at once
+        lock, new = grid_locks.lock_grid(locking, plan, grid, user="planner2")
+        assert new and lock.grid == grid

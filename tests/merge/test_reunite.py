@@ -71,3 +71,22 @@ def test_a_fixed_empty_grid_stays() -> None:
         _grids(a, school), np.array([0]), _points((10, 20)), [], bounds=WIDE, fixed=[0, 1]
     )
     assert out.kept.tolist() == [True, True] and out.slivers == 0
+
+
+def test_a_corridor_never_cuts_into_a_fixed_grid() -> None:
+    """A's piece at x 50–90 lies beyond a school (x 40–50, fixed) that fills the gap. The
+    piece's west side slants, so a corridor would run along the south edge and leave the
+    school in one piece; still the school neither gives nor receives: the piece goes to B and
+    the school keeps every square metre."""
+    piece = shapely.Polygon([(50, 0), (90, 0), (90, 20), (52, 20)])
+    a = shapely.union(shapely.box(0, 0, 40, 40), piece)
+    school = shapely.box(40, 0, 50, 40)
+    b = shapely.difference(shapely.box(50, 0, 90, 40), piece)
+    points = _points((10, 20), (70, 10), (70, 30))
+    out = reunite(
+        _grids(a, school, b), np.array([0, 0, 2]), points, [], bounds=WIDE, fixed=[0, 1, 0]
+    )
+    assert out.bridges == 0 and out.pieces == 1
+    assert shapely.equals(out.geoms[1], school)
+    assert out.unified_of.tolist() == [0, 2, 2]
+    _one_polygon_each_holding_its_households(out, points)
