@@ -169,9 +169,14 @@ def stream_geojson_seq(chunks: Iterable[gpd.GeoDataFrame], *, kind: str) -> Iter
 
 
 def stream_csv(chunks: Iterable[gpd.GeoDataFrame], *, kind: str) -> Iterator[str]:
-    """Yield the CSV of all ``chunks`` (the columns of :func:`export_frame`'s ``.csv``)."""
-    for i, frame in enumerate(_ready(chunks, kind)):
-        yield _csv_table(frame, kind).to_csv(index=False, header=i == 0)
+    """Yield the CSV of all ``chunks`` (the columns of :func:`export_frame`'s ``.csv``); no
+    chunks at all still give the header, so an empty export re-imports as an empty table."""
+    header = True
+    for frame in _ready(chunks, kind):
+        yield _csv_table(frame, kind).to_csv(index=False, header=header)
+        header = False
+    if header:
+        yield _csv_table(frames.empty(kind), kind).to_csv(index=False)
 
 
 def export_chunks(chunks: Iterable[gpd.GeoDataFrame], path: str | Path, *, kind: str) -> int:

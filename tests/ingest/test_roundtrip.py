@@ -109,3 +109,16 @@ def test_any_points_roundtrip_exactly_enough(
     export_frame(frame, path, kind="households")
     back = validate(read_any(path), kind="households", source=path.name).frame
     assert_same(frame, back)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_an_empty_table_exports_to_a_file_that_reads_back_empty(
+    suffix: str, store: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / f"none{suffix}"
+    with session_scope(store) as session:
+        assert export_kind(session, path, kind="households", chunk_size=3) == 0
+    back = read_any(path)
+    assert len(back) == 0
+    if suffix != ".geojson":  # an empty FeatureCollection has no schema to carry
+        assert {"id", "community_code"} <= set(back.columns)
