@@ -11,7 +11,7 @@ from shapely.geometry import Point, box
 from sqlalchemy import Engine, text
 
 from gridsvc import frames
-from gridsvc.store import repo, session_scope
+from gridsvc.store import make_engine, migrate, repo, session_scope
 from gridsvc.store.assignments import replace_assignments
 from gridsvc.store.bulk import write_rows
 from gridsvc.store.stamps import read_stamps
@@ -91,3 +91,22 @@ def test_a_rolled_back_write_leaves_the_stamps(store: Engine) -> None:
         repo.upsert(session, "households", _households(["h1"], A))
         raise RuntimeError("abort")
     assert _stamps(store) == before
+
+
+def test_a_store_upgraded_with_rows_gets_stamps_that_a_truncate_moves(store_url: str) -> None:
+    """Rows written before the stamps existed (revision 0005_dup_locks) get a stamp on upgrade,
+    so emptying the table afterwards moves it (TRUNCATE on PostGIS, DELETE on SpatiaLite)."""
+    engine = make_engine(store_url)
+    try:
+        migrate(engine, revision="0005_dup_locks")
+        with session_scope(engine) as session:
+            repo.upsert(session, "households", _households(["h1"], A))
+        migrate(engine)
+        seeded = _stamps(engine)
+        assert seeded == {A: 1, B: 0, C: 0}
+        empty = "TRUNCATE households" if engine.dialect.name == "postgresql" else None
+        with session_scope(engine) as session:
+            session.execute(text(empty or "DELETE FROM households"))
+        assert _moved(seeded, _stamps(engine)) == {A}
+    finally:
+        engine.dispose()

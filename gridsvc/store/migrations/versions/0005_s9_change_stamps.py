@@ -2,7 +2,7 @@
 staffing assignments bumps, kept by triggers in the database.
 
 Revision ID: 0005_s9
-Revises: 0004c
+Revises: 0005_dup_locks
 Create Date: 2026-11-22
 
 Answers built from a community's rows (``/me/assignments``) are cached per process under the
