@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, Column, DateTime, String, Table, delete, insert,
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import StoreError
-from gridsvc.store.tables import Base, WorkerRow
+from gridsvc.store.tables import Base, WorkerRow, utc
 
 __all__ = [
     "COLUMNS",
@@ -77,12 +77,7 @@ def worker_assignments(session: Session, worker: str) -> tuple[tuple[str, str, d
     t = assignments_table
     query = select(t.c.grid_code, t.c.role, t.c.assigned_at).where(t.c.worker_id == worker)
     rows = session.execute(query.order_by(t.c.grid_code, t.c.role)).all()
-    return tuple((str(g), str(r), _utc(at)) for g, r, at in rows)
-
-
-def _utc(at: datetime) -> datetime:
-    """Return ``at`` as an aware UTC datetime (SQLite hands back naive UTC)."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return tuple((str(g), str(r), utc(at)) for g, r, at in rows)
 
 
 def replace_assignments(

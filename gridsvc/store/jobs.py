@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Float, String, Table, Text, insert, select, update
 from sqlalchemy.orm import Session
 
-from gridsvc.store.tables import Base
+from gridsvc.store.tables import Base, utc
 
 __all__ = ["UNFINISHED", "fail_unfinished", "jobs_table", "read_job", "save_job"]
 
@@ -35,12 +35,6 @@ jobs_table = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
 )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def save_job(
@@ -93,9 +87,9 @@ def read_job(session: Session, job_id: str) -> dict[str, Any] | None:
         "message": row.message,
         "report": None if row.report is None else json.loads(row.report),
         "error": row.error,
-        "created_at": _utc(row.created_at),
-        "started_at": _utc(row.started_at),
-        "finished_at": _utc(row.finished_at),
+        "created_at": utc(row.created_at),
+        "started_at": utc(row.started_at),
+        "finished_at": utc(row.finished_at),
     }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Table, delete, insert,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gridsvc.store.tables import Base
+from gridsvc.store.tables import Base, utc
 
 __all__ = ["GridLock", "add_lock", "locks_table", "read_locks", "remove_locks"]
 
@@ -49,9 +49,7 @@ class GridLock:
 
 
 def _lock(row: Any) -> GridLock:
-    at = row.locked_at
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return GridLock(int(row.plan_id), str(row.grid_code), str(row.username), at)
+    return GridLock(int(row.plan_id), str(row.grid_code), str(row.username), utc(row.locked_at))
 
 
 def read_locks(session: Session, plan_id: int) -> list[GridLock]:

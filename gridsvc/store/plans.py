@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from gridsvc import frames
 from gridsvc.errors import InputError, NotFoundError, Problem, StaleError
 from gridsvc.store.repo import in_bbox
-from gridsvc.store.tables import SRID, TABLES, Base
+from gridsvc.store.tables import SRID, TABLES, Base, utc
 
 __all__ = [
     "PlanInfo",
@@ -135,13 +135,6 @@ history_table = Table(
     Column("plan_id", Integer),
     Column("geom", Geometry("GEOMETRY", srid=SRID, spatial_index=True)),
 )
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """Return ``value`` as an aware UTC datetime (SQLite hands back naive UTC)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,7 +479,7 @@ def edits(session: Session, plan_id: int) -> list[dict[str, Any]]:
             "id": r.id,
             "op": r.op,
             "user": r.username,
-            "at": utc(r.at).isoformat(),  # type: ignore[union-attr]
+            "at": utc(r.at).isoformat(),
             "payload": json.loads(r.payload or "{}"),
             "validation": json.loads(r.validation or "{}"),
         }
@@ -580,14 +573,11 @@ def grids_as_of(
     if bbox is not None:
         query = query.where(in_bbox(session, h, bbox))
     rows = session.execute(query.order_by(h.c.code, h.c.version)).all()
-    at = utc(at)  # type: ignore[assignment]
+    at = utc(at)
     keep = [
-        r
-        for r in rows
-        if utc(r.valid_from) <= at  # type: ignore[operator]
-        and (r.valid_to is None or utc(r.valid_to) > at)  # type: ignore[operator]
+        r for r in rows if utc(r.valid_from) <= at and (r.valid_to is None or utc(r.valid_to) > at)
     ]
     frame = _frame(keep, ("valid_from", "valid_to"))
     for name in ("valid_from", "valid_to"):
-        frame[name] = [None if v is None else utc(v).isoformat() for v in frame[name]]  # type: ignore[union-attr]
+        frame[name] = [None if v is None else utc(v).isoformat() for v in frame[name]]
     return frame

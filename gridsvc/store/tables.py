@@ -7,7 +7,8 @@ generic GEOMETRY for areas (Polygon and MultiPolygon round-trip as stored), POIN
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import overload
 
 from geoalchemy2 import Geometry
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, Table, func
@@ -26,6 +27,7 @@ __all__ = [
     "WorkerRow",
     "area_type",
     "point_type",
+    "utc",
 ]
 
 SRID = 4326
@@ -146,3 +148,14 @@ TABLES: dict[str, Table] = {
         WorkerRow,
     )
 }
+
+
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
+def utc(value: datetime | None) -> datetime | None:
+    """Return ``value`` as an aware UTC datetime (SQLite hands back naive UTC); None stays."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from seeded import Login
 from sqlalchemy.engine import Engine
-from test_plans import Draft, _neighbours
+from test_plans import Draft, neighbours
 
 from gridsvc.planning import assign_households, grid_of_household
 from gridsvc.store import repo, session_scope
@@ -31,7 +31,7 @@ def test_grids_carry_an_etag_answering_304_until_they_change(
     assert client.get(f"{API}/grids", params=params, headers=stale).status_code == 200
 
     draft = Draft(client, headers, code)
-    a, b = _neighbours(draft.shapes())[0]
+    a, b = neighbours(draft.shapes())[0]
     assert draft.edit({"op": "merge", "grids": [a, b]}).status_code == 200
     merged = set(draft.shapes())
     published = client.post(

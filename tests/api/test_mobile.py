@@ -14,7 +14,7 @@ from seeded import Login
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from staffing_helpers import staff
-from test_plans import Draft, _neighbours
+from test_plans import Draft, neighbours
 
 from gridsvc.api.worker_sync import body, version
 from gridsvc.store import make_engine, repo, session_scope
@@ -239,7 +239,7 @@ def test_a_cached_answer_is_never_served_after_a_change(
         # his grid is merged with a neighbour in a published plan
         draft = Draft(client, login("planner"), code)
         shapes = draft.shapes()
-        pair = next(p for p in _neighbours(shapes) if grid in p)
+        pair = next(p for p in neighbours(shapes) if grid in p)
         assert draft.edit({"op": "merge", "grids": list(pair)}).status_code == 200
         published = client.post(
             f"/api/v1/plans/{draft.id}/publish",

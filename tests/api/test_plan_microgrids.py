@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from seeded import Login
 from shapely.geometry import shape
 from sqlalchemy.engine import Engine
-from test_plans import Draft, _neighbours
+from test_plans import Draft, neighbours
 
 from gridsvc.partition import Bounds, check_partition
 from gridsvc.store import plans, repo, session_scope
@@ -58,7 +58,7 @@ def test_a_reassign_redraws_the_micro_grids_of_both_grids_and_publishing_keeps_t
     assert draft_problems(api_store, draft.id, code) == []
     before = _level2(draft)
     shapes = draft.shapes()
-    a, b = _neighbours(shapes)[0]
+    a, b = neighbours(shapes)[0]
     features = client.get(
         f"{API}/households", params={"community": code, "limit": 1000}, headers=draft.headers
     ).json()["features"]

@@ -50,7 +50,8 @@ def draft(client: TestClient, login: Login, code: str) -> Draft:
     return Draft(client, login("planner"), code)
 
 
-def _neighbours(shapes: dict[str, shapely.Geometry]) -> list[tuple[str, str]]:
+def neighbours(shapes: dict[str, shapely.Geometry]) -> list[tuple[str, str]]:
+    """Pairs of grid codes whose shapes share a border (shared by the other plan tests)."""
     codes = sorted(shapes)
     return [
         (a, b)
@@ -79,7 +80,7 @@ def test_a_draft_copies_the_published_grids_with_an_etag(
 
 def test_merge_makes_new_versions_and_keeps_coverage(draft: Draft, client: TestClient) -> None:
     shapes = draft.shapes()
-    a, b = _neighbours(shapes)[0]
+    a, b = neighbours(shapes)[0]
     response = draft.edit({"op": "merge", "grids": [b, a]})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -104,7 +105,7 @@ def test_redraw_moves_households_and_neighbours_lose_exactly_that_territory(
     points = _households(client, draft.headers, code)
     a, b, grab = next(
         (a, b, grab)
-        for a, b in _neighbours(shapes)
+        for a, b in neighbours(shapes)
         for grab in [shapes[b].intersection(shapes[a].buffer(0.0004))]
         if sum(grab.contains(p) for p in points.values()) >= 3
     )
@@ -175,7 +176,7 @@ def test_reassign_a_building_moves_its_households_and_territory(
     features = client.get(
         f"{API}/households", params={"community": code, "limit": 1000}, headers=draft.headers
     ).json()["features"]
-    a, b = _neighbours(shapes)[0]
+    a, b = neighbours(shapes)[0]
     border = shapes[a].boundary.intersection(shapes[b].buffer(1e-7))
     in_a = [f for f in features if shapes[a].contains(shape(f["geometry"]))]
     nearest = min(in_a, key=lambda f: shape(f["geometry"]).distance(border))
@@ -192,7 +193,7 @@ def test_reassign_a_building_moves_its_households_and_territory(
 def test_stale_or_missing_if_match_is_refused(
     draft: Draft, client: TestClient, login: Login
 ) -> None:
-    a, b = _neighbours(draft.shapes())[0]
+    a, b = neighbours(draft.shapes())[0]
     first = draft.etag
     assert draft.edit({"op": "merge", "grids": [a, b]}, etag=None).status_code == 428
     admin = dict(login("admin"), **{"If-Match": first})
@@ -261,7 +262,7 @@ def test_publish_stamps_the_date_and_as_of_answers_the_old_grid(
 ) -> None:
     before = datetime.now(UTC)
     shapes = draft.shapes()
-    a, b = _neighbours(shapes)[0]
+    a, b = neighbours(shapes)[0]
     assert draft.edit({"op": "merge", "grids": [a, b]}).status_code == 200
     moved = next(
         h for h, p in _households(client, draft.headers, code).items() if shapes[b].contains(p)
@@ -297,7 +298,7 @@ def test_publish_stamps_the_date_and_as_of_answers_the_old_grid(
 
 
 def test_every_edit_is_audited(draft: Draft, client: TestClient, login: Login) -> None:
-    a, b = _neighbours(draft.shapes())[0]
+    a, b = neighbours(draft.shapes())[0]
     assert draft.edit({"op": "merge", "grids": [a, b]}).status_code == 200
     log = client.get(
         f"{API}/audit", params={"target": f"plan/{draft.id}"}, headers=login("admin")
