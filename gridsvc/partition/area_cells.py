@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from .coverage import polygon_parts
 from .territory import (
     GRID_SIZE,
     Territory,
@@ -63,9 +64,7 @@ def _pieces(
 
 def _polygons(geom: BaseGeometry) -> shapely.MultiPolygon:
     """Return the polygons of ``geom`` above the sliver size (lines and points dropped)."""
-    parts = shapely.get_parts(geom)
-    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > SLIVER)
-    return shapely.MultiPolygon(list(parts[keep]))
+    return shapely.MultiPolygon(list(polygon_parts(geom, SLIVER)))
 
 
 def area_territory(

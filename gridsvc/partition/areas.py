@@ -3,7 +3,8 @@
 Each area becomes ``count`` households spread on a regular lattice inside its polygon, all with
 the area as their building, so an area is kept whole when it fits in a grid. An area holding more
 than the upper bound has no floors, so the atoms step splits it geometrically into strips along
-its long axis, each within the bounds (see :func:`gridsvc.partition.atoms.build_atoms`).
+its long axis: even strips when each can hold the bounds, else one small strip and full ones
+(see :func:`gridsvc.partition.atoms.build_atoms`).
 """
 
 from __future__ import annotations

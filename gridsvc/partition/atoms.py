@@ -179,24 +179,28 @@ def _pieces(
 ) -> tuple[list[np.ndarray], bool, bool]:
     """Split one unit's households (floor-sorted ``idx``); return pieces, flat, zero_ground.
 
-    Within bounds: one piece. Without floors: strips along the long axis (flat). Otherwise
-    floor ranges: all stacked within bounds when they can be (zero_ground, for a lower bound
-    above 1), else a small ground piece on the lowest floors and full stacked ones above.
+    Within bounds: one piece. Pieces are even when each can hold the bounds, else one small
+    piece and full ones (58 households against 30–50: 8 and 50, not two lumps of 29 that could
+    each join only a neighbour of 1–21). Without floors: strips along the long axis (flat), the
+    small one first. Otherwise floor ranges: all stacked within bounds when they can be
+    (zero_ground, for a lower bound above 1), else the small piece on the lowest floors (ground)
+    and full stacked ones above.
     """
     total, lo, hi = len(idx), bounds.lo, bounds.hi
     if total <= hi:
         return [idx], False, False
     k = math.ceil(total / hi)
+    even = total / k >= lo
+    sizes = _even(total, k) if even else [total - hi * (k - 1), *([hi] * (k - 1))]
     if not floor[idx].any():
         order = idx[np.argsort(_long_axis(xy[idx]), kind="stable")]
-        return np.split(order, np.cumsum(_even(total, k))[:-1]), True, False
-    if total / k >= lo:
-        sizes, mins = _even(total, k), [lo] * k
+        return np.split(order, np.cumsum(sizes)[:-1]), True, False
+    if even:
+        mins = [lo] * k
         zero_ground = lo > 1
         if not zero_ground:
             mins[0] = 1
     else:
-        sizes = [total - hi * (k - 1), *([hi] * (k - 1))]
         mins, zero_ground = [1, *([lo] * (k - 1))], False
     return np.split(idx, floor_cuts(floor[idx], sizes, mins, hi)), False, zero_ground
 

@@ -7,6 +7,12 @@ apart. Pairwise overlays handle that but cost one overlay per pair (or per grid)
 whole line work is noded once with snap rounding, each noded piece is labelled with the cells
 within snapping distance of its middle, and grids are unioned as a coverage (matching edges
 dissolve without an overlay) whenever that is exact, with a snap-rounding overlay otherwise.
+
+Where two cells' edges run a centimetre apart (each snapped on its own), noding keeps both: a
+piece on each cell's boundary, each within snapping distance of the other cell. Such a border is
+counted once, from the side with the longer line work, not once per side. Snapping can also
+leave a cell a polygon plus a stray line (a GeometryCollection, whose boundary GEOS does not
+give); only its polygons count (:func:`polygonal`).
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from shapely.geometry.base import BaseGeometry
 
 from .territory import GRID_SIZE
 
-__all__ = ["Borders", "borders", "union_cells"]
+__all__ = ["Borders", "borders", "polygon_parts", "polygonal", "union_cells"]
 
 SNAP_M = 2 * GRID_SIZE  # a noded piece this close to a cell's boundary lies on it
 HOLE_M2 = 1.0  # holes smaller than this in a coverage union are slivers: use the overlay
+ON_LINE = GRID_SIZE / 1000  # a noded piece this close to a cell's boundary is part of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +78,10 @@ def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
     none = np.zeros(0, dtype=np.int64)
     if len(cells) < 2:
         return Borders(none, none, np.zeros(0), np.empty(0, dtype=object), none)
+    cells = polygonal(np.asarray(cells, dtype=object))
     tree = shapely.STRtree(cells)
-    noded = shapely.union_all(shapely.boundary(cells), grid_size=GRID_SIZE)
+    edges = shapely.boundary(cells)
+    noded = shapely.union_all(edges, grid_size=GRID_SIZE)
     pieces = shapely.get_parts(noded)
     pieces = pieces[shapely.length(pieces) > 0]
     middle = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
@@ -94,14 +103,41 @@ def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
     u, v, which = u[touch], v[touch], which[touch]
     key = u * len(cells) + v
     pairs, pair_of = np.unique(key, return_inverse=True)
-    length = np.bincount(pair_of, weights=shapely.length(pieces[which]), minlength=len(pairs))
+    pair_of = pair_of.astype(np.int64).ravel()
+    # each piece lies on both cells' boundaries, or on one side of a border snapped apart
+    on_u = shapely.distance(middle[which], edges[u]) <= ON_LINE
+    on_v = shapely.distance(middle[which], edges[v]) <= ON_LINE
+    lengths = shapely.length(pieces[which])
+    side_u = np.bincount(pair_of, weights=lengths * (on_u & ~on_v), minlength=len(pairs))
+    side_v = np.bincount(pair_of, weights=lengths * (on_v & ~on_u), minlength=len(pairs))
+    # one side's line work of each pair: the longer (u's on a tie), with the common pieces
+    drop = np.where((side_v > side_u)[pair_of], on_u & ~on_v, on_v & ~on_u)
+    which, pair_of, lengths = which[~drop], pair_of[~drop], lengths[~drop]
     return Borders(
         u=(pairs // len(cells)).astype(np.int64),
         v=(pairs % len(cells)).astype(np.int64),
-        length=length,
+        length=np.bincount(pair_of, weights=lengths, minlength=len(pairs)),
         pieces=pieces[which],
-        piece_pair=pair_of.astype(np.int64).ravel(),
+        piece_pair=pair_of,
     )
+
+
+def polygon_parts(geom: BaseGeometry, min_area: float = 0.0) -> np.ndarray:
+    """Return the polygons of ``geom`` larger than ``min_area`` (lines and points dropped)."""
+    parts = shapely.get_parts(geom)
+    return parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > min_area)]
+
+
+def polygonal(cells: np.ndarray) -> np.ndarray:
+    """Return ``cells`` with the lines and points snapping left in a collection dropped."""
+    mixed = np.flatnonzero(shapely.get_type_id(cells) == 7)
+    if len(mixed) == 0:
+        return cells
+    out = cells.copy()
+    for i in mixed.tolist():
+        parts = polygon_parts(cells[i])
+        out[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
+    return out
 
 
 def union_cells(geoms: list[BaseGeometry] | np.ndarray) -> BaseGeometry:

@@ -3,9 +3,16 @@
 When atoms are lumpy (stairwell units of 20–49 households against 30–50 bounds) the feasible
 grids are small connected groups of atoms. We enumerate every connected group whose household
 count lies within the bounds (each group once, by the ESU extension-set method), then choose
-groups that cover every atom exactly once with CP-SAT, minimising the total perimeter (shared
+groups that cover every atom exactly once with HiGHS, minimising the total perimeter (shared
 borders inside a building or compound count extra, so cuts avoid them). A region whose atoms
 admit no such cover is proved infeasible under the never-split-a-unit rule.
+
+An infeasible region still gets an exact plan: the closest one, with the fewest grids outside
+the bounds. Groups of up to ``hi + lo / 2`` households (:func:`exception_cap`) join the cover,
+each one outside the bounds weighing more than any perimeter, so the optimum has the fewest
+exceptions any plan of such groups can have (a proof of its own), then the least perimeter.
+Without it the heuristic's plan was kept whole and every grid it missed was flagged as proved,
+although the proof (one stuck unit, say) accounted for one of them.
 
 Atoms without households (empty blocks) may join a group as a bridge, at most one per group, and
 are otherwise attached afterwards to a neighbouring grid, so every grid stays connected.
@@ -22,7 +29,13 @@ import numpy as np
 from .atoms import Bounds
 from .budget import HIGHS_NODES, HIGHS_NONZEROS, WALL_CAP_SECONDS, Budget
 
-__all__ = ["ExactOutcome", "enumerate_groups", "exact_partition", "stuck_atoms"]
+__all__ = [
+    "ExactOutcome",
+    "enumerate_groups",
+    "exact_partition",
+    "exception_cap",
+    "stuck_atoms",
+]
 
 log = logging.getLogger(__name__)
 GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
@@ -30,11 +43,17 @@ GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used 
 
 @dataclass(frozen=True, slots=True)
 class ExactOutcome:
-    """``parts`` when a cover was found; ``infeasible`` when none exists (a proof)."""
+    """``parts`` when a cover was found; ``infeasible`` when none within the bounds exists.
+
+    An infeasible outcome may still have ``parts``: the plan with the fewest grids outside the
+    bounds, proved the fewest among plans whose grids hold at most ``fewest_up_to`` households
+    when that is set (None when the solver's work limit stopped it first).
+    """
 
     parts: list[np.ndarray] | None
     infeasible: bool = False
     stuck: tuple[int, ...] = ()  # atoms that fit in no group, when that is the proof
+    fewest_up_to: int | None = None
 
 
 def enumerate_groups(
@@ -145,6 +164,11 @@ def _group_costs(
     return costs
 
 
+def exception_cap(bounds: Bounds) -> int:
+    """Return the most households an exception grid of an infeasible region may hold."""
+    return bounds.hi + bounds.lo // 2
+
+
 def exact_partition(
     nodes: np.ndarray,
     w: np.ndarray,
@@ -158,12 +182,14 @@ def exact_partition(
 ) -> ExactOutcome:
     """Cover ``nodes`` with connected groups within ``bounds``, most compact first.
 
-    Returns the parts, or ``infeasible=True`` when HiGHS proves no cover exists, or neither when
-    the enumeration is too large or the work limit (``units``, cut to what ``budget`` has left)
-    ran out.
+    Returns the parts, or ``infeasible=True`` when no cover exists (a stuck atom, or HiGHS
+    proves it) with the plan of fewest exceptions as parts when it is found, or neither when the
+    enumeration is too large or the work limit (``units``, cut to what ``budget`` has left) ran
+    out.
     """
     if not (w[nodes] > 0).any():
         return ExactOutcome(None)
+    budget = budget or Budget()
     stuck = stuck_atoms(nodes, w, nbrs, bounds)
     if stuck:
         log.debug(
@@ -171,28 +197,85 @@ def exact_partition(
             stuck,
             [int(w[x]) for x in stuck],
         )
-        return ExactOutcome(None, infeasible=True, stuck=tuple(stuck))
-    groups = enumerate_groups(nodes, w, nbrs, bounds, limit=limit)
+    else:
+        groups = enumerate_groups(nodes, w, nbrs, bounds, limit=limit)
+        if groups is None:
+            log.debug("exact: more than %d groups over %d atoms; skipped", limit, len(nodes))
+            return ExactOutcome(None)
+        picked, _ = _cover(nodes, groups, w, perimeter, nbrs, budget, units)
+        if picked is None:
+            return ExactOutcome(None)
+        if not isinstance(picked, str):
+            log.debug("exact: %d atoms, %d groups → %d grids", len(nodes), len(groups), len(picked))
+            return ExactOutcome(picked)
+    return _fewest_exceptions(nodes, w, nbrs, perimeter, bounds, tuple(stuck), budget, units, limit)
+
+
+def _fewest_exceptions(
+    nodes: np.ndarray,
+    w: np.ndarray,
+    nbrs: list[dict[int, float]],
+    perimeter: np.ndarray,
+    bounds: Bounds,
+    stuck: tuple[int, ...],
+    budget: Budget,
+    units: float,
+    limit: int,
+) -> ExactOutcome:
+    """Cover an infeasible region with the fewest groups outside ``bounds`` (see the module)."""
+    cap = exception_cap(bounds)
+    groups = enumerate_groups(nodes, w, nbrs, Bounds(1, cap), limit=limit)
     if groups is None:
-        log.debug("exact: more than %d groups over %d atoms; skipped", limit, len(nodes))
-        return ExactOutcome(None)
-    lived = [int(x) for x in nodes if w[x] > 0]
+        log.debug("exact: more than %d groups up to %d households; skipped", limit, cap)
+        return ExactOutcome(None, infeasible=True, stuck=stuck)
+    groups += [(int(x),) for x in nodes if w[x] > cap]  # too big for any grid: one of its own
+    outside = np.array([not bounds.holds(int(w[list(g)].sum())) for g in groups])
+    # a cover's perimeter costs differ by less than 220 × the total perimeter in decimetres
+    penalty = 1.0 + 220.0 * float(perimeter[nodes].sum())
+    picked, optimal = _cover(nodes, groups, w, perimeter, nbrs, budget, units, outside * penalty)
+    if picked is None or isinstance(picked, str):
+        return ExactOutcome(None, infeasible=True, stuck=stuck)
+    log.debug(
+        "exact: %d groups up to %d households → %d grids, %d outside the bounds (fewest: %s)",
+        len(groups),
+        cap,
+        len(picked),
+        sum(not bounds.holds(int(w[p].sum())) for p in picked),
+        optimal,
+    )
+    return ExactOutcome(picked, infeasible=True, stuck=stuck, fewest_up_to=cap if optimal else None)
+
+
+def _cover(
+    nodes: np.ndarray,
+    groups: list[tuple[int, ...]],
+    w: np.ndarray,
+    perimeter: np.ndarray,
+    nbrs: list[dict[int, float]],
+    budget: Budget,
+    units: float,
+    extra: np.ndarray | None = None,
+) -> tuple[list[np.ndarray] | str | None, bool]:
+    """Pick ``groups`` covering ``nodes`` at least cost (perimeter plus ``extra`` per group).
+
+    Returns the parts (empty atoms attached) or "infeasible" or None (work limit), and whether
+    the parts are proved optimal.
+    """
     covering: dict[int, list[int]] = {int(x): [] for x in nodes}
     for i, g in enumerate(groups):
         for x in g:
             covering[x].append(i)
-    if any(not covering[x] for x in lived):  # stuck_atoms ran out of budget on these
-        return ExactOutcome(None, infeasible=True)
+    if any(not covering[int(x)] for x in nodes if w[x] > 0):
+        return "infeasible", True  # an inhabited atom no group holds
     costs = np.asarray(_group_costs(groups, perimeter, nbrs), dtype=float)
-    picked = _solve_cover(groups, covering, w, costs, budget or Budget(), units)
-    if picked is None:
-        return ExactOutcome(None)
-    if isinstance(picked, str):
-        return ExactOutcome(None, infeasible=True)
+    if extra is not None:
+        costs = costs + extra
+    picked, optimal = _solve_cover(groups, covering, w, costs, budget, units)
+    if picked is None or isinstance(picked, str):
+        return picked, optimal
     chosen = [set(groups[i]) for i in picked]
     _attach_zeros(chosen, nodes, nbrs)
-    log.debug("exact: %d atoms, %d groups → %d grids", len(nodes), len(groups), len(chosen))
-    return ExactOutcome([np.array(sorted(s)) for s in chosen])
+    return [np.array(sorted(s)) for s in chosen], optimal
 
 
 def _solve_cover(
@@ -202,14 +285,15 @@ def _solve_cover(
     costs: np.ndarray,
     budget: Budget,
     units: float,
-) -> list[int] | str | None:
+) -> tuple[list[int] | str | None, bool]:
     """Pick groups covering each inhabited atom once (empty ones at most once) at least cost.
 
     A set-partitioning MIP solved by HiGHS (scipy.optimize.milp): its LP relaxation is nearly
     integral here, so it proves infeasibility or optimality in well under a second where CP-SAT
     struggles to find any cover. The search explores at most the branch-and-bound nodes that
     ``units`` (cut to what ``budget`` has left) pay for, so it stops at the same point on any
-    machine. Returns the picked indices, "infeasible", or None when the work limit ran out.
+    machine. Returns the picked indices, "infeasible", or None when the work limit ran out, and
+    whether the pick is proved optimal.
     """
     from scipy.optimize import Bounds as VarBounds
     from scipy.optimize import LinearConstraint, milp
@@ -223,7 +307,7 @@ def _solve_cover(
         upper.append(1.0)
     if len(rows) / HIGHS_NONZEROS > budget.cap(units):  # the root LP alone would overspend
         budget.skipped += 1
-        return None
+        return None, False
     matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(covering), len(groups)))
     nodes = max(1, int(budget.cap(units) * HIGHS_NODES))
     result = milp(
@@ -238,10 +322,10 @@ def _solve_cover(
         budget.wall_capped += 1
     log.debug("exact: %d groups, HiGHS status %s: %s", len(groups), result.status, result.message)
     if result.status == 2:
-        return "infeasible"
+        return "infeasible", True
     if result.x is None:
-        return None
-    return [int(i) for i in np.flatnonzero(result.x > 0.5)]
+        return None, False
+    return [int(i) for i in np.flatnonzero(result.x > 0.5)], result.status == 0
 
 
 def _attach_zeros(chosen: list[set[int]], nodes: np.ndarray, nbrs: list[dict[int, float]]) -> None:

@@ -278,8 +278,14 @@ def _explain(
                 f"{bounds.lo}–{bounds.hi}-household grids without splitting a unit "
                 "(proved by an exact model over every connected group of units"
                 + (f": {culprits})" if culprits else ")"),
-                f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions "
-                "(flagged); or allow splitting a unit there",
+                f"kept {len(bad)} grids outside the bounds ({bad}) as exceptions (flagged)"
+                + (
+                    f", the fewest of any plan whose grids hold at most {outcome.fewest_up_to} "
+                    "households (proved by the same model)"
+                    if outcome.fewest_up_to is not None
+                    else ""
+                )
+                + "; or allow splitting a unit there",
             )
         )
         return True

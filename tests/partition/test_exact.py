@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition import Bounds
-from gridsvc.partition.exact import enumerate_groups, exact_partition, stuck_atoms
+from gridsvc.partition.exact import enumerate_groups, exact_partition, exception_cap, stuck_atoms
 
 
 def _path(weights: list[int]) -> tuple[np.ndarray, list[dict[int, float]]]:
@@ -49,8 +49,9 @@ def test_empty_atoms_bridge_and_are_absorbed() -> None:
     assert [p.tolist() for p in outcome.parts] == [[0, 1, 2]]
 
 
-def _brute_force(w: list[int], bounds: Bounds) -> float | None:
-    """Least total perimeter of a cover of the path by contiguous runs within the bounds."""
+def _brute_force(w: list[int], bounds: Bounds, cap: int) -> tuple[int, float] | None:
+    """Fewest runs outside the bounds, then least total perimeter, of a cover of the path by
+    contiguous runs of at most ``cap`` households (None when no run may exceed the bounds)."""
     n, best = len(w), None
     for cuts in itertools.product([False, True], repeat=n - 1):
         runs, start = [], 0
@@ -59,28 +60,44 @@ def _brute_force(w: list[int], bounds: Bounds) -> float | None:
                 runs.append((start, i))
                 start = i
         runs.append((start, n))
-        if all(bounds.lo <= sum(w[a:b]) <= bounds.hi for a, b in runs):
-            cost = sum(2.0 * (b - a) - 2.0 * (b - a - 1) for a, b in runs)  # unit perimeters
-            best = cost if best is None else min(best, cost)
+        if any(sum(w[a:b]) > cap for a, b in runs):
+            continue
+        outside = sum(not bounds.lo <= sum(w[a:b]) <= bounds.hi for a, b in runs)
+        cost = sum(2.0 * (b - a) - 2.0 * (b - a - 1) for a, b in runs)  # unit perimeters
+        best = (outside, cost) if best is None else min(best, (outside, cost))
     return best
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(min_value=5, max_value=45), min_size=2, max_size=9))
 def test_exact_cover_is_optimal_or_proves_infeasibility(weights: list[int]) -> None:
+    """A feasible path gets its most compact cover; an infeasible one the fewest exceptions."""
     bounds = Bounds(30, 50)
     w, nbrs = _path(weights)
     perimeter = np.full(len(weights), 2.0)
     outcome = exact_partition(np.arange(len(weights)), w, nbrs, perimeter, bounds)
-    optimum = _brute_force(weights, bounds)
-    if optimum is None:
-        assert outcome.infeasible and outcome.parts is None
-        return
+    optimum = _brute_force(weights, bounds, exception_cap(bounds))
+    assert optimum is not None  # every weight is under the cap: single runs always fit
+    assert outcome.infeasible == (optimum[0] > 0)
     assert outcome.parts is not None
+    assert outcome.fewest_up_to == (exception_cap(bounds) if outcome.infeasible else None)
     covered = sorted(int(x) for p in outcome.parts for x in p)
     assert covered == list(range(len(weights)))
     for part in outcome.parts:
-        assert bounds.holds(int(w[part].sum()))
         assert part.tolist() == list(range(part.min(), part.max() + 1))  # contiguous
+    outside = sum(not bounds.holds(int(w[p].sum())) for p in outcome.parts)
     cost = sum(2.0 * len(p) - 2.0 * (len(p) - 1) for p in outcome.parts)
-    assert cost == optimum
+    assert (outside, cost) == optimum
+
+
+def test_an_infeasible_region_keeps_only_the_exceptions_it_must() -> None:
+    """45 - 26 - 44 - 20 - 20: the 26 is stuck, so one grid must miss; the rest still fit.
+
+    Before, the heuristic's plan was kept whole once a stuck unit proved the region infeasible,
+    and every grid it missed was flagged as proved.
+    """
+    w, nbrs = _path([45, 26, 44, 20, 20])
+    outcome = exact_partition(np.arange(5), w, nbrs, np.full(5, 2.0), Bounds(30, 50))
+    assert outcome.infeasible and outcome.stuck == (1,)
+    assert outcome.parts is not None and outcome.fewest_up_to == 65
+    assert sorted(int(w[p].sum()) for p in outcome.parts) == [26, 40, 44, 45]
