@@ -2,7 +2,9 @@
 ``gridsvc serve`` (uvicorn, 127.0.0.1) with a synthetic city in PostGIS.
 
 Run: ``PYTHONPATH=. python bench/load.py --households 1000000 --locate-rates 25,50,100,200``
-(a database ``gridsvc_bench_load`` is created on ``--postgis`` and dropped afterwards).
+(a database ``gridsvc_bench_load`` is created on ``--postgis`` and dropped afterwards). With
+``--keep`` the database (``--database``) is kept and, when it already holds the loaded city, reused
+without generating or loading again; ``--load-only`` stops after loading.
 
 The generator is open-loop (asyncio + httpx): at rate R it starts request i at ``t0 + i/R``
 whether or not earlier ones have answered, for a fixed count ``R × --seconds`` — the run stops
@@ -19,11 +21,23 @@ import asyncio
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
-from serve_bench import gridsvc_server, load, locate_urls, postgis_database, served_city, tokens
+import numpy as np
+import psycopg
+from serve_bench import (
+    create_database,
+    gridsvc_server,
+    load,
+    locate_urls,
+    postgis_database,
+    served_city,
+    tokens,
+)
+from sqlalchemy.engine import make_url
 
 MAX_CONNECTIONS = 64
 DATABASE = "gridsvc_bench_load"
@@ -131,6 +145,35 @@ def _rates(text: str) -> list[float]:
     return [float(r) for r in text.split(",")]
 
 
+@contextmanager
+def kept_database(server: str, name: str) -> Iterator[str]:
+    """The database ``name`` on the PostGIS server, created when missing and never dropped."""
+    yield create_database(server, name, fresh=False)
+
+
+def loaded_city(url: str, seed: int) -> tuple[list[str], int, np.ndarray] | None:
+    """Return the bench accounts, grid count and 1,000 household lon/lat of a city already
+    loaded at ``url`` by an earlier ``--keep`` run, or None when it holds none."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('users')").fetchone() != ("users",):
+            return None
+        accounts = [
+            r[0]
+            for r in conn.execute(
+                "SELECT username FROM users WHERE username LIKE 'bench%' ORDER BY username"
+            )
+        ]
+        grids = conn.execute("SELECT count(*) FROM grids").fetchone()
+        points = conn.execute(
+            "SELECT ST_X(geom), ST_Y(geom) FROM households ORDER BY md5(id || %s) LIMIT 1000",
+            (str(seed),),
+        ).fetchall()
+    if not accounts or not grids or not grids[0] or len(points) < 1000:
+        return None
+    return accounts, int(grids[0]), np.array(points, dtype=float)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=1_000_000)
@@ -142,14 +185,28 @@ def main() -> None:
     parser.add_argument(
         "--postgis", default="postgresql+psycopg://postgres@127.0.0.1:54329/gridsvc_test"
     )
+    parser.add_argument("--database", default=DATABASE, help="bench database on --postgis")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database; reuse the city it holds"
+    )
+    parser.add_argument("--load-only", action="store_true", help="stop after loading")
     args = parser.parse_args()
-    city, grids, points = served_city(args.households, args.seed)
-    locate = locate_urls(points)
-    with postgis_database(args.postgis, DATABASE) as pg:
-        t1 = time.perf_counter()
-        accounts = load(pg, city, grids)
-        print(f"PostGIS: loaded in {time.perf_counter() - t1:.0f} s", flush=True)
-        del city
+    database = (kept_database if args.keep else postgis_database)(args.postgis, args.database)
+    with database as pg:
+        found = loaded_city(pg, args.seed) if args.keep else None
+        if found is None:
+            city, grid_frame, points = served_city(args.households, args.seed)
+            t1 = time.perf_counter()
+            accounts = load(pg, city, grid_frame)
+            print(f"PostGIS: loaded in {time.perf_counter() - t1:.0f} s", flush=True)
+            n_grids = len(grid_frame)
+            del city, grid_frame
+        else:
+            accounts, n_grids, points = found
+            print(f"PostGIS: reusing the city in {args.database} ({n_grids} grids)", flush=True)
+        if args.load_only:
+            return
+        locate = locate_urls(points)
         with gridsvc_server(pg) as base:
             targets = {
                 "locate": (locate, [{}], _rates(args.locate_rates)),
@@ -161,7 +218,7 @@ def main() -> None:
             }
             print(HEADER, flush=True)
             steps = asyncio.run(drive(base, targets, seconds=args.seconds, timeout=args.timeout))
-    print(f"\n{args.households} households, {len(grids)} grids, {args.seconds:.0f} s per step")
+    print(f"\n{args.households} households, {n_grids} grids, {args.seconds:.0f} s per step")
     print(HEADER)
     for s in steps:
         print(_row(s))

@@ -9,10 +9,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Boolean, Column, DateTime, String, Table, delete, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import StoreError
@@ -131,15 +143,21 @@ def clear_assignments(session: Session, community: str, *, keep: Sequence[str]) 
     return cleared
 
 
-def grid_contacts(session: Session, grid_codes: list[str]) -> list[dict[str, Any]]:
-    """Return who serves ``grid_codes``: grid_code, role, worker_id, name and (work) phone."""
+@cache
+def _contacts_query() -> Select[Any]:
+    """The statement of :func:`grid_contacts`, built once (``/locate`` runs it per request)."""
     t, w = assignments_table, WorkerRow.__table__
-    if not grid_codes:
-        return []
-    query = (
+    return (
         select(t.c.grid_code, t.c.role, t.c.worker_id, w.c.name, w.c.phone)
         .join(w, w.c.id == t.c.worker_id)
-        .where(t.c.grid_code.in_(grid_codes))
+        .where(t.c.grid_code.in_(bindparam("codes", expanding=True)))
         .order_by(t.c.grid_code, t.c.role, t.c.worker_id)
     )
-    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def grid_contacts(session: Session, grid_codes: list[str]) -> list[dict[str, Any]]:
+    """Return who serves ``grid_codes``: grid_code, role, worker_id, name and (work) phone."""
+    if not grid_codes:
+        return []
+    rows = session.execute(_contacts_query(), {"codes": [str(c) for c in grid_codes]})
+    return [dict(row._mapping) for row in rows]

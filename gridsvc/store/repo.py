@@ -20,6 +20,7 @@ import shapely
 from sqlalchemy import (
     ColumnElement,
     Delete,
+    Float,
     LargeBinary,
     Select,
     Table,
@@ -45,6 +46,8 @@ from gridsvc.store.tables import SRID, TABLES
 __all__ = [
     "Rows",
     "UpsertCounts",
+    "bbox_condition",
+    "bbox_params",
     "communities_containing",
     "count",
     "delete",
@@ -436,30 +439,61 @@ def in_bbox(
 
     ``table`` is any store table with a spatially indexed ``geom`` column.
     """
-    minx, miny, maxx, maxy = (float(v) for v in bbox)
-    if not (minx <= maxx and miny <= maxy):
-        raise ValueError(f"bbox {bbox} must be (min lon, min lat, max lon, max lat)")
+    dialect = session.get_bind().dialect.name
+    return bbox_condition(dialect, table, bbox_params(dialect, bbox))
+
+
+def bbox_condition(
+    dialect: str, table: Table, values: dict[str, Any] | None = None
+) -> ColumnElement[bool]:
+    """Return :func:`in_bbox`'s condition, bound to ``values`` (from :func:`bbox_params`) or,
+    without them, with the bbox left as bind parameters: for a statement built once and run
+    many times with ``bbox_params`` (``dialect`` is the engine's: ``postgresql`` or ``sqlite``)."""
+
+    def bound(name: str, type_: Any) -> Any:
+        if values is None:
+            return bindparam(name, type_=type_)
+        return bindparam(name, values[name], type_=type_)
+
     geom = table.c[GEOM]
-    # the envelope of the two corners: a polygon, or a valid line or point when degenerate
-    corners = shapely.multipoints([(minx, miny), (maxx, maxy)])
-    wkb = bytes(shapely.to_wkb(shapely.envelope(corners), output_dimension=2))
-    frame = func.ST_GeomFromWKB(bindparam("bbox_wkb", wkb, type_=LargeBinary), SRID)
-    if session.get_bind().dialect.name == "postgresql":
+    frame = func.ST_GeomFromWKB(bound("bbox_wkb", LargeBinary), SRID)
+    if dialect == "postgresql":
         return func.ST_Intersects(geom, frame)
     # SQLite's R*Tree keeps boxes in 32-bit floats (~1.5e-5 degrees apart at 180°): search a
-    # slightly larger frame, or a point near a box's edge misses it; ST_Intersects decides.
-    m = _INDEX_MARGIN
+    # slightly larger frame (bbox_params), or a point near a box's edge misses it;
+    # ST_Intersects decides.
     candidates = text(
         "SELECT rowid FROM SpatialIndex WHERE f_table_name = :t AND f_geometry_column = :g "
-        "AND search_frame = BuildMbr(:x0, :y0, :x1, :y1, :srid)"
+        "AND search_frame = BuildMbr(:bbox_x0, :bbox_y0, :bbox_x1, :bbox_y1, :srid)"
     ).bindparams(
-        t=table.name, g=GEOM, x0=minx - m, y0=miny - m, x1=maxx + m, y1=maxy + m, srid=SRID
+        bindparam("t", table.name),
+        bindparam("g", GEOM),
+        bindparam("srid", SRID),
+        *(bound(f"bbox_{n}", Float) for n in ("x0", "y0", "x1", "y1")),
     )
     rowid: ColumnElement[int] = literal_column(f"{table.name}.rowid")
     return and_(
         rowid.in_(candidates.columns(literal_column("rowid"))),
         func.ST_Intersects(geom, frame) == 1,
     )
+
+
+def bbox_params(dialect: str, bbox: tuple[float, float, float, float]) -> dict[str, Any]:
+    """Return the bind values of :func:`bbox_condition` for ``bbox`` (min lon, min lat, max
+    lon, max lat); ValueError when it is not one."""
+    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    if not (minx <= maxx and miny <= maxy):
+        raise ValueError(f"bbox {bbox} must be (min lon, min lat, max lon, max lat)")
+    # the envelope of the two corners: a polygon, or a valid line or point when degenerate
+    corners = shapely.multipoints([(minx, miny), (maxx, maxy)])
+    values: dict[str, Any] = {
+        "bbox_wkb": bytes(shapely.to_wkb(shapely.envelope(corners), output_dimension=2))
+    }
+    if dialect != "postgresql":
+        m = _INDEX_MARGIN
+        values |= {"bbox_x0": minx - m, "bbox_y0": miny - m, "bbox_x1": maxx + m}
+        values["bbox_y1"] = maxy + m
+    return values
 
 
 def count(session: Session, kind: str) -> int:

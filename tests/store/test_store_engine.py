@@ -145,3 +145,27 @@ def test_downgrade_then_upgrade_restores_the_schema(store: Engine) -> None:
     with session_scope(store) as session:
         upsert(session, "communities", _communities("420111001001"))
         assert snapshot(session)["communities"] == 1
+
+
+def test_a_postgis_engine_keeps_its_connections_for_the_next_burst(store_url: str) -> None:
+    """Connections returned after a burst of concurrent use are reused by the next burst, not
+    closed and opened again (each new one is a server process that loads PostGIS)."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("SQLite connections are files, not server processes")
+    engine = make_engine(store_url)
+    burst = 16  # more than SQLAlchemy's default pool of 5 keeps
+
+    def backends() -> set[int]:
+        conns = [engine.connect() for _ in range(burst)]
+        try:
+            return {int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()) for c in conns}
+        finally:
+            for c in conns:
+                c.close()
+
+    try:
+        first = backends()
+        assert len(first) == burst
+        assert backends() == first
+    finally:
+        engine.dispose()
