@@ -147,11 +147,13 @@ def test_downgrade_then_upgrade_restores_the_schema(store: Engine) -> None:
         assert snapshot(session)["communities"] == 1
 
 
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgis", marks=pytest.mark.postgis)], indirect=True
+)
 def test_a_postgis_engine_keeps_its_connections_for_the_next_burst(store_url: str) -> None:
     """Connections returned after a burst of concurrent use are reused by the next burst, not
-    closed and opened again (each new one is a server process that loads PostGIS)."""
-    if not store_url.startswith("postgresql"):
-        pytest.skip("SQLite connections are files, not server processes")
+    closed and opened again (each new one is a server process that loads PostGIS). SQLite
+    connections are files, not server processes: no SpatiaLite case."""
     engine = make_engine(store_url)
     burst = 16  # more than SQLAlchemy's default pool of 5 keeps
 
