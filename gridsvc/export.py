@@ -7,11 +7,12 @@
   with the short names in :data:`gridsvc.ingest.readers.SHAPEFILE_NAMES`, which the reader
   maps back.
 - ``.csv``: a WKT ``geometry`` column at full precision, plus ``lon``/``lat`` for point kinds.
-- ``.parquet``: GeoParquet.
+- ``.parquet``: GeoParquet; from the store, one row group per chunk read.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import zipfile
@@ -22,6 +23,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import shapely
 from sqlalchemy.orm import Session
 
@@ -82,18 +84,15 @@ def export_kind(
 ) -> int:
     """Read ``kind`` (optionally one community's) from the store and write it to ``path``.
 
-    GeoJSON, GeoPackage, Shapefile and CSV are read and written ``chunk_size`` rows at a
-    time (memory stays flat however big the table); GeoParquet and kinds with a composite
-    key (layer grids) are read whole.
+    Every format of every kind is read and written ``chunk_size`` rows at a time, in key
+    order (memory stays flat however big the table).
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".parquet" or len(frames.kind(kind).key) != 1:
-        return export_frame(repo.read(session, kind, community=community), path, kind=kind)
     if suffix not in FORMATS:
         raise ValueError(f"unsupported export format {suffix!r}; use one of {', '.join(FORMATS)}")
     chunks = repo.read_chunks(session, kind, community=community, chunk_size=chunk_size)
-    if suffix in (".gpkg", ".zip"):
+    if suffix in (".gpkg", ".zip", ".parquet"):
         return export_chunks(chunks, path, kind=kind)
     counted = _counting(chunks)
     stream = stream_geojson if suffix == ".geojson" else stream_csv
@@ -180,11 +179,15 @@ def stream_csv(chunks: Iterable[gpd.GeoDataFrame], *, kind: str) -> Iterator[str
 
 
 def export_chunks(chunks: Iterable[gpd.GeoDataFrame], path: str | Path, *, kind: str) -> int:
-    """Write ``chunks`` to a ``.gpkg`` or Shapefile ``.zip`` one at a time; return the count."""
+    """Write ``chunks`` to a ``.gpkg``, Shapefile ``.zip`` or ``.parquet`` one at a time;
+    return the count."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".gpkg", ".zip"):
-        raise ValueError(f"export_chunks writes .gpkg or .zip, not {suffix!r}")
+    if suffix not in (".gpkg", ".zip", ".parquet"):
+        raise ValueError(f"export_chunks writes .gpkg, .zip or .parquet, not {suffix!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        return _write_parquet_chunks(_ready(chunks, kind), path, kind)
     with tempfile.TemporaryDirectory() as tmp:
         target = path if suffix == ".gpkg" else Path(tmp) / f"{kind}.shp"
         written = 0
@@ -203,6 +206,56 @@ def export_chunks(chunks: Iterable[gpd.GeoDataFrame], path: str | Path, *, kind:
         elif suffix == ".zip":
             _zip_folder(Path(tmp), path)
     return written
+
+
+def _write_parquet_chunks(chunks: Iterable[gpd.GeoDataFrame], path: Path, kind: str) -> int:
+    """Write GeoParquet as ``frame.to_parquet`` would, one row group per chunk.
+
+    GeoParquet's ``geo`` metadata (bbox, geometry types of all rows) sits in the schema, which
+    a Parquet writer takes first: the row groups go to a temporary file, then are copied one
+    at a time into ``path`` under the schema with the metadata of all chunks.
+    """
+    from geopandas.io.arrow import _geopandas_to_arrow
+
+    written, meta = 0, None
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        part = Path(tmp) / path.name
+        writer: pq.ParquetWriter | None = None
+        try:
+            for frame in chunks:
+                table = _geopandas_to_arrow(frame, index=False)
+                meta = _merge_geo(meta, json.loads(table.schema.metadata[b"geo"]))
+                writer = writer or pq.ParquetWriter(part, table.schema)
+                writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
+                written += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            export_frame(frames.empty(kind), path, kind=kind)
+            return 0
+        rows = pq.ParquetFile(part)
+        schema = rows.schema_arrow
+        schema = schema.with_metadata({**schema.metadata, b"geo": json.dumps(meta).encode()})
+        with pq.ParquetWriter(path, schema) as out:
+            for i in range(rows.num_row_groups):
+                out.write_table(rows.read_row_group(i).replace_schema_metadata(schema.metadata))
+    return written
+
+
+def _merge_geo(meta: dict[str, Any] | None, chunk: dict[str, Any]) -> dict[str, Any]:
+    """Return GeoParquet metadata covering ``meta``'s rows and ``chunk``'s (bbox, types)."""
+    if meta is None:
+        return chunk
+    for name, column in meta["columns"].items():
+        other = chunk["columns"][name]
+        column["geometry_types"] = sorted({*column["geometry_types"], *other["geometry_types"]})
+        if "bbox" in column and "bbox" in other:
+            a, b = column["bbox"], other["bbox"]
+            column["bbox"] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+        elif "bbox" in other:
+            column["bbox"] = other["bbox"]
+    return meta
 
 
 def _write_shapefile_zip(frame: gpd.GeoDataFrame, path: Path, kind: str) -> None:

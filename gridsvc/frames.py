@@ -214,6 +214,8 @@ def conform(kind_name: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _cast(series: pd.Series, dtype: str) -> pd.Series:
     if dtype == "str":
+        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+            return series.astype("string")  # strings already: str() of each is itself
         return series.map(lambda v: None if _missing(v) else _str(v)).astype("string")
     if dtype == "int":
         return pd.to_numeric(series, errors="raise").round().astype("Int64")

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from json.encoder import encode_basestring as _quote  # type: ignore[attr-defined]
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "WGS84",
     "bd09_to_wgs84",
     "collection_text",
+    "crs_of",
     "feature_collection",
     "feature_collection_text",
     "feature_texts",
@@ -103,6 +105,16 @@ def parse_crs(value: str | None) -> str:
         ) from exc
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+@cache
+def crs_of(name: str) -> CRS:
+    """Return the pyproj CRS of ``name`` (an EPSG code or WKT), parsed once per process.
+
+    Parsing a CRS costs milliseconds; geopandas parses a string CRS on every frame it builds,
+    a CRS object not at all, so code building many frames passes ``crs_of(...)``.
+    """
+    return CRS.from_user_input(name)
 
 
 def in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -193,7 +205,7 @@ def _transform(geoms: gpd.GeoSeries, fn: Any) -> gpd.GeoSeries:
         return np.column_stack([x, y])
 
     values = shapely.transform(np.asarray(geoms.values), apply)
-    return gpd.GeoSeries(values, index=geoms.index, crs=WGS84)
+    return gpd.GeoSeries(values, index=geoms.index, crs=crs_of(WGS84))
 
 
 def lonlat_to_wgs84(lon: float, lat: float, declared: str) -> tuple[float, float]:
@@ -216,8 +228,8 @@ def to_wgs84(frame: gpd.GeoDataFrame, declared: str | None) -> gpd.GeoDataFrame:
         out = out.set_geometry(_transform(out.geometry, _TO_WGS84[crs]), crs=WGS84)
         return out.set_crs(WGS84, allow_override=True)
     if frame.crs is None or declared:
-        out = out.set_crs(crs, allow_override=True)
-    return out.to_crs(WGS84)
+        out = out.set_crs(crs_of(crs), allow_override=True)
+    return out.to_crs(crs_of(WGS84))
 
 
 def to_crs(frame: gpd.GeoDataFrame, target: str) -> gpd.GeoDataFrame:
@@ -231,10 +243,10 @@ def to_crs(frame: gpd.GeoDataFrame, target: str) -> gpd.GeoDataFrame:
 
 def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
     """The UTM zone (WGS 84) holding the centre of ``frame``: metres for area and distance."""
-    x0, y0, x1, y1 = frame.to_crs(WGS84).total_bounds
+    x0, y0, x1, y1 = frame.to_crs(crs_of(WGS84)).total_bounds
     lon, lat = (x0 + x1) / 2.0, (y0 + y1) / 2.0
     zone = int((lon + 180.0) // 6.0) % 60 + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+    return crs_of(f"EPSG:{(32600 if lat >= 0 else 32700) + zone}")
 
 
 # --- GeoJSON (RFC 7946) -----------------------------------------------------------------------

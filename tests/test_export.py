@@ -5,20 +5,25 @@ from __future__ import annotations
 import json
 import tracemalloc
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
+from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LinearRing, MultiPolygon, Point, Polygon
+from sqlalchemy import Engine
 
 from gridsvc import frames
-from gridsvc.export import export_frame
+from gridsvc.export import export_frame, export_kind
 from gridsvc.ingest import read_any
+from gridsvc.store import repo, session_scope
 
 # A clockwise square (RFC 7946 wants counter-clockwise) with a counter-clockwise hole.
 CW_WITH_HOLE = Polygon(
@@ -207,3 +212,87 @@ def test_geojson_streams_with_flat_memory(tmp_path: Path) -> None:
     assert sizes[1] > 20_000_000
     assert peaks[1] < 1.25 * peaks[0], f"peaks {peaks} bytes for 20,000 and 80,000 features"
     assert peaks[1] < sizes[1] / 5, f"peak {peaks[1]} bytes while writing {sizes[1]} bytes"
+
+
+def _layer_grids(n: int) -> gpd.GeoDataFrame:
+    """``n`` layer grids over three layers (a composite key), small squares."""
+    x = 112.9 + (np.arange(n) % 100) / 1000
+    y = 35.8 + (np.arange(n) // 100) / 1000
+    return frames.conform(
+        "layer_grids",
+        gpd.GeoDataFrame(
+            {
+                "layer": [("police", "party", "fire")[i % 3] for i in range(n)],
+                "department": [("公安", "党建", "消防")[i % 3] for i in range(n)],
+                "policy": [("hard", "soft", "soft")[i % 3] for i in range(n)],
+                "grid_id": [f"G{i:05d}" for i in range(n)],
+                "name": [f"网格 {i}" for i in range(n)],
+            },
+            geometry=shapely.box(x, y, x + 0.0009, y + 0.0009),
+            crs="EPSG:4326",
+        ),
+    )
+
+
+def _peak(call: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("kind", "make"), [("households", _households), ("layer_grids", _layer_grids)]
+)
+def test_store_exports_read_in_chunks_equal_whole_reads(
+    store: Engine, tmp_path: Path, kind: str, make: Callable[[int], gpd.GeoDataFrame]
+) -> None:
+    """GeoParquet and layer-grid exports from the store read ``chunk_size`` rows at a time:
+    the file is what a whole read wrote, one Parquet row group per chunk, and exporting 4×
+    the rows takes no more memory (a whole read holds every row as Python objects)."""
+    rows = make(2_000)
+    with session_scope(store) as session:
+        repo.upsert(session, kind, rows)
+    with session_scope(store) as session:
+        whole = repo.read(session, kind)
+        export_frame(whole, tmp_path / "whole.parquet", kind=kind)
+        assert export_kind(session, tmp_path / "chunks.parquet", kind=kind, chunk_size=300) == 2_000
+        export_kind(session, tmp_path / "chunks.geojson", kind=kind, chunk_size=300)
+        export_frame(whole, tmp_path / "whole.geojson", kind=kind)
+    old, new = (gpd.read_parquet(tmp_path / f"{n}.parquet") for n in ("whole", "chunks"))
+    key = list(frames.kind(kind).key)
+    assert_geodataframe_equal(
+        old.sort_values(key).reset_index(drop=True), new.sort_values(key).reset_index(drop=True)
+    )
+    geo_meta = [
+        json.loads(pq.read_schema(tmp_path / f"{n}.parquet").metadata[b"geo"])
+        for n in ("whole", "chunks")
+    ]
+    assert geo_meta[0] == geo_meta[1]  # bbox and geometry types of all rows, the same CRS
+    assert pq.ParquetFile(tmp_path / "chunks.parquet").num_row_groups == 7  # ⌈2,000 / 300⌉
+    features = [
+        json.loads((tmp_path / f"{n}.geojson").read_text(encoding="utf-8"))["features"]
+        for n in ("whole", "chunks")
+    ]
+    assert sorted(f["id"] for f in features[1]) == sorted(f["id"] for f in features[0])
+    assert len({f["id"] for f in features[1]}) == 2_000  # every layer grid once, none repeated
+
+    with session_scope(store) as session:
+        small = _peak(
+            lambda: export_kind(session, tmp_path / "s.parquet", kind=kind, chunk_size=500)
+        )
+        repo.upsert(session, kind, make(8_000))
+        big = _peak(lambda: export_kind(session, tmp_path / "b.parquet", kind=kind, chunk_size=500))
+        whole_peak = _peak(lambda: repo.read(session, kind))
+    assert len(gpd.read_parquet(tmp_path / "b.parquet")) == 8_000
+    assert big < 1.5 * small, f"peaks {small} and {big} bytes for 2,000 and 8,000 rows"
+    assert big < whole_peak / 2, f"chunked peak {big} bytes, whole read {whole_peak} bytes"
+
+
+def test_empty_store_exports_an_empty_geoparquet(store: Engine, tmp_path: Path) -> None:
+    with session_scope(store) as session:
+        assert export_kind(session, tmp_path / "none.parquet", kind="layer_grids") == 0
+    back = gpd.read_parquet(tmp_path / "none.parquet")
+    assert back.empty and list(back.columns) == list(frames.dtypes("layer_grids").index)

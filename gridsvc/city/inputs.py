@@ -26,7 +26,7 @@ import shapely
 from ..errors import InputError, Problem
 from ..ingest import load_frame, validate
 from ..ingest.importer import prepare_frame
-from ..ingest.readers import read_any
+from ..ingest.readers import read_any, read_geoparquet
 
 __all__ = ["CityInputs", "CommunityInputs", "CommunityJob", "index_city", "read_community"]
 
@@ -154,7 +154,7 @@ def _slice(path: Path, job: CommunityJob, *, by_code: bool) -> gpd.GeoDataFrame:
     """Read ``path``'s rows of ``job``: by community code when ``by_code``, else by bbox."""
     suffix = path.suffix.lower()
     if suffix in PARQUET and by_code:
-        return gpd.read_parquet(path, filters=[(CODE, "==", job.code)])
+        return read_geoparquet(path, filters=[(CODE, "==", job.code)])
     if suffix in PARQUET and "bbox" in pq.read_schema(path).names:
         return gpd.read_parquet(path, bbox=job.bbox)
     if suffix == ".gpkg":

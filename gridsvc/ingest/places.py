@@ -41,11 +41,12 @@ def check_places(
     """Assign missing community codes by location; flag unknown, outside and far features."""
     noun = SINGULAR[spec.name]
     key = spec.key[0]
-    communities = communities.to_crs(geo.WGS84).set_index("code", drop=False)
+    wgs84 = geo.crs_of(geo.WGS84)
+    communities = communities.to_crs(wgs84).set_index("code", drop=False)
     if "community_code" not in values:
         values["community_code"] = None
     points = gpd.GeoSeries(
-        shapely.point_on_surface(values.geometry.values), crs=geo.WGS84, index=values.index
+        shapely.point_on_surface(values.geometry.values), crs=wgs84, index=values.index
     )
     codes = values["community_code"]
     known = codes.isna() | codes.isin(communities.index)
@@ -81,10 +82,14 @@ def check_places(
     if not assigned.any():
         return
     idx = values.index[assigned]
-    own = communities.loc[values.loc[idx, "community_code"], "geometry"]
+    own = communities.loc[values.loc[idx, "community_code"], "geometry"].to_numpy()
+    # a point its community covers is 0 km from it: measure only the others (few or none)
+    shapely.prepare(own)
+    away = ~shapely.covers(own, points[idx].to_numpy())
+    idx, own = idx[away], own[away]
     metric = geo.metric_crs(communities)
     pts = points[idx].to_crs(metric)
-    polys = gpd.GeoSeries(own.to_numpy(), index=idx, crs=geo.WGS84).to_crs(metric)
+    polys = gpd.GeoSeries(own, index=idx, crs=wgs84).to_crs(metric)
     km = pts.distance(polys) / 1000.0
     far = km[km > far_km]
     hint = _hints(raw, far.index, declared, communities, values["community_code"])

@@ -74,7 +74,7 @@ def validate(
     _check_duplicates(values, spec, source, problems)
     area = None if communities is None or communities.empty else communities.total_bounds
     declared, raw, geoms, good = _check_geometry(frame, spec, source, crs, area, problems, warnings)
-    values = gpd.GeoDataFrame(values, geometry=geoms, crs=geo.WGS84)
+    values = gpd.GeoDataFrame(values, geometry=geoms, crs=geo.crs_of(geo.WGS84))
     if communities is not None and kind in ("buildings", "households", "grids"):
         check_places(values, raw, good, spec, source, declared, communities, far_km, problems)
     if known_buildings is not None and kind == "households" and "building_id" in values:
@@ -134,7 +134,7 @@ def _check_values(
             continue
         series = frame[col.name]
         if col.dtype == "str":
-            clean = series.map(_as_str).astype(object)
+            clean = _strings(series)
             if col.default is None:
                 clean = clean.where(clean != "", None)
             bad = _check_str(spec.name, col.name, clean)
@@ -151,6 +151,15 @@ def _check_values(
                 )
         out[col.name] = clean
     return out
+
+
+def _strings(series: pd.Series) -> pd.Series:
+    """Return ``series`` as stripped strings or None (object dtype), as :func:`_as_str` does."""
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+        return series.map(_as_str).astype(object)
+    # only strings (a GeoParquet or GeoPackage text column): the same, without a call per value
+    text = series.astype(pd.StringDtype("python")).str.strip()
+    return text.astype(object).where(text.notna(), None)
 
 
 def _as_str(value: object) -> str | None:
@@ -180,12 +189,18 @@ def _check_str(kind: str, name: str, clean: pd.Series) -> pd.Series:
 
 
 def _check_number(name: str, dtype: str, series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    text = series.astype(object).where(series.notna(), None)
-    numbers = pd.to_numeric(
-        text.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
-    )
-    given = text.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip()))
-    messages = text[given & numbers.isna()].map(lambda v: f"not a number: {v!r}")
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
+        # numbers already (GeoParquet, GeoPackage): every value given is a number
+        numbers = pd.to_numeric(series).astype(float)
+        given = series.notna()
+        messages = pd.Series(dtype=object)
+    else:
+        text = series.astype(object).where(series.notna(), None)
+        numbers = pd.to_numeric(
+            text.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
+        )
+        given = text.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip()))
+        messages = text[given & numbers.isna()].map(lambda v: f"not a number: {v!r}")
     if dtype == "int":
         frac = given & numbers.notna() & (numbers != numbers.round())
         messages = pd.concat([messages, numbers[frac].map(lambda v: f"not an integer: {v!r}")])
@@ -269,7 +284,7 @@ def _check_geometry(
             )
         )
     good = ~missing & ~wrong
-    geographic = declared in (geo.GCJ02, geo.BD09) or CRS.from_user_input(declared).is_geographic
+    geographic = declared in (geo.GCJ02, geo.BD09) or geo.crs_of(declared).is_geographic
     if geographic:
         good &= ~_check_swapped(raw, good, area, source, problems)
     converted = _convert(frame, raw, good, declared, source, problems)
@@ -294,7 +309,12 @@ def _check_geometry(
     good &= ~out_of_range
     if spec.geometry == "polygon":
         converted = _repair(converted, good, source, problems, warnings)
-    return declared, raw, gpd.GeoSeries(converted, index=frame.index, crs=geo.WGS84), good
+    return (
+        declared,
+        raw,
+        gpd.GeoSeries(converted, index=frame.index, crs=geo.crs_of(geo.WGS84)),
+        good,
+    )
 
 
 def _check_swapped(

@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy import (
     delete as sa_delete,
@@ -288,22 +289,28 @@ def read_chunks(
 ) -> Iterator[gpd.GeoDataFrame]:
     """Yield the rows :func:`read` would return, ``chunk_size`` at a time (bounded memory).
 
-    Pages by key (``WHERE key > last ORDER BY key LIMIT n``), so each chunk costs one index
-    range scan however deep the export is. Only kinds with a one-column key.
+    Pages by key (``WHERE key > last ORDER BY key LIMIT n``; a row comparison for a composite
+    key such as layer grids' ``(layer, grid_id)``), so each chunk costs one index range scan
+    however deep the export is.
     """
-    (key,) = frames.kind(kind).key
+    key = frames.kind(kind).key
     base, names = _select(session, kind, community=community, bbox=bbox, level=level)
-    column = _table(kind).c[key]
-    last: str | None = None
+    columns = [_table(kind).c[k] for k in key]
+    at = [names.index(k) for k in key]
+    after: ColumnElement[Any] = columns[0] if len(key) == 1 else tuple_(*columns)
+    last: tuple[Any, ...] | None = None
     while True:
-        query = base if last is None else base.where(column > last)
-        rows = session.execute(query.order_by(column).limit(chunk_size)).all()
+        if last is None:
+            query = base
+        else:
+            query = base.where(after > (last[0] if len(key) == 1 else tuple_(*last)))
+        rows = session.execute(query.order_by(*columns).limit(chunk_size)).all()
         if not rows:
             return
         yield _frame(kind, rows, names)
         if len(rows) < chunk_size:
             return
-        last = rows[-1][names.index(key)]
+        last = tuple(rows[-1][i] for i in at)
 
 
 def read_page(
