@@ -7,7 +7,8 @@ run does), partitions it with the settings a city run uses (``workflows.engine_o
 counts the CPU seconds of ``partition`` alone (reading is counted apart). Communities run on
 ``--jobs`` forked processes, largest first. Prints one JSON line per community (``--verbose``)
 and a summary: CPU seconds in all, per 1,000 households, wall seconds, load average, the share
-of inhabited base grids within the bounds and the mean Polsby–Popper of the base grids.
+of inhabited base grids within the bounds, the mean and least Polsby–Popper of the base grids
+and how many fall below 0.15.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def _one(job: CommunityJob) -> dict[str, Any]:
         "lived": len(lived),
         "in_band": int(lived["households"].between(lo, hi).sum()),
         "pp_sum": float(grids["polsby_popper"].sum()),
+        "pp_min": float(grids["polsby_popper"].min()) if len(grids) else 1.0,
+        "pp_low": int((grids["polsby_popper"] < 0.15).sum()),
         "microgrids": len(result.microgrids),
     }
 
@@ -102,6 +105,8 @@ def main() -> int:
             sum(r["in_band"] for r in rows) / max(sum(r["lived"] for r in rows), 1), 4
         ),
         "mean_pp": round(sum(r["pp_sum"] for r in rows) / max(sum(r["grids"] for r in rows), 1), 4),
+        "min_pp": round(min((r["pp_min"] for r in rows), default=1.0), 4),
+        "grids_pp_below_0.15": sum(r["pp_low"] for r in rows),
         "slowest_cpu_s": max((r["cpu_s"] for r in rows), default=0.0),
     }
     print(json.dumps(summary), flush=True)

@@ -5,7 +5,8 @@ An empty block attached whole to one grid gives it a long, thin appendage (Polsb
 sampled on its borders with inhabited cells — and each piece goes to the grid of the inhabited
 cell it borders, among the grids of the same region (so no grid reaches into a barrier region
 it did not already span). A cut is kept only when it raises the least Polsby–Popper of the
-grids involved, and undone when it would leave some grid in more than one piece.
+grids involved, and undone (the last first, one at a time) while it would leave some grid in more
+than one piece.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from .coverage import Borders, union_cells
-from .territory import GRID_SIZE
+from .coverage import SNAP_M, Borders, union_cells
+from .territory import GRID_SIZE, heal
 
 __all__ = ["share_empties"]
 
@@ -52,9 +53,23 @@ def _shares(
     # Voronoi regions match edge for edge: merge each grid's first, then clip once per grid
     merged = np.array([union_cells(regions[who == grid]) for grid in grids], dtype=object)
     pieces = shapely.intersection(merged, cell, grid_size=GRID_SIZE)
-    if abs(float(shapely.area(pieces).sum()) - float(shapely.area(cell))) > MIN_BORDER_M:
+    # snapping the clip to the grid moves each edge by under a grid step: a sliver along the
+    # cell's boundary (≈ 2 m² along the 2.6 km of a ring around two compounds), not a gap
+    slack = MIN_BORDER_M + GRID_SIZE * float(shapely.length(cell))
+    if abs(float(shapely.area(pieces).sum()) - float(shapely.area(cell))) > slack:
         return None  # the pieces would overlap or leave a gap
+    # where the cell also borders grids of another region, a grid's Voronoi share can fall
+    # apart (a ring around two compounds): parts off its own border go to the neighbour piece
+    own = np.array([_border_of(grid, borders) for grid in grids], dtype=object)
+    pieces = heal(pieces, own)
+    if len(pieces) != len(grids):
+        return None
     return dict(zip(grids, pieces, strict=True))
+
+
+def _border_of(grid: int, borders: list[tuple[int, BaseGeometry]]) -> BaseGeometry:
+    parts = np.concatenate([shapely.get_parts(line) for g, line in borders if g == grid])
+    return shapely.MultiLineString(parts[shapely.get_type_id(parts) == 1].tolist())
 
 
 def share_empties(
@@ -100,8 +115,7 @@ def share_empties(
         undo += [x for x in shared if int(owner[x]) in broken]
         if not undo:
             return geoms, shared
-        for x in set(undo):
-            del shared[x]
+        del shared[max(undo)]  # one at a time: the others may stand without it
 
 
 def _common(
@@ -139,7 +153,18 @@ def _pp(geom: BaseGeometry) -> float:
 
 
 def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
-    return shapely.union_all(np.array(geoms, dtype=object), grid_size=GRID_SIZE)
+    """Return a grid's cells (``geoms[0]``) joined with the shares it gets.
+
+    A share that stops a few millimetres short of the grid (its cell met the empty cell at a
+    T-junction and snapping opened a gap) is snapped onto the grid first.
+    """
+    merged = shapely.union_all(np.array(geoms, dtype=object), grid_size=GRID_SIZE)
+    if len(geoms) < 2 or shapely.get_type_id(merged) == 3:
+        return merged
+    base = geoms[0]
+    snapped = [base] + [shapely.snap(g, base, SNAP_M) for g in geoms[1:]]
+    joined = shapely.union_all(np.array(snapped, dtype=object), grid_size=GRID_SIZE)
+    return joined if shapely.get_type_id(joined) == 3 else merged
 
 
 def _helps(

@@ -12,11 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["GRID_SIZE", "Territory", "attach_orphans", "blocks", "shared_lengths", "tessellate"]
+__all__ = [
+    "GRID_SIZE",
+    "Territory",
+    "attach_orphans",
+    "blocks",
+    "heal",
+    "shared_lengths",
+    "tessellate",
+]
 
 GRID_SIZE = 0.01  # metres; every polygon is snapped to this precision so shared edges match
 
@@ -109,7 +116,9 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     """Return one cell per atom in ``block``: the union of the Voronoi cells of its sites.
 
     ``xy`` holds the sites (households) and ``owner`` the atom (0…n-1) of each, so every
-    household lies in its own atom's cell.
+    household lies in its own atom's cell. The Voronoi cells of one diagram match vertex for
+    vertex, so each atom's cells are dissolved as a coverage (no overlay) and only the atoms'
+    regions that reach past the block are clipped.
     """
     n = int(owner.max()) + 1
     if n == 1:
@@ -120,23 +129,40 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
     raw = shapely.get_parts(voronoi)
     raw[shapely.get_type_id(raw) != 3] = shapely.Polygon()  # sites GEOS merged: no cell
-    cells = shapely.intersection(raw, block, grid_size=GRID_SIZE)
-    cells = _heal(cells, np.asarray(shapely.points(spread), dtype=object))
-    if len(owner) == n:  # one site per atom
-        return cells[np.argsort(owner)]
-    joined = np.array(
-        [shapely.union_all(cells[owner == a], grid_size=GRID_SIZE) for a in range(n)],
-        dtype=object,
-    )
-    torn = shapely.get_num_geometries(joined) > 1  # units whose households interleave
-    if not torn.any():
-        return joined
-    largest = [max(shapely.get_parts(c), key=shapely.area, default=c) for c in joined]
-    return _heal(joined, np.asarray(shapely.point_on_surface(largest), dtype=object))
+    order = np.argsort(owner, kind="stable")
+    sites = np.asarray(shapely.multipoints(spread[order], indices=owner[order]), dtype=object)
+    regions = raw[order] if len(owner) == n else _dissolve(raw[order], owner[order], n)
+    return heal(_clip(regions, block), sites)
 
 
-def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
-    """Give detached pieces of each cell to the neighbour sharing the longest edge."""
+def _dissolve(cells: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Return the union of the cells of each owner 0…n-1 (``owner`` sorted; cells a coverage)."""
+    rank = np.arange(len(owner)) - np.searchsorted(owner, owner)
+    table = np.full((n, int(rank.max()) + 1), None, dtype=object)
+    table[owner, rank] = cells
+    merged = np.asarray(shapely.coverage_union_all(table, axis=1), dtype=object)
+    bad = np.flatnonzero(~shapely.is_valid(merged) | shapely.is_empty(merged))
+    for a in bad:  # not a clean coverage after all: overlay
+        merged[a] = shapely.union_all(table[a], grid_size=GRID_SIZE)
+    return merged
+
+
+def _clip(regions: np.ndarray, block: BaseGeometry) -> np.ndarray:
+    """Return ``regions`` clipped to ``block`` on the grid (those well inside only snapped)."""
+    shapely.prepare(block)
+    inside = shapely.contains_properly(block, regions)
+    out = np.empty(len(regions), dtype=object)
+    out[inside] = shapely.set_precision(regions[inside], GRID_SIZE)
+    out[~inside] = shapely.intersection(regions[~inside], block, grid_size=GRID_SIZE)
+    return out
+
+
+def heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Give detached pieces of each cell to the neighbour sharing the longest edge.
+
+    The piece of cell ``i`` that ``sites[i]`` touches (within a grid step) stays; the one
+    holding most of them when several do, its largest when none does.
+    """
     parts, owner = shapely.get_parts(cells, return_index=True)
     solid = shapely.area(parts) > 0
     parts, owner = parts[solid], owner[solid]
@@ -147,7 +173,10 @@ def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
         mine = np.flatnonzero(owner == c)
         if len(mine) == 0:
             continue
-        hit = mine[shapely.intersects(parts[mine], sites[c])]
+        hit = mine[shapely.dwithin(parts[mine], sites[c], GRID_SIZE)]  # within the snapping
+        if len(hit) > 1:  # sites on several parts: the part holding most of them
+            held = shapely.get_num_geometries(shapely.intersection(parts[hit], sites[c]))
+            hit = hit[np.argsort(-held, kind="stable")]
         keep[hit[0] if len(hit) else mine[np.argmax(shapely.area(parts[mine]))]] = c
     pending = np.flatnonzero(keep < 0)
     while len(pending):
@@ -162,10 +191,13 @@ def _heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
         if not progress:
             keep[pending] = owner[pending]  # touches nothing: stays with its cell
             break
-    return np.array(
-        [shapely.union_all(parts[keep == c], grid_size=GRID_SIZE) for c in range(len(cells))],
-        dtype=object,
-    )
+    out = np.array([shapely.Polygon()] * len(cells), dtype=object)
+    count = np.bincount(keep, minlength=len(cells))
+    single = np.flatnonzero(count[keep] == 1)
+    out[keep[single]] = parts[single]
+    for m in np.flatnonzero(count > 1):
+        out[m] = shapely.union_all(parts[keep == m], grid_size=GRID_SIZE)
+    return out
 
 
 def tessellate(
@@ -251,11 +283,18 @@ def cut_soft_lines(
 
 
 def _majority(owner: np.ndarray, block: np.ndarray, default: np.ndarray) -> np.ndarray:
-    """Return per atom the block holding most of its points (``default`` for atoms without)."""
+    """Return per atom the block holding most of its points (``default`` for atoms without).
+
+    Ties go to the lowest block number.
+    """
     out = default.copy()
-    votes = pd.DataFrame({"a": owner, "b": block}).value_counts().reset_index()
-    votes = votes.drop_duplicates("a")  # value_counts sorts: the most points first
-    out[votes["a"].to_numpy()] = votes["b"].to_numpy()
+    if len(owner) == 0:
+        return out
+    pairs, votes = np.unique(np.column_stack([owner, block]), axis=0, return_counts=True)
+    order = np.lexsort((pairs[:, 1], -votes, pairs[:, 0]))  # by atom, most votes first
+    pairs = pairs[order]
+    first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]
+    out[pairs[first, 0]] = pairs[first, 1]
     return out
 
 
