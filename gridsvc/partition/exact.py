@@ -183,8 +183,12 @@ def exact_partition(
             covering[x].append(i)
     if any(not covering[x] for x in lived):  # stuck_atoms ran out of budget on these
         return ExactOutcome(None, infeasible=True)
+    budget = budget or Budget()
+    if sum(map(len, groups)) / HIGHS_NONZEROS > budget.cap(units):  # root LP would overspend
+        budget.skipped += 1
+        return ExactOutcome(None)
     costs = np.asarray(_group_costs(groups, perimeter, nbrs), dtype=float)
-    picked = _solve_cover(groups, covering, w, costs, budget or Budget(), units)
+    picked = _solve_cover(groups, covering, w, costs, budget, units)
     if picked is None:
         return ExactOutcome(None)
     if isinstance(picked, str):
@@ -221,9 +225,6 @@ def _solve_cover(
         cols += options
         lower.append(1.0 if w[x] > 0 else 0.0)
         upper.append(1.0)
-    if len(rows) / HIGHS_NONZEROS > budget.cap(units):  # the root LP alone would overspend
-        budget.skipped += 1
-        return None
     matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(covering), len(groups)))
     nodes = max(1, int(budget.cap(units) * HIGHS_NODES))
     result = milp(
