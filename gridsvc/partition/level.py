@@ -76,11 +76,13 @@ def inherit(tiles: Tiles, atoms: AtomColumns) -> Territory | None:
     """
     if len(tiles.of_member) != len(atoms.member) or (tiles.of_member < 0).any():
         return None
-    pairs = np.unique(np.column_stack([atoms.ground[atoms.member], tiles.of_member]), axis=0)
-    if len(np.unique(pairs[:, 0])) != len(pairs) or len(np.unique(pairs[:, 1])) != len(pairs):
+    span = len(tiles.geoms) + 1
+    keys = np.unique(atoms.ground[atoms.member].astype(np.int64) * span + tiles.of_member)
+    ground, tile = keys // span, keys % span  # each (ground atom, tile) pair once
+    if len(np.unique(ground)) != len(keys) or len(np.unique(tile)) != len(keys):
         return None
     tile_of = np.full(len(atoms.stacked), -1, dtype=np.int64)
-    tile_of[pairs[:, 0]] = pairs[:, 1]
+    tile_of[ground] = tile
     mine = tile_of[atoms.grounded]
     if (mine < 0).any():
         return None
