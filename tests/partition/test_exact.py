@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition import Bounds
+from gridsvc.partition.budget import HIGHS_NONZEROS, Budget
 from gridsvc.partition.exact import enumerate_groups, exact_partition, stuck_atoms
 
 
@@ -84,3 +85,20 @@ def test_exact_cover_is_optimal_or_proves_infeasibility(weights: list[int]) -> N
         assert part.tolist() == list(range(part.min(), part.max() + 1))  # contiguous
     cost = sum(2.0 * len(p) - 2.0 * (len(p) - 1) for p in outcome.parts)
     assert cost == optimum
+
+
+def test_a_cover_the_budget_cannot_pay_for_is_skipped_before_costing() -> None:
+    # 10 units of 10 in a row, bounds 30–50: 21 groups of 3–5 neighbours, 82 matrix nonzeros
+    w, nbrs = _path([10] * 10)
+    nodes, perimeter = np.arange(10), np.ones(10)
+    groups = enumerate_groups(nodes, w, nbrs, Bounds(30, 50)) or []
+    assert sum(map(len, groups)) == 82
+    poor = Budget(81 / HIGHS_NONZEROS)  # one nonzero short of the root LP
+    outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=poor)
+    assert outcome.parts is None and not outcome.infeasible
+    assert (poor.spent, poor.skipped) == (0.0, 1)
+    rich = Budget(1.0)
+    outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=rich)
+    assert outcome.parts is not None
+    assert sorted(int(w[p].sum()) for p in outcome.parts) in ([50, 50], [30, 30, 40])
+    assert rich.spent > 0 and rich.skipped == 0
