@@ -66,6 +66,9 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=0.3, help="budget_seconds per community")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only the first N communities")
+    ap.add_argument(
+        "--pick", default="", help="only these communities: indices, largest first (0,10,30)"
+    )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     f = args.folder
@@ -76,6 +79,8 @@ def main() -> int:
     _SETTINGS = Settings(partition_budget_seconds=args.budget)
     jobs, counts = index_city(_INPUTS)
     jobs.sort(key=lambda j: (-counts.get(j.code, 0), j.code))
+    if args.pick:
+        jobs = [jobs[int(i)] for i in args.pick.split(",")]
     if args.limit:
         jobs = jobs[: args.limit]
     load = [os.getloadavg()[0]]

@@ -170,7 +170,7 @@ def partition(
         for parent, inside in zip(frontier, crossing, strict=True):
             rows = parent.cell.members
             mine = atoms.restrict(rows)
-            tiles = None if parent.cell.stacked else parent.cell.tiles
+            tiles = parent.cell.tiles
             cells = _children(
                 parent.cell.geometry,
                 xy[rows],

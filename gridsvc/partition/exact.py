@@ -267,6 +267,9 @@ def _cover(
             covering[x].append(i)
     if any(not covering[int(x)] for x in nodes if w[x] > 0):
         return "infeasible", True  # an inhabited atom no group holds
+    if sum(map(len, groups)) / HIGHS_NONZEROS > budget.cap(units):  # root LP would overspend
+        budget.skipped += 1  # (checked before the groups are costed, which is not charged)
+        return None, False
     costs = np.asarray(_group_costs(groups, perimeter, nbrs), dtype=float)
     if extra is not None:
         costs = costs + extra
@@ -305,9 +308,6 @@ def _solve_cover(
         cols += options
         lower.append(1.0 if w[x] > 0 else 0.0)
         upper.append(1.0)
-    if len(rows) / HIGHS_NONZEROS > budget.cap(units):  # the root LP alone would overspend
-        budget.skipped += 1
-        return None, False
     matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(covering), len(groups)))
     nodes = max(1, int(budget.cap(units) * HIGHS_NODES))
     result = milp(

@@ -9,7 +9,9 @@ the crossing is reported. A region with no neighbour becomes an exception grid, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -74,11 +76,13 @@ def inherit(tiles: Tiles, atoms: AtomColumns) -> Territory | None:
     """
     if len(tiles.of_member) != len(atoms.member) or (tiles.of_member < 0).any():
         return None
-    pairs = np.unique(np.column_stack([atoms.ground[atoms.member], tiles.of_member]), axis=0)
-    if len(np.unique(pairs[:, 0])) != len(pairs) or len(np.unique(pairs[:, 1])) != len(pairs):
+    span = len(tiles.geoms) + 1
+    keys = np.unique(atoms.ground[atoms.member].astype(np.int64) * span + tiles.of_member)
+    ground, tile = keys // span, keys % span  # each (ground atom, tile) pair once
+    if len(np.unique(ground)) != len(keys) or len(np.unique(tile)) != len(keys):
         return None
     tile_of = np.full(len(atoms.stacked), -1, dtype=np.int64)
-    tile_of[pairs[:, 0]] = pairs[:, 1]
+    tile_of[ground] = tile
     mine = tile_of[atoms.grounded]
     if (mine < 0).any():
         return None
@@ -132,10 +136,17 @@ def _lonlat(to_wgs: Transformer, x: float, y: float) -> tuple[float, float]:
     return round(float(lon), 5), round(float(lat), 5)
 
 
-def _infeasible(weights: np.ndarray, bounds: Bounds, budget: Budget) -> str | None:
+def _infeasible(
+    weights: np.ndarray,
+    bounds: Bounds,
+    budget: Budget,
+    holds: Callable[[], bool] | None = None,
+) -> str | None:
     """Return why ``weights`` cannot make grids within ``bounds``, or None if they can.
 
-    The lumpiness proof (CP-SAT) runs only while ``budget`` lasts.
+    The lumpiness proof (CP-SAT) runs only while ``budget`` lasts, and not when ``holds`` (the
+    heuristic's plan of the region is within the bounds: a witness that no proof can exist)
+    says so.
     """
     total = int(weights.sum())
     if total == 0:
@@ -154,6 +165,7 @@ def _infeasible(weights: np.ndarray, bounds: Bounds, budget: Budget) -> str | No
         lumpy
         and len(weights) <= CP_SAT_ATOMS
         and budget.allows()
+        and not (holds is not None and holds())
         and lumpy_infeasible(weights.tolist(), bounds, units=LUMPY_UNITS, budget=budget)
     ):
         sizes = ", ".join(str(int(x)) for x in sorted(weights.tolist(), reverse=True)[:8])
@@ -190,7 +202,8 @@ def _regions(
                 continue
             mine = label == r
             if r not in checked:
-                checked[r] = _infeasible(w[mine], bounds, budget)
+                holds = partial(_heuristic_holds, mine, w, xy, graph, bounds)
+                checked[r] = _infeasible(w[mine], bounds, budget, holds=holds)
             why = checked[r]
             if why is None:
                 continue
@@ -216,8 +229,8 @@ def _regions(
                 )
                 continue
             others = np.where(mine[graph.u[cross]], label[graph.v[cross]], label[graph.u[cross]])
-            lengths = pd.Series(graph.length[cross]).groupby(others).sum()
-            target = int(np.asarray(lengths.idxmax()))
+            near, slot = np.unique(others, return_inverse=True)
+            target = int(near[np.argmax(np.bincount(slot, weights=graph.length[cross]))])
             edge = np.flatnonzero(cross)[
                 np.argmax(np.where(others == target, graph.length[cross], -1.0))
             ]
@@ -243,6 +256,18 @@ def _regions(
             break
         if not changed:
             return label, exceptions, dedicated
+
+
+def _heuristic_holds(
+    mine: np.ndarray, w: np.ndarray, xy: np.ndarray, graph: Graph, bounds: Bounds
+) -> bool:
+    """Return True if bisection and boundary moves alone split the region ``mine`` (a mask of
+    cells) into grids within ``bounds``; spends no budget."""
+    nodes = np.flatnonzero(mine)
+    k = bounds.choose_k(int(w[nodes].sum())) or 1
+    balance = SOFT_BALANCE if graph.soft else 1.0
+    pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k, balance=balance, budget=Budget(0.0))
+    return all(bounds.holds(int(w[p].sum())) for p in pieces)
 
 
 def _explain(
@@ -367,10 +392,15 @@ def _tiles(
     cells: np.ndarray,
     block_of: np.ndarray,
     member_cell: np.ndarray,
+    *,
+    cut: np.ndarray,
+    shared: list[int],
 ) -> Tiles:
-    """Return the tiles of part ``part`` (cells ``piece``; ``member_cell``: each member's cell)."""
-    whole = piece[~np.isin(piece, list(cuts))]
-    got = np.array([x for x in sorted(cuts) if part in cuts[x]], dtype=np.int64)
+    """Return the tiles of part ``part`` (cells ``piece``; ``member_cell``: each member's cell;
+    ``cut`` marks the cells ``cuts`` shares out, ``shared`` lists those ``part`` has a share of).
+    """
+    whole = piece[~cut[piece]]
+    got = np.array(shared, dtype=np.int64)
     slot = np.full(len(cells), -1, dtype=np.int64)
     slot[whole] = np.arange(len(whole))
     # a share may be in pieces that touch different cells: each piece is a tile of its own
@@ -492,13 +522,26 @@ def partition_level(
         [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
     )
     ground_of = atoms.ground
+    part_of = np.full(len(atoms.stacked), -1, dtype=np.int64)  # each ground atom's part
+    for i, (piece, _) in enumerate(parts):
+        part_of[ground[piece[piece < n_atoms]]] = i
+    member_part = part_of[atoms.member]
+    by_part = np.argsort(member_part, kind="stable")  # positions grouped by part, ascending
+    starts = np.searchsorted(member_part[by_part], np.arange(len(parts) + 1))
+    cut = np.zeros(len(cells_all), dtype=bool)
+    cut[list(cuts)] = True
+    shared: list[list[int]] = [[] for _ in parts]
+    for x in sorted(cuts):
+        for part in cuts[x]:
+            shared[part].append(x)
     cells: list[Cell] = []
     for i, ((piece, exception), geom) in enumerate(zip(parts, geoms, strict=True)):
-        atom_ids = ground[piece[piece < n_atoms]]
-        members = positions[np.isin(atoms.member, atom_ids)]
+        members = by_part[starts[i] : starts[i + 1]]
         lived = piece[w[piece] > 0]
         cell = Cell(geom, members, blocks=len(set(block_of[lived].tolist())))
-        cell.tiles = _tiles(piece, i, cuts, cells_all, block_of, home_atom[members])
+        cell.tiles = _tiles(
+            piece, i, cuts, cells_all, block_of, home_atom[members], cut=cut, shared=shared[i]
+        )
         if site[piece].any() and not len(members):
             cell.flags.append("dedicated")
         elif len(members) == 0:
@@ -515,6 +558,13 @@ def partition_level(
         cell_geom = terr.cells[local[int(ground_of[a])]]
         members = positions[atoms.member == a]
         stacked = Cell(cell_geom, members, int(floor_lo[a]), int(floor_hi[a]), True)
+        # one level down, its households' floors share the footprint: one tile for all
+        block = terr.cell_block[local[int(ground_of[a])]]
+        stacked.tiles = Tiles(
+            np.array([cell_geom], dtype=object),
+            np.array([block]),
+            np.zeros(len(members), dtype=np.int64),
+        )
         if not bounds.holds(len(members)):
             stacked.flags.append("out_of_bounds")
         cells.append(stacked)

@@ -18,9 +18,12 @@ from .level import Note
 __all__ = ["build_result"]
 
 
-def _polsby_popper(geom: Any) -> float:
-    perimeter = float(shapely.length(geom))
-    return round(4.0 * math.pi * float(shapely.area(geom)) / perimeter**2, 4) if perimeter else 0.0
+def _polsby_popper(geoms: np.ndarray) -> list[float]:
+    areas, perimeters = shapely.area(geoms).tolist(), shapely.length(geoms).tolist()
+    return [
+        round(4.0 * math.pi * a / p**2, 4) if p else 0.0
+        for a, p in zip(areas, perimeters, strict=True)
+    ]
 
 
 def _frame(nodes: list[Any], hh: pd.DataFrame, community: str, crs: Any, kind: str) -> Any:
@@ -37,7 +40,7 @@ def _frame(nodes: list[Any], hh: pd.DataFrame, community: str, crs: Any, kind: s
         "floor_lo": pd.array([n.cell.floor_lo for n in nodes], dtype="Int64"),
         "floor_hi": pd.array([n.cell.floor_hi for n in nodes], dtype="Int64"),
         "version": [1] * len(nodes),
-        "polsby_popper": [_polsby_popper(g) for g in geoms],
+        "polsby_popper": _polsby_popper(geoms),
         "flags": [";".join(n.cell.flags) for n in nodes],
     }
     frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs).to_crs(WGS84)

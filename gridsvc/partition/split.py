@@ -105,22 +105,30 @@ class _Region:
                     push(heap, (key[y], y))
         return order
 
-    def cut_costs(self, order: list[int]) -> np.ndarray:
-        """Return the border cost of each prefix of ``order`` (local nodes).
+    def cut_costs(self, order: list[int] | np.ndarray) -> np.ndarray:
+        """Return the border cost of each prefix of ``order`` (local nodes; a 2-D array: of
+        each row's prefixes, row by row).
 
         An inner edge counts for the prefixes that hold exactly one of its ends: those ending
         from the earlier end's position up to just before the later end's; outer borders count
         from their node on.
         """
         at = np.asarray(order)
-        pos = np.empty(len(self.outer), dtype=np.int64)
-        pos[at] = np.arange(len(at))
-        first = np.minimum(pos[self.a], pos[self.b])
-        last = np.maximum(pos[self.a], pos[self.b])
-        diff = np.bincount(first, weights=self.c, minlength=len(at) + 1).astype(float)
-        diff -= np.bincount(last, weights=self.c, minlength=len(at) + 1)
-        diff[: len(at)] += self.outer[at]
-        return np.round(np.cumsum(diff)[: len(at)], 6)
+        rows = np.atleast_2d(at)
+        count, n = rows.shape
+        pos = np.empty(rows.shape, dtype=np.int64)
+        pos[np.arange(count)[:, None], rows] = np.arange(n)
+        shift = (n + 1) * np.arange(count)[:, None]  # each row's own bins
+        first = (np.minimum(pos[:, self.a], pos[:, self.b]) + shift).ravel()
+        last = (np.maximum(pos[:, self.a], pos[:, self.b]) + shift).ravel()
+        c = np.tile(self.c, count)
+        size = count * (n + 1)
+        diff = np.bincount(first, weights=c, minlength=size).astype(float)
+        diff -= np.bincount(last, weights=c, minlength=size)
+        diff = diff.reshape(count, n + 1)
+        diff[:, :n] += self.outer[rows]
+        costs = np.round(np.cumsum(diff, axis=1)[:, :n], 6)
+        return costs if at.ndim == 2 else costs[0]
 
     def connected(self, members: list[int]) -> bool:
         """Return True if the local nodes ``members`` induce a connected subgraph."""
@@ -163,16 +171,18 @@ class _Sweeps:
     ) -> None:
         self.region = _Region(nodes, nbrs)
         self.connected = True
-        self.sweeps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.orders = self.prefix = self.cuts = np.empty((0, 0))
         local_xy = xy[nodes]
-        local_w = w[nodes]
+        orders = []
         for d in _directions(nodes, xy):
             order = self.region.sweep((local_xy @ d).tolist())
             if len(order) < len(nodes):
                 self.connected = False  # not connected
                 return
-            at = np.asarray(order)
-            self.sweeps.append((at, np.cumsum(local_w[at])[:-1], self.region.cut_costs(order)[:-1]))
+            orders.append(order)
+        self.orders = np.array(orders, dtype=np.int64)  # all directions at once: one row each
+        self.prefix = np.cumsum(w[nodes][self.orders], axis=1)[:, :-1]
+        self.cuts = self.region.cut_costs(self.orders)[:, :-1]
 
 
 def _best_cut(
@@ -189,24 +199,29 @@ def _best_cut(
         return None
     ideal = total * k1 / (k1 + k2)
     best: tuple[float, np.ndarray] | None = None
-    for at, prefix, cuts in sweeps.sweeps:
-        rest = total - prefix
+    prefix, cuts = sweeps.prefix, sweeps.cuts  # every direction at once, one row each
+    if prefix.shape[1] == 0:
+        return None
+    rest = total - prefix
+    if strict:
+        ok = (prefix >= k1 * bounds.lo) & (prefix <= k1 * bounds.hi)
+        ok &= (rest >= k2 * bounds.lo) & (rest <= k2 * bounds.hi)
+        scores = cuts + scale * np.abs(prefix - ideal)
+    else:
+        penalty = np.maximum(0, k1 * bounds.lo - prefix)
+        penalty += np.maximum(0, prefix - k1 * bounds.hi)
+        penalty += np.maximum(0, k2 * bounds.lo - rest)
+        penalty += np.maximum(0, rest - k2 * bounds.hi)
+        scores = cuts + scale * np.abs(prefix - ideal) + 1e6 * penalty
+    for row, at in enumerate(sweeps.orders):
         if strict:
-            ok = (prefix >= k1 * bounds.lo) & (prefix <= k1 * bounds.hi)
-            ok &= (rest >= k2 * bounds.lo) & (rest <= k2 * bounds.hi)
-            cand = np.flatnonzero(ok)
+            cand = np.flatnonzero(ok[row])
             if len(cand) == 0:
                 continue
-            score = cuts[cand] + scale * np.abs(prefix[cand] - ideal)
+            score = scores[row, cand]
         else:
-            penalty = np.maximum(0, k1 * bounds.lo - prefix)
-            penalty += np.maximum(0, prefix - k1 * bounds.hi)
-            penalty += np.maximum(0, k2 * bounds.lo - rest)
-            penalty += np.maximum(0, rest - k2 * bounds.hi)
-            cand = np.arange(len(prefix))
-            if len(cand) == 0:
-                continue
-            score = cuts + scale * np.abs(prefix - ideal) + 1e6 * penalty
+            cand = np.arange(prefix.shape[1])
+            score = scores[row]
         ranked = np.argsort(score, kind="stable")[:MAX_CHECKS]
         for r in ranked.tolist():
             if best is not None and score[r] >= best[0]:

@@ -87,6 +87,26 @@ def test_tall_unit_becomes_stacked_grids() -> None:
     assert stacked["floor_hi"].tolist() == [7, 14, 20]
 
 
+def test_stacked_grids_micro_grids_share_their_footprint() -> None:
+    """A stacked grid's micro-grids are floor ranges of its one unit: each has the grid's own
+    footprint (passed down as one tile, not tessellated again)."""
+    buildings, households = grid_of_buildings(1, 1, 120, floors=20)
+    community = square_community(100)
+    result = partition(community, households, buildings=buildings)
+    assert check_partition(community, households, result, LEVELS) == []
+    stacked = result.grids[result.grids["floor_lo"].notna()]
+    micro = result.microgrids[result.microgrids["parent_code"].isin(stacked["code"])]
+    assert len(micro) > len(stacked)  # 36–42 households a grid, micro-grids of at most 15
+    assert (micro["households"] <= 15).all()
+    footprint = dict(zip(stacked["code"], stacked.geometry, strict=True))
+    for parent, geom, lo, hi in zip(
+        micro["parent_code"], micro.geometry, micro["floor_lo"], micro["floor_hi"], strict=True
+    ):
+        assert shapely.equals_exact(geom, footprint[parent], 0)  # the very same polygon
+        row = stacked[stacked["code"] == parent].iloc[0]
+        assert row["floor_lo"] <= lo <= hi <= row["floor_hi"]
+
+
 def test_river_cut_off_block_is_proved_and_crossed() -> None:
     """A river at x = 200 leaves one building of 22 households on its east bank.
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition import Bounds
+from gridsvc.partition.budget import HIGHS_NONZEROS, Budget
 from gridsvc.partition.exact import enumerate_groups, exact_partition, exception_cap, stuck_atoms
 
 
@@ -101,3 +102,20 @@ def test_an_infeasible_region_keeps_only_the_exceptions_it_must() -> None:
     assert outcome.infeasible and outcome.stuck == (1,)
     assert outcome.parts is not None and outcome.fewest_up_to == 65
     assert sorted(int(w[p].sum()) for p in outcome.parts) == [26, 40, 44, 45]
+
+
+def test_a_cover_the_budget_cannot_pay_for_is_skipped_before_costing() -> None:
+    # 10 units of 10 in a row, bounds 30–50: 21 groups of 3–5 neighbours, 82 matrix nonzeros
+    w, nbrs = _path([10] * 10)
+    nodes, perimeter = np.arange(10), np.ones(10)
+    groups = enumerate_groups(nodes, w, nbrs, Bounds(30, 50)) or []
+    assert sum(map(len, groups)) == 82
+    poor = Budget(81 / HIGHS_NONZEROS)  # one nonzero short of the root LP
+    outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=poor)
+    assert outcome.parts is None and not outcome.infeasible
+    assert (poor.spent, poor.skipped) == (0.0, 1)
+    rich = Budget(1.0)
+    outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=rich)
+    assert outcome.parts is not None
+    assert sorted(int(w[p].sum()) for p in outcome.parts) in ([50, 50], [30, 30, 40])
+    assert rich.spent > 0 and rich.skipped == 0
