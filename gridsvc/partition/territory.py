@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 
 __all__ = [
@@ -116,9 +117,8 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     """Return one cell per atom in ``block``: the union of the Voronoi cells of its sites.
 
     ``xy`` holds the sites (households) and ``owner`` the atom (0…n-1) of each, so every
-    household lies in its own atom's cell. The Voronoi cells of one diagram match vertex for
-    vertex, so each atom's cells are dissolved as a coverage (no overlay) and only the atoms'
-    regions that reach past the block are clipped.
+    household lies in its own atom's cell. The clipped cells of one diagram match vertex for
+    vertex, so each atom's cells are dissolved as a coverage (no overlay).
     """
     n = int(owner.max()) + 1
     if n == 1:
@@ -131,8 +131,16 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     raw[shapely.get_type_id(raw) != 3] = shapely.Polygon()  # sites GEOS merged: no cell
     order = np.argsort(owner, kind="stable")
     sites = np.asarray(shapely.multipoints(spread[order], indices=owner[order]), dtype=object)
-    regions = raw[order] if len(owner) == n else _dissolve(raw[order], owner[order], n)
-    return heal(_clip(regions, block), sites)
+    # every household cell clipped on the grid by one vectorised overlay, then each unit's
+    # cells dissolved: clipping the dissolved units instead (cheaper) left hairline gaps
+    # between neighbouring units that split grids their graph thinks are connected
+    from .coverage import polygonal  # (coverage imports this module)
+
+    cells = polygonal(
+        np.asarray(shapely.intersection(raw[order], block, grid_size=GRID_SIZE), dtype=object)
+    )
+    regions = cells if len(owner) == n else _dissolve(cells, owner[order], n)
+    return heal(regions, sites)
 
 
 def _dissolve(cells: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -140,21 +148,14 @@ def _dissolve(cells: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     rank = np.arange(len(owner)) - np.searchsorted(owner, owner)
     table = np.full((n, int(rank.max()) + 1), None, dtype=object)
     table[owner, rank] = cells
-    merged = np.asarray(shapely.coverage_union_all(table, axis=1), dtype=object)
-    bad = np.flatnonzero(~shapely.is_valid(merged) | shapely.is_empty(merged))
+    try:
+        merged = np.asarray(shapely.coverage_union_all(table, axis=1), dtype=object)
+        bad = np.flatnonzero(~shapely.is_valid(merged) | shapely.is_empty(merged))
+    except GEOSException:  # snapping left the cells no clean coverage: overlay them all
+        merged, bad = np.empty(n, dtype=object), np.arange(n)
     for a in bad:  # not a clean coverage after all: overlay
         merged[a] = shapely.union_all(table[a], grid_size=GRID_SIZE)
     return merged
-
-
-def _clip(regions: np.ndarray, block: BaseGeometry) -> np.ndarray:
-    """Return ``regions`` clipped to ``block`` on the grid (those well inside only snapped)."""
-    shapely.prepare(block)
-    inside = shapely.contains_properly(block, regions)
-    out = np.empty(len(regions), dtype=object)
-    out[inside] = shapely.set_precision(regions[inside], GRID_SIZE)
-    out[~inside] = shapely.intersection(regions[~inside], block, grid_size=GRID_SIZE)
-    return out
 
 
 def heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
