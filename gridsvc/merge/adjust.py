@@ -277,6 +277,7 @@ def _best_move(
                     extend(((a, k),), {u: -n_a, k: n_a}, g_a)
     log.debug("adjust: %d chains looked at, %d candidates", explored[0], len(candidates))
     candidates.sort(key=lambda m: -m.gain)  # stable: ties keep the deterministic scan order
+    trial = _Trial(geoms, hard_key, ctx)
     for move in candidates:
         touched = _touched(move)
         name = (
@@ -284,7 +285,7 @@ def _best_move(
             tuple(int(memo.version[g]) for g in touched),
         )
         if name not in memo.verdicts:
-            memo.verdicts[name] = _valid(move, geoms, hard_key, ctx)
+            memo.verdicts[name] = trial.valid(move)
         if memo.verdicts[name]:
             return move
     return None
@@ -346,18 +347,50 @@ def _apply(geoms: np.ndarray, move: _Move) -> np.ndarray:
     return geoms
 
 
-def _valid(move: _Move, geoms: np.ndarray, hard_key: list[tuple[str, ...]], ctx: _Context) -> bool:
-    """Tell whether ``move`` keeps every grid it touches one polygon inside its hard grids."""
-    for atom, receiver in move.transfers:
-        if shared_lengths(np.array([atom.piece], dtype=object), geoms[[receiver]])[0] <= 0:
-            return False
-        if not inside(atom.piece, hard_key[receiver], ctx.hard):
-            return False  # the piece reaches into another hard grid (a forced crossing)
-    after = _apply(geoms, move)
-    return all(
-        shapely.get_num_geometries(after[g]) == 1 and shapely.area(after[g]) > TOLERANCE_M2
-        for g in _touched(move)
-    )
+class _Trial:
+    """Tell whether moves keep every grid they touch one polygon inside its hard grids.
+
+    One per search over fixed geometries: chains share transfers and first transfers, so each
+    transfer is checked once and each chain prefix applied once.
+    """
+
+    def __init__(self, geoms: np.ndarray, hard_key: list[tuple[str, ...]], ctx: _Context):
+        self.geoms, self.hard_key, self.ctx = geoms, hard_key, ctx
+        self.transfers: dict[tuple[int, int, int], bool] = {}
+        self.states: dict[tuple[tuple[int, int, int], ...], dict[int, BaseGeometry]] = {(): {}}
+
+    def valid(self, move: _Move) -> bool:
+        for atom, receiver in move.transfers:
+            name = (atom.grid, int(atom.rows[0]), receiver)
+            if name not in self.transfers:
+                self.transfers[name] = bool(
+                    shared_lengths(np.array([atom.piece], dtype=object), self.geoms[[receiver]])[0]
+                    > 0
+                    # else the piece reaches into another hard grid (a forced crossing)
+                    and inside(atom.piece, self.hard_key[receiver], self.ctx.hard)
+                )
+            if not self.transfers[name]:
+                return False
+        after = self._after(move.transfers)
+        return all(
+            shapely.get_num_geometries(after[g]) == 1 and shapely.area(after[g]) > TOLERANCE_M2
+            for g in _touched(move)
+        )
+
+    def _after(self, transfers: tuple[tuple[_Atom, int], ...]) -> dict[int, BaseGeometry]:
+        """Return the grids changed by ``transfers`` applied in order (as :func:`_apply`)."""
+        name = tuple((a.grid, int(a.rows[0]), r) for a, r in transfers)
+        if name not in self.states:
+            state = dict(self._after(transfers[:-1]))
+            atom, receiver = transfers[-1]
+            grown = state.get(receiver, self.geoms[receiver])
+            state[receiver] = polygonal(shapely.union(grown, atom.piece, grid_size=GRID_SIZE))
+            shrunk = state.get(atom.grid, self.geoms[atom.grid])
+            state[atom.grid] = polygonal(
+                shapely.difference(shrunk, atom.piece, grid_size=GRID_SIZE)
+            )
+            self.states[name] = state
+        return self.states[name]
 
 
 def _territories(grid: BaseGeometry, points: np.ndarray) -> np.ndarray | None:
