@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -17,7 +19,7 @@ UTM = "EPSG:32649"
 def _layer(cuts: list[float]) -> Layer:
     """A layer of vertical strips over a 100 × 40 m box, cut at ``cuts`` (metres)."""
     xs = [0.0, *sorted(set(cuts)), 100.0]
-    geoms = [shapely.box(a, 0, b, 40) for a, b in zip(xs, xs[1:], strict=False) if b > a]
+    geoms = [shapely.box(a, 0, b, 40) for a, b in pairwise(xs) if b > a]
     frame = gpd.GeoDataFrame(
         {"grid_id": [f"G{i}" for i in range(len(geoms))], "name": ""}, geometry=geoms, crs=UTM
     )
@@ -28,7 +30,7 @@ def _unified(cuts: list[float]) -> np.ndarray:
     """Unified grids: horizontal-then-vertical cells over the same box."""
     xs = [0.0, *sorted(set(cuts)), 100.0]
     return np.array(
-        [shapely.box(a, y, b, y + 20) for a, b in zip(xs, xs[1:], strict=False) for y in (0, 20)],
+        [shapely.box(a, y, b, y + 20) for a, b in pairwise(xs) for y in (0, 20)],
         dtype=object,
     )
 
