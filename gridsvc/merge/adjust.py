@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from ..partition import Bounds
 from ..partition.territory import GRID_SIZE, shared_lengths
 from .layers import Layer
-from .moves import fits, hard_keys, inside
+from .moves import fits, inside, keys_of
 from .overlay import TOLERANCE_M2, locate, polygonal
 from .unify import label_unified
 
@@ -65,6 +65,26 @@ class _Move:
     transfers: tuple[tuple[_Atom, int], ...]
 
 
+@dataclass
+class _Memo:
+    """What the greedy loop keeps between moves: it changes only for the grids a move touched.
+
+    ``version`` counts each grid's changes; ``atoms`` holds a grid's atoms at its current
+    version; ``verdicts`` whether a move is valid, keyed by its transfers and the versions of
+    the grids it touches (its validity depends on those grids alone).
+    """
+
+    version: np.ndarray
+    atoms: dict[int, list[_Atom]]
+    verdicts: dict[tuple[tuple[int, ...], ...], bool]
+
+    def touch(self, grids: list[int]) -> None:
+        """Forget what depended on ``grids`` (after a move changed them)."""
+        for g in grids:
+            self.version[g] += 1
+            self.atoms.pop(g, None)
+
+
 @dataclass(frozen=True)
 class _Context:
     points: np.ndarray
@@ -99,27 +119,43 @@ def adjust_to_soft(
     if not soft or len(geoms) < 2:
         return Adjusted(geoms, unified_of, 0)
     homes: dict[str, np.ndarray] = {}
+    tiled_of: dict[str, np.ndarray] = {}  # each household's tiled grid index per layer
+    for la in layers:
+        tiled_of[la.name] = locate(points, la.tiled.geometry.to_numpy())
     for la in soft:
-        at = locate(points, la.tiled.geometry.to_numpy())
+        at = tiled_of[la.name]
         ids = la.tiled["grid_id"].astype(str).to_numpy(dtype=object)
         homes[la.name] = np.where(at >= 0, ids[np.maximum(at, 0)], "").astype(object)
     ctx = _Context(
         points, np.asarray(atoms, dtype=object), soft, [la for la in layers if la.hard],
         homes, bounds, np.asarray(stacked, dtype=bool), shapely.STRtree(points),
     )  # fmt: skip
+    # a grid's labels and atoms depend on its own geometry and households alone: computed
+    # once, then again only for the grids a move touched
+    labels = {
+        la.name: label_unified(geoms, unified_of, points, la, home=tiled_of[la.name])[0]
+        for la in layers
+    }
+    memo = _Memo(np.zeros(len(geoms), dtype=int), {}, {})
     best = (geoms.copy(), unified_of.copy(), 0)
     best_score = -1
     for moves in range(MAX_MOVES + 1):
-        labels = {la.name: label_unified(geoms, unified_of, points, la)[0] for la in soft}
         score = _score(unified_of, labels, ctx)
         if score > best_score:
             best, best_score = (geoms.copy(), unified_of.copy(), moves), score
-        move = _best_move(geoms, unified_of, labels, ctx) if moves < MAX_MOVES else None
+        move = _best_move(geoms, unified_of, labels, memo, ctx) if moves < MAX_MOVES else None
         if move is None:
             break
         geoms = _apply(geoms, move)
         for atom, receiver in move.transfers:
             unified_of[atom.rows] = receiver
+        touched = np.array(_touched(move))
+        for la in layers:
+            fresh = label_unified(
+                geoms, unified_of, points, la, home=tiled_of[la.name], only=touched
+            )[0]
+            labels[la.name][touched] = fresh[touched]
+        memo.touch(touched.tolist())
     return Adjusted(*best)
 
 
@@ -133,43 +169,59 @@ def _score(unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context)
 
 
 def _best_move(
-    geoms: np.ndarray, unified_of: np.ndarray, labels: dict[str, np.ndarray], ctx: _Context
+    geoms: np.ndarray,
+    unified_of: np.ndarray,
+    labels: dict[str, np.ndarray],
+    memo: _Memo,
+    ctx: _Context,
 ) -> _Move | None:
     """Return the valid move gaining most, or None.
 
     A move starts with one atom joining a neighbour where its households keep more soft grids;
     while a grid it touched is outside the bounds (and further than before), the next atom
     repairs it: one of that grid's own atoms leaves (to any neighbour), or a neighbour's atom
-    comes in, up to ``MAX_CHAIN`` atoms in all.
+    comes in, up to ``MAX_CHAIN`` atoms in all. ``labels`` hold every layer's labels (soft
+    and hard) of the current grids; ``memo`` keeps atoms and verdicts between moves.
     """
-    hard_key = hard_keys(geoms, unified_of, ctx.points, ctx.hard)
-    counts = np.bincount(unified_of[unified_of >= 0], minlength=len(geoms))
+    hard_key = keys_of([labels[la.name] for la in ctx.hard], len(geoms))
+    counts = np.bincount(unified_of[unified_of >= 0], minlength=len(geoms)).tolist()
     tree = shapely.STRtree(geoms)
     placed = np.flatnonzero(unified_of >= 0)
     wrong = np.zeros(len(unified_of), dtype=bool)
     for la in ctx.soft:
         home = ctx.homes[la.name][placed]
         wrong[placed] |= (home != "") & (home != labels[la.name][unified_of[placed]])
-    atoms: dict[int, list[_Atom]] = {}
 
     def atoms_of(grid: int) -> list[_Atom]:
-        if grid not in atoms:
-            atoms[grid] = _atoms_of(grid, geoms, unified_of, ctx)
-        return atoms[grid]
+        if grid not in memo.atoms:
+            memo.atoms[grid] = _atoms_of(grid, geoms, unified_of, ctx)
+        return memo.atoms[grid]
+
+    gains: dict[tuple[int, int, int], int] = {}
 
     def gain(atom: _Atom, to: int) -> int:
-        return sum(
-            int((ctx.homes[la.name][atom.rows] == labels[la.name][to]).sum())
-            - int((ctx.homes[la.name][atom.rows] == labels[la.name][atom.grid]).sum())
-            for la in ctx.soft
-        )
+        name = (atom.grid, int(atom.rows[0]), to)
+        if name not in gains:
+            gains[name] = sum(
+                int((ctx.homes[la.name][atom.rows] == labels[la.name][to]).sum())
+                - int((ctx.homes[la.name][atom.rows] == labels[la.name][atom.grid]).sum())
+                for la in ctx.soft
+            )
+        return gains[name]
+
+    reach: dict[tuple[int, int], list[int]] = {}
 
     def receivers(atom: _Atom) -> list[int]:
-        near = tree.query(atom.piece, predicate="intersects").tolist()
-        key = hard_key[atom.grid]
-        return [
-            k for k in sorted(near) if k != atom.grid and not ctx.stacked[k] and hard_key[k] == key
-        ]
+        name = (atom.grid, int(atom.rows[0]))
+        if name not in reach:
+            near = tree.query(atom.piece, predicate="intersects").tolist()
+            key = hard_key[atom.grid]
+            reach[name] = [
+                k
+                for k in sorted(near)
+                if k != atom.grid and not ctx.stacked[k] and hard_key[k] == key
+            ]
+        return reach[name]
 
     def givers(grid: int) -> list[tuple[_Atom, int]]:
         near = tree.query(geoms[grid], predicate="intersects").tolist()
@@ -182,6 +234,7 @@ def _best_move(
         ]
 
     candidates: list[_Move] = []
+    repairs: dict[tuple[int, bool], list[tuple[_Atom, int]]] = {}
     explored = [0]
 
     def extend(chain: tuple[tuple[_Atom, int], ...], delta: dict[int, int], total: int) -> None:
@@ -195,10 +248,14 @@ def _best_move(
         if len(chain) == MAX_CHAIN or explored[0] >= MAX_EXPLORED:
             return
         g = broken[0]
-        if counts[g] + delta[g] > ctx.bounds.hi:  # one of its own atoms leaves
-            options = [(b, w) for b in atoms_of(g) for w in receivers(b)]
-        else:  # an atom of a neighbour comes in
-            options = givers(g)
+        leave = counts[g] + delta[g] > ctx.bounds.hi
+        if (g, leave) not in repairs:
+            repairs[g, leave] = (
+                [(b, w) for b in atoms_of(g) for w in receivers(b)]  # one of its own atoms leaves
+                if leave
+                else givers(g)  # an atom of a neighbour comes in
+            )
+        options = repairs[g, leave]
         used = {(a.grid, int(a.rows[0])) for a, _ in chain}
         for b, w in options:
             if (b.grid, int(b.rows[0])) in used:
@@ -220,8 +277,16 @@ def _best_move(
                     extend(((a, k),), {u: -n_a, k: n_a}, g_a)
     log.debug("adjust: %d chains looked at, %d candidates", explored[0], len(candidates))
     candidates.sort(key=lambda m: -m.gain)  # stable: ties keep the deterministic scan order
+    trial = _Trial(geoms, hard_key, ctx)
     for move in candidates:
-        if _valid(move, geoms, hard_key, ctx):
+        touched = _touched(move)
+        name = (
+            *((a.grid, int(a.rows[0]), r) for a, r in move.transfers),
+            tuple(int(memo.version[g]) for g in touched),
+        )
+        if name not in memo.verdicts:
+            memo.verdicts[name] = trial.valid(move)
+        if memo.verdicts[name]:
             return move
     return None
 
@@ -266,6 +331,11 @@ def _atoms_of(grid: int, geoms: np.ndarray, unified_of: np.ndarray, ctx: _Contex
     return out
 
 
+def _touched(move: _Move) -> list[int]:
+    """Return the grids ``move`` changes (givers and receivers), sorted."""
+    return sorted({a.grid for a, _ in move.transfers} | {r for _, r in move.transfers})
+
+
 def _apply(geoms: np.ndarray, move: _Move) -> np.ndarray:
     """Return the geometries after ``move``'s transfers, in order."""
     geoms = np.array(geoms, dtype=object)
@@ -277,19 +347,50 @@ def _apply(geoms: np.ndarray, move: _Move) -> np.ndarray:
     return geoms
 
 
-def _valid(move: _Move, geoms: np.ndarray, hard_key: list[tuple[str, ...]], ctx: _Context) -> bool:
-    """Tell whether ``move`` keeps every grid it touches one polygon inside its hard grids."""
-    for atom, receiver in move.transfers:
-        if shared_lengths(np.array([atom.piece], dtype=object), geoms[[receiver]])[0] <= 0:
-            return False
-        if not inside(atom.piece, hard_key[receiver], ctx.hard):
-            return False  # the piece reaches into another hard grid (a forced crossing)
-    after = _apply(geoms, move)
-    touched = {a.grid for a, _ in move.transfers} | {r for _, r in move.transfers}
-    return all(
-        shapely.get_num_geometries(after[g]) == 1 and shapely.area(after[g]) > TOLERANCE_M2
-        for g in touched
-    )
+class _Trial:
+    """Tell whether moves keep every grid they touch one polygon inside its hard grids.
+
+    One per search over fixed geometries: chains share transfers and first transfers, so each
+    transfer is checked once and each chain prefix applied once.
+    """
+
+    def __init__(self, geoms: np.ndarray, hard_key: list[tuple[str, ...]], ctx: _Context):
+        self.geoms, self.hard_key, self.ctx = geoms, hard_key, ctx
+        self.transfers: dict[tuple[int, int, int], bool] = {}
+        self.states: dict[tuple[tuple[int, int, int], ...], dict[int, BaseGeometry]] = {(): {}}
+
+    def valid(self, move: _Move) -> bool:
+        for atom, receiver in move.transfers:
+            name = (atom.grid, int(atom.rows[0]), receiver)
+            if name not in self.transfers:
+                self.transfers[name] = bool(
+                    shared_lengths(np.array([atom.piece], dtype=object), self.geoms[[receiver]])[0]
+                    > 0
+                    # else the piece reaches into another hard grid (a forced crossing)
+                    and inside(atom.piece, self.hard_key[receiver], self.ctx.hard)
+                )
+            if not self.transfers[name]:
+                return False
+        after = self._after(move.transfers)
+        return all(
+            shapely.get_num_geometries(after[g]) == 1 and shapely.area(after[g]) > TOLERANCE_M2
+            for g in _touched(move)
+        )
+
+    def _after(self, transfers: tuple[tuple[_Atom, int], ...]) -> dict[int, BaseGeometry]:
+        """Return the grids changed by ``transfers`` applied in order (as :func:`_apply`)."""
+        name = tuple((a.grid, int(a.rows[0]), r) for a, r in transfers)
+        if name not in self.states:
+            state = dict(self._after(transfers[:-1]))
+            atom, receiver = transfers[-1]
+            grown = state.get(receiver, self.geoms[receiver])
+            state[receiver] = polygonal(shapely.union(grown, atom.piece, grid_size=GRID_SIZE))
+            shrunk = state.get(atom.grid, self.geoms[atom.grid])
+            state[atom.grid] = polygonal(
+                shapely.difference(shrunk, atom.piece, grid_size=GRID_SIZE)
+            )
+            self.states[name] = state
+        return self.states[name]
 
 
 def _territories(grid: BaseGeometry, points: np.ndarray) -> np.ndarray | None:

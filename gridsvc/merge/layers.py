@@ -13,7 +13,7 @@ the longest border with. Households are placed in the tiled layer, so each has o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -43,6 +43,13 @@ class Layer:
     policy: str
     raw: gpd.GeoDataFrame  # grid_id, name, geometry (as drawn)
     tiled: gpd.GeoDataFrame  # grid_id, name, geometry (a tiling of the community)
+    # each tiled grid's geometry by grid id (the first where ids repeat), looked up per move
+    tiled_by_id: dict[str, BaseGeometry] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ids = self.tiled["grid_id"].astype(str).tolist()
+        geoms = self.tiled.geometry.tolist()
+        object.__setattr__(self, "tiled_by_id", dict(reversed(list(zip(ids, geoms, strict=True)))))
 
     @property
     def hard(self) -> bool:

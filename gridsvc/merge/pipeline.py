@@ -262,8 +262,9 @@ def merge(
         frame = realign(la, gpd.GeoDataFrame(unified, geometry=geoms, crs=metric), labels)
         realigned[la.name] = frame.to_crs(WGS84)
         walks.append(crosswalk(la, frame, before, after))
-        was = before.groupby("h")["grid_id"].agg(lambda s: ";".join(sorted(s)))
         change = np.flatnonzero(~kept)
+        left = before[~kept[before["h"].to_numpy()]].sort_values(["h", "grid_id"])
+        was = left.groupby("h")["grid_id"].agg(";".join)
         moved.append(
             pd.DataFrame(
                 {

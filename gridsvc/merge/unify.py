@@ -88,28 +88,38 @@ def label_unified(
     grid_of_household: np.ndarray,
     points: np.ndarray,
     layer: Layer,
+    *,
+    home: np.ndarray | None = None,
+    only: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return each unified grid's grid id in ``layer`` and each household's tiled grid index.
 
     ``unified`` holds the metric geometries; ``grid_of_household`` the unified index per
-    household (-1 when none).
+    household (-1 when none). A grid's label depends on its own geometry and households
+    alone, so ``only`` (grid indices) labels just those grids (the others get ""), and
+    ``home`` (each household's tiled grid index, as returned) saves locating them again.
     """
+    unified = np.asarray(unified, dtype=object)
     tiled = layer.tiled.geometry.to_numpy()
     ids = layer.tiled["grid_id"].astype(str).to_numpy()
-    home = locate(points, tiled)
-    areas = area_pairs(unified, tiled)
+    if home is None:
+        home = locate(points, tiled)
+    which = np.arange(len(unified)) if only is None else np.asarray(only, dtype=int)
+    areas = area_pairs(unified[which], tiled)
+    areas["i"] = which[areas["i"].to_numpy()]
     by_area = areas.sort_values(["i", "area", "j"], ascending=[True, False, True])
-    best_area = by_area.drop_duplicates("i").set_index("i")["j"]
+    best_area = by_area.drop_duplicates("i")
     label = np.full(len(unified), -1)
-    label[best_area.index.to_numpy()] = best_area.to_numpy()
+    label[best_area["i"].to_numpy()] = best_area["j"].to_numpy()
     ok = (grid_of_household >= 0) & (home >= 0)
+    if only is not None:
+        ok &= np.isin(grid_of_household, which)
     if ok.any():
         pairs = pd.DataFrame({"u": grid_of_household[ok], "g": home[ok]})
         counts = pairs.groupby(["u", "g"]).size().rename("n").reset_index()
-        area_of = areas.set_index(["i", "j"])["area"]
-        counts["area"] = [
-            float(area_of.get((u, g), 0.0)) for u, g in zip(counts["u"], counts["g"], strict=True)
-        ]
+        counts = counts.merge(
+            areas.rename(columns={"i": "u", "j": "g"}), on=["u", "g"], how="left"
+        ).fillna({"area": 0.0})
         counts = counts.sort_values(["u", "n", "area", "g"], ascending=[True, False, False, True])
         best = counts.drop_duplicates("u")
         label[best["u"].to_numpy()] = best["g"].to_numpy()
