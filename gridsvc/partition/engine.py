@@ -181,6 +181,7 @@ def partition(
                 mine,
                 None if tiles is None else inherit(tiles, mine),
                 areas=lots(rows),
+                budget=work,
             )
             kids = []
             for c in cells:
@@ -286,13 +287,15 @@ def _children(
     territory: Territory | None,
     *,
     areas: tuple[np.ndarray, np.ndarray] | None = None,
+    budget: Budget | None = None,
 ) -> list[Cell]:
     """Partition a grid one level down on its inherited tiles (``territory``), or tessellated
-    again when there are none or a child drawn on them would not be one polygon."""
+    again when there are none or a child drawn on them would not be one polygon. ``budget`` is
+    the community's: what the levels above left of it."""
     for terr in (territory, None) if territory is not None else (None,):
         cells = partition_level(
             outline, None, xy, bounds, barriers=barriers, compounds=compounds, to_wgs=to_wgs,
-            notes=[], atoms=atoms, territory=terr, areas=areas,
+            notes=[], atoms=atoms, territory=terr, areas=areas, budget=budget,
         )  # fmt: skip
         if terr is None or all(shapely.get_type_id(c.geometry) == 3 for c in cells):
             break
