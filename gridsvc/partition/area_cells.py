@@ -20,7 +20,6 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from .coverage import polygon_parts
 from .territory import (
     GRID_SIZE,
     Territory,
@@ -30,6 +29,7 @@ from .territory import (
     assemble,
     blocks,
     cut_soft_lines,
+    polygon_parts,
 )
 
 __all__ = ["area_territory"]

@@ -12,7 +12,7 @@ Where two cells' edges run a centimetre apart (each snapped on its own), noding 
 piece on each cell's boundary, each within snapping distance of the other cell. Such a border is
 counted once, from the side with the longer line work, not once per side. Snapping can also
 leave a cell a polygon plus a stray line (a GeometryCollection, whose boundary GEOS does not
-give); only its polygons count (:func:`polygonal`).
+give); only its polygons count (:func:`.territory.polygonal`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import shapely
 from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 
-from .territory import GRID_SIZE
+from .territory import GRID_SIZE, polygonal
 
-__all__ = ["Borders", "borders", "polygon_parts", "polygonal", "union_cells"]
+__all__ = ["Borders", "borders", "union_cells"]
 
 SNAP_M = 2 * GRID_SIZE  # a noded piece this close to a cell's boundary lies on it
 HOLE_M2 = 1.0  # holes smaller than this in a coverage union are slivers: use the overlay
@@ -120,24 +120,6 @@ def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
         pieces=pieces[which],
         piece_pair=pair_of,
     )
-
-
-def polygon_parts(geom: BaseGeometry, min_area: float = 0.0) -> np.ndarray:
-    """Return the polygons of ``geom`` larger than ``min_area`` (lines and points dropped)."""
-    parts = shapely.get_parts(geom)
-    return parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > min_area)]
-
-
-def polygonal(cells: np.ndarray) -> np.ndarray:
-    """Return ``cells`` with the lines and points snapping left in a collection dropped."""
-    mixed = np.flatnonzero(shapely.get_type_id(cells) == 7)
-    if len(mixed) == 0:
-        return cells
-    out = cells.copy()
-    for i in mixed.tolist():
-        parts = polygon_parts(cells[i])
-        out[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
-    return out
 
 
 def union_cells(geoms: list[BaseGeometry] | np.ndarray) -> BaseGeometry:

@@ -22,6 +22,8 @@ __all__ = [
     "attach_orphans",
     "blocks",
     "heal",
+    "polygon_parts",
+    "polygonal",
     "shared_lengths",
     "tessellate",
 ]
@@ -113,6 +115,24 @@ def _block_of(tree: shapely.STRtree, xy: np.ndarray) -> np.ndarray:
     return block_of
 
 
+def polygon_parts(geom: BaseGeometry, min_area: float = 0.0) -> np.ndarray:
+    """Return the polygons of ``geom`` larger than ``min_area`` (lines and points dropped)."""
+    parts = shapely.get_parts(geom)
+    return parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > min_area)]
+
+
+def polygonal(cells: np.ndarray) -> np.ndarray:
+    """Return ``cells`` with the lines and points snapping left in a collection dropped."""
+    mixed = np.flatnonzero(shapely.get_type_id(cells) == 7)
+    if len(mixed) == 0:
+        return cells
+    out = cells.copy()
+    for i in mixed.tolist():
+        parts = polygon_parts(cells[i])
+        out[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
+    return out
+
+
 def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """Return one cell per atom in ``block``: the union of the Voronoi cells of its sites.
 
@@ -134,8 +154,6 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     # every household cell clipped on the grid by one vectorised overlay, then each unit's
     # cells dissolved: clipping the dissolved units instead (cheaper) left hairline gaps
     # between neighbouring units that split grids their graph thinks are connected
-    from .coverage import polygonal  # (coverage imports this module)
-
     cells = polygonal(
         np.asarray(shapely.intersection(raw[order], block, grid_size=GRID_SIZE), dtype=object)
     )
