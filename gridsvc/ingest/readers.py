@@ -69,7 +69,7 @@ def read_any(
     elif suffix in (".geojson", ".json"):
         frame = _read_geojson(path)
     elif suffix in (".parquet", ".geoparquet"):
-        frame = _read_parquet(path)
+        frame = read_geoparquet(path)
     elif suffix == ".zip":
         frame = _read_zip(path, layer)
     else:
@@ -202,10 +202,6 @@ def _read_zip(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     else:
         member = shps[0]
     return _read_ogr(f"/vsizip/{path.resolve()}/{member}", path, None)
-
-
-def _read_parquet(path: Path) -> gpd.GeoDataFrame:
-    return read_geoparquet(path)
 
 
 def read_geoparquet(
