@@ -108,14 +108,105 @@ def share_empties(
         cut = _shares(cells[x], borders) if borders else None
         if cut is not None and _helps(x, cut, int(owner[x]), parts, cells, whole):
             shared[x] = cut
+    moved: dict[int, int] = {}  # whole empty cell → the part it went to (see _rehome)
     while True:
-        geoms = _polygons(parts, cells, shared, whole)
+        given = shared | {x: {j: cells[x]} for x, j in moved.items()}
+        geoms = _polygons(parts, cells, given, whole)
         broken = [i for i, g in enumerate(geoms) if shapely.get_type_id(g) != 3]
+        if not broken:
+            return geoms, given
+        if _rehome(broken, geoms, parts, cells, empty, region, nbrs, given, moved):
+            continue
         undo = [x for x, cut in shared.items() if any(i in cut for i in broken)]
         undo += [x for x in shared if int(owner[x]) in broken]
         if not undo:
-            return geoms, shared
+            return geoms, given
         del shared[max(undo)]  # one at a time: the others may stand without it
+        moved.clear()  # the pieces changed: what hangs off them is judged again
+
+
+def _rehome(
+    broken: list[int],
+    geoms: list[BaseGeometry],
+    parts: list[np.ndarray],
+    cells: np.ndarray,
+    empty: np.ndarray,
+    region: np.ndarray,
+    nbrs: list[dict[int, float]],
+    given: dict[int, dict[int, BaseGeometry]],
+    moved: dict[int, int],
+) -> bool:
+    """Move whole empty cells cut off from their broken part to a neighbouring part.
+
+    An empty block that reaches its part only through an empty cell now shared (a ring around
+    compounds) hangs on the share of some other part. Each connected group of such cells goes
+    to the part of its region it borders whose Polsby–Popper stays highest with it; ``moved``
+    records where. Return True if any cell moved.
+    """
+    done = False
+    for i in broken:
+        p = parts[i]
+        lived = p[~empty[p]]
+        if not len(lived):
+            continue  # no inhabited body to stay attached to
+        pieces = shapely.get_parts(geoms[i])
+        body = shapely.STRtree(pieces).query(
+            shapely.point_on_surface(cells[lived]), predicate="within"
+        )[1]
+        if len(np.unique(body)) != 1:
+            continue  # the inhabited cells themselves fell apart: not for this to mend
+        main = pieces[body[0]]
+        loose = [x for x in p[empty[p]].tolist() if x not in given and x not in moved]
+        loose = [x for x in loose if not shapely.within(shapely.point_on_surface(cells[x]), main)]
+        for group in _groups(loose, nbrs):
+            j = _host(group, i, geoms, parts, cells, region)
+            if j is not None:
+                moved.update(dict.fromkeys(group, j))
+                done = True
+    return done
+
+
+def _groups(xs: list[int], nbrs: list[dict[int, float]]) -> list[list[int]]:
+    """Split cells ``xs`` into groups connected through one another."""
+    left, out = set(xs), []
+    while left:
+        stack = [min(left)]
+        left.discard(stack[0])
+        group = []
+        while stack:
+            x = stack.pop()
+            group.append(x)
+            for y in nbrs[x]:
+                if y in left:
+                    left.discard(y)
+                    stack.append(y)
+        out.append(sorted(group))
+    return out
+
+
+def _host(
+    group: list[int],
+    home: int,
+    geoms: list[BaseGeometry],
+    parts: list[np.ndarray],
+    cells: np.ndarray,
+    region: np.ndarray,
+) -> int | None:
+    """Return the part other than ``home`` that ``group`` borders (over ``MIN_BORDER_M``) and
+    whose Polsby–Popper is highest with it, among the parts holding a cell of its region."""
+    blob = union_cells(cells[group])
+    near = shapely.STRtree(np.array(geoms, dtype=object)).query(blob, predicate="intersects")
+    best, host = -1.0, None
+    for j in sorted(int(j) for j in near):
+        if j == home or not np.isin(region[group], region[parts[j]]).all():
+            continue
+        edge = shapely.intersection(shapely.boundary(blob), geoms[j], grid_size=GRID_SIZE)
+        if shapely.length(edge) <= MIN_BORDER_M:
+            continue
+        pp = _pp(_union([geoms[j], blob]))
+        if pp > best:
+            best, host = pp, j
+    return host
 
 
 def _common(

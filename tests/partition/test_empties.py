@@ -55,3 +55,30 @@ def test_a_ring_is_never_shared_with_grids_of_another_region() -> None:
     geoms = share_empties(parts, cells, empty, region, nbrs)[0]
     assert geoms[0].equals(shapely.union_all([cells[0], cells[4]]))
     assert [g.area for g in geoms[1:]] == [2500.0, 2500.0, 2500.0]
+
+
+def test_an_empty_block_hanging_on_a_shared_ring_follows_the_ring_piece_it_touches() -> None:
+    """urban's worst grid before: its empty blocks reached the rest of it only through the ring.
+
+    Grid 0 holds square 0, the ring (cell 4) and an empty block east of the ring (cell 5) that
+    touches nothing but the ring. Sharing the ring leaves the block cut off from square 0, so
+    the cut used to be undone and grid 0 kept the whole ring (Polsby–Popper ≈ 0.13). The block
+    now goes to the grid whose share of the ring it touches, and the ring is still shared.
+    """
+    parts, cells, nbrs = _ring_case()
+    block = shapely.box(110, 20, 150, 80)
+    cells = np.array([*cells, block], dtype=object)
+    nbrs.append({4: 1.0})
+    nbrs[4][5] = 1.0
+    parts[0] = np.array([0, 4, 5])
+    empty = np.array([False] * 4 + [True, True])
+    geoms, cuts = share_empties(parts, cells, empty, np.zeros(6, dtype=int), nbrs)
+    assert 4 in cuts and len(cuts[4]) == 4  # the ring is shared among all four grids
+    assert all(g.geom_type == "Polygon" for g in geoms)
+    assert shapely.union_all(geoms).equals(shapely.union_all(cells))
+    assert sum(g.area for g in geoms) == pytest.approx(sum(c.area for c in cells))
+    assert geoms[0].area < 50 * 50 + 120 * 120 - 100 * 100  # no longer the whole ring
+    assert not geoms[0].intersects(block.centroid)  # the block left grid 0 ...
+    assert any(g.contains(block.centroid) for g in geoms[1:])  # ... for a neighbour
+    whole = shapely.union_all([cells[0], cells[4], block])
+    assert min(_pp(g) for g in geoms) > _pp(whole) + 0.1

@@ -54,6 +54,16 @@ def test_yudu_grids_share_the_empty_ring_around_its_compounds() -> None:
     assert pp.mean() > 0.55
 
 
+def test_urban_keeps_its_worst_grid_compact_around_its_compounds() -> None:
+    """urban's rings around its two compounds hold no household. Its worst grid fell to
+    Polsby–Popper 0.10 (at 159b461) when both rings' cuts were undone: the grid holding them
+    also held empty blocks that hang on them (see test_empties for that case on its own)."""
+    grids = _partitioned("urban").grids
+    metric = grids.to_crs(grids.estimate_utm_crs())
+    pp = 4 * np.pi * metric.area / metric.length**2
+    assert pp.min() >= 0.179, metric.assign(pp=pp).nsmallest(3, "pp")[["code", "households", "pp"]]
+
+
 def test_urban_misses_only_where_an_exact_model_proves_it_must() -> None:
     """星河湾 and 和谐家园 hold units of 22–29 households whose neighbours hold 26+.
 
