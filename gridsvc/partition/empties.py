@@ -91,7 +91,7 @@ def share_empties(
     owner = np.full(len(cells), -1)
     for i, p in enumerate(parts):
         owner[p] = i
-    whole = _Wholes(parts, cells)
+    grids = _Grids(parts, cells)
     row_of = lines.rows() if lines is not None and empty.any() else {}
     shared: dict[int, dict[int, BaseGeometry]] = {}
     for x in np.flatnonzero(empty & (owner >= 0)).tolist():
@@ -106,12 +106,12 @@ def share_empties(
             if shapely.length(b) > MIN_BORDER_M
         ]
         cut = _shares(cells[x], borders) if borders else None
-        if cut is not None and _helps(x, cut, int(owner[x]), parts, cells, whole):
+        if cut is not None and _helps(x, cut, int(owner[x]), grids):
             shared[x] = cut
     moved: dict[int, int] = {}  # whole empty cell → the part it went to (see _rehome)
     while True:
         given = shared | {x: {j: cells[x]} for x, j in moved.items()}
-        geoms = _polygons(parts, cells, given, whole)
+        geoms = _polygons(parts, given, grids)
         broken = [i for i, g in enumerate(geoms) if shapely.get_type_id(g) != 3]
         if not broken:
             return geoms, given
@@ -225,17 +225,36 @@ def _common(
     )
 
 
-class _Wholes:
-    """Each part's cells unioned, computed once when first asked for."""
+class _Grids:
+    """Each part's polygon once it gives away some of its cells and gets some pieces.
+
+    Each outcome is computed once: judging a cut (:func:`_helps`) and drawing the parts
+    (:func:`_polygons`) ask for the same ones.
+    """
 
     def __init__(self, parts: list[np.ndarray], cells: np.ndarray) -> None:
         self.parts, self.cells = parts, cells
-        self.done: dict[int, BaseGeometry] = {}
+        # key → (the pieces, kept so that their ids stay theirs; the polygon)
+        self.done: dict[tuple[object, ...], tuple[list[BaseGeometry], BaseGeometry]] = {}
 
-    def __getitem__(self, i: int) -> BaseGeometry:
-        if i not in self.done:
-            self.done[i] = union_cells(self.cells[self.parts[i]])
-        return self.done[i]
+    def whole(self, i: int) -> BaseGeometry:
+        """Return part ``i``'s cells unioned."""
+        return self.get(i, [], [])
+
+    def get(self, i: int, gave: list[int], got: list[tuple[int, BaseGeometry]]) -> BaseGeometry:
+        """Return part ``i`` without its cells ``gave``, with the pieces ``got`` (cell, piece)."""
+        key = (i, tuple(gave), tuple((x, id(g)) for x, g in got))
+        if key not in self.done:
+            pieces = [g for _, g in got]
+            if not gave and not got:
+                geom = union_cells(self.cells[self.parts[i]])
+            else:
+                p = self.parts[i]
+                kept = p[~np.isin(p, gave)]
+                mine = [self.whole(i) if not gave else union_cells(self.cells[kept])]
+                geom = _union((mine if len(kept) else []) + pieces)
+            self.done[key] = (pieces, geom)
+        return self.done[key][1]
 
 
 def _pp(geom: BaseGeometry) -> float:
@@ -258,14 +277,7 @@ def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
     return joined if shapely.get_type_id(joined) == 3 else merged
 
 
-def _helps(
-    x: int,
-    cut: dict[int, BaseGeometry],
-    home: int,
-    parts: list[np.ndarray],
-    cells: np.ndarray,
-    whole: _Wholes,
-) -> bool:
+def _helps(x: int, cut: dict[int, BaseGeometry], home: int, grids: _Grids) -> bool:
     """Return True if sharing cell ``x`` raises the least Polsby–Popper of the grids involved.
 
     Without sharing, ``home`` holds the whole cell.
@@ -273,33 +285,20 @@ def _helps(
     involved = sorted({home, *cut})
     before, after = [], []
     for i in involved:
-        before.append(_pp(whole[i]))
-        if i == home:
-            rest = parts[i][parts[i] != x]
-            mine = [union_cells(cells[rest])] if len(rest) else []
-        else:
-            mine = [whole[i]]
-        after.append(_pp(_union(mine + ([cut[i]] if i in cut else []))))
+        before.append(_pp(grids.whole(i)))
+        got = [(x, cut[i])] if i in cut else []
+        after.append(_pp(grids.get(i, [x] if i == home else [], got)))
     return min(after) > min(before)
 
 
 def _polygons(
-    parts: list[np.ndarray],
-    cells: np.ndarray,
-    shared: dict[int, dict[int, BaseGeometry]],
-    whole: _Wholes,
+    parts: list[np.ndarray], shared: dict[int, dict[int, BaseGeometry]], grids: _Grids
 ) -> list[BaseGeometry]:
-    extra: dict[int, list[BaseGeometry]] = {}
-    for cut in shared.values():
+    got: dict[int, list[tuple[int, BaseGeometry]]] = {}
+    for x, cut in shared.items():
         for grid, piece in cut.items():
-            extra.setdefault(grid, []).append(piece)
-    out = []
-    for i, p in enumerate(parts):
-        gave = [x for x in p.tolist() if x in shared]
-        if not gave and i not in extra:
-            out.append(whole[i])
-            continue
-        kept = p[~np.isin(p, gave)]
-        mine = [union_cells(cells[kept])] if len(kept) else []
-        out.append(_union(mine + extra.get(i, [])))
-    return out
+            got.setdefault(grid, []).append((x, piece))
+    return [
+        grids.get(i, [x for x in p.tolist() if x in shared], got.get(i, []))
+        for i, p in enumerate(parts)
+    ]
