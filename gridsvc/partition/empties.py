@@ -5,8 +5,9 @@ An empty block attached whole to one grid gives it a long, thin appendage (Polsb
 sampled on its borders with inhabited cells — and each piece goes to the grid of the inhabited
 cell it borders, among the grids of the same region (so no grid reaches into a barrier region
 it did not already span). A cut is kept only when it raises the least Polsby–Popper of the
-grids involved, and undone (the last first, one at a time) while it would leave some grid in more
-than one piece.
+grids involved. Where a grid left in more than one piece only lost touch with whole empty cells
+of its own (a yard reached through the ring now shared), those go to the neighbour they border;
+otherwise cuts are undone (the last first, one at a time) while some grid is in pieces.
 """
 
 from __future__ import annotations
