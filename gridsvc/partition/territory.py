@@ -178,10 +178,36 @@ def clip_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
         & (shapely.get_num_interior_rings(cells) == 0)
         & ~shapely.dwithin(edge, cells, CLEAR_M)
     )
-    inner[inner] = shapely.minimum_clearance(cells[inner]) > CLEAR_M
+    inner[inner] = _clear(cells[inner])
     out = np.empty(len(cells), dtype=object)
     out[inner] = _rounded_rings(cells[inner])
     out[~inner] = shapely.intersection(cells[~inner], block, grid_size=GRID_SIZE)
+    return out
+
+
+def _clear(polys: np.ndarray) -> np.ndarray:
+    """Return, per polygon without holes, whether each of its vertices lies more than
+    :data:`CLEAR_M` from every edge not ending at it (its minimum clearance is larger).
+
+    The same answer as ``shapely.minimum_clearance(polys) > CLEAR_M`` in whole arrays, rings of
+    one length at a time; a degenerate edge (a repeated vertex) gives NaN: not clear.
+    """
+    xy, ring = shapely.get_coordinates(polys, return_index=True)
+    counts = np.bincount(ring, minlength=len(polys))
+    start = np.cumsum(counts) - counts
+    out = np.zeros(len(polys), dtype=bool)
+    for k in np.unique(counts[counts >= 4]).tolist():  # closed rings of k-1 vertices
+        rows = np.flatnonzero(counts == k)
+        pts = xy[start[rows, None] + np.arange(k)]
+        ax, ay = pts[:, None, :-1, 0], pts[:, None, :-1, 1]  # edge j from (ax, ay) …
+        dx, dy = pts[:, None, 1:, 0] - ax, pts[:, None, 1:, 1] - ay  # … by (dx, dy)
+        wx, wy = pts[:, :-1, None, 0] - ax, pts[:, :-1, None, 1] - ay  # vertex i - its start
+        t = np.clip((wx * dx + wy * dy) / (dx * dx + dy * dy), 0.0, 1.0)
+        gap = (wx - t * dx) ** 2 + (wy - t * dy) ** 2
+        v = np.arange(k - 1)
+        gap[:, v, v] = np.inf  # the edges ending at vertex i: i-1 and i
+        gap[:, v, v - 1] = np.inf
+        out[rows] = gap.min(axis=(1, 2)) > CLEAR_M**2
     return out
 
 

@@ -7,7 +7,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridsvc.partition.territory import GRID_SIZE, clip_cells, tessellate
+from gridsvc.partition.territory import CLEAR_M, GRID_SIZE, _clear, clip_cells, tessellate
 
 BLOCKS = [
     shapely.box(0, 0, 80, 60),
@@ -87,3 +87,16 @@ def test_tessellated_units_tile_their_block_as_single_polygons(seed: int, n: int
     assert shapely.get_type_id(whole) == 3
     # snapping moves a vertex on a slanted edge by under half a step
     assert abs(shapely.area(whole) - block.area) < block.length * GRID_SIZE / 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(3, 12), st.floats(0.001, 0.1))
+def test_clearance_agrees_with_geos(seed: int, k: int, squeeze: float) -> None:
+    """Random convex and non-convex rings, some squeezed thin or with near-repeated vertices."""
+    rng = np.random.default_rng(seed)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, (50, k)), axis=1)
+    radius = rng.uniform(0.001, 5, (50, k))
+    xy = np.stack([np.cos(angles) * radius, np.sin(angles) * radius * squeeze], axis=-1)
+    polys = shapely.polygons(xy)
+    polys = polys[shapely.is_valid(polys)]
+    assert _clear(polys).tolist() == (shapely.minimum_clearance(polys) > CLEAR_M).tolist()
