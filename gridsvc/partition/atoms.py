@@ -224,61 +224,72 @@ def build_atoms(
     floor = pd.to_numeric(households["floor"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
     size = pd.to_numeric(households["size"], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
     # key: building+unit; no building → the household alone
-    keys = np.where(
-        building == "",
-        np.char.add("hh:", np.arange(n).astype(str)).astype(object),
-        building + "|" + unit.astype(str).astype(object),
-    )
+    keys = building + "|" + unit.astype(str).astype(object)
+    alone = np.flatnonzero(building == "")
+    keys[alone] = [f"hh:{i}" for i in alone.tolist()]
     if group is not None:
         keys = np.asarray(group).astype(str).astype(object) + "/" + keys
     codes, _ = pd.factorize(pd.Series(keys), sort=True)
-    member = np.empty(n, dtype=np.int64)
-    rows: list[dict[str, object]] = []
     order = np.lexsort((np.arange(n), floor, codes))
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     ends = np.r_[starts[1:], n]
-    count = np.maximum(ends - starts, 1)[:, None]
-    mean = (np.add.reduceat(xy[order], starts, axis=0) / count).tolist() if n else []
+    count = np.maximum(ends - starts, 1)
+    mean = np.add.reduceat(xy[order], starts, axis=0) / count[:, None] if n else np.zeros((0, 2))
+    first = order[starts]
+    if n == 0:
+        return Atoms(table=pd.DataFrame([], columns=_COLUMNS), member=np.empty(0, dtype=np.int64))
     compound_of = {} if compounds is None else compounds.to_dict()
-    for s, e, (mx, my) in zip(starts.tolist(), ends.tolist(), mean, strict=True):
-        idx = order[s:e]
-        b = building[idx[0]]
-        common = {
-            "building": b,
-            "unit": int(unit[idx[0]]),
-            "compound": str(compound_of.get(b, "") or ""),
-            "x": mx,
-            "y": my,
-        }
-        pieces, flat, zero_ground = _pieces(idx, xy, floor, bounds)
-        ground = len(rows)
+    unit_building = building[first]
+    unit_compound = [str(compound_of.get(b, "") or "") for b in unit_building.tolist()]
+    # a unit within the upper bound is one ground atom; larger ones are split (_pieces)
+    big = np.flatnonzero(count > bounds.hi)
+    split = {int(u): _pieces(order[starts[u] : ends[u]], xy, floor, bounds) for u in big}
+    n_rows = np.ones(len(starts), dtype=np.int64)
+    for u, (pieces, _, zero_ground) in split.items():
+        n_rows[u] = len(pieces) + int(zero_ground)
+    first_row = np.cumsum(n_rows) - n_rows
+    unit_of_row = np.repeat(np.arange(len(starts)), n_rows)
+    households_col = np.repeat(count, n_rows)
+    residents = np.add.reduceat(size[order], starts)
+    residents_col = np.repeat(residents, n_rows)
+    x, y = np.repeat(mean[:, 0], n_rows), np.repeat(mean[:, 1], n_rows)
+    floor_lo: list[int | None] = [None] * len(unit_of_row)
+    floor_hi: list[int | None] = [None] * len(unit_of_row)
+    stacked = np.zeros(len(unit_of_row), dtype=bool)
+    ground = first_row[unit_of_row]
+    member = np.empty(n, dtype=np.int64)
+    member[order] = np.repeat(first_row, count)
+    for u, (pieces, flat, zero_ground) in split.items():
+        row = int(first_row[u])
         if zero_ground:  # every floor range is a stacked grid; the footprint stays free
-            rows.append(
-                {
-                    **common,
-                    "households": 0,
-                    "residents": 0,
-                    "floor_lo": None,
-                    "floor_hi": None,
-                    "stacked": False,
-                    "ground": ground,
-                }
-            )
+            households_col[row], residents_col[row] = 0, 0
+            row += 1
         for p, piece in enumerate(pieces):
-            member[piece] = len(rows)
-            fl = floor[piece]
-            split = len(pieces) > 1 and not flat
-            row = {
-                **common,
-                "households": len(piece),
-                "residents": int(size[piece].sum()),
-                "floor_lo": int(fl.min()) if split else None,
-                "floor_hi": int(fl.max()) if split else None,
-                "stacked": split and (zero_ground or p > 0),
-                "ground": len(rows) if flat else ground,
-            }
+            member[piece] = row
+            households_col[row] = len(piece)
+            residents_col[row] = int(size[piece].sum())
             if flat:
-                row["x"], row["y"] = float(xy[piece, 0].mean()), float(xy[piece, 1].mean())
-            rows.append(row)
-    table = pd.DataFrame(rows, columns=_COLUMNS)
+                ground[row] = row
+                x[row], y[row] = float(xy[piece, 0].mean()), float(xy[piece, 1].mean())
+            elif len(pieces) > 1:
+                fl = floor[piece]
+                floor_lo[row], floor_hi[row] = int(fl.min()), int(fl.max())
+                stacked[row] = zero_ground or p > 0
+            row += 1
+    table = pd.DataFrame(
+        {
+            "households": households_col,
+            "residents": residents_col,
+            "x": x,
+            "y": y,
+            "building": unit_building[unit_of_row],
+            "unit": unit[first][unit_of_row],
+            "compound": np.array(unit_compound, dtype=object)[unit_of_row],
+            "floor_lo": floor_lo,
+            "floor_hi": floor_hi,
+            "stacked": stacked,
+            "ground": ground,
+        },
+        columns=_COLUMNS,
+    )
     return Atoms(table=table, member=member)

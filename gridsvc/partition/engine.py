@@ -115,12 +115,10 @@ def partition(
             )
         households = areas_to_households(areas, count_field, crs, within=boundary)
         shapes = shapely.set_precision(areas.to_crs(crs).geometry.to_numpy(), GRID_SIZE)
-    validate_inputs(boundary, households, buildings, levels, crs)
-    assert households is not None
+    outline, hh = validate_inputs(boundary, households, buildings, levels, crs)
     code = str(boundary["code"].iloc[0]) if "code" in boundary.columns else "000000000000"
     to_wgs = Transformer.from_crs(crs, WGS84, always_xy=True)
-    outline = boundary.to_crs(crs).geometry.iloc[0]
-    hh = households.to_crs(crs).reset_index(drop=True)
+    hh = hh.reset_index(drop=True)
     hh = hh.assign(
         **{c: hh[c] if c in hh.columns else None for c in ("building_id", "unit", "floor", "size")}
     )

@@ -53,14 +53,18 @@ def _frame(nodes: list[Any], hh: pd.DataFrame, community: str, crs: Any, kind: s
 
 
 def _split_buildings(nodes: list[Any], hh: pd.DataFrame) -> int:
-    grid = np.full(len(hh), "", dtype=object)
+    """Return how many buildings have households in more than one (non-stacked) grid."""
+    grid = np.full(len(hh), -1, dtype=np.int64)
+    serial: dict[str, int] = {}
     for n in nodes:
         if not n.cell.stacked:
-            grid[n.cell.members] = n.code
+            grid[n.cell.members] = serial.setdefault(n.code, len(serial))
     building = hh["building_id"].astype("string").fillna("").to_numpy(dtype=object)
-    frame = pd.DataFrame({"b": building, "g": grid})
-    frame = frame[(frame["b"] != "") & (frame["g"] != "")]
-    return int((frame.groupby("b")["g"].nunique() > 1).sum())
+    ids, names = pd.factorize(building)
+    known = (building != "") & (grid >= 0)
+    pairs = np.unique(ids[known] * max(len(serial), 1) + grid[known])
+    grids_of = np.bincount(pairs // max(len(serial), 1), minlength=len(names))
+    return int((grids_of > 1).sum())
 
 
 def build_result(

@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError, Problem
 from .atoms import Bounds
@@ -45,8 +46,12 @@ def validate_inputs(
     buildings: gpd.GeoDataFrame | None,
     levels: Sequence[Bounds],
     metric: object,
-) -> None:
-    """Raise InputError listing every problem with the boundary, households, buildings, bounds."""
+) -> tuple[BaseGeometry, gpd.GeoDataFrame]:
+    """Raise InputError listing every problem with the boundary, households, buildings, bounds.
+
+    Return the boundary's polygon and the households in ``metric``, projected once here for
+    the engine to go on with.
+    """
     problems = _bounds_problems(levels)
     if len(boundary) != 1:
         problems.append(
@@ -75,72 +80,72 @@ def validate_inputs(
         )
         raise InputError(problems)
     outline = boundary.to_crs(metric).geometry.iloc[0]
-    pts = households.to_crs(metric).geometry.to_numpy()
-    far = shapely.distance(pts, outline) > TOLERANCE_M
-    for hid, dist in zip(
-        _ids(households, np.flatnonzero(far)), shapely.distance(pts[far], outline), strict=True
-    ):
+    projected = households.to_crs(metric)
+    pts = projected.geometry.to_numpy()
+    shapely.prepare(outline)
+    far = np.flatnonzero(~shapely.covers(outline, pts))  # only points outside are measured
+    dist = shapely.distance(pts[far], outline)
+    far, dist = far[dist > TOLERANCE_M], dist[dist > TOLERANCE_M]
+    for hid, d in zip(_ids(households, far), dist, strict=True):
         problems.append(
             Problem(
-                f"household {hid} lies {dist:.0f} m outside the community "
+                f"household {hid} lies {d:.0f} m outside the community "
                 "boundary; check its CRS and community",
                 source="households",
                 feature=hid,
             )
         )
     if buildings is not None and len(buildings) and "building_id" in households.columns:
-        known = set(buildings["id"].astype(str))
-        refs = households["building_id"]
-        unknown = refs.notna() & ~refs.astype("string").isin(known)
-        for hid, ref in zip(
-            _ids(households, np.flatnonzero(unknown.to_numpy())),
-            refs[unknown].astype(str),
-            strict=True,
-        ):
-            problems.append(
-                Problem(
-                    f"household {hid} refers to unknown building {ref!r}",
-                    source="households",
-                    feature=hid,
-                    field="building_id",
-                )
-            )
-        problems += _floor_problems(households, buildings)
+        problems += _building_problems(households, buildings)
     if problems:
         raise InputError(problems)
+    return outline, projected
 
 
-def _floor_problems(households: pd.DataFrame, buildings: pd.DataFrame) -> list[Problem]:
-    info = buildings.assign(id=buildings["id"].astype(str)).set_index("id")
-    frame = pd.DataFrame(
-        {
-            "hid": _ids(households, np.arange(len(households))),
-            "b": households["building_id"].astype("string"),
-            "unit": pd.to_numeric(households["unit"], errors="coerce"),
-            "floor": pd.to_numeric(households["floor"], errors="coerce"),
-        }
-    )
-    frame = frame[frame["b"].isin(info.index)]
+def _building_problems(households: pd.DataFrame, buildings: pd.DataFrame) -> list[Problem]:
+    """Return the households referring to unknown buildings, or to floors and units their
+    building does not have."""
+    known = pd.Index(buildings["id"].astype(str).to_numpy())
+    first = ~known.duplicated()
+    known = known[first]
+    refs = households["building_id"].astype("string")
+    where = known.get_indexer(pd.Index(refs.fillna("")))  # -1: unknown
+    where[refs.isna().to_numpy()] = -1
     problems = []
+    unknown = np.flatnonzero(refs.notna().to_numpy() & (where < 0))
+    for hid, ref in zip(_ids(households, unknown), refs.to_numpy()[unknown], strict=True):
+        problems.append(
+            Problem(
+                f"household {hid} refers to unknown building {str(ref)!r}",
+                source="households",
+                feature=hid,
+                field="building_id",
+            )
+        )
     checks = (("floor", "is on floor", "floors"), ("unit", "is in unit", "units"))
     for column, verb, noun in checks:
-        if noun not in info.columns:  # buildings without a floor or unit count: nothing to check
-            continue
-        limit = pd.to_numeric(frame["b"].map(info[noun]), errors="coerce")
-        bad = ((frame[column] < 1) | (frame[column] > limit)).fillna(False).to_numpy()
-        for hid, b, value in zip(
-            frame["hid"].to_numpy()[bad],
-            frame["b"].to_numpy()[bad],
-            frame[column].to_numpy()[bad],
-            strict=True,
-        ):
-            has = int(str(info.at[b, noun]))
+        if noun not in buildings.columns or column not in households.columns:
+            continue  # buildings without a floor or unit count: nothing to check
+        counts = buildings[noun].to_numpy(dtype=object)[first]
+        limit = _numbers(buildings[noun])[first]
+        value = _numbers(households[column])
+        at = np.where(where >= 0, where, 0)
+        # a missing value, or a missing or unknown count, is no problem (NaN compares False)
+        bad = np.flatnonzero((where >= 0) & ((value < 1) | (value > limit[at])))
+        for hid, i in zip(_ids(households, bad), bad.tolist(), strict=True):
+            b = known[where[i]]
+            has = int(str(counts[where[i]]))
             problems.append(
                 Problem(
-                    f"household {hid} {verb} {int(value)} but building {b} has {has} {noun}",
+                    f"household {hid} {verb} {int(value[i])} but building {b} has {has} {noun}",
                     source="households",
                     feature=str(hid),
                     field=column,
                 )
             )
     return problems
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """Return ``column`` as floats, NaN where missing or not a number."""
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)

@@ -217,6 +217,7 @@ def test_lumpy_units_proved_by_the_exact_model() -> None:
         ("outside", r"household B00-1-001 lies \d+ m outside the community boundary"),
         ("building", r"household B00-1-001 refers to unknown building 'NOPE'"),
         ("floor", r"household B00-1-001 is on floor 40 but building B00 has 6 floors"),
+        ("unit", r"household B00-1-001 is in unit 3 but building B00 has 1 units"),
         ("line", r"the boundary is LinearRing; a community needs a Polygon or MultiPolygon"),
         ("empty", r"the community has no households"),
         ("bounds", r"level 1 bounds min 50 > max 30; set min <= max"),
@@ -232,6 +233,8 @@ def test_bad_input_names_the_offending_record(lattice: tuple, change: str, match
         households.loc[0, "building_id"] = "NOPE"
     elif change == "floor":
         households.loc[0, "floor"] = 40
+    elif change == "unit":
+        households.loc[0, "unit"] = 3
     elif change == "line":
         community = community.set_geometry([community.geometry.iloc[0].exterior])
     elif change == "empty":
@@ -240,6 +243,20 @@ def test_bad_input_names_the_offending_record(lattice: tuple, change: str, match
         levels = (Bounds(50, 30),)
     with pytest.raises(InputError, match=match):
         partition(community, households, buildings=buildings, levels=levels)
+
+
+def test_households_without_a_floor_or_unit_and_buildings_without_counts_pass(
+    lattice: tuple,
+) -> None:
+    community, buildings, households = lattice
+    households = households.astype({"floor": "Int64", "unit": "Int64"})
+    households.loc[0, "floor"] = pd.NA
+    households.loc[1, "unit"] = pd.NA
+    buildings = buildings.astype({"floors": "Int64"})
+    buildings.loc[buildings["id"] == "B11", "floors"] = pd.NA
+    households.loc[households["building_id"] == "B11", "floor"] = 99
+    result = partition(community, households, buildings=buildings)
+    assert check_partition(community, households, result, LEVELS) == []
 
 
 def test_three_levels_nest(lattice: tuple) -> None:
