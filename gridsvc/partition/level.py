@@ -26,7 +26,7 @@ from .empties import share_empties
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
 from .sites import site_cells, with_sites
-from .split import lumpy_infeasible, split_region
+from .split import heuristic_split, lumpy_infeasible, split_region
 from .territory import Territory, tessellate
 
 __all__ = ["Cell", "Note", "Tiles", "inherit", "partition_level"]
@@ -187,9 +187,11 @@ def _regions(
     notes: list[Note],
     budget: Budget,
     site: np.ndarray,
+    plans: _Plans,
 ) -> tuple[np.ndarray, set[int], set[int]]:
     """Group cells into feasible regions; return region label per cell, exception labels and
-    dedicated labels (empty regions holding a ``site`` cell: they stay grids of their own)."""
+    dedicated labels (empty regions holding a ``site`` cell: they stay grids of their own).
+    ``plans`` keeps the heuristic plans the lumpiness check drew for the split."""
     label = _components(graph.n, graph, ~graph.barrier)
     dedicated = {int(r) for r in np.unique(label[site]) if not w[label == r].any()}
     kept = np.isin(label, list(dedicated))  # no region merges into a dedicated one
@@ -202,7 +204,7 @@ def _regions(
                 continue
             mine = label == r
             if r not in checked:
-                holds = partial(_heuristic_holds, mine, w, xy, graph, bounds)
+                holds = partial(plans.holds, mine)
                 checked[r] = _infeasible(w[mine], bounds, budget, holds=holds)
             why = checked[r]
             if why is None:
@@ -258,16 +260,34 @@ def _regions(
             return label, exceptions, dedicated
 
 
-def _heuristic_holds(
-    mine: np.ndarray, w: np.ndarray, xy: np.ndarray, graph: Graph, bounds: Bounds
-) -> bool:
-    """Return True if bisection and boundary moves alone split the region ``mine`` (a mask of
-    cells) into grids within ``bounds``; spends no budget."""
-    nodes = np.flatnonzero(mine)
-    k = bounds.choose_k(int(w[nodes].sum())) or 1
-    balance = SOFT_BALANCE if graph.soft else 1.0
-    pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k, balance=balance, budget=Budget(0.0))
-    return all(bounds.holds(int(w[p].sum())) for p in pieces)
+class _Plans:
+    """The heuristic's plans of regions (see :func:`.split.heuristic_split`), each computed once:
+    the lumpiness check asks whether a region's plan holds the bounds, the split starts from it.
+    """
+
+    def __init__(self, w: np.ndarray, xy: np.ndarray, graph: Graph, bounds: Bounds) -> None:
+        self.w, self.xy, self.graph, self.bounds = w, xy, graph, bounds
+        self.done: dict[bytes, list[np.ndarray]] = {}
+
+    def plan(self, nodes: np.ndarray) -> list[np.ndarray]:
+        """Return the heuristic's plan of the region of cells ``nodes`` (ascending); spends no
+        budget."""
+        key = np.asarray(nodes, dtype=np.int64).tobytes()
+        if key not in self.done:
+            k = self.bounds.choose_k(int(self.w[nodes].sum())) or 1
+            self.done[key] = heuristic_split(
+                nodes, self.w, self.xy, self.graph.nbrs, self.bounds, k, _balance(self.graph)
+            )
+        return self.done[key]
+
+    def holds(self, mine: np.ndarray) -> bool:
+        """Return True if the plan of the region ``mine`` (a mask of cells) is within the
+        bounds."""
+        return all(self.bounds.holds(int(self.w[p].sum())) for p in self.plan(np.flatnonzero(mine)))
+
+
+def _balance(graph: Graph) -> float:
+    return SOFT_BALANCE if graph.soft else 1.0
 
 
 def _explain(
@@ -351,6 +371,7 @@ def _split(
     perimeter: np.ndarray,
     bounds: Bounds,
     budget: Budget,
+    plans: _Plans,
 ) -> tuple[list[np.ndarray], ExactOutcome | None]:
     """Split one region; return its parts and the exact method's outcome when it was run.
 
@@ -367,8 +388,9 @@ def _split(
         graph.nbrs,
         bounds,
         k,
-        balance=SOFT_BALANCE if graph.soft else 1.0,
+        balance=_balance(graph),
         budget=budget,
+        plan=plans.plan(nodes),
     )
     if bounds.lo <= 1:
         return pieces, None
@@ -491,8 +513,9 @@ def partition_level(
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
     site = np.zeros(len(cells_all), dtype=bool)
     site[len(terr.cells) :] = site_cells(terr.orphans, sites)
+    plans = _Plans(w, gxy, graph, bounds)
     label, exceptions, dedicated = _regions(
-        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site
+        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site, plans
     )
     perimeter = shapely.length(cells_all)
     parts: list[tuple[np.ndarray, bool]] = []
@@ -501,7 +524,7 @@ def partition_level(
         if r in dedicated:
             parts.append((nodes, False))
             continue
-        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget)
+        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget, plans)
         log.debug(
             "region %s: %d households, %d atoms → %s",
             r,

@@ -22,6 +22,7 @@ from .budget import RESPLIT_ATOMS, Budget
 __all__ = [
     "connected",
     "exact_split",
+    "heuristic_split",
     "lumpy_infeasible",
     "recombine",
     "repair",
@@ -285,19 +286,40 @@ def split_region(
     k: int,
     balance: float = 1.0,
     budget: Budget | None = None,
+    plan: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Split connected ``nodes`` into ``k`` contiguous parts, then repair the bounds.
 
     ``balance`` weighs even household counts against cheap cuts (lower: follow cheap lines);
     ``budget`` limits the ReCom repair and its CP-SAT re-splits (unlimited when None).
+    ``plan``: what :func:`heuristic_split` returned for the same arguments, not computed again.
     """
-    lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
-    scale = balance * 0.5 * float(np.median(lengths)) if lengths else 1.0
-    parts = _bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale)
-    parts = repair(parts, w, nbrs, bounds)
+    scale = _scale(nodes, nbrs, balance)
+    parts = plan if plan is not None else heuristic_split(nodes, w, xy, nbrs, bounds, k, balance)
     if any(_violation(float(w[p].sum()), bounds) for p in parts):
         parts = recombine(parts, w, xy, nbrs, bounds, scale, budget=budget)
     return parts
+
+
+def heuristic_split(
+    nodes: np.ndarray,
+    w: np.ndarray,
+    xy: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    k: int,
+    balance: float = 1.0,
+) -> list[np.ndarray]:
+    """Return the first, budget-free stage of :func:`split_region`: bisection into ``k`` parts,
+    then boundary moves (without the ReCom repair that a budget pays for)."""
+    scale = _scale(nodes, nbrs, balance)
+    return repair(_bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale), w, nbrs, bounds)
+
+
+def _scale(nodes: np.ndarray, nbrs: list[dict[int, float]], balance: float) -> float:
+    """Return the weight of one household of imbalance against a metre of cut."""
+    lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
+    return balance * 0.5 * float(np.median(lengths)) if lengths else 1.0
 
 
 def recombine(
