@@ -434,6 +434,77 @@ def _tiles(
     return Tiles(geoms, block, slot[member_cell])
 
 
+def _draw(
+    terr: Territory,
+    atoms: AtomColumns,
+    ground_xy: np.ndarray,
+    w: np.ndarray,
+    site: np.ndarray,
+    bounds: Bounds,
+    soft: bool,
+    *,
+    bridge: bool,
+    to_wgs: Transformer,
+    notes: list[Note],
+    budget: Budget,
+) -> tuple[list[tuple[np.ndarray, bool]], list[BaseGeometry], dict[int, dict[int, BaseGeometry]]]:
+    """Group the cells of ``terr`` (households ``w``) into grids: each grid's cells and whether
+    it is an exception, its polygon, and the cuts of empty cells shared out (see
+    :func:`.empties.share_empties`). ``soft``: soft lines cut the territory."""
+    ground = atoms.grounded
+    cells_all = np.concatenate([terr.cells, terr.orphans])
+    # empty blocks join the graph as nodes without households, so regions connect through them
+    gxy = np.concatenate(
+        [
+            ground_xy,
+            shapely.get_coordinates(shapely.point_on_surface(terr.orphans)).reshape(-1, 2),
+        ]
+    )
+    blank = np.full(len(terr.orphans), "", dtype=object)
+    graph = build_graph(
+        cells_all,
+        np.concatenate([terr.cell_block, terr.orphan_block]),
+        np.concatenate([atoms.building[ground], blank]),
+        np.concatenate([atoms.compound[ground], blank]),
+        soft=None
+        if not soft or terr.cell_soft is None or terr.orphan_soft is None
+        else np.concatenate([terr.cell_soft, terr.orphan_soft]),
+        bridge=bridge,
+    )
+    plans = _Plans(w, gxy, graph, bounds)
+    label, exceptions, dedicated = _regions(
+        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site, plans
+    )
+    perimeter = shapely.length(cells_all)
+    parts: list[tuple[np.ndarray, bool]] = []
+    for r in sorted(set(label.tolist())):
+        nodes = np.flatnonzero(label == r)
+        if r in dedicated:
+            parts.append((nodes, False))
+            continue
+        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget, plans)
+        log.debug(
+            "region %s: %d households, %d atoms → %s",
+            r,
+            int(w[nodes].sum()),
+            len(nodes),
+            [int(w[p].sum()) for p in pieces],
+        )
+        exception = r in exceptions
+        if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
+            exception = _explain(
+                nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome, budget=budget
+            )
+        for piece in pieces:
+            parts.append((piece, exception))
+    empty = np.zeros(len(cells_all), dtype=bool)
+    empty[len(terr.cells) :] = ~site[len(terr.cells) :]
+    geoms, cuts = share_empties(
+        [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
+    )
+    return parts, geoms, cuts
+
+
 def partition_level(
     outline: BaseGeometry,
     households: pd.DataFrame | None,
@@ -490,60 +561,22 @@ def partition_level(
             soft_barriers,
             members=(xy, home_atom),  # every household inside its atom's cell
         )
-    # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
-    gxy = np.concatenate(
-        [
-            ground_xy,
-            shapely.get_coordinates(shapely.point_on_surface(terr.orphans)).reshape(-1, 2),
-        ]
-    )
-    blank = np.full(len(terr.orphans), "", dtype=object)
-    graph = build_graph(
-        cells_all,
-        np.concatenate([terr.cell_block, terr.orphan_block]),
-        np.concatenate([atoms.building[ground], blank]),
-        np.concatenate([atoms.compound[ground], blank]),
-        soft=None
-        if soft_barriers is None or terr.cell_soft is None or terr.orphan_soft is None
-        else np.concatenate([terr.cell_soft, terr.orphan_soft]),
-        bridge=territory is not None,
-    )
     w = np.concatenate([atoms.households[ground], np.zeros(len(terr.orphans))])
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
     site = np.zeros(len(cells_all), dtype=bool)
     site[len(terr.cells) :] = site_cells(terr.orphans, sites)
-    plans = _Plans(w, gxy, graph, bounds)
-    label, exceptions, dedicated = _regions(
-        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site, plans
-    )
-    perimeter = shapely.length(cells_all)
-    parts: list[tuple[np.ndarray, bool]] = []
-    for r in sorted(set(label.tolist())):
-        nodes = np.flatnonzero(label == r)
-        if r in dedicated:
-            parts.append((nodes, False))
-            continue
-        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget, plans)
-        log.debug(
-            "region %s: %d households, %d atoms → %s",
-            r,
-            int(w[nodes].sum()),
-            len(nodes),
-            [int(w[p].sum()) for p in pieces],
-        )
-        exception = r in exceptions
-        if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
-            exception = _explain(
-                nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome, budget=budget
-            )
-        for piece in pieces:
-            parts.append((piece, exception))
-    empty = np.zeros(len(cells_all), dtype=bool)
-    empty[len(terr.cells) :] = ~site[len(terr.cells) :]
-    geoms, cuts = share_empties(
-        [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
-    )
+    if bounds.lo <= 1 and len(cells_all) == 1 and bounds.holds(int(w[0])):
+        # one inhabited cell within the bounds (a micro level's single unit): the graph, its
+        # regions, the split and the sharing of empty cells below would make it the one grid
+        parts: list[tuple[np.ndarray, bool]] = [(np.zeros(1, dtype=np.int64), False)]
+        geoms: list[BaseGeometry] = [cells_all[0]]
+        cuts: dict[int, dict[int, BaseGeometry]] = {}
+    else:
+        parts, geoms, cuts = _draw(
+            terr, atoms, ground_xy, w, site, bounds, soft_barriers is not None,
+            bridge=territory is not None, to_wgs=to_wgs, notes=notes, budget=budget,
+        )  # fmt: skip
     ground_of = atoms.ground
     part_of = np.full(len(atoms.stacked), -1, dtype=np.int64)  # each ground atom's part
     for i, (piece, _) in enumerate(parts):
