@@ -544,8 +544,9 @@ def partition_level(
     ground = atoms.grounded
     n_atoms = len(ground)
     ground_xy = atoms.xy[ground]
-    local = {int(g): i for i, g in enumerate(ground)}
-    home_atom = np.array([local[int(g)] for g in atoms.ground[atoms.member]], dtype=np.int64)
+    local = np.full(len(atoms.stacked), -1, dtype=np.int64)  # each ground atom's cell
+    local[ground] = np.arange(n_atoms)
+    home_atom = local[atoms.ground[atoms.member]]
     terr = territory
     if terr is None:
         barriers = with_sites(outline, barriers, sites, ground_xy)
@@ -611,11 +612,11 @@ def partition_level(
         cells.append(cell)
     floor_lo, floor_hi = atoms.floor_lo, atoms.floor_hi
     for a in np.flatnonzero(atoms.stacked):
-        cell_geom = terr.cells[local[int(ground_of[a])]]
+        cell_geom = terr.cells[local[ground_of[a]]]
         members = positions[atoms.member == a]
         stacked = Cell(cell_geom, members, int(floor_lo[a]), int(floor_hi[a]), True)
         # one level down, its households' floors share the footprint: one tile for all
-        block = terr.cell_block[local[int(ground_of[a])]]
+        block = terr.cell_block[local[ground_of[a]]]
         stacked.tiles = Tiles(
             np.array([cell_geom], dtype=object),
             np.array([block]),

@@ -151,9 +151,9 @@ class _Region:
         return count == len(members)
 
 
-def _directions(nodes: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
-    pts = xy[nodes] - xy[nodes].mean(axis=0)
-    if len(nodes) > 2 and np.ptp(pts, axis=0).max() > 0:
+def _directions(points: np.ndarray) -> list[np.ndarray]:
+    pts = points - points.mean(axis=0)
+    if len(pts) > 2 and np.ptp(pts, axis=0).max() > 0:
         _, vecs = np.linalg.eigh(pts.T @ pts)
         main = vecs[:, -1]
     else:
@@ -174,14 +174,16 @@ class _Sweeps:
         self.connected = True
         self.orders = self.prefix = self.cuts = np.empty((0, 0))
         local_xy = xy[nodes]
-        orders = []
-        for d in _directions(nodes, xy):
+        orders: dict[tuple[int, ...], None] = {}  # each order once, in the directions' order
+        for d in _directions(local_xy):
             order = self.region.sweep((local_xy @ d).tolist())
             if len(order) < len(nodes):
                 self.connected = False  # not connected
                 return
-            orders.append(order)
-        self.orders = np.array(orders, dtype=np.int64)  # all directions at once: one row each
+            orders[tuple(order)] = None
+        # all directions at once, one row each; a direction sweeping as an earlier one did
+        # offers the same cuts with the same scores, so it could not win: it is left out
+        self.orders = np.array(list(orders), dtype=np.int64)
         self.prefix = np.cumsum(w[nodes][self.orders], axis=1)[:, :-1]
         self.cuts = self.region.cut_costs(self.orders)[:, :-1]
 

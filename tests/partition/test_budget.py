@@ -10,7 +10,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from partition_drawings import grid_of_buildings, square_community
 from test_properties import communities
@@ -18,7 +18,7 @@ from test_properties import communities
 from gridsvc.partition import Bounds, check_partition, level, partition
 from gridsvc.partition.budget import Budget
 from gridsvc.partition.level import _infeasible
-from gridsvc.partition.split import _Region, heuristic_split, split_region
+from gridsvc.partition.split import _best_cut, _Region, _Sweeps, heuristic_split, split_region
 
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
 URBAN = Path(__file__).resolve().parents[2] / "fixtures" / "urban"
@@ -160,6 +160,31 @@ def test_a_handed_over_plan_splits_as_a_fresh_one(
     fresh = split_region(nodes, w, xy, nbrs, bounds, k, budget=Budget(0.5))
     handed = split_region(nodes, w, xy, nbrs, bounds, k, budget=Budget(0.5), plan=plan)
     assert [p.tolist() for p in handed] == [p.tolist() for p in fresh]
+
+
+@given(graphs(), st.integers(1, 3), st.booleans(), st.randoms(use_true_random=False))
+def test_a_sweep_order_repeated_changes_no_cut(
+    case: tuple, k1: int, strict: bool, rnd: Any
+) -> None:
+    # _Sweeps keeps each order once: the same order again offers the same cuts and scores
+    nbrs, nodes, _ = case
+    w = np.array([rnd.randint(0, 12) for _ in nbrs], dtype=float)
+    xy = np.array([[rnd.uniform(0, 100), rnd.uniform(0, 100)] for _ in nbrs])
+    sweeps = _Sweeps(nodes, w, xy, nbrs)
+    total, bounds = float(w[nodes].sum()), Bounds(10, 20)
+    assume(sweeps.connected)
+    once = _best_cut(sweeps, total, k1, 2, bounds, 1.0, strict)
+    n = len(sweeps.orders)
+    rows = np.array(list(range(n)) + rnd.choices(range(n), k=3 * n), dtype=np.int64)
+    sweeps.orders, sweeps.prefix, sweeps.cuts = (
+        sweeps.orders[rows],
+        sweeps.prefix[rows],
+        sweeps.cuts[rows],
+    )
+    twice = _best_cut(sweeps, total, k1, 2, bounds, 1.0, strict)
+    assert (once is None) == (twice is None)
+    if once is not None and twice is not None:
+        assert once[0] == twice[0] and once[1].tolist() == twice[1].tolist()
 
 
 def _urban_plan(budget: float) -> tuple[list[str], list[bytes], list[str], dict]:
