@@ -177,6 +177,14 @@ def _infeasible(
     return None
 
 
+def _where(
+    xy: np.ndarray, w: np.ndarray, mine: np.ndarray, to_wgs: Transformer
+) -> tuple[float, float, str]:
+    """Return the centre (lon, lat) of the region ``mine`` and its households, for a note."""
+    lon, lat = _lonlat(to_wgs, *xy[mine].mean(axis=0))
+    return lon, lat, f"the {int(w[mine].sum())} households around ({lon}, {lat})"
+
+
 def _regions(
     graph: Graph,
     w: np.ndarray,
@@ -209,9 +217,6 @@ def _regions(
             why = checked[r]
             if why is None:
                 continue
-            centre = xy[mine].mean(axis=0)
-            lon, lat = _lonlat(to_wgs, *centre)
-            where = f"the {int(w[mine].sum())} households around ({lon}, {lat})"
             cross = graph.barrier & (mine[graph.u] != mine[graph.v])
             cross &= ~(kept[graph.u] | kept[graph.v])
             empty = not w[mine].any()
@@ -220,6 +225,7 @@ def _regions(
                 continue
             if not cross.any():
                 exceptions.add(r)
+                lon, lat, where = _where(xy, w, mine, to_wgs)
                 notes.append(
                     Note(
                         int(w[mine].sum()),
@@ -233,13 +239,14 @@ def _regions(
             others = np.where(mine[graph.u[cross]], label[graph.v[cross]], label[graph.u[cross]])
             near, slot = np.unique(others, return_inverse=True)
             target = int(near[np.argmax(np.bincount(slot, weights=graph.length[cross]))])
-            edge = np.flatnonzero(cross)[
-                np.argmax(np.where(others == target, graph.length[cross], -1.0))
-            ]
-            border = graph.border(np.array([edge]))[0]
-            bx, by = shapely.get_coordinates(shapely.centroid(border))[0]
-            blon, blat = _lonlat(to_wgs, bx, by)
-            if not empty and w[label == target].any():
+            if not empty and w[label == target].any():  # an empty region joins without a note
+                edge = np.flatnonzero(cross)[
+                    np.argmax(np.where(others == target, graph.length[cross], -1.0))
+                ]
+                border = graph.border(np.array([edge]))[0]
+                bx, by = shapely.get_coordinates(shapely.centroid(border))[0]
+                blon, blat = _lonlat(to_wgs, bx, by)
+                lon, lat, where = _where(xy, w, mine, to_wgs)
                 notes.append(
                     Note(
                         int(w[mine].sum()),

@@ -296,9 +296,9 @@ def split_region(
     ``budget`` limits the ReCom repair and its CP-SAT re-splits (unlimited when None).
     ``plan``: what :func:`heuristic_split` returned for the same arguments, not computed again.
     """
-    scale = _scale(nodes, nbrs, balance)
     parts = plan if plan is not None else heuristic_split(nodes, w, xy, nbrs, bounds, k, balance)
     if any(_violation(float(w[p].sum()), bounds) for p in parts):
+        scale = _scale(nodes, nbrs, balance)
         parts = recombine(parts, w, xy, nbrs, bounds, scale, budget=budget)
     return parts
 
@@ -320,8 +320,12 @@ def heuristic_split(
 
 def _scale(nodes: np.ndarray, nbrs: list[dict[int, float]], balance: float) -> float:
     """Return the weight of one household of imbalance against a metre of cut."""
-    lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
-    return balance * 0.5 * float(np.median(lengths)) if lengths else 1.0
+    lengths = sorted(c for x in nodes.tolist() for c in nbrs[x].values())
+    if not lengths:
+        return 1.0
+    half = len(lengths) // 2  # the median, as numpy takes it (the mean of the middle two)
+    median = lengths[half] if len(lengths) % 2 else (lengths[half - 1] + lengths[half]) / 2
+    return balance * 0.5 * float(median)
 
 
 def recombine(
