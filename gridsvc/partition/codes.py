@@ -43,12 +43,15 @@ def number(
     taken: Collection[str] = (),
 ) -> list[str]:
     """Return a code for each geometry (metres), reading order, skipping ``taken`` serials."""
+    geoms = np.asarray(geoms, dtype=object)
     n = len(geoms)
     if n == 0:
         return []
     centroid = shapely.centroid(geoms)  # the centroid, or a point inside when it falls outside
-    inside = shapely.contains(geoms, centroid)
-    centre = shapely.get_coordinates(np.where(inside, centroid, shapely.point_on_surface(geoms)))
+    outside = ~shapely.contains(geoms, centroid)
+    if outside.any():
+        centroid[outside] = shapely.point_on_surface(geoms[outside])
+    centre = shapely.get_coordinates(centroid)
     band_h = float(np.sqrt(np.median(shapely.area(geoms)))) or 1.0
     band = _bands(centre[:, 1], band_h)
     floors = np.nan_to_num(np.asarray(floor_lo, dtype=float), nan=-1.0)

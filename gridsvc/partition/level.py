@@ -429,9 +429,11 @@ def _tiles(
     ``cut`` marks the cells ``cuts`` shares out, ``shared`` lists those ``part`` has a share of).
     """
     whole = piece[~cut[piece]]
-    got = np.array(shared, dtype=np.int64)
     slot = np.full(len(cells), -1, dtype=np.int64)
     slot[whole] = np.arange(len(whole))
+    if not shared:  # whole cells only
+        return Tiles(cells[whole], block_of[whole], slot[member_cell])
+    got = np.array(shared, dtype=np.int64)
     # a share may be in pieces that touch different cells: each piece is a tile of its own
     shares, which = shapely.get_parts(
         np.array([cuts[x][part] for x in got.tolist()], dtype=object), return_index=True
