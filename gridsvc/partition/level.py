@@ -283,7 +283,7 @@ class _Plans:
         if key not in self.done:
             k = self.bounds.choose_k(int(self.w[nodes].sum())) or 1
             self.done[key] = heuristic_split(
-                nodes, self.w, self.xy, self.graph.nbrs, self.bounds, k, _balance(self.graph)
+                nodes, k, self.bounds, self.w, self.xy, self.graph.nbrs, _balance(self.graph)
             )
         return self.done[key]
 

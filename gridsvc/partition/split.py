@@ -296,7 +296,7 @@ def split_region(
     ``budget`` limits the ReCom repair and its CP-SAT re-splits (unlimited when None).
     ``plan``: what :func:`heuristic_split` returned for the same arguments, not computed again.
     """
-    parts = plan if plan is not None else heuristic_split(nodes, w, xy, nbrs, bounds, k, balance)
+    parts = plan if plan is not None else heuristic_split(nodes, k, bounds, w, xy, nbrs, balance)
     if any(_violation(float(w[p].sum()), bounds) for p in parts):
         scale = _scale(nodes, nbrs, balance)
         parts = recombine(parts, w, xy, nbrs, bounds, scale, budget=budget)
@@ -305,11 +305,11 @@ def split_region(
 
 def heuristic_split(
     nodes: np.ndarray,
+    k: int,
+    bounds: Bounds,
     w: np.ndarray,
     xy: np.ndarray,
     nbrs: list[dict[int, float]],
-    bounds: Bounds,
-    k: int,
     balance: float = 1.0,
 ) -> list[np.ndarray]:
     """Return the first, budget-free stage of :func:`split_region`: bisection into ``k`` parts,
