@@ -382,7 +382,8 @@ def _split(
 ) -> tuple[list[np.ndarray], ExactOutcome | None]:
     """Split one region; return its parts and the exact method's outcome when it was run.
 
-    The heuristic runs first. While ``budget`` lasts, exact set partitioning (HiGHS) then runs
+    The heuristic runs first (from the plan ``plans`` drew if the lumpiness check asked for it).
+    While ``budget`` lasts, exact set partitioning (HiGHS) then runs
     where the heuristic missed the bounds (it finds a plan within them or proves none exists)
     and on lumpy regions, whose most compact plan it finds. When the exact method proves no plan
     exists, the heuristic's plan is kept and its misses are flagged as proved.
