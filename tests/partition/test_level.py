@@ -11,6 +11,7 @@ from pyproj import Transformer
 from gridsvc.partition import Bounds
 from gridsvc.partition.atoms import AtomColumns
 from gridsvc.partition.budget import Budget
+from gridsvc.partition.codes import number
 from gridsvc.partition.level import _draw, partition_level
 from gridsvc.partition.territory import Territory
 
@@ -67,3 +68,17 @@ def test_a_lone_inhabited_cell_is_the_grid_the_general_path_draws(
         (3 + 2 * i, 4 + 2 * i, True) for i in range(stacked)
     ]
     assert sum(len(c.members) for c in cells) == len(atoms.member)
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(1, 30)), min_size=1, max_size=6))
+def test_grids_on_one_footprint_are_numbered_as_equal_copies_would_be(
+    floors: list[int | None],
+) -> None:
+    # the shortcut for one shared footprint (a unit's stacked grids) orders them by floor, as
+    # the reading order does for copies that are equal but not the same object
+    same = shapely.box(0, 0, 10, 20)
+    lo = np.array([np.nan if f is None else f for f in floors], dtype=float)
+    shared = number(np.array([same] * len(floors), dtype=object), lo, parent="P", level=2)
+    copies = np.array([shapely.box(0, 0, 10, 20) for _ in floors], dtype=object)
+    assert shared == number(copies, lo, parent="P", level=2)
+    assert sorted(shared) == [f"P{i:02d}" for i in range(1, len(floors) + 1)]
