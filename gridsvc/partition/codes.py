@@ -34,6 +34,19 @@ def _bands(y: np.ndarray, height: float) -> np.ndarray:
     return band
 
 
+def _reading_order(geoms: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """Return the order of ``geoms``: bands north to south, west to east in a band, then
+    ``floors`` from the lowest up."""
+    centroid = shapely.centroid(geoms)  # the centroid, or a point inside when it falls outside
+    outside = ~shapely.contains(geoms, centroid)
+    if outside.any():
+        centroid[outside] = shapely.point_on_surface(geoms[outside])
+    centre = shapely.get_coordinates(centroid)
+    band_h = float(np.sqrt(np.median(shapely.area(geoms)))) or 1.0
+    band = _bands(centre[:, 1], band_h)
+    return np.lexsort((floors, np.round(centre[:, 0], 2), band))
+
+
 def number(
     geoms: np.ndarray,
     floor_lo: np.ndarray,
@@ -43,16 +56,15 @@ def number(
     taken: Collection[str] = (),
 ) -> list[str]:
     """Return a code for each geometry (metres), reading order, skipping ``taken`` serials."""
+    geoms = np.asarray(geoms, dtype=object)
     n = len(geoms)
     if n == 0:
         return []
-    centroid = shapely.centroid(geoms)  # the centroid, or a point inside when it falls outside
-    inside = shapely.contains(geoms, centroid)
-    centre = shapely.get_coordinates(np.where(inside, centroid, shapely.point_on_surface(geoms)))
-    band_h = float(np.sqrt(np.median(shapely.area(geoms)))) or 1.0
-    band = _bands(centre[:, 1], band_h)
     floors = np.nan_to_num(np.asarray(floor_lo, dtype=float), nan=-1.0)
-    order = np.lexsort((floors, np.round(centre[:, 0], 2), band))
+    if all(g is geoms[0] for g in geoms):  # one footprint (a unit's stacked grids): by floor
+        order = np.argsort(floors, kind="stable")
+    else:
+        order = _reading_order(geoms, floors)
     width = serial_width(level)
     tails = (c[len(parent) :] for c in taken if c.startswith(parent))
     used = {int(t) for t in tails if t.isdigit()}

@@ -26,7 +26,7 @@ from .empties import share_empties
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
 from .sites import site_cells, with_sites
-from .split import lumpy_infeasible, split_region
+from .split import heuristic_split, lumpy_infeasible, split_region
 from .territory import Territory, tessellate
 
 __all__ = ["Cell", "Note", "Tiles", "inherit", "partition_level"]
@@ -177,6 +177,14 @@ def _infeasible(
     return None
 
 
+def _where(
+    xy: np.ndarray, w: np.ndarray, mine: np.ndarray, to_wgs: Transformer
+) -> tuple[float, float, str]:
+    """Return the centre (lon, lat) of the region ``mine`` and its households, for a note."""
+    lon, lat = _lonlat(to_wgs, *xy[mine].mean(axis=0))
+    return lon, lat, f"the {int(w[mine].sum())} households around ({lon}, {lat})"
+
+
 def _regions(
     graph: Graph,
     w: np.ndarray,
@@ -187,9 +195,11 @@ def _regions(
     notes: list[Note],
     budget: Budget,
     site: np.ndarray,
+    plans: _Plans,
 ) -> tuple[np.ndarray, set[int], set[int]]:
     """Group cells into feasible regions; return region label per cell, exception labels and
-    dedicated labels (empty regions holding a ``site`` cell: they stay grids of their own)."""
+    dedicated labels (empty regions holding a ``site`` cell: they stay grids of their own).
+    ``plans`` keeps the heuristic plans the lumpiness check drew for the split."""
     label = _components(graph.n, graph, ~graph.barrier)
     dedicated = {int(r) for r in np.unique(label[site]) if not w[label == r].any()}
     kept = np.isin(label, list(dedicated))  # no region merges into a dedicated one
@@ -202,14 +212,11 @@ def _regions(
                 continue
             mine = label == r
             if r not in checked:
-                holds = partial(_heuristic_holds, mine, w, xy, graph, bounds)
+                holds = partial(plans.holds, mine)
                 checked[r] = _infeasible(w[mine], bounds, budget, holds=holds)
             why = checked[r]
             if why is None:
                 continue
-            centre = xy[mine].mean(axis=0)
-            lon, lat = _lonlat(to_wgs, *centre)
-            where = f"the {int(w[mine].sum())} households around ({lon}, {lat})"
             cross = graph.barrier & (mine[graph.u] != mine[graph.v])
             cross &= ~(kept[graph.u] | kept[graph.v])
             empty = not w[mine].any()
@@ -218,6 +225,7 @@ def _regions(
                 continue
             if not cross.any():
                 exceptions.add(r)
+                lon, lat, where = _where(xy, w, mine, to_wgs)
                 notes.append(
                     Note(
                         int(w[mine].sum()),
@@ -231,13 +239,14 @@ def _regions(
             others = np.where(mine[graph.u[cross]], label[graph.v[cross]], label[graph.u[cross]])
             near, slot = np.unique(others, return_inverse=True)
             target = int(near[np.argmax(np.bincount(slot, weights=graph.length[cross]))])
-            edge = np.flatnonzero(cross)[
-                np.argmax(np.where(others == target, graph.length[cross], -1.0))
-            ]
-            border = graph.border(np.array([edge]))[0]
-            bx, by = shapely.get_coordinates(shapely.centroid(border))[0]
-            blon, blat = _lonlat(to_wgs, bx, by)
-            if not empty and w[label == target].any():
+            if not empty and w[label == target].any():  # an empty region joins without a note
+                edge = np.flatnonzero(cross)[
+                    np.argmax(np.where(others == target, graph.length[cross], -1.0))
+                ]
+                border = graph.border(np.array([edge]))[0]
+                bx, by = shapely.get_coordinates(shapely.centroid(border))[0]
+                blon, blat = _lonlat(to_wgs, bx, by)
+                lon, lat, where = _where(xy, w, mine, to_wgs)
                 notes.append(
                     Note(
                         int(w[mine].sum()),
@@ -258,16 +267,34 @@ def _regions(
             return label, exceptions, dedicated
 
 
-def _heuristic_holds(
-    mine: np.ndarray, w: np.ndarray, xy: np.ndarray, graph: Graph, bounds: Bounds
-) -> bool:
-    """Return True if bisection and boundary moves alone split the region ``mine`` (a mask of
-    cells) into grids within ``bounds``; spends no budget."""
-    nodes = np.flatnonzero(mine)
-    k = bounds.choose_k(int(w[nodes].sum())) or 1
-    balance = SOFT_BALANCE if graph.soft else 1.0
-    pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k, balance=balance, budget=Budget(0.0))
-    return all(bounds.holds(int(w[p].sum())) for p in pieces)
+class _Plans:
+    """The heuristic's plans of regions (see :func:`.split.heuristic_split`), each computed once:
+    the lumpiness check asks whether a region's plan holds the bounds, the split starts from it.
+    """
+
+    def __init__(self, w: np.ndarray, xy: np.ndarray, graph: Graph, bounds: Bounds) -> None:
+        self.w, self.xy, self.graph, self.bounds = w, xy, graph, bounds
+        self.done: dict[bytes, list[np.ndarray]] = {}
+
+    def plan(self, nodes: np.ndarray) -> list[np.ndarray]:
+        """Return the heuristic's plan of the region of cells ``nodes`` (ascending); spends no
+        budget."""
+        key = np.asarray(nodes, dtype=np.int64).tobytes()
+        if key not in self.done:
+            k = self.bounds.choose_k(int(self.w[nodes].sum())) or 1
+            self.done[key] = heuristic_split(
+                nodes, k, self.bounds, self.w, self.xy, self.graph.nbrs, _balance(self.graph)
+            )
+        return self.done[key]
+
+    def holds(self, mine: np.ndarray) -> bool:
+        """Return True if the plan of the region ``mine`` (a mask of cells) is within the
+        bounds."""
+        return all(self.bounds.holds(int(self.w[p].sum())) for p in self.plan(np.flatnonzero(mine)))
+
+
+def _balance(graph: Graph) -> float:
+    return SOFT_BALANCE if graph.soft else 1.0
 
 
 def _explain(
@@ -351,10 +378,12 @@ def _split(
     perimeter: np.ndarray,
     bounds: Bounds,
     budget: Budget,
+    plans: _Plans,
 ) -> tuple[list[np.ndarray], ExactOutcome | None]:
     """Split one region; return its parts and the exact method's outcome when it was run.
 
-    The heuristic runs first. While ``budget`` lasts, exact set partitioning (HiGHS) then runs
+    The heuristic runs first (from the plan ``plans`` drew if the lumpiness check asked for it).
+    While ``budget`` lasts, exact set partitioning (HiGHS) then runs
     where the heuristic missed the bounds (it finds a plan within them or proves none exists)
     and on lumpy regions, whose most compact plan it finds. When the exact method proves no plan
     exists, the heuristic's plan is kept and its misses are flagged as proved.
@@ -367,8 +396,9 @@ def _split(
         graph.nbrs,
         bounds,
         k,
-        balance=SOFT_BALANCE if graph.soft else 1.0,
+        balance=_balance(graph),
         budget=budget,
+        plan=plans.plan(nodes),
     )
     if bounds.lo <= 1:
         return pieces, None
@@ -400,9 +430,11 @@ def _tiles(
     ``cut`` marks the cells ``cuts`` shares out, ``shared`` lists those ``part`` has a share of).
     """
     whole = piece[~cut[piece]]
-    got = np.array(shared, dtype=np.int64)
     slot = np.full(len(cells), -1, dtype=np.int64)
     slot[whole] = np.arange(len(whole))
+    if not shared:  # whole cells only
+        return Tiles(cells[whole], block_of[whole], slot[member_cell])
+    got = np.array(shared, dtype=np.int64)
     # a share may be in pieces that touch different cells: each piece is a tile of its own
     shares, which = shapely.get_parts(
         np.array([cuts[x][part] for x in got.tolist()], dtype=object), return_index=True
@@ -410,6 +442,77 @@ def _tiles(
     geoms = np.concatenate([cells[whole], shares])
     block = np.concatenate([block_of[whole], block_of[got[which]]])
     return Tiles(geoms, block, slot[member_cell])
+
+
+def _draw(
+    terr: Territory,
+    atoms: AtomColumns,
+    ground_xy: np.ndarray,
+    w: np.ndarray,
+    site: np.ndarray,
+    bounds: Bounds,
+    soft: bool,
+    *,
+    bridge: bool,
+    to_wgs: Transformer,
+    notes: list[Note],
+    budget: Budget,
+) -> tuple[list[tuple[np.ndarray, bool]], list[BaseGeometry], dict[int, dict[int, BaseGeometry]]]:
+    """Group the cells of ``terr`` (households ``w``) into grids: each grid's cells and whether
+    it is an exception, its polygon, and the cuts of empty cells shared out (see
+    :func:`.empties.share_empties`). ``soft``: soft lines cut the territory."""
+    ground = atoms.grounded
+    cells_all = np.concatenate([terr.cells, terr.orphans])
+    # empty blocks join the graph as nodes without households, so regions connect through them
+    gxy = np.concatenate(
+        [
+            ground_xy,
+            shapely.get_coordinates(shapely.point_on_surface(terr.orphans)).reshape(-1, 2),
+        ]
+    )
+    blank = np.full(len(terr.orphans), "", dtype=object)
+    graph = build_graph(
+        cells_all,
+        np.concatenate([terr.cell_block, terr.orphan_block]),
+        np.concatenate([atoms.building[ground], blank]),
+        np.concatenate([atoms.compound[ground], blank]),
+        soft=None
+        if not soft or terr.cell_soft is None or terr.orphan_soft is None
+        else np.concatenate([terr.cell_soft, terr.orphan_soft]),
+        bridge=bridge,
+    )
+    plans = _Plans(w, gxy, graph, bounds)
+    label, exceptions, dedicated = _regions(
+        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site, plans
+    )
+    perimeter = shapely.length(cells_all)
+    parts: list[tuple[np.ndarray, bool]] = []
+    for r in sorted(set(label.tolist())):
+        nodes = np.flatnonzero(label == r)
+        if r in dedicated:
+            parts.append((nodes, False))
+            continue
+        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget, plans)
+        log.debug(
+            "region %s: %d households, %d atoms → %s",
+            r,
+            int(w[nodes].sum()),
+            len(nodes),
+            [int(w[p].sum()) for p in pieces],
+        )
+        exception = r in exceptions
+        if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
+            exception = _explain(
+                nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome, budget=budget
+            )
+        for piece in pieces:
+            parts.append((piece, exception))
+    empty = np.zeros(len(cells_all), dtype=bool)
+    empty[len(terr.cells) :] = ~site[len(terr.cells) :]
+    geoms, cuts = share_empties(
+        [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
+    )
+    return parts, geoms, cuts
 
 
 def partition_level(
@@ -451,8 +554,9 @@ def partition_level(
     ground = atoms.grounded
     n_atoms = len(ground)
     ground_xy = atoms.xy[ground]
-    local = {int(g): i for i, g in enumerate(ground)}
-    home_atom = np.array([local[int(g)] for g in atoms.ground[atoms.member]], dtype=np.int64)
+    local = np.full(len(atoms.stacked), -1, dtype=np.int64)  # each ground atom's cell
+    local[ground] = np.arange(n_atoms)
+    home_atom = local[atoms.ground[atoms.member]]
     terr = territory
     if terr is None:
         barriers = with_sites(outline, barriers, sites, ground_xy)
@@ -468,59 +572,22 @@ def partition_level(
             soft_barriers,
             members=(xy, home_atom),  # every household inside its atom's cell
         )
-    # empty blocks join the graph as nodes without households, so regions connect through them
     cells_all = np.concatenate([terr.cells, terr.orphans])
-    gxy = np.concatenate(
-        [
-            ground_xy,
-            shapely.get_coordinates(shapely.point_on_surface(terr.orphans)).reshape(-1, 2),
-        ]
-    )
-    blank = np.full(len(terr.orphans), "", dtype=object)
-    graph = build_graph(
-        cells_all,
-        np.concatenate([terr.cell_block, terr.orphan_block]),
-        np.concatenate([atoms.building[ground], blank]),
-        np.concatenate([atoms.compound[ground], blank]),
-        soft=None
-        if soft_barriers is None or terr.cell_soft is None or terr.orphan_soft is None
-        else np.concatenate([terr.cell_soft, terr.orphan_soft]),
-        bridge=territory is not None,
-    )
     w = np.concatenate([atoms.households[ground], np.zeros(len(terr.orphans))])
     block_of = np.concatenate([terr.cell_block, terr.orphan_block])
     site = np.zeros(len(cells_all), dtype=bool)
     site[len(terr.cells) :] = site_cells(terr.orphans, sites)
-    label, exceptions, dedicated = _regions(
-        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site
-    )
-    perimeter = shapely.length(cells_all)
-    parts: list[tuple[np.ndarray, bool]] = []
-    for r in sorted(set(label.tolist())):
-        nodes = np.flatnonzero(label == r)
-        if r in dedicated:
-            parts.append((nodes, False))
-            continue
-        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget)
-        log.debug(
-            "region %s: %d households, %d atoms → %s",
-            r,
-            int(w[nodes].sum()),
-            len(nodes),
-            [int(w[p].sum()) for p in pieces],
-        )
-        exception = r in exceptions
-        if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
-            exception = _explain(
-                nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome, budget=budget
-            )
-        for piece in pieces:
-            parts.append((piece, exception))
-    empty = np.zeros(len(cells_all), dtype=bool)
-    empty[len(terr.cells) :] = ~site[len(terr.cells) :]
-    geoms, cuts = share_empties(
-        [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
-    )
+    if bounds.lo <= 1 and len(cells_all) == 1 and bounds.holds(int(w[0])):
+        # one inhabited cell within the bounds (a micro level's single unit): the graph, its
+        # regions, the split and the sharing of empty cells below would make it the one grid
+        parts: list[tuple[np.ndarray, bool]] = [(np.zeros(1, dtype=np.int64), False)]
+        geoms: list[BaseGeometry] = [cells_all[0]]
+        cuts: dict[int, dict[int, BaseGeometry]] = {}
+    else:
+        parts, geoms, cuts = _draw(
+            terr, atoms, ground_xy, w, site, bounds, soft_barriers is not None,
+            bridge=territory is not None, to_wgs=to_wgs, notes=notes, budget=budget,
+        )  # fmt: skip
     ground_of = atoms.ground
     part_of = np.full(len(atoms.stacked), -1, dtype=np.int64)  # each ground atom's part
     for i, (piece, _) in enumerate(parts):
@@ -555,11 +622,11 @@ def partition_level(
         cells.append(cell)
     floor_lo, floor_hi = atoms.floor_lo, atoms.floor_hi
     for a in np.flatnonzero(atoms.stacked):
-        cell_geom = terr.cells[local[int(ground_of[a])]]
+        cell_geom = terr.cells[local[ground_of[a]]]
         members = positions[atoms.member == a]
         stacked = Cell(cell_geom, members, int(floor_lo[a]), int(floor_hi[a]), True)
         # one level down, its households' floors share the footprint: one tile for all
-        block = terr.cell_block[local[int(ground_of[a])]]
+        block = terr.cell_block[local[ground_of[a]]]
         stacked.tiles = Tiles(
             np.array([cell_geom], dtype=object),
             np.array([block]),

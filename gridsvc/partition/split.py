@@ -22,6 +22,7 @@ from .budget import RESPLIT_ATOMS, Budget
 __all__ = [
     "connected",
     "exact_split",
+    "heuristic_split",
     "lumpy_infeasible",
     "recombine",
     "repair",
@@ -150,9 +151,9 @@ class _Region:
         return count == len(members)
 
 
-def _directions(nodes: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
-    pts = xy[nodes] - xy[nodes].mean(axis=0)
-    if len(nodes) > 2 and np.ptp(pts, axis=0).max() > 0:
+def _directions(points: np.ndarray) -> list[np.ndarray]:
+    pts = points - points.mean(axis=0)
+    if len(pts) > 2 and np.ptp(pts, axis=0).max() > 0:
         _, vecs = np.linalg.eigh(pts.T @ pts)
         main = vecs[:, -1]
     else:
@@ -173,14 +174,16 @@ class _Sweeps:
         self.connected = True
         self.orders = self.prefix = self.cuts = np.empty((0, 0))
         local_xy = xy[nodes]
-        orders = []
-        for d in _directions(nodes, xy):
+        orders: dict[tuple[int, ...], None] = {}  # each order once, in the directions' order
+        for d in _directions(local_xy):
             order = self.region.sweep((local_xy @ d).tolist())
             if len(order) < len(nodes):
                 self.connected = False  # not connected
                 return
-            orders.append(order)
-        self.orders = np.array(orders, dtype=np.int64)  # all directions at once: one row each
+            orders[tuple(order)] = None
+        # all directions at once, one row each; a direction sweeping as an earlier one did
+        # offers the same cuts with the same scores, so it could not win: it is left out
+        self.orders = np.array(list(orders), dtype=np.int64)
         self.prefix = np.cumsum(w[nodes][self.orders], axis=1)[:, :-1]
         self.cuts = self.region.cut_costs(self.orders)[:, :-1]
 
@@ -285,19 +288,44 @@ def split_region(
     k: int,
     balance: float = 1.0,
     budget: Budget | None = None,
+    plan: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Split connected ``nodes`` into ``k`` contiguous parts, then repair the bounds.
 
     ``balance`` weighs even household counts against cheap cuts (lower: follow cheap lines);
     ``budget`` limits the ReCom repair and its CP-SAT re-splits (unlimited when None).
+    ``plan``: what :func:`heuristic_split` returned for the same arguments, not computed again.
     """
-    lengths = [c for x in nodes.tolist() for c in nbrs[x].values()]
-    scale = balance * 0.5 * float(np.median(lengths)) if lengths else 1.0
-    parts = _bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale)
-    parts = repair(parts, w, nbrs, bounds)
+    parts = plan if plan is not None else heuristic_split(nodes, k, bounds, w, xy, nbrs, balance)
     if any(_violation(float(w[p].sum()), bounds) for p in parts):
+        scale = _scale(nodes, nbrs, balance)
         parts = recombine(parts, w, xy, nbrs, bounds, scale, budget=budget)
     return parts
+
+
+def heuristic_split(
+    nodes: np.ndarray,
+    k: int,
+    bounds: Bounds,
+    w: np.ndarray,
+    xy: np.ndarray,
+    nbrs: list[dict[int, float]],
+    balance: float = 1.0,
+) -> list[np.ndarray]:
+    """Return the first, budget-free stage of :func:`split_region`: bisection into ``k`` parts,
+    then boundary moves (without the ReCom repair that a budget pays for)."""
+    scale = _scale(nodes, nbrs, balance)
+    return repair(_bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale), w, nbrs, bounds)
+
+
+def _scale(nodes: np.ndarray, nbrs: list[dict[int, float]], balance: float) -> float:
+    """Return the weight of one household of imbalance against a metre of cut."""
+    lengths = sorted(c for x in nodes.tolist() for c in nbrs[x].values())
+    if not lengths:
+        return 1.0
+    half = len(lengths) // 2  # the median, as numpy takes it (the mean of the middle two)
+    median = lengths[half] if len(lengths) % 2 else (lengths[half - 1] + lengths[half]) / 2
+    return balance * 0.5 * float(median)
 
 
 def recombine(

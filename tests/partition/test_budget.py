@@ -10,15 +10,15 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from partition_drawings import grid_of_buildings, square_community
 from test_properties import communities
 
-from gridsvc.partition import Bounds, check_partition, partition
+from gridsvc.partition import Bounds, check_partition, level, partition
 from gridsvc.partition.budget import Budget
 from gridsvc.partition.level import _infeasible
-from gridsvc.partition.split import _Region
+from gridsvc.partition.split import _best_cut, _Region, _Sweeps, heuristic_split, split_region
 
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
 URBAN = Path(__file__).resolve().parents[2] / "fixtures" / "urban"
@@ -123,6 +123,69 @@ def test_no_lumpiness_proof_where_the_heuristic_holds_the_bounds() -> None:
     proved = Budget(5.0)
     assert _infeasible(weights, Bounds(30, 50), proved, holds=lambda: False) is None
     assert proved.spent > 0.0  # CP-SAT ran and found the grouping
+
+
+def test_the_split_starts_from_the_plan_the_lumpiness_check_drew(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # units of 25 are lumpy for 30–50, so each region's heuristic plan is drawn to spare the
+    # proof; the split then starts from that plan instead of drawing it again
+    drawn: list[tuple[int, ...]] = []
+    real = level.heuristic_split
+
+    def counted(nodes: np.ndarray, *args: Any, **kwargs: Any) -> list[np.ndarray]:
+        drawn.append(tuple(np.asarray(nodes).tolist()))
+        return real(nodes, *args, **kwargs)
+
+    monkeypatch.setattr(level, "heuristic_split", counted)
+    community = square_community(450.0)
+    buildings, households = grid_of_buildings(4, 2, 25)
+    base = LEVELS[:1]  # one level: one graph, so a plan drawn twice is a region split twice
+    result = partition(community, households, buildings=buildings, levels=base)
+    assert check_partition(community, households, result, base) == []
+    assert len(result.grids) == 4  # 25 + 25 each
+    assert drawn and len(drawn) == len(set(drawn))
+
+
+@settings(deadline=None, max_examples=60)  # the ReCom repair may run CP-SAT
+@given(graphs(), st.integers(1, 4), st.integers(1, 30), st.randoms(use_true_random=False))
+def test_a_handed_over_plan_splits_as_a_fresh_one(
+    case: tuple, k: int, weight: int, rnd: Any
+) -> None:
+    nbrs, nodes, _ = case
+    w = np.array([rnd.randint(0, weight) for _ in nbrs], dtype=float)
+    xy = np.array([[rnd.uniform(0, 100), rnd.uniform(0, 100)] for _ in nbrs])
+    assume(w[nodes].sum() > 0)  # the engine splits an empty region into one part (k = 1)
+    bounds = Bounds(10, 20)
+    plan = heuristic_split(nodes, k, bounds, w, xy, nbrs)
+    fresh = split_region(nodes, w, xy, nbrs, bounds, k, budget=Budget(0.5))
+    handed = split_region(nodes, w, xy, nbrs, bounds, k, budget=Budget(0.5), plan=plan)
+    assert [p.tolist() for p in handed] == [p.tolist() for p in fresh]
+
+
+@given(graphs(), st.integers(1, 3), st.booleans(), st.randoms(use_true_random=False))
+def test_a_sweep_order_repeated_changes_no_cut(
+    case: tuple, k1: int, strict: bool, rnd: Any
+) -> None:
+    # _Sweeps keeps each order once: the same order again offers the same cuts and scores
+    nbrs, nodes, _ = case
+    w = np.array([rnd.randint(0, 12) for _ in nbrs], dtype=float)
+    xy = np.array([[rnd.uniform(0, 100), rnd.uniform(0, 100)] for _ in nbrs])
+    sweeps = _Sweeps(nodes, w, xy, nbrs)
+    total, bounds = float(w[nodes].sum()), Bounds(10, 20)
+    assume(sweeps.connected)
+    once = _best_cut(sweeps, total, k1, 2, bounds, 1.0, strict)
+    n = len(sweeps.orders)
+    rows = np.array(list(range(n)) + rnd.choices(range(n), k=3 * n), dtype=np.int64)
+    sweeps.orders, sweeps.prefix, sweeps.cuts = (
+        sweeps.orders[rows],
+        sweeps.prefix[rows],
+        sweeps.cuts[rows],
+    )
+    twice = _best_cut(sweeps, total, k1, 2, bounds, 1.0, strict)
+    assert (once is None) == (twice is None)
+    if once is not None and twice is not None:
+        assert once[0] == twice[0] and once[1].tolist() == twice[1].tolist()
 
 
 def _urban_plan(budget: float) -> tuple[list[str], list[bytes], list[str], dict]:
