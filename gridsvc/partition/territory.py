@@ -181,8 +181,25 @@ def clip_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
     inner[inner] = _clear(cells[inner])
     out = np.empty(len(cells), dtype=object)
     out[inner] = _rounded_rings(cells[inner])
-    out[~inner] = shapely.intersection(cells[~inner], block, grid_size=GRID_SIZE)
+    out[~inner] = _overlay(cells[~inner], block)
     return out
+
+
+def _overlay(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
+    """Return ``cells`` intersected with ``block`` on the grid. GEOS can draw a tiny Voronoi
+    cell of sites centimetres apart with two vertices 1e-13 m apart, a self-intersecting ring
+    its overlay rejects (TopologyException): such a cell is made valid first."""
+    try:
+        return shapely.intersection(cells, block, grid_size=GRID_SIZE)
+    except GEOSException:
+        out = np.empty(len(cells), dtype=object)
+        for i, cell in enumerate(cells.tolist()):
+            try:
+                out[i] = shapely.intersection(cell, block, grid_size=GRID_SIZE)
+            except GEOSException:  # an invalid (self-touching) cell: its polygonal part
+                parts = polygon_parts(shapely.make_valid(cell))
+                out[i] = shapely.intersection(shapely.union_all(parts), block, grid_size=GRID_SIZE)
+        return out
 
 
 def _clear(polys: np.ndarray) -> np.ndarray:
