@@ -42,12 +42,17 @@ log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the API for ``settings``: open (and migrate) the store, mount the routers."""
+def create_app(settings: Settings, *, recover_jobs: bool = True) -> FastAPI:
+    """Build the API for ``settings``: open (and migrate) the store, mount the routers.
+
+    With ``recover_jobs`` (a lone process) startup fails the jobs an earlier process left
+    unfinished; the worker processes of ``gridsvc serve --workers`` leave that to their parent.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        fail_interrupted(app.state.engine)
+        if recover_jobs:
+            fail_interrupted(app.state.engine)
         yield
         app.state.jobs.shutdown()
 
