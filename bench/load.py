@@ -190,6 +190,7 @@ def main() -> None:
         "--keep", action="store_true", help="keep the database; reuse the city it holds"
     )
     parser.add_argument("--load-only", action="store_true", help="stop after loading")
+    parser.add_argument("--workers", type=int, default=1, help="gridsvc serve --workers")
     args = parser.parse_args()
     database = (kept_database if args.keep else postgis_database)(args.postgis, args.database)
     with database as pg:
@@ -207,7 +208,7 @@ def main() -> None:
         if args.load_only:
             return
         locate = locate_urls(points)
-        with gridsvc_server(pg) as base:
+        with gridsvc_server(pg, args.workers) as base:
             targets = {
                 "locate": (locate, [{}], _rates(args.locate_rates)),
                 "me/assignments": (
@@ -218,7 +219,10 @@ def main() -> None:
             }
             print(HEADER, flush=True)
             steps = asyncio.run(drive(base, targets, seconds=args.seconds, timeout=args.timeout))
-    print(f"\n{args.households} households, {n_grids} grids, {args.seconds:.0f} s per step")
+    print(
+        f"\n{args.households} households, {n_grids} grids, {args.seconds:.0f} s per step, "
+        f"{args.workers} server process(es)"
+    )
     print(HEADER)
     for s in steps:
         print(_row(s))
