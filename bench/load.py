@@ -56,6 +56,7 @@ class Step:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float  # server CPU (user + system, every server process) per request sent
 
     @property
     def held(self) -> bool:
@@ -93,10 +94,34 @@ async def run_step(
         else:
             errors += 1
 
+    cpu = server_cpu()
     await asyncio.gather(*(one(i) for i in range(count)))
     wall = time.perf_counter() - t0
+    cpu_ms = (server_cpu() - cpu) / count * 1e3
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-    return Step(endpoint, rate, count, len(latencies) / wall, q[49] * 1e3, q[98] * 1e3, errors)
+    achieved = len(latencies) / wall
+    return Step(endpoint, rate, count, achieved, q[49] * 1e3, q[98] * 1e3, errors, cpu_ms)
+
+
+def server_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's descendants: ``gridsvc
+    serve`` and its worker processes (not PostgreSQL's backends). Read from /proc, so a
+    busy machine does not change it the way it changes latency."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+            if pid != os.getpid():
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+    return total / ticks
 
 
 async def drive(
@@ -130,14 +155,14 @@ async def drive(
 
 HEADER = (
     f"{'endpoint':16} {'target/s':>8} {'sent':>6} {'achieved/s':>10} "
-    f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'cpu ms/req':>10}"
 )
 
 
 def _row(s: Step) -> str:
     return (
         f"{s.endpoint:16} {s.rate:8g} {s.sent:6d} {s.achieved:10.1f} "
-        f"{s.p50_ms:8.1f} {s.p99_ms:8.1f} {s.errors:6d}"
+        f"{s.p50_ms:8.1f} {s.p99_ms:8.1f} {s.errors:6d} {s.cpu_ms:10.2f}"
     )
 
 
