@@ -4,7 +4,10 @@
 Run: ``PYTHONPATH=. python bench/load.py --households 1000000 --locate-rates 25,50,100,200``
 (a database ``gridsvc_bench_load`` is created on ``--postgis`` and dropped afterwards). With
 ``--keep`` the database (``--database``) is kept and, when it already holds the loaded city, reused
-without generating or loading again; ``--load-only`` stops after loading.
+without generating or loading again; ``--load-only`` stops after loading. ``--workers N``
+serves with N uvicorn processes. Each step also reports the server's CPU per request (all its
+processes, from /proc); ``--sequential N`` first sends N requests one at a time per endpoint and
+reports that CPU alone (no queueing), the figure to compare code by on a shared machine.
 
 The generator is open-loop (asyncio + httpx): at rate R it starts request i at ``t0 + i/R``
 whether or not earlier ones have answered, for a fixed count ``R × --seconds`` — the run stops
@@ -130,8 +133,12 @@ async def drive(
     *,
     seconds: float,
     timeout: float,
+    sequential: int = 0,
 ) -> list[Step]:
-    """Step every endpoint through its rates, up to the first step that saturates the server."""
+    """Step every endpoint through its rates, up to the first step that saturates the server;
+    first, with ``sequential``, send that many requests one after another (no queueing) and
+    print the server's CPU per request: the cost of a request on its own, for comparing code
+    on a shared machine."""
     limits = httpx.Limits(
         max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
     )
@@ -140,6 +147,21 @@ async def drive(
         for endpoint, (urls, headers, rates) in targets.items():
             for i in range(WARM_UP):  # caches, pool connections, first-call imports
                 await client.get(urls[i % len(urls)], headers=headers[i % len(headers)], timeout=60)
+            if sequential:
+                cpu, latencies = server_cpu(), []
+                for i in range(sequential):
+                    t0 = time.perf_counter()
+                    response = await client.get(
+                        urls[i % len(urls)], headers=headers[i % len(headers)], timeout=60
+                    )
+                    response.raise_for_status()
+                    latencies.append(time.perf_counter() - t0)
+                cpu_ms = (server_cpu() - cpu) / sequential * 1e3
+                print(
+                    f"{endpoint:16} {sequential} sequential: server CPU {cpu_ms:.2f} ms/request, "
+                    f"median latency {statistics.median(latencies) * 1e3:.1f} ms",
+                    flush=True,
+                )
             for rate in rates:
                 count = max(1, round(rate * seconds))
                 step = await run_step(
@@ -216,6 +238,9 @@ def main() -> None:
     )
     parser.add_argument("--load-only", action="store_true", help="stop after loading")
     parser.add_argument("--workers", type=int, default=1, help="gridsvc serve --workers")
+    parser.add_argument(
+        "--sequential", type=int, default=0, help="first send N requests one at a time"
+    )
     args = parser.parse_args()
     database = (kept_database if args.keep else postgis_database)(args.postgis, args.database)
     with database as pg:
@@ -243,7 +268,15 @@ def main() -> None:
                 ),
             }
             print(HEADER, flush=True)
-            steps = asyncio.run(drive(base, targets, seconds=args.seconds, timeout=args.timeout))
+            steps = asyncio.run(
+                drive(
+                    base,
+                    targets,
+                    seconds=args.seconds,
+                    timeout=args.timeout,
+                    sequential=args.sequential,
+                )
+            )
     print(
         f"\n{args.households} households, {n_grids} grids, {args.seconds:.0f} s per step, "
         f"{args.workers} server process(es)"
