@@ -36,8 +36,6 @@ from .routes import (
 
 __all__ = ["create_app"]
 
-ASSIGNMENTS_CACHE_BYTES = 64 * 2**20  # per process: ~4,000 workers' /me/assignments answers
-
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 
@@ -63,7 +61,7 @@ def create_app(settings: Settings, *, recover_jobs: bool = True) -> FastAPI:
     if not settings.secret_key:
         log.warning("GRIDSVC_SECRET_KEY is not set; tokens die when the process restarts")
     app.state.jobs = JobRunner(workers=settings.job_workers)
-    app.state.assignments_cache = AnswerCache(ASSIGNMENTS_CACHE_BYTES)
+    app.state.assignments_cache = AnswerCache(settings.answer_cache_mb * 2**20)
     install_error_handlers(app)
     for module in (communities, resources, auth, jobs, plans, editing, drafting, assignments):
         app.include_router(module.router, prefix=PREFIX)
