@@ -4,7 +4,10 @@
 Run: ``PYTHONPATH=. python bench/load.py --households 1000000 --locate-rates 25,50,100,200``
 (a database ``gridsvc_bench_load`` is created on ``--postgis`` and dropped afterwards). With
 ``--keep`` the database (``--database``) is kept and, when it already holds the loaded city, reused
-without generating or loading again; ``--load-only`` stops after loading.
+without generating or loading again; ``--load-only`` stops after loading. ``--workers N``
+serves with N uvicorn processes. Each step also reports the server's CPU per request (all its
+processes, from /proc); ``--sequential N`` first sends N requests one at a time per endpoint and
+reports that CPU alone (no queueing), the figure to compare code by on a shared machine.
 
 The generator is open-loop (asyncio + httpx): at rate R it starts request i at ``t0 + i/R``
 whether or not earlier ones have answered, for a fixed count ``R × --seconds`` — the run stops
@@ -56,6 +59,7 @@ class Step:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float  # server CPU (user + system, every server process) per request sent
 
     @property
     def held(self) -> bool:
@@ -93,10 +97,34 @@ async def run_step(
         else:
             errors += 1
 
+    cpu = server_cpu()
     await asyncio.gather(*(one(i) for i in range(count)))
     wall = time.perf_counter() - t0
+    cpu_ms = (server_cpu() - cpu) / count * 1e3
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-    return Step(endpoint, rate, count, len(latencies) / wall, q[49] * 1e3, q[98] * 1e3, errors)
+    achieved = len(latencies) / wall
+    return Step(endpoint, rate, count, achieved, q[49] * 1e3, q[98] * 1e3, errors, cpu_ms)
+
+
+def server_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's descendants: ``gridsvc
+    serve`` and its worker processes (not PostgreSQL's backends). Read from /proc, so a
+    busy machine does not change it the way it changes latency."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+            if pid != os.getpid():
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+    return total / ticks
 
 
 async def drive(
@@ -105,8 +133,12 @@ async def drive(
     *,
     seconds: float,
     timeout: float,
+    sequential: int = 0,
 ) -> list[Step]:
-    """Step every endpoint through its rates, up to the first step that saturates the server."""
+    """Step every endpoint through its rates, up to the first step that saturates the server;
+    first, with ``sequential``, send that many requests one after another (no queueing) and
+    print the server's CPU per request: the cost of a request on its own, for comparing code
+    on a shared machine."""
     limits = httpx.Limits(
         max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
     )
@@ -115,6 +147,21 @@ async def drive(
         for endpoint, (urls, headers, rates) in targets.items():
             for i in range(WARM_UP):  # caches, pool connections, first-call imports
                 await client.get(urls[i % len(urls)], headers=headers[i % len(headers)], timeout=60)
+            if sequential:
+                cpu, latencies = server_cpu(), []
+                for i in range(sequential):
+                    t0 = time.perf_counter()
+                    response = await client.get(
+                        urls[i % len(urls)], headers=headers[i % len(headers)], timeout=60
+                    )
+                    response.raise_for_status()
+                    latencies.append(time.perf_counter() - t0)
+                cpu_ms = (server_cpu() - cpu) / sequential * 1e3
+                print(
+                    f"{endpoint:16} {sequential} sequential: server CPU {cpu_ms:.2f} ms/request, "
+                    f"median latency {statistics.median(latencies) * 1e3:.1f} ms",
+                    flush=True,
+                )
             for rate in rates:
                 count = max(1, round(rate * seconds))
                 step = await run_step(
@@ -130,14 +177,14 @@ async def drive(
 
 HEADER = (
     f"{'endpoint':16} {'target/s':>8} {'sent':>6} {'achieved/s':>10} "
-    f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'cpu ms/req':>10}"
 )
 
 
 def _row(s: Step) -> str:
     return (
         f"{s.endpoint:16} {s.rate:8g} {s.sent:6d} {s.achieved:10.1f} "
-        f"{s.p50_ms:8.1f} {s.p99_ms:8.1f} {s.errors:6d}"
+        f"{s.p50_ms:8.1f} {s.p99_ms:8.1f} {s.errors:6d} {s.cpu_ms:10.2f}"
     )
 
 
@@ -190,6 +237,10 @@ def main() -> None:
         "--keep", action="store_true", help="keep the database; reuse the city it holds"
     )
     parser.add_argument("--load-only", action="store_true", help="stop after loading")
+    parser.add_argument("--workers", type=int, default=1, help="gridsvc serve --workers")
+    parser.add_argument(
+        "--sequential", type=int, default=0, help="first send N requests one at a time"
+    )
     args = parser.parse_args()
     database = (kept_database if args.keep else postgis_database)(args.postgis, args.database)
     with database as pg:
@@ -207,7 +258,7 @@ def main() -> None:
         if args.load_only:
             return
         locate = locate_urls(points)
-        with gridsvc_server(pg) as base:
+        with gridsvc_server(pg, args.workers) as base:
             targets = {
                 "locate": (locate, [{}], _rates(args.locate_rates)),
                 "me/assignments": (
@@ -217,8 +268,19 @@ def main() -> None:
                 ),
             }
             print(HEADER, flush=True)
-            steps = asyncio.run(drive(base, targets, seconds=args.seconds, timeout=args.timeout))
-    print(f"\n{args.households} households, {n_grids} grids, {args.seconds:.0f} s per step")
+            steps = asyncio.run(
+                drive(
+                    base,
+                    targets,
+                    seconds=args.seconds,
+                    timeout=args.timeout,
+                    sequential=args.sequential,
+                )
+            )
+    print(
+        f"\n{args.households} households, {n_grids} grids, {args.seconds:.0f} s per step, "
+        f"{args.workers} server process(es)"
+    )
     print(HEADER)
     for s in steps:
         print(_row(s))

@@ -190,14 +190,16 @@ def serving(command: list[str], probe: str, env: dict[str, str]) -> Iterator[Non
 
 
 @contextmanager
-def gridsvc_server(url: str) -> Iterator[str]:
+def gridsvc_server(url: str, workers: int = 1) -> Iterator[str]:
+    """``gridsvc serve`` on ``url`` with ``workers`` uvicorn processes; yield its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-c", "from gridsvc.cli import app; app()", "serve"]
+    command += ["--port", str(port), "--db", url]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     env = {"PYTHONPATH": str(ROOT), "GRIDSVC_SECRET_KEY": "b" * 40}
-    with serving(
-        [*command, "--port", str(port), "--db", url], f"{base}/api/v1/ogc/conformance", env
-    ):
+    with serving(command, f"{base}/api/v1/ogc/conformance", env):
         yield base
 
 

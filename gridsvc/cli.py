@@ -362,14 +362,15 @@ def serve(
     port: Annotated[int, typer.Option(help="port")] = 8000,
     db: DbOption = None,
     config: ConfigOption = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="uvicorn worker processes (each has its own answer cache)")
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from .api import create_app
+    """Serve the HTTP API (OpenAPI docs at /docs) on uvloop and httptools when installed."""
+    from .api.serving import run
 
     settings = _settings(config, db)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    run(settings, config=config, db=db, host=host, port=port, workers=workers)
 
 
 @app.command()

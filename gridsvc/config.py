@@ -27,6 +27,14 @@ class GridBounds(BaseSettings):
         return self
 
 
+# /me/assignments answers cached per server process: a 1,000,000-household city has about
+# 25,000 grids and two phone users per grid (grid leader and full-time worker, the 1+1+N teams),
+# so 50,000 answers. Measured on the 1M city (200 random grids, 40 households on average): an
+# answer is 6.6 kB of JSON, 1.5 kB gzipped (the form kept), plus ≤ 1 kB of Python objects
+# (caching.ENTRY_OVERHEAD): 50,000 × 2.5 kB = 124 MB.
+ANSWER_CACHE_MB = 128
+
+
 class Settings(BaseSettings):
     """Everything configurable. ``load_settings()`` builds one; callers pass it on."""
 
@@ -61,6 +69,12 @@ class Settings(BaseSettings):
     token_minutes: int = Field(60, ge=1, description="lifetime of an API token")
     max_request_bytes: int = Field(2_000_000, ge=1024, description="largest request body")
     job_workers: int = Field(2, ge=1, description="threads running background jobs")
+    answer_cache_mb: int = Field(
+        ANSWER_CACHE_MB,
+        ge=0,
+        description="memory per server process for cached /me/assignments answers (0: none); "
+        "the default holds a 1,000,000-household city's grid workers",
+    )
     assets_dir: Path | None = Field(
         None, description="folder of the npm browser assets (default: <repo>/node_modules)"
     )

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
+from export_rows import layer_grids, peak_bytes
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LinearRing, MultiPolygon, Point, Polygon
 from sqlalchemy import Engine
@@ -214,37 +215,8 @@ def test_geojson_streams_with_flat_memory(tmp_path: Path) -> None:
     assert peaks[1] < sizes[1] / 5, f"peak {peaks[1]} bytes while writing {sizes[1]} bytes"
 
 
-def _layer_grids(n: int) -> gpd.GeoDataFrame:
-    """``n`` layer grids over three layers (a composite key), small squares."""
-    x = 112.9 + (np.arange(n) % 100) / 1000
-    y = 35.8 + (np.arange(n) // 100) / 1000
-    return frames.conform(
-        "layer_grids",
-        gpd.GeoDataFrame(
-            {
-                "layer": [("police", "party", "fire")[i % 3] for i in range(n)],
-                "department": [("公安", "党建", "消防")[i % 3] for i in range(n)],
-                "policy": [("hard", "soft", "soft")[i % 3] for i in range(n)],
-                "grid_id": [f"G{i:05d}" for i in range(n)],
-                "name": [f"网格 {i}" for i in range(n)],
-            },
-            geometry=shapely.box(x, y, x + 0.0009, y + 0.0009),
-            crs="EPSG:4326",
-        ),
-    )
-
-
-def _peak(call: Callable[[], object]) -> int:
-    tracemalloc.start()
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize(
-    ("kind", "make"), [("households", _households), ("layer_grids", _layer_grids)]
+    ("kind", "make"), [("households", _households), ("layer_grids", layer_grids)]
 )
 def test_store_exports_read_in_chunks_equal_whole_reads(
     store: Engine, tmp_path: Path, kind: str, make: Callable[[int], gpd.GeoDataFrame]
@@ -280,12 +252,14 @@ def test_store_exports_read_in_chunks_equal_whole_reads(
     assert len({f["id"] for f in features[1]}) == 2_000  # every layer grid once, none repeated
 
     with session_scope(store) as session:
-        small = _peak(
+        small = peak_bytes(
             lambda: export_kind(session, tmp_path / "s.parquet", kind=kind, chunk_size=500)
         )
         repo.upsert(session, kind, make(8_000))
-        big = _peak(lambda: export_kind(session, tmp_path / "b.parquet", kind=kind, chunk_size=500))
-        whole_peak = _peak(lambda: repo.read(session, kind))
+        big = peak_bytes(
+            lambda: export_kind(session, tmp_path / "b.parquet", kind=kind, chunk_size=500)
+        )
+        whole_peak = peak_bytes(lambda: repo.read(session, kind))
     assert len(gpd.read_parquet(tmp_path / "b.parquet")) == 8_000
     assert big < 1.5 * small, f"peaks {small} and {big} bytes for 2,000 and 8,000 rows"
     assert big < whole_peak / 2, f"chunked peak {big} bytes, whole read {whole_peak} bytes"

@@ -36,18 +36,21 @@ from .routes import (
 
 __all__ = ["create_app"]
 
-ASSIGNMENTS_CACHE_BYTES = 64 * 2**20  # per process: ~4,000 workers' /me/assignments answers
-
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the API for ``settings``: open (and migrate) the store, mount the routers."""
+def create_app(settings: Settings, *, recover_jobs: bool = True) -> FastAPI:
+    """Build the API for ``settings``: open (and migrate) the store, mount the routers.
+
+    With ``recover_jobs`` (a lone process) startup fails the jobs an earlier process left
+    unfinished; the worker processes of ``gridsvc serve --workers`` leave that to their parent.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        fail_interrupted(app.state.engine)
+        if recover_jobs:
+            fail_interrupted(app.state.engine)
         yield
         app.state.jobs.shutdown()
 
@@ -58,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     if not settings.secret_key:
         log.warning("GRIDSVC_SECRET_KEY is not set; tokens die when the process restarts")
     app.state.jobs = JobRunner(workers=settings.job_workers)
-    app.state.assignments_cache = AnswerCache(ASSIGNMENTS_CACHE_BYTES)
+    app.state.assignments_cache = AnswerCache(settings.answer_cache_mb * 2**20)
     install_error_handlers(app)
     for module in (communities, resources, auth, jobs, plans, editing, drafting, assignments):
         app.include_router(module.router, prefix=PREFIX)

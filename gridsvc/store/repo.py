@@ -285,6 +285,7 @@ def read_chunks(
     chunk_size: int = 20_000,
     community: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
+    layer: str | None = None,
     level: int | None = None,
 ) -> Iterator[gpd.GeoDataFrame]:
     """Yield the rows :func:`read` would return, ``chunk_size`` at a time (bounded memory).
@@ -294,7 +295,7 @@ def read_chunks(
     however deep the export is.
     """
     key = frames.kind(kind).key
-    base, names = _select(session, kind, community=community, bbox=bbox, level=level)
+    base, names = _select(session, kind, community=community, bbox=bbox, layer=layer, level=level)
     columns = [_table(kind).c[k] for k in key]
     at = [names.index(k) for k in key]
     after: ColumnElement[Any] = columns[0] if len(key) == 1 else tuple_(*columns)

@@ -1,8 +1,9 @@
 """Downloads of grids, micro-grids, layers, households and assignments, streamed.
 
 Formats: ``geojson`` (RFC 7946 FeatureCollection, ``application/geo+json``), ``geojsonseq``
-(RFC 8142), ``gpkg``, ``shp`` (zipped Shapefile) and ``csv``. Rows are read from the store in
-key-ordered chunks and written out chunk by chunk, so a city-size export runs in bounded memory.
+(RFC 8142), ``gpkg``, ``shp`` (zipped Shapefile) and ``csv``. Grids, micro-grids, layer grids
+and households are read from the store in key-ordered chunks and written out chunk by chunk, so
+a city-size export runs in bounded memory; assignments (a worker's or a scope's) are read whole.
 Households are scoped like ``/households`` and their personal numbers masked per role.
 """
 
@@ -82,7 +83,7 @@ def _chunks(
     """Yield what ``user`` may download of ``dataset``, chunk by chunk, in a session of its own."""
     with session_scope(engine) as session:
         if dataset == "layers":
-            yield repo.read(session, "layer_grids", layer=layer)
+            yield from repo.read_chunks(session, "layer_grids", layer=layer, chunk_size=CHUNK)
         elif dataset == "assignments":
             yield _assignments(session, user, community)
         elif dataset == "households":

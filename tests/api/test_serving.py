@@ -1,0 +1,85 @@
+"""``gridsvc serve``: uvloop and httptools when importable, and ``--workers`` processes that
+share one token secret and never serve an answer cached before an edit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from seeded import login_headers
+from sqlalchemy.engine import Engine
+from staffing_helpers import staff
+
+from gridsvc.api.serving import http_stack
+from gridsvc.store import repo, session_scope
+
+ROOT = Path(__file__).resolve().parents[2]
+URL = "/api/v1/me/assignments"
+
+
+def test_the_fast_http_stack_is_used_when_importable_and_skipped_when_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert http_stack() == ("uvloop", "httptools")  # both are dependencies
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now raises ImportError
+    assert http_stack() == ("asyncio", "httptools")
+    monkeypatch.setitem(sys.modules, "httptools", None)
+    assert http_stack() == ("asyncio", "h11")
+
+
+@pytest.fixture
+def two_workers(api_store: Engine, store_url: str) -> Iterator[httpx.Client]:
+    """``gridsvc serve --workers 2`` on the seeded store, without GRIDSVC_SECRET_KEY; a client
+    opening a new connection per request (so the kernel hands requests to either process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "GRIDSVC_SECRET_KEY"}
+    command = [sys.executable, "-c", "from gridsvc.cli import app; app()", "serve"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--db", store_url, "--workers", "2"],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    limits = httpx.Limits(max_keepalive_connections=0)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
+            for _ in range(240):  # bounded wait for both processes to answer
+                try:
+                    if client.get("/api/v1/ogc/conformance").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.25)
+            else:
+                pytest.fail("gridsvc serve --workers 2 did not start")
+            time.sleep(2)  # the second process may start a little later
+            yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_two_worker_processes_share_tokens_and_serve_no_stale_answer(
+    two_workers: httpx.Client, api_store: Engine, code: str
+) -> None:
+    staff(api_store, code, role="grid_member")
+    headers = login_headers(two_workers, "worker")  # type: ignore[arg-type]
+    answers = [two_workers.get(URL, headers=headers) for _ in range(20)]
+    assert [a.status_code for a in answers] == [200] * 20  # a token one process signed
+    assert len({a.content for a in answers}) == 1  # both processes have it cached now
+    target = answers[0].json()["households"]["rows"][0][0]
+    with session_scope(api_store) as session:
+        row = repo.read(session, "households", ids=[target])
+        repo.upsert(session, "households", row.assign(care_tags="独居老人;edited"))
+    for _ in range(20):
+        table = two_workers.get(URL, headers=headers).json()["households"]
+        rows = [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]
+        assert {r["id"]: r["care_tags"] for r in rows}[target] == "独居老人;edited"
