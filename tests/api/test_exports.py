@@ -178,7 +178,8 @@ def test_layers_stream_in_chunks_equal_to_a_whole_read(
     fmt: str,
 ) -> None:
     """``/exports/layers`` reads layer grids ``CHUNK`` rows at a time: every format gives what
-    a whole read gave (text formats byte for byte), and 4× the rows take no more memory."""
+    a whole read gave (text formats byte for byte), and 4× the rows take no more memory (checked
+    on the two ways out: a text stream and a file GDAL writes)."""
     monkeypatch.setattr(exports, "CHUNK", 300)
     headers = login("admin")
     with session_scope(api_store) as session:
@@ -206,6 +207,8 @@ def test_layers_stream_in_chunks_equal_to_a_whole_read(
             want = "".join(stream([whole], kind="layer_grids")).encode()
             assert (tmp_path / f"chunks.{suffix}").read_bytes() == want
 
+    if fmt not in ("geojson", "gpkg"):
+        return  # the memory check takes a minute: one text stream and one file export
     monkeypatch.setattr(exports, "CHUNK", 500)
     small = peak_bytes(lambda: _download(client, headers, {"format": fmt}, tmp_path / "s"))
     with session_scope(api_store) as session:
