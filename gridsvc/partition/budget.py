@@ -6,8 +6,10 @@ partitioned on a fast idle machine or a slow loaded one gets the same codes and 
 search did, calibrated to about one second of one core, the same on any machine. The other
 optional steps are charged in the same unit by counting their work:
 
-- HiGHS set partitioning: ``HIGHS_NONZEROS`` nonzeros of its matrix cost one unit (the LP work
-  at the root) and ``HIGHS_NODES`` branch-and-bound nodes cost one unit; a call may explore only
+- HiGHS set partitioning: ``HIGHS_LP_NONZEROS`` nonzeros of the matrix of its LP relaxation
+  (over every candidate group) cost one unit, ``HIGHS_NONZEROS`` nonzeros of the MIP over the
+  groups that relaxation leaves (its root: cuts, heuristics) one unit, and ``HIGHS_NODES``
+  branch-and-bound nodes one unit; a call may explore only
   the nodes the budget has left (``mip_max_nodes``);
 - CP-SAT (re-splits, lumpiness proofs): its deterministic time (``max_deterministic_time``,
   one worker and a fixed seed, so its search is repeatable) plus ``CP_SAT_TERMS`` variables and
@@ -17,7 +19,10 @@ optional steps are charged in the same unit by counting their work:
 On this 2-core machine one unit takes roughly one CPU second. Bisection, boundary moves and the
 micro-grids always run; the exact methods and the ReCom repair run only while the budget lasts.
 ``Budget(None)`` never runs out (the default: fixtures and the API get the full proofs; each call
-still has its own work limit); a city run passes about one unit per community.
+still has its own work limit); a city run passes about one unit per community. The report keeps
+the two kinds of skipped step apart: ``skipped_budget`` (the budget was spent) and
+``skipped_too_big`` (a step past its own work limit or candidate-group limit, which happens
+under an unlimited budget too).
 
 Every solver call also gets a generous wall-clock cap (``WALL_CAP_SECONDS``) as a last resort
 against a machine so starved that a call would hang. A call stopped by it is counted in
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CP_SAT_TERMS",
+    "HIGHS_LP_NONZEROS",
     "HIGHS_NODES",
     "HIGHS_NONZEROS",
     "RESPLIT_ATOMS",
@@ -42,7 +48,8 @@ __all__ = [
     "Budget",
 ]
 
-HIGHS_NONZEROS = 15_000  # matrix nonzeros of a set-partitioning model per unit (root LP)
+HIGHS_NONZEROS = 15_000  # matrix nonzeros of a set-partitioning MIP per unit (its root)
+HIGHS_LP_NONZEROS = 500_000  # matrix nonzeros of a set-partitioning LP relaxation per unit
 HIGHS_NODES = 100  # HiGHS branch-and-bound nodes per unit
 RESPLIT_ATOMS = 2_000  # atoms re-split by bisection (ReCom) per unit
 CP_SAT_TERMS = 50_000  # variables + constraints of CP-SAT models built per unit
@@ -55,7 +62,8 @@ class Budget:
 
     units: float | None = None
     spent: float = 0.0
-    skipped: int = 0  # optional steps skipped because the budget was spent
+    skipped_budget: int = 0  # optional steps skipped because the budget was spent
+    skipped_too_big: int = 0  # steps skipped because they exceed their own per-step work limit
     wall_capped: int = 0  # solver calls stopped by the wall-clock cap (not reproducible)
 
     def left(self) -> float:
@@ -68,8 +76,12 @@ class Budget:
         """Return True if optional search may still run; count the step as skipped if not."""
         if self.left() > 0.0:
             return True
-        self.skipped += 1
+        self.skipped_budget += 1
         return False
+
+    def too_big(self) -> None:
+        """Count a step skipped because it exceeds its own work limit (not the budget's)."""
+        self.skipped_too_big += 1
 
     def cap(self, units: float) -> float:
         """Return ``units`` cut to what is left of the budget."""
@@ -107,6 +119,7 @@ class Budget:
         return {
             "units": self.units,
             "spent_units": round(self.spent, 3),
-            "skipped_steps": self.skipped,
+            "skipped_budget": self.skipped_budget,
+            "skipped_too_big": self.skipped_too_big,
             "wall_capped_calls": self.wall_capped,
         }
