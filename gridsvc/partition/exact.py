@@ -28,7 +28,14 @@ import numpy as np
 from scipy.sparse import csr_array
 
 from .atoms import Bounds
-from .budget import HIGHS_LP_NONZEROS, HIGHS_NODES, HIGHS_NONZEROS, WALL_CAP_SECONDS, Budget
+from .budget import (
+    HIGHS_LP_NONZEROS,
+    HIGHS_NODES,
+    HIGHS_NONZEROS,
+    STEP_NODES,
+    WALL_CAP_SECONDS,
+    Budget,
+)
 
 __all__ = [
     "ExactOutcome",
@@ -251,7 +258,7 @@ def _fewest_exceptions(
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     groups += [(int(x),) for x in nodes if w[x] > cap]  # too big for any grid: one of its own
     model = _Model.build(nodes, groups, w)
-    if model is None or not model.affordable(budget, units):
+    if model is None or not model.affordable(budget):
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     outside = np.array([not bounds.holds(int(w[list(g)].sum())) for g in groups], dtype=float)
     lp = model.relax(np.arange(len(groups)), outside, budget)
@@ -310,7 +317,7 @@ def _cover(
     model = _Model.build(nodes, groups, w)
     if model is None:
         return "infeasible", True  # an inhabited atom no group holds
-    if not model.affordable(budget, units):  # checked before the groups are costed
+    if not model.affordable(budget):  # checked before the groups are costed
         return None, False
     costs = _group_costs(groups, perimeter, nbrs)
     picked, optimal = _least_cost(model, np.arange(len(groups)), costs, budget, units)
@@ -383,13 +390,10 @@ class _Model:
             return None
         return cls(matrix, inhabited)
 
-    def affordable(self, budget: Budget, units: float) -> bool:
-        """Return True if the root LP's work fits ``units`` and what ``budget`` has left."""
-        work = self.matrix.nnz / HIGHS_LP_NONZEROS
-        if work > units:
-            budget.too_big()
-            return False
-        if work > budget.left():
+    def affordable(self, budget: Budget) -> bool:
+        """Return True if the LP relaxation's work fits what ``budget`` has left (its own limit
+        is the enumeration's: at most ``FEWEST_LIMIT`` groups)."""
+        if self.matrix.nnz / HIGHS_LP_NONZEROS > budget.left():
             budget.skipped_budget += 1
             return False
         return True
@@ -453,7 +457,7 @@ class _Model:
         constraints = [LinearConstraint(sub, lower, np.ones(len(lower)))]
         if count is not None:
             constraints.append(LinearConstraint(count[0][keep][None, :], 0.0, float(count[1])))
-        nodes = max(1, int(budget.cap(units) * HIGHS_NODES))
+        nodes = max(1, int(min(units * STEP_NODES, budget.left() * HIGHS_NODES)))
         result = milp(
             costs[keep],
             constraints=constraints,
