@@ -260,7 +260,8 @@ def _fewest_exceptions(
     model = _Model.build(nodes, groups, w)
     if model is None or not model.affordable(budget):
         return ExactOutcome(None, infeasible=True, stuck=stuck)
-    outside = np.array([not bounds.holds(int(w[list(g)].sum())) for g in groups], dtype=float)
+    totals = np.rint(model.matrix.T @ w[np.sort(nodes)])  # households of each group
+    outside = ((totals < bounds.lo) | (totals > bounds.hi)).astype(float)
     lp = model.relax(np.arange(len(groups)), outside, budget)
     if lp is None:
         return ExactOutcome(None, infeasible=True, stuck=stuck)
