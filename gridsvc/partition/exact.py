@@ -8,9 +8,12 @@ borders inside a building or compound count extra, so cuts avoid them). A region
 admit no such cover is proved infeasible under the never-split-a-unit rule.
 
 An infeasible region still gets an exact plan: the closest one, with the fewest grids outside
-the bounds. Groups of up to ``hi + lo / 2`` households (:func:`exception_cap`) join the cover,
-each one outside the bounds weighing more than any perimeter, so the optimum has the fewest
-exceptions any plan of such groups can have (a proof of its own), then the least perimeter.
+the bounds. Groups of up to ``hi + lo / 2`` households (:func:`exception_cap`) join the cover;
+the LP relaxation of "fewest groups outside the bounds" bounds their number from below and its
+reduced costs leave only the groups a plan with that many can use, over which the least
+perimeter plan is found (:func:`_fewest_exceptions`): the count is proved the fewest any plan of
+such groups can have. Every MIP runs over the groups an LP relaxation's reduced costs leave
+(:func:`_least_cost`), with a check that proves the dropped ones could not do better.
 Without it the heuristic's plan was kept whole and every grid it missed was flagged as proved,
 although the proof (one stuck unit, say) accounted for one of them.
 
