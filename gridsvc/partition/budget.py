@@ -2,22 +2,32 @@
 
 The budget counts work, never time, so a plan depends only on its input: the same community
 partitioned on a fast idle machine or a slow loaded one gets the same codes and geometry.
-**One unit** is one second of CP-SAT's deterministic time — OR-Tools' own count of the work a
-search did, calibrated to about one second of one core, the same on any machine. The other
-optional steps are charged in the same unit by counting their work:
+**One unit** is about one CPU second of this machine's cores, counted as work, not time: the
+optional steps are charged by counting their work, with constants measured against CPU seconds
+(on 8 communities of the 1M city a budget of one unit per community cost 2.2 CPU s per unit
+spent with the constants before; each kind of step was then rescaled by its own ratio):
 
-- HiGHS set partitioning: ``HIGHS_NONZEROS`` nonzeros of its matrix cost one unit (the LP work
-  at the root) and ``HIGHS_NODES`` branch-and-bound nodes cost one unit; a call may explore only
-  the nodes the budget has left (``mip_max_nodes``);
-- CP-SAT (re-splits, lumpiness proofs): its deterministic time (``max_deterministic_time``,
-  one worker and a fixed seed, so its search is repeatable) plus ``CP_SAT_TERMS`` variables and
-  constraints of the model per unit (building the model in Python costs more than most solves);
+- HiGHS set partitioning: ``HIGHS_LP_NONZEROS`` nonzeros of the matrix of its LP relaxation
+  (over every candidate group) cost one unit, ``HIGHS_NONZEROS`` nonzeros of the MIP over the
+  groups that relaxation leaves (its root: cuts, heuristics) one unit, and ``HIGHS_NODES``
+  branch-and-bound nodes one unit; a call may explore only the nodes the budget has left
+  (``mip_max_nodes``), and at most ``STEP_NODES`` per unit of its own limit;
+- CP-SAT (re-splits, lumpiness proofs): ``CP_SAT_SECONDS`` seconds of its deterministic time
+  (OR-Tools' own count of the work a search did; ``max_deterministic_time``, one worker and a
+  fixed seed, so its search is repeatable) plus ``CP_SAT_TERMS`` variables and constraints of
+  the model per unit (building the model in Python costs more than most solves); a call's own
+  limit is counted in deterministic seconds, as before the rescale, so unlimited runs search
+  as far as they did;
 - a ReCom re-split by bisection: ``RESPLIT_ATOMS`` atoms re-split cost one unit.
 
-On this 2-core machine one unit takes roughly one CPU second. Bisection, boundary moves and the
+Measured (``bench/partition_city.py --pick 0,35,70,105,140,175,210,245 --jobs 1``, budget 0
+against budget 1): see bench/README. Bisection, boundary moves and the
 micro-grids always run; the exact methods and the ReCom repair run only while the budget lasts.
 ``Budget(None)`` never runs out (the default: fixtures and the API get the full proofs; each call
-still has its own work limit); a city run passes about one unit per community.
+still has its own work limit); a city run passes about one unit per community. The report keeps
+the two kinds of skipped step apart: ``skipped_budget`` (the budget was spent) and
+``skipped_too_big`` (a step past its own work limit or candidate-group limit, which happens
+under an unlimited budget too).
 
 Every solver call also gets a generous wall-clock cap (``WALL_CAP_SECONDS``) as a last resort
 against a machine so starved that a call would hang. A call stopped by it is counted in
@@ -34,18 +44,25 @@ if TYPE_CHECKING:
     from ortools.sat.python import cp_model
 
 __all__ = [
+    "CP_SAT_SECONDS",
     "CP_SAT_TERMS",
+    "HIGHS_LP_NONZEROS",
     "HIGHS_NODES",
     "HIGHS_NONZEROS",
     "RESPLIT_ATOMS",
+    "STEP_NODES",
     "WALL_CAP_SECONDS",
     "Budget",
 ]
 
-HIGHS_NONZEROS = 15_000  # matrix nonzeros of a set-partitioning model per unit (root LP)
-HIGHS_NODES = 100  # HiGHS branch-and-bound nodes per unit
-RESPLIT_ATOMS = 2_000  # atoms re-split by bisection (ReCom) per unit
-CP_SAT_TERMS = 50_000  # variables + constraints of CP-SAT models built per unit
+# measured CPU per charged unit before rescaling: HiGHS 2.6, CP-SAT 2.0, ReCom 1.3
+HIGHS_NONZEROS = 6_000  # matrix nonzeros of a set-partitioning MIP per unit (its root)
+HIGHS_LP_NONZEROS = 200_000  # matrix nonzeros of a set-partitioning LP relaxation per unit
+HIGHS_NODES = 40  # HiGHS branch-and-bound nodes per unit
+STEP_NODES = 100  # nodes per unit of a step's own limit (its ``units``; unchanged by the rescale)
+RESPLIT_ATOMS = 1_500  # atoms re-split by bisection (ReCom) per unit
+CP_SAT_SECONDS = 0.5  # CP-SAT deterministic seconds per unit
+CP_SAT_TERMS = 25_000  # variables + constraints of CP-SAT models built per unit
 WALL_CAP_SECONDS = 120.0  # last-resort wall-clock cap of one solver call
 
 
@@ -55,7 +72,8 @@ class Budget:
 
     units: float | None = None
     spent: float = 0.0
-    skipped: int = 0  # optional steps skipped because the budget was spent
+    skipped_budget: int = 0  # optional steps skipped because the budget was spent
+    skipped_too_big: int = 0  # steps skipped because they exceed their own per-step work limit
     wall_capped: int = 0  # solver calls stopped by the wall-clock cap (not reproducible)
 
     def left(self) -> float:
@@ -68,8 +86,12 @@ class Budget:
         """Return True if optional search may still run; count the step as skipped if not."""
         if self.left() > 0.0:
             return True
-        self.skipped += 1
+        self.skipped_budget += 1
         return False
+
+    def too_big(self) -> None:
+        """Count a step skipped because it exceeds its own work limit (not the budget's)."""
+        self.skipped_too_big += 1
 
     def cap(self, units: float) -> float:
         """Return ``units`` cut to what is left of the budget."""
@@ -84,7 +106,9 @@ class Budget:
         from ortools.sat.python import cp_model
 
         solver = cp_model.CpSolver()
-        solver.parameters.max_deterministic_time = self.cap(units)
+        # a step's own limit ``units`` stays in deterministic seconds (as calibrated before);
+        # what the budget has left is in units, CP_SAT_SECONDS deterministic seconds each
+        solver.parameters.max_deterministic_time = min(units, self.left() * CP_SAT_SECONDS)
         solver.parameters.max_time_in_seconds = WALL_CAP_SECONDS
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = 0
@@ -97,7 +121,7 @@ class Budget:
         from ortools.sat.python import cp_model
 
         terms = len(model.proto.variables) + len(model.proto.constraints)
-        self.charge(solver.deterministic_time + terms / CP_SAT_TERMS)
+        self.charge(solver.deterministic_time / CP_SAT_SECONDS + terms / CP_SAT_TERMS)
         finished = status in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
         if not finished and solver.wall_time >= WALL_CAP_SECONDS:
             self.wall_capped += 1
@@ -107,6 +131,7 @@ class Budget:
         return {
             "units": self.units,
             "spent_units": round(self.spent, 3),
-            "skipped_steps": self.skipped,
+            "skipped_budget": self.skipped_budget,
+            "skipped_too_big": self.skipped_too_big,
             "wall_capped_calls": self.wall_capped,
         }

@@ -8,9 +8,12 @@ borders inside a building or compound count extra, so cuts avoid them). A region
 admit no such cover is proved infeasible under the never-split-a-unit rule.
 
 An infeasible region still gets an exact plan: the closest one, with the fewest grids outside
-the bounds. Groups of up to ``hi + lo / 2`` households (:func:`exception_cap`) join the cover,
-each one outside the bounds weighing more than any perimeter, so the optimum has the fewest
-exceptions any plan of such groups can have (a proof of its own), then the least perimeter.
+the bounds. Groups of up to ``hi + lo / 2`` households (:func:`exception_cap`) join the cover;
+the LP relaxation of "fewest groups outside the bounds" bounds their number from below and its
+reduced costs leave only the groups a plan with that many can use, over which the least
+perimeter plan is found (:func:`_fewest_exceptions`): the count is proved the fewest any plan of
+such groups can have. Every MIP runs over the groups an LP relaxation's reduced costs leave
+(:func:`_least_cost`), with a check that proves the dropped ones could not do better.
 Without it the heuristic's plan was kept whole and every grid it missed was flagged as proved,
 although the proof (one stuck unit, say) accounted for one of them.
 
@@ -25,9 +28,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_array
 
 from .atoms import Bounds
-from .budget import HIGHS_NODES, HIGHS_NONZEROS, WALL_CAP_SECONDS, Budget
+from .budget import (
+    HIGHS_LP_NONZEROS,
+    HIGHS_NODES,
+    HIGHS_NONZEROS,
+    STEP_NODES,
+    WALL_CAP_SECONDS,
+    Budget,
+)
 
 __all__ = [
     "ExactOutcome",
@@ -39,6 +50,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
+FEWEST_LIMIT = 200_000  # the same for the fewest-exceptions cover (its LP prunes most of them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +166,23 @@ def stuck_atoms(
 
 def _group_costs(
     groups: list[tuple[int, ...]], perimeter: np.ndarray, nbrs: list[dict[int, float]]
-) -> list[int]:
+) -> np.ndarray:
     """Perimeter in decimetres; inner borders weigh their cut cost, so buildings stay whole."""
-    costs = []
-    for g in groups:
-        members = set(g)
-        inner = sum(c for x in g for y, c in nbrs[x].items() if y in members)  # each edge twice
-        costs.append(round(10 * (float(perimeter[list(g)].sum()) - inner)))
-    return costs
+    n = len(perimeter)
+    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+    members = np.fromiter((x for g in groups for x in g), dtype=np.int64, count=int(sizes.sum()))
+    incidence = csr_array(
+        (np.ones(len(members)), (np.repeat(np.arange(len(groups)), sizes), members)),
+        shape=(len(groups), n),
+    )
+    atoms = sorted(set(members.tolist()))
+    pairs = [(x, y, c) for x in atoms for y, c in nbrs[x].items()]
+    border = csr_array(
+        ([c for _, _, c in pairs], ([x for x, _, _ in pairs], [y for _, y, _ in pairs])),
+        shape=(n, n),
+    )
+    inner = np.asarray((incidence @ border).multiply(incidence).sum(axis=1)).ravel()
+    return np.rint(10 * (incidence @ perimeter - inner))
 
 
 def exception_cap(bounds: Bounds) -> int:
@@ -200,6 +221,7 @@ def exact_partition(
     else:
         groups = enumerate_groups(nodes, w, nbrs, bounds, limit=limit)
         if groups is None:
+            budget.too_big()
             log.debug("exact: more than %d groups over %d atoms; skipped", limit, len(nodes))
             return ExactOutcome(None)
         picked, _ = _cover(nodes, groups, w, perimeter, nbrs, budget, units)
@@ -222,28 +244,64 @@ def _fewest_exceptions(
     units: float,
     limit: int,
 ) -> ExactOutcome:
-    """Cover an infeasible region with the fewest groups outside ``bounds`` (see the module)."""
+    """Cover an infeasible region with the fewest groups outside ``bounds`` (see the module).
+
+    Two steps. The LP relaxation of "fewest groups outside the bounds" gives a lower bound L on
+    their number; a plan with ``t`` of them can only use groups whose reduced cost is at most
+    ``t - L`` (any plan costs at least L plus the reduced cost of each group it uses), a small
+    share of the groups. The least-perimeter plan over those groups with at most ``t``
+    exceptions is then found for ``t = ceil(L)``, ``ceil(L) + 1``, …: the first ``t`` that has
+    one is the fewest possible.
+    """
     cap = exception_cap(bounds)
-    groups = enumerate_groups(nodes, w, nbrs, Bounds(1, cap), limit=limit)
+    groups = enumerate_groups(nodes, w, nbrs, Bounds(1, cap), limit=FEWEST_LIMIT)
     if groups is None:
-        log.debug("exact: more than %d groups up to %d households; skipped", limit, cap)
+        budget.too_big()
+        log.debug("exact: more than %d groups up to %d households; skipped", FEWEST_LIMIT, cap)
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     groups += [(int(x),) for x in nodes if w[x] > cap]  # too big for any grid: one of its own
-    outside = np.array([not bounds.holds(int(w[list(g)].sum())) for g in groups])
-    # a cover's perimeter costs differ by less than 220 × the total perimeter in decimetres
-    penalty = 1.0 + 220.0 * float(perimeter[nodes].sum())
-    picked, optimal = _cover(nodes, groups, w, perimeter, nbrs, budget, units, outside * penalty)
-    if picked is None or isinstance(picked, str):
+    model = _Model.build(nodes, groups, w)
+    if model is None or not model.affordable(budget):
         return ExactOutcome(None, infeasible=True, stuck=stuck)
-    log.debug(
-        "exact: %d groups up to %d households → %d grids, %d outside the bounds (fewest: %s)",
-        len(groups),
-        cap,
-        len(picked),
-        sum(not bounds.holds(int(w[p].sum())) for p in picked),
-        optimal,
-    )
-    return ExactOutcome(picked, infeasible=True, stuck=stuck, fewest_up_to=cap if optimal else None)
+    totals = np.rint(model.matrix.T @ w[np.sort(nodes)])  # households of each group
+    outside = ((totals < bounds.lo) | (totals > bounds.hi)).astype(float)
+    lp = model.relax(np.arange(len(groups)), outside, budget)
+    if lp is None:
+        return ExactOutcome(None, infeasible=True, stuck=stuck)
+    bound, reduced = lp
+    costs = _group_costs(groups, perimeter, nbrs)
+    for t in range(int(np.ceil(bound - 1e-6)), len(groups) + 1):
+        keep = np.flatnonzero(reduced <= t - bound + 1e-6)
+        picked, _ = _least_cost(model, keep, costs, budget, units, count=(outside, t))
+        if picked is None:
+            return ExactOutcome(None, infeasible=True, stuck=stuck)
+        if isinstance(picked, list):
+            parts = _parts(picked, groups, nodes, nbrs)
+            log.debug(
+                "exact: %d of %d groups up to %d households → %d grids, %d outside the bounds",
+                len(keep),
+                len(groups),
+                cap,
+                len(parts),
+                t,
+            )
+            # the count is proved the fewest even when the perimeter is not proved least
+            return ExactOutcome(parts, infeasible=True, stuck=stuck, fewest_up_to=cap)
+        if len(keep) == len(groups):
+            break
+    return ExactOutcome(None, infeasible=True, stuck=stuck)
+
+
+def _parts(
+    picked: list[int],
+    groups: list[tuple[int, ...]],
+    nodes: np.ndarray,
+    nbrs: list[dict[int, float]],
+) -> list[np.ndarray]:
+    """Return the picked groups as parts, empty atoms attached."""
+    chosen = [set(groups[i]) for i in picked]
+    _attach_zeros(chosen, nodes, nbrs)
+    return [np.array(sorted(s)) for s in chosen]
 
 
 def _cover(
@@ -254,78 +312,172 @@ def _cover(
     nbrs: list[dict[int, float]],
     budget: Budget,
     units: float,
-    extra: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray] | str | None, bool]:
-    """Pick ``groups`` covering ``nodes`` at least cost (perimeter plus ``extra`` per group).
+    """Pick ``groups`` covering ``nodes`` at least perimeter.
 
     Returns the parts (empty atoms attached) or "infeasible" or None (work limit), and whether
     the parts are proved optimal.
     """
-    covering: dict[int, list[int]] = {int(x): [] for x in nodes}
-    for i, g in enumerate(groups):
-        for x in g:
-            covering[x].append(i)
-    if any(not covering[int(x)] for x in nodes if w[x] > 0):
+    model = _Model.build(nodes, groups, w)
+    if model is None:
         return "infeasible", True  # an inhabited atom no group holds
-    if sum(map(len, groups)) / HIGHS_NONZEROS > budget.cap(units):  # root LP would overspend
-        budget.skipped += 1  # (checked before the groups are costed, which is not charged)
+    if not model.affordable(budget):  # checked before the groups are costed
         return None, False
-    costs = np.asarray(_group_costs(groups, perimeter, nbrs), dtype=float)
-    if extra is not None:
-        costs = costs + extra
-    picked, optimal = _solve_cover(groups, covering, w, costs, budget, units)
-    if picked is None or isinstance(picked, str):
-        return picked, optimal
-    chosen = [set(groups[i]) for i in picked]
-    _attach_zeros(chosen, nodes, nbrs)
-    return [np.array(sorted(s)) for s in chosen], optimal
+    costs = _group_costs(groups, perimeter, nbrs)
+    picked, optimal = _least_cost(model, np.arange(len(groups)), costs, budget, units)
+    if isinstance(picked, list):
+        return _parts(picked, groups, nodes, nbrs), optimal
+    return picked, optimal
 
 
-def _solve_cover(
-    groups: list[tuple[int, ...]],
-    covering: dict[int, list[int]],
-    w: np.ndarray,
+def _least_cost(
+    model: _Model,
+    cols: np.ndarray,
     costs: np.ndarray,
     budget: Budget,
     units: float,
+    count: tuple[np.ndarray, int] | None = None,
 ) -> tuple[list[int] | str | None, bool]:
-    """Pick groups covering each inhabited atom once (empty ones at most once) at least cost.
+    """Pick groups among ``cols`` covering the atoms at least cost (at most ``count[1]`` of the
+    groups marked in ``count[0]`` when given).
 
-    A set-partitioning MIP solved by HiGHS (scipy.optimize.milp): its LP relaxation is nearly
-    integral here, so it proves infeasibility or optimality in well under a second where CP-SAT
-    struggles to find any cover. The search explores at most the branch-and-bound nodes that
-    ``units`` (cut to what ``budget`` has left) pay for, so it stops at the same point on any
-    machine. Returns the picked indices, "infeasible", or None when the work limit ran out, and
-    whether the pick is proved optimal.
+    The LP relaxation gives a lower bound L and each group's reduced cost r: a plan using a
+    group costs at least L + r. The MIP runs over the groups with r within a gap g of L; if its
+    optimum costs at most L + g no plan using a dropped group is cheaper, so it is optimal;
+    otherwise g widens to the optimum found and the MIP runs again (nearly integral LPs make g
+    small and the MIP a few hundred groups where all of them held thousands). Returns the
+    picked groups, "infeasible" or None (work limit), and whether proved optimal.
     """
-    from scipy.optimize import Bounds as VarBounds
-    from scipy.optimize import LinearConstraint, milp
-    from scipy.sparse import csr_array
-
-    rows, cols, lower, upper = [], [], [], []
-    for r, (x, options) in enumerate(sorted(covering.items())):
-        rows += [r] * len(options)
-        cols += options
-        lower.append(1.0 if w[x] > 0 else 0.0)
-        upper.append(1.0)
-    matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(covering), len(groups)))
-    nodes = max(1, int(budget.cap(units) * HIGHS_NODES))
-    result = milp(
-        costs,
-        constraints=LinearConstraint(matrix, np.array(lower), np.array(upper)),
-        integrality=np.ones(len(groups)),
-        bounds=VarBounds(0, 1),
-        options={"node_limit": nodes, "time_limit": WALL_CAP_SECONDS, "presolve": True},
-    )
-    budget.charge(len(rows) / HIGHS_NONZEROS + (result.mip_node_count or 0) / HIGHS_NODES)
-    if result.status == 1 and "Time limit" in result.message:
-        budget.wall_capped += 1
-    log.debug("exact: %d groups, HiGHS status %s: %s", len(groups), result.status, result.message)
-    if result.status == 2:
+    lp = model.relax(cols, costs, budget, count)
+    if lp is None:
         return "infeasible", True
-    if result.x is None:
-        return None, False
-    return [int(i) for i in np.flatnonzero(result.x > 0.5)], result.status == 0
+    bound, reduced = lp
+    gap = max(1.0, 1e-3 * abs(bound))
+    while True:
+        keep = cols[reduced <= gap + 1e-6]
+        solved = model.restricted(keep, costs, budget, units, count)
+        if solved is None:
+            return None, False
+        picked, optimal = solved
+        if isinstance(picked, list):
+            value = float(costs[picked].sum())
+            if not optimal or value - bound <= gap + 1e-6 or len(keep) == len(cols):
+                return picked, optimal
+            gap = value - bound
+        elif len(keep) == len(cols):
+            return "infeasible", True
+        else:
+            gap *= 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    """Set-partitioning rows: each inhabited atom in exactly one group, each empty one in at
+    most one; columns: the groups (a 0/1 matrix)."""
+
+    matrix: csr_array
+    inhabited: np.ndarray
+
+    @classmethod
+    def build(
+        cls, nodes: np.ndarray, groups: list[tuple[int, ...]], w: np.ndarray
+    ) -> _Model | None:
+        """Return the model, or None when an inhabited atom lies in no group (infeasible)."""
+        row = {x: r for r, x in enumerate(sorted(int(x) for x in nodes))}
+        sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+        rows = np.fromiter((row[x] for g in groups for x in g), dtype=np.int64, count=sizes.sum())
+        cols = np.repeat(np.arange(len(groups)), sizes)
+        matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(row), len(groups)))
+        inhabited = np.array([w[x] > 0 for x in sorted(row)], dtype=bool)
+        covered = np.bincount(rows, minlength=len(row)) > 0
+        if (inhabited & ~covered).any():
+            return None
+        return cls(matrix, inhabited)
+
+    def affordable(self, budget: Budget) -> bool:
+        """Return True if the LP relaxation's work fits what ``budget`` has left (its own limit
+        is the enumeration's: at most ``FEWEST_LIMIT`` groups)."""
+        if self.matrix.nnz / HIGHS_LP_NONZEROS > budget.left():
+            budget.skipped_budget += 1
+            return False
+        return True
+
+    def relax(
+        self,
+        cols: np.ndarray,
+        costs: np.ndarray,
+        budget: Budget,
+        count: tuple[np.ndarray, int] | None = None,
+    ) -> tuple[float, np.ndarray] | None:
+        """Solve the LP relaxation over the groups ``cols``; return its value and each group's
+        reduced cost, or None when even the relaxation is infeasible (a proof that no cover
+        exists)."""
+        from scipy.optimize import linprog
+        from scipy.sparse import vstack
+
+        sub = self.matrix[:, cols]
+        eq, ub = sub[self.inhabited], sub[~self.inhabited]
+        rhs = np.ones(ub.shape[0])
+        if count is not None:
+            ub = vstack([ub, csr_array(count[0][cols][None, :])]).tocsr()
+            rhs = np.append(rhs, float(count[1]))
+        has_ub = ub.shape[0] > 0
+        result = linprog(
+            costs[cols],
+            A_eq=eq,
+            b_eq=np.ones(eq.shape[0]),
+            A_ub=ub if has_ub else None,
+            b_ub=rhs if has_ub else None,
+            bounds=(0, None),
+            method="highs",
+            options={"time_limit": WALL_CAP_SECONDS},
+        )
+        budget.charge(sub.nnz / HIGHS_LP_NONZEROS)
+        if result.status == 2:
+            return None
+        if result.status != 0:
+            raise RuntimeError(f"exact: LP relaxation failed: {result.message}")
+        dual = eq.T @ result.eqlin.marginals
+        if has_ub:
+            dual = dual + ub.T @ result.ineqlin.marginals
+        return float(result.fun), costs[cols] - dual
+
+    def restricted(
+        self,
+        keep: np.ndarray,
+        costs: np.ndarray,
+        budget: Budget,
+        units: float,
+        count: tuple[np.ndarray, int] | None = None,
+    ) -> tuple[list[int] | str, bool] | None:
+        """Solve the MIP over the groups ``keep`` (with at most ``count[1]`` groups of
+        ``count[0]`` when given); return the picked groups or "infeasible", and whether proved
+        optimal; None when the work limit ran out before any cover was found."""
+        from scipy.optimize import Bounds as VarBounds
+        from scipy.optimize import LinearConstraint, milp
+
+        sub = self.matrix[:, keep]
+        lower = self.inhabited.astype(float)
+        constraints = [LinearConstraint(sub, lower, np.ones(len(lower)))]
+        if count is not None:
+            constraints.append(LinearConstraint(count[0][keep][None, :], 0.0, float(count[1])))
+        nodes = max(1, int(min(units * STEP_NODES, budget.left() * HIGHS_NODES)))
+        result = milp(
+            costs[keep],
+            constraints=constraints,
+            integrality=np.ones(len(keep)),
+            bounds=VarBounds(0, 1),
+            options={"node_limit": nodes, "time_limit": WALL_CAP_SECONDS, "presolve": False},
+        )
+        budget.charge(sub.nnz / HIGHS_NONZEROS + (result.mip_node_count or 0) / HIGHS_NODES)
+        if result.status == 1 and "Time limit" in result.message:
+            budget.wall_capped += 1
+        log.debug("exact: %d of %d groups, HiGHS %s", len(keep), len(costs), result.message)
+        if result.status == 2:
+            return "infeasible", True
+        if result.x is None:
+            return None
+        return [int(keep[i]) for i in np.flatnonzero(result.x > 0.5)], result.status == 0
 
 
 def _attach_zeros(chosen: list[set[int]], nodes: np.ndarray, nbrs: list[dict[int, float]]) -> None:

@@ -72,7 +72,7 @@ def test_budgeted_merge_is_repeatable(budgeted: MergeResult) -> None:
     """The budget counts work, not time: a second run draws the same unified grids."""
     spent = budgeted.report["unified"]["partition_budget"]
     assert spent["units"] == BUDGET and spent["spent_units"] <= BUDGET + 0.1
-    assert spent["skipped_steps"] > 0  # the budget ran out: it is what bounded the search
+    assert spent["skipped_budget"] > 0  # the budget ran out: it is what bounded the search
     assert budgeted.report["unified"]["reproducible"] is True
     again = _fixture("urban", BUDGET)
     assert again.unified["code"].tolist() == budgeted.unified["code"].tolist()

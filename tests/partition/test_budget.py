@@ -30,7 +30,7 @@ def test_budget_none_never_runs_out_and_zero_is_spent_at_once() -> None:
     assert endless.allows() and endless.left() == float("inf") and endless.cap(2.0) == 2.0
     spent = Budget(0.0)
     assert not spent.allows() and not spent.allows()
-    assert spent.skipped == 2
+    assert spent.skipped_budget == 2 and spent.skipped_too_big == 0
     assert spent.cap(2.0) == 0.0
 
 
@@ -47,7 +47,7 @@ def test_unlimited_budget_proves_the_lumpy_miss() -> None:
     assert "cannot be grouped" in reasons
     assert "not proved" not in reasons
     assert check_partition(community, households, result, LEVELS) == []
-    assert result.report["totals"]["budget"]["skipped_steps"] == 0
+    assert result.report["totals"]["budget"]["skipped_budget"] == 0
     assert result.report["totals"]["reproducible"] is True
 
 
@@ -56,7 +56,8 @@ def test_spent_budget_keeps_a_valid_plan_and_admits_the_miss_is_unproved() -> No
     result = partition(community, households, buildings=buildings, budget=0.0)
     notes = result.report["totals"]["infeasible_regions"]
     assert notes and all("infeasibility is not proved" in n["reason"] for n in notes)
-    assert result.report["totals"]["budget"]["skipped_steps"] > 0
+    assert result.report["totals"]["budget"]["skipped_budget"] > 0
+    assert result.report["totals"]["budget"]["skipped_too_big"] == 0
     problems = check_partition(community, households, result, LEVELS)
     # only the bounds are missed, and every miss is a flagged grid
     assert problems and all(p.endswith("outside 30–50") for p in problems)

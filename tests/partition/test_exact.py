@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition import Bounds
-from gridsvc.partition.budget import HIGHS_NONZEROS, Budget
+from gridsvc.partition.budget import HIGHS_LP_NONZEROS, Budget
 from gridsvc.partition.exact import enumerate_groups, exact_partition, exception_cap, stuck_atoms
 
 
@@ -110,12 +110,26 @@ def test_a_cover_the_budget_cannot_pay_for_is_skipped_before_costing() -> None:
     nodes, perimeter = np.arange(10), np.ones(10)
     groups = enumerate_groups(nodes, w, nbrs, Bounds(30, 50)) or []
     assert sum(map(len, groups)) == 82
-    poor = Budget(81 / HIGHS_NONZEROS)  # one nonzero short of the root LP
+    poor = Budget(81 / HIGHS_LP_NONZEROS)  # one nonzero short of the LP relaxation
     outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=poor)
     assert outcome.parts is None and not outcome.infeasible
-    assert (poor.spent, poor.skipped) == (0.0, 1)
+    assert (poor.spent, poor.skipped_budget, poor.skipped_too_big) == (0.0, 1, 0)
     rich = Budget(1.0)
     outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=rich)
     assert outcome.parts is not None
     assert sorted(int(w[p].sum()) for p in outcome.parts) in ([50, 50], [30, 30, 40])
-    assert rich.spent > 0 and rich.skipped == 0
+    assert rich.spent > 0 and rich.skipped_budget == rich.skipped_too_big == 0
+
+
+def test_a_cover_past_its_own_work_limit_is_skipped_as_too_big() -> None:
+    """Too big for the step's own limit is not the budget running out: reported apart.
+
+    An unlimited budget never runs out, but a region with more connected groups than the
+    enumeration's limit is still skipped (the heuristic's plan stands).
+    """
+    w, nbrs = _path([1] * 40)  # more connected groups than the enumeration's limit
+    endless = Budget(None)
+    outcome = exact_partition(
+        np.arange(40), w, nbrs, np.ones(40), Bounds(30, 50), budget=endless, limit=10
+    )
+    assert outcome.parts is None and (endless.skipped_too_big, endless.skipped_budget) == (1, 0)

@@ -84,6 +84,41 @@ def test_urban_misses_only_where_an_exact_model_proves_it_must() -> None:
     assert all("review these grids by hand" not in r["action"] for r in proved)
 
 
+def test_urban_keeps_the_fewest_exceptions_an_exact_model_allows() -> None:
+    """Urban's two lumpy regions hold 72,521 and 91,219 connected groups of up to 65 households.
+
+    Before, past 30,000 groups the fewest-exceptions cover was skipped and the heuristic's 5 + 5
+    misses stayed. Now the LP relaxation of "fewest grids outside the bounds" proves at least
+    3.5, so 4, in each, and its reduced costs leave the few thousand groups a 4-exception plan
+    can use: 4 + 4 exceptions, each region's count proved the fewest (60 grids, 52 in 30–50).
+    """
+    community, households = _community("urban")[:2]
+    result = _partitioned("urban")
+    problems = check_partition(community, households, result, LEVELS)
+    assert problems == []  # exceptions flagged as proved are not violations
+    outside = result.grids[~result.grids["households"].between(30, 50)]
+    assert len(result.grids) == 60 and len(outside) == 8
+    assert result.report["totals"]["share_within_bounds"] == pytest.approx(52 / 60, abs=1e-3)
+    assert all("exception" in flags for flags in outside["flags"])
+    proved = [
+        r for r in result.report["totals"]["infeasible_regions"]
+        if "proved by an exact model over every connected group" in r["reason"]
+    ]  # fmt: skip
+    assert len(proved) == 2
+    for region in proved:
+        assert region["action"].startswith("kept 4 grids outside the bounds (")
+        assert (
+            "the fewest of any plan whose grids hold at most 65 households (proved"
+            in (region["action"])
+        )
+    assert (
+        "the unit of 26 households at (111.00323, 35.04365) touches no units"
+        in (proved[0]["reason"])
+    )
+    budget = result.report["totals"]["budget"]
+    assert budget["skipped_too_big"] == budget["skipped_budget"] == 0
+
+
 def test_yudu_matches_its_published_totals() -> None:
     households = _community("yudu")[1]
     result = _partitioned("yudu")
