@@ -151,7 +151,7 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     xy, owner = xy[np.sort(first)], owner[np.sort(first)]  # a unit's flats share one point
     spread = _spread(xy)
     voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
-    raw = shapely.get_parts(voronoi)
+    raw = polygonal(shapely.get_parts(voronoi))  # a cell may come with a zero-length line
     raw[shapely.get_type_id(raw) != 3] = shapely.Polygon()  # sites GEOS merged: no cell
     order = np.argsort(owner, kind="stable")
     sites = np.asarray(shapely.multipoints(spread[order], indices=owner[order]), dtype=object)
@@ -177,7 +177,7 @@ def snap_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
     crowded = _crowded(cells)
     out[~crowded] = clip_cells(cells[~crowded], block, clear=True)
     if crowded.any():
-        out[crowded] = _snap_together(cells, crowded, block)
+        out[crowded] = _snap_together(cells, crowded, out[~crowded], block)
     return out
 
 
@@ -212,41 +212,41 @@ def _crowded(cells: np.ndarray) -> np.ndarray:
     return out
 
 
-def _snap_together(cells: np.ndarray, crowded: np.ndarray, block: BaseGeometry) -> np.ndarray:
+def _snap_together(
+    cells: np.ndarray, crowded: np.ndarray, others: np.ndarray, block: BaseGeometry
+) -> np.ndarray:
     """Return the ``crowded`` of ``cells`` (convex polygons of one diagram) clipped to ``block``
     and snapped to the grid as one line work, so their shared edges bend alike.
 
-    Each face of the line work goes to the cell its inner point lies in (faces of the other
-    cells are dropped); snapping moves no edge more than a grid step, so the few faces whose
-    point lies closer than that to an edge go to the crowded cell holding most of them. A cell
-    whose edges all collapse comes back empty.
+    ``others`` are the other cells, snapped one by one; no vertex bends their edges, so the
+    line work meets them edge for edge and its faces inside them are dropped. Every other face
+    goes to the crowded cell its inner point lies in; snapping moves no edge more than a grid
+    step, so a face whose point lies closer than that to an edge goes to the crowded cell
+    holding most of it. A cell whose edges all collapse comes back empty.
     """
-    lines = np.concatenate([shapely.boundary(cells[crowded]), [shapely.boundary(block)]])
+    mine = cells[crowded]
+    lines = np.concatenate([shapely.boundary(mine), [shapely.boundary(block)]])
     noded = shapely.union_all(lines, grid_size=GRID_SIZE)
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     points = shapely.point_on_surface(faces)
     inside = shapely.covered_by(points, block)
+    inside[shapely.STRtree(others).query(points, predicate="intersects")[0]] = False
     faces, points = faces[inside], points[inside]
-    face, cell = shapely.STRtree(cells).query(points, predicate="intersects")
+    tree = shapely.STRtree(mine)
+    face, cell = tree.query(points, predicate="intersects")
     owner = np.full(len(faces), -1)
     owner[face[::-1]] = cell[::-1]  # first hit
     clear = owner >= 0
-    clear[clear] = (
-        shapely.distance(points[clear], shapely.boundary(cells[owner[clear]])) > GRID_SIZE
-    )
-    ours = np.flatnonzero(crowded)
-    tree = shapely.STRtree(cells[ours])
-    for f in np.flatnonzero(~clear).tolist():  # next to an edge: by area
-        options = ours[tree.query(faces[f], predicate="intersects")]
-        share = shapely.area(shapely.intersection(cells[options], faces[f]))
-        best = int(np.argmax(share)) if len(share) else -1
-        owner[f] = options[best] if best >= 0 and share[best] > 0.5 * faces[f].area else -1
-    out = np.array([shapely.Polygon()] * len(cells), dtype=object)
-    mine = (owner >= 0) & crowded[np.maximum(owner, 0)]
-    for c in np.unique(owner[mine]).tolist():
-        parts = faces[mine & (owner == c)]
-        out[c] = parts[0] if len(parts) == 1 else shapely.union_all(parts, grid_size=GRID_SIZE)
-    return out[crowded]
+    clear[clear] = shapely.distance(points[clear], shapely.boundary(mine[owner[clear]])) > GRID_SIZE
+    for f in np.flatnonzero(~clear).tolist():  # next to an edge: the cell holding most of it
+        options = tree.query(faces[f], predicate="intersects")
+        share = shapely.area(shapely.intersection(mine[options], faces[f]))
+        owner[f] = options[np.argmax(share)] if len(options) else tree.query_nearest(faces[f])[0]
+    out = np.array([shapely.Polygon()] * len(mine), dtype=object)
+    for c in np.unique(owner).tolist():
+        parts = faces[owner == c]
+        out[c] = parts[0] if len(parts) == 1 else shapely.coverage_union_all(parts)
+    return out
 
 
 def clip_cells(cells: np.ndarray, block: BaseGeometry, *, clear: bool = False) -> np.ndarray:
