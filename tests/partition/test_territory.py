@@ -29,19 +29,16 @@ def _raw_cells(block: shapely.Polygon, xy: np.ndarray) -> np.ndarray:
     return np.asarray(shapely.get_parts(diagram), dtype=object)
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    st.integers(0, 10_000),
-    st.integers(3, 300),
-    st.sampled_from(range(len(BLOCKS))),
-    st.floats(0.001, 1.0),
-    st.sampled_from([0.0, 503_000.0, -4_000.0]),
-)
-def test_clipped_cells_equal_the_overlay_coordinate_for_coordinate(
-    seed: int, n: int, which: int, spread: float, offset: float
-) -> None:
-    """Clusters of households a few centimetres apart give tiny cells and vertices near each
-    other; the offset moves the diagram to UTM-sized and negative coordinates."""
+@st.composite
+def clusters(draw: st.DrawFn, decimals: int) -> tuple[shapely.Polygon, np.ndarray]:
+    """A block and sites in clusters, some a few centimetres apart (tiny cells, vertices near
+    each other), rounded to ``decimals``; the offset moves the diagram to UTM-sized and
+    negative coordinates."""
+    seed = draw(st.integers(0, 10_000))
+    n = draw(st.integers(3, 300))
+    which = draw(st.sampled_from(range(len(BLOCKS))))
+    spread = draw(st.floats(0.001, 1.0))
+    offset = draw(st.sampled_from([0.0, 503_000.0, -4_000.0]))
     rng = np.random.default_rng(seed)
     block = shapely.set_precision(
         shapely.affinity.translate(BLOCKS[which], offset, offset), GRID_SIZE
@@ -49,8 +46,16 @@ def test_clipped_cells_equal_the_overlay_coordinate_for_coordinate(
     x0, y0, x1, y1 = shapely.bounds(block)
     centres = rng.uniform((x0, y0), (x1, y1), size=(max(1, n // 4), 2))
     xy = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 3 * spread, (n, 2))
-    xy = np.unique(np.round(xy, 3), axis=0)
-    xy = xy[shapely.contains_xy(block, xy[:, 0], xy[:, 1])]
+    xy = np.unique(np.round(xy, decimals), axis=0)
+    return block, xy[shapely.contains_xy(block, xy[:, 0], xy[:, 1])]
+
+
+@settings(max_examples=40, deadline=None)
+@given(clusters(3))
+def test_clipped_cells_equal_the_overlay_coordinate_for_coordinate(
+    case: tuple[shapely.Polygon, np.ndarray],
+) -> None:
+    block, xy = case
     if len(xy) < 2:
         return
     raw = _raw_cells(block, xy)
@@ -111,28 +116,14 @@ def test_clearance_agrees_with_geos(seed: int, k: int, squeeze: float) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    st.integers(0, 10_000),
-    st.integers(3, 300),
-    st.sampled_from(range(len(BLOCKS))),
-    st.floats(0.001, 1.0),
-    st.sampled_from([0.0, 503_000.0, -4_000.0]),
-)
+@given(clusters(2))
 def test_snapped_cells_stay_a_coverage_of_their_block(
-    seed: int, n: int, which: int, spread: float, offset: float
+    case: tuple[shapely.Polygon, np.ndarray],
 ) -> None:
-    """Clusters of sites give Voronoi edges under a centimetre; snapped one by one, the cells
-    around them bent apart and opened gaps that cut a unit in two. Snapped, they still tile
-    the block: edges match (a valid coverage), nothing overlaps and the union has no holes."""
-    rng = np.random.default_rng(seed)
-    block = shapely.set_precision(
-        shapely.affinity.translate(BLOCKS[which], offset, offset), GRID_SIZE
-    )
-    x0, y0, x1, y1 = shapely.bounds(block)
-    centres = rng.uniform((x0, y0), (x1, y1), size=(max(1, n // 4), 2))
-    xy = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 3 * spread, (n, 2))
-    xy = np.unique(np.round(xy, 2), axis=0)
-    xy = xy[shapely.contains_xy(block, xy[:, 0], xy[:, 1])]
+    """Voronoi edges under a centimetre: snapped one by one, the cells around them bent apart
+    and opened gaps that cut a unit in two. Snapped, they still tile the block: edges match
+    (a valid coverage), nothing overlaps and the union has no holes."""
+    block, xy = case
     if len(xy) < 2:
         return
     raw = polygonal(_raw_cells(block, xy))  # as tessellate does
