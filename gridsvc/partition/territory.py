@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy.spatial import cKDTree
 from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 
@@ -26,6 +27,7 @@ __all__ = [
     "polygon_parts",
     "polygonal",
     "shared_lengths",
+    "snap_cells",
     "tessellate",
 ]
 
@@ -149,19 +151,105 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     xy, owner = xy[np.sort(first)], owner[np.sort(first)]  # a unit's flats share one point
     spread = _spread(xy)
     voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
-    raw = shapely.get_parts(voronoi)
+    raw = polygonal(shapely.get_parts(voronoi))  # a cell may come with a zero-length line
     raw[shapely.get_type_id(raw) != 3] = shapely.Polygon()  # sites GEOS merged: no cell
     order = np.argsort(owner, kind="stable")
     sites = np.asarray(shapely.multipoints(spread[order], indices=owner[order]), dtype=object)
     # every household cell clipped on the grid, then each unit's cells dissolved: clipping
     # the dissolved units instead (cheaper) left hairline gaps between neighbouring units
     # that split grids their graph thinks are connected
-    cells = polygonal(clip_cells(raw[order], block))
+    cells = polygonal(snap_cells(raw[order], block))
     regions = cells if len(owner) == n else _dissolve(cells, owner[order], n)
     return heal(regions, sites)
 
 
-def clip_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
+def snap_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
+    """Return the Voronoi ``cells`` of one diagram clipped to ``block`` on the ``GRID_SIZE`` grid,
+    still a coverage.
+
+    Snapped one by one (:func:`clip_cells`), a cell bends its edges through the grid points of
+    its own vertices only: where a vertex of the diagram lies within :data:`CLEAR_M` of an edge
+    of a cell not ending there (edges under a centimetre, near-cocircular sites), one cell
+    bends and its neighbour does not, and the cells open gaps that can cut an atom's cells
+    apart. Those cells are snapped together instead (:func:`_snap_together`).
+    """
+    out = np.empty(len(cells), dtype=object)
+    crowded = _crowded(cells)
+    out[~crowded] = clip_cells(cells[~crowded], block, clear=True)
+    if crowded.any():
+        out[crowded] = _snap_together(cells, crowded, out[~crowded], block)
+    return out
+
+
+def _crowded(cells: np.ndarray) -> np.ndarray:
+    """Return, per cell of one diagram, whether a vertex of the diagram lies within
+    :data:`CLEAR_M` of its edges without ending them.
+
+    Such a vertex is a vertex of a cell failing :func:`_clear` or lies that close to another
+    vertex: on its short way to the edge it enters a cell (convex) and leaves it through an edge
+    not ending at it, making that cell fail, or through a vertex that close. So only those
+    vertices are looked up among the cells' edges; the cells failing :func:`_clear` count too.
+    """
+    out = (shapely.get_type_id(cells) == 3) & ~shapely.is_empty(cells)
+    out[out] = ~_clear(cells[out])
+    xy, ring = shapely.get_coordinates(cells, return_index=True)
+    unique, vertex = np.unique(xy[:, 0] + 1j * xy[:, 1], return_inverse=True)  # a 1-d sort
+    vertices = np.column_stack([unique.real, unique.imag])
+    suspect = np.zeros(len(vertices), dtype=bool)
+    suspect[cKDTree(vertices).query_pairs(CLEAR_M, output_type="ndarray").ravel()] = True
+    suspect[vertex[out[ring]]] = True
+    suspects = np.flatnonzero(suspect)
+    if len(suspects) == 0:
+        return out
+    # a vertex is never inside a cell, so near the cell is near its edges
+    near, cell = shapely.STRtree(cells).query(
+        shapely.points(vertices[suspects]), predicate="dwithin", distance=CLEAR_M
+    )
+    own = np.sort(ring * len(vertices) + vertex)
+    key = cell * len(vertices) + suspects[near]
+    at = np.minimum(np.searchsorted(own, key), len(own) - 1)
+    out[cell[own[at] != key]] = True
+    return out
+
+
+def _snap_together(
+    cells: np.ndarray, crowded: np.ndarray, others: np.ndarray, block: BaseGeometry
+) -> np.ndarray:
+    """Return the ``crowded`` of ``cells`` (convex polygons of one diagram) clipped to ``block``
+    and snapped to the grid as one line work, so their shared edges bend alike.
+
+    ``others`` are the other cells, snapped one by one; no vertex bends their edges, so the
+    line work meets them edge for edge and its faces inside them are dropped. Every other face
+    goes to the crowded cell its inner point lies in; snapping moves no edge more than a grid
+    step, so a face whose point lies closer than that to an edge goes to the crowded cell
+    holding most of it. A cell whose edges all collapse comes back empty.
+    """
+    mine = cells[crowded]
+    lines = np.concatenate([shapely.boundary(mine), [shapely.boundary(block)]])
+    noded = shapely.union_all(lines, grid_size=GRID_SIZE)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    points = shapely.point_on_surface(faces)
+    inside = shapely.covered_by(points, block)
+    inside[shapely.STRtree(others).query(points, predicate="intersects")[0]] = False
+    faces, points = faces[inside], points[inside]
+    tree = shapely.STRtree(mine)
+    face, cell = tree.query(points, predicate="intersects")
+    owner = np.full(len(faces), -1)
+    owner[face[::-1]] = cell[::-1]  # first hit
+    clear = owner >= 0
+    clear[clear] = shapely.distance(points[clear], shapely.boundary(mine[owner[clear]])) > GRID_SIZE
+    for f in np.flatnonzero(~clear).tolist():  # next to an edge: the cell holding most of it
+        options = tree.query(faces[f], predicate="intersects")
+        share = shapely.area(shapely.intersection(mine[options], faces[f]))
+        owner[f] = options[np.argmax(share)] if len(options) else tree.query_nearest(faces[f])[0]
+    out = np.array([shapely.Polygon()] * len(mine), dtype=object)
+    for c in np.unique(owner).tolist():
+        parts = faces[owner == c]
+        out[c] = parts[0] if len(parts) == 1 else shapely.coverage_union_all(parts)
+    return out
+
+
+def clip_cells(cells: np.ndarray, block: BaseGeometry, *, clear: bool = False) -> np.ndarray:
     """Return ``cells`` (convex polygons) clipped to ``block`` on the ``GRID_SIZE`` grid.
 
     Equal, coordinate for coordinate, to the snap-rounding overlay
@@ -169,6 +257,7 @@ def clip_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
     block's edge get. A cell well inside (more than :data:`CLEAR_M` from the block's edge,
     with no two of its vertices or edges that close) only has its vertices rounded, which is
     all the overlay would do to it (:func:`_rounded_rings`), at a tenth of the cost.
+    ``clear``: the caller knows every cell passes :func:`_clear`.
     """
     shapely.prepare(block)
     edge = shapely.boundary(block)
@@ -178,7 +267,8 @@ def clip_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
         & (shapely.get_num_interior_rings(cells) == 0)
         & ~shapely.dwithin(edge, cells, CLEAR_M)
     )
-    inner[inner] = _clear(cells[inner])
+    if not clear:
+        inner[inner] = _clear(cells[inner])
     out = np.empty(len(cells), dtype=object)
     out[inner] = _rounded_rings(cells[inner])
     out[~inner] = _overlay(cells[~inner], block)

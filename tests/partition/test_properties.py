@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from partition_drawings import UTM, to_wgs
 
@@ -15,13 +15,9 @@ from gridsvc.partition import Bounds, check_partition, partition
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
 
 
-@st.composite
-def communities(draw: st.DrawFn, max_unit: int = 60) -> tuple:
-    """A rectangle with random buildings (1–3 units of 1–``max_unit`` households) and a road."""
-    width = draw(st.integers(150, 500))
-    height = draw(st.integers(150, 400))
-    n = draw(st.integers(3, 25))
-    seed = draw(st.integers(0, 2**16))
+def town(width: int, height: int, n: int, seed: int, max_unit: int) -> tuple:
+    """A ``width`` × ``height`` m rectangle with up to ``n`` buildings placed from ``seed``, each of
+    1–3 units of 1–``max_unit`` households; returns the community and its households."""
     rng = np.random.default_rng(seed)
     rows: list[dict] = []
     points: list[shapely.Point] = []
@@ -50,6 +46,17 @@ def communities(draw: st.DrawFn, max_unit: int = 60) -> tuple:
                 )
     households = to_wgs(points, **{k: [r[k] for r in rows] for k in rows[0]})
     community = to_wgs([shapely.box(0, 0, width, height)], code=["140802002099"])
+    return community, households
+
+
+@st.composite
+def communities(draw: st.DrawFn, max_unit: int = 60) -> tuple:
+    """A rectangle with random buildings (1–3 units of 1–``max_unit`` households) and a road."""
+    width = draw(st.integers(150, 500))
+    height = draw(st.integers(150, 400))
+    n = draw(st.integers(3, 25))
+    seed = draw(st.integers(0, 2**16))
+    community, households = town(width, height, n, seed, max_unit)
     road = None
     if draw(st.booleans()):
         x = draw(st.floats(0.2, 0.8)) * width
@@ -73,6 +80,9 @@ def test_every_household_once_and_the_grids_tile(case: tuple) -> None:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(communities(max_unit=10))
+# Voronoi edges under a centimetre inside one stairwell unit: snapped cell by cell they cut the
+# unit in two, and four of its households fell outside every micro-grid
+@example((*town(291, 160, 13, 3785, max_unit=10), None))
 def test_small_units_always_meet_the_bounds(case: tuple) -> None:
     community, households, _ = case
     if len(households) < 30:
