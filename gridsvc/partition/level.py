@@ -382,37 +382,47 @@ def _split(
 ) -> tuple[list[np.ndarray], ExactOutcome | None]:
     """Split one region; return its parts and the exact method's outcome when it was run.
 
-    The heuristic runs first (from the plan ``plans`` drew if the lumpiness check asked for it).
-    While ``budget`` lasts, exact set partitioning (HiGHS) then runs
-    where the heuristic missed the bounds (it finds a plan within them or proves none exists)
-    and on lumpy regions, whose most compact plan it finds. When the exact method proves no plan
-    exists, the heuristic's plan is kept and its misses are flagged as proved.
+    While ``budget`` lasts, exact set partitioning (HiGHS) finds the most compact plan of a
+    lumpy region (or proves none within the bounds exists): it runs first there, and the
+    heuristic (from the plan ``plans`` drew if the lumpiness check asked for it) with its ReCom
+    repair runs only when the exact method found no plan (too many groups, its work limit, or
+    the budget spent). Elsewhere the heuristic runs first and the exact method only where it
+    missed the bounds. When the exact method proves no plan exists and finds none of fewest
+    exceptions, the heuristic's plan is kept and its misses are flagged as proved.
     """
-    k = bounds.choose_k(int(w[nodes].sum())) or 1
-    pieces = split_region(
-        nodes,
-        w,
-        xy,
-        graph.nbrs,
-        bounds,
-        k,
-        balance=_balance(graph),
-        budget=budget,
-        plan=plans.plan(nodes),
-    )
+
+    def heuristic() -> list[np.ndarray]:
+        k = bounds.choose_k(int(w[nodes].sum())) or 1
+        return split_region(
+            nodes,
+            w,
+            xy,
+            graph.nbrs,
+            bounds,
+            k,
+            balance=_balance(graph),
+            budget=budget,
+            plan=plans.plan(nodes),
+        )
+
+    def exact() -> ExactOutcome:
+        return exact_partition(
+            nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget
+        )
+
     if bounds.lo <= 1:
-        return pieces, None
+        return heuristic(), None
     lived = w[nodes][w[nodes] > 0]
-    lumpy = len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
-    missed = not all(bounds.holds(int(w[p].sum())) for p in pieces)
-    if not (missed or lumpy) or not budget.allows():
+    if len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi:
+        if not budget.allows():
+            return heuristic(), None
+        outcome = exact()
+        return (outcome.parts if outcome.parts is not None else heuristic()), outcome
+    pieces = heuristic()
+    if all(bounds.holds(int(w[p].sum())) for p in pieces) or not budget.allows():
         return pieces, None
-    outcome = exact_partition(
-        nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget
-    )
-    if outcome.parts is not None:
-        return outcome.parts, outcome
-    return pieces, outcome
+    outcome = exact()
+    return (outcome.parts if outcome.parts is not None else pieces), outcome
 
 
 def _tiles(
