@@ -383,11 +383,13 @@ def _split(
     """Split one region; return its parts and the exact method's outcome when it was run.
 
     While ``budget`` lasts, exact set partitioning (HiGHS) finds the most compact plan of a
-    lumpy region (or proves none within the bounds exists): it runs first there, and the
-    heuristic (from the plan ``plans`` drew if the lumpiness check asked for it) with its ReCom
-    repair runs only when the exact method found no plan (too many groups, its work limit, or
-    the budget spent). Elsewhere the heuristic runs first and the exact method only where it
-    missed the bounds. When the exact method proves no plan exists and finds none of fewest
+    lumpy region (or proves none within the bounds exists), and of any region where the
+    heuristic (from the plan ``plans`` drew if the lumpiness check asked for it, then its ReCom
+    repair) missed the bounds. On a lumpy region whose budget has at least the exact step's own
+    limit (``EXACT_UNITS``) left, as an unlimited one has, the exact step runs first and the
+    heuristic only when it found no plan (too many groups, its work limit): its plan would be
+    replaced anyway. With less left the heuristic runs first, so its repair keeps the first call
+    on the budget. When the exact method proves no plan exists and finds none of fewest
     exceptions, the heuristic's plan is kept and its misses are flagged as proved.
     """
 
@@ -413,13 +415,13 @@ def _split(
     if bounds.lo <= 1:
         return heuristic(), None
     lived = w[nodes][w[nodes] > 0]
-    if len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi:
-        if not budget.allows():
-            return heuristic(), None
+    lumpy = len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
+    if lumpy and budget.left() >= EXACT_UNITS:
         outcome = exact()
         return (outcome.parts if outcome.parts is not None else heuristic()), outcome
     pieces = heuristic()
-    if all(bounds.holds(int(w[p].sum())) for p in pieces) or not budget.allows():
+    missed = not all(bounds.holds(int(w[p].sum())) for p in pieces)
+    if not (missed or lumpy) or not budget.allows():
         return pieces, None
     outcome = exact()
     return (outcome.parts if outcome.parts is not None else pieces), outcome

@@ -139,6 +139,9 @@ def test_a_lumpy_region_goes_to_the_exact_cover_first_for_the_same_plan(
 def test_a_lumpy_region_without_budget_gets_the_heuristic_split() -> None:
     w, xy, graph = _lattice([25, 25, 20, 30, 25, 25], 3)
     nodes, bounds = np.arange(len(w)), Bounds(30, 50)
+    short = _Plans(w, xy, graph, bounds)  # less left than the exact step's own limit
+    _, outcome = _split(nodes, w, xy, graph, np.full(6, 40.0), bounds, Budget(1.0), short)
+    assert short.done and outcome is not None  # the heuristic first, then the exact step
     plans = _Plans(w, xy, graph, bounds)
     spent = Budget(0.0)
     parts, outcome = _split(nodes, w, xy, graph, np.full(6, 40.0), bounds, spent, plans)
