@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy.sparse import csr_array
@@ -164,13 +165,19 @@ def stuck_atoms(
     return stuck
 
 
+def _flat(groups: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the size of each group and the atoms of all groups, one group after another."""
+    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+    members = np.fromiter(chain.from_iterable(groups), dtype=np.int64, count=int(sizes.sum()))
+    return sizes, members
+
+
 def _group_costs(
     groups: list[tuple[int, ...]], perimeter: np.ndarray, nbrs: list[dict[int, float]]
 ) -> np.ndarray:
     """Perimeter in decimetres; inner borders weigh their cut cost, so buildings stay whole."""
     n = len(perimeter)
-    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
-    members = np.fromiter((x for g in groups for x in g), dtype=np.int64, count=int(sizes.sum()))
+    sizes, members = _flat(groups)
     incidence = csr_array(
         (np.ones(len(members)), (np.repeat(np.arange(len(groups)), sizes), members)),
         shape=(len(groups), n),
@@ -383,13 +390,15 @@ class _Model:
         cls, nodes: np.ndarray, groups: list[tuple[int, ...]], w: np.ndarray
     ) -> _Model | None:
         """Return the model, or None when an inhabited atom lies in no group (infeasible)."""
-        row = {x: r for r, x in enumerate(sorted(int(x) for x in nodes))}
-        sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
-        rows = np.fromiter((row[x] for g in groups for x in g), dtype=np.int64, count=sizes.sum())
+        order = np.unique(np.asarray(nodes, dtype=np.int64))  # an atom's row: its rank
+        sizes, members = _flat(groups)
+        row = np.full(int(order[-1]) + 1, -1, dtype=np.int64)
+        row[order] = np.arange(len(order))
+        rows = row[members]
         cols = np.repeat(np.arange(len(groups)), sizes)
-        matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(row), len(groups)))
-        inhabited = np.array([w[x] > 0 for x in sorted(row)], dtype=bool)
-        covered = np.bincount(rows, minlength=len(row)) > 0
+        matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(order), len(groups)))
+        inhabited = w[order] > 0
+        covered = np.bincount(rows, minlength=len(order)) > 0
         if (inhabited & ~covered).any():
             return None
         return cls(matrix, inhabited)

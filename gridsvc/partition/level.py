@@ -382,37 +382,49 @@ def _split(
 ) -> tuple[list[np.ndarray], ExactOutcome | None]:
     """Split one region; return its parts and the exact method's outcome when it was run.
 
-    The heuristic runs first (from the plan ``plans`` drew if the lumpiness check asked for it).
-    While ``budget`` lasts, exact set partitioning (HiGHS) then runs
-    where the heuristic missed the bounds (it finds a plan within them or proves none exists)
-    and on lumpy regions, whose most compact plan it finds. When the exact method proves no plan
-    exists, the heuristic's plan is kept and its misses are flagged as proved.
+    While ``budget`` lasts, exact set partitioning (HiGHS) finds the most compact plan of a
+    lumpy region (or proves none within the bounds exists), and of any region where the
+    heuristic (from the plan ``plans`` drew if the lumpiness check asked for it, then its ReCom
+    repair) missed the bounds. On a lumpy region whose budget has at least the exact step's own
+    limit (``EXACT_UNITS``) left, as an unlimited one has, the exact step runs first and the
+    heuristic only when it found no plan (too many groups, its work limit): its plan would be
+    replaced anyway. With less left the heuristic runs first, so its repair keeps the first call
+    on the budget. When the exact method proves no plan exists and finds none of fewest
+    exceptions, the heuristic's plan is kept and its misses are flagged as proved.
     """
-    k = bounds.choose_k(int(w[nodes].sum())) or 1
-    pieces = split_region(
-        nodes,
-        w,
-        xy,
-        graph.nbrs,
-        bounds,
-        k,
-        balance=_balance(graph),
-        budget=budget,
-        plan=plans.plan(nodes),
-    )
+
+    def heuristic() -> list[np.ndarray]:
+        k = bounds.choose_k(int(w[nodes].sum())) or 1
+        return split_region(
+            nodes,
+            w,
+            xy,
+            graph.nbrs,
+            bounds,
+            k,
+            balance=_balance(graph),
+            budget=budget,
+            plan=plans.plan(nodes),
+        )
+
+    def exact() -> ExactOutcome:
+        return exact_partition(
+            nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget
+        )
+
     if bounds.lo <= 1:
-        return pieces, None
+        return heuristic(), None
     lived = w[nodes][w[nodes] > 0]
     lumpy = len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
+    if lumpy and budget.left() >= EXACT_UNITS:
+        outcome = exact()
+        return (outcome.parts if outcome.parts is not None else heuristic()), outcome
+    pieces = heuristic()
     missed = not all(bounds.holds(int(w[p].sum())) for p in pieces)
     if not (missed or lumpy) or not budget.allows():
         return pieces, None
-    outcome = exact_partition(
-        nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget
-    )
-    if outcome.parts is not None:
-        return outcome.parts, outcome
-    return pieces, outcome
+    outcome = exact()
+    return (outcome.parts if outcome.parts is not None else pieces), outcome
 
 
 def _tiles(

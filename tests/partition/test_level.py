@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
@@ -12,7 +12,10 @@ from gridsvc.partition import Bounds
 from gridsvc.partition.atoms import AtomColumns
 from gridsvc.partition.budget import Budget
 from gridsvc.partition.codes import number
-from gridsvc.partition.level import _draw, partition_level
+from gridsvc.partition.exact import exact_partition
+from gridsvc.partition.graph import Graph
+from gridsvc.partition.level import EXACT_UNITS, _draw, _Plans, _split, partition_level
+from gridsvc.partition.split import split_region
 from gridsvc.partition.territory import Territory
 
 TO_WGS = Transformer.from_crs(32650, 4326, always_xy=True)
@@ -82,3 +85,68 @@ def test_grids_on_one_footprint_are_numbered_as_equal_copies_would_be(
     copies = np.array([shapely.box(0, 0, 10, 20) for _ in floors], dtype=object)
     assert shared == number(copies, lo, parent="P", level=2)
     assert sorted(shared) == [f"P{i:02d}" for i in range(1, len(floors) + 1)]
+
+
+def _lattice(weights: list[int], columns: int) -> tuple[np.ndarray, np.ndarray, Graph]:
+    """Atoms on a lattice of 10 m squares, ``columns`` wide; each shares a 10 m border with the
+    atoms beside, above and below it. Returns households, centres and the graph."""
+    n = len(weights)
+    xy = np.array([[10.0 * (i % columns) + 5, 10.0 * (i // columns) + 5] for i in range(n)])
+    edges = [(i, j) for i in range(n) for j in (i + 1, i + columns) if j < n]
+    edges = [(i, j) for i, j in edges if j != i + 1 or j % columns]
+    nbrs: list[dict[int, float]] = [{} for _ in range(n)]
+    for i, j in edges:
+        nbrs[i][j] = nbrs[j][i] = 10.0
+    u, v = (np.array([e[k] for e in edges], dtype=np.int64) for k in (0, 1))
+    lengths = np.full(len(edges), 10.0)
+    graph = Graph(n, u, v, lengths, np.zeros(len(edges), dtype=bool), lengths, nbrs)
+    return np.array(weights, dtype=float), xy, graph
+
+
+def _split_then_exact(
+    nodes: np.ndarray, w: np.ndarray, xy: np.ndarray, graph: Graph, bounds: Bounds
+) -> list[list[int]]:
+    """The order before lumpy regions went to the exact cover first: the heuristic split with
+    its ReCom repair, then the exact cover, whose plan (when it finds one) replaces it."""
+    budget = Budget()
+    k = bounds.choose_k(int(w[nodes].sum())) or 1
+    pieces = split_region(nodes, w, xy, graph.nbrs, bounds, k, budget=budget)
+    perimeter = np.full(len(w), 40.0)
+    outcome = exact_partition(
+        nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget
+    )
+    return [p.tolist() for p in (outcome.parts if outcome.parts is not None else pieces)]
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.lists(st.integers(10, 45), min_size=2, max_size=9), st.integers(1, 3))
+def test_a_lumpy_region_goes_to_the_exact_cover_first_for_the_same_plan(
+    weights: list[int], columns: int
+) -> None:
+    # every unit holds at least 10 households, a fifth of 50: the region is lumpy
+    w, xy, graph = _lattice(weights, columns)
+    nodes, bounds = np.arange(len(w)), Bounds(30, 50)
+    plans = _Plans(w, xy, graph, bounds)
+    perimeter = np.full(len(w), 40.0)
+    parts, outcome = _split(nodes, w, xy, graph, perimeter, bounds, Budget(), plans)
+    assert outcome is not None  # the exact cover ran
+    assert [p.tolist() for p in parts] == _split_then_exact(nodes, w, xy, graph, bounds)
+    # the heuristic plan is drawn only when the exact cover found none
+    assert (outcome.parts is None) == bool(plans.done)
+    assert sorted(x for p in parts for x in p.tolist()) == nodes.tolist()
+
+
+def test_a_lumpy_region_without_budget_gets_the_heuristic_split() -> None:
+    w, xy, graph = _lattice([25, 25, 20, 30, 25, 25], 3)
+    nodes, bounds = np.arange(len(w)), Bounds(30, 50)
+    short = _Plans(w, xy, graph, bounds)  # less left than the exact step's own limit
+    _, outcome = _split(nodes, w, xy, graph, np.full(6, 40.0), bounds, Budget(1.0), short)
+    assert short.done and outcome is not None  # the heuristic first, then the exact step
+    plans = _Plans(w, xy, graph, bounds)
+    spent = Budget(0.0)
+    parts, outcome = _split(nodes, w, xy, graph, np.full(6, 40.0), bounds, spent, plans)
+    assert outcome is None and plans.done
+    k = bounds.choose_k(150) or 1
+    fresh = split_region(nodes, w, xy, graph.nbrs, bounds, k, budget=Budget(0.0))
+    assert [p.tolist() for p in parts] == [p.tolist() for p in fresh]
+    assert spent.skipped_budget >= 1 and spent.spent == 0.0
