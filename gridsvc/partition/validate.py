@@ -126,18 +126,22 @@ def _building_problems(households: pd.DataFrame, buildings: pd.DataFrame) -> lis
     for column, verb, noun in checks:
         if noun not in buildings.columns or column not in households.columns:
             continue  # buildings without a floor or unit count: nothing to check
-        counts = buildings[noun].to_numpy(dtype=object)[first]
         limit = _numbers(buildings[noun])[first]
         value = _numbers(households[column])
         at = np.where(where >= 0, where, 0)
-        # a missing value, or a missing or unknown count, is no problem (NaN compares False)
+        # a missing value is no problem; a missing count only rules out values below 1 (NaN
+        # compares False)
         bad = np.flatnonzero((where >= 0) & ((value < 1) | (value > limit[at])))
         for hid, i in zip(_ids(households, bad), bad.tolist(), strict=True):
-            b = known[where[i]]
-            has = int(str(counts[where[i]]))
+            has = limit[where[i]]
+            said = f"household {hid} {verb} {int(value[i])}"
+            if np.isnan(has):  # the count is missing: only a value below 1 was wrong
+                said += f"; {noun} start at 1"
+            else:
+                said += f" but building {known[where[i]]} has {int(has)} {noun}"
             problems.append(
                 Problem(
-                    f"household {hid} {verb} {int(value[i])} but building {b} has {has} {noun}",
+                    said,
                     source="households",
                     feature=str(hid),
                     field=column,

@@ -314,3 +314,45 @@ def test_check_rejects_a_grid_that_is_not_a_polygon(lattice: tuple) -> None:
     problems = check_partition(community, households, broken, (Bounds(30, 50), Bounds(1, 15)))
     code = micro["code"].iloc[0]
     assert f"grid {code} is a GeometryCollection, not a polygon" in problems
+
+
+@pytest.mark.parametrize(
+    ("floors", "floor", "message"),
+    [
+        # the building's floor count is missing: only floors below 1 are wrong
+        (None, 0, "household B00-1-001 is on floor 0; floors start at 1"),
+        (None, -2, "household B00-1-001 is on floor -2; floors start at 1"),
+        # one missing count elsewhere makes pandas read the column as floats
+        (6.0, 40, "household B00-1-001 is on floor 40 but building B00 has 6 floors"),
+        (6.0, 0, "household B00-1-001 is on floor 0 but building B00 has 6 floors"),
+    ],
+)
+def test_a_bad_floor_with_missing_floor_counts_is_an_input_error(
+    lattice: tuple, floors: float | None, floor: int, message: str
+) -> None:
+    community, buildings, households = lattice
+    counts = buildings["floors"].where(buildings["id"] != "B11")  # floats, B11's NaN
+    buildings = buildings.assign(floors=counts.where(buildings["id"] != "B00", floors))
+    assert buildings["floors"].dtype == float
+    households = households.copy()
+    households.loc[0, "floor"] = floor
+    with pytest.raises(InputError) as caught:
+        partition(community, households, buildings=buildings)
+    assert [(p.source, p.feature, p.field, p.message) for p in caught.value.problems] == [
+        ("households", "B00-1-001", "floor", message)
+    ]
+
+
+def test_a_unit_below_1_in_a_building_without_a_unit_count_is_an_input_error(
+    lattice: tuple,
+) -> None:
+    community, buildings, households = lattice
+    buildings = buildings.astype({"units": "Int64"})
+    buildings.loc[buildings["id"] == "B00", "units"] = pd.NA
+    households = households.copy()
+    households.loc[0, "unit"] = 0
+    with pytest.raises(InputError) as caught:
+        partition(community, households, buildings=buildings)
+    assert [(p.source, p.feature, p.field, p.message) for p in caught.value.problems] == [
+        ("households", "B00-1-001", "unit", "household B00-1-001 is in unit 0; units start at 1")
+    ]
