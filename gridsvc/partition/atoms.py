@@ -219,6 +219,8 @@ def build_atoms(
     (one integer per household, e.g. its parent grid) keeps atoms from spanning two groups.
     """
     n = len(households)
+    if n == 0:
+        return Atoms(table=pd.DataFrame([], columns=_COLUMNS), member=np.empty(0, dtype=np.int64))
     building = households["building_id"].astype("string").fillna("").to_numpy(dtype=object)
     unit = pd.to_numeric(households["unit"], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
     floor = pd.to_numeric(households["floor"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
@@ -234,10 +236,8 @@ def build_atoms(
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     ends = np.r_[starts[1:], n]
     count = np.maximum(ends - starts, 1)
-    mean = np.add.reduceat(xy[order], starts, axis=0) / count[:, None] if n else np.zeros((0, 2))
+    mean = np.add.reduceat(xy[order], starts, axis=0) / count[:, None]
     first = order[starts]
-    if n == 0:
-        return Atoms(table=pd.DataFrame([], columns=_COLUMNS), member=np.empty(0, dtype=np.int64))
     compound_of = {} if compounds is None else compounds.to_dict()
     unit_building = building[first]
     unit_compound = [str(compound_of.get(b, "") or "") for b in unit_building.tolist()]

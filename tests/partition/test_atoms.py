@@ -48,6 +48,14 @@ def test_one_atom_per_unit_and_per_house() -> None:
     assert atoms.member[22] == atoms.member[23] != atoms.member[24]
 
 
+@pytest.mark.parametrize("group", [None, np.empty(0, dtype=np.int64)])
+def test_no_households_make_no_atoms(group: np.ndarray | None) -> None:
+    atoms = build_atoms(_unit(0, 1), np.empty((0, 2)), Bounds(30, 50), group=group)
+    assert atoms.table.empty
+    assert "households" in atoms.table.columns
+    assert atoms.member.tolist() == []
+
+
 def test_oversize_unit_is_stacked_by_floor_ranges() -> None:
     frame = _unit(120, 20)  # 6 households a floor
     atoms = build_atoms(frame, np.zeros((120, 2)), Bounds(30, 50))
