@@ -363,7 +363,15 @@ def serve(
     db: DbOption = None,
     config: ConfigOption = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="uvicorn worker processes (each has its own answer cache)")
+        int,
+        typer.Option(
+            min=1,
+            help="uvicorn worker processes, sharing one token secret; each has its own answer "
+            "cache. Limits with more than 1: a job's cancel sent to another process gets 409 "
+            "(retry), GET /jobs/{id} there shows only the progress stored so far, and the jobs "
+            "of a process uvicorn restarts after a crash stay 'running' until the service "
+            "restarts",
+        ),
     ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) on uvloop and httptools when installed."""

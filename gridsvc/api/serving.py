@@ -5,7 +5,7 @@ With ``workers > 1`` uvicorn starts that many processes on one socket; each buil
 process keeps its own answer cache; the store's change stamps invalidate a cached answer in
 every process once its community changes (see :mod:`gridsvc.api.caching`). The processes share:
 
-- one token secret: without ``GRIDSVC_SECRET_KEY`` the parent draws one for all of them, or a
+- one token secret, the parent's (without ``secret_key`` it draws one for all of them), or a
   token signed by one process would be refused by the next;
 - one recovery of interrupted jobs, done by the parent before the workers start (a worker that
   uvicorn restarts must not fail the jobs its siblings are running).
@@ -23,10 +23,11 @@ from fastapi import FastAPI
 
 from ..config import Settings, load_settings
 
-__all__ = ["http_stack", "run", "worker_app"]
+__all__ = ["hand_over", "http_stack", "run", "worker_app"]
 
 CONFIG_ENV = "GRIDSVC_SERVE_CONFIG"  # the parent's --config, for the worker processes
 DB_ENV = "GRIDSVC_SERVE_DB"  # the parent's --db
+SECRET_ENV = "GRIDSVC_SERVE_SECRET"  # the parent's token secret
 
 
 def http_stack() -> tuple[Literal["uvloop", "asyncio"], Literal["httptools", "h11"]]:
@@ -70,12 +71,7 @@ def run(
     engine = open_store(settings)  # migrates once, before the workers race to
     fail_interrupted(engine)
     engine.dispose()
-    if config is not None:
-        os.environ[CONFIG_ENV] = str(config.resolve())
-    if db is not None:
-        os.environ[DB_ENV] = db
-    if not settings.secret_key:
-        os.environ["GRIDSVC_SECRET_KEY"] = secrets.token_urlsafe(32)
+    hand_over(settings, config=config, db=db)
     uvicorn.run(
         f"{__name__}:worker_app",
         factory=True,
@@ -87,10 +83,25 @@ def run(
     )
 
 
+def hand_over(settings: Settings, *, config: Path | None, db: str | None) -> None:
+    """Put into the environment what :func:`worker_app` reads: ``config`` and ``db`` (what
+    ``settings`` was read from) and the token secret, ``settings``' or one drawn here."""
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config.resolve())
+    if db is not None:
+        os.environ[DB_ENV] = db
+    os.environ[SECRET_ENV] = settings.secret_key or secrets.token_urlsafe(32)
+
+
 def worker_app() -> FastAPI:
-    """Build one worker process's app from the settings :func:`run` handed over."""
+    """Build one worker process's app from the settings :func:`run` handed over; the parent's
+    secret wins over the settings file's (which may say ``secret_key = ""``)."""
     from . import create_app
 
     config = os.environ.get(CONFIG_ENV)
-    settings = load_settings(Path(config) if config else None, database_url=os.environ.get(DB_ENV))
+    settings = load_settings(
+        Path(config) if config else None,
+        database_url=os.environ.get(DB_ENV),
+        secret_key=os.environ.get(SECRET_ENV),
+    )
     return create_app(settings, recover_jobs=False)

@@ -17,7 +17,9 @@ from seeded import login_headers
 from sqlalchemy.engine import Engine
 from staffing_helpers import staff
 
-from gridsvc.api.serving import http_stack
+from gridsvc.api import serving
+from gridsvc.api.serving import hand_over, http_stack, worker_app
+from gridsvc.config import load_settings
 from gridsvc.store import repo, session_scope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,47 @@ def test_the_fast_http_stack_is_used_when_importable_and_skipped_when_not(
     assert http_stack() == ("asyncio", "httptools")
     monkeypatch.setitem(sys.modules, "httptools", None)
     assert http_stack() == ("asyncio", "h11")
+
+
+@pytest.mark.parametrize(
+    ("file", "env_secret"),
+    [
+        ('secret_key = ""\n', None),  # the file's explicit "" must not give each its own
+        ('secret_key = ""\n', "from-the-environment"),  # the file wins in the parent too
+        ("token_minutes = 30\n", None),
+        ("token_minutes = 30\n", "from-the-environment"),
+    ],
+)
+def test_worker_processes_get_the_parents_secret(
+    api_store: Engine,
+    store_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    file: str,
+    env_secret: str | None,
+) -> None:
+    """What ``gridsvc serve --config FILE --workers 2`` does: the parent reads the settings
+    and hands them over (:func:`hand_over`), then each worker process builds its app."""
+    config = tmp_path / "gridsvc.toml"
+    config.write_text(file, encoding="utf-8")
+    for name in ("GRIDSVC_SECRET_KEY", serving.CONFIG_ENV, serving.DB_ENV, serving.SECRET_ENV):
+        monkeypatch.delenv(name, raising=False)
+    if env_secret is not None:
+        monkeypatch.setenv("GRIDSVC_SECRET_KEY", env_secret)
+    parent = load_settings(config, database_url=store_url)
+    hand_over(parent, config=config, db=store_url)
+    apps = [worker_app(), worker_app()]  # as in two processes: nothing else is shared
+    try:
+        secrets = [app.state.secret_key for app in apps]
+        assert [app.state.settings.token_minutes for app in apps] == [parent.token_minutes] * 2
+    finally:
+        for app in apps:
+            app.state.jobs.shutdown()
+            app.state.engine.dispose()
+    assert secrets[0] == secrets[1] != ""
+    # the parent's own secret when it has one (the environment's, unless the file says "")
+    assert parent.secret_key == ("" if "secret_key" in file else env_secret or "")
+    assert secrets[0] == parent.secret_key or not parent.secret_key
 
 
 @pytest.fixture
