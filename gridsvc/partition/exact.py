@@ -273,7 +273,7 @@ def _fewest_exceptions(
     totals = np.rint(model.matrix.T @ w[np.sort(nodes)])  # households of each group
     outside = ((totals < bounds.lo) | (totals > bounds.hi)).astype(float)
     lp = model.relax(np.arange(len(groups)), outside, budget)
-    if lp is None:
+    if not isinstance(lp, tuple):  # no plan: infeasible LP, the wall-clock cap or numerics
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     bound, reduced = lp
     costs = _group_costs(groups, perimeter, nbrs)
@@ -357,6 +357,8 @@ def _least_cost(
     """
     lp = model.relax(cols, costs, budget, count)
     if lp is None:
+        return None, False
+    if isinstance(lp, str):
         return "infeasible", True
     bound, reduced = lp
     gap = max(1.0, 1e-3 * abs(bound))
@@ -417,10 +419,11 @@ class _Model:
         costs: np.ndarray,
         budget: Budget,
         count: tuple[np.ndarray, int] | None = None,
-    ) -> tuple[float, np.ndarray] | None:
+    ) -> tuple[float, np.ndarray] | str | None:
         """Solve the LP relaxation over the groups ``cols``; return its value and each group's
-        reduced cost, or None when even the relaxation is infeasible (a proof that no cover
-        exists)."""
+        reduced cost, "infeasible" when even the relaxation is (a proof that no cover exists),
+        or None when HiGHS stopped without an answer (the wall-clock cap, counted in
+        ``budget.wall_capped``, or numerical trouble): no plan, the heuristic's stands."""
         from scipy.optimize import linprog
         from scipy.sparse import vstack
 
@@ -443,9 +446,12 @@ class _Model:
         )
         budget.charge(sub.nnz / HIGHS_LP_NONZEROS)
         if result.status == 2:
+            return "infeasible"
+        if result.status != 0:  # 1: the wall-clock cap (no iteration limit is set); 4: numerics
+            if result.status == 1:
+                budget.wall_capped += 1
+            log.debug("exact: LP relaxation over %d groups: %s", len(cols), result.message)
             return None
-        if result.status != 0:
-            raise RuntimeError(f"exact: LP relaxation failed: {result.message}")
         dual = eq.T @ result.eqlin.marginals
         if has_ub:
             dual = dual + ub.T @ result.ineqlin.marginals
