@@ -18,7 +18,10 @@ spent with the constants before; each kind of step was then rescaled by its own 
   the model per unit (building the model in Python costs more than most solves); a call's own
   limit is counted in deterministic seconds, as before the rescale, so unlimited runs search
   as far as they did;
-- a ReCom re-split by bisection: ``RESPLIT_ATOMS`` atoms re-split cost one unit.
+- a ReCom re-split by bisection: ``RESPLIT_ATOMS`` atoms re-split cost one unit;
+- the exact cover's enumeration of connected groups (in Python): ``ENUMERATED_GROUPS`` groups
+  listed cost one unit (urban's three enumerations list 414,000 groups per CPU second); it
+  stops once what is left is spent.
 
 Measured (``bench/partition_city.py --pick 0,35,70,105,140,175,210,245 --jobs 1``, budget 0
 against budget 1): see bench/README. Bisection, boundary moves and the
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CP_SAT_SECONDS",
     "CP_SAT_TERMS",
+    "ENUMERATED_GROUPS",
     "HIGHS_LP_NONZEROS",
     "HIGHS_NODES",
     "HIGHS_NONZEROS",
@@ -63,6 +67,7 @@ STEP_NODES = 100  # nodes per unit of a step's own limit (its ``units``; unchang
 RESPLIT_ATOMS = 1_500  # atoms re-split by bisection (ReCom) per unit
 CP_SAT_SECONDS = 0.5  # CP-SAT deterministic seconds per unit
 CP_SAT_TERMS = 25_000  # variables + constraints of CP-SAT models built per unit
+ENUMERATED_GROUPS = 400_000  # connected groups listed by the exact cover's enumeration per unit
 WALL_CAP_SECONDS = 120.0  # last-resort wall-clock cap of one solver call
 
 

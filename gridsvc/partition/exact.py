@@ -33,6 +33,7 @@ from scipy.sparse import csr_array
 
 from .atoms import Bounds
 from .budget import (
+    ENUMERATED_GROUPS,
     HIGHS_LP_NONZEROS,
     HIGHS_NODES,
     HIGHS_NONZEROS,
@@ -51,7 +52,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
-FEWEST_LIMIT = 200_000  # the same for the fewest-exceptions cover (its LP prunes most of them)
+FEWEST_LIMIT = 200_000  # the same for the fewest-exceptions cover (its LP prunes most of them);
+# a call's own ``limit`` scales it: ``limit * FEWEST_LIMIT // GROUP_LIMIT``
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +215,8 @@ def exact_partition(
     Returns the parts, or ``infeasible=True`` when no cover exists (a stuck atom, or HiGHS
     proves it) with the plan of fewest exceptions as parts when it is found, or neither when the
     enumeration is too large or the work limit (``units``, cut to what ``budget`` has left) ran
-    out.
+    out. ``limit`` bounds the candidate groups (the fewest-exceptions cover's in proportion:
+    ``FEWEST_LIMIT`` at the default); their enumeration is charged to ``budget`` too.
     """
     if not (w[nodes] > 0).any():
         return ExactOutcome(None)
@@ -226,10 +229,8 @@ def exact_partition(
             [int(w[x]) for x in stuck],
         )
     else:
-        groups = enumerate_groups(nodes, w, nbrs, bounds, limit=limit)
+        groups = _enumerate(nodes, w, nbrs, bounds, budget, limit)
         if groups is None:
-            budget.too_big()
-            log.debug("exact: more than %d groups over %d atoms; skipped", limit, len(nodes))
             return ExactOutcome(None)
         picked, _ = _cover(nodes, groups, w, perimeter, nbrs, budget, units)
         if picked is None:
@@ -238,6 +239,33 @@ def exact_partition(
             log.debug("exact: %d atoms, %d groups → %d grids", len(nodes), len(groups), len(picked))
             return ExactOutcome(picked)
     return _fewest_exceptions(nodes, w, nbrs, perimeter, bounds, tuple(stuck), budget, units, limit)
+
+
+def _enumerate(
+    nodes: np.ndarray,
+    w: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    budget: Budget,
+    limit: int,
+) -> list[tuple[int, ...]] | None:
+    """Enumerate the groups within ``bounds`` that the step's own ``limit`` and what ``budget``
+    has left (``ENUMERATED_GROUPS`` per unit) allow, charging the groups listed; None past
+    either (counted as too big or as skipped for the budget)."""
+    if not budget.allows():
+        return None
+    paid = budget.left() * ENUMERATED_GROUPS
+    most = limit if paid > limit else int(paid)
+    groups = enumerate_groups(nodes, w, nbrs, bounds, limit=most)
+    budget.charge((most + 1 if groups is None else len(groups)) / ENUMERATED_GROUPS)
+    if groups is not None:
+        return groups
+    if most < limit:
+        budget.skipped_budget += 1
+    else:
+        budget.too_big()
+    log.debug("exact: more than %d groups over %d atoms; skipped", most, len(nodes))
+    return None
 
 
 def _fewest_exceptions(
@@ -261,10 +289,8 @@ def _fewest_exceptions(
     one is the fewest possible.
     """
     cap = exception_cap(bounds)
-    groups = enumerate_groups(nodes, w, nbrs, Bounds(1, cap), limit=FEWEST_LIMIT)
+    groups = _enumerate(nodes, w, nbrs, Bounds(1, cap), budget, limit * FEWEST_LIMIT // GROUP_LIMIT)
     if groups is None:
-        budget.too_big()
-        log.debug("exact: more than %d groups up to %d households; skipped", FEWEST_LIMIT, cap)
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     groups += [(int(x),) for x in nodes if w[x] > cap]  # too big for any grid: one of its own
     model = _Model.build(nodes, groups, w)
@@ -273,7 +299,7 @@ def _fewest_exceptions(
     totals = np.rint(model.matrix.T @ w[np.sort(nodes)])  # households of each group
     outside = ((totals < bounds.lo) | (totals > bounds.hi)).astype(float)
     lp = model.relax(np.arange(len(groups)), outside, budget)
-    if lp is None:
+    if not isinstance(lp, tuple):  # no plan: infeasible LP, the wall-clock cap or numerics
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     bound, reduced = lp
     costs = _group_costs(groups, perimeter, nbrs)
@@ -357,6 +383,8 @@ def _least_cost(
     """
     lp = model.relax(cols, costs, budget, count)
     if lp is None:
+        return None, False
+    if isinstance(lp, str):
         return "infeasible", True
     bound, reduced = lp
     gap = max(1.0, 1e-3 * abs(bound))
@@ -417,10 +445,11 @@ class _Model:
         costs: np.ndarray,
         budget: Budget,
         count: tuple[np.ndarray, int] | None = None,
-    ) -> tuple[float, np.ndarray] | None:
+    ) -> tuple[float, np.ndarray] | str | None:
         """Solve the LP relaxation over the groups ``cols``; return its value and each group's
-        reduced cost, or None when even the relaxation is infeasible (a proof that no cover
-        exists)."""
+        reduced cost, "infeasible" when even the relaxation is (a proof that no cover exists),
+        or None when HiGHS stopped without an answer (the wall-clock cap, counted in
+        ``budget.wall_capped``, or numerical trouble): no plan, the heuristic's stands."""
         from scipy.optimize import linprog
         from scipy.sparse import vstack
 
@@ -443,9 +472,12 @@ class _Model:
         )
         budget.charge(sub.nnz / HIGHS_LP_NONZEROS)
         if result.status == 2:
+            return "infeasible"
+        if result.status != 0:  # 1: the wall-clock cap (no iteration limit is set); 4: numerics
+            if result.status == 1:
+                budget.wall_capped += 1
+            log.debug("exact: LP relaxation over %d groups: %s", len(cols), result.message)
             return None
-        if result.status != 0:
-            raise RuntimeError(f"exact: LP relaxation failed: {result.message}")
         dual = eq.T @ result.eqlin.marginals
         if has_ub:
             dual = dual + ub.T @ result.ineqlin.marginals

@@ -240,3 +240,23 @@ def test_a_budgeted_plan_does_not_depend_on_cpu_speed(monkeypatch: pytest.Monkey
     assert busy[1] == calm[1]  # geometry, byte for byte (WKB)
     assert busy[2] == calm[2]  # every household's grid
     assert busy[3]["totals"]["budget"] == calm[3]["totals"]["budget"]
+
+
+@pytest.mark.parametrize("households_per_unit", [26, 20])
+def test_a_solver_stopped_by_the_wall_cap_keeps_the_heuristic_plan(
+    monkeypatch: pytest.MonkeyPatch, households_per_unit: int
+) -> None:
+    """A wall-clock cap that runs out (HiGHS "Time limit reached") is no crash: the plan
+    stands, tiles, and the report says it is not reproducible. Three units of 26 fit
+    no grid (the fewest-exceptions cover runs); units of 20 pair up (the least-perimeter
+    cover runs first)."""
+    monkeypatch.setattr("gridsvc.partition.exact.WALL_CAP_SECONDS", 1e-9)
+    monkeypatch.setattr("gridsvc.partition.budget.WALL_CAP_SECONDS", 1e-9)
+    buildings, households = grid_of_buildings(3, 1, households_per_unit)
+    community = square_community()
+    result = partition(community, households, buildings=buildings)
+    problems = check_partition(community, households, result, LEVELS)
+    assert [p for p in problems if "outside" not in p] == []
+    assert result.grids["households"].sum() == 3 * households_per_unit
+    assert result.report["totals"]["budget"]["wall_capped_calls"] > 0
+    assert result.report["totals"]["reproducible"] is False

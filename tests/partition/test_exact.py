@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition import Bounds
-from gridsvc.partition.budget import HIGHS_LP_NONZEROS, Budget
+from gridsvc.partition.budget import ENUMERATED_GROUPS, HIGHS_LP_NONZEROS, Budget
 from gridsvc.partition.exact import enumerate_groups, exact_partition, exception_cap, stuck_atoms
 
 
@@ -110,10 +110,11 @@ def test_a_cover_the_budget_cannot_pay_for_is_skipped_before_costing() -> None:
     nodes, perimeter = np.arange(10), np.ones(10)
     groups = enumerate_groups(nodes, w, nbrs, Bounds(30, 50)) or []
     assert sum(map(len, groups)) == 82
-    poor = Budget(81 / HIGHS_LP_NONZEROS)  # one nonzero short of the LP relaxation
+    listed = 21 / ENUMERATED_GROUPS  # the enumeration's charge
+    poor = Budget(listed + 81 / HIGHS_LP_NONZEROS)  # one nonzero short of the LP relaxation
     outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=poor)
     assert outcome.parts is None and not outcome.infeasible
-    assert (poor.spent, poor.skipped_budget, poor.skipped_too_big) == (0.0, 1, 0)
+    assert (poor.spent, poor.skipped_budget, poor.skipped_too_big) == (listed, 1, 0)
     rich = Budget(1.0)
     outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=rich)
     assert outcome.parts is not None
@@ -133,3 +134,30 @@ def test_a_cover_past_its_own_work_limit_is_skipped_as_too_big() -> None:
         np.arange(40), w, nbrs, np.ones(40), Bounds(30, 50), budget=endless, limit=10
     )
     assert outcome.parts is None and (endless.skipped_too_big, endless.skipped_budget) == (1, 0)
+
+
+def test_the_enumeration_is_charged_and_stops_where_the_budget_does() -> None:
+    """Listing groups is work: a budget that pays for 10 of the 21 groups stops the listing at
+    the 11th (charged) and counts the step as skipped for the budget, not as too big."""
+    w, nbrs = _path([10] * 10)
+    poor = Budget(10 / ENUMERATED_GROUPS)
+    outcome = exact_partition(np.arange(10), w, nbrs, np.ones(10), Bounds(30, 50), budget=poor)
+    assert outcome.parts is None and not outcome.infeasible
+    assert poor.spent == 11 / ENUMERATED_GROUPS and poor.left() == 0.0
+    assert (poor.skipped_budget, poor.skipped_too_big) == (1, 0)
+    spent = Budget(0.0)  # nothing left: skipped before enumerating, nothing charged
+    outcome = exact_partition(np.arange(10), w, nbrs, np.ones(10), Bounds(30, 50), budget=spent)
+    assert outcome.parts is None and (spent.spent, spent.skipped_budget) == (0.0, 1)
+
+
+def test_the_fewest_exceptions_cover_honours_the_group_limit() -> None:
+    """45 - 26 - 44 - 20 - 20 (the 26 is stuck) has 7 groups of up to 65 households; a call
+    limited to 1 group (6 for the fewest-exceptions cover) skips it as too big."""
+    w, nbrs = _path([45, 26, 44, 20, 20])
+    endless = Budget(None)
+    outcome = exact_partition(
+        np.arange(5), w, nbrs, np.full(5, 2.0), Bounds(30, 50), budget=endless, limit=1
+    )
+    assert outcome.infeasible and outcome.stuck == (1,) and outcome.parts is None
+    assert (endless.skipped_too_big, endless.skipped_budget) == (1, 0)
+    assert endless.spent == 7 / ENUMERATED_GROUPS
