@@ -17,6 +17,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .coverage import SNAP_M, Borders, union_cells
+from .graph import groups
 from .territory import GRID_SIZE, heal
 
 __all__ = ["share_empties"]
@@ -159,30 +160,12 @@ def _rehome(
         main = pieces[body[0]]
         loose = [x for x in p[empty[p]].tolist() if x not in given and x not in moved]
         loose = [x for x in loose if not shapely.within(shapely.point_on_surface(cells[x]), main)]
-        for group in _groups(loose, nbrs):
+        for group in groups(loose, nbrs):
             j = _host(group, i, geoms, parts, cells, region)
             if j is not None:
                 moved.update(dict.fromkeys(group, j))
                 done = True
     return done
-
-
-def _groups(xs: list[int], nbrs: list[dict[int, float]]) -> list[list[int]]:
-    """Split cells ``xs`` into groups connected through one another."""
-    left, out = set(xs), []
-    while left:
-        stack = [min(left)]
-        left.discard(stack[0])
-        group = []
-        while stack:
-            x = stack.pop()
-            group.append(x)
-            for y in nbrs[x]:
-                if y in left:
-                    left.discard(y)
-                    stack.append(y)
-        out.append(sorted(group))
-    return out
 
 
 def _host(

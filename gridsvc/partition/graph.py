@@ -8,13 +8,14 @@ grid border that the grids should follow where the bounds allow; crossing it is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .coverage import Borders, borders
 
-__all__ = ["Graph", "build_graph"]
+__all__ = ["Graph", "build_graph", "groups"]
 
 MIN_SHARED = 0.05  # metres of common border for two cells to count as neighbours
 
@@ -86,3 +87,22 @@ def build_graph(
         lines=lines,
         line_row=np.flatnonzero(touch),
     )
+
+
+def groups(nodes: Sequence[int] | set[int], nbrs: list[dict[int, float]]) -> list[list[int]]:
+    """Split ``nodes`` into the groups connected through one another (each sorted, the groups
+    in order of their least node)."""
+    left, out = set(nodes), []
+    while left:
+        stack = [min(left)]
+        left.discard(stack[0])
+        group = []
+        while stack:
+            x = stack.pop()
+            group.append(x)
+            for y in nbrs[x]:
+                if y in left:
+                    left.discard(y)
+                    stack.append(y)
+        out.append(sorted(group))
+    return out

@@ -18,6 +18,7 @@ import numpy as np
 
 from .atoms import Bounds
 from .budget import RESPLIT_ATOMS, Budget
+from .graph import groups
 
 __all__ = [
     "connected",
@@ -36,19 +37,7 @@ RESPLIT_UNITS = 0.5  # CP-SAT work limit of one ReCom re-split (budget units)
 
 def connected(nodes: Sequence[int] | set[int], nbrs: list[dict[int, float]]) -> bool:
     """Return True if ``nodes`` induce a connected subgraph."""
-    nodeset = set(nodes)
-    if len(nodeset) <= 1:
-        return True
-    start = next(iter(nodeset))
-    seen = {start}
-    stack = [start]
-    while stack:
-        x = stack.pop()
-        for y in nbrs[x]:
-            if y in nodeset and y not in seen:
-                seen.add(y)
-                stack.append(y)
-    return len(seen) == len(nodeset)
+    return len(groups(nodes, nbrs)) <= 1
 
 
 class _Region:
