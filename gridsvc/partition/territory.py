@@ -173,6 +173,7 @@ def snap_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
     bends and its neighbour does not, and the cells open gaps that can cut an atom's cells
     apart. Those cells are snapped together instead (:func:`_snap_together`).
     """
+    cells = _valid(cells)
     out = np.empty(len(cells), dtype=object)
     crowded = _crowded(cells)
     out[~crowded] = clip_cells(cells[~crowded], block, clear=True)
@@ -276,20 +277,26 @@ def clip_cells(cells: np.ndarray, block: BaseGeometry, *, clear: bool = False) -
 
 
 def _overlay(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
-    """Return ``cells`` intersected with ``block`` on the grid. GEOS can draw a tiny Voronoi
-    cell of sites centimetres apart with two vertices 1e-13 m apart, a self-intersecting ring
-    its overlay rejects (TopologyException): such a cell is made valid first."""
+    """Return ``cells`` intersected with ``block`` on the grid (cells made :func:`_valid` first
+    when GEOS's overlay rejects one)."""
     try:
         return shapely.intersection(cells, block, grid_size=GRID_SIZE)
     except GEOSException:
-        out = np.empty(len(cells), dtype=object)
-        for i, cell in enumerate(cells.tolist()):
-            try:
-                out[i] = shapely.intersection(cell, block, grid_size=GRID_SIZE)
-            except GEOSException:  # an invalid (self-touching) cell: its polygonal part
-                parts = polygon_parts(shapely.make_valid(cell))
-                out[i] = shapely.intersection(shapely.union_all(parts), block, grid_size=GRID_SIZE)
-        return out
+        return shapely.intersection(_valid(cells), block, grid_size=GRID_SIZE)
+
+
+def _valid(cells: np.ndarray) -> np.ndarray:
+    """Return ``cells`` with each invalid one replaced by its largest polygon. GEOS can draw a
+    tiny Voronoi cell of sites centimetres apart with two vertices 1e-13 m apart, a
+    self-intersecting ring its overlay rejects (TopologyException)."""
+    bad = np.flatnonzero(~shapely.is_valid(cells) & ~shapely.is_empty(cells))
+    if len(bad) == 0:
+        return cells
+    out = cells.copy()
+    for i in bad.tolist():
+        parts = polygon_parts(shapely.make_valid(cells[i]))
+        out[i] = parts[np.argmax(shapely.area(parts))] if len(parts) else shapely.Polygon()
+    return out
 
 
 def _clear(polys: np.ndarray) -> np.ndarray:

@@ -155,3 +155,14 @@ def test_snapped_cells_stay_a_coverage_of_their_block(
     whole = shapely.coverage_union_all(cells)
     assert shapely.get_type_id(whole) == 3 and shapely.get_num_interior_rings(whole) == 0
     assert abs(shapely.area(cells).sum() - block.area) < block.length * GRID_SIZE / 2
+
+
+def test_a_self_touching_voronoi_cell_among_crowded_cells_is_snapped_not_fatal() -> None:
+    # the same cell fails the clearance test, so it is snapped with the crowded cells
+    cell = shapely.from_wkb(_SELF_TOUCHING_CELL)
+    block = shapely.box(500000, 3873000, 500153, 3873153)
+    neighbour = shapely.box(500010, 3873010, 500020, 3873020)
+    out = snap_cells(np.array([cell, neighbour], dtype=object), block)
+    assert shapely.is_valid(out[0]) and shapely.get_type_id(out[0]) == 3
+    assert abs(shapely.area(out[0]) - shapely.area(shapely.make_valid(cell))) < 0.01
+    assert shapely.equals(out[1], neighbour)
