@@ -121,8 +121,10 @@ class AtomColumns:
         Every atom of the rows must lie entirely among them (build with ``group`` so it does).
         """
         ids, member = np.unique(self.member[rows], return_inverse=True)
-        keep = np.union1d(ids, self.ground[ids])  # a stacked atom's (possibly empty) ground atom
-        if len(keep) > len(ids):
+        under = self.ground[ids]  # a stacked atom's (possibly empty) ground atom
+        at = np.minimum(np.searchsorted(ids, under), len(ids) - 1)
+        if not (ids[at] == under).all():  # some ground atom is not among the rows' atoms
+            keep = np.union1d(ids, under)
             member = np.searchsorted(keep, ids)[member]
             ids = keep
         return AtomColumns(

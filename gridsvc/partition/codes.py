@@ -60,7 +60,8 @@ def number(
     n = len(geoms)
     if n == 0:
         return []
-    floors = np.nan_to_num(np.asarray(floor_lo, dtype=float), nan=-1.0)
+    floors = np.asarray(floor_lo, dtype=float)
+    floors = np.where(np.isnan(floors), -1.0, floors)
     if all(g is geoms[0] for g in geoms):  # one footprint (a unit's stacked grids): by floor
         order = np.argsort(floors, kind="stable")
     else:

@@ -96,12 +96,15 @@ def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
     second = np.flatnonzero(rank == 1)
     a, b, which = cell[second - 1], cell[second], piece[second]
     u, v = np.minimum(a, b), np.maximum(a, b)
-    if bridge:  # gaps the snapping closes: under half a grid step
-        touch = shapely.dwithin(cells[u], cells[v], GRID_SIZE / 2)
-    else:
-        touch = shapely.intersects(cells[u], cells[v])
-    u, v, which = u[touch], v[touch], which[touch]
     key = u * len(cells) + v
+    pairs, pair_of = np.unique(key, return_inverse=True)  # each pair tested once
+    cu, cv = pairs // len(cells), pairs % len(cells)
+    if bridge:  # gaps the snapping closes: under half a grid step
+        touch = shapely.dwithin(cells[cu], cells[cv], GRID_SIZE / 2)
+    else:
+        touch = shapely.intersects(cells[cu], cells[cv])
+    hit = touch[pair_of.ravel()]
+    u, v, which, key = u[hit], v[hit], which[hit], key[hit]
     pairs, pair_of = np.unique(key, return_inverse=True)
     pair_of = pair_of.astype(np.int64).ravel()
     # each piece lies on both cells' boundaries, or on one side of a border snapped apart

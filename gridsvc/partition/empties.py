@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .coverage import SNAP_M, Borders, union_cells
 from .graph import groups
-from .territory import GRID_SIZE, heal
+from .territory import GRID_SIZE, heal, unique_points
 
 __all__ = ["share_empties"]
 
@@ -37,7 +37,7 @@ def _shares(
         pts.append(coords)
         owner += [grid] * len(coords)
     xy = np.round(np.concatenate(pts), 2)
-    xy, first = np.unique(xy, axis=0, return_index=True)
+    xy, first = unique_points(xy)[:2]
     who = np.asarray(owner)[first]
     if len(set(who.tolist())) < 2:
         return None

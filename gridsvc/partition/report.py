@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from geopandas.array import GeometryArray
 
 from ..geo import WGS84
 from .atoms import Bounds
@@ -26,11 +27,21 @@ def _polsby_popper(geoms: np.ndarray) -> list[float]:
     ]
 
 
-def _frame(nodes: list[Any], hh: pd.DataFrame, community: str, crs: Any, kind: str) -> Any:
-    size = pd.to_numeric(hh["size"], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
+def _frame(nodes: list[Any], size: np.ndarray, community: str, crs: Any, kind: str) -> Any:
+    """Return the grids of ``nodes`` (metres) as a frame in EPSG:4326, sorted by code.
+
+    Projected as one geometry array and sorted before the frame is built (the frame's own
+    ``to_crs`` and ``sort_values`` cost more than the grids' projection)."""
     geoms = np.array([n.cell.geometry for n in nodes], dtype=object)
+    wgs = np.asarray(GeometryArray(geoms, crs=crs).to_crs(WGS84), dtype=object)
+    for i, n in enumerate(nodes):
+        if n.original is not None:
+            wgs[i] = n.original
+    codes = [n.code for n in nodes]
+    order = sorted(range(len(nodes)), key=codes.__getitem__)  # stable, by code
+    nodes = [nodes[i] for i in order]
     data = {
-        "code": [n.code for n in nodes],
+        "code": [codes[i] for i in order],
         "community_code": [community] * len(nodes),
         "level": [n.level for n in nodes],
         "kind": ["dedicated" if "dedicated" in n.cell.flags else kind for n in nodes],
@@ -40,16 +51,10 @@ def _frame(nodes: list[Any], hh: pd.DataFrame, community: str, crs: Any, kind: s
         "floor_lo": pd.array([n.cell.floor_lo for n in nodes], dtype="Int64"),
         "floor_hi": pd.array([n.cell.floor_hi for n in nodes], dtype="Int64"),
         "version": [1] * len(nodes),
-        "polsby_popper": _polsby_popper(geoms),
+        "polsby_popper": _polsby_popper(geoms[order]),
         "flags": [";".join(n.cell.flags) for n in nodes],
     }
-    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs).to_crs(WGS84)
-    original = [i for i, n in enumerate(nodes) if n.original is not None]
-    if original:
-        frame.loc[original, "geometry"] = gpd.GeoSeries(
-            [nodes[i].original for i in original], index=original, crs=WGS84
-        )
-    return frame.sort_values("code", kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(wgs[order], crs=WGS84))
 
 
 def _split_buildings(nodes: list[Any], hh: pd.DataFrame) -> int:
@@ -85,8 +90,9 @@ def build_result(
 
     base = [n for n in nodes if n.level == 1]
     deeper = [n for n in nodes if n.level > 1]
-    grids = _frame(base, hh, community, crs, kind)
-    micro = _frame(deeper, hh, community, crs, kind)
+    size = pd.to_numeric(hh["size"], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
+    grids = _frame(base, size, community, crs, kind)
+    micro = _frame(deeper, size, community, crs, kind)
     ids = hh["id"].astype(str).to_numpy() if "id" in hh.columns else hh.index.astype(str)
     columns: dict[str, np.ndarray] = {"household_id": np.asarray(ids, dtype=object)}
     for depth in range(1, len(levels) + 1):

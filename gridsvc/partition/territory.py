@@ -29,6 +29,7 @@ __all__ = [
     "shared_lengths",
     "snap_cells",
     "tessellate",
+    "unique_points",
 ]
 
 GRID_SIZE = 0.01  # metres; every polygon is snapped to this precision so shared edges match
@@ -90,11 +91,23 @@ def shared_lengths(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(shapely.length(common))
 
 
+def unique_points(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return what ``np.unique(xy, axis=0)`` returns for points (rows x, y) with the index of
+    each row's first occurrence, each point's row and the counts: the same rows in the same
+    order (by x, then y), from a 1-d sort of complex numbers instead of a sort of rows (several
+    times faster)."""
+    z = np.ascontiguousarray(xy[:, 0]) + 1j * np.ascontiguousarray(xy[:, 1])
+    unique, first, inverse, counts = np.unique(
+        z, return_index=True, return_inverse=True, return_counts=True
+    )
+    rows = np.column_stack([unique.real, unique.imag]).reshape(-1, 2)
+    return rows, first, inverse.ravel(), counts
+
+
 def _spread(xy: np.ndarray) -> np.ndarray:
     """Move coincident points apart on a small circle so every Voronoi site is distinct."""
     xy = np.round(xy, 2)
-    _, inv, counts = np.unique(xy, axis=0, return_inverse=True, return_counts=True)
-    inv = inv.ravel()
+    _, _, inv, counts = unique_points(xy)
     if counts.max() == 1:
         return xy
     out = xy.copy()
@@ -147,7 +160,8 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     n = int(owner.max()) + 1
     if n == 1:
         return np.array([block], dtype=object)
-    _, first = np.unique(np.column_stack([np.round(xy, 2), owner]), axis=0, return_index=True)
+    point = unique_points(np.round(xy, 2))[2]
+    _, first = np.unique(point.astype(np.int64) * n + owner, return_index=True)
     xy, owner = xy[np.sort(first)], owner[np.sort(first)]  # a unit's flats share one point
     spread = _spread(xy)
     voronoi = shapely.voronoi_polygons(shapely.multipoints(spread), extend_to=block, ordered=True)
@@ -263,11 +277,8 @@ def clip_cells(cells: np.ndarray, block: BaseGeometry, *, clear: bool = False) -
     shapely.prepare(block)
     edge = shapely.boundary(block)
     shapely.prepare(edge)
-    inner = (
-        shapely.contains_properly(block, cells)
-        & (shapely.get_num_interior_rings(cells) == 0)
-        & ~shapely.dwithin(edge, cells, CLEAR_M)
-    )
+    inner = shapely.contains_properly(block, cells) & (shapely.get_num_interior_rings(cells) == 0)
+    inner[inner] = ~shapely.dwithin(edge, cells[inner], CLEAR_M)
     if not clear:
         inner[inner] = _clear(cells[inner])
     out = np.empty(len(cells), dtype=object)
@@ -331,8 +342,8 @@ def _rounded_rings(polys: np.ndarray) -> np.ndarray:
     second vertex."""
     if len(polys) == 0:
         return np.empty(0, dtype=object)
-    xy, ring = shapely.get_coordinates(polys, return_index=True)
-    scaled = xy * (1 / GRID_SIZE)
+    raw, ring = shapely.get_coordinates(polys, return_index=True)
+    scaled = raw * (1 / GRID_SIZE)
     whole = np.trunc(scaled)
     frac = np.abs(scaled - whole)
     up = np.where(frac < 0.5, whole, whole + np.sign(scaled))
@@ -340,9 +351,21 @@ def _rounded_rings(polys: np.ndarray) -> np.ndarray:
     counts = np.bincount(ring, minlength=len(polys))
     start = (np.cumsum(counts) - counts)[ring]
     step = (np.arange(len(xy)) - start + 1) % (counts[ring] - 1)  # v0 … v0 → v1 … v0 v1
-    ccw = shapely.is_ccw(shapely.get_exterior_ring(polys))[ring]
+    ccw = (_signed_areas(raw, ring, len(polys)) > 0)[ring]
     shifted = start + np.where(ccw, counts[ring] - 1 - step, step)  # reversed: v(k-2) … v(k-2)
     return np.asarray(shapely.polygons(shapely.linearrings(xy[shifted], indices=ring)))
+
+
+def _signed_areas(xy: np.ndarray, ring: np.ndarray, n: int) -> np.ndarray:
+    """Return twice the signed area of each of ``n`` closed rings (coordinates ``xy``, ring
+    ``ring`` of each, in order): positive when counter-clockwise. Relative to each ring's first
+    vertex, so metric coordinates lose no precision; the orientation of a ring whose vertices
+    all stand clear of its edges (:func:`_clear`), as ``shapely.is_ccw`` gives it."""
+    counts = np.bincount(ring, minlength=n)
+    local = xy - xy[(np.cumsum(counts) - counts)[ring]]
+    cross = local[:-1, 0] * local[1:, 1] - local[1:, 0] * local[:-1, 1]
+    same = ring[:-1] == ring[1:]  # consecutive vertices of one ring: an edge
+    return np.bincount(ring[:-1][same], weights=cross[same], minlength=n)
 
 
 def _dissolve(cells: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -493,7 +516,10 @@ def _majority(owner: np.ndarray, block: np.ndarray, default: np.ndarray) -> np.n
     out = default.copy()
     if len(owner) == 0:
         return out
-    pairs, votes = np.unique(np.column_stack([owner, block]), axis=0, return_counts=True)
+    low = int(block.min())
+    span = int(block.max()) - low + 1
+    key, votes = np.unique(owner.astype(np.int64) * span + (block - low), return_counts=True)
+    pairs = np.column_stack([key // span, key % span + low])  # by atom, then block
     order = np.lexsort((pairs[:, 1], -votes, pairs[:, 0]))  # by atom, most votes first
     pairs = pairs[order]
     first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]
