@@ -15,6 +15,7 @@ from gridsvc.partition.territory import (
     polygonal,
     snap_cells,
     tessellate,
+    unique_points,
 )
 
 BLOCKS = [
@@ -59,9 +60,24 @@ def test_clipped_cells_equal_the_overlay_coordinate_for_coordinate(
     if len(xy) < 2:
         return
     raw = _raw_cells(block, xy)
+    raw = np.concatenate([raw, shapely.reverse(raw)])  # rings either way round
     got = clip_cells(raw, block)
     want = shapely.intersection(raw, block, grid_size=GRID_SIZE)
     assert shapely.to_wkb(got).tolist() == shapely.to_wkb(want).tolist()
+
+
+@given(
+    st.lists(st.tuples(st.integers(-3, 3), st.integers(-3, 3)), min_size=1, max_size=40),
+    st.sampled_from([0.0, 503_000.0, -4_000.0]),
+)
+def test_unique_points_is_numpys_unique_of_rows(points: list[tuple[int, int]], at: float) -> None:
+    """Same rows in the same order, first indices, inverse and counts (repeats drawn often)."""
+    xy = np.array(points, dtype=float) * 0.01 + at
+    got = unique_points(xy)
+    want = np.unique(xy, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    assert [g.tolist() for g in got] == [
+        w.ravel().tolist() if w.ndim == 1 else w.tolist() for w in want
+    ]
 
 
 def test_a_cell_inside_rounds_half_up_like_geos() -> None:
