@@ -71,7 +71,7 @@ def _shares(
 
 def _border_of(grid: int, borders: list[tuple[int, BaseGeometry]]) -> BaseGeometry:
     parts = np.concatenate([shapely.get_parts(line) for g, line in borders if g == grid])
-    return shapely.MultiLineString(parts[shapely.get_type_id(parts) == 1].tolist())
+    return shapely.multilinestrings(parts[shapely.get_type_id(parts) == 1])
 
 
 def share_empties(
