@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
 FEWEST_LIMIT = 200_000  # the same for the fewest-exceptions cover (its LP prunes most of them);
 # a call's own ``limit`` scales it: ``limit * FEWEST_LIMIT // GROUP_LIMIT``
+PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
 STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it
 
 
@@ -105,6 +106,13 @@ class Groups:
         flat = self.members.tolist()
         return [tuple(flat[e - k : e]) for e, k in zip(ends, self.sizes.tolist(), strict=True)]
 
+    def take(self, picked: np.ndarray) -> Groups:
+        """Return the groups ``picked``, in that order."""
+        starts = np.cumsum(self.sizes) - self.sizes
+        sizes = self.sizes[picked]
+        first = np.repeat(starts[picked] - (np.cumsum(sizes) - sizes), sizes)
+        return Groups(sizes, self.members[first + np.arange(int(sizes.sum()))])
+
     def plus_singles(self, atoms: Sequence[int]) -> Groups:
         """Return these groups and a group of each of ``atoms`` alone."""
         extra = np.asarray(atoms, dtype=np.int64)
@@ -137,60 +145,66 @@ def connected_groups(
     *,
     limit: int = GROUP_LIMIT,
 ) -> Groups | None:
-    """Return the connected groups :func:`enumerate_groups` lists, flat.
+    """Return the connected groups :func:`enumerate_groups` lists, flat (None past ``limit``
+    groups, or past ``PARTIAL_LIMIT`` smaller groups grown on the way).
 
-    ESU (extension sets) over bitmasks: each atom is a bit, a group grows from its lowest atom
-    (the root) by the lowest bit of its extension set; the atoms it adds to that set are the new
-    neighbours above the root not yet seen on the way, so each group is reached once.
+    ESU (extension sets) on bitmasks, a whole generation of groups at a time in numpy: a group
+    grows from its lowest atom (the root) and carries its extension set; it takes each atom of
+    that set in turn, handing on the atoms of the set above the one it took and the taken
+    atom's neighbours above the root that no group on its way had seen, so each connected group
+    is reached exactly once. Groups under ``bounds.lo`` keep growing without being listed; none
+    grows past ``bounds.hi`` or takes a second empty atom.
     """
-    order = sorted({int(x) for x in nodes})
-    rank = {x: i for i, x in enumerate(order)}
-    weight = [int(w[x]) for x in order]
-    adj = [sum(1 << rank[y] for y in nbrs[x] if y in rank) for x in order]
+    order = np.unique(np.asarray(nodes, dtype=np.int64))
+    n, words = len(order), (len(order) + 63) // 64
+    rank = {x: i for i, x in enumerate(order.tolist())}
+    weight = np.rint(w[order]).astype(np.int64)
+    empty = weight == 0
+    adj = _masks([[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()], words)
+    bit = _masks([[i] for i in range(n)], words)
+    higher = _masks([range(i + 1, n) for i in range(n)], words)
     lo, hi = max(bounds.lo, 1), bounds.hi
-    found: list[int] = []
-    keep = found.append
-
-    def extend(sub: int, ext: int, seen: int, total: int, zeros: int, above: int) -> bool:
-        while ext:
-            bit = ext & -ext
-            ext ^= bit
-            i = bit.bit_length() - 1
-            wx = weight[i]
-            grown = total + wx
-            if grown > hi or (wx == 0 and zeros):
-                continue
-            group = sub | bit
-            if grown >= lo:
-                keep(group)
-                if len(found) > limit:
-                    return False
-            new = adj[i] & above & ~seen
-            if not extend(group, ext | new, seen | new, grown, zeros + (wx == 0), above):
-                return False
-        return True
-
-    everyone = (1 << len(order)) - 1
-    for v, wv in enumerate(weight):
-        if wv > hi:
-            continue
-        bit, above = 1 << v, everyone & ~((2 << v) - 1)
-        if wv >= lo:
-            keep(bit)
-            if len(found) > limit:
-                return None
-        start = adj[v] & above
-        if not extend(bit, start, start | bit, wv, int(wv == 0), above):
-            return None
-    return _unpack(found, np.asarray(order, dtype=np.int64))
+    root = np.flatnonzero(weight <= hi)
+    sub, ext = bit[root], adj[root] & higher[root]
+    seen, total, zeros = ext | sub, weight[root], empty[root]
+    found, listed, partial = [sub[total >= lo]], int((total >= lo).sum()), len(root)
+    while listed <= limit and partial <= PARTIAL_LIMIT:
+        live = ext.any(axis=1)
+        if not live.any():
+            return _unpack(np.concatenate(found), order)
+        sub, ext, seen, total, zeros, root = (a[live] for a in (sub, ext, seen, total, zeros, root))
+        parent, atom = np.nonzero(_bits(ext, n))
+        grown = total[parent] + weight[atom]
+        fits = (grown <= hi) & ~(empty[atom] & zeros[parent])
+        parent, atom, total = parent[fits], atom[fits], grown[fits]
+        new = adj[atom] & higher[root[parent]] & ~seen[parent]
+        ext = (ext[parent] & higher[atom]) | new
+        seen, sub = seen[parent] | new, sub[parent] | bit[atom]
+        zeros, root = zeros[parent] | empty[atom], root[parent]
+        hit = total >= lo
+        found.append(sub[hit])
+        listed += int(hit.sum())
+        partial += int((~hit).sum())
+    return None
 
 
-def _unpack(masks: list[int], order: np.ndarray) -> Groups:
+def _masks(sets: Sequence[Sequence[int] | range], words: int) -> np.ndarray:
+    """Return one bitmask (``words`` 64-bit words) per set of atom ranks."""
+    out = np.zeros((len(sets), words * 64), dtype=bool)
+    for i, members in enumerate(sets):
+        out[i, list(members)] = True
+    return np.packbits(out, axis=1, bitorder="little").view(np.uint64).reshape(len(sets), words)
+
+
+def _bits(masks: np.ndarray, n: int) -> np.ndarray:
+    """Return the bits of ``masks`` (one row per mask) as booleans, ``n`` per row."""
+    raw = np.ascontiguousarray(masks).view(np.uint8).reshape(len(masks), masks.shape[1] * 8)
+    return np.unpackbits(raw, axis=1, bitorder="little")[:, :n].astype(bool)
+
+
+def _unpack(masks: np.ndarray, order: np.ndarray) -> Groups:
     """Return the groups whose atoms are the set bits of ``masks`` (bit i: atom ``order[i]``)."""
-    width = (len(order) + 7) // 8
-    raw = b"".join([m.to_bytes(width, "little") for m in masks])
-    bits = np.frombuffer(raw, dtype=np.uint8).reshape(len(masks), width)
-    group, atom = np.nonzero(np.unpackbits(bits, axis=1, bitorder="little"))
+    group, atom = np.nonzero(_bits(masks, len(order)))
     return Groups(np.bincount(group, minlength=len(masks)).astype(np.int64), order[atom])
 
 
@@ -378,9 +392,11 @@ def _fewest_exceptions(
     if not isinstance(lp, tuple):  # no plan: infeasible LP, the wall-clock cap or numerics
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     bound, reduced = lp
-    costs = _group_costs(groups, perimeter, nbrs)
+    costs = np.full(len(groups), np.nan)  # costed as groups are kept (a small share)
     for t in range(int(np.ceil(bound - 1e-6)), len(groups) + 1):
         keep = np.flatnonzero(reduced <= t - bound + 1e-6)
+        fresh = keep[np.isnan(costs[keep])]
+        costs[fresh] = _group_costs(groups.take(fresh), perimeter, nbrs)
         picked, _ = _least_cost(model, keep, costs, budget, units, count=(outside, t))
         if picked is None:
             return ExactOutcome(None, infeasible=True, stuck=stuck)

@@ -41,6 +41,19 @@ def test_enumeration_stops_past_its_limit() -> None:
     assert enumerate_groups(range(40), w, nbrs, Bounds(30, 50), limit=10) is None
 
 
+def test_enumeration_stops_past_the_limit_of_small_groups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Groups under the lower bound are grown, not listed: they have a limit of their own.
+
+    40 one-household atoms in a row: 754 runs of 1–29 atoms grow on the way to the 66 runs of
+    30–40; past 100 of them the listing stops, however few it listed."""
+    w, nbrs = _path([1] * 40)
+    assert len(enumerate_groups(range(40), w, nbrs, Bounds(30, 50)) or []) == 66  # runs of 30–40
+    monkeypatch.setattr("gridsvc.partition.exact.PARTIAL_LIMIT", 100)
+    assert enumerate_groups(range(40), w, nbrs, Bounds(30, 50)) is None
+
+
 def test_a_unit_touching_only_big_units_is_stuck() -> None:
     #   45 - 26 - 44 : the 26 can join neither neighbour within 50
     w, nbrs = _path([45, 26, 44])
