@@ -7,8 +7,11 @@ optional steps are charged by counting their work, with constants measured again
 (on 8 communities of the 1M city a budget of one unit per community cost 2.2 CPU s per unit
 spent with the constants before; each kind of step was then rescaled by its own ratio):
 
-- HiGHS set partitioning: ``HIGHS_LP_NONZEROS`` nonzeros of the matrix of its LP relaxation
-  (over every candidate group) cost one unit, ``HIGHS_NONZEROS`` nonzeros of the MIP over the
+- HiGHS set partitioning: its LP relaxation is solved by column generation, charged
+  ``HIGHS_LP_ITERATIONS`` simplex iterations of the restricted masters, ``HIGHS_LP_SOLVES``
+  master solves (their overhead) and ``HIGHS_PRICED_NONZEROS`` matrix nonzeros priced (every
+  candidate group, once per round) per unit each, and it stops where the budget does;
+  ``HIGHS_NONZEROS`` nonzeros of the MIP over the
   groups that relaxation leaves (its root: cuts, heuristics) one unit, and ``HIGHS_NODES``
   branch-and-bound nodes one unit; a call may explore only the nodes the budget has left
   (``mip_max_nodes``), and at most ``STEP_NODES`` per unit of its own limit;
@@ -20,8 +23,17 @@ spent with the constants before; each kind of step was then rescaled by its own 
   as far as they did;
 - a ReCom re-split by bisection: ``RESPLIT_ATOMS`` atoms re-split cost one unit;
 - the exact cover's enumeration of connected groups (in Python): ``ENUMERATED_GROUPS`` groups
-  listed cost one unit (urban's three enumerations list 414,000 groups per CPU second); it
+  listed cost one unit (urban's three enumerations, in numpy, list 2–3 million groups per CPU
+  second with the machine loaded); it
+  stops once what is left is spent;
+- the search for units that fit in no group (``exact.stuck_atoms``): ``STUCK_STEPS`` steps cost
+  one unit (measured on its worst case, an 8 × 8 grid of 1-household atoms where nothing fits:
+  24,000 steps per CPU second; before it was charged, that case took 54 CPU s uncharged); it
   stops once what is left is spent.
+
+The LP and enumeration constants were measured on the exact calls of the yudu and urban
+fixtures (on 2026-11-22, load 4–5: column generation 0.41–0.54 CPU s per unit at half these
+constants, the enumeration 0.37–0.43 CPU s per unit at 400,000 groups).
 
 Measured (``bench/partition_city.py --pick 0,35,70,105,140,175,210,245 --jobs 1``, budget 0
 against budget 1): see bench/README. Bisection, boundary moves and the
@@ -50,24 +62,30 @@ __all__ = [
     "CP_SAT_SECONDS",
     "CP_SAT_TERMS",
     "ENUMERATED_GROUPS",
-    "HIGHS_LP_NONZEROS",
+    "HIGHS_LP_ITERATIONS",
+    "HIGHS_LP_SOLVES",
     "HIGHS_NODES",
     "HIGHS_NONZEROS",
+    "HIGHS_PRICED_NONZEROS",
     "RESPLIT_ATOMS",
     "STEP_NODES",
+    "STUCK_STEPS",
     "WALL_CAP_SECONDS",
     "Budget",
 ]
 
 # measured CPU per charged unit before rescaling: HiGHS 2.6, CP-SAT 2.0, ReCom 1.3
 HIGHS_NONZEROS = 6_000  # matrix nonzeros of a set-partitioning MIP per unit (its root)
-HIGHS_LP_NONZEROS = 200_000  # matrix nonzeros of a set-partitioning LP relaxation per unit
+HIGHS_LP_ITERATIONS = 120_000  # simplex iterations of column generation's masters per unit
+HIGHS_LP_SOLVES = 3_000  # restricted-master LP solves of column generation per unit (overhead)
+HIGHS_PRICED_NONZEROS = 120_000_000  # matrix nonzeros priced by column generation per unit
 HIGHS_NODES = 40  # HiGHS branch-and-bound nodes per unit
 STEP_NODES = 100  # nodes per unit of a step's own limit (its ``units``; unchanged by the rescale)
 RESPLIT_ATOMS = 1_500  # atoms re-split by bisection (ReCom) per unit
 CP_SAT_SECONDS = 0.5  # CP-SAT deterministic seconds per unit
 CP_SAT_TERMS = 25_000  # variables + constraints of CP-SAT models built per unit
-ENUMERATED_GROUPS = 400_000  # connected groups listed by the exact cover's enumeration per unit
+STUCK_STEPS = 25_000  # steps of the search for units that fit in no group per unit (its worst case)
+ENUMERATED_GROUPS = 1_000_000  # connected groups listed by the exact cover's enumeration per unit
 WALL_CAP_SECONDS = 120.0  # last-resort wall-clock cap of one solver call
 
 

@@ -17,6 +17,9 @@ such groups can have. Every MIP runs over the groups an LP relaxation's reduced 
 Without it the heuristic's plan was kept whole and every grid it missed was flagged as proved,
 although the proof (one stuck unit, say) accounted for one of them.
 
+Every LP relaxation is solved by column generation (:class:`_Master`): HiGHS solves it over a
+few groups and its duals price all of them, so its bound and reduced costs are the whole LP's.
+
 Atoms without households (empty blocks) may join a group as a bridge, at most one per group, and
 are otherwise attached afterwards to a neighbouring grid, so every grid stays connected.
 """
@@ -26,7 +29,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 from scipy.sparse import csr_array
@@ -34,16 +36,21 @@ from scipy.sparse import csr_array
 from .atoms import Bounds
 from .budget import (
     ENUMERATED_GROUPS,
-    HIGHS_LP_NONZEROS,
+    HIGHS_LP_ITERATIONS,
+    HIGHS_LP_SOLVES,
     HIGHS_NODES,
     HIGHS_NONZEROS,
+    HIGHS_PRICED_NONZEROS,
     STEP_NODES,
+    STUCK_STEPS,
     WALL_CAP_SECONDS,
     Budget,
 )
 
 __all__ = [
     "ExactOutcome",
+    "Groups",
+    "connected_groups",
     "enumerate_groups",
     "exact_partition",
     "exception_cap",
@@ -54,6 +61,8 @@ log = logging.getLogger(__name__)
 GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
 FEWEST_LIMIT = 200_000  # the same for the fewest-exceptions cover (its LP prunes most of them);
 # a call's own ``limit`` scales it: ``limit * FEWEST_LIMIT // GROUP_LIMIT``
+PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
+STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,47 @@ class ExactOutcome:
     fewest_up_to: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Groups:
+    """Connected groups of atoms, flat: group ``i`` holds ``sizes[i]`` atoms, and ``members``
+    lists the atoms of every group, one group after another (ascending within a group)."""
+
+    sizes: np.ndarray
+    members: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def column(self) -> np.ndarray:
+        """Return the group of each entry of ``members``."""
+        return np.repeat(np.arange(len(self.sizes)), self.sizes)
+
+    def atoms(self, picked: Sequence[int]) -> list[np.ndarray]:
+        """Return the atoms of each group in ``picked``."""
+        ends = np.cumsum(self.sizes)
+        return [self.members[ends[i] - self.sizes[i] : ends[i]] for i in picked]
+
+    def tuples(self) -> list[tuple[int, ...]]:
+        """Return every group as a tuple of its atoms."""
+        ends = np.cumsum(self.sizes).tolist()
+        flat = self.members.tolist()
+        return [tuple(flat[e - k : e]) for e, k in zip(ends, self.sizes.tolist(), strict=True)]
+
+    def take(self, picked: np.ndarray) -> Groups:
+        """Return the groups ``picked``, in that order."""
+        starts = np.cumsum(self.sizes) - self.sizes
+        sizes = self.sizes[picked]
+        first = np.repeat(starts[picked] - (np.cumsum(sizes) - sizes), sizes)
+        return Groups(sizes, self.members[first + np.arange(int(sizes.sum()))])
+
+    def plus_singles(self, atoms: Sequence[int]) -> Groups:
+        """Return these groups and a group of each of ``atoms`` alone."""
+        extra = np.asarray(atoms, dtype=np.int64)
+        return Groups(
+            np.r_[self.sizes, np.ones(len(extra), dtype=np.int64)], np.r_[self.members, extra]
+        )
+
+
 def enumerate_groups(
     nodes: Sequence[int] | np.ndarray,
     w: np.ndarray,
@@ -83,39 +133,79 @@ def enumerate_groups(
 
     Zero-household nodes may appear in a group at most once and never alone.
     """
-    inside = set(int(x) for x in nodes)
-    order = sorted(inside)
-    adj = {x: sorted(y for y in nbrs[x] if y in inside) for x in order}
-    weight = {x: int(w[x]) for x in order}
-    groups: list[tuple[int, ...]] = []
+    groups = connected_groups(nodes, w, nbrs, bounds, limit=limit)
+    return None if groups is None else groups.tuples()
 
-    def extend(
-        sub: list[int], ext: list[int], closed: set[int], total: int, zeros: int, root: int
-    ) -> bool:
-        if bounds.lo <= total <= bounds.hi and total > 0:
-            groups.append(tuple(sorted(sub)))
-            if len(groups) > limit:
-                return False
-        ext = list(ext)
-        while ext:
-            x = ext.pop()
-            wx = weight[x]
-            if total + wx > bounds.hi or (wx == 0 and zeros >= 1):
-                continue
-            new = [y for y in adj[x] if y > root and y not in closed]
-            if not extend(
-                [*sub, x], ext + new, closed | set(new), total + wx, zeros + (wx == 0), root
-            ):
-                return False
-        return True
 
-    for v in order:
-        if weight[v] > bounds.hi:
-            continue
-        start = [y for y in adj[v] if y > v]
-        if not extend([v], start, {v, *start}, weight[v], int(weight[v] == 0), v):
-            return None
-    return groups
+def connected_groups(
+    nodes: Sequence[int] | np.ndarray,
+    w: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    *,
+    limit: int = GROUP_LIMIT,
+) -> Groups | None:
+    """Return the connected groups :func:`enumerate_groups` lists, flat (None past ``limit``
+    groups, or past ``PARTIAL_LIMIT`` smaller groups grown on the way).
+
+    ESU (extension sets) on bitmasks, a whole generation of groups at a time in numpy: a group
+    grows from its lowest atom (the root) and carries its extension set; it takes each atom of
+    that set in turn, handing on the atoms of the set above the one it took and the taken
+    atom's neighbours above the root that no group on its way had seen, so each connected group
+    is reached exactly once. Groups under ``bounds.lo`` keep growing without being listed; none
+    grows past ``bounds.hi`` or takes a second empty atom.
+    """
+    order = np.unique(np.asarray(nodes, dtype=np.int64))
+    n, words = len(order), (len(order) + 63) // 64
+    rank = {x: i for i, x in enumerate(order.tolist())}
+    weight = np.rint(w[order]).astype(np.int64)
+    empty = weight == 0
+    adj = _masks([[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()], words)
+    bit = _masks([[i] for i in range(n)], words)
+    higher = _masks([range(i + 1, n) for i in range(n)], words)
+    lo, hi = max(bounds.lo, 1), bounds.hi
+    root = np.flatnonzero(weight <= hi)
+    sub, ext = bit[root], adj[root] & higher[root]
+    seen, total, zeros = ext | sub, weight[root], empty[root]
+    found, listed, partial = [sub[total >= lo]], int((total >= lo).sum()), len(root)
+    while listed <= limit and partial <= PARTIAL_LIMIT:
+        live = ext.any(axis=1)
+        if not live.any():
+            return _unpack(np.concatenate(found), order)
+        sub, ext, seen, total, zeros, root = (a[live] for a in (sub, ext, seen, total, zeros, root))
+        parent, atom = np.nonzero(_bits(ext, n))
+        grown = total[parent] + weight[atom]
+        fits = (grown <= hi) & ~(empty[atom] & zeros[parent])
+        parent, atom, total = parent[fits], atom[fits], grown[fits]
+        new = adj[atom] & higher[root[parent]] & ~seen[parent]
+        ext = (ext[parent] & higher[atom]) | new
+        seen, sub = seen[parent] | new, sub[parent] | bit[atom]
+        zeros, root = zeros[parent] | empty[atom], root[parent]
+        hit = total >= lo
+        found.append(sub[hit])
+        listed += int(hit.sum())
+        partial += int((~hit).sum())
+    return None
+
+
+def _masks(sets: Sequence[Sequence[int] | range], words: int) -> np.ndarray:
+    """Return one bitmask (``words`` 64-bit words) per set of atom ranks."""
+    out = np.zeros((len(sets), words * 64), dtype=bool)
+    for i, members in enumerate(sets):
+        out[i, list(members)] = True
+    return np.packbits(out, axis=1, bitorder="little").view(np.uint64).reshape(len(sets), words)
+
+
+def _bits(masks: np.ndarray, n: int) -> np.ndarray:
+    """Return the bits of ``masks`` (one row per mask) as booleans, ``n`` per row."""
+    raw = np.ascontiguousarray(masks).view(np.uint8).reshape(len(masks), masks.shape[1] * 8)
+    return np.unpackbits(raw, axis=1, bitorder="little")[:, :n].astype(bool)
+
+
+def _unpack(masks: np.ndarray, order: np.ndarray) -> Groups:
+    """Return the groups whose atoms are the set bits of ``masks`` (bit i: atom ``order[i]``)."""
+    group, atom = np.nonzero(_bits(masks, len(order)))
+    return Groups(np.bincount(group, minlength=len(masks)).astype(np.int64), order[atom])
 
 
 def stuck_atoms(
@@ -124,27 +214,35 @@ def stuck_atoms(
     nbrs: list[dict[int, float]],
     bounds: Bounds,
     *,
-    budget: int = 20_000,
+    steps: int = STUCK_ATOM_STEPS,
+    budget: Budget | None = None,
 ) -> list[int]:
     """Return inhabited atoms that lie in no connected group within ``bounds`` (a proof).
 
     Each atom's search grows connected groups around it and stops at the first that fits; an
-    atom whose search runs out of ``budget`` steps is not reported.
+    atom whose search runs out of ``steps`` steps is not reported. The steps are charged to
+    ``budget`` (``STUCK_STEPS`` per unit), and the searches stop where it runs out: the atoms
+    not searched are not reported either.
     """
     inside = {int(x) for x in nodes}
-    stuck = []
+    paid = float("inf") if budget is None else budget.left() * STUCK_STEPS
+    stuck: list[int] = []
+    spent = 0.0
     for x in sorted(inside):
         if w[x] <= 0 or bounds.lo <= w[x] <= bounds.hi:
             continue
         if w[x] > bounds.hi:
             stuck.append(x)
             continue
+        if spent >= paid:
+            break
+        most = min(steps, paid - spent)
         seen: set[frozenset[int]] = set()
         stack = [(frozenset([x]), float(w[x]))]
-        steps, found, exhausted = 0, False, True
+        taken, found, exhausted = 0, False, True
         while stack:
-            steps += 1
-            if steps > budget:
+            taken += 1
+            if taken > most:
                 exhausted = False
                 break
             group, total = stack.pop()
@@ -162,29 +260,21 @@ def stuck_atoms(
                     stack.append((key, grown))
             if found:
                 break
+        spent += min(taken, most)
         if not found and exhausted:
             stuck.append(x)
+    if budget is not None:
+        budget.charge(spent / STUCK_STEPS)
     return stuck
 
 
-def _flat(groups: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
-    """Return the size of each group and the atoms of all groups, one group after another."""
-    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
-    members = np.fromiter(chain.from_iterable(groups), dtype=np.int64, count=int(sizes.sum()))
-    return sizes, members
-
-
-def _group_costs(
-    groups: list[tuple[int, ...]], perimeter: np.ndarray, nbrs: list[dict[int, float]]
-) -> np.ndarray:
+def _group_costs(groups: Groups, perimeter: np.ndarray, nbrs: list[dict[int, float]]) -> np.ndarray:
     """Perimeter in decimetres; inner borders weigh their cut cost, so buildings stay whole."""
     n = len(perimeter)
-    sizes, members = _flat(groups)
     incidence = csr_array(
-        (np.ones(len(members)), (np.repeat(np.arange(len(groups)), sizes), members)),
-        shape=(len(groups), n),
+        (np.ones(len(groups.members)), (groups.column(), groups.members)), shape=(len(groups), n)
     )
-    atoms = sorted(set(members.tolist()))
+    atoms = np.unique(groups.members).tolist()
     pairs = [(x, y, c) for x in atoms for y, c in nbrs[x].items()]
     border = csr_array(
         ([c for _, _, c in pairs], ([x for x, _, _ in pairs], [y for _, y, _ in pairs])),
@@ -221,7 +311,7 @@ def exact_partition(
     if not (w[nodes] > 0).any():
         return ExactOutcome(None)
     budget = budget or Budget()
-    stuck = stuck_atoms(nodes, w, nbrs, bounds)
+    stuck = stuck_atoms(nodes, w, nbrs, bounds, budget=budget)
     if stuck:
         log.debug(
             "exact: atoms %s (households %s) fit in no group within the bounds",
@@ -248,15 +338,15 @@ def _enumerate(
     bounds: Bounds,
     budget: Budget,
     limit: int,
-) -> list[tuple[int, ...]] | None:
+) -> Groups | None:
     """Enumerate the groups within ``bounds`` that the step's own ``limit`` and what ``budget``
     has left (``ENUMERATED_GROUPS`` per unit) allow, charging the groups listed; None past
     either (counted as too big or as skipped for the budget)."""
     if not budget.allows():
         return None
     paid = budget.left() * ENUMERATED_GROUPS
-    most = limit if paid > limit else int(paid)
-    groups = enumerate_groups(nodes, w, nbrs, bounds, limit=most)
+    most = limit if paid > limit else int(paid + 1e-9)  # 1e-9: what float sums lose
+    groups = connected_groups(nodes, w, nbrs, bounds, limit=most)
     budget.charge((most + 1 if groups is None else len(groups)) / ENUMERATED_GROUPS)
     if groups is not None:
         return groups
@@ -292,9 +382,9 @@ def _fewest_exceptions(
     groups = _enumerate(nodes, w, nbrs, Bounds(1, cap), budget, limit * FEWEST_LIMIT // GROUP_LIMIT)
     if groups is None:
         return ExactOutcome(None, infeasible=True, stuck=stuck)
-    groups += [(int(x),) for x in nodes if w[x] > cap]  # too big for any grid: one of its own
+    groups = groups.plus_singles([int(x) for x in nodes if w[x] > cap])  # too big for any grid
     model = _Model.build(nodes, groups, w)
-    if model is None or not model.affordable(budget):
+    if model is None:
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     totals = np.rint(model.matrix.T @ w[np.sort(nodes)])  # households of each group
     outside = ((totals < bounds.lo) | (totals > bounds.hi)).astype(float)
@@ -302,9 +392,11 @@ def _fewest_exceptions(
     if not isinstance(lp, tuple):  # no plan: infeasible LP, the wall-clock cap or numerics
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     bound, reduced = lp
-    costs = _group_costs(groups, perimeter, nbrs)
+    costs = np.full(len(groups), np.nan)  # costed as groups are kept (a small share)
     for t in range(int(np.ceil(bound - 1e-6)), len(groups) + 1):
         keep = np.flatnonzero(reduced <= t - bound + 1e-6)
+        fresh = keep[np.isnan(costs[keep])]
+        costs[fresh] = _group_costs(groups.take(fresh), perimeter, nbrs)
         picked, _ = _least_cost(model, keep, costs, budget, units, count=(outside, t))
         if picked is None:
             return ExactOutcome(None, infeasible=True, stuck=stuck)
@@ -327,19 +419,19 @@ def _fewest_exceptions(
 
 def _parts(
     picked: list[int],
-    groups: list[tuple[int, ...]],
+    groups: Groups,
     nodes: np.ndarray,
     nbrs: list[dict[int, float]],
 ) -> list[np.ndarray]:
     """Return the picked groups as parts, empty atoms attached."""
-    chosen = [set(groups[i]) for i in picked]
+    chosen = [set(a.tolist()) for a in groups.atoms(picked)]
     _attach_zeros(chosen, nodes, nbrs)
     return [np.array(sorted(s)) for s in chosen]
 
 
 def _cover(
     nodes: np.ndarray,
-    groups: list[tuple[int, ...]],
+    groups: Groups,
     w: np.ndarray,
     perimeter: np.ndarray,
     nbrs: list[dict[int, float]],
@@ -354,8 +446,6 @@ def _cover(
     model = _Model.build(nodes, groups, w)
     if model is None:
         return "infeasible", True  # an inhabited atom no group holds
-    if not model.affordable(budget):  # checked before the groups are costed
-        return None, False
     costs = _group_costs(groups, perimeter, nbrs)
     picked, optimal = _least_cost(model, np.arange(len(groups)), costs, budget, units)
     if isinstance(picked, list):
@@ -387,7 +477,8 @@ def _least_cost(
     if isinstance(lp, str):
         return "infeasible", True
     bound, reduced = lp
-    gap = max(1.0, 1e-3 * abs(bound))
+    # 1 % of the bound: at 0.1 % half of yudu's first MIPs had no cover and ran again
+    gap = max(1.0, 1e-2 * abs(bound))
     while True:
         keep = cols[reduced <= gap + 1e-6]
         solved = model.restricted(keep, costs, budget, units, count)
@@ -414,30 +505,19 @@ class _Model:
     inhabited: np.ndarray
 
     @classmethod
-    def build(
-        cls, nodes: np.ndarray, groups: list[tuple[int, ...]], w: np.ndarray
-    ) -> _Model | None:
+    def build(cls, nodes: np.ndarray, groups: Groups, w: np.ndarray) -> _Model | None:
         """Return the model, or None when an inhabited atom lies in no group (infeasible)."""
         order = np.unique(np.asarray(nodes, dtype=np.int64))  # an atom's row: its rank
-        sizes, members = _flat(groups)
         row = np.full(int(order[-1]) + 1, -1, dtype=np.int64)
         row[order] = np.arange(len(order))
-        rows = row[members]
-        cols = np.repeat(np.arange(len(groups)), sizes)
+        rows = row[groups.members]
+        cols = groups.column()
         matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(order), len(groups)))
         inhabited = w[order] > 0
         covered = np.bincount(rows, minlength=len(order)) > 0
         if (inhabited & ~covered).any():
             return None
         return cls(matrix, inhabited)
-
-    def affordable(self, budget: Budget) -> bool:
-        """Return True if the LP relaxation's work fits what ``budget`` has left (its own limit
-        is the enumeration's: at most ``FEWEST_LIMIT`` groups)."""
-        if self.matrix.nnz / HIGHS_LP_NONZEROS > budget.left():
-            budget.skipped_budget += 1
-            return False
-        return True
 
     def relax(
         self,
@@ -449,39 +529,22 @@ class _Model:
         """Solve the LP relaxation over the groups ``cols``; return its value and each group's
         reduced cost, "infeasible" when even the relaxation is (a proof that no cover exists),
         or None when HiGHS stopped without an answer (the wall-clock cap, counted in
-        ``budget.wall_capped``, or numerical trouble): no plan, the heuristic's stands."""
-        from scipy.optimize import linprog
+        ``budget.wall_capped``, or numerical trouble): no plan, the heuristic's stands.
+
+        By column generation (see :class:`_Master`): HiGHS solves the LP over a few of the groups
+        at a time, and the duals price all of them, until none has a negative reduced cost.
+        """
         from scipy.sparse import vstack
 
+        if not budget.allows():
+            return None
         sub = self.matrix[:, cols]
         eq, ub = sub[self.inhabited], sub[~self.inhabited]
         rhs = np.ones(ub.shape[0])
         if count is not None:
             ub = vstack([ub, csr_array(count[0][cols][None, :])]).tocsr()
             rhs = np.append(rhs, float(count[1]))
-        has_ub = ub.shape[0] > 0
-        result = linprog(
-            costs[cols],
-            A_eq=eq,
-            b_eq=np.ones(eq.shape[0]),
-            A_ub=ub if has_ub else None,
-            b_ub=rhs if has_ub else None,
-            bounds=(0, None),
-            method="highs",
-            options={"time_limit": WALL_CAP_SECONDS},
-        )
-        budget.charge(sub.nnz / HIGHS_LP_NONZEROS)
-        if result.status == 2:
-            return "infeasible"
-        if result.status != 0:  # 1: the wall-clock cap (no iteration limit is set); 4: numerics
-            if result.status == 1:
-                budget.wall_capped += 1
-            log.debug("exact: LP relaxation over %d groups: %s", len(cols), result.message)
-            return None
-        dual = eq.T @ result.eqlin.marginals
-        if has_ub:
-            dual = dual + ub.T @ result.ineqlin.marginals
-        return float(result.fun), costs[cols] - dual
+        return _Master(eq, ub, rhs, costs[cols]).solve(budget)
 
     def restricted(
         self,
@@ -519,6 +582,135 @@ class _Model:
         if result.x is None:
             return None
         return [int(keep[i]) for i in np.flatnonzero(result.x > 0.5)], result.status == 0
+
+
+class _Master:
+    """The LP relaxation of a set-partitioning model, solved by column generation.
+
+    Rows: ``eq`` (each inhabited atom in exactly one group) and ``ub`` (at most ``rhs``: empty
+    atoms, the count of exceptions); columns: the candidate groups at ``costs``. HiGHS solves
+    the restricted master (a few columns, warm-started from its last basis as columns join) and
+    its duals y price every column at once (one sparse product): columns of negative reduced
+    cost c - Aᵀy join, and it solves again. When none is negative, y is feasible for the dual of
+    the whole LP, so the master's value bounds the whole LP (weak duality) and the reduced costs
+    are the whole LP's: the same proof as solving the LP over every column, for much less work.
+
+    A phase 1 first finds a master that has a solution (an artificial column of cost 1 on each
+    ``eq`` row, the groups at cost 0): if even it ends above 0, no cover exists (a Farkas
+    proof). Its artificials are then fixed at 0 and phase 2 prices with the groups' costs. A
+    model of at most ``WHOLE`` columns is solved whole, at once.
+    """
+
+    WHOLE = 4_000  # columns up to which the LP is solved over every column at once
+    BATCH = 1  # columns added per pricing, per row of the model (the most negative first)
+    TOL = 1e-7  # a reduced cost below -TOL prices a column in
+
+    def __init__(self, eq: csr_array, ub: csr_array, rhs: np.ndarray, costs: np.ndarray) -> None:
+        from scipy.optimize._highspy import _core
+        from scipy.sparse import vstack
+
+        self.core = _core
+        matrix = vstack([eq, ub]).tocsc()
+        self.matrix, self.costs, self.eqs = matrix, costs, eq.shape[0]
+        self.pricing = matrix.T.tocsr()
+        self.highs = _core._Highs()
+        for name, value in (
+            ("output_flag", False),
+            ("presolve", "off"),
+            ("time_limit", WALL_CAP_SECONDS),
+            ("random_seed", 0),
+        ):
+            self.highs.setOptionValue(name, value)
+        inf = _core.kHighsInf
+        lower = np.r_[np.ones(self.eqs), np.full(len(rhs), -inf)]
+        upper = np.r_[np.ones(self.eqs), rhs]
+        none = np.zeros(0, dtype=np.int32)
+        self.highs.addRows(len(lower), lower, upper, 0, none, none, np.zeros(0))
+        self.columns: list[int] = []  # the candidate of each HiGHS column (-1: artificial)
+        self.inside = np.zeros(len(costs), dtype=bool)
+
+    def _add(self, cols: np.ndarray, costs: np.ndarray) -> None:
+        """Add the candidates ``cols`` to the master at ``costs``."""
+        sub = self.matrix[:, cols]
+        inf = self.core.kHighsInf
+        self.highs.addCols(
+            len(cols),
+            costs[cols],
+            np.zeros(len(cols)),
+            np.full(len(cols), inf),
+            sub.nnz,
+            sub.indptr.astype(np.int32),
+            sub.indices.astype(np.int32),
+            sub.data.astype(float),
+        )
+        self.columns += cols.tolist()
+        self.inside[cols] = True
+
+    def _seed(self) -> np.ndarray:
+        """Return the cheapest column of every ``eq`` row (the first of equals)."""
+        eq = self.pricing.T.tocsr()[: self.eqs]
+        price = self.costs[eq.indices]
+        cheapest = np.minimum.reduceat(price, eq.indptr[:-1])
+        row = np.repeat(np.arange(eq.shape[0]), np.diff(eq.indptr))
+        hit = np.flatnonzero(price == cheapest[row])
+        first = hit[np.r_[True, row[hit][1:] != row[hit][:-1]]]
+        return np.unique(eq.indices[first])
+
+    def solve(self, budget: Budget) -> tuple[float, np.ndarray] | str | None:
+        """Return the LP's value and every column's reduced cost, "infeasible" or None."""
+        every = np.arange(len(self.costs))
+        if len(self.costs) <= self.WHOLE:
+            self._add(every, self.costs)
+            return self._generate(self.costs, budget)
+        # phase 1: artificial columns make any master solvable
+        m, inf = self.eqs, self.core.kHighsInf
+        eye = np.arange(m + 1, dtype=np.int32)
+        self.highs.addCols(
+            m, np.ones(m), np.zeros(m), np.full(m, inf), m, eye, eye[:-1], np.ones(m)
+        )
+        self.columns += [-1] * m
+        self._add(self._seed(), np.zeros(len(self.costs)))
+        first = self._generate(np.zeros(len(self.costs)), budget)
+        if not isinstance(first, tuple):
+            return first
+        if first[0] > 1e-6:
+            return "infeasible"
+        self.highs.changeColsBounds(m, eye[:-1], np.zeros(m), np.zeros(m))
+        self.highs.changeColsCost(m, eye[:-1], np.zeros(m))
+        mine = np.flatnonzero(np.asarray(self.columns) >= 0).astype(np.int32)
+        theirs = np.asarray(self.columns)[mine]
+        self.highs.changeColsCost(len(mine), mine, self.costs[theirs])
+        return self._generate(self.costs, budget)
+
+    def _generate(self, costs: np.ndarray, budget: Budget) -> tuple[float, np.ndarray] | str | None:
+        """Price columns in until none has a negative reduced cost; return the master's value
+        and every column's reduced cost, "infeasible" (a master holding every column has no
+        solution) or None (HiGHS stopped without an answer, or the budget ran out)."""
+        status = self.core.HighsModelStatus
+        while True:
+            self.highs.run()
+            model = self.highs.getModelStatus()
+            info = self.highs.getInfo()
+            budget.charge(info.simplex_iteration_count / HIGHS_LP_ITERATIONS + 1 / HIGHS_LP_SOLVES)
+            if model == status.kInfeasible:
+                return "infeasible"
+            if model != status.kOptimal:
+                if model == status.kTimeLimit:
+                    budget.wall_capped += 1
+                log.debug("exact: LP relaxation: %s", self.highs.modelStatusToString(model))
+                return None
+            dual = np.asarray(self.highs.getSolution().row_dual)
+            reduced = costs - self.pricing @ dual
+            budget.charge(self.pricing.nnz / HIGHS_PRICED_NONZEROS)
+            fresh = np.flatnonzero((reduced < -self.TOL) & ~self.inside)
+            if len(fresh) == 0:
+                return float(info.objective_function_value), reduced
+            if not budget.allows():
+                return None
+            most = max(1, self.BATCH * self.matrix.shape[0])
+            if len(fresh) > most:
+                fresh = fresh[np.argsort(reduced[fresh], kind="stable")[:most]]
+            self._add(np.sort(fresh), costs)
 
 
 def _attach_zeros(chosen: list[set[int]], nodes: np.ndarray, nbrs: list[dict[int, float]]) -> None:

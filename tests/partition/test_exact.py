@@ -5,12 +5,19 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition import Bounds
-from gridsvc.partition.budget import ENUMERATED_GROUPS, HIGHS_LP_NONZEROS, Budget
-from gridsvc.partition.exact import enumerate_groups, exact_partition, exception_cap, stuck_atoms
+from gridsvc.partition.budget import ENUMERATED_GROUPS, STUCK_STEPS, Budget
+from gridsvc.partition.exact import (
+    _Master,
+    enumerate_groups,
+    exact_partition,
+    exception_cap,
+    stuck_atoms,
+)
 
 
 def _path(weights: list[int]) -> tuple[np.ndarray, list[dict[int, float]]]:
@@ -32,6 +39,19 @@ def test_enumeration_lists_each_connected_group_once() -> None:
 def test_enumeration_stops_past_its_limit() -> None:
     w, nbrs = _path([1] * 40)
     assert enumerate_groups(range(40), w, nbrs, Bounds(30, 50), limit=10) is None
+
+
+def test_enumeration_stops_past_the_limit_of_small_groups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Groups under the lower bound are grown, not listed: they have a limit of their own.
+
+    40 one-household atoms in a row: 754 runs of 1–29 atoms grow on the way to the 66 runs of
+    30–40; past 100 of them the listing stops, however few it listed."""
+    w, nbrs = _path([1] * 40)
+    assert len(enumerate_groups(range(40), w, nbrs, Bounds(30, 50)) or []) == 66  # runs of 30–40
+    monkeypatch.setattr("gridsvc.partition.exact.PARTIAL_LIMIT", 100)
+    assert enumerate_groups(range(40), w, nbrs, Bounds(30, 50)) is None
 
 
 def test_a_unit_touching_only_big_units_is_stuck() -> None:
@@ -69,14 +89,19 @@ def _brute_force(w: list[int], bounds: Bounds, cap: int) -> tuple[int, float] | 
     return best
 
 
+@pytest.mark.parametrize("whole", [True, False], ids=["whole LP", "column generation"])
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(min_value=5, max_value=45), min_size=2, max_size=9))
-def test_exact_cover_is_optimal_or_proves_infeasibility(weights: list[int]) -> None:
-    """A feasible path gets its most compact cover; an infeasible one the fewest exceptions."""
+def test_exact_cover_is_optimal_or_proves_infeasibility(whole: bool, weights: list[int]) -> None:
+    """A feasible path gets its most compact cover; an infeasible one the fewest exceptions,
+    whether HiGHS solves the LP relaxations over every group at once or by column generation."""
     bounds = Bounds(30, 50)
     w, nbrs = _path(weights)
     perimeter = np.full(len(weights), 2.0)
-    outcome = exact_partition(np.arange(len(weights)), w, nbrs, perimeter, bounds)
+    with pytest.MonkeyPatch.context() as mp:
+        if not whole:
+            mp.setattr(_Master, "WHOLE", 0)
+        outcome = exact_partition(np.arange(len(weights)), w, nbrs, perimeter, bounds)
     optimum = _brute_force(weights, bounds, exception_cap(bounds))
     assert optimum is not None  # every weight is under the cap: single runs always fit
     assert outcome.infeasible == (optimum[0] > 0)
@@ -104,22 +129,44 @@ def test_an_infeasible_region_keeps_only_the_exceptions_it_must() -> None:
     assert sorted(int(w[p].sum()) for p in outcome.parts) == [26, 40, 44, 45]
 
 
-def test_a_cover_the_budget_cannot_pay_for_is_skipped_before_costing() -> None:
-    # 10 units of 10 in a row, bounds 30–50: 21 groups of 3–5 neighbours, 82 matrix nonzeros
+def _stuck_search_charge(w: np.ndarray, nbrs: list[dict[int, float]], bounds: Bounds) -> float:
+    """Return what the search for stuck atoms charges on its own."""
+    searched = Budget(None)
+    stuck_atoms(range(len(w)), w, nbrs, bounds, budget=searched)
+    return searched.spent
+
+
+def test_a_cover_the_budget_cannot_pay_for_stops_before_its_lp() -> None:
+    # 10 units of 10 in a row, bounds 30–50: 21 groups of 3–5 neighbours
     w, nbrs = _path([10] * 10)
     nodes, perimeter = np.arange(10), np.ones(10)
     groups = enumerate_groups(nodes, w, nbrs, Bounds(30, 50)) or []
-    assert sum(map(len, groups)) == 82
-    listed = 21 / ENUMERATED_GROUPS  # the enumeration's charge
-    poor = Budget(listed + 81 / HIGHS_LP_NONZEROS)  # one nonzero short of the LP relaxation
+    assert len(groups) == 21
+    paid = _stuck_search_charge(w, nbrs, Bounds(30, 50)) + 21 / ENUMERATED_GROUPS
+    poor = Budget(paid)  # the stuck search and the listing, nothing left for the LP
     outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=poor)
     assert outcome.parts is None and not outcome.infeasible
-    assert (poor.spent, poor.skipped_budget, poor.skipped_too_big) == (listed, 1, 0)
+    assert (poor.spent, poor.skipped_budget, poor.skipped_too_big) == (paid, 1, 0)
     rich = Budget(1.0)
     outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=rich)
     assert outcome.parts is not None
     assert sorted(int(w[p].sum()) for p in outcome.parts) in ([50, 50], [30, 30, 40])
-    assert rich.spent > 0 and rich.skipped_budget == rich.skipped_too_big == 0
+    assert rich.spent > paid and rich.skipped_budget == rich.skipped_too_big == 0
+
+
+def test_the_stuck_search_is_charged_and_stops_where_the_budget_does() -> None:
+    """26 - 1 - 1 - 1 - 45: the 26 reaches 29 households at most without the 45 (4 steps of its
+    search); each step is charged, and a budget of 3 steps stops its search unproved."""
+    w, nbrs = _path([26, 1, 1, 1, 45])
+    endless = Budget(None)
+    assert stuck_atoms(range(5), w, nbrs, Bounds(30, 50), budget=endless) == [0]
+    assert endless.spent * STUCK_STEPS == pytest.approx(round(endless.spent * STUCK_STEPS))
+    assert endless.spent * STUCK_STEPS >= 4
+    poor = Budget(3 / STUCK_STEPS)
+    assert stuck_atoms(range(5), w, nbrs, Bounds(30, 50), budget=poor) == []
+    assert poor.spent == 3 / STUCK_STEPS and poor.left() == 0.0
+    outcome = exact_partition(np.arange(5), w, nbrs, np.ones(5), Bounds(30, 50), budget=poor)
+    assert outcome.parts is None and not outcome.infeasible and outcome.stuck == ()
 
 
 def test_a_cover_past_its_own_work_limit_is_skipped_as_too_big() -> None:
@@ -140,10 +187,11 @@ def test_the_enumeration_is_charged_and_stops_where_the_budget_does() -> None:
     """Listing groups is work: a budget that pays for 10 of the 21 groups stops the listing at
     the 11th (charged) and counts the step as skipped for the budget, not as too big."""
     w, nbrs = _path([10] * 10)
-    poor = Budget(10 / ENUMERATED_GROUPS)
+    searched = _stuck_search_charge(w, nbrs, Bounds(30, 50))
+    poor = Budget(searched + 10 / ENUMERATED_GROUPS)
     outcome = exact_partition(np.arange(10), w, nbrs, np.ones(10), Bounds(30, 50), budget=poor)
     assert outcome.parts is None and not outcome.infeasible
-    assert poor.spent == 11 / ENUMERATED_GROUPS and poor.left() == 0.0
+    assert poor.spent == pytest.approx(searched + 11 / ENUMERATED_GROUPS) and poor.left() == 0.0
     assert (poor.skipped_budget, poor.skipped_too_big) == (1, 0)
     spent = Budget(0.0)  # nothing left: skipped before enumerating, nothing charged
     outcome = exact_partition(np.arange(10), w, nbrs, np.ones(10), Bounds(30, 50), budget=spent)
@@ -160,4 +208,46 @@ def test_the_fewest_exceptions_cover_honours_the_group_limit() -> None:
     )
     assert outcome.infeasible and outcome.stuck == (1,) and outcome.parts is None
     assert (endless.skipped_too_big, endless.skipped_budget) == (1, 0)
-    assert endless.spent == 7 / ENUMERATED_GROUPS
+    searched = _stuck_search_charge(w, nbrs, Bounds(30, 50))
+    assert endless.spent == pytest.approx(searched + 7 / ENUMERATED_GROUPS)
+
+
+def _grid(weights: list[int], cols: int) -> tuple[np.ndarray, list[dict[int, float]]]:
+    """Atoms in rows of ``cols``, each sharing a 1 m border with the atoms beside and below it."""
+    n = len(weights)
+    nbrs: list[dict[int, float]] = [{} for _ in range(n)]
+    for i in range(n):
+        for j in (i + 1 if (i + 1) % cols else None, i + cols):
+            if j is not None and j < n:
+                nbrs[i][j] = nbrs[j][i] = 1.0
+    return np.array(weights, dtype=float), nbrs
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), min_size=6, max_size=12))
+def test_column_generation_proves_what_the_whole_lp_proves(weights: list[int]) -> None:
+    """On a grid of atoms (empty ones too), pricing groups into a small LP gives the count of
+    exceptions, its proof and the perimeter that the LP over every group gives."""
+    w, nbrs = _grid(weights, 3)
+    nodes, perimeter = np.arange(len(weights)), np.full(len(weights), 4.0)
+    whole = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_Master, "WHOLE", 0)
+        generated = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
+    assert (generated.infeasible, generated.stuck, generated.fewest_up_to) == (
+        whole.infeasible,
+        whole.stuck,
+        whole.fewest_up_to,
+    )
+    assert (generated.parts is None) == (whole.parts is None)
+    if whole.parts is not None and generated.parts is not None:
+
+        def score(parts: list[np.ndarray]) -> tuple[int, float]:
+            outside = sum(not Bounds(30, 50).holds(int(w[p].sum())) for p in parts)
+            inner = sum(c for p in parts for x in p for y, c in nbrs[x].items() if y in set(p))
+            return outside, 4.0 * len(weights) - inner
+
+        if min(weights) > 0:  # (empty atoms attached after the cover may border differently)
+            assert score(generated.parts) == score(whole.parts)
+        else:
+            assert score(generated.parts)[0] == score(whole.parts)[0]
