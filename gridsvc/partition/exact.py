@@ -606,14 +606,14 @@ class _Master:
     TOL = 1e-7  # a reduced cost below -TOL prices a column in
 
     def __init__(self, eq: csr_array, ub: csr_array, rhs: np.ndarray, costs: np.ndarray) -> None:
-        from scipy.optimize._highspy import _core
+        import highspy
         from scipy.sparse import vstack
 
-        self.core = _core
+        self.core = highspy
         matrix = vstack([eq, ub]).tocsc()
         self.matrix, self.costs, self.eqs = matrix, costs, eq.shape[0]
         self.pricing = matrix.T.tocsr()
-        self.highs = _core._Highs()
+        self.highs = highspy.Highs()
         for name, value in (
             ("output_flag", False),
             ("presolve", "off"),
@@ -621,7 +621,7 @@ class _Master:
             ("random_seed", 0),
         ):
             self.highs.setOptionValue(name, value)
-        inf = _core.kHighsInf
+        inf = highspy.kHighsInf
         lower = np.r_[np.ones(self.eqs), np.full(len(rhs), -inf)]
         upper = np.r_[np.ones(self.eqs), rhs]
         none = np.zeros(0, dtype=np.int32)
