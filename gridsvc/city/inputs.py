@@ -26,7 +26,7 @@ import shapely
 from ..errors import InputError, Problem
 from ..ingest import load_frame, validate
 from ..ingest.importer import prepare_frame
-from ..ingest.readers import read_any, read_geoparquet
+from .slices import read_by_code, read_whole
 
 __all__ = ["CityInputs", "CommunityInputs", "CommunityJob", "index_city", "read_community"]
 
@@ -154,7 +154,7 @@ def _slice(path: Path, job: CommunityJob, *, by_code: bool) -> gpd.GeoDataFrame:
     """Read ``path``'s rows of ``job``: by community code when ``by_code``, else by bbox."""
     suffix = path.suffix.lower()
     if suffix in PARQUET and by_code:
-        return read_geoparquet(path, filters=[(CODE, "==", job.code)])
+        return read_by_code(path, CODE, job.code)
     if suffix in PARQUET and "bbox" in pq.read_schema(path).names:
         return gpd.read_parquet(path, bbox=job.bbox)
     if suffix == ".gpkg":
@@ -162,7 +162,7 @@ def _slice(path: Path, job: CommunityJob, *, by_code: bool) -> gpd.GeoDataFrame:
             code = job.code.replace("'", "''")
             return pyogrio.read_dataframe(path, where=f"{CODE} = '{code}'")
         return pyogrio.read_dataframe(path, bbox=job.bbox)
-    frame = read_any(path)  # small formats (GeoJSON, CSV, …): the whole file, then filtered
+    frame = read_whole(path)  # small formats, Parquet without bbox: once per process, filtered
     if by_code and CODE in frame.columns:
         return frame[frame[CODE].astype(str) == job.code].reset_index(drop=True)
     return frame.iloc[frame.sindex.query(shapely.box(*job.bbox))].reset_index(drop=True)
