@@ -184,8 +184,9 @@ def _households(
 def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]) -> str:
     """Return a SHA-256 over ``settings`` and each frame's rows, whatever their order.
 
-    Each row (attributes and hex WKB) is hashed to 64 bits with pandas' vectorised hash; the
-    sorted row hashes are what the SHA-256 sees.
+    Each row (attributes and WKB) is hashed to 64 bits with pandas' vectorised hash (values
+    hashed as they are: no factorising, which mostly-unique columns do not pay back); the sorted
+    row hashes are what the SHA-256 sees.
     """
     sha = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for name, frame in frames.items():
@@ -193,8 +194,8 @@ def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]
         if frame is None:
             continue
         rows = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-        rows["__wkb"] = shapely.to_wkb(frame.geometry.to_numpy(), hex=True)
-        hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
+        rows["__wkb"] = shapely.to_wkb(frame.geometry.to_numpy())
+        hashes = pd.util.hash_pandas_object(rows, index=False, categorize=False).to_numpy()
         sha.update(np.sort(hashes).tobytes())
     return sha.hexdigest()
 
