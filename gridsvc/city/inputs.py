@@ -193,8 +193,9 @@ def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]
         sha.update(name.encode())
         if frame is None:
             continue
-        rows = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-        rows["__wkb"] = shapely.to_wkb(frame.geometry.to_numpy())
+        geometry = frame.geometry
+        rows = pd.DataFrame(frame).drop(columns=geometry.name)  # plain: cheaper than Geo's drop
+        rows["__wkb"] = shapely.to_wkb(geometry.to_numpy())
         hashes = pd.util.hash_pandas_object(rows, index=False, categorize=False).to_numpy()
         sha.update(np.sort(hashes).tobytes())
     return sha.hexdigest()

@@ -132,11 +132,12 @@ def _check_values(
     frame: gpd.GeoDataFrame, spec: frames.Kind, source: str, problems: list[Problem]
 ) -> pd.DataFrame:
     """Normalise declared columns (strings, numbers, booleans) and report bad values."""
-    out = pd.DataFrame(index=frame.index)
+    plain = pd.DataFrame(frame)  # a column of a plain frame is cheaper to take than a Geo one's
+    out: dict[str, pd.Series] = {}
     for col in spec.columns:
-        if col.name not in frame.columns:
+        if col.name not in plain.columns:
             continue
-        series = frame[col.name]
+        series = plain[col.name]
         if col.dtype == "str":
             text = _strings(series)
             if col.default is None:
@@ -158,7 +159,7 @@ def _check_values(
                     Problem("missing required value", source=source, feature=int(i), field=col.name)
                 )
         out[col.name] = clean
-    return out
+    return pd.DataFrame(out, index=frame.index)
 
 
 def _strings(series: pd.Series) -> pa.Array:
@@ -230,25 +231,32 @@ def _messages(text: pa.Array, bad: pa.Array, index: pd.Index, template: str) -> 
 def _check_number(name: str, dtype: str, series: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
         # numbers already (GeoParquet, GeoPackage): every value given is a number
-        numbers = pd.to_numeric(series).astype(float)
-        given = series.notna()
+        numbers = pd.Series(series.to_numpy(dtype=float, na_value=np.nan), index=series.index)
+        given = ~np.isnan(numbers.to_numpy())
         messages = pd.Series(dtype=object)
     else:
         text = series.astype(object).where(series.notna(), None)
-        numbers = pd.to_numeric(
+        parsed = pd.to_numeric(
             text.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
         )
-        given = text.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip()))
-        messages = text[given & numbers.isna()].map(lambda v: f"not a number: {v!r}")
+        numbers = parsed.astype(float)
+        given = text.map(
+            lambda v: v is not None and not (isinstance(v, str) and not v.strip())
+        ).to_numpy(dtype=bool)
+        messages = text[given & numbers.isna().to_numpy()].map(lambda v: f"not a number: {v!r}")
+    values = numbers.to_numpy()
+    known = ~np.isnan(values)
     if dtype == "int":
-        frac = given & numbers.notna() & (numbers != numbers.round())
-        messages = pd.concat([messages, numbers[frac].map(lambda v: f"not an integer: {v!r}")])
+        frac = given & known & (values != np.round(values))
+        if frac.any():
+            messages = pd.concat([messages, numbers[frac].map(lambda v: f"not an integer: {v!r}")])
     low = _MINIMUM.get(name)
     if low is not None:
-        under = numbers.notna() & (numbers < low)
-        word = "negative" if low == 0 else f"below {low}"
-        messages = pd.concat([messages, numbers[under].map(lambda v: f"{word} {name}: {v:g}")])
-    return numbers.astype(float), messages
+        under = known & (values < low)
+        if under.any():
+            word = "negative" if low == 0 else f"below {low}"
+            messages = pd.concat([messages, numbers[under].map(lambda v: f"{word} {name}: {v:g}")])
+    return numbers, messages
 
 
 def _check_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -400,6 +408,8 @@ def _convert(
 ) -> np.ndarray:
     values = raw.copy()
     values[~good] = None
+    if declared == geo.WGS84:  # nothing to convert (to_wgs84 would hand back the same objects)
+        return values
     part = gpd.GeoDataFrame(geometry=gpd.GeoSeries(values, index=frame.index), crs=None)
     with np.errstate(all="ignore"):
         try:
