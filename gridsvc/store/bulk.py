@@ -153,8 +153,10 @@ def _buffers(data: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return raw[offsets[0] : offsets[-1]], offsets - offsets[0]
 
 
-def _joined(lines: pa.Array) -> bytes:
+def _joined(lines: pa.Array | pa.ChunkedArray) -> bytes:
     """Return the text of every value of ``lines`` (no nulls), one after the other."""
+    if isinstance(lines, pa.ChunkedArray):  # a field from a frame of concatenated frames
+        lines = lines.combine_chunks()
     return _buffers(lines.cast(pa.large_string()))[0].tobytes()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import pytest
 import shapely
 from alembic import command
@@ -107,7 +108,11 @@ def test_copy_text_geometry_is_shapely_hex_ewkb_with_srid_4326() -> None:
         shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]),
         shapely.LineString([(0, 0), (1, 1)]), shapely.Point(1, 2),
     ]  # fmt: skip
-    frame = gpd.GeoDataFrame({"id": [f"g{i}" for i in range(len(geoms))]}, geometry=geoms)
+    ids = pd.Series([f"g{i}" for i in range(len(geoms))], dtype="string")
+    # the text in two Arrow chunks, as after concatenating frames (grids of every level)
+    ids = pd.concat([ids.iloc[:3], ids.iloc[3:]], ignore_index=True)
+    assert pa.array(ids).num_chunks == 2
+    frame = gpd.GeoDataFrame({"id": ids}, geometry=geoms)
     lines = copy_text(frame, ["id"]).decode().splitlines()
     expected = [
         "\\N" if g is None or g.is_empty
