@@ -91,7 +91,8 @@ def copy_text(frame: gpd.GeoDataFrame, attributes: list[str]) -> bytes:
     """
     if not len(frame):
         return b""
-    fields = [_field(frame[name]) for name in attributes]
+    plain = pd.DataFrame(frame)  # a column of a plain frame is cheaper to take than a Geo one's
+    fields = [_field(plain[name]) for name in attributes]
     values = np.asarray(frame.geometry.values, dtype=object)
     present = ~(shapely.is_missing(values) | shapely.is_empty(values))
     wkb = np.full(len(values), None, dtype=object)
