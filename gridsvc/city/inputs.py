@@ -26,7 +26,7 @@ import shapely
 from ..errors import InputError, Problem
 from ..ingest import load_frame, validate
 from ..ingest.importer import prepare_frame
-from ..ingest.readers import read_any, read_geoparquet
+from .slices import read_by_code, read_whole
 
 __all__ = ["CityInputs", "CommunityInputs", "CommunityJob", "index_city", "read_community"]
 
@@ -154,7 +154,7 @@ def _slice(path: Path, job: CommunityJob, *, by_code: bool) -> gpd.GeoDataFrame:
     """Read ``path``'s rows of ``job``: by community code when ``by_code``, else by bbox."""
     suffix = path.suffix.lower()
     if suffix in PARQUET and by_code:
-        return read_geoparquet(path, filters=[(CODE, "==", job.code)])
+        return read_by_code(path, CODE, job.code)
     if suffix in PARQUET and "bbox" in pq.read_schema(path).names:
         return gpd.read_parquet(path, bbox=job.bbox)
     if suffix == ".gpkg":
@@ -162,7 +162,7 @@ def _slice(path: Path, job: CommunityJob, *, by_code: bool) -> gpd.GeoDataFrame:
             code = job.code.replace("'", "''")
             return pyogrio.read_dataframe(path, where=f"{CODE} = '{code}'")
         return pyogrio.read_dataframe(path, bbox=job.bbox)
-    frame = read_any(path)  # small formats (GeoJSON, CSV, …): the whole file, then filtered
+    frame = read_whole(path)  # small formats, Parquet without bbox: once per process, filtered
     if by_code and CODE in frame.columns:
         return frame[frame[CODE].astype(str) == job.code].reset_index(drop=True)
     return frame.iloc[frame.sindex.query(shapely.box(*job.bbox))].reset_index(drop=True)
@@ -184,17 +184,19 @@ def _households(
 def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]) -> str:
     """Return a SHA-256 over ``settings`` and each frame's rows, whatever their order.
 
-    Each row (attributes and hex WKB) is hashed to 64 bits with pandas' vectorised hash; the
-    sorted row hashes are what the SHA-256 sees.
+    Each row (attributes and WKB) is hashed to 64 bits with pandas' vectorised hash (values
+    hashed as they are: no factorising, which mostly-unique columns do not pay back); the sorted
+    row hashes are what the SHA-256 sees.
     """
     sha = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for name, frame in frames.items():
         sha.update(name.encode())
         if frame is None:
             continue
-        rows = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-        rows["__wkb"] = shapely.to_wkb(frame.geometry.to_numpy(), hex=True)
-        hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
+        geometry = frame.geometry
+        rows = pd.DataFrame(frame).drop(columns=geometry.name)  # plain: cheaper than Geo's drop
+        rows["__wkb"] = shapely.to_wkb(geometry.to_numpy())
+        hashes = pd.util.hash_pandas_object(rows, index=False, categorize=False).to_numpy()
         sha.update(np.sort(hashes).tobytes())
     return sha.hexdigest()
 

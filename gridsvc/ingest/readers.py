@@ -19,6 +19,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
@@ -27,7 +28,15 @@ from pyproj import CRS
 
 from gridsvc.errors import InputError, Problem
 
-__all__ = ["SHAPEFILE_NAMES", "SUFFIXES", "long_names", "read_any", "read_geoparquet"]
+__all__ = [
+    "SHAPEFILE_NAMES",
+    "SUFFIXES",
+    "geoparquet_frame",
+    "long_names",
+    "read_any",
+    "read_geoparquet",
+    "unreadable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -213,19 +222,31 @@ def read_geoparquet(
     a PROJJSON CRS costs ≈ 25 ms, more than reading one community's slice of a city file.
     A file that cannot be read is an InputError naming it.
     """
+    try:
+        table = pq.read_table(path, filters=filters)
+    except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
+        raise unreadable(path, exc) from None
+    return geoparquet_frame(table, path)
+
+
+def geoparquet_frame(table: pa.Table, path: Path) -> gpd.GeoDataFrame:
+    """Return the GeoDataFrame of ``table`` read from GeoParquet ``path`` (its geo metadata)."""
     from geopandas.io.arrow import _arrow_to_geopandas, _validate_and_decode_metadata
 
     try:
-        table = pq.read_table(path, filters=filters)
         meta = _validate_and_decode_metadata(table.schema.metadata)
-    except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
-        raise InputError(
-            Problem(f"cannot read GeoParquet (corrupt or truncated?): {exc}", source=path.name)
-        ) from None
+    except (OSError, ValueError) as exc:
+        raise unreadable(path, exc) from None
     for column in meta["columns"].values():
         if isinstance(column.get("crs"), dict):
             column["crs"] = _projjson_crs(json.dumps(column["crs"], sort_keys=True))
     return _arrow_to_geopandas(table, meta)
+
+
+def unreadable(path: Path, exc: Exception) -> InputError:
+    return InputError(
+        Problem(f"cannot read GeoParquet (corrupt or truncated?): {exc}", source=path.name)
+    )
 
 
 @cache

@@ -8,11 +8,14 @@ Order: columns → values → duplicate keys → geometry (type, CRS, swapped ax
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
@@ -33,6 +36,7 @@ _CHOICES: dict[tuple[str, str], frozenset[str]] = {
     ("communities", "level"): frozenset(v.value for v in AdminLevel),
     ("grids", "kind"): frozenset(v.value for v in GridKind),
 }
+_DIVISION_CODE = re.compile(r"\d{12}")
 _MINIMUM = {"floors": 1, "units": 1, "size": 0, "households": 0, "residents": 0}
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "是"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "否"})
@@ -128,38 +132,62 @@ def _check_values(
     frame: gpd.GeoDataFrame, spec: frames.Kind, source: str, problems: list[Problem]
 ) -> pd.DataFrame:
     """Normalise declared columns (strings, numbers, booleans) and report bad values."""
-    out = pd.DataFrame(index=frame.index)
+    plain = pd.DataFrame(frame)  # a column of a plain frame is cheaper to take than a Geo one's
+    out: dict[str, pd.Series] = {}
     for col in spec.columns:
-        if col.name not in frame.columns:
+        if col.name not in plain.columns:
             continue
-        series = frame[col.name]
+        series = plain[col.name]
         if col.dtype == "str":
-            clean = _strings(series)
+            text = _strings(series)
             if col.default is None:
-                clean = clean.where(clean != "", None)
-            bad = _check_str(spec.name, col.name, clean)
+                text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+            bad = _check_str(spec.name, col.name, text, series.index)
+            missing = series.index[pc.is_null(text).to_numpy(zero_copy_only=False)]
+            clean = pd.Series(text.to_numpy(zero_copy_only=False), series.index, dtype=object)
         elif col.dtype in ("int", "float"):
             clean, bad = _check_number(col.name, col.dtype, series)
+            missing = clean.index[clean.isna()]
         else:
             clean, bad = _check_bool(series)
+            missing = clean.index[clean.isna()]
         for i, message in zip(bad.index, bad, strict=True):
             problems.append(Problem(message, source=source, feature=int(i), field=col.name))
         if col.required:
-            for i in clean.index[clean.isna()]:
+            for i in missing:
                 problems.append(
                     Problem("missing required value", source=source, feature=int(i), field=col.name)
                 )
         out[col.name] = clean
-    return out
+    return pd.DataFrame(out, index=frame.index)
 
 
-def _strings(series: pd.Series) -> pd.Series:
-    """Return ``series`` as stripped strings or None (object dtype), as :func:`_as_str` does."""
+def _strings(series: pd.Series) -> pa.Array:
+    """Return ``series`` as stripped strings or nulls, as :func:`_as_str` makes each value."""
     if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
-        return series.map(_as_str).astype(object)
+        return pa.array(series.map(_as_str).astype(object), type=pa.large_string())
     # only strings (a GeoParquet or GeoPackage text column): the same, without a call per value
-    text = series.astype(pd.StringDtype("python")).str.strip()
-    return text.astype(object).where(text.notna(), None)
+    text = pa.array(series, from_pandas=True)
+    text = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(
+        pa.large_string()
+    )
+    # str.strip()'s whitespace is Python's (str.isspace), not Unicode's White_Space: find the
+    # values that start or end with it among the distinct first and last characters
+    ends = pa.concat_arrays(
+        [pc.utf8_slice_codeunits(text, 0, 1), pc.utf8_slice_codeunits(text, -1, 1 << 62)]
+    )
+    spaces = [c for c in pc.unique(ends).to_pylist() if c is not None and c.isspace()]
+    if not spaces:
+        return text
+    padded = pc.fill_null(
+        pc.or_(
+            pc.is_in(ends[: len(text)], pa.array(spaces)),
+            pc.is_in(ends[len(text) :], pa.array(spaces)),
+        ),
+        False,
+    )
+    stripped = [v.strip() for v in text.filter(padded).to_pylist()]
+    return pc.replace_with_mask(text, padded, pa.array(stripped, type=pa.large_string()))
 
 
 def _as_str(value: object) -> str | None:
@@ -170,46 +198,65 @@ def _as_str(value: object) -> str | None:
     return str(value).strip()
 
 
-def _check_str(kind: str, name: str, clean: pd.Series) -> pd.Series:
-    messages = pd.Series(dtype=object)
-    present = clean.notna() & (clean != "")
+def _check_str(kind: str, name: str, text: pa.Array, index: pd.Index) -> pd.Series:
+    """Return the messages of bad values of string column ``name`` (by ``index`` label)."""
+    messages: list[pd.Series] = []
+    present = pc.fill_null(pc.not_equal(text, ""), False)
     if name == "community_code" or (kind == "communities" and name in _CODE_COLUMNS):
-        bad = present & ~clean.astype(str).str.fullmatch(r"\d{12}")
-        messages = pd.concat(
-            [messages, clean[bad].map(lambda v: f"code {v!r} is not a 12-digit division code")]
-        )
+        # RE2's \d is an ASCII digit, Python's any decimal digit: what RE2 rejects, re decides
+        ascii_code = pc.fill_null(pc.match_substring_regex(text, r"^\d{12}$"), False)
+        bad = pc.and_(present, pc.invert(ascii_code))
+        if pc.any(bad).as_py():
+            rejected = text.filter(bad).to_pylist()
+            code = pa.array([_DIVISION_CODE.fullmatch(v) is not None for v in rejected])
+            bad = pc.replace_with_mask(bad, bad, pc.invert(code))
+        messages.append(_messages(text, bad, index, "code {!r} is not a 12-digit division code"))
     choices = _CHOICES.get((kind, name))
     if choices is not None:
-        bad = present & ~clean.isin(choices)
         allowed = ", ".join(sorted(choices))
-        messages = pd.concat(
-            [messages, clean[bad].map(lambda v: f"unknown value {v!r}; expected one of {allowed}")]
+        bad = pc.and_(present, pc.invert(pc.is_in(text, pa.array(sorted(choices)))))
+        messages.append(
+            _messages(text, bad, index, "unknown value {!r}; expected one of " + allowed)
         )
-    return messages
+    return pd.concat(messages) if messages else pd.Series(dtype=object)
+
+
+def _messages(text: pa.Array, bad: pa.Array, index: pd.Index, template: str) -> pd.Series:
+    """Return ``template`` filled with each bad value, indexed by its label in ``index``."""
+    where = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
+    values = text.take(pa.array(where, type=pa.int64())).to_pylist()
+    return pd.Series([template.format(v) for v in values], index=index[where], dtype=object)
 
 
 def _check_number(name: str, dtype: str, series: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
         # numbers already (GeoParquet, GeoPackage): every value given is a number
-        numbers = pd.to_numeric(series).astype(float)
-        given = series.notna()
+        numbers = pd.Series(series.to_numpy(dtype=float, na_value=np.nan), index=series.index)
+        given = ~np.isnan(numbers.to_numpy())
         messages = pd.Series(dtype=object)
     else:
         text = series.astype(object).where(series.notna(), None)
-        numbers = pd.to_numeric(
+        parsed = pd.to_numeric(
             text.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
         )
-        given = text.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip()))
-        messages = text[given & numbers.isna()].map(lambda v: f"not a number: {v!r}")
+        numbers = parsed.astype(float)
+        given = text.map(
+            lambda v: v is not None and not (isinstance(v, str) and not v.strip())
+        ).to_numpy(dtype=bool)
+        messages = text[given & numbers.isna().to_numpy()].map(lambda v: f"not a number: {v!r}")
+    values = numbers.to_numpy()
+    known = ~np.isnan(values)
     if dtype == "int":
-        frac = given & numbers.notna() & (numbers != numbers.round())
-        messages = pd.concat([messages, numbers[frac].map(lambda v: f"not an integer: {v!r}")])
+        frac = given & known & (values != np.round(values))
+        if frac.any():
+            messages = pd.concat([messages, numbers[frac].map(lambda v: f"not an integer: {v!r}")])
     low = _MINIMUM.get(name)
     if low is not None:
-        under = numbers.notna() & (numbers < low)
-        word = "negative" if low == 0 else f"below {low}"
-        messages = pd.concat([messages, numbers[under].map(lambda v: f"{word} {name}: {v:g}")])
-    return numbers.astype(float), messages
+        under = known & (values < low)
+        if under.any():
+            word = "negative" if low == 0 else f"below {low}"
+            messages = pd.concat([messages, numbers[under].map(lambda v: f"{word} {name}: {v:g}")])
+    return numbers, messages
 
 
 def _check_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -361,6 +408,8 @@ def _convert(
 ) -> np.ndarray:
     values = raw.copy()
     values[~good] = None
+    if declared == geo.WGS84:  # nothing to convert (to_wgs84 would hand back the same objects)
+        return values
     part = gpd.GeoDataFrame(geometry=gpd.GeoSeries(values, index=frame.index), crs=None)
     with np.errstate(all="ignore"):
         try:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import pytest
+import shapely
 from alembic import command
 from sqlalchemy import Engine, inspect
 
 from gridsvc import frames
 from gridsvc.errors import StoreError
 from gridsvc.store import count, read, session_scope
-from gridsvc.store.bulk import replace_rows
+from gridsvc.store.bulk import copy_text, replace_rows
 from gridsvc.store.engine import alembic_config, migrate
 from gridsvc.store.runs import DONE, FAILED, RunRecord, read_runs, record_run, run_of
 from gridsvc.synth import CommunityData, generate_city
@@ -94,3 +97,27 @@ def test_copy_round_trips_escapes_nulls_and_every_column(store: Engine, two: Com
     expected = frames.conform("households", mine).sort_values("id").reset_index(drop=True)
     assert back.drop(columns="geometry").equals(expected.drop(columns="geometry"))
     assert back.geometry.geom_equals_exact(expected.geometry, 0).all()
+
+
+def test_copy_text_geometry_is_shapely_hex_ewkb_with_srid_4326() -> None:
+    """The EWKB spliced byte by byte is what shapely writes with ``include_srid``, for every
+    geometry type (multi-part and with holes too); missing and empty geometries are NULL."""
+    holed = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2)]])
+    geoms = [
+        shapely.Point(112.9, 35.8), None, holed, shapely.Polygon(),
+        shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]),
+        shapely.LineString([(0, 0), (1, 1)]), shapely.Point(1, 2),
+    ]  # fmt: skip
+    ids = pd.Series([f"g{i}" for i in range(len(geoms))], dtype="string")
+    # the text in two Arrow chunks, as after concatenating frames (grids of every level)
+    ids = pd.concat([ids.iloc[:3], ids.iloc[3:]], ignore_index=True)
+    assert pa.array(ids).num_chunks == 2
+    frame = gpd.GeoDataFrame({"id": ids}, geometry=geoms)
+    lines = copy_text(frame, ["id"]).decode().splitlines()
+    expected = [
+        "\\N" if g is None or g.is_empty
+        else shapely.to_wkb(shapely.set_srid(g, 4326), hex=True, include_srid=True)
+        for g in geoms
+    ]  # fmt: skip
+    assert [line.split("\t") for line in lines] == [[f"g{i}", e] for i, e in enumerate(expected)]
+    assert copy_text(frame.iloc[:0], ["id"]) == b""

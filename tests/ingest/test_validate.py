@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from pyproj import CRS
 from shapely.geometry import Point, box
@@ -64,3 +65,37 @@ def test_yes_no_values_are_parsed() -> None:
         validate(frame, kind="workers", source="w.csv")
     ok = validate(frame.iloc[:2], kind="workers", source="w.csv").frame
     assert ok["party_member"].tolist() == [True, False]
+
+
+@pytest.mark.parametrize("storage", [object, "str"])
+def test_text_is_stripped_of_python_whitespace_and_checked(storage: object) -> None:
+    """Text columns (object or Arrow strings) lose the whitespace str.strip() removes — also
+    U+001C..U+001F, which Unicode's White_Space and str.strip() disagree on — and blank
+    optional values become missing; codes and choices are checked after stripping (a code's
+    digits are Python's: full-width ones pass)."""
+    ids = [" H1", "H2\u3000", "\x1cH3\x1f", "H4", "H5"]
+    codes = ["140802001001 ", "\t140802001001", None, "1408020010", "１４０８０２００１００１"]
+    cadence = ["weekly ", "", "  ", "none", "yearly"]
+    frame = gpd.GeoDataFrame(
+        {
+            "id": pd.Series(ids, dtype=storage),
+            "community_code": pd.Series(codes, dtype=storage),
+            "visit_cadence": pd.Series(cadence, dtype=storage),
+            "phone": pd.Series([" 1 ", "", None, "\u00a0", "2"], dtype=storage),
+        },
+        geometry=[Point(112.9, 35.8)] * 5,
+        crs="EPSG:4326",
+    )
+    with pytest.raises(InputError) as caught:
+        validate(frame, kind="households", source="h.parquet")
+    assert [(p.feature, p.field, p.message) for p in caught.value.problems] == [
+        (3, "community_code", "code '1408020010' is not a 12-digit division code"),
+        (4, "visit_cadence", "unknown value 'yearly'; expected one of "
+         "daily, monthly, none, weekly"),
+    ]  # fmt: skip
+    ok = validate(frame.iloc[:3], kind="households", source="h.parquet").frame
+    assert ok["id"].tolist() == ["H1", "H2", "H3"]
+    assert ok["community_code"].tolist()[:2] == ["140802001001", "140802001001"]
+    assert ok["visit_cadence"].tolist() == ["weekly", "", ""]
+    assert ok["phone"].isna().tolist() == [False, True, True]
+    assert ok["phone"][0] == "1"

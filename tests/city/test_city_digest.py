@@ -1,0 +1,53 @@
+"""The input digest of a community: what a rerun compares to skip it (unchanged) or redo it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+from conftest import inputs_of
+
+from gridsvc.city import index_city, read_community
+
+SETTINGS = {"min": 80, "max": 150}
+
+
+def _digests(folder: Path, settings: dict[str, object] = SETTINGS) -> dict[str, str]:
+    inputs = inputs_of(folder)
+    jobs, _ = index_city(inputs)
+    return {job.code: read_community(inputs, job, settings=settings).digest for job in jobs}
+
+
+def test_digest_is_the_same_for_the_same_rows_in_any_order_and_file_layout(
+    city_dir: Path,
+) -> None:
+    before = _digests(city_dir)
+    households = gpd.read_parquet(city_dir / "households.parquet")
+    buildings = gpd.read_parquet(city_dir / "buildings.parquet")
+    # rows shuffled across communities, one row group for the whole file, the index written
+    households.sample(frac=1.0, random_state=7).to_parquet(city_dir / "households.parquet")
+    buildings.sample(frac=1.0, random_state=7).to_parquet(
+        city_dir / "buildings.parquet", row_group_size=len(buildings)
+    )
+    assert _digests(city_dir) == before
+
+
+def test_digest_changes_with_a_value_a_geometry_a_row_or_the_settings(city_dir: Path) -> None:
+    before = _digests(city_dir)
+    path = city_dir / "households.parquet"
+    households = gpd.read_parquet(path)
+    codes = sorted(before)
+    first = households.index[households["community_code"] == codes[0]][0]
+    second = households.index[households["community_code"] == codes[1]][0]
+    third = households.index[households["community_code"] == codes[2]][0]
+    changed = households.copy()
+    changed.loc[first, "size"] = int(changed.loc[first, "size"]) + 1
+    changed.loc[second, "geometry"] = shapely.affinity.translate(
+        changed.loc[second, "geometry"], xoff=1e-7
+    )
+    changed = changed.drop(index=third)
+    changed.to_parquet(path)
+    after = _digests(city_dir)
+    assert {c for c in codes if after[c] != before[c]} == set(codes[:3])
+    assert set(_digests(city_dir, {**SETTINGS, "max": 151}).values()).isdisjoint(after.values())
