@@ -8,7 +8,6 @@ Order: columns → values → duplicate keys → geometry (type, CRS, swapped ax
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -36,7 +35,6 @@ _CHOICES: dict[tuple[str, str], frozenset[str]] = {
     ("communities", "level"): frozenset(v.value for v in AdminLevel),
     ("grids", "kind"): frozenset(v.value for v in GridKind),
 }
-_DIVISION_CODE = re.compile(r"\d{12}")
 _MINIMUM = {"floors": 1, "units": 1, "size": 0, "households": 0, "residents": 0}
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "是"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "否"})
@@ -203,13 +201,9 @@ def _check_str(kind: str, name: str, text: pa.Array, index: pd.Index) -> pd.Seri
     messages: list[pd.Series] = []
     present = pc.fill_null(pc.not_equal(text, ""), False)
     if name == "community_code" or (kind == "communities" and name in _CODE_COLUMNS):
-        # RE2's \d is an ASCII digit, Python's any decimal digit: what RE2 rejects, re decides
-        ascii_code = pc.fill_null(pc.match_substring_regex(text, r"^\d{12}$"), False)
+        # ASCII digits only: a full-width "１４０８…" would make codes no other system reads
+        ascii_code = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{12}$"), False)
         bad = pc.and_(present, pc.invert(ascii_code))
-        if pc.any(bad).as_py():
-            rejected = text.filter(bad).to_pylist()
-            code = pa.array([_DIVISION_CODE.fullmatch(v) is not None for v in rejected])
-            bad = pc.replace_with_mask(bad, bad, pc.invert(code))
         messages.append(_messages(text, bad, index, "code {!r} is not a 12-digit division code"))
     choices = _CHOICES.get((kind, name))
     if choices is not None:

@@ -72,7 +72,7 @@ def test_text_is_stripped_of_python_whitespace_and_checked(storage: object) -> N
     """Text columns (object or Arrow strings) lose the whitespace str.strip() removes — also
     U+001C..U+001F, which Unicode's White_Space and str.strip() disagree on — and blank
     optional values become missing; codes and choices are checked after stripping (a code's
-    digits are Python's: full-width ones pass)."""
+    digits are ASCII: full-width ones are refused)."""
     ids = [" H1", "H2\u3000", "\x1cH3\x1f", "H4", "H5"]
     codes = ["140802001001 ", "\t140802001001", None, "1408020010", "１４０８０２００１００１"]
     cadence = ["weekly ", "", "  ", "none", "yearly"]
@@ -90,6 +90,7 @@ def test_text_is_stripped_of_python_whitespace_and_checked(storage: object) -> N
         validate(frame, kind="households", source="h.parquet")
     assert [(p.feature, p.field, p.message) for p in caught.value.problems] == [
         (3, "community_code", "code '1408020010' is not a 12-digit division code"),
+        (4, "community_code", "code '１４０８０２００１００１' is not a 12-digit division code"),
         (4, "visit_cadence", "unknown value 'yearly'; expected one of "
          "daily, monthly, none, weekly"),
     ]  # fmt: skip
