@@ -606,14 +606,16 @@ class _Master:
     TOL = 1e-7  # a reduced cost below -TOL prices a column in
 
     def __init__(self, eq: csr_array, ub: csr_array, rhs: np.ndarray, costs: np.ndarray) -> None:
-        import highspy
+        # scipy's own HiGHS bindings (statically linked): the highspy wheel's libhighs.so.1
+        # clashes with the one OR-Tools loads under the same soname, so it cannot be used here
+        from scipy.optimize._highspy import _core
         from scipy.sparse import vstack
 
-        self.core = highspy
+        self.core = _core
         matrix = vstack([eq, ub]).tocsc()
         self.matrix, self.costs, self.eqs = matrix, costs, eq.shape[0]
         self.pricing = matrix.T.tocsr()
-        self.highs = highspy.Highs()
+        self.highs = _core._Highs()
         for name, value in (
             ("output_flag", False),
             ("presolve", "off"),
@@ -621,7 +623,7 @@ class _Master:
             ("random_seed", 0),
         ):
             self.highs.setOptionValue(name, value)
-        inf = highspy.kHighsInf
+        inf = _core.kHighsInf
         lower = np.r_[np.ones(self.eqs), np.full(len(rhs), -inf)]
         upper = np.r_[np.ones(self.eqs), rhs]
         none = np.zeros(0, dtype=np.int32)
