@@ -10,12 +10,14 @@ itself, both within the bounds, the cheapest cut (and evenest) kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from .atoms import Bounds
 from .graph import groups
 
-__all__ = ["mend", "violation"]
+__all__ = ["mend", "torn", "violation"]
 
 MEND_ATOMS = 12  # two grids with more inhabited cells than this are left as they are
 
@@ -56,9 +58,14 @@ def mend(
 
 
 def _torn(part: np.ndarray, w: np.ndarray, nbrs: list[dict[int, float]]) -> bool:
-    """Return True if the inhabited cells of ``part`` make more than one group."""
-    lived = part[w[part] > 0]
-    return len(lived) > 1 and len(groups(lived.tolist(), nbrs)) > 1
+    return torn(part.tolist(), w, nbrs)
+
+
+def torn(nodes: Iterable[int], w: np.ndarray, nbrs: list[dict[int, float]]) -> bool:
+    """Return True if the inhabited ones of ``nodes`` make more than one group (touching one
+    another only through empty cells)."""
+    lived = [x for x in nodes if w[x] > 0]
+    return len(lived) > 1 and len(groups(lived, nbrs)) > 1
 
 
 def _resplit(

@@ -19,7 +19,7 @@ import numpy as np
 from .atoms import Bounds
 from .budget import RESPLIT_ATOMS, Budget
 from .graph import groups
-from .mend import mend
+from .mend import mend, torn
 from .mend import violation as _violation
 
 __all__ = [
@@ -436,8 +436,13 @@ def recombine(
 def repair(
     parts: list[np.ndarray], w: np.ndarray, nbrs: list[dict[int, float]], bounds: Bounds
 ) -> list[np.ndarray]:
-    """Move boundary atoms between neighbouring parts (and merge parts) to meet the bounds."""
+    """Move boundary atoms between neighbouring parts (and merge parts) to meet the bounds.
+
+    Where the parts hold empty cells, a move that leaves a part's inhabited cells touching only
+    through an empty cell (see :func:`.mend.torn`) is made only when no other move helps.
+    """
     sets = [set(p.tolist()) for p in parts]
+    empties = any(w[x] <= 0 for s in sets for x in s)
     owner = {x: i for i, s in enumerate(sets) for x in s}
     weight = [float(w[list(s)].sum()) for s in sets]
     for _ in range(4 * len(owner) + 10):
@@ -445,6 +450,7 @@ def repair(
         if not bad:
             break
         best = None  # (gain, -cost, atom, src, dst)
+        whole = None  # the same among moves that tear no part (see .mend.torn)
         for i in bad:
             for x in list(sets[i]):
                 for y, c in nbrs[x].items():
@@ -457,11 +463,20 @@ def repair(
                             weight[dst] + w[atom], bounds
                         )
                         gain = before - after
-                        if gain <= 0 or (best is not None and gain < best[0]):
+                        if gain <= 0:
+                            continue
+                        beats = best is None or gain >= best[0]
+                        beats_whole = empties and (whole is None or gain >= whole[0])
+                        if not (beats or beats_whole):
                             continue
                         if len(sets[src]) == 1 or not connected(sets[src] - {atom}, nbrs):
                             continue
-                        best = (gain, -c, atom, src, dst)
+                        move = (gain, -c, atom, src, dst)
+                        if beats:
+                            best = move
+                        if beats_whole and not _tears(sets, src, dst, atom, w, nbrs):
+                            whole = move
+        best = whole if whole is not None else best
         if best is None:
             merged = _merge_small(sets, weight, owner, nbrs, bounds)
             if not merged:
@@ -474,6 +489,15 @@ def repair(
         weight[src] -= w[atom]
         weight[dst] += w[atom]
     return [np.array(sorted(s)) for s in sets if s]
+
+
+def _tears(
+    sets: list[set[int]], src: int, dst: int, atom: int, w: np.ndarray, nbrs: list[dict[int, float]]
+) -> bool:
+    """Return True if moving ``atom`` from part ``src`` to ``dst`` tears either part."""
+    before = torn(sets[src], w, nbrs), torn(sets[dst], w, nbrs)
+    after = torn(sets[src] - {atom}, w, nbrs), torn(sets[dst] | {atom}, w, nbrs)
+    return (after[0] and not before[0]) or (after[1] and not before[1])
 
 
 def _merge_small(

@@ -106,3 +106,12 @@ def test_mending_keeps_every_grid_whole_and_within_the_bounds(case: Any, k: int)
     assert torn(after) <= torn(before)
     if [p.tolist() for p in after] != [p.tolist() for p in before]:
         assert torn(after) < torn(before)
+
+
+def test_the_boundary_repair_prefers_a_move_that_tears_no_grid() -> None:
+    # a (10) and the ring 4 are too few; b or c (10 each) can come over from b-c-d (26): c
+    # touches a only through the ring, b touches a itself
+    nbrs = _graph({(0, 1): 1.0, (1, 2): 1.0, (2, 3): 1.0, (1, 3): 1.0, (4, 0): 0.1, (4, 2): 0.1}, 5)
+    w = np.array([10.0, 10.0, 10.0, 6.0, 0.0])
+    repaired = repair([np.array([0, 4]), np.array([1, 2, 3])], w, nbrs, Bounds(15, 25))
+    assert [p.tolist() for p in repaired] == [[0, 1, 4], [2, 3]]
