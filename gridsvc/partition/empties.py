@@ -253,6 +253,8 @@ def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
     T-junction and snapping opened a gap) is snapped onto the grid first.
     """
     merged = shapely.union_all(np.array(geoms, dtype=object), grid_size=GRID_SIZE)
+    if shapely.get_type_id(merged) == 6 and shapely.get_num_geometries(merged) == 1:
+        merged = shapely.get_parts(merged)[0]  # a MultiPolygon of one part is one polygon
     if len(geoms) < 2 or shapely.get_type_id(merged) == 3:
         return merged
     base = geoms[0]

@@ -19,6 +19,8 @@ import numpy as np
 from .atoms import Bounds
 from .budget import RESPLIT_ATOMS, Budget
 from .graph import groups
+from .mend import mend, torn
+from .mend import violation as _violation
 
 __all__ = [
     "connected",
@@ -46,13 +48,20 @@ class _Region:
 
     ``adj[i]`` lists the local neighbours of ``i`` inside the region; ``a``, ``b``, ``c`` are the
     inner edges once each (ends, cut cost); ``outer[i]`` is the cost of ``i``'s borders with
-    nodes outside the region.
+    nodes outside the region. ``lived`` marks the inhabited nodes when some are not (empty
+    cells), else it is None.
     """
 
-    __slots__ = ("a", "adj", "b", "c", "nodes", "outer")
+    __slots__ = ("a", "adj", "b", "c", "lived", "nodes", "outer", "whole")
 
-    def __init__(self, nodes: np.ndarray, nbrs: list[dict[int, float]]) -> None:
+    def __init__(
+        self, nodes: np.ndarray, nbrs: list[dict[int, float]], lived: np.ndarray | None = None
+    ) -> None:
         self.nodes = np.asarray(nodes)
+        self.lived: bytearray | None = None
+        self.whole = 1  # the inhabited groups of the region (see groups_of)
+        if lived is not None and not lived.all():
+            self.lived = bytearray(lived.astype(np.uint8).tobytes())
         local = {x: i for i, x in enumerate(self.nodes.tolist())}
         adj: list[list[int]] = []
         a, b, c = [], [], []
@@ -75,6 +84,40 @@ class _Region:
         self.b = np.array(b, dtype=np.int64)
         self.c = np.array(c, dtype=float)
         self.outer = np.array(outer, dtype=float)
+        if self.lived is not None:
+            self.whole = self.groups_of(list(range(len(adj))))
+
+    def groups_of(self, members: list[int]) -> int:
+        """Return how many groups the inhabited ones of ``members`` (local nodes) make, touching
+        one another directly: an empty cell between two inhabited ones does not join them (it
+        is shared out between the grids around it, see :mod:`.empties`)."""
+        lived = self.lived
+        if lived is None:
+            return 1 if members else 0
+        inside = bytearray(len(self.adj))
+        for x in members:
+            inside[x] = lived[x]
+        adj = self.adj
+        count = 0
+        for start in members:
+            if inside[start] != 1:
+                continue
+            count += 1
+            inside[start] = 2
+            stack = [start]
+            while stack:
+                for y in adj[stack.pop()]:
+                    if inside[y] == 1:
+                        inside[y] = 2
+                        stack.append(y)
+        return count
+
+    def keeps_groups(self, first: list[int], second: list[int]) -> bool:
+        """Return True if cutting the region into ``first`` and ``second`` splits at most one of
+        its inhabited groups (each part's inhabited cells touch, where the region's do)."""
+        if self.lived is None:
+            return True
+        return self.groups_of(first) + self.groups_of(second) <= self.whole + 1
 
     def sweep(self, key: list[float]) -> list[int]:
         """Return the local nodes in the order a connected front sweeping along ``key`` reaches
@@ -159,7 +202,7 @@ class _Sweeps:
     def __init__(
         self, nodes: np.ndarray, w: np.ndarray, xy: np.ndarray, nbrs: list[dict[int, float]]
     ) -> None:
-        self.region = _Region(nodes, nbrs)
+        self.region = _Region(nodes, nbrs, w[nodes] > 0)
         self.connected = True
         self.orders = self.prefix = self.cuts = np.empty((0, 0))
         local_xy = xy[nodes]
@@ -186,11 +229,17 @@ def _best_cut(
     scale: float,
     strict: bool,
 ) -> tuple[float, np.ndarray] | None:
-    """Return the best cut (score, first part as local nodes) over the swept orders, or None."""
+    """Return the best cut (score, first part as local nodes) over the swept orders, or None.
+
+    A cut whose parts keep the region's inhabited groups whole (but one) wins over any that
+    leaves a part held together only by an empty cell; the latter is the fallback.
+    """
     if not sweeps.connected:
         return None
     ideal = total * k1 / (k1 + k2)
     best: tuple[float, np.ndarray] | None = None
+    loose: tuple[float, np.ndarray] | None = None  # the best cut that splits inhabited groups
+    region = sweeps.region
     prefix, cuts = sweeps.prefix, sweeps.cuts  # every direction at once, one row each
     if prefix.shape[1] == 0:
         return None
@@ -219,10 +268,15 @@ def _best_cut(
             if best is not None and score[r] >= best[0]:
                 break
             c = int(cand[r])
-            if sweeps.region.connected(at[c + 1 :].tolist()):
+            second = at[c + 1 :].tolist()
+            if not region.connected(second):
+                continue
+            if region.keeps_groups(at[: c + 1].tolist(), second):
                 best = (float(score[r]), at[: c + 1])
                 break
-    return best
+            if loose is None or score[r] < loose[0]:
+                loose = (float(score[r]), at[: c + 1])
+    return best if best is not None else loose
 
 
 def _bisect(
@@ -302,9 +356,11 @@ def heuristic_split(
     balance: float = 1.0,
 ) -> list[np.ndarray]:
     """Return the first, budget-free stage of :func:`split_region`: bisection into ``k`` parts,
-    then boundary moves (without the ReCom repair that a budget pays for)."""
+    then boundary moves (without the ReCom repair that a budget pays for), then the mending of
+    parts held together only by empty cells (see :mod:`.mend`)."""
     scale = _scale(nodes, nbrs, balance)
-    return repair(_bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale), w, nbrs, bounds)
+    parts = repair(_bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale), w, nbrs, bounds)
+    return mend(parts, w, nbrs, bounds, scale)
 
 
 def _scale(nodes: np.ndarray, nbrs: list[dict[int, float]], balance: float) -> float:
@@ -377,15 +433,16 @@ def recombine(
     return parts
 
 
-def _violation(weight: float, bounds: Bounds) -> float:
-    return max(0.0, bounds.lo - weight) + max(0.0, weight - bounds.hi)
-
-
 def repair(
     parts: list[np.ndarray], w: np.ndarray, nbrs: list[dict[int, float]], bounds: Bounds
 ) -> list[np.ndarray]:
-    """Move boundary atoms between neighbouring parts (and merge parts) to meet the bounds."""
+    """Move boundary atoms between neighbouring parts (and merge parts) to meet the bounds.
+
+    Where the parts hold empty cells, a move that leaves a part's inhabited cells touching only
+    through an empty cell (see :func:`.mend.torn`) is made only when no other move helps.
+    """
     sets = [set(p.tolist()) for p in parts]
+    empties = any(w[x] <= 0 for s in sets for x in s)
     owner = {x: i for i, s in enumerate(sets) for x in s}
     weight = [float(w[list(s)].sum()) for s in sets]
     for _ in range(4 * len(owner) + 10):
@@ -393,6 +450,7 @@ def repair(
         if not bad:
             break
         best = None  # (gain, -cost, atom, src, dst)
+        whole = None  # the same among moves that tear no part (see .mend.torn)
         for i in bad:
             for x in list(sets[i]):
                 for y, c in nbrs[x].items():
@@ -405,11 +463,20 @@ def repair(
                             weight[dst] + w[atom], bounds
                         )
                         gain = before - after
-                        if gain <= 0 or (best is not None and gain < best[0]):
+                        if gain <= 0:
+                            continue
+                        beats = best is None or gain >= best[0]
+                        beats_whole = empties and (whole is None or gain >= whole[0])
+                        if not (beats or beats_whole):
                             continue
                         if len(sets[src]) == 1 or not connected(sets[src] - {atom}, nbrs):
                             continue
-                        best = (gain, -c, atom, src, dst)
+                        move = (gain, -c, atom, src, dst)
+                        if beats:
+                            best = move
+                        if beats_whole and not _tears(sets, src, dst, atom, w, nbrs):
+                            whole = move
+        best = whole if whole is not None else best
         if best is None:
             merged = _merge_small(sets, weight, owner, nbrs, bounds)
             if not merged:
@@ -422,6 +489,15 @@ def repair(
         weight[src] -= w[atom]
         weight[dst] += w[atom]
     return [np.array(sorted(s)) for s in sets if s]
+
+
+def _tears(
+    sets: list[set[int]], src: int, dst: int, atom: int, w: np.ndarray, nbrs: list[dict[int, float]]
+) -> bool:
+    """Return True if moving ``atom`` from part ``src`` to ``dst`` tears either part."""
+    before = torn(sets[src], w, nbrs), torn(sets[dst], w, nbrs)
+    after = torn(sets[src] - {atom}, w, nbrs), torn(sets[dst] | {atom}, w, nbrs)
+    return (after[0] and not before[0]) or (after[1] and not before[1])
 
 
 def _merge_small(
