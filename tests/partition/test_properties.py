@@ -57,11 +57,14 @@ def communities(draw: st.DrawFn, max_unit: int = 60) -> tuple:
     n = draw(st.integers(3, 25))
     seed = draw(st.integers(0, 2**16))
     community, households = town(width, height, n, seed, max_unit)
-    road = None
-    if draw(st.booleans()):
-        x = draw(st.floats(0.2, 0.8)) * width
-        road = to_wgs([shapely.LineString([(x, -5), (x + 30, height + 5)])], kind=["road"])
+    road = road_across(width, height, draw(st.floats(0.2, 0.8))) if draw(st.booleans()) else None
     return community, households, road
+
+
+def road_across(width: int, height: int, at: float) -> gpd.GeoDataFrame:
+    """A slanted road across a :func:`town` from ``at`` of its width at the bottom."""
+    x = at * width
+    return to_wgs([shapely.LineString([(x, -5), (x + 30, height + 5)])], kind=["road"])
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
