@@ -28,7 +28,7 @@ def both() -> tuple[MergeResult, MergeResult]:
     return _village(adjust=False), _village(adjust=True)
 
 
-def test_adjustment_raises_every_soft_share_on_village(
+def test_adjustment_raises_the_soft_shares_and_lowers_none_on_village(
     both: tuple[MergeResult, MergeResult],
 ) -> None:
     """Measured: party 0.630 → 0.630, governance 0.927 → 0.947 in 6 moves (before the cells
@@ -37,7 +37,6 @@ def test_adjustment_raises_every_soft_share_on_village(
     before = plain.report["measures"]["soft_share_unchanged"]
     after = adjusted.report["measures"]["soft_share_unchanged"]
     assert all(after[name] >= before[name] for name in before)
-    assert min(after.values()) >= min(before.values())
     assert sum(after.values()) > sum(before.values())
     assert after["governance"] >= 0.945
     assert adjusted.report["unified"]["moves_toward_soft_layers"] >= 1
