@@ -31,14 +31,16 @@ def both() -> tuple[MergeResult, MergeResult]:
 def test_adjustment_raises_the_soft_shares_and_lowers_none_on_village(
     both: tuple[MergeResult, MergeResult],
 ) -> None:
-    """Measured: party 0.630 → 0.630, governance 0.927 → 0.947 in 6 moves (before the cells
-    across a road were matched vertex for vertex, the plain plan kept party at 0.627)."""
+    """Measured: party 0.600 → 0.637, governance 0.863 → 0.940 in 30 moves (the plain plan
+    changes with the partition engine: it was 0.627 / 0.930 → 0.630 / 0.947 in 6 moves before
+    session 6 matched cells across roads and stopped grids holding units that touch only
+    through an empty ring)."""
     plain, adjusted = both
     before = plain.report["measures"]["soft_share_unchanged"]
     after = adjusted.report["measures"]["soft_share_unchanged"]
     assert all(after[name] >= before[name] for name in before)
     assert sum(after.values()) > sum(before.values())
-    assert after["governance"] >= 0.945
+    assert after["governance"] >= 0.935
     assert adjusted.report["unified"]["moves_toward_soft_layers"] >= 1
     assert plain.report["unified"]["moves_toward_soft_layers"] == 0
 
