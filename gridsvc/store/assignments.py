@@ -83,12 +83,18 @@ def read_assignments(
     return frame.astype({c: "string" for c in COLUMNS[:4]} | {"kept": "boolean"})
 
 
+@cache
+def _worker_query() -> Select[Any]:
+    t = assignments_table
+    query = select(t.c.grid_code, t.c.role, t.c.assigned_at)
+    return query.where(t.c.worker_id == bindparam("worker")).order_by(t.c.grid_code, t.c.role)
+
+
 def worker_assignments(session: Session, worker: str) -> tuple[tuple[str, str, datetime], ...]:
     """Return a worker's (grid_code, role, assigned_at in UTC) rows, sorted by grid and role:
-    the plain-value read of :func:`read_assignments` ``(worker=…)``, cheap enough per request."""
-    t = assignments_table
-    query = select(t.c.grid_code, t.c.role, t.c.assigned_at).where(t.c.worker_id == worker)
-    rows = session.execute(query.order_by(t.c.grid_code, t.c.role)).all()
+    the plain-value read of :func:`read_assignments` ``(worker=…)``, cheap enough per request
+    (one statement built once, run on the session's connection: see :mod:`gridsvc.store.lookup`)."""
+    rows = session.connection().execute(_worker_query(), {"worker": worker}).all()
     return tuple((str(g), str(r), utc(at)) for g, r, at in rows)
 
 
@@ -159,5 +165,5 @@ def grid_contacts(session: Session, grid_codes: list[str]) -> list[dict[str, Any
     """Return who serves ``grid_codes``: grid_code, role, worker_id, name and (work) phone."""
     if not grid_codes:
         return []
-    rows = session.execute(_contacts_query(), {"codes": [str(c) for c in grid_codes]})
+    rows = session.connection().execute(_contacts_query(), {"codes": [str(c) for c in grid_codes]})
     return [dict(row._mapping) for row in rows]
