@@ -44,13 +44,13 @@ def create_app(settings: Settings, *, recover_jobs: bool = True) -> FastAPI:
     """Build the API for ``settings``: open (and migrate) the store, mount the routers.
 
     With ``recover_jobs`` (a lone process) startup fails the jobs an earlier process left
-    unfinished; the worker processes of ``gridsvc serve --workers`` leave that to their parent.
+    unfinished; a worker process of ``gridsvc serve --workers`` leaves that to its parent and
+    fails only the jobs of dead processes (a sibling uvicorn restarted after a crash).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if recover_jobs:
-            fail_interrupted(app.state.engine)
+        fail_interrupted(app.state.engine, orphans_only=not recover_jobs)
         yield
         app.state.jobs.shutdown()
 
