@@ -368,9 +368,10 @@ def serve(
             min=1,
             help="uvicorn worker processes, sharing one token secret; each has its own answer "
             "cache. Limits with more than 1: a job's cancel sent to another process gets 409 "
-            "(retry), GET /jobs/{id} there shows only the progress stored so far, and the jobs "
-            "of a process uvicorn restarts after a crash stay 'running' until the service "
-            "restarts",
+            "(retry) and GET /jobs/{id} there shows only the progress stored so far. The jobs "
+            "of a process that dies are marked failed (interrupted) when uvicorn starts its "
+            "replacement; jobs owned by a process on another machine are failed only when the "
+            "service restarts",
         ),
     ] = 1,
 ) -> None:

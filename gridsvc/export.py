@@ -209,37 +209,35 @@ def export_chunks(chunks: Iterable[gpd.GeoDataFrame], path: str | Path, *, kind:
 
 
 def _write_parquet_chunks(chunks: Iterable[gpd.GeoDataFrame], path: Path, kind: str) -> int:
-    """Write GeoParquet as ``frame.to_parquet`` would, one row group per chunk.
+    """Write GeoParquet as ``frame.to_parquet`` would, one row group per chunk, each row
+    written once.
 
-    GeoParquet's ``geo`` metadata (bbox, geometry types of all rows) sits in the schema, which
-    a Parquet writer takes first: the row groups go to a temporary file, then are copied one
-    at a time into ``path`` under the schema with the metadata of all chunks.
+    GeoParquet's ``geo`` metadata (bbox, geometry types of all rows) is only known after the
+    last chunk. Parquet keeps key-value metadata in the footer, written on close, so the
+    writer puts the schema's metadata, with the merged ``geo``, there at the end. It does not
+    store the Arrow schema (``store_schema=False``): readers would take that copy's metadata,
+    whose ``geo`` is the first chunk's.
     """
     from geopandas.io.arrow import _geopandas_to_arrow
 
     written, meta = 0, None
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        part = Path(tmp) / path.name
-        writer: pq.ParquetWriter | None = None
-        try:
-            for frame in chunks:
-                table = _geopandas_to_arrow(frame, index=False)
-                meta = _merge_geo(meta, json.loads(table.schema.metadata[b"geo"]))
-                writer = writer or pq.ParquetWriter(part, table.schema)
-                writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
-                written += len(frame)
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            export_frame(frames.empty(kind), path, kind=kind)
-            return 0
-        rows = pq.ParquetFile(part)
-        schema = rows.schema_arrow
-        schema = schema.with_metadata({**schema.metadata, b"geo": json.dumps(meta).encode()})
-        with pq.ParquetWriter(path, schema) as out:
-            for i in range(rows.num_row_groups):
-                out.write_table(rows.read_row_group(i).replace_schema_metadata(schema.metadata))
+    writer: pq.ParquetWriter | None = None
+    try:
+        for frame in chunks:
+            table = _geopandas_to_arrow(frame, index=False)
+            meta = _merge_geo(meta, json.loads(table.schema.metadata[b"geo"]))
+            writer = writer or pq.ParquetWriter(path, table.schema, store_schema=False)
+            writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
+            written += len(frame)
+        if writer is not None:  # the schema's metadata (pandas dtypes), ``geo`` of all rows
+            writer.add_key_value_metadata(
+                {**writer.schema.metadata, b"geo": json.dumps(meta).encode()}
+            )
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        export_frame(frames.empty(kind), path, kind=kind)
     return written
 
 

@@ -5,8 +5,11 @@ cancelled it, so a failed or cancelled job leaves the store as it was. Its recor
 report, error, who, when) is kept in the store's ``jobs`` table too: written when it is
 queued and started, in the job's own transaction when it succeeds (so "succeeded" and its
 writes land together), and after the rollback when it fails. Live progress is held in memory;
-the store has the progress of the last record written. When a service starts,
-``fail_interrupted`` marks the jobs an earlier process left unfinished as failed.
+the store has the progress of the last record written. Each record names the process that
+owns it (pid, start time and boot id, :mod:`gridsvc.store.owner`). When a service starts,
+``fail_interrupted`` marks the jobs an earlier process left unfinished as failed; when one
+more process of a running service starts (a worker uvicorn restarted after a crash), it fails
+only the jobs of owners that are dead.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .config import Settings
 from .errors import GridsvcError, InputError, Problem, StoreError
 from .store import audit, session_scope
 from .store import jobs as stored_jobs
+from .store.owner import this_process
 
 __all__ = [
     "Job",
@@ -75,6 +79,7 @@ class Job:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    owner: str | None = None  # the process running it (store.owner)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -93,6 +98,7 @@ class Job:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "owner": self.owner,
         }
 
     @classmethod
@@ -103,8 +109,11 @@ class Job:
         return job
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the job as the API shows it (the owner process is the service's business)."""
         return {
-            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.record().items()
+            k: (v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in self.record().items()
+            if k != "owner"
         }
 
 
@@ -114,14 +123,16 @@ def load_job(session: Session, job_id: str) -> Job | None:
     return None if record is None else Job.from_record(record)
 
 
-def fail_interrupted(engine: Engine) -> list[str]:
+def fail_interrupted(engine: Engine, *, orphans_only: bool = False) -> list[str]:
     """Mark the jobs an earlier process left queued or running as failed; return their ids.
 
-    Call it once when a service starts on ``engine``; each such job rolled back when its
-    process died, so the store holds nothing it did.
+    Call it when a service starts on ``engine`` and, with ``orphans_only``, when one more
+    process of a running service starts: then only jobs whose owner process is dead are
+    failed (see :func:`gridsvc.store.jobs.fail_unfinished`). Each such job rolled back when
+    its process died, so the store holds nothing it did.
     """
     with session_scope(engine) as session:
-        ids = stored_jobs.fail_unfinished(session, error=INTERRUPTED)
+        ids = stored_jobs.fail_unfinished(session, error=INTERRUPTED, orphans_only=orphans_only)
     if ids:
         log.warning("%d jobs were interrupted by a restart: %s", len(ids), ", ".join(ids))
     return ids
@@ -139,7 +150,7 @@ class JobRunner:
         self, kind: str, fn: JobFn, *, engine: Engine, communities: Sequence[str], user: str | None
     ) -> Job:
         """Queue ``fn`` (to run on ``engine``) and return its job at once."""
-        job = Job(uuid.uuid4().hex, kind, list(communities), user)
+        job = Job(uuid.uuid4().hex, kind, list(communities), user, owner=this_process())
         with session_scope(engine) as session:
             stored_jobs.save_job(session, job.record())
         with self._lock:

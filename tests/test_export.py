@@ -21,7 +21,7 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LinearRing, MultiPolygon, Point, Polygon
 from sqlalchemy import Engine
 
-from gridsvc import frames
+from gridsvc import export, frames
 from gridsvc.export import export_frame, export_kind
 from gridsvc.ingest import read_any
 from gridsvc.store import repo, session_scope
@@ -263,6 +263,28 @@ def test_store_exports_read_in_chunks_equal_whole_reads(
     assert len(gpd.read_parquet(tmp_path / "b.parquet")) == 8_000
     assert big < 1.5 * small, f"peaks {small} and {big} bytes for 2,000 and 8,000 rows"
     assert big < whole_peak / 2, f"chunked peak {big} bytes, whole read {whole_peak} bytes"
+
+
+def test_a_chunked_geoparquet_export_writes_each_row_once(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every Parquet writer the export opens gets the 2,000 rows once in all (it used to write
+    them to a temporary file, then copy them under the final ``geo`` metadata)."""
+    handed: list[int] = []
+
+    class Counting(pq.ParquetWriter):  # type: ignore[misc]
+        def write_table(self, table: Any, row_group_size: int | None = None) -> None:
+            handed.append(table.num_rows)
+            super().write_table(table, row_group_size)
+
+    monkeypatch.setattr(export.pq, "ParquetWriter", Counting)
+    out = tmp_path / "out"
+    with session_scope(store) as session:
+        repo.upsert(session, "layer_grids", layer_grids(2_000))
+        assert export_kind(session, out / "g.parquet", kind="layer_grids", chunk_size=300)
+    assert sum(handed) == 2_000 and len(handed) == 7
+    assert list(out.iterdir()) == [out / "g.parquet"]  # no temporary copy left
+    assert len(gpd.read_parquet(out / "g.parquet")) == 2_000
 
 
 def test_empty_store_exports_an_empty_geoparquet(store: Engine, tmp_path: Path) -> None:

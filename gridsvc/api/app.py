@@ -44,13 +44,13 @@ def create_app(settings: Settings, *, recover_jobs: bool = True) -> FastAPI:
     """Build the API for ``settings``: open (and migrate) the store, mount the routers.
 
     With ``recover_jobs`` (a lone process) startup fails the jobs an earlier process left
-    unfinished; the worker processes of ``gridsvc serve --workers`` leave that to their parent.
+    unfinished; a worker process of ``gridsvc serve --workers`` leaves that to its parent and
+    fails only the jobs of dead processes (a sibling uvicorn restarted after a crash).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if recover_jobs:
-            fail_interrupted(app.state.engine)
+        fail_interrupted(app.state.engine, orphans_only=not recover_jobs)
         yield
         app.state.jobs.shutdown()
 
@@ -63,10 +63,14 @@ def create_app(settings: Settings, *, recover_jobs: bool = True) -> FastAPI:
     app.state.jobs = JobRunner(workers=settings.job_workers)
     app.state.assignments_cache = AnswerCache(settings.answer_cache_mb * 2**20)
     install_error_handlers(app)
+    # Routes are matched in the order they are mounted: the phones' hot paths first (each
+    # route tried before a match costs about 0.05 ms of CPU per request).
+    for module in (locate, mobile):
+        app.include_router(module.router, prefix=PREFIX)
     for module in (communities, resources, auth, jobs, plans, editing, drafting, assignments):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(locks.router, prefix=PREFIX)
-    for module in (maps, locate, mobile, exports, ogc):
+    for module in (maps, exports, ogc):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(editor.router)
     app.include_router(static.router)

@@ -7,8 +7,9 @@ every process once its community changes (see :mod:`gridsvc.api.caching`). The p
 
 - one token secret, the parent's (without ``secret_key`` it draws one for all of them), or a
   token signed by one process would be refused by the next;
-- one recovery of interrupted jobs, done by the parent before the workers start (a worker that
-  uvicorn restarts must not fail the jobs its siblings are running).
+- one recovery of interrupted jobs, done by the parent before the workers start. A worker
+  that uvicorn restarts after a crash fails only the jobs whose owner process is dead (each
+  job records its process, :mod:`gridsvc.store.owner`), never those its siblings are running.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ says the solver kept it from the previous plan, and a kept row keeps its ``assig
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,7 @@ __all__ = [
     "assignments_table",
     "clear_assignments",
     "grid_contacts",
+    "read_assignment_chunks",
     "read_assignments",
     "replace_assignments",
     "worker_assignments",
@@ -43,6 +45,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 COLUMNS = ["community_code", "grid_code", "worker_id", "role", "kept", "assigned_at"]
+ORDER = ["grid_code", "role", "worker_id"]  # how reads sort rows: a unique key
 _KEY = ["grid_code", "worker_id", "role"]
 
 assignments_table = Table(
@@ -65,17 +68,17 @@ def _empty() -> pd.DataFrame:
     })  # fmt: skip
 
 
-def read_assignments(
-    session: Session, *, community: str | None = None, worker: str | None = None
-) -> pd.DataFrame:
-    """Return the stored assignments matching every filter, sorted by grid, role and worker."""
+def _assignments_query(community: str | None, worker: str | None) -> Select[Any]:
     t = assignments_table
     query = select(*(t.c[c] for c in COLUMNS))
     if community is not None:
         query = query.where(t.c.community_code == community)
     if worker is not None:
         query = query.where(t.c.worker_id == worker)
-    rows = session.execute(query.order_by(t.c.grid_code, t.c.role, t.c.worker_id)).all()
+    return query
+
+
+def _assignments_frame(rows: Sequence[Any]) -> pd.DataFrame:
     if not rows:
         return _empty()
     frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
@@ -83,12 +86,52 @@ def read_assignments(
     return frame.astype({c: "string" for c in COLUMNS[:4]} | {"kept": "boolean"})
 
 
+def read_assignments(
+    session: Session, *, community: str | None = None, worker: str | None = None
+) -> pd.DataFrame:
+    """Return the stored assignments matching every filter, sorted by grid, role and worker."""
+    t = assignments_table
+    query = _assignments_query(community, worker).order_by(*(t.c[c] for c in ORDER))
+    return _assignments_frame(session.execute(query).all())
+
+
+def read_assignment_chunks(
+    session: Session,
+    *,
+    community: str | None = None,
+    worker: str | None = None,
+    chunk_size: int = 20_000,
+) -> Iterator[pd.DataFrame]:
+    """Yield the rows :func:`read_assignments` returns, in its order, ``chunk_size`` at a
+    time: each chunk is ``WHERE (grid, role, worker) > last ORDER BY … LIMIT n``."""
+    t = assignments_table
+    order = [t.c[c] for c in ORDER]
+    at = [COLUMNS.index(c) for c in ORDER]
+    base = _assignments_query(community, worker)
+    last: tuple[Any, ...] | None = None
+    while True:
+        query = base if last is None else base.where(tuple_(*order) > tuple_(*last))
+        rows = session.execute(query.order_by(*order).limit(chunk_size)).all()
+        if not rows:
+            return
+        yield _assignments_frame(rows)
+        if len(rows) < chunk_size:
+            return
+        last = tuple(rows[-1][i] for i in at)
+
+
+@cache
+def _worker_query() -> Select[Any]:
+    t = assignments_table
+    query = select(t.c.grid_code, t.c.role, t.c.assigned_at)
+    return query.where(t.c.worker_id == bindparam("worker")).order_by(t.c.grid_code, t.c.role)
+
+
 def worker_assignments(session: Session, worker: str) -> tuple[tuple[str, str, datetime], ...]:
     """Return a worker's (grid_code, role, assigned_at in UTC) rows, sorted by grid and role:
-    the plain-value read of :func:`read_assignments` ``(worker=…)``, cheap enough per request."""
-    t = assignments_table
-    query = select(t.c.grid_code, t.c.role, t.c.assigned_at).where(t.c.worker_id == worker)
-    rows = session.execute(query.order_by(t.c.grid_code, t.c.role)).all()
+    the plain-value read of :func:`read_assignments` ``(worker=…)``, cheap enough per request
+    (one statement built once, run on the session's connection: see :mod:`gridsvc.store.lookup`)."""
+    rows = session.connection().execute(_worker_query(), {"worker": worker}).all()
     return tuple((str(g), str(r), utc(at)) for g, r, at in rows)
 
 
@@ -159,5 +202,5 @@ def grid_contacts(session: Session, grid_codes: list[str]) -> list[dict[str, Any
     """Return who serves ``grid_codes``: grid_code, role, worker_id, name and (work) phone."""
     if not grid_codes:
         return []
-    rows = session.execute(_contacts_query(), {"codes": [str(c) for c in grid_codes]})
+    rows = session.connection().execute(_contacts_query(), {"codes": [str(c) for c in grid_codes]})
     return [dict(row._mapping) for row in rows]

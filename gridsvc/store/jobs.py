@@ -1,7 +1,8 @@
 """Background job records in the store, so a job's outcome outlives the process that ran it.
 
 A record is a plain dict: id, kind, communities (list), user, status, progress, message,
-report (JSON-able or None), error, created_at, started_at, finished_at (aware datetimes).
+report (JSON-able or None), error, created_at, started_at, finished_at (aware datetimes) and
+owner: the process running it (:mod:`gridsvc.store.owner`), or None.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Float, String, Table, Text, insert, select, update
 from sqlalchemy.orm import Session
 
+from gridsvc.store.owner import is_alive
 from gridsvc.store.tables import Base, utc
 
 __all__ = ["UNFINISHED", "fail_unfinished", "jobs_table", "read_job", "save_job"]
@@ -34,6 +36,7 @@ jobs_table = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Column("owner", String(96)),  # migration 0007_serve_job_owner
 )
 
 
@@ -59,6 +62,7 @@ def save_job(
         "created_at": record["created_at"],
         "started_at": record["started_at"],
         "finished_at": record["finished_at"],
+        "owner": record.get("owner"),
     }
     t = jobs_table
     stmt = update(t).where(t.c.id == record["id"])
@@ -90,21 +94,31 @@ def read_job(session: Session, job_id: str) -> dict[str, Any] | None:
         "created_at": utc(row.created_at),
         "started_at": utc(row.started_at),
         "finished_at": utc(row.finished_at),
+        "owner": row.owner,
     }
 
 
-def fail_unfinished(session: Session, *, error: str) -> list[str]:
-    """Mark every queued or running job failed with ``error``; return their ids.
+def fail_unfinished(session: Session, *, error: str, orphans_only: bool = False) -> list[str]:
+    """Mark queued or running jobs failed with ``error``; return their ids.
 
-    Called when a service starts: no job of an earlier process can still be running, and
-    each rolled back when its process died, so the store holds none of its writes.
+    A job whose owner process still runs (on this machine) is never touched. Without
+    ``orphans_only`` (a service starting) every other unfinished job is failed: no process of
+    the service that ran it is left. With ``orphans_only`` (one more process of a running
+    service, e.g. a worker process uvicorn restarted) only the jobs whose owner is known to
+    be dead are failed; those of a sibling, of another machine or without an owner stay.
+    Each failed job rolled back when its process died, so the store holds none of its writes.
     """
     t = jobs_table
-    ids = list(session.execute(select(t.c.id).where(t.c.status.in_(UNFINISHED))).scalars())
+    rows = session.execute(select(t.c.id, t.c.owner).where(t.c.status.in_(UNFINISHED))).all()
+    ids = []
+    for job_id, owner in rows:
+        alive = None if owner is None else is_alive(owner)
+        if alive is False or (alive is None and not orphans_only):
+            ids.append(job_id)
     if ids:
         session.execute(
             update(t)
-            .where(t.c.id.in_(ids))
+            .where(t.c.id.in_(ids), t.c.status.in_(UNFINISHED))
             .values(status="failed", error=error, finished_at=datetime.now(UTC))
         )
     return sorted(ids)

@@ -49,4 +49,5 @@ def covering(
     params = bbox_params(dialect, (x, y, x, y)) | {"point_wkt": f"POINT({x!r} {y!r})"}
     if community is not None:
         params["community"] = community
-    return [dict(zip(names, row, strict=True)) for row in session.execute(query, params)]
+    rows = session.connection().execute(query, params)
+    return [dict(zip(names, row, strict=True)) for row in rows]

@@ -9,8 +9,10 @@ least as new as the stamps, so an answer is never filed under a stamp newer than
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, String, Table, select
+from sqlalchemy import BigInteger, Column, Select, String, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from gridsvc.store.tables import Base
@@ -25,14 +27,22 @@ change_stamps = Table(
 )
 
 
+@cache
+def _stamps_query() -> Select[Any]:
+    t = change_stamps
+    return select(t.c.community_code, t.c.stamp).where(
+        t.c.community_code.in_(bindparam("codes", expanding=True))
+    )
+
+
 def read_stamps(session: Session, communities: Iterable[str]) -> tuple[tuple[str, int], ...]:
-    """Return ``(community, stamp)`` per community, sorted; 0 for one never written to."""
+    """Return ``(community, stamp)`` per community, sorted; 0 for one never written to.
+
+    Read on every cached answer's revalidation: one statement built once, run on the session's
+    connection (see :mod:`gridsvc.store.lookup`)."""
     wanted = sorted(set(communities))
     if not wanted:
         return ()
-    t = change_stamps
-    rows = session.execute(
-        select(t.c.community_code, t.c.stamp).where(t.c.community_code.in_(wanted))
-    )
+    rows = session.connection().execute(_stamps_query(), {"codes": wanted})
     found = {str(code): int(stamp) for code, stamp in rows}
     return tuple((code, found.get(code, 0)) for code in wanted)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, DateTime, String, Table, insert, select
+from sqlalchemy import Column, DateTime, String, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import InputError, Problem
@@ -109,9 +109,13 @@ def _user(row: object) -> User:
     return User(row.username, row.role, scope, row.worker_id)  # type: ignore[attr-defined]
 
 
+_BY_NAME = select(users_table).where(users_table.c.username == bindparam("username"))
+
+
 def get_user(session: Session, username: str) -> User | None:
-    """Return the account ``username`` or None."""
-    row = session.execute(select(users_table).where(users_table.c.username == username)).first()
+    """Return the account ``username`` or None (every signed-in request reads it: one statement
+    built once, run on the session's connection, see :mod:`gridsvc.store.lookup`)."""
+    row = session.connection().execute(_BY_NAME, {"username": username}).first()
     return None if row is None else _user(row)
 
 

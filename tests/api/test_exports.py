@@ -3,9 +3,12 @@ every format, streamed in chunks, scoped and masked by role."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -22,6 +25,7 @@ from gridsvc import export
 from gridsvc.api.routes import exports
 from gridsvc.ingest import load_frame
 from gridsvc.store import repo, session_scope
+from gridsvc.store.assignments import read_assignments, replace_assignments
 
 URL = "/api/v1/exports"
 SUFFIX = {"geojson": "geojson", "gpkg": "gpkg", "shp": "zip", "csv": "csv"}
@@ -158,10 +162,14 @@ def test_bad_requests_say_what_is_wrong(
 
 
 def _download(
-    client: TestClient, headers: dict[str, str], params: dict[str, str], path: Path
+    client: TestClient,
+    headers: dict[str, str],
+    params: dict[str, str],
+    path: Path,
+    dataset: str = "layers",
 ) -> None:
-    """Stream ``/exports/layers`` into ``path`` as a client would, a body chunk at a time."""
-    with client.stream("GET", f"{URL}/layers", params=params, headers=headers) as response:
+    """Stream ``/exports/{dataset}`` into ``path`` as a client would, a body chunk at a time."""
+    with client.stream("GET", f"{URL}/{dataset}", params=params, headers=headers) as response:
         assert response.status_code == 200, response.read()
         with path.open("wb") as out:
             for piece in response.iter_bytes():
@@ -217,3 +225,72 @@ def test_layers_stream_in_chunks_equal_to_a_whole_read(
     big = peak_bytes(lambda: _download(client, headers, {"format": fmt}, tmp_path / "b"))
     assert big < 1.5 * small, f"peaks {small} and {big} bytes for 2,000 and 8,000 layer grids"
     assert big < whole_peak / 2, f"streamed peak {big} bytes, whole read {whole_peak} bytes"
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "geojsonseq", "csv", "gpkg"])
+def test_assignments_stream_in_chunks_equal_to_a_whole_read(
+    client: TestClient,
+    login: Login,
+    api_store: Engine,
+    code: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    """``/exports/assignments`` reads assignments ``CHUNK`` rows at a time, each chunk with its
+    grids' shapes: the download equals a whole read's (text formats byte for byte), in the
+    order of :func:`read_assignments`, for an admin and for a planner's scope."""
+    with session_scope(api_store) as session:
+        grids = repo.read(session, "grids", community=code)["code"].astype(str).tolist()
+        plan = pd.DataFrame(
+            [(g, w, r) for g in grids for w in ("W1", "W2", "W3") for r in ("leader", "member")],
+            columns=["grid_code", "worker_id", "role"],
+        )
+        replace_assignments(session, code, plan)
+        whole_rows = read_assignments(session, community=code)
+    assert len(whole_rows) == 6 * len(grids) > 50
+    suffix = SUFFIX.get(fmt, "geojsons")
+    key = ["grid_code", "role", "worker_id"]
+    read = exports.read_assignment_chunks
+    sizes: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[pd.DataFrame]:
+        for chunk in read(*args, **kwargs):
+            sizes.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(exports, "read_assignment_chunks", counted)
+    for user in ("admin", "planner"):
+        headers = login(user)
+        monkeypatch.setattr(exports, "CHUNK", 7)  # many chunks
+        sizes.clear()
+        _download(client, headers, {"format": fmt}, tmp_path / f"c.{suffix}", "assignments")
+        assert sizes == [7] * (len(whole_rows) // 7) + [len(whole_rows) % 7] * (
+            len(whole_rows) % 7 > 0
+        )
+        monkeypatch.setattr(exports, "CHUNK", 10**6)  # one chunk: the whole read
+        _download(client, headers, {"format": fmt}, tmp_path / f"w.{suffix}", "assignments")
+        if fmt == "gpkg":
+            got, want = (load_frame(tmp_path / f"{n}.{suffix}", kind="assignments") for n in "cw")
+            assert got[key].values.tolist() == whole_rows[key].values.tolist()
+            _same(
+                got.assign(key=got[key].agg("/".join, axis=1)),
+                want.assign(key=want[key].agg("/".join, axis=1)),
+                "key",
+            )
+        else:
+            chunked = (tmp_path / f"c.{suffix}").read_bytes()
+            assert chunked == (tmp_path / f"w.{suffix}").read_bytes()
+            assert _assignment_keys(chunked.decode(), fmt) == whole_rows[key].values.tolist()
+
+
+def _assignment_keys(text: str, fmt: str) -> list[list[str]]:
+    """Return (grid_code, role, worker_id) of each row of an assignments download, in order."""
+    key = ["grid_code", "role", "worker_id"]
+    if fmt == "csv":
+        return pd.read_csv(io.StringIO(text), dtype=str)[key].values.tolist()
+    if fmt == "geojson":
+        features = json.loads(text)["features"]
+    else:
+        features = [json.loads(r) for r in text.split("\x1e")[1:]]
+    return [[f["properties"][k] for k in key] for f in features]

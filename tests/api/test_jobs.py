@@ -6,12 +6,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from job_helpers import grids_state, poll, restarted, wait
+from owners import dead_owner
 from seeded import Login
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from gridsvc import jobs as jobs_module
 from gridsvc.errors import PartitionError
 from gridsvc.jobs import JobRunner
 from gridsvc.store import repo, session_scope
@@ -122,7 +125,12 @@ def test_a_new_app_on_the_same_store_sees_the_finished_job(
 
 
 def test_a_restart_marks_a_running_job_failed_and_the_store_keeps_its_grids(
-    client: TestClient, login: Login, code: str, api_store: Engine, store_url: str
+    client: TestClient,
+    login: Login,
+    code: str,
+    api_store: Engine,
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     before = grids_state(api_store, code)
     halfway, release = threading.Event(), threading.Event()
@@ -136,6 +144,10 @@ def test_a_restart_marks_a_running_job_failed_and_the_store_keeps_its_grids(
 
     # The process that is about to "die". It writes only after the restart: a really dead
     # process' SQLite write lock dies with it, a merely blocked one's would not.
+    # Its jobs name a process that is gone (this test's own process is alive, and a restart
+    # never fails the jobs of a live process).
+    owner = dead_owner()
+    monkeypatch.setattr(jobs_module, "this_process", lambda: owner)
     runner = JobRunner(workers=1)
     job = runner.submit("partition", slow, engine=api_store, communities=[code], user="planner")
     assert halfway.wait(60)

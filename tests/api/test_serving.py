@@ -1,9 +1,11 @@
 """``gridsvc serve``: uvloop and httptools when importable, and ``--workers`` processes that
-share one token secret and never serve an answer cached before an edit."""
+share one token secret, never serve an answer cached before an edit, and fail the jobs of a
+process that died."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from gridsvc.api import serving
 from gridsvc.api.serving import hand_over, http_stack, worker_app
 from gridsvc.config import load_settings
 from gridsvc.store import repo, session_scope
+from gridsvc.store.jobs import read_job
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = "/api/v1/me/assignments"
@@ -126,3 +129,35 @@ def test_two_worker_processes_share_tokens_and_serve_no_stale_answer(
         table = two_workers.get(URL, headers=headers).json()["households"]
         rows = [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]
         assert {r["id"]: r["care_tags"] for r in rows}[target] == "独居老人;edited"
+
+
+def test_a_dead_worker_process_s_jobs_are_failed_when_uvicorn_replaces_it(
+    two_workers: httpx.Client, api_store: Engine, code: str
+) -> None:
+    """A worker process killed mid-job: the process uvicorn starts in its place marks the job
+    failed (interrupted), and the store keeps nothing the job did."""
+    before = _grid_count(api_store, code)
+    headers = login_headers(two_workers, "planner")  # type: ignore[arg-type]
+    response = two_workers.post(
+        "/api/v1/jobs/partition", json={"communities": [code]}, headers=headers
+    )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    with session_scope(api_store) as session:
+        record = read_job(session, job_id)
+    assert record is not None and record["status"] in ("queued", "running")
+    owner = int(record["owner"].split(":")[1])
+    os.kill(owner, signal.SIGKILL)
+    for _ in range(240):  # bounded: uvicorn checks its workers about once a second
+        body = two_workers.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
+        if body["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.25)
+    assert body["status"] == "failed"
+    assert body["error"].startswith("interrupted by a restart of the service")
+    assert _grid_count(api_store, code) == before  # its transaction died with its process
+
+
+def _grid_count(engine: Engine, code: str) -> int:
+    with session_scope(engine) as session:
+        return len(repo.read(session, "grids", community=code))

@@ -1,9 +1,9 @@
 """Downloads of grids, micro-grids, layers, households and assignments, streamed.
 
 Formats: ``geojson`` (RFC 7946 FeatureCollection, ``application/geo+json``), ``geojsonseq``
-(RFC 8142), ``gpkg``, ``shp`` (zipped Shapefile) and ``csv``. Grids, micro-grids, layer grids
-and households are read from the store in key-ordered chunks and written out chunk by chunk, so
-a city-size export runs in bounded memory; assignments (a worker's or a scope's) are read whole.
+(RFC 8142), ``gpkg``, ``shp`` (zipped Shapefile) and ``csv``. Every dataset is read from the
+store in key-ordered chunks (assignments with their grids' shapes, read by code per chunk) and
+written out chunk by chunk, so a city-size export runs in bounded memory.
 Households are scoped like ``/households`` and their personal numbers masked per role.
 """
 
@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import geopandas as gpd
-import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.engine import Engine
@@ -25,7 +24,7 @@ from starlette.background import BackgroundTask
 from ... import export
 from ...privacy import masked
 from ...store import repo, session_scope
-from ...store.assignments import read_assignments
+from ...store.assignments import read_assignment_chunks
 from ...store.users import User
 from ..deps import UserDep, require_community
 from ..paging import GEOJSON
@@ -57,24 +56,25 @@ def _scoped(frame: gpd.GeoDataFrame, user: User) -> gpd.GeoDataFrame:
     return frame[community_mask(user, frame["community_code"]).to_numpy()]
 
 
-def _assignments(session: Session, user: User, community: str | None) -> gpd.GeoDataFrame:
+def _assignments(session: Session, user: User, community: str | None) -> Iterator[gpd.GeoDataFrame]:
+    """Yield the assignments ``user`` may download, CHUNK rows at a time, each with the
+    geometry of its grid (read by code for the grids of that chunk)."""
     worker = user.worker_id if user.role == "worker" else None
-    rows = read_assignments(session, community=community, worker=worker)
-    if user.role == "planner":
-        rows = rows[community_mask(user, rows["community_code"]).to_numpy()]
-    parts = [
-        repo.read(session, "grids", community=str(c))
-        for c in rows["community_code"].drop_duplicates()
-    ]
-    grids = pd.concat(parts, ignore_index=True) if parts else None
-    shapes = (
-        gpd.GeoSeries(grids.geometry.to_numpy(), index=grids["code"].to_numpy(), crs=grids.crs)
-        if grids is not None
-        else gpd.GeoSeries([], crs="EPSG:4326")
-    )
-    rows = rows.assign(assigned_at=[t.isoformat() for t in rows["assigned_at"]])
-    geometry = gpd.GeoSeries(shapes.reindex(rows["grid_code"]).to_numpy(), crs="EPSG:4326")
-    return gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=geometry, crs="EPSG:4326")
+    for rows in read_assignment_chunks(
+        session, community=community, worker=worker, chunk_size=CHUNK
+    ):
+        if user.role == "planner":
+            rows = rows[community_mask(user, rows["community_code"]).to_numpy()]
+        codes = sorted(set(rows["grid_code"].dropna().astype(str)))
+        grids = repo.read(session, "grids", ids=codes) if codes else None
+        shapes = (
+            gpd.GeoSeries(grids.geometry.to_numpy(), index=grids["code"].to_numpy())
+            if grids is not None
+            else gpd.GeoSeries([])
+        )
+        rows = rows.assign(assigned_at=[t.isoformat() for t in rows["assigned_at"]])
+        geometry = gpd.GeoSeries(shapes.reindex(rows["grid_code"]).to_numpy(), crs="EPSG:4326")
+        yield gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=geometry, crs="EPSG:4326")
 
 
 def _chunks(
@@ -85,7 +85,7 @@ def _chunks(
         if dataset == "layers":
             yield from repo.read_chunks(session, "layer_grids", layer=layer, chunk_size=CHUNK)
         elif dataset == "assignments":
-            yield _assignments(session, user, community)
+            yield from _assignments(session, user, community)
         elif dataset == "households":
             for chunk in repo.read_chunks(
                 session, "households", community=community, chunk_size=CHUNK
