@@ -26,7 +26,7 @@ from .empties import share_empties
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
 from .sites import site_cells, with_sites
-from .split import heuristic_split, lumpy_infeasible, split_region
+from .split import heuristic_split, lumpy_infeasible, packs_greedily, split_region
 from .territory import Territory, tessellate
 
 __all__ = ["Cell", "Note", "Tiles", "inherit", "partition_level"]
@@ -141,12 +141,15 @@ def _infeasible(
     bounds: Bounds,
     budget: Budget,
     holds: Callable[[], bool] | None = None,
+    proved: set[tuple[int, ...]] | None = None,
 ) -> str | None:
     """Return why ``weights`` cannot make grids within ``bounds``, or None if they can.
 
-    The lumpiness proof (CP-SAT) runs only while ``budget`` lasts, and not when ``holds`` (the
-    heuristic's plan of the region is within the bounds: a witness that no proof can exist)
-    says so.
+    The lumpiness proof (CP-SAT) runs only while ``budget`` lasts, and not when a witness that
+    no proof can exist is at hand: largest-first packing fills grids within the bounds, or
+    ``holds`` (the heuristic's plan of the region is within the bounds, asked only after the
+    packing failed) says so. ``proved`` keeps the households of the units (sorted, empty ones
+    left out) already proved lumpy: a region that took in only empty cells needs no new proof.
     """
     total = int(weights.sum())
     if total == 0:
@@ -161,13 +164,15 @@ def _infeasible(
             f"{lo_k * bounds.lo})"
         )
     lumpy = bounds.lo > 1 and weights.max() > bounds.hi - bounds.lo
-    if (
-        lumpy
-        and len(weights) <= CP_SAT_ATOMS
-        and budget.allows()
-        and not (holds is not None and holds())
-        and lumpy_infeasible(weights.tolist(), bounds, units=LUMPY_UNITS, budget=budget)
-    ):
+    lived = tuple(sorted(int(x) for x in weights if x > 0))
+    if lumpy and len(weights) <= CP_SAT_ATOMS and budget.allows():
+        if proved is None or lived not in proved:
+            if packs_greedily(list(lived), bounds) or (holds is not None and holds()):
+                return None
+            if not lumpy_infeasible(list(lived), bounds, units=LUMPY_UNITS, budget=budget):
+                return None
+            if proved is not None:
+                proved.add(lived)
         sizes = ", ".join(str(int(x)) for x in sorted(weights.tolist(), reverse=True)[:8])
         return (
             f"its {len(weights)} units (households {sizes}{'…' if len(weights) > 8 else ''})"
@@ -205,6 +210,7 @@ def _regions(
     kept = np.isin(label, list(dedicated))  # no region merges into a dedicated one
     exceptions: set[int] = set(dedicated)
     checked: dict[int, str | None] = {}
+    proved: set[tuple[int, ...]] = set()  # units' households already proved lumpy
     while True:
         changed = False
         for r in sorted(set(label.tolist())):
@@ -213,7 +219,7 @@ def _regions(
             mine = label == r
             if r not in checked:
                 holds = partial(plans.holds, mine)
-                checked[r] = _infeasible(w[mine], bounds, budget, holds=holds)
+                checked[r] = _infeasible(w[mine], bounds, budget, holds=holds, proved=proved)
             why = checked[r]
             if why is None:
                 continue

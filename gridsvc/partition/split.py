@@ -595,8 +595,9 @@ def exact_split(
     ]
 
 
-def _packs_greedily(weights: list[int], bounds: Bounds) -> bool:
-    """Return True if largest-first into the lightest bin fills some k bins within the bounds."""
+def packs_greedily(weights: list[int], bounds: Bounds) -> bool:
+    """Return True if largest-first into the lightest bin fills some k bins within the bounds
+    (a grouping that ignores adjacency: a witness that :func:`lumpy_infeasible` finds none)."""
     lo_k, hi_k = bounds.k_range(sum(weights))
     for k in range(lo_k, min(hi_k, len(weights)) + 1):
         loads = [0] * k
@@ -625,7 +626,7 @@ def lumpy_infeasible(
     big = [int(x) for x in weights if x > 0]
     if max(big, default=0) > bounds.hi:
         return True
-    if _packs_greedily(big, bounds):
+    if packs_greedily(big, bounds):
         return False
     model = cp_model.CpModel()
     bins = min(hi_k, len(big))

@@ -9,10 +9,12 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
+import shapely
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from partition_drawings import grid_of_buildings, square_community
+from partition_drawings import grid_of_buildings, square_community, to_wgs
 from test_properties import communities, road_across, town
 
 from gridsvc.partition import Bounds, check_partition, level, partition
@@ -129,11 +131,33 @@ def test_no_lumpiness_proof_where_the_heuristic_holds_the_bounds() -> None:
     assert proved.spent > 0.0  # CP-SAT ran and found the grouping
 
 
+def test_a_region_that_took_in_empty_cells_reuses_its_units_proof() -> None:
+    # 45, 45, 25: three grids need 30 each, but 25 joins no 45 within 50 (see test_engine)
+    proved: set[tuple[int, ...]] = set()
+    first = Budget(5.0)
+    why = _infeasible(np.array([45.0, 45.0, 25.0]), Bounds(30, 50), first, proved=proved)
+    assert why is not None and why.startswith("its 3 units (households 45, 45, 25)")
+    assert first.spent > 0.0 and proved == {(25, 45, 45)}
+    again = Budget(5.0)
+    why = _infeasible(np.array([25.0, 0.0, 45.0, 45.0]), Bounds(30, 50), again, proved=proved)
+    assert why is not None and why.startswith("its 4 units (households 45, 45, 25, 0)")
+    assert again.spent == 0.0  # no second CP-SAT run
+
+
+def test_no_heuristic_plan_where_largest_first_packing_holds_the_bounds() -> None:
+    # lumpy (a unit of 25 > 50 - 30), but 25 + 10 | 25 + 20 packs largest-first: no plan drawn
+    def draw() -> bool:
+        raise AssertionError("the heuristic's plan was drawn")
+
+    assert _infeasible(np.array([25, 25, 20, 10]), Bounds(30, 50), Budget(5.0), holds=draw) is None
+
+
 def test_the_split_starts_from_the_plan_the_lumpiness_check_drew(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # units of 25 are lumpy for 30–50, so each region's heuristic plan is drawn to spare the
-    # proof; the split then starts from that plan instead of drawing it again
+    # units of 25, 25, 20, 20, 10 in a row are lumpy for 30–50 and largest-first packing fails,
+    # so the region's heuristic plan is drawn to spare the proof; the split then starts from
+    # that plan instead of drawing it again
     drawn: list[tuple[int, ...]] = []
     real = level.heuristic_split
 
@@ -142,12 +166,18 @@ def test_the_split_starts_from_the_plan_the_lumpiness_check_drew(
         return real(nodes, *args, **kwargs)
 
     monkeypatch.setattr(level, "heuristic_split", counted)
-    community = square_community(450.0)
-    buildings, households = grid_of_buildings(4, 2, 25)
+    parts = [
+        grid_of_buildings(2, 1, 25),
+        grid_of_buildings(2, 1, 20, offset=(200.0, 0.0), prefix="C"),
+        grid_of_buildings(1, 1, 10, offset=(400.0, 0.0), prefix="D"),
+    ]
+    buildings = pd.concat([b for b, _ in parts], ignore_index=True)
+    households = pd.concat([h for _, h in parts], ignore_index=True)
+    community = to_wgs([shapely.box(0, 0, 500, 100)], code=["140802002099"])
     base = LEVELS[:1]  # one level: one graph, so a plan drawn twice is a region split twice
     result = partition(community, households, buildings=buildings, levels=base)
     assert check_partition(community, households, result, base) == []
-    assert len(result.grids) == 4  # 25 + 25 each
+    assert sorted(result.grids["households"]) == [50, 50]  # 25 + 25 and 20 + 20 + 10
     assert drawn and len(drawn) == len(set(drawn))
 
 
