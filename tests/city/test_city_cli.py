@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
-from conftest import assert_complete_once, inputs_of
+from city_checks import assert_complete_once, inputs_of
 from typer.testing import CliRunner
 
 from gridsvc.cli import app

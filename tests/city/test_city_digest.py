@@ -6,7 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import shapely
-from conftest import inputs_of
+from city_checks import inputs_of
 
 from gridsvc.city import index_city, read_community
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
-from conftest import assert_complete_once, inputs_of
+from city_checks import assert_complete_once, inputs_of
 from distributed import Client, LocalCluster
 
 from gridsvc.city import CityReport, run_city

@@ -9,7 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import shapely
-from conftest import assert_complete_once, inputs_of, stored
+from city_checks import assert_complete_once, inputs_of, stored
 
 from gridsvc.city import run_city
 from gridsvc.config import Settings
