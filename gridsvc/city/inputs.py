@@ -185,8 +185,9 @@ def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]
     """Return a SHA-256 over ``settings`` and each frame's rows, whatever their order.
 
     Each row (attributes and WKB) is hashed to 64 bits with pandas' vectorised hash (values
-    hashed as they are: no factorising, which mostly-unique columns do not pay back); the sorted
-    row hashes are what the SHA-256 sees.
+    hashed as they are: no factorising, which mostly-unique columns do not pay back). Hashed
+    that way a missing value equals its text ("None", "nan"), so each row's mask of missing
+    values is hashed in too. The sorted row hashes are what the SHA-256 sees.
     """
     sha = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for name, frame in frames.items():
@@ -197,6 +198,8 @@ def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]
         rows = pd.DataFrame(frame).drop(columns=geometry.name)  # plain: cheaper than Geo's drop
         rows["__wkb"] = shapely.to_wkb(geometry.to_numpy())
         hashes = pd.util.hash_pandas_object(rows, index=False, categorize=False).to_numpy()
+        missing = pd.util.hash_pandas_object(rows.isna(), index=False).to_numpy()
+        hashes = hashes * np.uint64(0x9E3779B97F4A7C15) + missing  # wraps, as a hash should
         sha.update(np.sort(hashes).tobytes())
     return sha.hexdigest()
 

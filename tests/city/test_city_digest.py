@@ -9,6 +9,7 @@ import shapely
 from city_checks import inputs_of
 
 from gridsvc.city import index_city, read_community
+from gridsvc.city.inputs import _digest
 
 SETTINGS = {"min": 80, "max": 150}
 
@@ -51,3 +52,19 @@ def test_digest_changes_with_a_value_a_geometry_a_row_or_the_settings(city_dir: 
     after = _digests(city_dir)
     assert {c for c in codes if after[c] != before[c]} == set(codes[:3])
     assert set(_digests(city_dir, {**SETTINGS, "max": 151}).values()).isdisjoint(after.values())
+
+
+def test_digest_tells_a_missing_value_from_its_text() -> None:
+    """pandas hashes None like "None" and NaN like "nan" unless told apart: the digest must not."""
+
+    def digest(phone: list[object]) -> str:
+        frame = gpd.GeoDataFrame(
+            {"id": ["H1", "H2"], "phone": phone},
+            geometry=[shapely.Point(112.9, 35.8)] * 2,
+            crs="EPSG:4326",
+        )
+        return _digest({"households": frame}, SETTINGS)
+
+    assert digest([None, "1"]) != digest(["None", "1"])
+    assert digest([float("nan"), "1"]) != digest(["nan", "1"])
+    assert digest([None, "1"]) == digest([None, "1"])
