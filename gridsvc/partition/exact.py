@@ -235,7 +235,7 @@ def stuck_atoms(
             stuck.append(x)
             continue
         if spent >= paid:
-            break
+            continue  # no search paid for; an atom above the bound is still stuck for free
         most = min(steps, paid - spent)
         seen: set[frozenset[int]] = set()
         stack = [(frozenset([x]), float(w[x]))]

@@ -169,6 +169,16 @@ def test_the_stuck_search_is_charged_and_stops_where_the_budget_does() -> None:
     assert outcome.parts is None and not outcome.infeasible and outcome.stuck == ()
 
 
+def test_an_atom_above_the_bound_is_stuck_even_when_no_search_is_paid_for() -> None:
+    """3 - 3 - 99 within 10–20: the 99 is stuck by its weight alone, which costs no search; a
+    spent budget stops the searches of the 3s, not that."""
+    w, nbrs = _path([3, 3, 99])
+    assert stuck_atoms(range(3), w, nbrs, Bounds(10, 20)) == [0, 1, 2]
+    spent = Budget(0.0)
+    assert stuck_atoms(range(3), w, nbrs, Bounds(10, 20), budget=spent) == [2]
+    assert spent.spent == 0.0
+
+
 def test_a_cover_past_its_own_work_limit_is_skipped_as_too_big() -> None:
     """Too big for the step's own limit is not the budget running out: reported apart.
 
