@@ -508,6 +508,34 @@ def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     ok = shapely.is_valid(snapped)  # a snap folding a cell: left as it was
     out = cells.copy()
     out[mine[ok]] = snapped[ok]
+    return _unless_overlapping(cells, out, mine[ok])
+
+
+def _unless_overlapping(before: np.ndarray, after: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """Return ``after`` with the cells of every pair that overlaps more than in ``before``
+    put back as they were (repeated until none does).
+
+    Snapping is per cell: a target between two cells of one block (a vertex of the cells across
+    the road, 1 cm from their shared corner) may join one cell's inner edge and the other's
+    outer one, and the two then overlap.
+    """
+    out = after.copy()
+    moved = np.asarray(changed, dtype=np.int64)
+    snapped = np.zeros(len(out), dtype=bool)
+    snapped[moved] = True
+    while len(moved):
+        a, b = shapely.STRtree(out).query(out[moved], predicate="intersects")
+        a = moved[a]
+        pair = a != b
+        a, b = a[pair], b[pair]
+        now = shapely.area(shapely.intersection(out[a], out[b]))
+        was = shapely.area(shapely.intersection(before[a], before[b]))
+        worse = now > was + 1e-9
+        back = np.unique(np.r_[a[worse], b[worse]])
+        back = back[snapped[back]]
+        snapped[back] = False
+        out[back] = before[back]
+        moved = back
     return out
 
 

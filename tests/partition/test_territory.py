@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from gridsvc.partition.territory import (
     CLEAR_M,
     GRID_SIZE,
     _clear,
+    _match_across,
     clip_cells,
     polygonal,
     snap_cells,
@@ -203,3 +205,19 @@ def test_cells_across_a_slanted_road_never_overlap(seed: int, n: int, at: float)
     keep = a < b
     overlap = shapely.area(shapely.intersection(cells[a[keep]], cells[b[keep]]))
     assert overlap.max(initial=0.0) < 1e-6
+
+
+def test_matching_across_a_road_never_makes_two_cells_of_a_block_overlap() -> None:
+    """Two left cells share the corner (0, 5) on the road; the cells across meet it at 5.01. A
+    per-cell snap put 5.01 into one left cell's inner edge and the other's road edge (they
+    overlapped by 0.05 m²): such a snap is undone."""
+    left = [
+        shapely.Polygon([(0, 0), (0, 5), (-10, 6), (-10, 0)]),
+        shapely.Polygon([(0, 5), (0, 10), (-10, 10), (-10, 6)]),
+    ]
+    right = [shapely.box(0, 0, 10, 5.01), shapely.box(0, 5.01, 10, 10)]
+    cells = np.array(left + right, dtype=object)
+    blocks = np.array([shapely.box(-10, 0, 0, 10), shapely.box(0, 0, 10, 10)], dtype=object)
+    out = _match_across(cells, blocks)
+    assert sum(shapely.area(out)) == pytest.approx(shapely.union_all(out).area, abs=1e-9)
+    assert all(shapely.is_valid(out))
