@@ -1,14 +1,17 @@
 """Which process this is, in a form another process on the same machine can check for life.
 
-An owner is ``"<boot id>:<pid>:<start time>"``: the kernel's boot id (``/proc``), the process
-id, and the process's start time in clock ticks since boot. A pid is reused once its process
-has died, but never with the same start time in the same boot, so an owner names one process.
-Where ``/proc`` is missing (not Linux) the boot id is the host name and the start time a token
-drawn per process: a dead owner is then told only by its pid being gone.
+An owner is ``"<machine>:<pid>:<start time>"``: the kernel's boot id and the inode of the
+process-id namespace (``/proc``: containers on one host share the boot id but not their
+pids), the process id, and the process's start time in clock ticks since boot. A pid is
+reused once its process has died, but never with the same start time in the same boot, so an
+owner names one process. Where ``/proc`` is missing (not Linux) the machine is a digest of the
+host name (an owner fits the column's 96 characters) and the start time a token drawn per
+process: a dead owner is then told only by its pid being gone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import uuid
@@ -21,10 +24,12 @@ _PROC = Path("/proc")
 
 
 def _boot_id() -> str:
+    """Return this machine and pid namespace: where a pid names the same process."""
     try:
-        return (_PROC / "sys/kernel/random/boot_id").read_text().strip()
+        boot = (_PROC / "sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.stat(_PROC / 'self/ns/pid').st_ino}"
     except OSError:
-        return socket.gethostname()
+        return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:32]
 
 
 def _start_time(pid: int) -> str | None:

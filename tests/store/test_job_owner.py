@@ -27,7 +27,11 @@ def test_an_owner_names_one_live_process() -> None:
     boot, pid, start = me.split(":")
     assert is_alive(f"{boot}:{pid}:{int(start) + 1}") is False  # the pid reused by another
     assert is_alive(f"another-machine:{pid}:{start}") is None  # cannot be told from here
+    boot_id, _, namespace = boot.partition("/")
+    assert namespace.isdigit()  # a container on this host: same boot id, its own pids
+    assert is_alive(f"{boot_id}/{int(namespace) + 1}:{pid}:{start}") is None
     assert is_alive("not an owner") is None
+    assert len(me) <= 96  # the column's width
 
 
 def _job(job_id: str, owner: str | None, status: str = "running") -> dict[str, object]:
