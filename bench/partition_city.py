@@ -77,8 +77,7 @@ def main() -> int:
         f / "buildings.parquet", f / "barriers.parquet",
     )  # fmt: skip
     _SETTINGS = Settings(partition_budget_seconds=args.budget)
-    jobs, counts = index_city(_INPUTS)
-    jobs.sort(key=lambda j: (-counts.get(j.code, 0), j.code))
+    jobs, _counts = index_city(_INPUTS)  # largest first
     if args.pick:
         jobs = [jobs[int(i)] for i in args.pick.split(",")]
     if args.limit:

@@ -128,6 +128,10 @@ def _count_codes(inputs: CityInputs, known: set[str]) -> dict[str, int]:
 def index_city(inputs: CityInputs) -> tuple[list[CommunityJob], dict[str, int]]:
     """Check the inputs city-wide and return one job per community and its household count.
 
+    The jobs come largest first (most households, then code): a scheduler that starts them in
+    this order keeps the biggest community off the end of the run, where one worker would
+    finish it while the others idle.
+
     Raises InputError naming the file, feature and field when a household names a community
     that is not in the communities file, a file is missing, or a CRS is wrong.
     """
@@ -145,6 +149,7 @@ def index_city(inputs: CityInputs) -> tuple[list[CommunityJob], dict[str, int]]:
         CommunityJob(str(code), shapely.to_wkb(geom), tuple(float(v) for v in geom.bounds))  # type: ignore[arg-type]
         for code, geom in zip(communities["code"], communities.geometry, strict=True)
     ]
+    jobs.sort(key=lambda job: (-counts.get(job.code, 0), job.code))
     if jobs:  # the CRS of the per-community files, checked once on the first community
         _households(inputs, jobs[0], communities)
     return jobs, counts

@@ -68,3 +68,15 @@ def test_digest_tells_a_missing_value_from_its_text() -> None:
     assert digest([None, "1"]) != digest(["None", "1"])
     assert digest([float("nan"), "1"]) != digest(["nan", "1"])
     assert digest([None, "1"]) == digest([None, "1"])
+
+
+def test_jobs_come_largest_first_with_their_household_counts(city_dir: Path) -> None:
+    inputs = inputs_of(city_dir)
+    jobs, counts = index_city(inputs)
+    households = gpd.read_parquet(city_dir / "households.parquet")
+    assert counts == households["community_code"].astype(str).value_counts().to_dict()
+    sizes = [counts[job.code] for job in jobs]
+    assert len(set(sizes)) > 1  # the small city has communities of different sizes
+    assert [(-n, j.code) for n, j in zip(sizes, jobs, strict=True)] == sorted(
+        (-n, j.code) for n, j in zip(sizes, jobs, strict=True)
+    )
