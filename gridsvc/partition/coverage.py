@@ -170,6 +170,8 @@ def borders(cells: np.ndarray, *, known: Known | None = None) -> Borders:
     # every cell a piece of a fresh cell's border may lie near (see _borders' nearest two)
     near = shapely.STRtree(cells).query(cells[fresh], predicate="dwithin", distance=2 * SNAP_M)
     local = np.union1d(fresh, near[1])
+    if len(local) == len(cells):  # nothing to take from ``known``
+        return _borders(cells)
     found = _borders(cells[local])
     u, v = local[found.u], local[found.v]  # ascending, as ``local`` is
     mine = np.flatnonzero(known.fresh[u] | known.fresh[v])
