@@ -13,6 +13,10 @@ piece on each cell's boundary, each within snapping distance of the other cell. 
 counted once, from the side with the longer line work, not once per side. Snapping can also
 leave a cell a polygon plus a stray line (a GeometryCollection, whose boundary GEOS does not
 give); only its polygons count (:func:`.territory.polygonal`).
+
+A level below reuses the borders of the level above (:class:`Known`): a grid's tiles are mostly
+the cells the level above drew, whose borders are already known; only the borders of new tiles
+(shares of cut empty cells) are noded again, among the tiles near them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .territory import GRID_SIZE, polygonal
 
-__all__ = ["Borders", "borders", "union_cells"]
+__all__ = ["Borders", "Known", "borders", "union_cells"]
 
 SNAP_M = 2 * GRID_SIZE  # a noded piece this close to a cell's boundary lies on it
 HOLE_M2 = 1.0  # holes smaller than this in a coverage union are slivers: use the overlay
@@ -38,7 +42,10 @@ class Borders:
     """Shared borders of a set of cells: one row per pair ``u < v`` that share line work.
 
     ``length[i]`` is the length ``u[i]`` and ``v[i]`` share; ``pieces`` are the noded line
-    pieces of those borders and ``piece_pair`` the row each piece belongs to.
+    pieces of those borders and ``piece_pair`` the row each piece belongs to. ``gap[i]`` marks
+    a pair that does not touch, only less than half a grid step apart (a gap the snapping of
+    the two cells' union closes: neighbours only in a graph that bridges such gaps). Rows are
+    in order of ``(u, v)``.
     """
 
     u: np.ndarray
@@ -46,6 +53,7 @@ class Borders:
     length: np.ndarray
     pieces: np.ndarray
     piece_pair: np.ndarray
+    gap: np.ndarray
 
     def rows(self) -> dict[tuple[int, int], int]:
         """Return the row of each pair ``(u, v)``."""
@@ -68,17 +76,130 @@ class Borders:
         out[empty] = shapely.MultiLineString()
         return out
 
+    def take(self, slot: np.ndarray) -> Borders:
+        """Return the borders of the pairs of cells ``slot`` keeps (``slot[i] >= 0``), the
+        cells numbered by ``slot``."""
+        su, sv = slot[self.u], slot[self.v]
+        keep = np.flatnonzero((su >= 0) & (sv >= 0))
+        u, v = np.minimum(su, sv)[keep], np.maximum(su, sv)[keep]
+        order = np.lexsort((v, u))
+        rows = keep[order]
+        return self._subset(rows, u[order], v[order])
 
-def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
+    def _subset(self, rows: np.ndarray, u: np.ndarray, v: np.ndarray) -> Borders:
+        """Return ``rows`` (in that order) as borders of the pairs ``u``, ``v``."""
+        new_row = np.full(len(self.u), -1, dtype=np.int64)
+        new_row[rows] = np.arange(len(rows))
+        pair = new_row[self.piece_pair]
+        kept = pair >= 0
+        return Borders(
+            u=u.astype(np.int64),
+            v=v.astype(np.int64),
+            length=self.length[rows],
+            pieces=self.pieces[kept],
+            piece_pair=pair[kept],
+            gap=self.gap[rows],
+        )
+
+    def within(self, group: np.ndarray, count: int) -> list[Borders]:
+        """Return, for each group ``0..count-1``, the borders of the pairs of cells both in it
+        (``group`` labels each cell, -1: none), cells numbered as here."""
+        row_group = np.where(group[self.u] == group[self.v], group[self.u], -1)
+        rows = np.flatnonzero(row_group >= 0)
+        rows = rows[np.argsort(row_group[rows], kind="stable")]
+        starts = np.searchsorted(row_group[rows], np.arange(count + 1))
+        local = np.full(len(self.u), -1, dtype=np.int64)
+        local[rows] = np.arange(len(rows)) - starts[row_group[rows]]
+        piece_group = row_group[self.piece_pair]
+        pieces = np.flatnonzero(piece_group >= 0)
+        pieces = pieces[np.argsort(piece_group[pieces], kind="stable")]
+        piece_starts = np.searchsorted(piece_group[pieces], np.arange(count + 1))
+        out = []
+        for g in range(count):
+            mine = rows[starts[g] : starts[g + 1]]
+            bits = pieces[piece_starts[g] : piece_starts[g + 1]]
+            out.append(
+                Borders(
+                    u=self.u[mine],
+                    v=self.v[mine],
+                    length=self.length[mine],
+                    pieces=self.pieces[bits],
+                    piece_pair=local[self.piece_pair[bits]],
+                    gap=self.gap[mine],
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """Borders known beforehand: ``lines`` holds those of every pair of cells of which neither
+    is ``fresh`` (the level above drew them); pairs with a fresh cell are yet to be found."""
+
+    lines: Borders
+    fresh: np.ndarray
+
+    def take(self, slot: np.ndarray, count: int) -> Known:
+        """Return what is known of the ``count`` cells ``slot`` keeps, numbered by ``slot``."""
+        fresh = np.zeros(count, dtype=bool)
+        kept = slot >= 0
+        fresh[slot[kept]] = self.fresh[kept]
+        return Known(self.lines.take(slot), fresh)
+
+
+def _none() -> Borders:
+    none = np.zeros(0, dtype=np.int64)
+    return Borders(none, none, np.zeros(0), np.empty(0, dtype=object), none, np.zeros(0, bool))
+
+
+def borders(cells: np.ndarray, *, known: Known | None = None) -> Borders:
     """Return the borders every two of ``cells`` (metric polygons) share, all in one pass.
 
-    Cells that do not touch share no border, unless ``bridge`` and they are less than half a
-    grid step apart (a gap the snapping of their union closes).
+    Cells that do not touch share no border, except those less than half a grid step apart
+    (rows marked ``gap``). ``known`` borders (of the same cells) are taken as they are; only
+    the pairs with a fresh cell are found, by noding the fresh cells and the cells near them.
     """
-    none = np.zeros(0, dtype=np.int64)
     if len(cells) < 2:
-        return Borders(none, none, np.zeros(0), np.empty(0, dtype=object), none)
+        return _none()
     cells = polygonal(np.asarray(cells, dtype=object))
+    if known is None:
+        return _borders(cells)
+    if not known.fresh.any():
+        return known.lines
+    fresh = np.flatnonzero(known.fresh)
+    # every cell a piece of a fresh cell's border may lie near (see _borders' nearest two)
+    near = shapely.STRtree(cells).query(cells[fresh], predicate="dwithin", distance=2 * SNAP_M)
+    local = np.union1d(fresh, near[1])
+    if len(local) == len(cells):  # nothing to take from ``known``
+        return _borders(cells)
+    found = _borders(cells[local])
+    u, v = local[found.u], local[found.v]  # ascending, as ``local`` is
+    mine = np.flatnonzero(known.fresh[u] | known.fresh[v])
+    have = known.lines
+    n = len(cells)
+    key = np.concatenate([have.u * n + have.v, u[mine] * n + v[mine]])
+    order = np.argsort(key, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    new_of_found = np.full(len(found.u), -1, dtype=np.int64)
+    new_of_found[mine] = rank[len(have.u) :]
+    extra = new_of_found[found.piece_pair] >= 0
+    return Borders(
+        u=np.concatenate([have.u, u[mine]])[order],
+        v=np.concatenate([have.v, v[mine]])[order],
+        length=np.concatenate([have.length, found.length[mine]])[order],
+        pieces=np.concatenate([have.pieces, found.pieces[extra]]),
+        piece_pair=np.concatenate(
+            [rank[have.piece_pair], new_of_found[found.piece_pair[extra]]]
+        ).astype(np.int64),
+        gap=np.concatenate([have.gap, found.gap[mine]])[order],
+    )
+
+
+def _borders(cells: np.ndarray) -> Borders:
+    """Return the borders of ``cells`` (polygonal), from one noding of all their edges."""
+    if len(cells) < 2:
+        return _none()
     tree = shapely.STRtree(cells)
     edges = shapely.boundary(cells)
     noded = shapely.union_all(edges, grid_size=GRID_SIZE)
@@ -87,10 +208,10 @@ def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
     middle = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
     piece, cell = tree.query(middle, predicate="dwithin", distance=SNAP_M)
     # a piece borders the two nearest cells (more than two only at a corner of a tiny piece)
-    gap = np.zeros(len(piece))
+    off = np.zeros(len(piece))
     crowded = np.bincount(piece, minlength=len(pieces))[piece] > 2
-    gap[crowded] = shapely.distance(middle[piece[crowded]], cells[cell[crowded]])
-    order = np.lexsort((cell, gap, piece))
+    off[crowded] = shapely.distance(middle[piece[crowded]], cells[cell[crowded]])
+    order = np.lexsort((cell, off, piece))
     piece, cell = piece[order], cell[order]
     rank = np.arange(len(piece)) - np.searchsorted(piece, piece)
     second = np.flatnonzero(rank == 1)
@@ -99,12 +220,12 @@ def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
     key = u * len(cells) + v
     pairs, pair_of = np.unique(key, return_inverse=True)  # each pair tested once
     cu, cv = pairs // len(cells), pairs % len(cells)
-    if bridge:  # gaps the snapping closes: under half a grid step
-        touch = shapely.dwithin(cells[cu], cells[cv], GRID_SIZE / 2)
-    else:
-        touch = shapely.intersects(cells[cu], cells[cv])
-    hit = touch[pair_of.ravel()]
+    touch = shapely.intersects(cells[cu], cells[cv])
+    apart = np.zeros(len(pairs), dtype=bool)  # gaps the snapping closes: under half a step
+    apart[~touch] = shapely.dwithin(cells[cu[~touch]], cells[cv[~touch]], GRID_SIZE / 2)
+    hit = (touch | apart)[pair_of.ravel()]
     u, v, which, key = u[hit], v[hit], which[hit], key[hit]
+    gap = ~touch[touch | apart]  # per pair left, in the same (ascending) order
     pairs, pair_of = np.unique(key, return_inverse=True)
     pair_of = pair_of.astype(np.int64).ravel()
     # each piece lies on both cells' boundaries, or on one side of a border snapped apart
@@ -122,6 +243,7 @@ def borders(cells: np.ndarray, *, bridge: bool = False) -> Borders:
         length=np.bincount(pair_of, weights=lengths, minlength=len(pairs)),
         pieces=pieces[which],
         piece_pair=pair_of,
+        gap=gap,
     )
 
 

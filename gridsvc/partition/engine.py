@@ -20,6 +20,7 @@ from .areas import areas_to_households
 from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
 from .codes import number
+from .coverage import Known
 from .level import Cell, Note, inherit, partition_level
 from .sites import site_footprints
 from .territory import GRID_SIZE, Territory, attach_orphans
@@ -156,6 +157,7 @@ def partition(
         budget=work,
         sites=sites,
         areas=lots,
+        below=len(levels) > 1,
     )
     _code_level(fresh, code, 1, taken=history["taken"])
     nodes += fresh
@@ -180,6 +182,7 @@ def partition(
                 None if tiles is None else inherit(tiles, mine),
                 areas=lots(rows),
                 budget=work,
+                below=depth < len(levels),
             )
             kids = []
             for c in cells:
@@ -229,8 +232,10 @@ def _fresh_grids(
     budget: Budget | None = None,
     sites: np.ndarray | None = None,
     areas: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None = None,
+    below: bool = True,
 ) -> list[Node]:
-    """Partition the territory no kept grid covers; empty pieces join kept grids if they can."""
+    """Partition the territory no kept grid covers; empty pieces join kept grids if they can.
+    ``below``: a level below will partition the grids."""
     if todo is None or shapely.area(todo) <= SLIVER_M2:
         return []
     pieces = shapely.get_parts(todo)
@@ -253,6 +258,7 @@ def _fresh_grids(
             budget=budget,
             sites=sites,
             areas=None if areas is None else areas(rows),
+            below=below,
         )
         for c in cells:
             c.members = rows[c.members]
@@ -282,18 +288,22 @@ def _children(
     compounds: pd.Series | None,
     to_wgs: Transformer,
     atoms: AtomColumns,
-    territory: Territory | None,
+    inherited: tuple[Territory, Known | None] | None,
     *,
     areas: tuple[np.ndarray, np.ndarray] | None = None,
     budget: Budget | None = None,
+    below: bool = True,
 ) -> list[Cell]:
-    """Partition a grid one level down on its inherited tiles (``territory``), or tessellated
-    again when there are none or a child drawn on them would not be one polygon. ``budget`` is
-    the community's: what the levels above left of it."""
-    for terr in (territory, None) if territory is not None else (None,):
+    """Partition a grid one level down on its inherited tiles (``inherited``: their territory
+    and borders, see :func:`.level.inherit`), or tessellated again when there are none or a
+    child drawn on them would not be one polygon. ``budget`` is the community's: what the
+    levels above left of it. ``below``: yet another level will partition the cells."""
+    for got in (inherited, None) if inherited is not None else (None,):
+        terr, known = (None, None) if got is None else got
         cells = partition_level(
             outline, None, xy, bounds, barriers=barriers, compounds=compounds, to_wgs=to_wgs,
-            notes=[], atoms=atoms, territory=terr, areas=areas, budget=budget,
+            notes=[], atoms=atoms, territory=terr, known=known, areas=areas, budget=budget,
+            below=below,
         )  # fmt: skip
         if terr is None or all(shapely.get_type_id(c.geometry) == 3 for c in cells):
             break

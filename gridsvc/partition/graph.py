@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .coverage import Borders, borders
+from .coverage import Borders, Known, borders
 
 __all__ = ["Graph", "build_graph", "groups"]
 
@@ -54,16 +54,18 @@ def build_graph(
     soft: np.ndarray | None = None,
     *,
     bridge: bool = False,
+    known: Known | None = None,
 ) -> Graph:
     """Build the cell graph; ``building``/``compound`` label each cell ('' when unknown).
 
     ``soft`` labels the piece of a soft layer each cell lies in; edges between pieces are cheap.
     ``bridge`` joins cells that only a snapped-over gap keeps apart (tiles of a grid, whose
-    union closed it).
+    union closed it). ``known``: the borders of the cells found beforehand (see
+    :func:`.coverage.borders`).
     """
     n = len(cells)
-    lines = borders(cells, bridge=bridge)
-    touch = lines.length > MIN_SHARED
+    lines = borders(cells, known=known)
+    touch = (lines.length > MIN_SHARED) & (bridge | ~lines.gap)
     u, v, length = lines.u[touch], lines.v[touch], lines.length[touch]
     barrier = cell_block[u] != cell_block[v]
     same_building = (building[u] == building[v]) & (building[u] != "")

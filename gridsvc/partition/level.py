@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from .area_cells import area_territory
 from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
+from .coverage import Borders, Known
 from .empties import share_empties
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
@@ -44,12 +45,14 @@ class Tiles:
     """The pieces of territory a grid was built from, to partition it one level down.
 
     ``geoms`` tile the grid (its units' cells, empty cells, shares of empty cells); ``block``
-    is each tile's barrier block; ``of_member[i]`` is the tile of the grid's ``members[i]``.
+    is each tile's barrier block; ``of_member[i]`` is the tile of the grid's ``members[i]``;
+    ``known`` the borders between tiles the level drew (all but the shares' borders).
     """
 
     geoms: np.ndarray
     block: np.ndarray
     of_member: np.ndarray
+    known: Known | None = None
 
 
 @dataclass(slots=True)
@@ -66,9 +69,10 @@ class Cell:
     tiles: Tiles | None = None
 
 
-def inherit(tiles: Tiles, atoms: AtomColumns) -> Territory | None:
+def inherit(tiles: Tiles, atoms: AtomColumns) -> tuple[Territory, Known | None] | None:
     """Return the territory of ``atoms`` (a grid's households, one level down) cut from the
-    grid's ``tiles``: each ground atom gets its unit's tile, the other tiles are empty.
+    grid's ``tiles``: each ground atom gets its unit's tile, the other tiles are empty; and the
+    borders known of its cells (cells, then orphans: see :class:`.coverage.Known`).
 
     The tiles are the cells a tessellation of the grid would draw again (a Voronoi cell of a
     unit is also its cell among any subset of units that holds it). None when ground atoms and
@@ -86,8 +90,11 @@ def inherit(tiles: Tiles, atoms: AtomColumns) -> Territory | None:
     mine = tile_of[atoms.grounded]
     if (mine < 0).any():
         return None
-    free = np.setdiff1d(np.arange(len(tiles.geoms)), mine)
-    return Territory(
+    slot = np.full(len(tiles.geoms), -1, dtype=np.int64)  # each tile's place in the territory
+    slot[mine] = np.arange(len(mine))
+    free = np.flatnonzero(slot < 0)
+    slot[free] = np.arange(len(mine), len(tiles.geoms))
+    terr = Territory(
         atoms=np.arange(len(mine)),
         cells=tiles.geoms[mine],
         cell_block=tiles.block[mine],
@@ -97,6 +104,7 @@ def inherit(tiles: Tiles, atoms: AtomColumns) -> Territory | None:
         cell_soft=tiles.block[mine],
         orphan_soft=tiles.block[free],
     )
+    return terr, None if tiles.known is None else tiles.known.take(slot, len(tiles.geoms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,33 +441,53 @@ def _split(
     return (outcome.parts if outcome.parts is not None else pieces), outcome
 
 
-def _tiles(
-    piece: np.ndarray,
-    part: int,
+def _level_tiles(
+    parts: list[np.ndarray],
     cuts: dict[int, dict[int, BaseGeometry]],
     cells: np.ndarray,
     block_of: np.ndarray,
-    member_cell: np.ndarray,
-    *,
-    cut: np.ndarray,
-    shared: list[int],
-) -> Tiles:
-    """Return the tiles of part ``part`` (cells ``piece``; ``member_cell``: each member's cell;
-    ``cut`` marks the cells ``cuts`` shares out, ``shared`` lists those ``part`` has a share of).
+    member_cell: list[np.ndarray],
+    lines: Borders | None,
+) -> list[Tiles]:
+    """Return the tiles of each of ``parts`` (cells of ``cells``; ``member_cell``: each part's
+    members' cells): its whole cells, then its shares of the cells ``cuts`` shares out, a tile
+    per piece of a share.
+
+    With ``lines`` (the cells' borders), the tiles carry the borders of their whole cells
+    (:class:`Tiles`); the shares' are found one level down, among the grid's own tiles (the
+    borders a grid's tiles share depend a little on the cells noded with them, so they are
+    not found here with the whole level's cells).
     """
-    whole = piece[~cut[piece]]
-    slot = np.full(len(cells), -1, dtype=np.int64)
-    slot[whole] = np.arange(len(whole))
-    if not shared:  # whole cells only
-        return Tiles(cells[whole], block_of[whole], slot[member_cell])
-    got = np.array(shared, dtype=np.int64)
+    cut = np.zeros(len(cells), dtype=bool)
+    cut[list(cuts)] = True
+    src = sorted((i, x) for x in cuts for i in cuts[x])  # part by part, cells ascending
+    src_part = np.array([i for i, _ in src], dtype=np.int64)
+    src_cell = np.array([x for _, x in src], dtype=np.int64)
     # a share may be in pieces that touch different cells: each piece is a tile of its own
     shares, which = shapely.get_parts(
-        np.array([cuts[x][part] for x in got.tolist()], dtype=object), return_index=True
+        np.array([cuts[x][i] for i, x in src], dtype=object), return_index=True
     )
-    geoms = np.concatenate([cells[whole], shares])
-    block = np.concatenate([block_of[whole], block_of[got[which]]])
-    return Tiles(geoms, block, slot[member_cell])
+    share_part, share_cell = src_part[which], src_cell[which]
+    first = np.searchsorted(share_part, np.arange(len(parts) + 1))
+    whole_of = [piece[~cut[piece]] for piece in parts]
+    per: list[Borders] = []
+    if lines is not None:
+        owner = np.full(len(cells), -1, dtype=np.int64)
+        for i, whole in enumerate(whole_of):
+            owner[whole] = i
+        per = lines.within(owner, len(parts))
+    out = []
+    for i, whole in enumerate(whole_of):
+        slot = np.full(len(cells), -1, dtype=np.int64)
+        slot[whole] = np.arange(len(whole))
+        mine = slice(first[i], first[i + 1])
+        geoms = np.concatenate([cells[whole], shares[mine]])
+        block = np.concatenate([block_of[whole], block_of[share_cell[mine]]])
+        known = None
+        if lines is not None:  # the shares' borders are yet to be found
+            known = Known(per[i].take(slot), np.arange(len(geoms)) >= len(whole))
+        out.append(Tiles(geoms, block, slot[member_cell[i]], known))
+    return out
 
 
 def _draw(
@@ -475,10 +503,14 @@ def _draw(
     to_wgs: Transformer,
     notes: list[Note],
     budget: Budget,
-) -> tuple[list[tuple[np.ndarray, bool]], list[BaseGeometry], dict[int, dict[int, BaseGeometry]]]:
+    known: Known | None = None,
+) -> tuple[
+    list[tuple[np.ndarray, bool]], list[BaseGeometry], dict[int, dict[int, BaseGeometry]], Borders
+]:
     """Group the cells of ``terr`` (households ``w``) into grids: each grid's cells and whether
-    it is an exception, its polygon, and the cuts of empty cells shared out (see
-    :func:`.empties.share_empties`). ``soft``: soft lines cut the territory."""
+    it is an exception, its polygon, the cuts of empty cells shared out (see
+    :func:`.empties.share_empties`) and the cells' borders (``known`` in part beforehand).
+    ``soft``: soft lines cut the territory."""
     ground = atoms.grounded
     cells_all = np.concatenate([terr.cells, terr.orphans])
     # empty blocks join the graph as nodes without households, so regions connect through them
@@ -498,6 +530,7 @@ def _draw(
         if not soft or terr.cell_soft is None or terr.orphan_soft is None
         else np.concatenate([terr.cell_soft, terr.orphan_soft]),
         bridge=bridge,
+        known=known,
     )
     plans = _Plans(w, gxy, graph, bounds)
     label, exceptions, dedicated = _regions(
@@ -527,10 +560,11 @@ def _draw(
             parts.append((piece, exception))
     empty = np.zeros(len(cells_all), dtype=bool)
     empty[len(terr.cells) :] = ~site[len(terr.cells) :]
+    assert graph.lines is not None
     geoms, cuts = share_empties(
         [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
     )
-    return parts, geoms, cuts
+    return parts, geoms, cuts, graph.lines
 
 
 def partition_level(
@@ -549,6 +583,8 @@ def partition_level(
     sites: np.ndarray | None = None,
     areas: tuple[np.ndarray, np.ndarray] | None = None,
     territory: Territory | None = None,
+    known: Known | None = None,
+    below: bool = True,
 ) -> list[Cell]:
     """Partition ``outline`` holding ``households`` (rows aligned with ``xy``) into cells.
 
@@ -560,7 +596,8 @@ def partition_level(
     (a site in an inhabited block is cut out of it along its footprint). ``areas`` (area of
     each household row, area polygons in metres) gives areal units their own polygons as
     territory (see :mod:`.area_cells`). ``territory`` (see :func:`inherit`) replaces the
-    tessellation of ``outline``.
+    tessellation of ``outline``; ``known``: the borders of its cells found beforehand.
+    ``below``: a level below will partition the cells (each then gets its :class:`Tiles`).
     """
     budget = budget if budget is not None else Budget()
     positions = np.arange(len(xy))
@@ -601,10 +638,12 @@ def partition_level(
         parts: list[tuple[np.ndarray, bool]] = [(np.zeros(1, dtype=np.int64), False)]
         geoms: list[BaseGeometry] = [cells_all[0]]
         cuts: dict[int, dict[int, BaseGeometry]] = {}
+        found: Borders | None = None
     else:
-        parts, geoms, cuts = _draw(
+        parts, geoms, cuts, found = _draw(
             terr, atoms, ground_xy, w, site, bounds, soft_barriers is not None,
             bridge=territory is not None, to_wgs=to_wgs, notes=notes, budget=budget,
+            known=known if territory is not None else None,
         )  # fmt: skip
     ground_of = atoms.ground
     part_of = np.full(len(atoms.stacked), -1, dtype=np.int64)  # each ground atom's part
@@ -613,20 +652,16 @@ def partition_level(
     member_part = part_of[atoms.member]
     by_part = np.argsort(member_part, kind="stable")  # positions grouped by part, ascending
     starts = np.searchsorted(member_part[by_part], np.arange(len(parts) + 1))
-    cut = np.zeros(len(cells_all), dtype=bool)
-    cut[list(cuts)] = True
-    shared: list[list[int]] = [[] for _ in parts]
-    for x in sorted(cuts):
-        for part in cuts[x]:
-            shared[part].append(x)
+    groups = [by_part[starts[i] : starts[i + 1]] for i in range(len(parts))]
+    tiles: list[Tiles | None] = [None] * len(parts)
+    if below:
+        homes = [home_atom[m] for m in groups]
+        tiles = list(_level_tiles([p for p, _ in parts], cuts, cells_all, block_of, homes, found))
     cells: list[Cell] = []
     for i, ((piece, exception), geom) in enumerate(zip(parts, geoms, strict=True)):
-        members = by_part[starts[i] : starts[i + 1]]
+        members = groups[i]
         lived = piece[w[piece] > 0]
-        cell = Cell(geom, members, blocks=len(set(block_of[lived].tolist())))
-        cell.tiles = _tiles(
-            piece, i, cuts, cells_all, block_of, home_atom[members], cut=cut, shared=shared[i]
-        )
+        cell = Cell(geom, members, blocks=len(set(block_of[lived].tolist())), tiles=tiles[i])
         if site[piece].any() and not len(members):
             cell.flags.append("dedicated")
         elif len(members) == 0:
@@ -645,11 +680,12 @@ def partition_level(
         stacked = Cell(cell_geom, members, int(floor_lo[a]), int(floor_hi[a]), True)
         # one level down, its households' floors share the footprint: one tile for all
         block = terr.cell_block[local[ground_of[a]]]
-        stacked.tiles = Tiles(
-            np.array([cell_geom], dtype=object),
-            np.array([block]),
-            np.zeros(len(members), dtype=np.int64),
-        )
+        if below:
+            stacked.tiles = Tiles(
+                np.array([cell_geom], dtype=object),
+                np.array([block]),
+                np.zeros(len(members), dtype=np.int64),
+            )
         if not bounds.holds(len(members)):
             stacked.flags.append("out_of_bounds")
         cells.append(stacked)
