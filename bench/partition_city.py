@@ -1,6 +1,6 @@
 """Partition every community of a generated city, without the store: CPU seconds and quality.
 
-    python bench/partition_city.py --folder /tmp/s3/city/1000000 --budget 0.3 --jobs 2
+    python bench/partition_city.py --folder /tmp/s3/city/1000000 --budget 0.2 --jobs 2
 
 Reads the city's GeoParquet files one community at a time (``gridsvc.city.inputs``, as a city
 run does), partitions it with the settings a city run uses (``workflows.engine_options``) and
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gridsvc.city.inputs import CityInputs, CommunityJob, index_city, read_community
-from gridsvc.config import Settings
+from gridsvc.config import CITY_BUDGET, Settings
 
 _INPUTS: CityInputs | None = None
 _SETTINGS: Settings | None = None
@@ -63,7 +63,9 @@ def main() -> int:
     global _INPUTS, _SETTINGS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folder", type=Path, required=True)
-    ap.add_argument("--budget", type=float, default=0.3, help="budget_seconds per community")
+    ap.add_argument(
+        "--budget", type=float, default=CITY_BUDGET, help="budget units per community (run-city's)"
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only the first N communities")
     ap.add_argument(

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import load_settings
+from .config import CITY_BUDGET, load_settings
 from .errors import GridsvcError
 
 if TYPE_CHECKING:
@@ -44,9 +44,10 @@ def run_city_command(
         float,
         typer.Option(
             help="units of deterministic exact-search work per community, about one CPU second "
-            "each (< 0: no limit)"
+            "each (< 0: no limit; the default buys most of what one unit would, see "
+            "gridsvc.partition.budget)"
         ),
-    ] = 1.0,
+    ] = CITY_BUDGET,
 ) -> None:
     """Partition (with --layers and --roster: merge and staff) every community on Dask."""
     from .city import CityInputs, run_city

@@ -33,6 +33,7 @@ class GridBounds(BaseSettings):
 # answer is 6.6 kB of JSON, 1.5 kB gzipped (the form kept), plus ≤ 1 kB of Python objects
 # (caching.ENTRY_OVERHEAD): 50,000 × 2.5 kB = 124 MB.
 ANSWER_CACHE_MB = 128
+CITY_BUDGET = 0.2  # partition budget units per community of run-city (see gridsvc.partition.budget)
 
 
 class Settings(BaseSettings):
@@ -51,8 +52,8 @@ class Settings(BaseSettings):
         None,
         ge=0,
         description="units of deterministic work per community for the partition's exact search "
-        "and repair: one unit is one second of CP-SAT deterministic time, about one CPU second "
-        "(see gridsvc.partition.budget; None: unlimited; a city-wide run uses about one). "
+        "and repair: one unit is about one CPU second of counted work "
+        "(see gridsvc.partition.budget; None: unlimited; run-city uses 0.2, CITY_BUDGET). "
         "Formerly partition_budget_seconds (CPU seconds), still read under that name",
     )
     dedicated_grids: bool = Field(

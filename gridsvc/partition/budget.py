@@ -22,10 +22,12 @@ spent with the constants before; each kind of step was then rescaled by its own 
   limit is counted in deterministic seconds, as before the rescale, so unlimited runs search
   as far as they did;
 - a ReCom re-split by bisection: ``RESPLIT_ATOMS`` atoms re-split cost one unit;
-- the exact cover's enumeration of connected groups (in Python): ``ENUMERATED_GROUPS`` groups
-  listed cost one unit (urban's three enumerations, in numpy, list 2–3 million groups per CPU
-  second with the machine loaded); it
-  stops once what is left is spent;
+- the exact cover's enumeration of connected groups (in numpy): ``ENUMERATED_GROUPS`` groups
+  grown cost one unit, those listed and those under the lower bound grown on the way alike
+  (each is one row of the same array work; up to 400,000 of the latter were free before).
+  Urban's three enumerations list 2–3 million groups per CPU second with the machine loaded;
+  on the 1M city's regions, 1.0–1.8 million grown per CPU second. It stops once what is left
+  is spent;
 - the search for units that fit in no group (``exact.stuck_atoms``): ``STUCK_STEPS`` steps cost
   one unit (measured on its worst case, an 8 × 8 grid of 1-household atoms where nothing fits:
   24,000 steps per CPU second; before it was charged, that case took 54 CPU s uncharged); it
@@ -35,14 +37,41 @@ The LP and enumeration constants were measured on the exact calls of the yudu an
 fixtures (on 2026-11-22, load 4–5: column generation 0.41–0.54 CPU s per unit at half these
 constants, the enumeration 0.37–0.43 CPU s per unit at 400,000 groups).
 
-Measured (``bench/partition_city.py --pick 0,35,70,105,140,175,210,245 --jobs 1``, budget 0
-against budget 1): see bench/README. Bisection, boundary moves and the
-micro-grids always run; the exact methods and the ReCom repair run only while the budget lasts.
-``Budget(None)`` never runs out (the default: fixtures and the API get the full proofs; each call
-still has its own work limit); a city run passes about one unit per community. The report keeps
-the two kinds of skipped step apart: ``skipped_budget`` (the budget was spent) and
-``skipped_too_big`` (a step past its own work limit or candidate-group limit, which happens
-under an unlimited budget too).
+Bisection, boundary moves and the micro-grids always run; the exact methods and the ReCom repair
+run only while the budget lasts. ``Budget(None)`` never runs out (the default: fixtures and the
+API get the full proofs; each call still has its own work limit); a city run passes
+``gridsvc.config.CITY_BUDGET`` units per community. The report keeps the two kinds of skipped
+step apart: ``skipped_budget`` (the budget was spent) and ``skipped_too_big`` (a step past its
+own work limit or candidate-group limit, which happens under an unlimited budget too).
+
+Where a limited budget goes (``level._split``, ``level._infeasible``; measured on 16 communities
+of the 1M city, ``/tmp``-instrumented, 2026-11-22): a lumpy region whose heuristic plan misses
+the bounds gets the exact cover first (0.03–0.15 units each), not the ReCom repair (0.3–0.8
+units for at most one grid, its plan then replaced by the cover's anyway): at 0.2 units such
+regions kept 60 of the heuristic's 93 grids outside the bounds (83 of 92 at one unit before); a
+region already within the bounds gets the exact cover (compactness only) while half of the
+budget is left; a lumpiness proof that merges regions runs only when a twentieth of the budget
+pays for its model (the proofs that did not finish took a whole unit each, twice in 8
+communities, and changed nothing); the fewest-exceptions cover enumerates at most 50,000 groups
+(every one found held under 31,000; those past 200,000 were too big, at a quarter unit each).
+
+``gridsvc.config.CITY_BUDGET`` (0.2 units) is run-city's default: ``bench/partition_city.py
+--jobs 1 --pick 0,35,70,105,140,175,210,245,15,50,85,120,155,190,225,240`` (16 communities,
+63,021 households), run back to back at load 5.3–6.5 on 2026-11-22:
+
+================  ======  =======  =====  =======  ======  ======
+budget (units)    CPU s   in band  grids  mean PP  min PP  PP<.15
+================  ======  =======  =====  =======  ======  ======
+0                 16.9    0.9407   1586   0.6100   0.074   3
+1, before         28.8    0.9467   1576   0.6120   0.074   2
+0.2 (default)     19.0    0.9615   1558   0.6146   0.069   7
+0.3               21.0    0.9653   1554   0.6152   0.069   7
+1                 21.8    0.9653   1554   0.6156   0.069   6
+================  ======  =======  =====  =======  ======  ======
+
+0.2 units cost 12 % more CPU than none and buy 3.5 times the in-band gain that one unit
+bought before (85 % of what one unit buys now); more buys little. The fewest-exceptions
+covers that bring grids into the band leave a few thin ones (PP < 0.15: 3 → 7).
 
 Every solver call also gets a generous wall-clock cap (``WALL_CAP_SECONDS``) as a last resort
 against a machine so starved that a call would hang. A call stopped by it is counted in

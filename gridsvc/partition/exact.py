@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
 FEWEST_LIMIT = 200_000  # the same for the fewest-exceptions cover (its LP prunes most of them);
 # a call's own ``limit`` scales it: ``limit * FEWEST_LIMIT // GROUP_LIMIT``
+FEWEST_BUDGETED = 50_000  # ... and at most this many under a limited budget: on 8 communities
+# of the 1M city every fewest-exceptions cover found held under 31,000 groups, and the two
+# enumerations past 200,000 (too big) spent a quarter of a unit each for nothing
 PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
 STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it
 
@@ -155,6 +158,20 @@ def connected_groups(
     is reached exactly once. Groups under ``bounds.lo`` keep growing without being listed; none
     grows past ``bounds.hi`` or takes a second empty atom.
     """
+    return _grow(nodes, w, nbrs, bounds, limit=limit)[0]
+
+
+def _grow(
+    nodes: Sequence[int] | np.ndarray,
+    w: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
+    *,
+    limit: int,
+    work: float = float("inf"),
+) -> tuple[Groups | None, int]:
+    """Return :func:`connected_groups` and how many groups it grew, listed or under the lower
+    bound (the work done: each costs the same); None once that is more than ``work``."""
     order = np.unique(np.asarray(nodes, dtype=np.int64))
     n, words = len(order), (len(order) + 63) // 64
     rank = {x: i for i, x in enumerate(order.tolist())}
@@ -168,10 +185,11 @@ def connected_groups(
     sub, ext = bit[root], adj[root] & higher[root]
     seen, total, zeros = ext | sub, weight[root], empty[root]
     found, listed, partial = [sub[total >= lo]], int((total >= lo).sum()), len(root)
-    while listed <= limit and partial <= PARTIAL_LIMIT:
+    twice = listed  # roots within the bounds count as listed and as grown on the way
+    while listed <= limit and partial <= PARTIAL_LIMIT and listed + partial - twice <= work:
         live = ext.any(axis=1)
         if not live.any():
-            return _unpack(np.concatenate(found), order)
+            return _unpack(np.concatenate(found), order), listed + partial - twice
         sub, ext, seen, total, zeros, root = (a[live] for a in (sub, ext, seen, total, zeros, root))
         parent, atom = np.nonzero(_bits(ext, n))
         grown = total[parent] + weight[atom]
@@ -185,7 +203,7 @@ def connected_groups(
         found.append(sub[hit])
         listed += int(hit.sum())
         partial += int((~hit).sum())
-    return None
+    return None, listed + partial - twice
 
 
 def _masks(sets: Sequence[Sequence[int] | range], words: int) -> np.ndarray:
@@ -340,21 +358,21 @@ def _enumerate(
     limit: int,
 ) -> Groups | None:
     """Enumerate the groups within ``bounds`` that the step's own ``limit`` and what ``budget``
-    has left (``ENUMERATED_GROUPS`` per unit) allow, charging the groups listed; None past
-    either (counted as too big or as skipped for the budget)."""
+    has left (``ENUMERATED_GROUPS`` per unit) allow, charging every group grown (listed, or
+    under the lower bound on the way: up to ``PARTIAL_LIMIT`` of them); None past either
+    (counted as too big or as skipped for the budget)."""
     if not budget.allows():
         return None
     paid = budget.left() * ENUMERATED_GROUPS
-    most = limit if paid > limit else int(paid + 1e-9)  # 1e-9: what float sums lose
-    groups = connected_groups(nodes, w, nbrs, bounds, limit=most)
-    budget.charge((most + 1 if groups is None else len(groups)) / ENUMERATED_GROUPS)
+    groups, grown = _grow(nodes, w, nbrs, bounds, limit=limit, work=paid)
+    budget.charge(grown / ENUMERATED_GROUPS)
     if groups is not None:
         return groups
-    if most < limit:
+    if grown > paid:
         budget.skipped_budget += 1
     else:
         budget.too_big()
-    log.debug("exact: more than %d groups over %d atoms; skipped", most, len(nodes))
+    log.debug("exact: more than %d groups over %d atoms; skipped", limit, len(nodes))
     return None
 
 
@@ -379,7 +397,10 @@ def _fewest_exceptions(
     one is the fewest possible.
     """
     cap = exception_cap(bounds)
-    groups = _enumerate(nodes, w, nbrs, Bounds(1, cap), budget, limit * FEWEST_LIMIT // GROUP_LIMIT)
+    most = limit * FEWEST_LIMIT // GROUP_LIMIT
+    if budget.units is not None:
+        most = min(most, FEWEST_BUDGETED)
+    groups = _enumerate(nodes, w, nbrs, Bounds(1, cap), budget, most)
     if groups is None:
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     groups = groups.plus_singles([int(x) for x in nodes if w[x] > cap])  # too big for any grid

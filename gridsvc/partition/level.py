@@ -9,7 +9,7 @@ the crossing is reported. A region with no neighbour becomes an exception grid, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .area_cells import area_territory
 from .atoms import AtomColumns, Bounds, build_atoms
-from .budget import Budget
+from .budget import CP_SAT_SECONDS, CP_SAT_TERMS, Budget
 from .coverage import Borders, Known
 from .empties import share_empties
 from .exact import ExactOutcome, exact_partition
@@ -36,8 +36,11 @@ log = logging.getLogger(__name__)
 CP_SAT_ATOMS = 80  # regions up to this many atoms get the exact lumpiness proof
 SOFT_BALANCE = 0.1  # with soft lines, even grid sizes weigh this much against following them
 LUMPY_UNITS = 5.0  # CP-SAT work limit of a lumpiness proof (budget units, see budget.py)
+PROOF_SHARE = 0.05  # share of a limited budget one lumpiness proof may use (see _proof_units)
 LUMPY = 0.2  # regions whose median unit holds this share of the upper bound get the exact plan
 EXACT_UNITS = 2.0  # HiGHS work limit per region (less when the budget is nearly spent)
+COMPACT_SHARE = 0.5  # a region already within the bounds gets the exact (more compact) plan only
+# while this share of a limited budget is left, so the regions that miss the bounds come first
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,10 @@ def _infeasible(
         if proved is None or lived not in proved:
             if packs_greedily(list(lived), bounds) or (holds is not None and holds()):
                 return None
-            if not lumpy_infeasible(list(lived), bounds, units=LUMPY_UNITS, budget=budget):
+            units = _proof_units(LUMPY_UNITS, budget, lived, bounds)
+            if units is None or not lumpy_infeasible(
+                list(lived), bounds, units=units, budget=budget
+            ):
                 return None
             if proved is not None:
                 proved.add(lived)
@@ -188,6 +194,24 @@ def _infeasible(
             "splitting a unit"
         )
     return None
+
+
+def _proof_units(
+    units: float, budget: Budget, lived: Sequence[int], bounds: Bounds
+) -> float | None:
+    """Return the work limit of a lumpiness proof of the units ``lived``: ``units`` under an
+    unlimited budget, at most ``PROOF_SHARE`` of a limited one; None when that share cannot
+    even pay for building its model (a variable per unit and grid: the Python work dominates).
+
+    On 16 communities of the 1M city such proofs either finished within a few hundredths of a
+    unit or ran on to their limit (the whole of a one-unit budget, twice) to no end."""
+    if budget.units is None:
+        return units
+    share = PROOF_SHARE * budget.units
+    bins = min(bounds.k_range(int(sum(lived)))[1], len(lived))
+    if (len(lived) + 1) * (bins + 1) / CP_SAT_TERMS > share:
+        return None
+    return min(units, share * CP_SAT_SECONDS)
 
 
 def _where(
@@ -304,7 +328,7 @@ class _Plans:
     def holds(self, mine: np.ndarray) -> bool:
         """Return True if the plan of the region ``mine`` (a mask of cells) is within the
         bounds."""
-        return all(self.bounds.holds(int(self.w[p].sum())) for p in self.plan(np.flatnonzero(mine)))
+        return _holds(self.plan(np.flatnonzero(mine)), self.w, self.bounds)
 
 
 def _balance(graph: Graph) -> float:
@@ -433,12 +457,26 @@ def _split(
     if lumpy and budget.left() >= EXACT_UNITS:
         outcome = exact()
         return (outcome.parts if outcome.parts is not None else heuristic()), outcome
+    if lumpy and not _holds(plans.plan(nodes), w, bounds):
+        # the exact cover replaces the ReCom repair's plan and costs a tenth of it here: first;
+        # when it finds none (too many groups), the repair fixed nothing either (measured)
+        if not budget.allows():
+            return heuristic(), None
+        outcome = exact()
+        return (outcome.parts if outcome.parts is not None else plans.plan(nodes)), outcome
     pieces = heuristic()
-    missed = not all(bounds.holds(int(w[p].sum())) for p in pieces)
+    missed = not _holds(pieces, w, bounds)
     if not (missed or lumpy) or not budget.allows():
         return pieces, None
+    if not missed and budget.left() < COMPACT_SHARE * (budget.units or 0.0):
+        return pieces, None  # within the bounds: compactness only, from the budget's first part
     outcome = exact()
     return (outcome.parts if outcome.parts is not None else pieces), outcome
+
+
+def _holds(pieces: list[np.ndarray], w: np.ndarray, bounds: Bounds) -> bool:
+    """Return True if every one of ``pieces`` holds ``bounds`` households."""
+    return all(bounds.holds(int(w[p].sum())) for p in pieces)
 
 
 def _level_tiles(

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from gridsvc.partition import Bounds
 from gridsvc.partition.budget import ENUMERATED_GROUPS, STUCK_STEPS, Budget
 from gridsvc.partition.exact import (
+    GROUP_LIMIT,
+    _enumerate,
     _Master,
     enumerate_groups,
     exact_partition,
@@ -137,13 +139,14 @@ def _stuck_search_charge(w: np.ndarray, nbrs: list[dict[int, float]], bounds: Bo
 
 
 def test_a_cover_the_budget_cannot_pay_for_stops_before_its_lp() -> None:
-    # 10 units of 10 in a row, bounds 30–50: 21 groups of 3–5 neighbours
+    # 10 units of 10 in a row, bounds 30–50: 21 groups of 3–5 neighbours, grown from the 10
+    # units and their 9 pairs (under the lower bound: grown, charged, not listed)
     w, nbrs = _path([10] * 10)
     nodes, perimeter = np.arange(10), np.ones(10)
     groups = enumerate_groups(nodes, w, nbrs, Bounds(30, 50)) or []
     assert len(groups) == 21
-    paid = _stuck_search_charge(w, nbrs, Bounds(30, 50)) + 21 / ENUMERATED_GROUPS
-    poor = Budget(paid)  # the stuck search and the listing, nothing left for the LP
+    paid = _stuck_search_charge(w, nbrs, Bounds(30, 50)) + (21 + 19) / ENUMERATED_GROUPS
+    poor = Budget(paid)  # the stuck search and the enumeration, nothing left for the LP
     outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=poor)
     assert outcome.parts is None and not outcome.infeasible
     assert (poor.spent, poor.skipped_budget, poor.skipped_too_big) == (paid, 1, 0)
@@ -194,14 +197,15 @@ def test_a_cover_past_its_own_work_limit_is_skipped_as_too_big() -> None:
 
 
 def test_the_enumeration_is_charged_and_stops_where_the_budget_does() -> None:
-    """Listing groups is work: a budget that pays for 10 of the 21 groups stops the listing at
-    the 11th (charged) and counts the step as skipped for the budget, not as too big."""
+    """Growing groups is work: a budget that pays for 10 groups stops the enumeration after the
+    generation that passes 10 (the 10 units and their 9 pairs: 19 charged, none listed yet) and
+    counts the step as skipped for the budget, not as too big."""
     w, nbrs = _path([10] * 10)
     searched = _stuck_search_charge(w, nbrs, Bounds(30, 50))
     poor = Budget(searched + 10 / ENUMERATED_GROUPS)
     outcome = exact_partition(np.arange(10), w, nbrs, np.ones(10), Bounds(30, 50), budget=poor)
     assert outcome.parts is None and not outcome.infeasible
-    assert poor.spent == pytest.approx(searched + 11 / ENUMERATED_GROUPS) and poor.left() == 0.0
+    assert poor.spent == pytest.approx(searched + 19 / ENUMERATED_GROUPS) and poor.left() == 0.0
     assert (poor.skipped_budget, poor.skipped_too_big) == (1, 0)
     spent = Budget(0.0)  # nothing left: skipped before enumerating, nothing charged
     outcome = exact_partition(np.arange(10), w, nbrs, np.ones(10), Bounds(30, 50), budget=spent)
@@ -261,3 +265,15 @@ def test_column_generation_proves_what_the_whole_lp_proves(weights: list[int]) -
             assert score(generated.parts) == score(whole.parts)
         else:
             assert score(generated.parts)[0] == score(whole.parts)[0]
+
+
+def test_the_enumeration_charges_the_small_groups_it_grows_too() -> None:
+    # 40 one-household atoms in a row: 66 runs of 30–40 listed, 754 runs of 1–29 grown on the way
+    w, nbrs = _path([1] * 40)
+    paid = Budget()
+    groups = _enumerate(np.arange(40), w, nbrs, Bounds(30, 50), paid, GROUP_LIMIT)
+    assert groups is not None and len(groups) == 66
+    assert paid.spent == pytest.approx((66 + 754) / ENUMERATED_GROUPS)
+    short = Budget(700 / ENUMERATED_GROUPS)  # pays ten times the groups listed, not the rest
+    assert _enumerate(np.arange(40), w, nbrs, Bounds(30, 50), short, GROUP_LIMIT) is None
+    assert short.skipped_budget == 1 and short.skipped_too_big == 0

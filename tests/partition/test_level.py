@@ -150,3 +150,38 @@ def test_a_lumpy_region_without_budget_gets_the_heuristic_split() -> None:
     fresh = split_region(nodes, w, xy, graph.nbrs, bounds, k, budget=Budget(0.0))
     assert [p.tolist() for p in parts] == [p.tolist() for p in fresh]
     assert spent.skipped_budget >= 1 and spent.spent == 0.0
+
+
+def test_a_lumpy_miss_on_a_small_budget_goes_to_the_exact_cover_before_recom() -> None:
+    # the heuristic's plan of this lumpy region misses 30–50 and a cover within them exists
+    w, xy, graph = _lattice([11, 24, 21, 45, 21, 15, 45, 26], 2)
+    nodes, bounds, perimeter = np.arange(len(w)), Bounds(30, 50), np.full(len(w), 40.0)
+    plans = _Plans(w, xy, graph, bounds)
+    assert not all(bounds.holds(int(w[p].sum())) for p in plans.plan(nodes))
+    small = Budget(0.2)  # less than the exact step's own limit: before, ReCom ran first
+    parts, outcome = _split(nodes, w, xy, graph, perimeter, bounds, small, plans)
+    alone = Budget(0.2)
+    cover = exact_partition(
+        nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=alone
+    )
+    assert outcome is not None and outcome.parts is not None and cover.parts is not None
+    assert [p.tolist() for p in parts] == [p.tolist() for p in cover.parts]
+    assert all(bounds.holds(int(w[p].sum())) for p in parts)
+    assert small.spent == alone.spent  # the cover's work only: no ReCom re-split was paid
+
+
+def test_a_region_within_the_bounds_gets_the_compact_cover_only_from_the_budgets_first_half() -> (
+    None
+):
+    # the heuristic's plan holds 30–50; the exact cover's is another, more compact one
+    w, xy, graph = _lattice([34, 23, 16, 41, 11, 34, 37, 10, 38], 3)
+    nodes, bounds, perimeter = np.arange(len(w)), Bounds(30, 50), np.full(len(w), 40.0)
+    plans = _Plans(w, xy, graph, bounds)
+    assert all(bounds.holds(int(w[p].sum())) for p in plans.plan(nodes))
+    fresh = Budget(1.0)
+    _, outcome = _split(nodes, w, xy, graph, perimeter, bounds, fresh, plans)
+    assert outcome is not None and outcome.parts is not None and fresh.spent > 0.0
+    used = Budget(1.0, spent=0.6)  # less than half left: kept for regions that miss the bounds
+    parts, outcome = _split(nodes, w, xy, graph, perimeter, bounds, used, plans)
+    assert outcome is None and used.spent == 0.6
+    assert [p.tolist() for p in parts] == [p.tolist() for p in plans.plan(nodes)]
