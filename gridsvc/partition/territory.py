@@ -528,10 +528,9 @@ def tessellate(
             cells[a] = (
                 cell if cells[a] is None else shapely.union(cells[a], cell, grid_size=GRID_SIZE)
             )
+    if len(hard) > 1:
+        cells = _match_across(cells, hard)
     empty = np.array([hard[b] for b in orphans], dtype=object)
-    if len(hard) > 1:  # empty blocks too: a cell across the road may bend into one
-        both = _match_across(np.concatenate([cells, empty]), hard)
-        cells, empty = both[: len(cells)], both[len(cells) :]
     territory = assemble(cells, block_of, empty, np.array(orphans, dtype=np.int64), hard)
     return cut_soft_lines(territory, outline, barriers, soft, sites, owner)
 
