@@ -9,6 +9,7 @@ join a neighbouring grid after the split (see :func:`attach_orphans`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,7 +180,10 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     raw = polygonal(shapely.get_parts(voronoi))  # a cell may come with a zero-length line
     raw[shapely.get_type_id(raw) != 3] = shapely.Polygon()  # sites GEOS merged: no cell
     order = np.argsort(owner, kind="stable")
-    sites = np.asarray(shapely.multipoints(spread[order], indices=owner[order]), dtype=object)
+
+    def sites() -> np.ndarray:  # each atom's sites, built only if some cell needs healing
+        return np.asarray(shapely.multipoints(spread[order], indices=owner[order]), dtype=object)
+
     # every household cell clipped on the grid, then each unit's cells dissolved: clipping
     # the dissolved units instead (cheaper) left hairline gaps between neighbouring units
     # that split grids their graph thinks are connected
@@ -443,17 +447,20 @@ def _dissolve(cells: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     return merged
 
 
-def heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
+def heal(cells: np.ndarray, sites: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray:
     """Give detached pieces of each cell to the neighbour sharing the longest edge.
 
     The piece of cell ``i`` that ``sites[i]`` touches (within a grid step) stays; the one
-    holding most of them when several do, its largest when none does.
+    holding most of them when several do, its largest when none does. ``sites`` may be a
+    function returning them, called only when some cell is in pieces.
     """
     parts, owner = shapely.get_parts(cells, return_index=True)
     solid = shapely.area(parts) > 0
     parts, owner = parts[solid], owner[solid]
     if np.array_equal(owner, np.arange(len(cells))):
         return parts  # one polygon a cell (slivers of line or point dropped)
+    if callable(sites):
+        sites = sites()
     keep = np.full(len(parts), -1)
     for c in range(len(cells)):
         mine = np.flatnonzero(owner == c)
