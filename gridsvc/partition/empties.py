@@ -62,8 +62,9 @@ def _shares(
         return None  # the pieces would overlap or leave a gap
     # where the cell also borders grids of another region, a grid's Voronoi share can fall
     # apart (a ring around two compounds): parts off its own border go to the neighbour piece
-    own = np.array([_border_of(grid, borders) for grid in grids], dtype=object)
-    pieces = heal(pieces, own)
+    pieces = heal(  # each grid's border, drawn only if some share fell apart
+        pieces, lambda: np.array([_border_of(grid, borders) for grid in grids], dtype=object)
+    )
     if len(pieces) != len(grids):
         return None
     return dict(zip(grids, pieces, strict=True))

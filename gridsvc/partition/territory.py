@@ -9,6 +9,7 @@ join a neighbouring grid after the split (see :func:`attach_orphans`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,13 +123,24 @@ def _spread(xy: np.ndarray) -> np.ndarray:
 
 def _block_of(tree: shapely.STRtree, xy: np.ndarray) -> np.ndarray:
     """Return the index of the block holding each point (the nearest one when on no block)."""
-    points = np.asarray(shapely.points(xy), dtype=object)
-    hit_pt, hit_blk = tree.query(points, predicate="intersects")
     block_of = np.full(len(xy), -1)
-    block_of[hit_pt[::-1]] = hit_blk[::-1]  # first hit wins
+    if len(xy) == 0:
+        return block_of
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    polys = tree.geometries
+    box = shapely.bounds(polys)
+    # the points in each block's box tested on the block, no point objects built; the lowest
+    # block is tested last, so the first hit wins
+    for b in range(len(polys) - 1, -1, -1):
+        x0, y0, x1, y1 = box[b]
+        near = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+        if len(near):
+            shapely.prepare(polys[b])
+            block_of[near[shapely.intersects_xy(polys[b], x[near], y[near])]] = b
     missing = np.flatnonzero(block_of < 0)
     if len(missing):  # on the outline's edge after snapping: nearest block
-        block_of[missing] = tree.query_nearest(points[missing], return_distance=False)[1]
+        points = shapely.points(xy[missing])
+        block_of[missing] = tree.query_nearest(points, return_distance=False)[1]
     return block_of
 
 
@@ -168,7 +180,10 @@ def _cells_in_block(block: BaseGeometry, xy: np.ndarray, owner: np.ndarray) -> n
     raw = polygonal(shapely.get_parts(voronoi))  # a cell may come with a zero-length line
     raw[shapely.get_type_id(raw) != 3] = shapely.Polygon()  # sites GEOS merged: no cell
     order = np.argsort(owner, kind="stable")
-    sites = np.asarray(shapely.multipoints(spread[order], indices=owner[order]), dtype=object)
+
+    def sites() -> np.ndarray:  # each atom's sites, built only if some cell needs healing
+        return np.asarray(shapely.multipoints(spread[order], indices=owner[order]), dtype=object)
+
     # every household cell clipped on the grid, then each unit's cells dissolved: clipping
     # the dissolved units instead (cheaper) left hairline gaps between neighbouring units
     # that split grids their graph thinks are connected
@@ -187,26 +202,30 @@ def snap_cells(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
     bends and its neighbour does not, and the cells open gaps that can cut an atom's cells
     apart. Those cells are snapped together instead (:func:`_snap_together`).
     """
-    cells = _valid(cells)
+    clear, convex = _clearance(cells)
+    bad = _invalid(cells, sure=convex)
+    if len(bad):
+        cells = _repair(cells, bad)
+        clear[bad] = _clearance(cells[bad])[0]
     out = np.empty(len(cells), dtype=object)
-    crowded = _crowded(cells)
+    crowded = _crowded(cells, clear)
     out[~crowded] = clip_cells(cells[~crowded], block, clear=True)
     if crowded.any():
         out[crowded] = _snap_together(cells, crowded, out[~crowded], block)
     return out
 
 
-def _crowded(cells: np.ndarray) -> np.ndarray:
+def _crowded(cells: np.ndarray, clear: np.ndarray) -> np.ndarray:
     """Return, per cell of one diagram, whether a vertex of the diagram lies within
-    :data:`CLEAR_M` of its edges without ending them.
+    :data:`CLEAR_M` of its edges without ending them (``clear``: whether each cell passes
+    :func:`_clear`, see :func:`_clearance`).
 
     Such a vertex is a vertex of a cell failing :func:`_clear` or lies that close to another
     vertex: on its short way to the edge it enters a cell (convex) and leaves it through an edge
     not ending at it, making that cell fail, or through a vertex that close. So only those
     vertices are looked up among the cells' edges; the cells failing :func:`_clear` count too.
     """
-    out = (shapely.get_type_id(cells) == 3) & ~shapely.is_empty(cells)
-    out[out] = ~_clear(cells[out])
+    out = (shapely.get_type_id(cells) == 3) & ~shapely.is_empty(cells) & ~clear
     xy, ring = shapely.get_coordinates(cells, return_index=True)
     unique, vertex = np.unique(xy[:, 0] + 1j * xy[:, 1], return_inverse=True)  # a 1-d sort
     vertices = np.column_stack([unique.real, unique.imag])
@@ -300,7 +319,19 @@ def _valid(cells: np.ndarray) -> np.ndarray:
     """Return ``cells`` with each invalid one replaced by its largest polygon. GEOS can draw a
     tiny Voronoi cell of sites centimetres apart with two vertices 1e-13 m apart, a
     self-intersecting ring its overlay rejects (TopologyException)."""
-    bad = np.flatnonzero(~shapely.is_valid(cells) & ~shapely.is_empty(cells))
+    return _repair(cells, _invalid(cells))
+
+
+def _invalid(cells: np.ndarray, sure: np.ndarray | None = None) -> np.ndarray:
+    """Return the indices of the invalid non-empty ``cells``; ``sure`` marks cells known to be
+    valid (strictly convex, see :func:`_clearance`), which GEOS need not check."""
+    check = np.ones(len(cells), dtype=bool) if sure is None else ~sure
+    check[check] = ~shapely.is_valid(cells[check]) & ~shapely.is_empty(cells[check])
+    return np.flatnonzero(check)
+
+
+def _repair(cells: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Return ``cells`` with the ``bad`` ones replaced by their largest polygon."""
     if len(bad) == 0:
         return cells
     out = cells.copy()
@@ -317,10 +348,28 @@ def _clear(polys: np.ndarray) -> np.ndarray:
     The same answer as ``shapely.minimum_clearance(polys) > CLEAR_M`` in whole arrays, rings of
     one length at a time; a degenerate edge (a repeated vertex) gives NaN: not clear.
     """
+    return _clearance(polys)[0]
+
+
+def _clearance(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per cell, whether it is a non-empty polygon passing :func:`_clear`, and
+    whether it is moreover strictly convex (every turn one way by more than a microradian, one
+    full turn in all), hence simple: a valid polygon without asking GEOS."""
+    clear = (shapely.get_type_id(cells) == 3) & ~shapely.is_empty(cells)
+    convex = clear.copy()
+    if clear.any():
+        clear[clear], convex[convex] = _clear_convex(cells[clear])
+    return clear, convex
+
+
+def _clear_convex(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return :func:`_clear` of ``polys`` (polygons without holes) and, per polygon, whether
+    it is clear and strictly convex."""
     xy, ring = shapely.get_coordinates(polys, return_index=True)
     counts = np.bincount(ring, minlength=len(polys))
     start = np.cumsum(counts) - counts
     out = np.zeros(len(polys), dtype=bool)
+    convex = np.zeros(len(polys), dtype=bool)
     for k in np.unique(counts[counts >= 4]).tolist():  # closed rings of k-1 vertices
         rows = np.flatnonzero(counts == k)
         pts = xy[start[rows, None] + np.arange(k)]
@@ -333,7 +382,22 @@ def _clear(polys: np.ndarray) -> np.ndarray:
         gap[:, v, v] = np.inf  # the edges ending at vertex i: i-1 and i
         gap[:, v, v - 1] = np.inf
         out[rows] = gap.min(axis=(1, 2)) > CLEAR_M**2
-    return out
+        convex[rows] = out[rows] & _strictly_convex(pts)
+    return out, convex
+
+
+def _strictly_convex(rings: np.ndarray) -> np.ndarray:
+    """Return, per closed ring (array of rings × k vertices × 2, first = last), whether every
+    turn goes the same way with a sine over 1e-6 and the turns add up to one full turn: a
+    simple, strictly convex ring (float error is far below that margin on edges that long)."""
+    edge = np.diff(rings, axis=1)
+    after = np.roll(edge, -1, axis=1)
+    cross = edge[..., 0] * after[..., 1] - edge[..., 1] * after[..., 0]
+    dot = (edge * after).sum(axis=-1)
+    sine = cross / (np.hypot(edge[..., 0], edge[..., 1]) * np.hypot(after[..., 0], after[..., 1]))
+    one_way = (sine > 1e-6).all(axis=1) | (sine < -1e-6).all(axis=1)
+    turned = np.abs(np.arctan2(cross, dot).sum(axis=1))
+    return one_way & (np.abs(turned - 2 * np.pi) < 1e-6)
 
 
 def _rounded_rings(polys: np.ndarray) -> np.ndarray:
@@ -383,17 +447,20 @@ def _dissolve(cells: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     return merged
 
 
-def heal(cells: np.ndarray, sites: np.ndarray) -> np.ndarray:
+def heal(cells: np.ndarray, sites: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray:
     """Give detached pieces of each cell to the neighbour sharing the longest edge.
 
     The piece of cell ``i`` that ``sites[i]`` touches (within a grid step) stays; the one
-    holding most of them when several do, its largest when none does.
+    holding most of them when several do, its largest when none does. ``sites`` may be a
+    function returning them, called only when some cell is in pieces.
     """
     parts, owner = shapely.get_parts(cells, return_index=True)
     solid = shapely.area(parts) > 0
     parts, owner = parts[solid], owner[solid]
     if np.array_equal(owner, np.arange(len(cells))):
         return parts  # one polygon a cell (slivers of line or point dropped)
+    if callable(sites):
+        sites = sites()
     keep = np.full(len(parts), -1)
     for c in range(len(cells)):
         mine = np.flatnonzero(owner == c)
@@ -505,6 +572,9 @@ def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     order = np.argsort(cell, kind="stable")
     targets = shapely.multipoints(shapely.get_coordinates(ref[at[order]]), indices=cell[order])
     snapped = shapely.snap(cells[mine], targets, CLEAR_M)
+    # most cells already run through every target near them: only the others change
+    moved = ~shapely.equals_exact(snapped, cells[mine], tolerance=0.0)
+    mine, snapped = mine[moved], snapped[moved]
     ok = shapely.is_valid(snapped)  # a snap folding a cell: left as it was
     out = cells.copy()
     out[mine[ok]] = snapped[ok]
@@ -526,11 +596,19 @@ def _unless_overlapping(before: np.ndarray, after: np.ndarray, changed: np.ndarr
     while len(moved):
         a, b = shapely.STRtree(out).query(out[moved], predicate="intersects")
         a = moved[a]
-        pair = a != b
+        is_moved = np.zeros(len(out), dtype=bool)
+        is_moved[moved] = True
+        pair = (a != b) & ~(is_moved[b] & (b < a))  # each pair once
         a, b = a[pair], b[pair]
+        # cells that only touch overlap by nothing, now or before (a relate, not an overlay)
+        inner = ~shapely.touches(out[a], out[b])
+        a, b = a[inner], b[inner]
         now = shapely.area(shapely.intersection(out[a], out[b]))
-        was = shapely.area(shapely.intersection(before[a], before[b]))
-        worse = now > was + 1e-9
+        worse = now > 1e-9  # the least it takes to overlap more than before
+        worse[worse] = (
+            now[worse]
+            > shapely.area(shapely.intersection(before[a[worse]], before[b[worse]])) + 1e-9
+        )
         back = np.unique(np.r_[a[worse], b[worse]])
         back = back[snapped[back]]
         snapped[back] = False
