@@ -21,6 +21,7 @@ from .budget import RESPLIT_ATOMS, Budget
 from .graph import groups
 from .mend import mend, torn
 from .mend import violation as _violation
+from .refine import refine
 
 __all__ = [
     "connected",
@@ -360,6 +361,7 @@ def heuristic_split(
     parts held together only by empty cells (see :mod:`.mend`)."""
     scale = _scale(nodes, nbrs, balance)
     parts = repair(_bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale), w, nbrs, bounds)
+    parts = refine(parts, w, nbrs, bounds)
     return mend(parts, w, nbrs, bounds, scale)
 
 
