@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .atoms import Bounds
+from .graph import groups
 from .mend import torn, violation
 
 __all__ = ["refine"]
@@ -22,18 +23,28 @@ GAIN = 1e-6  # the least cut a move must save
 
 
 def refine(
-    parts: list[np.ndarray], w: np.ndarray, nbrs: list[dict[int, float]], bounds: Bounds
+    parts: list[np.ndarray],
+    w: np.ndarray,
+    xy: np.ndarray,
+    nbrs: list[dict[int, float]],
+    bounds: Bounds,
 ) -> list[np.ndarray]:
     """Return ``parts`` with border atoms moved to the neighbouring part they share the most
-    cut cost with, while that saves cut and keeps every part as good as before."""
+    cut cost with, while that saves cut and keeps every part as good as before.
+
+    Atoms are visited west to east (then south to north, by ``xy``), not by their numbers, so
+    the result does not depend on the order of the input rows.
+    """
     if len(parts) < 2:
         return parts
     sets = [set(p.tolist()) for p in parts]
     owner = {x: i for i, s in enumerate(sets) for x in s}
     weight = [float(w[list(s)].sum()) for s in sets]
+    nodes = np.array(sorted(owner), dtype=np.int64)
+    visit = nodes[np.lexsort((xy[nodes, 1], xy[nodes, 0]))].tolist()
     for _ in range(PASSES):
         moved = False
-        for x in sorted(owner):
+        for x in visit:
             src = owner[x]
             tie: dict[int, float] = {}
             for y, c in nbrs[x].items():
@@ -42,6 +53,8 @@ def refine(
                     tie[j] = tie.get(j, 0.0) + c
             if len(tie) < 2 and src in tie:
                 continue
+            for j in tie:  # sums in any order of the neighbours compare alike
+                tie[j] = round(tie[j], 6)
             own = tie.pop(src, 0.0)
             dst = max(sorted(tie), key=tie.__getitem__)
             if tie[dst] - own <= GAIN:
@@ -53,7 +66,7 @@ def refine(
             ):
                 continue
             rest = sets[src] - {x}
-            if not rest or not _connected(rest, nbrs):
+            if not rest or len(groups(rest, nbrs)) > 1:
                 continue
             if _tears(sets[src], rest, w, nbrs) or _tears(sets[dst], sets[dst] | {x}, w, nbrs):
                 continue
@@ -70,15 +83,3 @@ def refine(
 
 def _tears(before: set[int], after: set[int], w: np.ndarray, nbrs: list[dict[int, float]]) -> bool:
     return torn(after, w, nbrs) and not torn(before, w, nbrs)
-
-
-def _connected(nodes: set[int], nbrs: list[dict[int, float]]) -> bool:
-    start = next(iter(nodes))
-    seen = {start}
-    stack = [start]
-    while stack:
-        for y in nbrs[stack.pop()]:
-            if y in nodes and y not in seen:
-                seen.add(y)
-                stack.append(y)
-    return len(seen) == len(nodes)

@@ -361,7 +361,7 @@ def heuristic_split(
     parts held together only by empty cells (see :mod:`.mend`)."""
     scale = _scale(nodes, nbrs, balance)
     parts = repair(_bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale), w, nbrs, bounds)
-    parts = refine(parts, w, nbrs, bounds)
+    parts = refine(parts, w, xy, nbrs, bounds)
     return mend(parts, w, nbrs, bounds, scale)
 
 

@@ -22,6 +22,7 @@ def _cut(parts: list[np.ndarray], nbrs: list[dict[int, float]]) -> float:
 
 # 0 1 2 3
 # 4 5 6 7   unit squares, every shared side 1 long
+XY = np.array([[x, y] for y in (1.0, 0.0) for x in range(4)])
 SQUARES = graph(
     {
         (a, b): 1.0
@@ -35,7 +36,7 @@ SQUARES = graph(
 
 def test_a_zigzag_border_is_straightened() -> None:
     parts = [np.array([0, 1, 4]), np.array([2, 3, 5, 6, 7])]  # the border steps round 5
-    refined = refine(parts, np.ones(8), SQUARES, Bounds(3, 5))
+    refined = refine(parts, np.ones(8), XY, SQUARES, Bounds(3, 5))
     assert [p.tolist() for p in refined] == [[0, 1, 4, 5], [2, 3, 6, 7]]
     assert _cut(refined, SQUARES) == 2.0 < _cut(parts, SQUARES) == 3.0
 
@@ -45,15 +46,24 @@ def test_no_move_takes_a_grid_out_of_the_bounds() -> None:
     nbrs = graph({(0, 1): 1.0, (1, 2): 5.0}, 3)
     w = np.array([10.0, 10.0, 10.0])
     parts = [np.array([0, 1]), np.array([2])]
-    assert [p.tolist() for p in refine(parts, w, nbrs, Bounds(10, 20))] == [[0], [1, 2]]
-    assert [p.tolist() for p in refine(parts, w, nbrs, Bounds(15, 25))] == [[0, 1], [2]]
+    assert [p.tolist() for p in refine(parts, w, np.eye(3, 2), nbrs, Bounds(10, 20))] == [
+        [0],
+        [1, 2],
+    ]
+    assert [p.tolist() for p in refine(parts, w, np.eye(3, 2), nbrs, Bounds(15, 25))] == [
+        [0, 1],
+        [2],
+    ]
 
 
 def test_no_move_leaves_a_grid_in_two() -> None:
     # 1 shares more border with 2 than with 0 and 3, but 0 and 3 touch only through it
     nbrs = graph({(0, 1): 1.0, (1, 3): 1.0, (1, 2): 5.0}, 4)
     parts = [np.array([0, 1, 3]), np.array([2])]
-    assert [p.tolist() for p in refine(parts, np.ones(4), nbrs, Bounds(1, 4))] == [[0, 1, 3], [2]]
+    assert [p.tolist() for p in refine(parts, np.ones(4), np.eye(4, 2), nbrs, Bounds(1, 4))] == [
+        [0, 1, 3],
+        [2],
+    ]
 
 
 @settings(deadline=None, max_examples=200)
@@ -63,7 +73,7 @@ def test_refining_shortens_borders_and_keeps_every_grid_whole(case: Any, k: int)
     assume(w.sum() > 0)  # the engine splits an empty region into one part (k = 1)
     bounds = Bounds(10, 20)
     before = repair(_bisect(np.arange(len(w)), k, w, xy, nbrs, bounds, 1.0), w, nbrs, bounds)
-    after = refine(before, w, nbrs, bounds)
+    after = refine(before, w, xy, nbrs, bounds)
     assert sorted(x for p in after for x in p.tolist()) == list(range(len(w)))
     assert all(len(p) and connected(p.tolist(), nbrs) for p in after)
 
