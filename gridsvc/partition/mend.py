@@ -5,7 +5,9 @@ contiguous grid on the graph; but the ring is shared out among the grids around 
 :mod:`.empties`), so that grid falls apart, the sharing is undone and the grid keeps the whole
 ring (Polsby–Popper 0.04–0.08 in the 1M city). Here such a grid and a neighbouring one are split
 again, trying every way of dividing their inhabited cells in two: each side touching within
-itself, both within the bounds, the cheapest cut (and evenest) kept.
+itself, both within the bounds, the cheapest cut (and evenest) kept. When no neighbour can
+take it alone (its units each touch a different grid), it is split again together with two
+neighbours whose units touch its own, every way of dividing the three grids' cells in three.
 """
 
 from __future__ import annotations
@@ -112,14 +114,11 @@ def _resplit(
     """Return the best split of parts ``p`` and ``q`` into two whose inhabited cells each
     touch within themselves, with no fewer of them within the bounds than before (the most,
     then the least out of them, then the cheapest cut), or None if there is none."""
-    union = np.concatenate([p, q])
-    lived = union[w[union] > 0].tolist()
-    m = len(lived)
-    if m < 2 or m > MEND_ATOMS:
+    cells = _Cells.of((p, q), w, nbrs, MEND_ATOMS)
+    if cells is None:
         return None
-    cells = _Cells(union, lived, w, nbrs)
-    full = (1 << m) - 1
     weight = cells.weight
+    full = len(weight) - 1
     total = weight[full]
     weight_p = float(w[p].sum())
     held = bounds.holds(int(weight_p)) + bounds.holds(int(total - weight_p))
@@ -154,14 +153,11 @@ def _resplit3(
     part's inhabited cells touching within themselves, no fewer parts within the bounds than
     before (the most, then the least out of them, then the cheapest cut, then the evenest), or
     None if there is none."""
-    union = np.concatenate(trio)
-    lived = union[w[union] > 0].tolist()
-    m = len(lived)
-    if m < 3 or m > MEND3_ATOMS:
+    cells = _Cells.of(trio, w, nbrs, MEND3_ATOMS)
+    if cells is None:
         return None
-    cells = _Cells(union, lived, w, nbrs)
-    full = (1 << m) - 1
     weight = cells.weight
+    full = len(weight) - 1
     total = weight[full]
     mean = total / 3
     held = sum(bounds.holds(int(w[p].sum())) for p in trio)
@@ -222,6 +218,18 @@ class _Cells:
         self.weight = weight
         self.empties = _empty_groups(union, w, nbrs)
         self._joined: dict[int, bool] = {}
+
+    @classmethod
+    def of(
+        cls, parts: Sequence[np.ndarray], w: np.ndarray, nbrs: list[dict[int, float]], most: int
+    ) -> _Cells | None:
+        """Return the cells of the union of ``parts``, or None if they hold fewer inhabited
+        cells than parts or more than ``most``."""
+        union = np.concatenate(parts)
+        lived = union[w[union] > 0].tolist()
+        if not len(parts) <= len(lived) <= most:
+            return None
+        return cls(union, lived, w, nbrs)
 
     def joined(self, mask: int) -> bool:
         """Return True if the cells of ``mask`` touch one another (through cells of it)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from gridsvc.partition.split import connected
+from gridsvc.partition import Bounds
+from gridsvc.partition.split import _bisect, connected, repair
 
 
 def graph(edges: dict[tuple[int, int], float], n: int) -> list[dict[int, float]]:
@@ -39,3 +40,18 @@ def regions(draw: st.DrawFn) -> tuple[list[dict[int, float]], np.ndarray, np.nda
     w = np.array([draw(st.sampled_from([0, 0, 3, 5, 8, 12])) for _ in range(n)], dtype=float)
     xy = np.array([[draw(st.floats(0, 100)), draw(st.floats(0, 100))] for _ in range(n)])
     return nbrs, w, xy
+
+
+def first_plan(
+    case: tuple[list[dict[int, float]], np.ndarray, np.ndarray], k: int, bounds: Bounds
+) -> list[np.ndarray]:
+    """Return the bisection of a drawn region into ``k`` parts, repaired to the bounds."""
+    nbrs, w, xy = case
+    return repair(_bisect(np.arange(len(w)), k, w, xy, nbrs, bounds, 1.0), w, nbrs, bounds)
+
+
+def whole(parts: list[np.ndarray], n: int, nbrs: list[dict[int, float]]) -> bool:
+    """Return True if ``parts`` hold cells ``0..n-1`` once each, every part connected."""
+    return sorted(x for p in parts for x in p.tolist()) == list(range(n)) and all(
+        len(p) and connected(p.tolist(), nbrs) for p in parts
+    )

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from graph_drawings import graph, is_torn, regions
+from graph_drawings import first_plan, graph, is_torn, regions, whole
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition import Bounds
 from gridsvc.partition.mend import mend
-from gridsvc.partition.split import _bisect, connected, repair
+from gridsvc.partition.split import _bisect, repair
 
 # four units of 10 in a row (a-b-c-d) and an empty ring (4) along all of them: cutting a|bc|d
 # through the ring is the cheapest balanced cut, but a and d would touch only through the ring
@@ -84,13 +84,12 @@ def test_no_three_grid_mend_that_would_leave_fewer_grids_within_the_bounds() -> 
 @settings(deadline=None, max_examples=200)
 @given(regions(), st.integers(1, 4))
 def test_mending_keeps_every_grid_whole_and_within_the_bounds(case: Any, k: int) -> None:
-    nbrs, w, xy = case
+    nbrs, w, _ = case
     assume(w.sum() > 0)  # the engine splits an empty region into one part (k = 1)
     bounds = Bounds(10, 20)
-    before = repair(_bisect(np.arange(len(w)), k, w, xy, nbrs, bounds, 1.0), w, nbrs, bounds)
+    before = first_plan(case, k, bounds)
     after = mend(before, w, nbrs, bounds, 1.0)
-    assert sorted(x for p in after for x in p.tolist()) == list(range(len(w)))
-    assert all(len(p) and connected(p.tolist(), nbrs) for p in after)
+    assert whole(after, len(w), nbrs)
 
     def held(parts: list[np.ndarray]) -> int:
         return sum(bounds.holds(int(w[p].sum())) for p in parts)

@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from graph_drawings import graph, is_torn, regions
+from graph_drawings import first_plan, graph, is_torn, regions, whole
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition import Bounds
 from gridsvc.partition.refine import refine
-from gridsvc.partition.split import _bisect, connected, repair
 
 
 def _cut(parts: list[np.ndarray], nbrs: list[dict[int, float]]) -> float:
@@ -72,10 +71,9 @@ def test_refining_shortens_borders_and_keeps_every_grid_whole(case: Any, k: int)
     nbrs, w, xy = case
     assume(w.sum() > 0)  # the engine splits an empty region into one part (k = 1)
     bounds = Bounds(10, 20)
-    before = repair(_bisect(np.arange(len(w)), k, w, xy, nbrs, bounds, 1.0), w, nbrs, bounds)
+    before = first_plan(case, k, bounds)
     after = refine(before, w, xy, nbrs, bounds)
-    assert sorted(x for p in after for x in p.tolist()) == list(range(len(w)))
-    assert all(len(p) and connected(p.tolist(), nbrs) for p in after)
+    assert whole(after, len(w), nbrs)
 
     def held(parts: list[np.ndarray]) -> int:
         return sum(bounds.holds(int(w[p].sum())) for p in parts)
