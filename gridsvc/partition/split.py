@@ -4,7 +4,8 @@ Recursive balanced bisection: order the atoms by a sweep along a direction that 
 connected front (a priority queue keyed by the projection on the direction), cut the order where
 both sides can hold their share of grids, score cuts by what they split (shared edge length,
 buildings, compounds) and by balance, keep the best over four directions, recurse. Boundary moves
-then repair any grid left outside the bounds; an exact CP-SAT model proves a region infeasible
+then repair any grid left outside the bounds, and shorten the borders the sweeps left ragged
+(:mod:`.refine`); an exact CP-SAT model proves a region infeasible
 when its atoms are too lumpy to be grouped within the bounds at all.
 """
 
@@ -21,6 +22,7 @@ from .budget import RESPLIT_ATOMS, Budget
 from .graph import groups
 from .mend import mend, torn
 from .mend import violation as _violation
+from .refine import refine
 
 __all__ = [
     "connected",
@@ -356,10 +358,12 @@ def heuristic_split(
     balance: float = 1.0,
 ) -> list[np.ndarray]:
     """Return the first, budget-free stage of :func:`split_region`: bisection into ``k`` parts,
-    then boundary moves (without the ReCom repair that a budget pays for), then the mending of
-    parts held together only by empty cells (see :mod:`.mend`)."""
+    then boundary moves (without the ReCom repair that a budget pays for), border-shortening
+    moves (see :mod:`.refine`), then the mending of parts held together only by empty cells
+    (see :mod:`.mend`)."""
     scale = _scale(nodes, nbrs, balance)
     parts = repair(_bisect(np.asarray(nodes), k, w, xy, nbrs, bounds, scale), w, nbrs, bounds)
+    parts = refine(parts, w, xy, nbrs, bounds)
     return mend(parts, w, nbrs, bounds, scale)
 
 
