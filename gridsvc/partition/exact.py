@@ -363,7 +363,7 @@ def _enumerate(
     (counted as too big or as skipped for the budget)."""
     if not budget.allows():
         return None
-    paid = budget.left() * ENUMERATED_GROUPS
+    paid = budget.left() * ENUMERATED_GROUPS + 1e-6  # 1e-6: what float sums lose
     groups, grown = _grow(nodes, w, nbrs, bounds, limit=limit, work=paid)
     budget.charge(grown / ENUMERATED_GROUPS)
     if groups is not None:

@@ -140,7 +140,12 @@ def _block_of(tree: shapely.STRtree, xy: np.ndarray) -> np.ndarray:
     missing = np.flatnonzero(block_of < 0)
     if len(missing):  # on the outline's edge after snapping: nearest block
         points = shapely.points(xy[missing])
-        block_of[missing] = tree.query_nearest(points, return_distance=False)[1]
+        # every block equally near (a point off the corner where a road meets the outline
+        # is as near to both sides): the lowest wins, as above
+        pt, blk = tree.query_nearest(points, return_distance=False)
+        nearest = np.full(len(missing), len(polys))
+        np.minimum.at(nearest, pt, blk)
+        block_of[missing] = nearest
     return block_of
 
 

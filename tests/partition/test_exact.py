@@ -277,3 +277,14 @@ def test_the_enumeration_charges_the_small_groups_it_grows_too() -> None:
     short = Budget(700 / ENUMERATED_GROUPS)  # pays ten times the groups listed, not the rest
     assert _enumerate(np.arange(40), w, nbrs, Bounds(30, 50), short, GROUP_LIMIT) is None
     assert short.skipped_budget == 1 and short.skipped_too_big == 0
+
+
+@pytest.mark.parametrize("before", [0.05, 0.1, 0.123, 0.3, 1 / 3])
+def test_a_budget_that_pays_for_every_group_grown_gets_the_enumeration(before: float) -> None:
+    # the 21 groups and 19 pairs under the lower bound of 10 units of 10: 40 grown, paid for
+    # exactly; the budget's float sum must not lose the last one (it did for these spends)
+    w, nbrs = _path([10] * 10)
+    exact = Budget(before + 40 / ENUMERATED_GROUPS, spent=before)
+    groups = _enumerate(np.arange(10), w, nbrs, Bounds(30, 50), exact, GROUP_LIMIT)
+    assert groups is not None and len(groups) == 21
+    assert exact.skipped_budget == 0 and exact.spent == pytest.approx(before + 40e-6)

@@ -221,3 +221,15 @@ def test_matching_across_a_road_never_makes_two_cells_of_a_block_overlap() -> No
     out = _match_across(cells, blocks)
     assert sum(shapely.area(out)) == pytest.approx(shapely.union_all(out).area, abs=1e-9)
     assert all(shapely.is_valid(out))
+
+
+def test_a_point_off_the_corner_where_a_road_meets_the_outline_gets_one_block() -> None:
+    """A household up to a metre outside the community is kept (validate.TOLERANCE_M); off
+    the corner a road ends in, both blocks are equally near: the lower one takes it, no crash
+    (it raised a numpy shape mismatch, query_nearest giving both)."""
+    outline = shapely.box(0, 0, 100, 100)
+    road = np.array([shapely.LineString([(0, 0), (100, 100)])], dtype=object)
+    xy = np.array([[70.0, 20.0], [20.0, 70.0], [100.4, 100.4]])
+    terr = tessellate(outline, xy, road)
+    assert sorted(terr.cell_block.tolist()) == [0, 0, 1]
+    assert terr.cell_block[2] == min(terr.cell_block[:2])
