@@ -61,9 +61,10 @@ log = logging.getLogger(__name__)
 GROUP_LIMIT = 30_000  # beyond this many candidate groups the heuristic is used instead
 FEWEST_LIMIT = 200_000  # the same for the fewest-exceptions cover (its LP prunes most of them);
 # a call's own ``limit`` scales it: ``limit * FEWEST_LIMIT // GROUP_LIMIT``
-FEWEST_BUDGETED = 50_000  # ... and at most this many under a limited budget: on 8 communities
-# of the 1M city every fewest-exceptions cover found held under 31,000 groups, and the two
-# enumerations past 200,000 (too big) spent a quarter of a unit each for nothing
+FEWEST_BUDGETED = 50_000  # ... and under a limited budget at most this many, or a quarter of
+# what the budget has left when that is more (so a larger budget never finds fewer covers): on 8
+# communities of the 1M city every fewest-exceptions cover found held under 31,000 groups, and
+# the two enumerations past 200,000 (too big) spent a quarter of a unit each for nothing
 PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
 STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it
 
@@ -398,8 +399,8 @@ def _fewest_exceptions(
     """
     cap = exception_cap(bounds)
     most = limit * FEWEST_LIMIT // GROUP_LIMIT
-    if budget.units is not None:
-        most = min(most, FEWEST_BUDGETED)
+    if budget.units is not None:  # a small budget: no more than a quarter of what is left
+        most = min(most, max(FEWEST_BUDGETED, int(budget.left() * ENUMERATED_GROUPS / 4)))
     groups = _enumerate(nodes, w, nbrs, Bounds(1, cap), budget, most)
     if groups is None:
         return ExactOutcome(None, infeasible=True, stuck=stuck)
