@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -68,19 +68,38 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
     if backend == "postgresql":
         if sa_url.drivername == "postgresql":
             sa_url = sa_url.set(drivername="postgresql+psycopg")
-        # pre-ping: a connection the server dropped (restart, failover) is replaced, not used;
         # connect_timeout: an unreachable server fails the request instead of hanging it.
-        return create_engine(
+        # No pre-ping (a round trip per checkout): a connection the server dropped (restart,
+        # failover) fails its first statement as a disconnect, which invalidates the whole
+        # pool (see _disconnects); the API retries a read once (gridsvc.api.retry).
+        engine = create_engine(
             sa_url,
-            pool_pre_ping=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             connect_args={"connect_timeout": CONNECT_TIMEOUT},
         )
+        event.listen(engine, "handle_error", _disconnects)
+        return engine
     raise StoreError(
         f"unsupported database URL {sa_url.render_as_string(hide_password=True)!r}; "
         "use sqlite:///path/to/file.sqlite (SpatiaLite) or postgresql+psycopg://user@host/db"
     )
+
+
+# SQLSTATEs of a connection the server ended: class 08 (connection exception) and the shutdown
+# and start-up ones of class 57 (operator intervention).
+_GONE = ("57P01", "57P02", "57P03")
+
+
+def _disconnects(context: ExceptionContext) -> None:
+    """Count an error the server sent as it cut the connection (a restart's "terminating
+    connection due to administrator command") as a disconnect, whatever state the driver
+    left the connection in: SQLAlchemy then drops that connection and every other one the
+    pool holds from before (``invalidate_pool_on_disconnect``), and the next checkout opens a
+    new one. The error itself still reaches the caller."""
+    state = getattr(context.original_exception, "sqlstate", None) or ""
+    if state.startswith("08") or state in _GONE:
+        context.is_disconnect = True
 
 
 def _sqlite_module() -> ModuleType:
