@@ -262,14 +262,20 @@ def test_read_filters_combine(store: Engine) -> None:
         ("households", {}),
     ],
 )
+def _matching(session: Session, kind: str, filters: dict) -> gpd.GeoDataFrame:
+    """Return what :func:`read_page` pages through: :func:`read` with ``filters``."""
+    level = filters.get("min_level")
+    everything = read(session, kind, **{k: v for k, v in filters.items() if k != "min_level"})
+    if level is not None:
+        everything = everything[everything["level"] >= level].reset_index(drop=True)
+    return everything
+
+
 def test_read_page_is_a_slice_of_read(store: Engine, kind: str, filters: dict) -> None:
     _filled(store)
     key = list(frames.kind(kind).key)
     with session_scope(store) as session:
-        level = filters.get("min_level")
-        everything = read(session, kind, **{k: v for k, v in filters.items() if k != "min_level"})
-        if level is not None:
-            everything = everything[everything["level"] >= level].reset_index(drop=True)
+        everything = _matching(session, kind, filters)
         assert not everything.empty
         for offset in range(len(everything) + 1):
             page, total = read_page(session, kind, limit=2, offset=offset, **filters)
@@ -296,10 +302,7 @@ def test_read_page_after_a_key_is_the_slice_past_it(
     _filled(store)
     key = list(frames.kind(kind).key)
     with session_scope(store) as session:
-        level = filters.get("min_level")
-        everything = read(session, kind, **{k: v for k, v in filters.items() if k != "min_level"})
-        if level is not None:
-            everything = everything[everything["level"] >= level].reset_index(drop=True)
+        everything = _matching(session, kind, filters)
         assert len(everything) >= 2
         for i in range(len(everything)):
             last = tuple(everything[key].iloc[i])
