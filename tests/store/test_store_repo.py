@@ -252,6 +252,15 @@ def test_read_filters_combine(store: Engine) -> None:
             read(session, "grids", layer="police")
 
 
+def _matching(session: Session, kind: str, filters: dict) -> gpd.GeoDataFrame:
+    """Return what :func:`read_page` pages through: :func:`read` with ``filters``."""
+    level = filters.get("min_level")
+    everything = read(session, kind, **{k: v for k, v in filters.items() if k != "min_level"})
+    if level is not None:
+        everything = everything[everything["level"] >= level].reset_index(drop=True)
+    return everything
+
+
 @pytest.mark.parametrize(
     ("kind", "filters"),
     [
@@ -262,15 +271,6 @@ def test_read_filters_combine(store: Engine) -> None:
         ("households", {}),
     ],
 )
-def _matching(session: Session, kind: str, filters: dict) -> gpd.GeoDataFrame:
-    """Return what :func:`read_page` pages through: :func:`read` with ``filters``."""
-    level = filters.get("min_level")
-    everything = read(session, kind, **{k: v for k, v in filters.items() if k != "min_level"})
-    if level is not None:
-        everything = everything[everything["level"] >= level].reset_index(drop=True)
-    return everything
-
-
 def test_read_page_is_a_slice_of_read(store: Engine, kind: str, filters: dict) -> None:
     _filled(store)
     key = list(frames.kind(kind).key)
