@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from gridsvc import frames, geo
 from gridsvc.ingest.readers import SHAPEFILE_NAMES
-from gridsvc.store import repo
+from gridsvc.store import read_snapshot, repo
 
 __all__ = [
     "CHUNK",
@@ -85,12 +85,27 @@ def export_kind(
     """Read ``kind`` (optionally one community's) from the store and write it to ``path``.
 
     Every format of every kind is read and written ``chunk_size`` rows at a time, in key
-    order (memory stays flat however big the table).
+    order (memory stays flat however big the table). A ``session`` outside a transaction
+    reads every chunk in one read-only transaction of its own, one snapshot
+    (:func:`gridsvc.store.read_snapshot`), ended when the export is: rows committed beside the
+    export never mix into it. A session already in a transaction reads in that one, as its
+    caller set it up.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"unsupported export format {suffix!r}; use one of {', '.join(FORMATS)}")
+    if session.in_transaction():
+        return _export_kind(session, path, kind=kind, community=community, chunk_size=chunk_size)
+    with session.begin():
+        read_snapshot(session)
+        return _export_kind(session, path, kind=kind, community=community, chunk_size=chunk_size)
+
+
+def _export_kind(
+    session: Session, path: Path, *, kind: str, community: str | None, chunk_size: int
+) -> int:
+    suffix = path.suffix.lower()
     chunks = repo.read_chunks(session, kind, community=community, chunk_size=chunk_size)
     if suffix in (".gpkg", ".zip", ".parquet"):
         return export_chunks(chunks, path, kind=kind)

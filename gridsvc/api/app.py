@@ -15,6 +15,7 @@ from ..store import open_store
 from .caching import AnswerCache
 from .errors import install_error_handlers
 from .limits import BodyLimit
+from .retry import RetryReads
 from .routes import (
     assignments,
     auth,
@@ -74,5 +75,6 @@ def create_app(settings: Settings, *, recover_jobs: bool = True) -> FastAPI:
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(editor.router)
     app.include_router(static.router)
+    app.add_middleware(RetryReads)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -21,6 +21,7 @@ from ..errors import (
     StaleError,
     StoreError,
 )
+from .retry import mark_disconnect
 
 __all__ = ["RETRY_AFTER", "STATUS", "install_error_handlers", "problem"]
 
@@ -109,7 +110,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         # A lost or refused connection (server restarting, network) is temporary: 503 +
-        # Retry-After; the pool has dropped the dead connection and pre-ping vets the others.
+        # Retry-After. A connection found dead has been dropped with the rest of the pool:
+        # a read is tried once more on a new one (RetryReads drops this answer then).
+        if exc.connection_invalidated:
+            mark_disconnect(request)
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
             return _unavailable(request, f"the database is unavailable ({_first_line(exc)})")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import geopandas as gpd
-from fastapi import Query, Request, Response
+from fastapi import HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..errors import InputError, Problem
@@ -16,10 +20,14 @@ __all__ = [
     "GEOJSON",
     "MAX_LIMIT",
     "BboxQuery",
+    "CursorQuery",
     "LimitQuery",
     "OffsetQuery",
+    "collection",
+    "make_cursor",
     "page",
     "parse_bbox",
+    "read_cursor",
     "with_etag",
 ]
 
@@ -27,6 +35,14 @@ GEOJSON = "application/geo+json"
 MAX_LIMIT = 1000
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="features per page")]
 OffsetQuery = Annotated[int, Query(ge=0, le=10_000_000, description="features to skip")]
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="where the page starts: the cursor of the previous page's next link",
+    ),
+]
+CURSOR_VERSION = "1"  # a cursor of another version is refused (400), not misread
 BboxQuery = Annotated[
     str | None,
     Query(description="min lon,min lat,max lon,max lat (WGS 84)", max_length=200),
@@ -76,16 +92,79 @@ def page(
     if total is None:
         total = len(frame)
         frame = frame.iloc[offset : offset + limit]
+    following = {"offset": offset + limit, "limit": limit} if offset + limit < total else None
+    preceding = {"offset": max(0, offset - limit), "limit": limit} if offset > 0 else None
+    return collection(
+        frame,
+        request,
+        id_column=id_column,
+        total=total,
+        following=following,
+        preceding=preceding,
+        headers=headers,
+    )
+
+
+def collection(
+    frame: gpd.GeoDataFrame,
+    request: Request,
+    *,
+    id_column: str,
+    total: int,
+    following: dict[str, Any] | None,
+    preceding: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Return ``frame`` (one page of ``total`` matches) as a FeatureCollection with counts and
+    ``self`` / ``next`` / ``prev`` links; ``following`` and ``preceding`` are the query
+    parameters (``offset`` or ``cursor``, and ``limit``) of the next and previous pages."""
     body: dict[str, Any] = feature_collection(frame, id_column=id_column)
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
-    if offset + limit < total:
-        href = request.url.include_query_params(offset=offset + limit, limit=limit)
-        links.append({"rel": "next", "type": GEOJSON, "href": str(href)})
-    if offset > 0:
-        href = request.url.include_query_params(offset=max(0, offset - limit), limit=limit)
-        links.append({"rel": "prev", "type": GEOJSON, "href": str(href)})
+    for rel, params in (("next", following), ("prev", preceding)):
+        if params is not None:
+            href = request.url.remove_query_params(["offset", "cursor"])
+            links.append(
+                {"rel": rel, "type": GEOJSON, "href": str(href.include_query_params(**params))}
+            )
     body.update(numberMatched=total, numberReturned=len(body["features"]), links=links)
     return JSONResponse(body, media_type=GEOJSON, headers=headers)
+
+
+def make_cursor(query: str, key: Sequence[Any]) -> str:
+    """Return the opaque ``cursor`` of a page starting past ``key``, for ``query`` (what the
+    pages share: path, bbox, filters); :func:`read_cursor` reads it back."""
+    raw = json.dumps([_fingerprint(query), *(str(k) for k in key)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def read_cursor(value: str, query: str, width: int) -> tuple[str, ...]:
+    """Return the key a ``cursor`` of :func:`make_cursor` holds (``width`` columns); 400 when
+    it is not one, or was made for another ``query``."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, binascii.Error):
+        decoded = None
+    if not (
+        isinstance(decoded, list)
+        and len(decoded) == width + 1
+        and all(isinstance(v, str) for v in decoded)
+    ):
+        raise HTTPException(
+            400,
+            f"cursor {value!r} is not one this service issued; follow the 'next' link of a "
+            "page, or start again from the first page (no cursor)",
+        )
+    if decoded[0] != _fingerprint(query):
+        raise HTTPException(
+            400,
+            f"cursor {value!r} was issued for another query (another collection, bbox or "
+            "version of the service); start again from the first page (no cursor)",
+        )
+    return tuple(decoded[1:])
+
+
+def _fingerprint(query: str) -> str:
+    return hashlib.sha256(f"{CURSOR_VERSION}|{query}".encode()).hexdigest()[:12]
 
 
 def with_etag(request: Request, response: JSONResponse) -> Response:

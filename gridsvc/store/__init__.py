@@ -5,7 +5,14 @@ The only package that sees ORM rows. Callers open an engine (``open_store``), wo
 functions of :mod:`gridsvc.store.repo`.
 """
 
-from gridsvc.store.engine import make_engine, migrate, open_store, session_scope
+from gridsvc.store.engine import (
+    make_engine,
+    migrate,
+    open_store,
+    read_snapshot,
+    session_scope,
+    snapshot_scope,
+)
 from gridsvc.store.repo import (
     UpsertCounts,
     communities_containing,
@@ -25,7 +32,9 @@ __all__ = [
     "migrate",
     "open_store",
     "read",
+    "read_snapshot",
     "session_scope",
     "snapshot",
+    "snapshot_scope",
     "upsert",
 ]

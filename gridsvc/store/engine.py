@@ -1,7 +1,9 @@
 """Open the store: engines for SpatiaLite and PostGIS, Alembic migrations, transactions.
 
 ``open_store(settings)`` is the one call an application makes; tests use ``make_engine`` +
-``migrate``. ``session_scope`` is one transaction: everything in it lands, or nothing does.
+``migrate``. ``session_scope`` is one transaction: everything in it lands, or nothing does;
+``snapshot_scope`` is one read-only transaction whose statements all see the store as it was
+at its first read (a chunked export reads one state, whatever commits beside it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -31,7 +33,9 @@ __all__ = [
     "make_engine",
     "migrate",
     "open_store",
+    "read_snapshot",
     "session_scope",
+    "snapshot_scope",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,19 +68,38 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
     if backend == "postgresql":
         if sa_url.drivername == "postgresql":
             sa_url = sa_url.set(drivername="postgresql+psycopg")
-        # pre-ping: a connection the server dropped (restart, failover) is replaced, not used;
         # connect_timeout: an unreachable server fails the request instead of hanging it.
-        return create_engine(
+        # No pre-ping (a round trip per checkout): a connection the server dropped (restart,
+        # failover) fails its first statement as a disconnect, which invalidates the whole
+        # pool (see _disconnects); the API retries a read once (gridsvc.api.retry).
+        engine = create_engine(
             sa_url,
-            pool_pre_ping=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             connect_args={"connect_timeout": CONNECT_TIMEOUT},
         )
+        event.listen(engine, "handle_error", _disconnects)
+        return engine
     raise StoreError(
         f"unsupported database URL {sa_url.render_as_string(hide_password=True)!r}; "
         "use sqlite:///path/to/file.sqlite (SpatiaLite) or postgresql+psycopg://user@host/db"
     )
+
+
+# SQLSTATEs of a connection the server ended: class 08 (connection exception) and the shutdown
+# and start-up ones of class 57 (operator intervention).
+_GONE = ("57P01", "57P02", "57P03")
+
+
+def _disconnects(context: ExceptionContext) -> None:
+    """Count an error the server sent as it cut the connection (a restart's "terminating
+    connection due to administrator command") as a disconnect, whatever state the driver
+    left the connection in: SQLAlchemy then drops that connection and every other one the
+    pool holds from before (``invalidate_pool_on_disconnect``), and the next checkout opens a
+    new one. The error itself still reaches the caller."""
+    state = getattr(context.original_exception, "sqlstate", None) or ""
+    if state.startswith("08") or state in _GONE:
+        context.is_disconnect = True
 
 
 def _sqlite_module() -> ModuleType:
@@ -108,6 +131,10 @@ def _sqlite_engine(url: URL, spatialite_path: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _load_spatialite(dbapi_conn: Any, _record: Any) -> None:
         _load_extension(dbapi_conn, spatialite_path)
+        if url.database and url.database != ":memory:":
+            # WAL: a reader (an export's snapshot) never blocks a writer's commit, nor the
+            # writer it; with the default rollback journal a commit waits for every reader.
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
         if dbapi_conn.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
             log.info("initialising SpatiaLite metadata in %s", url.database)
             dbapi_conn.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
@@ -167,6 +194,32 @@ def open_store(settings: Settings) -> Engine:
     engine = make_engine(settings.database_url, spatialite_path=settings.spatialite_path)
     migrate(engine)
     return engine
+
+
+def read_snapshot(session: Session) -> None:
+    """Make ``session``'s transaction one read-only snapshot of the store: call it before the
+    transaction's first statement.
+
+    PostGIS: REPEATABLE READ, READ ONLY, so every statement sees the rows committed before its
+    first one (READ COMMITTED, the default, takes a new snapshot per statement: the chunks of
+    an export could mix two states). SpatiaLite: an explicit ``BEGIN``; the sqlite3 module
+    begins no transaction for a SELECT, so each would see the file as of itself. The store's
+    WAL journal lets writers commit beside a long read.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+    else:
+        session.connection().exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def snapshot_scope(engine: Engine) -> Iterator[Session]:
+    """Yield a session whose reads all see one snapshot (:func:`read_snapshot`)."""
+    with session_scope(engine) as session:
+        read_snapshot(session)
+        yield session
 
 
 @contextmanager

@@ -298,13 +298,9 @@ def read_chunks(
     base, names = _select(session, kind, community=community, bbox=bbox, layer=layer, level=level)
     columns = [_table(kind).c[k] for k in key]
     at = [names.index(k) for k in key]
-    after: ColumnElement[Any] = columns[0] if len(key) == 1 else tuple_(*columns)
     last: tuple[Any, ...] | None = None
     while True:
-        if last is None:
-            query = base
-        else:
-            query = base.where(after > (last[0] if len(key) == 1 else tuple_(*last)))
+        query = base if last is None else base.where(_past(kind, last))
         rows = session.execute(query.order_by(*columns).limit(chunk_size)).all()
         if not rows:
             return
@@ -314,19 +310,31 @@ def read_chunks(
         last = tuple(rows[-1][i] for i in at)
 
 
+def _past(kind: str, last: Sequence[Any]) -> ColumnElement[bool]:
+    """Return the condition 'key > ``last``' (a row comparison for a composite key such as
+    layer grids' ``(layer, grid_id)``): where a key-ordered page after ``last`` starts."""
+    columns = [_table(kind).c[k] for k in frames.kind(kind).key]
+    if len(columns) == 1:
+        return columns[0] > last[0]
+    return tuple_(*columns) > tuple_(*last)
+
+
 def read_page(
     session: Session,
     kind: str,
     *,
     limit: int,
     offset: int = 0,
+    after: Sequence[Any] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     layer: str | None = None,
     level: int | None = None,
     min_level: int | None = None,
 ) -> tuple[gpd.GeoDataFrame, int]:
-    """Return rows ``offset`` to ``offset + limit`` of what :func:`read` would return, and
-    how many rows match in all: a COUNT and an ``ORDER BY key LIMIT OFFSET`` in the database.
+    """Return up to ``limit`` rows of what :func:`read` would return, and how many rows match
+    in all (a COUNT): those past key ``after`` (the key of the last row of the page before:
+    ``WHERE key > after ORDER BY key LIMIT n``, one index range scan however deep), skipping
+    ``offset`` (``ORDER BY key LIMIT n OFFSET m``, which reads the ``m`` rows it skips).
 
     ``min_level`` keeps ``grids`` of that level and deeper (micro-grids: 2).
     """
@@ -335,7 +343,12 @@ def read_page(
     total = int(session.execute(counted).scalar_one())
     table = _table(kind)
     key = [table.c[c] for c in frames.kind(kind).key]
-    rows = session.execute(query.order_by(*key).limit(limit).offset(offset)).all()
+    if after is not None:
+        if len(after) != len(key):
+            raise ValueError(f"{kind} has a key of {len(key)} columns, not {len(after)}")
+        query = query.where(_past(kind, after))
+    query = query.order_by(*key).limit(limit)
+    rows = session.execute(query.offset(offset) if offset else query).all()
     return _frame(kind, rows, names), total
 
 

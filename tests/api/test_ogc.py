@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from needs import missing
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from gridsvc.store import repo, session_scope
@@ -110,12 +110,13 @@ def test_single_items_and_a_missing_one(client: TestClient, api_store: Engine, c
 
 
 @contextmanager
-def _statements(engine: Engine) -> Iterator[list[str]]:
-    """Collect the SQL ``engine`` runs inside the block."""
-    seen: list[str] = []
+def _statements(engine: Engine, *, parameters: bool = False) -> Iterator[list[Any]]:
+    """Collect the SQL ``engine`` runs inside the block (with ``parameters``: each statement
+    and its parameters)."""
+    seen: list[Any] = []
 
     def record(*args: Any) -> None:
-        seen.append(str(args[2]))
+        seen.append((str(args[2]), args[3]) if parameters else str(args[2]))
 
     event.listen(engine, "before_cursor_execute", record)
     try:
@@ -210,3 +211,100 @@ def test_gdal_oapif_lists_the_collections_and_reads_every_grid(
     codes = re.findall(r"^\s+code \(String\) = (\d+)$", features, re.M)
     assert sorted(codes) == sorted(_codes(api_store, code))
     assert features.count("POLYGON") >= len(codes)
+
+
+# --- key-ordered pages (cursor) ---------------------------------------------------------------
+
+
+def _next(body: dict[str, Any]) -> str | None:
+    return next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+
+
+@pytest.mark.parametrize(
+    ("collection", "table", "size"),
+    [("grids", "grids", 3), ("microgrids", "grids", 3), ("layer-police", "layer_grids", 1)],
+)
+def test_pages_past_the_first_are_read_by_key_not_offset(
+    client: TestClient, api_store: Engine, collection: str, table: str, size: int
+) -> None:
+    """Every page after the first starts past the last key of the page before (``cursor``):
+    no OFFSET in its SQL, counts right on every page, every feature once, in key order."""
+    everything = client.get(f"{BASE}/collections/{collection}/items", params={"limit": 1000})
+    want = [f["id"] for f in everything.json()["features"]]
+    assert len(want) > 2 * size
+    url: str | None = f"{BASE}/collections/{collection}/items?limit={size}"
+    seen: list[str] = []
+    pages = 0
+    while url is not None:
+        with _statements(api_store, parameters=True) as statements:
+            body = client.get(url).json()
+        reads = [(q, p) for q, p in statements if f"FROM {table}" in q and "count(" not in q]
+        assert reads, statements
+        if pages > 0:
+            assert "cursor=" in url and "offset=" not in url, url
+            for q, p in reads:  # a key condition; no rows skipped (SQLite: "OFFSET 0" always)
+                assert ">" in q and ("OFFSET" not in q or list(p)[-1] == 0), (q, p)
+        assert body["numberMatched"] == len(want)
+        assert body["numberReturned"] == len(body["features"]) == min(size, len(want) - len(seen))
+        seen += [f["id"] for f in body["features"]]
+        url = _next(body)
+        pages += 1
+    assert seen == want  # every feature once, in key order
+    assert pages == -(-len(want) // size)
+
+
+def test_a_page_starts_past_the_last_key_even_when_rows_before_it_go(
+    client: TestClient, api_store: Engine
+) -> None:
+    """Deleting a row of page one before asking for page two skips nothing (an offset would
+    skip the first row of page two)."""
+    first = client.get(f"{BASE}/collections/grids/items", params={"limit": 3}).json()
+    everything = client.get(f"{BASE}/collections/grids/items", params={"limit": 1000}).json()
+    ids = [f["id"] for f in everything["features"]]
+    with session_scope(api_store) as session:
+        session.execute(text("DELETE FROM grids WHERE code = :c"), {"c": ids[0]})
+    href = _next(first)
+    assert href is not None
+    second = client.get(href).json()
+    assert [f["id"] for f in second["features"]] == ids[3:6]
+    assert second["numberMatched"] == len(ids) - 1
+
+
+def test_next_links_keep_the_bbox_and_the_limit(client: TestClient, api_store: Engine) -> None:
+    with session_scope(api_store) as session:
+        box = repo.read(session, "grids", level=1).total_bounds
+    bbox = ",".join(f"{v:.6f}" for v in box)
+    body = client.get(f"{BASE}/collections/grids/items", params={"bbox": bbox, "limit": 2}).json()
+    href = _next(body)
+    assert href is not None
+    params = httpx.URL(href).params
+    assert params["bbox"] == bbox and params["limit"] == "2" and params["cursor"]
+    assert client.get(href).json()["numberMatched"] == body["numberMatched"]
+
+
+def _problem(response: httpx.Response) -> str:
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    return str(response.json()["detail"])
+
+
+def test_a_cursor_that_is_not_ours_or_of_another_query_is_refused(client: TestClient) -> None:
+    items = f"{BASE}/collections/grids/items"
+    for bad in ("nonsense", "W10=", "eyJhIjoxfQ", "x" * 300):
+        detail = _problem(client.get(items, params={"cursor": bad}))
+        assert f"cursor {bad!r} is not one this service issued" in detail
+        assert "start again from the first page (no cursor)" in detail
+    href = _next(client.get(items, params={"limit": 2}).json())
+    assert href is not None
+    cursor = httpx.URL(href).params["cursor"]
+    for other in (
+        {"cursor": cursor, "bbox": "111,35,112,36"},  # another bbox
+        {"cursor": cursor, "limit": 5, "_": "micro"},
+    ):
+        path = items if "bbox" in other else f"{BASE}/collections/microgrids/items"
+        params = {k: v for k, v in other.items() if k != "_"}
+        detail = _problem(client.get(path, params=params))
+        assert f"cursor {cursor!r} was issued for another query" in detail
+    detail = _problem(client.get(items, params={"cursor": cursor, "offset": 2}))
+    assert detail == "give cursor or offset, not both"
+    assert client.get(items, params={"cursor": cursor, "limit": 5}).status_code == 200

@@ -18,7 +18,8 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon, box
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from gridsvc import frames
 from gridsvc.errors import StoreError
@@ -251,6 +252,15 @@ def test_read_filters_combine(store: Engine) -> None:
             read(session, "grids", layer="police")
 
 
+def _matching(session: Session, kind: str, filters: dict) -> gpd.GeoDataFrame:
+    """Return what :func:`read_page` pages through: :func:`read` with ``filters``."""
+    level = filters.get("min_level")
+    everything = read(session, kind, **{k: v for k, v in filters.items() if k != "min_level"})
+    if level is not None:
+        everything = everything[everything["level"] >= level].reset_index(drop=True)
+    return everything
+
+
 @pytest.mark.parametrize(
     ("kind", "filters"),
     [
@@ -265,10 +275,7 @@ def test_read_page_is_a_slice_of_read(store: Engine, kind: str, filters: dict) -
     _filled(store)
     key = list(frames.kind(kind).key)
     with session_scope(store) as session:
-        level = filters.get("min_level")
-        everything = read(session, kind, **{k: v for k, v in filters.items() if k != "min_level"})
-        if level is not None:
-            everything = everything[everything["level"] >= level].reset_index(drop=True)
+        everything = _matching(session, kind, filters)
         assert not everything.empty
         for offset in range(len(everything) + 1):
             page, total = read_page(session, kind, limit=2, offset=offset, **filters)
@@ -276,6 +283,46 @@ def test_read_page_is_a_slice_of_read(store: Engine, kind: str, filters: dict) -
             want = everything.iloc[offset : offset + 2].reset_index(drop=True)
             assert_same(page, want, key)
             assert page[key].values.tolist() == want[key].values.tolist()  # same order
+
+
+@pytest.mark.parametrize(
+    ("kind", "filters"),
+    [
+        ("layer_grids", {}),
+        ("layer_grids", {"layer": "police"}),
+        ("grids", {}),
+        ("households", {}),
+    ],
+)
+def test_read_page_after_a_key_is_the_slice_past_it(
+    store: Engine, kind: str, filters: dict
+) -> None:
+    """``after`` (a page's last key, composite for layer grids) starts the next page: the
+    rows of :func:`read` past it, whether or not that key is still stored."""
+    _filled(store)
+    key = list(frames.kind(kind).key)
+    with session_scope(store) as session:
+        everything = _matching(session, kind, filters)
+        assert len(everything) >= 2
+        for i in range(len(everything)):
+            last = tuple(everything[key].iloc[i])
+            page, total = read_page(session, kind, limit=2, after=last, **filters)
+            assert total == len(everything)
+            want = everything.iloc[i + 1 : i + 3].reset_index(drop=True)
+            assert page[key].values.tolist() == want[key].values.tolist()
+            assert_same(page, want, key)
+        first = tuple(everything[key].iloc[0])
+        _delete_one(session, kind, key, first)
+        page, _ = read_page(session, kind, limit=2, after=first, **filters)
+        assert page[key].values.tolist() == everything[key].iloc[1:3].values.tolist()
+        with pytest.raises(ValueError, match=f"{kind} has a key of {len(key)} columns, not 3"):
+            read_page(session, kind, limit=2, after=("a", "b", "c"))
+
+
+def _delete_one(session: Session, kind: str, key: list[str], values: tuple) -> None:
+    """Delete the row of ``kind`` with key ``values``."""
+    where = " AND ".join(f"{k} = :{k}" for k in key)
+    session.execute(text(f"DELETE FROM {kind} WHERE {where}"), dict(zip(key, values, strict=True)))
 
 
 def test_layer_names_are_the_stored_layers_sorted(store: Engine) -> None:

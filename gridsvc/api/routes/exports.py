@@ -3,7 +3,8 @@
 Formats: ``geojson`` (RFC 7946 FeatureCollection, ``application/geo+json``), ``geojsonseq``
 (RFC 8142), ``gpkg``, ``shp`` (zipped Shapefile) and ``csv``. Every dataset is read from the
 store in key-ordered chunks (assignments with their grids' shapes, read by code per chunk) and
-written out chunk by chunk, so a city-size export runs in bounded memory.
+written out chunk by chunk, so a city-size export runs in bounded memory; all the chunks of one
+download are read in one snapshot of the store.
 Households are scoped like ``/households`` and their personal numbers masked per role.
 """
 
@@ -23,7 +24,7 @@ from starlette.background import BackgroundTask
 
 from ... import export
 from ...privacy import masked
-from ...store import repo, session_scope
+from ...store import repo, snapshot_scope
 from ...store.assignments import read_assignment_chunks
 from ...store.users import User
 from ..deps import UserDep, require_community
@@ -80,8 +81,10 @@ def _assignments(session: Session, user: User, community: str | None) -> Iterato
 def _chunks(
     engine: Engine, user: User, dataset: str, community: str | None, layer: str | None
 ) -> Iterator[gpd.GeoDataFrame]:
-    """Yield what ``user`` may download of ``dataset``, chunk by chunk, in a session of its own."""
-    with session_scope(engine) as session:
+    """Yield what ``user`` may download of ``dataset``, chunk by chunk, in a session of its own
+    whose reads all see one snapshot: an edit or a city run committing while the download
+    streams changes none of it (no household under a grid code the download lacks)."""
+    with snapshot_scope(engine) as session:
         if dataset == "layers":
             yield from repo.read_chunks(session, "layer_grids", layer=layer, chunk_size=CHUNK)
         elif dataset == "assignments":

@@ -2,15 +2,17 @@
 
 Collections: ``communities``, ``grids`` (base grids), ``microgrids`` (level 2 and deeper) and
 ``layer-<name>`` per departmental layer. These are boundaries the notice boards publish anyway,
-with no personal data, so anyone may read them (like ``/locate``). ``limit`` above
-:data:`MAX_LIMIT` is capped (OGC 17-069r4 /req/core/fc-limit-response-1), never refused.
+with no personal data, so anyone may read them (like ``/locate``). Items are paged by key
+(:class:`gridsvc.api.listing.Listing`): ``next`` links carry a ``cursor``; ``limit`` above
+:data:`gridsvc.api.paging.MAX_LIMIT` is capped (OGC 17-069r4 /req/core/fc-limit-response-1),
+never refused.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -18,7 +20,8 @@ from ...errors import NotFoundError
 from ...geo import feature_collection
 from ...store import repo
 from ..deps import SessionDep
-from ..paging import GEOJSON, MAX_LIMIT, BboxQuery, OffsetQuery, page, parse_bbox
+from ..listing import PublicListingDep
+from ..paging import GEOJSON
 
 __all__ = ["CONFORMANCE", "router"]
 
@@ -36,9 +39,6 @@ _FIXED = {
     "grids": ("grids", "code", "Base grids (基础网格)"),
     "microgrids": ("grids", "code", "Micro-grids (微网格)"),
 }
-OgcLimit = Annotated[
-    int, Query(ge=1, le=2_147_483_647, description=f"features per page (capped at {MAX_LIMIT})")
-]
 
 
 def _link(href: str, rel: str, kind: str, title: str = "") -> dict[str, str]:
@@ -118,28 +118,17 @@ def collection(request: Request, collection_id: str, session: SessionDep) -> dic
 
 
 @router.get("/collections/{collection_id}/items", name="ogc_items", response_class=JSONResponse)
-def items(
-    request: Request,
-    collection_id: str,
-    session: SessionDep,
-    bbox: BboxQuery = None,
-    limit: OgcLimit = 100,
-    offset: OffsetQuery = 0,
-) -> JSONResponse:
-    """A page of features, filtered by ``bbox`` and paged in the database; ``next`` pages on."""
-    kind, key, _ = _collection(session, collection_id)
-    limit = min(limit, MAX_LIMIT)
-    frame, total = repo.read_page(
-        session,
+def items(collection_id: str, listing: PublicListingDep) -> JSONResponse:
+    """A page of features, filtered by ``bbox`` and read in the database in key order; the
+    ``next`` link carries a ``cursor`` (the last key) to the page after."""
+    kind, key, _ = _collection(listing.session, collection_id)
+    return listing.keyed(
         kind,
-        limit=limit,
-        offset=offset,
-        bbox=parse_bbox(bbox),
+        id_column=key,
         layer=collection_id[len(LAYER) :] if collection_id.startswith(LAYER) else None,
         level=1 if collection_id == "grids" else None,
         min_level=2 if collection_id == "microgrids" else None,
     )
-    return page(frame, request, limit=limit, offset=offset, id_column=key, total=total)
 
 
 @router.get(

@@ -16,7 +16,7 @@ from ...planning import grid_of_household
 from ...privacy import masked
 from ...store import plans, repo
 from ..deps import SessionDep, UserDep, require_community
-from ..listing import Listing, ListingDep
+from ..listing import ListingDep, ScopedListing
 from ..paging import page, with_etag
 from ..scope import household_reveal, worker_households
 
@@ -64,7 +64,7 @@ def household_grid(
 
 
 def _grids(
-    listing: Listing, *, community: str | None, level: int | None, as_of: datetime | None
+    listing: ScopedListing, *, community: str | None, level: int | None, as_of: datetime | None
 ) -> gpd.GeoDataFrame:
     if as_of is None:
         return listing.scoped("grids", community, level=level)
