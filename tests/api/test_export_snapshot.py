@@ -21,6 +21,7 @@ from seeded import Login
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from starlette.requests import ClientDisconnect
 
 from gridsvc.api.routes import exports
 from gridsvc.export import export_kind
@@ -140,3 +141,47 @@ def test_export_kind_reads_one_snapshot(
     assert _keys(api_store, "households", code) != before
     assert written == len(before)
     assert _downloaded(out.read_text(encoding="utf-8"), "households") == before
+
+
+def test_a_client_hanging_up_mid_download_ends_its_snapshot(
+    client: TestClient, login: Login, api_store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's send fails after the first rows (the client went away): the download's
+    snapshot transaction ends and its connection is back in the pool at once, not whenever a
+    garbage collection happens to finalize the suspended generators."""
+    monkeypatch.setattr(exports, "CHUNK", CHUNK)
+    headers = [(k.lower().encode(), v.encode()) for k, v in login("admin").items()]
+    path = f"{URL}/households"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"format=csv",
+        "headers": [*headers, (b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "root_path": "",
+        "state": {},
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and len(sent) > 2:
+            raise OSError("the client hung up")
+
+    async def download() -> None:
+        with pytest.raises(ClientDisconnect):  # what Starlette makes of the failed send
+            await client.app(scope, receive, send)
+
+    assert client.portal is not None
+    client.portal.call(download)
+    assert sent[0]["status"] == 200 and len(sent) == 3  # it did stop mid-download
+    assert api_store.pool.checkedout() == 0

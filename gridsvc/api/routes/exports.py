@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
-from typing import Annotated, Literal
+from collections.abc import Generator, Iterator
+from typing import Annotated, Any, Literal
 
+import anyio
 import geopandas as gpd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
 from ... import export
 from ...privacy import masked
@@ -80,7 +82,7 @@ def _assignments(session: Session, user: User, community: str | None) -> Iterato
 
 def _chunks(
     engine: Engine, user: User, dataset: str, community: str | None, layer: str | None
-) -> Iterator[gpd.GeoDataFrame]:
+) -> Generator[gpd.GeoDataFrame, None, None]:
     """Yield what ``user`` may download of ``dataset``, chunk by chunk, in a session of its own
     whose reads all see one snapshot: an edit or a city run committing while the download
     streams changes none of it (no household under a grid code the download lacks)."""
@@ -131,7 +133,10 @@ def download(
         handle, path = tempfile.mkstemp(suffix=f".{suffix}", prefix="gridsvc-export-")
         os.close(handle)
         os.unlink(path)  # GDAL creates the file
-        export.export_chunks(chunks, path, kind=kind)
+        try:
+            export.export_chunks(chunks, path, kind=kind)
+        finally:
+            chunks.close()
         return FileResponse(
             path, media_type=media, headers=headers, background=BackgroundTask(os.unlink, path)
         )
@@ -140,4 +145,25 @@ def download(
         "geojsonseq": export.stream_geojson_seq,
         "csv": export.stream_csv,
     }[format]
-    return StreamingResponse(stream(chunks, kind=kind), media_type=media, headers=headers)
+    return _Download(stream(chunks, kind=kind), chunks, media_type=media, headers=headers)
+
+
+class _Download(StreamingResponse):
+    """A streamed download that ends its ``chunks`` (their snapshot transaction, their pooled
+    connection) when the response ends, however it ends: a client hanging up mid-download
+    leaves the generators suspended, and only a later garbage collection, if any, would
+    close them (meanwhile a connection is out of the pool and PostgreSQL's REPEATABLE READ
+    snapshot holds back vacuum; SQLite's open read transaction holds back WAL checkpoints)."""
+
+    def __init__(
+        self, content: Iterator[Any], chunks: Generator[Any, None, None], **kwargs: Any
+    ) -> None:
+        super().__init__(content, **kwargs)
+        self._source = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._source.close)
