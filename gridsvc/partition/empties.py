@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .coverage import SNAP_M, Borders, union_cells
 from .graph import groups
-from .territory import GRID_SIZE, heal, match_across, shared_lengths, unique_points
+from .territory import CLEAR_M, GRID_SIZE, heal, match_across, shared_lengths, unique_points
 
 __all__ = ["share_empties"]
 
@@ -136,22 +136,20 @@ def share_empties(
 
 
 def _matched(cells: np.ndarray, empty: np.ndarray, nbrs: list[dict[int, float]]) -> np.ndarray:
-    """Return ``cells`` with each empty cell and its neighbours drawn through the same
-    vertices where they meet.
+    """Return ``cells`` with each empty cell drawn through its neighbours' vertices on its edge.
 
     An empty block stays whole in the tessellation: where a cell across the road from it
     crosses the road at a point rounded off it, the cell bends into the block (the village's
-    grids overlapped by 0.056 m²). Matching here, for the polygons drawn, and not in the
-    tessellation leaves the plan as it was: the block's extra vertices would move its border
-    lengths, and so the plan.
+    grids overlapped by 0.056 m²); the block now bends alike. Matching here, for the polygons
+    drawn, and not in the tessellation leaves the plan as it was: the block's extra vertices
+    would move its border lengths, and so the plan. (Block corners come from the same noded
+    barriers on both sides, so a cell needs no vertex of the block's.)
     """
     ids = np.flatnonzero(empty)
-    if not len(ids):
+    near = sorted({y for x in ids.tolist() for y in nbrs[x] if not empty[y]})
+    if not near:
         return cells
-    near = np.array(sorted({y for x in ids.tolist() for y in nbrs[x]} | set(ids.tolist())))
-    out = cells.copy()
-    out[near] = match_across(cells[near], cells[near])
-    return out
+    return _snapped(cells, ids, unique_points(shapely.get_coordinates(cells[near]))[0])
 
 
 def _noded(
@@ -171,6 +169,26 @@ def _noded(
     around = np.unique(shapely.STRtree(polys).query(cut, predicate="intersects")[1])
     polys[around] = match_across(polys[around], polys[around])
     return list(polys)
+
+
+def _snapped(geoms: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Return ``geoms`` with each of ``geoms[ids]`` snapped to the points ``xy`` within
+    :data:`~.territory.CLEAR_M` of its edges (a snap folding one leaves it as it was)."""
+    points = np.asarray(shapely.points(xy), dtype=object)
+    g, at = shapely.STRtree(points).query(
+        shapely.boundary(geoms[ids]), predicate="dwithin", distance=CLEAR_M
+    )
+    if not len(g):
+        return geoms
+    hit, group = np.unique(g, return_inverse=True)  # query answers in order of geometry
+    targets = shapely.multipoints(xy[at], indices=group)  # one group of points each
+    which = ids[hit]
+    snapped = shapely.snap(geoms[which], targets, CLEAR_M)
+    moved = ~shapely.equals_exact(snapped, geoms[which], tolerance=0.0)
+    ok = moved & shapely.is_valid(snapped)
+    out = geoms.copy()
+    out[which[ok]] = snapped[ok]
+    return out
 
 
 def _rehome(
