@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .coverage import SNAP_M, Borders, union_cells
 from .graph import groups
-from .territory import CLEAR_M, GRID_SIZE, heal, match_across, shared_lengths, unique_points
+from .territory import CLEAR_M, GRID_SIZE, heal, shared_lengths, unique_points
 
 __all__ = ["share_empties"]
 
@@ -165,10 +165,14 @@ def _noded(
     if not shared:
         return geoms
     polys = np.array(geoms, dtype=object)
-    cut = np.array([cells[x] for x in sorted(shared)], dtype=object)
-    around = np.unique(shapely.STRtree(polys).query(cut, predicate="intersects")[1])
-    polys[around] = match_across(polys[around], polys[around])
-    return list(polys)
+    edges = shapely.boundary(np.array([cells[x] for x in sorted(shared)], dtype=object))
+    around = np.unique(
+        shapely.STRtree(polys).query(edges, predicate="dwithin", distance=CLEAR_M)[1]
+    )
+    xy = unique_points(shapely.get_coordinates(polys[around]))[0]
+    points = np.asarray(shapely.points(xy), dtype=object)
+    on = np.unique(shapely.STRtree(points).query(edges, predicate="dwithin", distance=CLEAR_M)[1])
+    return list(_snapped(polys, around, xy[on]))
 
 
 def _snapped(geoms: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
