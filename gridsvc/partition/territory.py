@@ -536,13 +536,13 @@ def tessellate(
                 cell if cells[a] is None else shapely.union(cells[a], cell, grid_size=GRID_SIZE)
             )
     if len(hard) > 1:
-        cells = match_across(cells, hard)
+        cells = _match_across(cells, hard)
     empty = np.array([hard[b] for b in orphans], dtype=object)
     territory = assemble(cells, block_of, empty, np.array(orphans, dtype=np.int64), hard)
     return cut_soft_lines(territory, outline, barriers, soft, sites, owner)
 
 
-def match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
+def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     """Return ``cells`` with the edges they run along where two blocks meet drawn through the
     same vertices on both sides.
 

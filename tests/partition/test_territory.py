@@ -12,8 +12,8 @@ from gridsvc.partition.territory import (
     CLEAR_M,
     GRID_SIZE,
     _clear,
+    _match_across,
     clip_cells,
-    match_across,
     polygonal,
     snap_cells,
     tessellate,
@@ -218,6 +218,6 @@ def test_matching_across_a_road_never_makes_two_cells_of_a_block_overlap() -> No
     right = [shapely.box(0, 0, 10, 5.01), shapely.box(0, 5.01, 10, 10)]
     cells = np.array(left + right, dtype=object)
     blocks = np.array([shapely.box(-10, 0, 0, 10), shapely.box(0, 0, 10, 10)], dtype=object)
-    out = match_across(cells, blocks)
+    out = _match_across(cells, blocks)
     assert sum(shapely.area(out)) == pytest.approx(shapely.union_all(out).area, abs=1e-9)
     assert all(shapely.is_valid(out))
