@@ -149,9 +149,9 @@ def index_city(inputs: CityInputs) -> tuple[list[CommunityJob], dict[str, int]]:
         CommunityJob(str(code), shapely.to_wkb(geom), tuple(float(v) for v in geom.bounds))  # type: ignore[arg-type]
         for code, geom in zip(communities["code"], communities.geometry, strict=True)
     ]
-    jobs.sort(key=lambda job: (-counts.get(job.code, 0), job.code))
-    if jobs:  # the CRS of the per-community files, checked once on the first community
+    if jobs:  # the CRS of the per-community files, checked once on the file's first community
         _households(inputs, jobs[0], communities)
+    jobs.sort(key=lambda job: (-counts.get(job.code, 0), job.code))
     return jobs, counts
 
 
