@@ -267,9 +267,10 @@ def shared_vertex(
     api: Api, plan: int, page: Page
 ) -> tuple[str, tuple[float, float], tuple[float, float], float]:
     """Return (grid, vertex, target, wedge area): a vertex of the grid's outer ring only those two
-    grids share, off the community's outline, at least 12 px on screen from the grid's other
-    vertices, and a point inside the neighbour such that dragging the vertex there takes a wedge
-    of the neighbour and nothing else."""
+    grids share, off the community's outline, at least 24 px on screen from the grid's other
+    vertices (Geoman's middle markers sit half-way between vertices; closer, the mouse takes
+    one of those instead), and a point inside the neighbour such that dragging the vertex there
+    takes a wedge of the neighbour and nothing else."""
     view = api.preview(plan, []).json()
     grids = {f["properties"]["code"]: shape(f["geometry"]) for f in view["features"]}
     outline = shapely.union_all(list(grids.values())).boundary
@@ -284,17 +285,18 @@ def shared_vertex(
             near = min(
                 math.dist(pixels[i], p) for j, p in enumerate(pixels) if j != i and p != pixels[i]
             )
-            if len(holders) != 2 or outline.distance(vertex) < 1e-6 or near < 12:
+            if len(holders) != 2 or outline.distance(vertex) < 1e-6 or near < 24:
                 continue
             other = holders[1] if holders[0] == code else holders[0]
             inside = grids[other].representative_point()
             for share in (0.3, 0.2, 0.1):
                 target = (x + share * (inside.x - x), y + share * (inside.y - y))
                 moved = shapely.Polygon([*ring[:i], target, *ring[i + 1 :]])
+                if not moved.is_valid:  # the drag would cross the grid's own edge
+                    continue
                 wedge = moved.difference(geom)
                 if (
-                    moved.is_valid
-                    and wedge.area > 0
+                    wedge.area > 0
                     and wedge.difference(grids[other]).area < 1e-12
                     and math.dist(pixels[i], screen_xy(page, *target)) > 15
                 ):
