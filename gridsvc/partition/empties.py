@@ -116,6 +116,7 @@ def share_empties(
         if cut is not None and _helps(x, cut, int(owner[x]), grids):
             shared[x] = cut
     moved: dict[int, int] = {}  # whole empty cell → the part it went to (see _rehome)
+    bridged: set[int] = set()  # parts joined through others' shares, each once (see _bridge)
     while True:
         given = shared | {x: {j: cells[x]} for x, j in moved.items()}
         geoms = _polygons(parts, given, grids)
@@ -124,7 +125,7 @@ def share_empties(
             return _noded(geoms, cells, shared), given
         if _rehome(broken, geoms, parts, cells, empty, region, nbrs, given, moved):
             continue
-        if _bridge(broken, geoms, parts, cells, empty, owner, shared, grids):
+        if _bridge(broken, geoms, parts, cells, empty, owner, shared, grids, bridged):
             moved.clear()
             continue
         undo = [x for x, cut in shared.items() if any(i in cut for i in broken)]
@@ -252,6 +253,7 @@ def _bridge(
     owner: np.ndarray,
     shared: dict[int, dict[int, BaseGeometry]],
     grids: _Grids,
+    bridged: set[int],
 ) -> bool:
     """Join a broken part's inhabited pieces through other parts' shares of a cut cell.
 
@@ -259,11 +261,14 @@ def _bridge(
     compound) falls apart when the cell is shared. Rather than leave it the whole ring, it takes
     the fewest shares of the cell's other parts that link its pieces (the arc of the ring
     between its units); their parts keep their own cells. It does so only if that raises the
-    least Polsby–Popper of the parts involved above what undoing those cuts leaves. Return True
-    if any share moved.
+    least Polsby–Popper of the parts involved above what undoing those cuts leaves. A part is
+    joined so at most once (in ``bridged``): the part it took a share from may fall apart in
+    turn, and taking it back would go round for ever. Return True if any share moved.
     """
     done = False
     for i in broken:
+        if i in bridged:
+            continue
         p = parts[i]
         pieces, need = _held(geoms[i], p, cells, empty)
         if len(need) < 2:
@@ -296,6 +301,7 @@ def _bridge(
         undone = _polygons(parts, {x: c for x, c in shared.items() if x not in xs}, grids)
         if min(_pp(after[j]) for j in involved) > min(_pp(undone[j]) for j in involved):
             shared.update(trial)
+            bridged.add(i)
             done = True
     return done
 
