@@ -15,7 +15,7 @@ from collections.abc import Collection
 import numpy as np
 import shapely
 
-__all__ = ["number", "serial_width"]
+__all__ = ["measures", "number", "serial_width"]
 
 
 def serial_width(level: int) -> int:
@@ -34,15 +34,23 @@ def _bands(y: np.ndarray, height: float) -> np.ndarray:
     return band
 
 
-def _reading_order(geoms: np.ndarray, floors: np.ndarray) -> np.ndarray:
-    """Return the order of ``geoms``: bands north to south, west to east in a band, then
-    ``floors`` from the lowest up."""
-    centroid = shapely.centroid(geoms)  # the centroid, or a point inside when it falls outside
+def measures(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each of ``geoms``' centre (its centroid, or a point inside when that falls
+    outside) and area: what :func:`number` orders by, for many groups of grids at once."""
+    centroid = shapely.centroid(geoms)
     outside = ~shapely.contains(geoms, centroid)
     if outside.any():
         centroid[outside] = shapely.point_on_surface(geoms[outside])
-    centre = shapely.get_coordinates(centroid)
-    band_h = float(np.sqrt(np.median(shapely.area(geoms)))) or 1.0
+    xy, at = shapely.get_coordinates(centroid, return_index=True)
+    centre = np.full((len(geoms), 2), np.nan)  # an empty grid has none
+    centre[at] = xy
+    return centre, shapely.area(geoms)
+
+
+def _reading_order(floors: np.ndarray, centre: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """Return the order of grids (``centre``, ``area``: see :func:`measures`): bands north to
+    south, west to east in a band, then ``floors`` from the lowest up."""
+    band_h = float(np.sqrt(np.median(area))) or 1.0
     band = _bands(centre[:, 1], band_h)
     return np.lexsort((floors, np.round(centre[:, 0], 2), band))
 
@@ -54,8 +62,11 @@ def number(
     parent: str,
     level: int,
     taken: Collection[str] = (),
+    measured: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[str]:
-    """Return a code for each geometry (metres), reading order, skipping ``taken`` serials."""
+    """Return a code for each geometry (metres), reading order, skipping ``taken`` serials.
+
+    ``measured``: the geometries' :func:`measures`, when found beforehand."""
     geoms = np.asarray(geoms, dtype=object)
     n = len(geoms)
     if n == 0:
@@ -65,7 +76,7 @@ def number(
     if all(g is geoms[0] for g in geoms):  # one footprint (a unit's stacked grids): by floor
         order = np.argsort(floors, kind="stable")
     else:
-        order = _reading_order(geoms, floors)
+        order = _reading_order(floors, *(measured or measures(geoms)))
     width = serial_width(level)
     tails = (c[len(parent) :] for c in taken if c.startswith(parent))
     used = {int(t) for t in tails if t.isdigit()}

@@ -19,7 +19,7 @@ from ..geo import WGS84, metric_crs
 from .areas import areas_to_households
 from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import Budget
-from .codes import number
+from .codes import measures, number
 from .coverage import Known
 from .level import Cell, Note, inherit, partition_level
 from .sites import site_footprints
@@ -159,12 +159,13 @@ def partition(
         areas=lots,
         below=len(levels) > 1,
     )
-    _code_level(fresh, code, 1, taken=history["taken"])
+    _code_families([(code, fresh)], 1, taken=history["taken"])
     nodes += fresh
     all_nodes = list(nodes)
     frontier = [n for n in nodes if n.level == 1 and n.code not in frozen]
     for depth, bounds in enumerate(levels[1:], start=2):
         children: list[Node] = []
+        families: list[tuple[str, list[Node]]] = []  # each parent's code and children
         atoms = _level_atoms(frontier, hh, xy, bounds, compounds)
         crossing = _barriers_within([n.cell.geometry for n in frontier], lines)
         for parent, inside in zip(frontier, crossing, strict=True):
@@ -192,8 +193,9 @@ def partition(
                     c.floor_lo = c.floor_lo if c.floor_lo is not None else parent.cell.floor_lo
                     c.floor_hi = c.floor_hi if c.floor_hi is not None else parent.cell.floor_hi
                 kids.append(Node(c, depth, parent=parent.code))
-            _code_level(kids, parent.code, depth, taken=())
+            families.append((parent.code, kids))
             children += kids
+        _code_families(families, depth)
         all_nodes += children
         frontier = [
             n for n in children + [k for k in kept if k.level == depth] if n.code not in frozen
@@ -339,11 +341,26 @@ def _is_rural(boundary: gpd.GeoDataFrame) -> bool:
     return "level" in boundary.columns and str(boundary["level"].iloc[0]) == "village"
 
 
-def _code_level(nodes: list[Node], parent: str, level: int, taken: Sequence[str]) -> None:
-    geoms = np.array([n.cell.geometry for n in nodes], dtype=object)
-    floors = np.array([np.nan if n.cell.floor_lo is None else n.cell.floor_lo for n in nodes])
-    for n, c in zip(
-        nodes, number(geoms, floors, parent=parent, level=level, taken=taken), strict=True
-    ):
-        n.code = c
-        n.parent = parent if level > 1 else None
+def _code_families(
+    families: list[tuple[str, list[Node]]], level: int, taken: Sequence[str] = ()
+) -> None:
+    """Code the grids of ``level`` under each parent (``families``: the parent's code, or the
+    community's for base grids, and its grids), skipping ``taken`` codes; the geometry
+    measures of all of them are found at once."""
+    geoms = np.array([n.cell.geometry for _, kids in families for n in kids], dtype=object)
+    centre, area = measures(geoms)
+    start = 0
+    for parent, kids in families:
+        mine = slice(start, start + len(kids))
+        start += len(kids)
+        floors = np.array([np.nan if n.cell.floor_lo is None else n.cell.floor_lo for n in kids])
+        codes = number(
+            geoms[mine],
+            floors,
+            parent=parent,
+            level=level,
+            taken=taken,
+            measured=(centre[mine], area[mine]),
+        )
+        for n, c in zip(kids, codes, strict=True):
+            n.code, n.parent = c, parent if level > 1 else None

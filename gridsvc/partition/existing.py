@@ -70,7 +70,6 @@ def keep_existing(
         "old": np.full(len(hh), "", dtype=object),
         "why": {},
         "taken": [],
-        "points": shapely.points(xy),
     }
     if existing is None or len(existing) == 0:
         if locked:
@@ -80,8 +79,8 @@ def keep_existing(
                     field="locked",
                 )
             )
-        del history["points"]
         return [], set(), outline, rows, history
+    history["points"] = shapely.points(xy)  # only kept grids look households up by point
     wgs = existing.to_crs("EPSG:4326").reset_index(drop=True)
     ex = existing.to_crs(crs).reset_index(drop=True)
     ex = ex.assign(code=ex["code"].astype(str), level=pd.to_numeric(ex["level"]).astype(int))
