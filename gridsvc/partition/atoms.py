@@ -147,7 +147,8 @@ def floor_cuts(floors: np.ndarray, sizes: list[int], mins: list[int], hi: int) -
     ``mins[i]``…``hi`` households; otherwise it stays (the floor is then shared by two parts).
     """
     n = len(floors)
-    changes = np.flatnonzero(np.diff(floors) != 0) + 1
+    # a unit's few dozen households: plain lists beat numpy's per-call cost here
+    changes = (np.flatnonzero(np.diff(floors) != 0) + 1).tolist()
     cuts: list[int] = []
     pos = 0
     for i, size in enumerate(sizes[:-1]):
@@ -155,8 +156,8 @@ def floor_cuts(floors: np.ndarray, sizes: list[int], mins: list[int], hi: int) -
         low = max(pos + mins[i], n - hi * rest)
         high = min(pos + hi, n - sum(mins[i + 1 :]))
         want = min(max(pos + size, low), high)
-        ok = changes[(changes >= low) & (changes <= high)]
-        best = int(ok[np.argmin(np.abs(ok - want))]) if len(ok) else want
+        ok = [c for c in changes if low <= c <= high]
+        best = min(ok, key=lambda c: abs(c - want)) if ok else want  # the first nearest
         cuts.append(best)
         pos = best
     return cuts
