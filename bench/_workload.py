@@ -30,7 +30,9 @@ class Workload:
 
     ``stacked`` holds the household counts of stacked atoms (upper floor ranges of units above
     the upper bound): they have no territory and are one grid each, for every method alike.
-    ``engine`` keeps the raw inputs (WGS 84 frames) for the full gridsvc ``partition`` call.
+    ``engine`` keeps the raw inputs (WGS 84 frames) for the full gridsvc ``partition`` call;
+    ``graph`` and ``xy`` what the engine's planner needs besides (the same edges, their costs,
+    the atoms' points) to plan these very atoms (``gridsvc-atoms`` in ``_methods``).
     """
 
     name: str
@@ -45,6 +47,8 @@ class Workload:
     source: str
     prep_seconds: float
     engine: dict[str, Any] = field(default_factory=dict)
+    graph: Any = None  # the gridsvc Graph whose edges are u, v (costs, barriers, borders)
+    xy: np.ndarray | None = None  # a point per ground atom (the engine's atom points)
 
     @property
     def n_atoms(self) -> int:
@@ -115,7 +119,7 @@ def _engine_households(
     barriers: gpd.GeoDataFrame | None,
     outline: Any,
     crs: Any,
-) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[int], Any, np.ndarray, np.ndarray]:
     from gridsvc.partition.atoms import Bounds, build_atoms
     from gridsvc.partition.graph import build_graph
     from gridsvc.partition.territory import tessellate
@@ -124,7 +128,11 @@ def _engine_households(
     xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
     compounds = None
     if buildings is not None and "compound" in buildings.columns:
-        compounds = buildings.set_index(buildings["id"].astype(str))["compound"]
+        # as the engine reads them (engine._compounds): a building with no compound has ""
+        compounds = pd.Series(
+            buildings["compound"].fillna("").astype(str).to_numpy(),
+            index=buildings["id"].astype(str).to_numpy(),
+        )
     atoms = build_atoms(households, xy, Bounds(LO, HI), compounds=compounds)
     table = atoms.table
     ground = atoms.ground
@@ -135,7 +143,7 @@ def _engine_households(
     compound = table["compound"].astype(str).to_numpy(dtype=object)[ground]
     graph = build_graph(terr.cells, terr.cell_block, building, compound)
     counts = table["households"].to_numpy(dtype=np.int64)[ground]
-    return counts, terr.cells, stacked, graph.u, graph.v, np.asarray(terr.cell_block)
+    return counts, terr.cells, stacked, graph, gxy, np.asarray(terr.cell_block)
 
 
 def household_workload(
@@ -150,10 +158,12 @@ def household_workload(
     t0 = time.perf_counter()
     crs = _metric_crs(boundary)
     outline = _outline(boundary, crs)
+    graph, xy = None, None
     try:
-        counts, cells, stacked, u, v, block = _engine_households(
+        counts, cells, stacked, graph, xy, block = _engine_households(
             households, buildings, barriers, outline, crs
         )
+        u, v = graph.u, graph.v
         source = "gridsvc.partition atoms+graph"
     except ImportError:
         counts, cells, stacked = _fallback_households(households, outline, crs)
@@ -178,6 +188,8 @@ def household_workload(
             "buildings": buildings,
             "barriers": barriers,
         },
+        graph=graph,
+        xy=xy,
     )
 
 
@@ -189,6 +201,7 @@ def areal_workload(
     crs = _metric_crs(areas)
     cells = shapely.make_valid(_metric(areas, crs).geometry.to_numpy())
     counts = pd.to_numeric(areas[count_field]).fillna(0).to_numpy(dtype=np.int64)
+    graph = None
     try:
         from gridsvc.partition.graph import build_graph
 
@@ -212,4 +225,6 @@ def areal_workload(
         source=source,
         prep_seconds=time.perf_counter() - t0,
         engine={"boundary": boundary, "areas": areas, "count_field": count_field},
+        graph=graph,
+        xy=shapely.get_coordinates(shapely.centroid(cells)),
     )
