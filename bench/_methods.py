@@ -17,7 +17,8 @@
   graph); k = the number of 30–50 grids nearest 40 households each. Any exception it raises is a
   "no plan".
 
-Peers partition ground atoms only; the stacked atoms the workload carries (upper floors of units
+Every method labels every cell of the workload: the ground atoms' and the empty blocks' (holding
+nobody); the stacked atoms the workload carries (upper floors of units
 above 50 households) are added to every peer's plan as one grid each, as the engine does.
 """
 
@@ -68,13 +69,15 @@ def _plan_from_labels(work: Workload, labels: np.ndarray) -> Plan:
     return Plan(
         sizes=np.r_[sizes, np.asarray(work.stacked, dtype=np.int64)],
         polygons=polys,
-        crossing=_crossing(inv, work.block),
+        crossing=_crossing(inv, work.block, work.counts),
     )
 
 
-def _crossing(label: np.ndarray, block: np.ndarray) -> int:
-    """Return how many grids hold atoms of two or more barrier blocks."""
-    pairs = np.unique(np.column_stack([label, block]), axis=0)
+def _crossing(label: np.ndarray, block: np.ndarray, counts: np.ndarray) -> int:
+    """Return how many grids hold inhabited cells of two or more barrier blocks (as the engine
+    counts them: empty cells do not count)."""
+    lived = counts > 0
+    pairs = np.unique(np.column_stack([label[lived], block[lived]]), axis=0)
     return int((np.bincount(pairs[:, 0]) > 1).sum())
 
 
@@ -91,9 +94,11 @@ def quality(plan: Plan) -> dict[str, Any]:
         return {"grids": None, "in_band": None, "pp_mean": None, "pp_min": None, "max_hh": None}
     pp = polsby_popper(plan.polygons)
     sizes = plan.sizes
+    lived = sizes[sizes > 0]
     out = {
         "grids": len(sizes),
-        "in_band": float(((sizes >= LO) & (sizes <= HI)).mean()) if len(sizes) else 0.0,
+        # as the engine's report counts it: among grids holding anybody
+        "in_band": float(((lived >= LO) & (lived <= HI)).mean()) if len(lived) else 0.0,
         "pp_mean": float(pp.mean()) if len(pp) else None,
         "pp_min": float(pp.min()) if len(pp) else None,
         "min_hh": int(sizes.min()) if len(sizes) else None,
@@ -208,7 +213,7 @@ def run_gridsvc(work: Workload, seed: int) -> Plan:
     # stacked grids share a footprint with a ground grid: count them, but not their shape twice
     own = metric.geometry.to_numpy()[~stacked]
     polys, label = _cells_by_overlap(work.cells, own)
-    crossing = _crossing(label[label >= 0], work.block[label >= 0])
+    crossing = _crossing(label[label >= 0], work.block[label >= 0], work.counts[label >= 0])
     return Plan(sizes=sizes, polygons=polys, own_polygons=own, crossing=crossing)
 
 
@@ -253,8 +258,12 @@ def gridsvc_atom_labels(work: Workload) -> np.ndarray:
         notes=[],
         budget=Budget(),
     )
-    labels = np.full(work.n_atoms, -1, dtype=np.int64)
-    for i, (piece, _) in enumerate(planned.parts):
+    pieces = [piece for piece, _ in planned.parts]
+    seen = np.bincount(np.concatenate(pieces), minlength=work.n_atoms) if pieces else None
+    if seen is None or len(seen) != work.n_atoms or (seen != 1).any():
+        raise RuntimeError(f"{work.name}: the planner's grids do not hold every cell once")
+    labels = np.empty(work.n_atoms, dtype=np.int64)
+    for i, piece in enumerate(pieces):
         labels[piece] = i
     return labels
 

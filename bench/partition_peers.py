@@ -269,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     print(versions())
     for w in works:
         print(
-            f"- {w.name}: {w.households} households, {w.n_atoms} ground atoms, "
+            f"- {w.name}: {w.households} households, {w.n_atoms - w.empty} ground atoms"
+            f" + {w.empty} empty cells, "
             f"{len(w.stacked)} stacked, {len(w.u)} edges, atoms/graph from {w.source} "
             f"in {w.prep_seconds:.2f} s"
         )
