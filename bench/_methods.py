@@ -25,7 +25,9 @@ above 50 households) are added to every peer's plan as one grid each, as the eng
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,6 +55,15 @@ class Plan:
     error: str | None = None
     own_polygons: np.ndarray | None = None  # the method's own grid shapes (gridsvc only)
     crossing: int | None = None  # grids whose atoms lie in two or more barrier blocks
+    unions: Callable[[], np.ndarray] | None = None  # draws ``polygons`` when asked (untimed)
+
+    def shapes(self) -> np.ndarray | None:
+        """Return the grid polygons scored, drawn now if the method left them for later (the
+        worker times the method, then scores its plan: drawing the unions is no method's work).
+        """
+        if self.polygons is None and self.unions is not None:
+            self.polygons = self.unions()
+        return self.polygons
 
 
 def _plan_from_labels(work: Workload, labels: np.ndarray) -> Plan:
@@ -61,15 +72,25 @@ def _plan_from_labels(work: Workload, labels: np.ndarray) -> Plan:
         return Plan(error=f"{int((labels < 0).sum())} atoms unassigned")
     ids, inv = np.unique(labels, return_inverse=True)
     sizes = np.bincount(inv, weights=work.counts, minlength=len(ids)).astype(np.int64)
-    order = np.argsort(inv, kind="stable")
-    starts = np.r_[0, np.cumsum(np.bincount(inv, minlength=len(ids)))[:-1]]
-    polys = np.array(
-        [shapely.union_all(p) for p in np.split(work.cells[order], starts[1:])], dtype=object
-    )
     return Plan(
         sizes=np.r_[sizes, np.asarray(work.stacked, dtype=np.int64)],
-        polygons=polys,
         crossing=_crossing(inv, work.block, work.counts),
+        unions=partial(_lived_unions, work, inv),
+    )
+
+
+def _lived_unions(work: Workload, label: np.ndarray) -> np.ndarray:
+    """Return the union of the inhabited cells of each grid (``label``: each cell's grid,
+    0..k-1; cells with a negative label are left out): how every method's grids are scored.
+    Empty cells (blocks holding nobody) are labelled but not scored: the engine cuts them up
+    between grids, a peer would hand them out whole, and a long empty road strip would decide a
+    grid's Polsby–Popper either way."""
+    keep = (work.counts > 0) & (label >= 0)
+    grid, cells = label[keep], work.cells[keep]
+    order = np.argsort(grid, kind="stable")
+    _, starts = np.unique(grid[order], return_index=True)
+    return np.array(
+        [shapely.union_all(p) for p in np.split(cells[order], starts[1:])], dtype=object
     )
 
 
@@ -90,9 +111,10 @@ def polsby_popper(polys: np.ndarray) -> np.ndarray:
 
 def quality(plan: Plan) -> dict[str, Any]:
     """Return grids, share within 30–50, and mean/min Polsby–Popper of a plan."""
-    if plan.sizes is None or plan.polygons is None:
+    polygons = plan.shapes()
+    if plan.sizes is None or polygons is None:
         return {"grids": None, "in_band": None, "pp_mean": None, "pp_min": None, "max_hh": None}
-    pp = polsby_popper(plan.polygons)
+    pp = polsby_popper(polygons)
     sizes = plan.sizes
     lived = sizes[sizes > 0]
     out = {
@@ -212,28 +234,22 @@ def run_gridsvc(work: Workload, seed: int) -> Plan:
     )
     # stacked grids share a footprint with a ground grid: count them, but not their shape twice
     own = metric.geometry.to_numpy()[~stacked]
-    polys, label = _cells_by_overlap(work.cells, own)
+    label = _cells_by_overlap(work.cells, own)
     crossing = _crossing(label[label >= 0], work.block[label >= 0], work.counts[label >= 0])
-    return Plan(sizes=sizes, polygons=polys, own_polygons=own, crossing=crossing)
+    unions = partial(_lived_unions, work, label)
+    return Plan(sizes=sizes, own_polygons=own, crossing=crossing, unions=unions)
 
 
-def _cells_by_overlap(cells: np.ndarray, grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Give each atom cell to the grid it overlaps most; return the union of cells per grid.
-
-    This puts the engine's plan on the same footing as the peers' (union of atom cells).
-    """
+def _cells_by_overlap(cells: np.ndarray, grids: np.ndarray) -> np.ndarray:
+    """Return the grid each cell overlaps most (-1: none), to score the engine's plan on the same
+    footing as the peers' (unions of inhabited cells, see :func:`_lived_unions`)."""
     a, b = shapely.STRtree(grids).query(cells, predicate="intersects")
     area = shapely.area(shapely.intersection(cells[a], grids[b]))
     order = np.lexsort((-area, a))
     first = order[np.r_[True, np.diff(a[order]) != 0]]
     label = np.full(len(cells), -1)
     label[a[first]] = b[first]
-    keep = label >= 0
-    polys = np.array(
-        [shapely.union_all(cells[keep][label[keep] == g]) for g in np.unique(label[keep])],
-        dtype=object,
-    )
-    return polys, label
+    return label
 
 
 def gridsvc_atom_labels(work: Workload) -> np.ndarray:
