@@ -641,6 +641,7 @@ class _Master:
         from scipy.sparse import vstack
 
         self.core = _core
+        self.eq = eq.tocsr()  # its rows' columns ascending (see _seed)
         matrix = vstack([eq, ub]).tocsc()
         self.matrix, self.costs, self.eqs = matrix, costs, eq.shape[0]
         self.pricing = matrix.T.tocsr()
@@ -679,7 +680,9 @@ class _Master:
 
     def _seed(self) -> np.ndarray:
         """Return the cheapest column of every ``eq`` row (the first of equals)."""
-        eq = self.pricing.T.tocsr()[: self.eqs]
+        eq = self.eq
+        if not eq.has_sorted_indices:  # "first" is the least column: ascending within rows
+            eq = eq.sorted_indices()
         price = self.costs[eq.indices]
         cheapest = np.minimum.reduceat(price, eq.indptr[:-1])
         row = np.repeat(np.arange(eq.shape[0]), np.diff(eq.indptr))
