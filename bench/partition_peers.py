@@ -189,8 +189,9 @@ the base level, draws polygons (empty land shared out), partitions the micro lev
 report; all included in its seconds. gridsvc (same atoms) = the engine's base-level planner
 (`level.plan_grids`: regions, heuristic split, exact cover, boundary moves, mending) on the very
 atoms and graph spopt gets; no tessellation, polygons, micro level or report: the like-for-like
-row. Peers and the same-atoms row get atoms + graph for free; all are scored on unions of atom
-cells."""
+row. Peers and the same-atoms row get atoms + graph for free; all are scored on unions of their
+inhabited cells (empty cells are labelled, not scored), drawn after the timed run. Compare CPU
+seconds: the machine may be shared."""
 
 
 def speedups(results: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
