@@ -1,7 +1,10 @@
 """Build one benchmark workload per community: the atoms and the adjacency graph every method sees.
 
-Atoms and graph come from gridsvc.partition's own functions (build_atoms, tessellate,
-build_graph) when they import, so the engine and its peers partition exactly the same pieces.
+Atoms and graph come from gridsvc.partition's own functions, called as the engine's base level
+calls them (validate_inputs, build_atoms, level.level_territory, level.level_graph) when they
+import, so the engine and its peers partition exactly the same pieces: one cell per ground atom
+(stairwell unit) holding its households, then the empty blocks as cells holding nobody (the
+engine's regions connect through them, so every method gets them).
 Otherwise a small fallback is used: households grouped by (building_id, unit), a point and a
 count each, cells = Voronoi of the points clipped to the boundary, edges = cells sharing a border.
 Areal inputs (census blocks with a household count) are atoms as they are; their cells are the
@@ -30,7 +33,9 @@ class Workload:
 
     ``stacked`` holds the household counts of stacked atoms (upper floor ranges of units above
     the upper bound): they have no territory and are one grid each, for every method alike.
-    ``engine`` keeps the raw inputs (WGS 84 frames) for the full gridsvc ``partition`` call.
+    ``engine`` keeps the raw inputs (WGS 84 frames) for the full gridsvc ``partition`` call;
+    ``graph`` and ``xy`` what the engine's planner needs besides (the same edges, their costs,
+    the atoms' points) to plan these very atoms (``gridsvc-atoms`` in ``_methods``).
     """
 
     name: str
@@ -45,10 +50,13 @@ class Workload:
     source: str
     prep_seconds: float
     engine: dict[str, Any] = field(default_factory=dict)
+    graph: Any = None  # the gridsvc Graph whose edges are u, v (costs, barriers, borders)
+    xy: np.ndarray | None = None  # a point per cell (the engine's atom points)
+    empty: int = 0  # the last ``empty`` cells hold nobody (empty blocks; the engine's too)
 
     @property
     def n_atoms(self) -> int:
-        """Return the number of ground atoms."""
+        """Return the number of cells every method labels (ground atoms and empty cells)."""
         return len(self.counts)
 
 
@@ -110,32 +118,41 @@ def _fallback_households(
 
 
 def _engine_households(
+    boundary: gpd.GeoDataFrame,
     households: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame | None,
     barriers: gpd.GeoDataFrame | None,
-    outline: Any,
     crs: Any,
-) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray, np.ndarray]:
-    from gridsvc.partition.atoms import Bounds, build_atoms
-    from gridsvc.partition.graph import build_graph
-    from gridsvc.partition.territory import tessellate
+) -> tuple[np.ndarray, np.ndarray, list[int], Any, np.ndarray, np.ndarray, int]:
+    """Return what the engine's base level plans (``partition`` with no existing grids): its
+    cells (ground atoms', then empty cells'), households per cell, stacked atoms' households,
+    graph, a point per cell, barrier block per cell, and how many of the cells are empty.
 
-    pts = _metric(households, crs).geometry
-    xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
-    compounds = None
-    if buildings is not None and "compound" in buildings.columns:
-        compounds = buildings.set_index(buildings["id"].astype(str))["compound"]
-    atoms = build_atoms(households, xy, Bounds(LO, HI), compounds=compounds)
-    table = atoms.table
-    ground = atoms.ground
-    stacked = table.loc[table["stacked"].to_numpy(), "households"].astype(int).tolist()
-    gxy = table[["x", "y"]].to_numpy()[ground]
-    terr = tessellate(outline, gxy, _barrier_geoms(barriers, crs))
-    building = table["building"].astype(str).to_numpy(dtype=object)[ground]
-    compound = table["compound"].astype(str).to_numpy(dtype=object)[ground]
-    graph = build_graph(terr.cells, terr.cell_block, building, compound)
-    counts = table["households"].to_numpy(dtype=np.int64)[ground]
-    return counts, terr.cells, stacked, graph.u, graph.v, np.asarray(terr.cell_block)
+    The steps are the engine's own calls in its order (``partition`` → ``_fresh_grids`` →
+    ``partition_level``); tests/bench checks the engine plans the same on these cells."""
+    from gridsvc.partition.atoms import Bounds, build_atoms
+    from gridsvc.partition.engine import SLIVER_M2, _compounds
+    from gridsvc.partition.level import level_graph, level_territory
+    from gridsvc.partition.territory import GRID_SIZE
+    from gridsvc.partition.validate import validate_inputs
+
+    outline, hh = validate_inputs(boundary, households, buildings, (Bounds(LO, HI),), crs)
+    pieces = shapely.get_parts(outline)
+    outline = shapely.union_all(pieces[shapely.area(pieces) > SLIVER_M2], grid_size=GRID_SIZE)
+    hh = hh.reset_index(drop=True)
+    hh = hh.assign(
+        **{c: hh[c] if c in hh.columns else None for c in ("building_id", "unit", "floor", "size")}
+    )
+    xy = shapely.get_coordinates(hh.geometry.to_numpy())
+    atoms = build_atoms(hh, xy, Bounds(LO, HI), compounds=_compounds(buildings)).columns()
+    terr = level_territory(outline, xy, atoms, _barrier_geoms(barriers, crs))
+    cells, points, graph = level_graph(terr, atoms)
+    counts = np.concatenate(
+        [atoms.households[atoms.grounded], np.zeros(len(terr.orphans), dtype=np.int64)]
+    ).astype(np.int64)
+    stacked = atoms.households[np.flatnonzero(atoms.stacked)].astype(int).tolist()
+    block = np.concatenate([terr.cell_block, terr.orphan_block])
+    return counts, cells, stacked, graph, points, block, len(terr.orphans)
 
 
 def household_workload(
@@ -149,13 +166,15 @@ def household_workload(
     """Build the workload of a community given as household points."""
     t0 = time.perf_counter()
     crs = _metric_crs(boundary)
-    outline = _outline(boundary, crs)
+    graph, xy, empty = None, None, 0
     try:
-        counts, cells, stacked, u, v, block = _engine_households(
-            households, buildings, barriers, outline, crs
+        counts, cells, stacked, graph, xy, block, empty = _engine_households(
+            boundary, households, buildings, barriers, crs
         )
+        u, v = graph.u, graph.v
         source = "gridsvc.partition atoms+graph"
     except ImportError:
+        outline = _outline(boundary, crs)
         counts, cells, stacked = _fallback_households(households, outline, crs)
         u, v = _rook_edges(cells)
         block = np.zeros(len(cells), dtype=np.int64)
@@ -178,6 +197,9 @@ def household_workload(
             "buildings": buildings,
             "barriers": barriers,
         },
+        graph=graph,
+        xy=xy,
+        empty=empty,
     )
 
 
@@ -189,6 +211,7 @@ def areal_workload(
     crs = _metric_crs(areas)
     cells = shapely.make_valid(_metric(areas, crs).geometry.to_numpy())
     counts = pd.to_numeric(areas[count_field]).fillna(0).to_numpy(dtype=np.int64)
+    graph = None
     try:
         from gridsvc.partition.graph import build_graph
 
@@ -212,4 +235,6 @@ def areal_workload(
         source=source,
         prep_seconds=time.perf_counter() - t0,
         engine={"boundary": boundary, "areas": areas, "count_field": count_field},
+        graph=graph,
+        xy=shapely.get_coordinates(shapely.centroid(cells)),
     )

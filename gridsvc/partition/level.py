@@ -30,7 +30,17 @@ from .sites import site_cells, with_sites
 from .split import heuristic_split, lumpy_infeasible, packs_greedily, split_region
 from .territory import Territory, tessellate
 
-__all__ = ["Cell", "Note", "Tiles", "inherit", "partition_level"]
+__all__ = [
+    "Cell",
+    "Note",
+    "Planned",
+    "Tiles",
+    "inherit",
+    "level_graph",
+    "level_territory",
+    "partition_level",
+    "plan_grids",
+]
 
 log = logging.getLogger(__name__)
 CP_SAT_ATOMS = 80  # regions up to this many atoms get the exact lumpiness proof
@@ -226,7 +236,6 @@ def _regions(
     graph: Graph,
     w: np.ndarray,
     xy: np.ndarray,
-    cells: np.ndarray,
     bounds: Bounds,
     to_wgs: Transformer,
     notes: list[Note],
@@ -528,28 +537,79 @@ def _level_tiles(
     return out
 
 
-def _draw(
-    terr: Territory,
-    atoms: AtomColumns,
-    ground_xy: np.ndarray,
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """The grids :func:`plan_grids` drew: each grid's cells and whether it is an exception, and
+    the region (see :func:`_regions`) of each cell."""
+
+    parts: list[tuple[np.ndarray, bool]]
+    region: np.ndarray
+
+
+def plan_grids(
+    graph: Graph,
     w: np.ndarray,
-    site: np.ndarray,
+    xy: np.ndarray,
+    perimeter: np.ndarray,
     bounds: Bounds,
-    soft: bool,
     *,
-    bridge: bool,
     to_wgs: Transformer,
     notes: list[Note],
     budget: Budget,
+    site: np.ndarray | None = None,
+) -> Planned:
+    """Group the cells of ``graph`` (households ``w``, points ``xy``, perimeters ``perimeter``)
+    into grids within ``bounds``: feasible regions (merged across barriers where they must be,
+    with a note), each split by the heuristic (bisection, boundary moves, mending), the exact
+    cover or both as ``budget`` allows (see :func:`_split`), misses explained in ``notes``.
+
+    This is a level's whole planning on cells and their graph, before any geometry of grids is
+    drawn (empty cells are shared out afterwards); ``site`` marks empty cells that stay grids of
+    their own. It is public so a benchmark can run the engine's planner on atoms and a graph it
+    built itself (``bench/_methods.py``)."""
+    site = np.zeros(graph.n, dtype=bool) if site is None else site
+    plans = _Plans(w, xy, graph, bounds)
+    label, exceptions, dedicated = _regions(
+        graph, w, xy, bounds, to_wgs, notes, budget, site, plans
+    )
+    parts: list[tuple[np.ndarray, bool]] = []
+    for r in sorted(set(label.tolist())):
+        nodes = np.flatnonzero(label == r)
+        if r in dedicated:
+            parts.append((nodes, False))
+            continue
+        pieces, outcome = _split(nodes, w, xy, graph, perimeter, bounds, budget, plans)
+        log.debug(
+            "region %s: %d households, %d atoms → %s",
+            r,
+            int(w[nodes].sum()),
+            len(nodes),
+            [int(w[p].sum()) for p in pieces],
+        )
+        exception = r in exceptions
+        if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
+            exception = _explain(
+                nodes, pieces, w, xy, bounds, to_wgs, notes, outcome=outcome, budget=budget
+            )
+        for piece in pieces:
+            parts.append((piece, exception))
+    return Planned(parts, label)
+
+
+def level_graph(
+    terr: Territory,
+    atoms: AtomColumns,
+    *,
+    soft: bool = False,
+    bridge: bool = False,
     known: Known | None = None,
-) -> tuple[
-    list[tuple[np.ndarray, bool]], list[BaseGeometry], dict[int, dict[int, BaseGeometry]], Borders
-]:
-    """Group the cells of ``terr`` (households ``w``) into grids: each grid's cells and whether
-    it is an exception, its polygon, the cuts of empty cells shared out (see
-    :func:`.empties.share_empties`) and the cells' borders (``known`` in part beforehand).
-    ``soft``: soft lines cut the territory."""
+) -> tuple[np.ndarray, np.ndarray, Graph]:
+    """Return the cells a level plans (the ground atoms' cells of ``terr``, then its empty
+    cells), a point in each and their graph (see :func:`.graph.build_graph`; ``soft``: soft
+    lines cut the territory, ``bridge`` and ``known`` as there): what :func:`plan_grids` takes.
+    """
     ground = atoms.grounded
+    ground_xy = atoms.xy[ground]
     cells_all = np.concatenate([terr.cells, terr.orphans])
     # empty blocks join the graph as nodes without households, so regions connect through them
     gxy = np.concatenate(
@@ -570,32 +630,35 @@ def _draw(
         bridge=bridge,
         known=known,
     )
-    plans = _Plans(w, gxy, graph, bounds)
-    label, exceptions, dedicated = _regions(
-        graph, w, gxy, cells_all, bounds, to_wgs, notes, budget, site, plans
-    )
+    return cells_all, gxy, graph
+
+
+def _draw(
+    terr: Territory,
+    atoms: AtomColumns,
+    w: np.ndarray,
+    site: np.ndarray,
+    bounds: Bounds,
+    soft: bool,
+    *,
+    bridge: bool,
+    to_wgs: Transformer,
+    notes: list[Note],
+    budget: Budget,
+    known: Known | None = None,
+) -> tuple[
+    list[tuple[np.ndarray, bool]], list[BaseGeometry], dict[int, dict[int, BaseGeometry]], Borders
+]:
+    """Group the cells of ``terr`` (households ``w``) into grids: each grid's cells and whether
+    it is an exception, its polygon, the cuts of empty cells shared out (see
+    :func:`.empties.share_empties`) and the cells' borders (``known`` in part beforehand).
+    ``soft``: soft lines cut the territory."""
+    cells_all, gxy, graph = level_graph(terr, atoms, soft=soft, bridge=bridge, known=known)
     perimeter = shapely.length(cells_all)
-    parts: list[tuple[np.ndarray, bool]] = []
-    for r in sorted(set(label.tolist())):
-        nodes = np.flatnonzero(label == r)
-        if r in dedicated:
-            parts.append((nodes, False))
-            continue
-        pieces, outcome = _split(nodes, w, gxy, graph, perimeter, bounds, budget, plans)
-        log.debug(
-            "region %s: %d households, %d atoms → %s",
-            r,
-            int(w[nodes].sum()),
-            len(nodes),
-            [int(w[p].sum()) for p in pieces],
-        )
-        exception = r in exceptions
-        if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
-            exception = _explain(
-                nodes, pieces, w, gxy, bounds, to_wgs, notes, outcome=outcome, budget=budget
-            )
-        for piece in pieces:
-            parts.append((piece, exception))
+    planned = plan_grids(
+        graph, w, gxy, perimeter, bounds, to_wgs=to_wgs, notes=notes, budget=budget, site=site
+    )
+    parts, label = planned.parts, planned.region
     empty = np.zeros(len(cells_all), dtype=bool)
     empty[len(terr.cells) :] = ~site[len(terr.cells) :]
     assert graph.lines is not None
@@ -603,6 +666,45 @@ def _draw(
         [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
     )
     return parts, geoms, cuts, graph.lines
+
+
+def _home_atoms(atoms: AtomColumns) -> np.ndarray:
+    """Return the ground atom (its place among the ground atoms) of each household row."""
+    local = np.full(len(atoms.stacked), -1, dtype=np.int64)
+    local[atoms.grounded] = np.arange(len(atoms.grounded))
+    return local[atoms.ground[atoms.member]]
+
+
+def level_territory(
+    outline: BaseGeometry,
+    xy: np.ndarray,
+    atoms: AtomColumns,
+    barriers: np.ndarray | None,
+    *,
+    soft_barriers: np.ndarray | None = None,
+    sites: np.ndarray | None = None,
+    areas: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Territory:
+    """Return the territory a level tessellates ``outline`` into for ``atoms`` (households at
+    ``xy``): a cell per ground atom holding its households, empty cells, never across
+    ``barriers`` (see :func:`partition_level` for ``soft_barriers``, ``sites``, ``areas``)."""
+    ground_xy = atoms.xy[atoms.grounded]
+    home_atom = _home_atoms(atoms)
+    barriers = with_sites(outline, barriers, sites, ground_xy)
+    terr = None
+    if areas is not None:
+        terr = area_territory(
+            outline, ground_xy, barriers, soft_barriers, members=(xy, home_atom), areas=areas
+        )
+    if terr is None:
+        terr = tessellate(
+            outline,
+            ground_xy,
+            barriers,
+            soft_barriers,
+            members=(xy, home_atom),  # every household inside its atom's cell
+        )
+    return terr
 
 
 def partition_level(
@@ -646,24 +748,13 @@ def partition_level(
         atoms = build_atoms(households, xy, bounds, compounds=compounds).columns()
     ground = atoms.grounded
     n_atoms = len(ground)
-    ground_xy = atoms.xy[ground]
     local = np.full(len(atoms.stacked), -1, dtype=np.int64)  # each ground atom's cell
     local[ground] = np.arange(n_atoms)
-    home_atom = local[atoms.ground[atoms.member]]
+    home_atom = _home_atoms(atoms)
     terr = territory
     if terr is None:
-        barriers = with_sites(outline, barriers, sites, ground_xy)
-        if areas is not None:
-            terr = area_territory(
-                outline, ground_xy, barriers, soft_barriers, members=(xy, home_atom), areas=areas
-            )
-    if terr is None:
-        terr = tessellate(
-            outline,
-            ground_xy,
-            barriers,
-            soft_barriers,
-            members=(xy, home_atom),  # every household inside its atom's cell
+        terr = level_territory(
+            outline, xy, atoms, barriers, soft_barriers=soft_barriers, sites=sites, areas=areas
         )
     cells_all = np.concatenate([terr.cells, terr.orphans])
     w = np.concatenate([atoms.households[ground], np.zeros(len(terr.orphans))])
@@ -679,7 +770,7 @@ def partition_level(
         found: Borders | None = None
     else:
         parts, geoms, cuts, found = _draw(
-            terr, atoms, ground_xy, w, site, bounds, soft_barriers is not None,
+            terr, atoms, w, site, bounds, soft_barriers is not None,
             bridge=territory is not None, to_wgs=to_wgs, notes=notes, budget=budget,
             known=known if territory is not None else None,
         )  # fmt: skip

@@ -56,7 +56,7 @@ def test_a_lone_inhabited_cell_is_the_grid_the_general_path_draws(
     atoms = _unit(households, stacked)
     bounds = Bounds(1, 15)
     parts, geoms, cuts, _ = _draw(
-        terr, atoms, atoms.xy[:1], atoms.households[:1], np.zeros(1, dtype=bool), bounds, False,
+        terr, atoms, atoms.households[:1], np.zeros(1, dtype=bool), bounds, False,
         bridge=True, to_wgs=TO_WGS, notes=[], budget=Budget(0.0),
     )  # fmt: skip
     assert [(p.tolist(), e) for p, e in parts] == [([0], False)] and cuts == {}
