@@ -646,13 +646,15 @@ def _draw(
     notes: list[Note],
     budget: Budget,
     known: Known | None = None,
+    share: bool = True,
 ) -> tuple[
     list[tuple[np.ndarray, bool]], list[BaseGeometry], dict[int, dict[int, BaseGeometry]], Borders
 ]:
     """Group the cells of ``terr`` (households ``w``) into grids: each grid's cells and whether
     it is an exception, its polygon, the cuts of empty cells shared out (see
     :func:`.empties.share_empties`) and the cells' borders (``known`` in part beforehand).
-    ``soft``: soft lines cut the territory."""
+    ``soft``: soft lines cut the territory. ``share``: empty cells are shared among the grids
+    around them; otherwise each goes whole to the grid the plan gave it."""
     cells_all, gxy, graph = level_graph(terr, atoms, soft=soft, bridge=bridge, known=known)
     perimeter = shapely.length(cells_all)
     planned = plan_grids(
@@ -660,7 +662,8 @@ def _draw(
     )
     parts, label = planned.parts, planned.region
     empty = np.zeros(len(cells_all), dtype=bool)
-    empty[len(terr.cells) :] = ~site[len(terr.cells) :]
+    if share:
+        empty[len(terr.cells) :] = ~site[len(terr.cells) :]
     assert graph.lines is not None
     geoms, cuts = share_empties(
         [p for p, _ in parts], cells_all, empty, label, graph.nbrs, lines=graph.lines
@@ -738,6 +741,9 @@ def partition_level(
     territory (see :mod:`.area_cells`). ``territory`` (see :func:`inherit`) replaces the
     tessellation of ``outline``; ``known``: the borders of its cells found beforehand.
     ``below``: a level below will partition the cells (each then gets its :class:`Tiles`).
+    A level inside another's grids with no lower bound (micro-grids, which follow units and
+    floors) gives each empty tile whole to one of its grids: sharing it out cost 9 % of the
+    engine's CPU for 0.0005 of micro-grids' mean Polsby–Popper (8-community sample).
     """
     budget = budget if budget is not None else Budget()
     positions = np.arange(len(xy))
@@ -773,6 +779,7 @@ def partition_level(
             terr, atoms, w, site, bounds, soft_barriers is not None,
             bridge=territory is not None, to_wgs=to_wgs, notes=notes, budget=budget,
             known=known if territory is not None else None,
+            share=territory is None or bounds.lo > 1,
         )  # fmt: skip
     ground_of = atoms.ground
     part_of = np.full(len(atoms.stacked), -1, dtype=np.int64)  # each ground atom's part

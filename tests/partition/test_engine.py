@@ -356,3 +356,25 @@ def test_a_unit_below_1_in_a_building_without_a_unit_count_is_an_input_error(
     assert [(p.source, p.feature, p.field, p.message) for p in caught.value.problems] == [
         ("households", "B00-1-001", "unit", "household B00-1-001 is in unit 0; units start at 1")
     ]
+
+
+def test_micro_grids_take_empty_blocks_whole() -> None:
+    """Micro-grids (a level inside grids, no lower bound) take an empty block whole.
+
+    ::
+
+        +---------+--+-------+
+        | B01 B11 |r |       |   4 buildings × 10 households: one grid, 4 micro-grids;
+        | B00 B10 |d | empty |   the empty block east of the road borders B10's and B11's
+        +---------+--+-------+
+    """
+    buildings, households = grid_of_buildings(2, 2, 10)
+    community = to_wgs([shapely.box(0, 0, 300, 200)], code=["140802002099"])
+    road = to_wgs([shapely.LineString([(200, -10), (200, 210)])], kind=["road"])
+    result = partition(community, households, buildings=buildings, barriers=road)
+    assert check_partition(community, households, result, LEVELS) == []
+    assert len(result.grids) == 1 and len(result.microgrids) == 4
+    micro = result.microgrids.to_crs(UTM).geometry.to_numpy()
+    east = shapely.box(X0 + 200.5, 3_873_000.5, X0 + 299.5, 3_873_199.5)
+    inside = shapely.area(shapely.intersection(micro, east)) / east.area
+    assert sorted(inside.round(6).tolist()) == [0.0, 0.0, 0.0, 1.0]
