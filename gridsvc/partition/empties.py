@@ -132,8 +132,38 @@ def share_empties(
         undo += [x for x in shared if int(owner[x]) in broken]
         if not undo:
             return _noded(geoms, cells, shared), given
-        del shared[max(undo)]  # one at a time: the others may stand without it
+        del shared[_undo_first(undo, broken, parts, owner, shared, grids)]  # one at a time
         moved.clear()  # the pieces changed: what hangs off them is judged again
+
+
+def _undo_first(
+    undo: list[int],
+    broken: list[int],
+    parts: list[np.ndarray],
+    owner: np.ndarray,
+    shared: dict[int, dict[int, BaseGeometry]],
+    grids: _Grids,
+) -> int:
+    """Return the cut cell of ``undo`` to undo first: of those whose undoing leaves some broken
+    part in fewer pieces, the one leaving the parts it involves the highest least Polsby–Popper
+    (a good share of a cell bordering many parts is not undone for a far one's sake); else the
+    last. The others may stand without it: :func:`share_empties` looks again after each undo.
+    """
+    best, first = -1.0, max(undo)
+    for x in sorted(set(undo)):
+        involved = sorted({int(owner[x]), *shared[x]})
+        trial = {y: cut for y, cut in shared.items() if y != x}
+        before = _polygons(parts, shared, grids, involved)
+        after = _polygons(parts, trial, grids, involved)
+        if any(
+            shapely.get_num_geometries(a) < shapely.get_num_geometries(b)
+            for i, a, b in zip(involved, after, before, strict=True)
+            if i in broken
+        ):
+            pp = min(_pp(g) for g in after)
+            if pp > best:
+                best, first = pp, x
+    return first
 
 
 def _matched(cells: np.ndarray, empty: np.ndarray, nbrs: list[dict[int, float]]) -> np.ndarray:
@@ -449,13 +479,17 @@ def _helps(x: int, cut: dict[int, BaseGeometry], home: int, grids: _Grids) -> bo
 
 
 def _polygons(
-    parts: list[np.ndarray], shared: dict[int, dict[int, BaseGeometry]], grids: _Grids
+    parts: list[np.ndarray],
+    shared: dict[int, dict[int, BaseGeometry]],
+    grids: _Grids,
+    which: list[int] | None = None,
 ) -> list[BaseGeometry]:
+    """Return each part's polygon (of the parts ``which`` only, if given) with ``shared``."""
     got: dict[int, list[tuple[int, BaseGeometry]]] = {}
     for x, cut in shared.items():
         for grid, piece in cut.items():
             got.setdefault(grid, []).append((x, piece))
     return [
-        grids.get(i, [x for x in p.tolist() if x in shared], got.get(i, []))
-        for i, p in enumerate(parts)
+        grids.get(i, [x for x in parts[i].tolist() if x in shared], got.get(i, []))
+        for i in (range(len(parts)) if which is None else which)
     ]

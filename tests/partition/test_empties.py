@@ -152,3 +152,42 @@ def test_grids_never_overlap_the_empty_block_across_a_slanted_road(
     assert overlap.max(initial=0.0) < 1e-6
     assert all(shapely.is_valid(geoms))
     assert float(shapely.area(geoms).sum()) == pytest.approx(outline.area, abs=0.5)
+
+
+def test_a_broken_grid_undoes_the_cut_that_broke_it_not_a_later_good_one() -> None:
+    """Grid 0 (square A, strip X east of it, and H, a 2 m block of another region under X's
+    east end) breaks when X is cut with B: H then hangs on B's share and no neighbour of its
+    region can take it. Y, the strip west of A, is a good share of grid 2's with grid 0.
+
+    ::
+
+        +--+----+-----+-----+-----+
+        |C |    |     |     |     |
+        +--+ Y  |  A  |  X  |  B  |
+           |    |     |     |     |
+           +----+-----+-----+-----+
+                              H
+
+    Undoing cuts last first undid Y (the higher cell) before X, so Y was lost (grid 2 kept
+    the whole strip, Polsby–Popper 0.33); only X is undone now (0.45).
+    """
+    a, b, c = (
+        shapely.box(0, 0, 50, 100),
+        shapely.box(100, 0, 150, 100),
+        shapely.box(-70, 80, -20, 100),
+    )
+    x, h, y = shapely.box(50, 0, 100, 100), shapely.box(96, -2, 98, 0), shapely.box(-20, 0, 0, 100)
+    cells = np.array([a, b, c, x, h, y], dtype=object)
+    nbrs: list[dict[int, float]] = [{} for _ in range(6)]
+    for u, v in [(0, 3), (1, 3), (3, 4), (2, 5), (0, 5)]:
+        nbrs[u][v] = nbrs[v][u] = 1.0
+    parts = [np.array([0, 3, 4]), np.array([1]), np.array([2, 5])]
+    empty = np.array([False, False, False, True, True, True])
+    region = np.array([0, 0, 0, 0, 1, 0])  # H: no grid but 0 holds a cell of its region
+    geoms, cuts = share_empties(parts, cells, empty, region, nbrs)
+    assert sorted(cuts) == [5]  # X undone, Y still shared
+    assert all(g.geom_type == "Polygon" for g in geoms)
+    assert shapely.union_all(geoms).equals(shapely.union_all(cells))
+    assert sum(g.area for g in geoms) == pytest.approx(sum(cell.area for cell in cells))
+    assert geoms[0].contains(shapely.union_all([x, h]))  # grid 0 keeps X whole, and H
+    assert min(_pp(g) for g in geoms) > _pp(shapely.union_all([c, y])) + 0.1
