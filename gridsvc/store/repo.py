@@ -330,17 +330,16 @@ def read_page(
     layer: str | None = None,
     level: int | None = None,
     min_level: int | None = None,
-) -> tuple[gpd.GeoDataFrame, int]:
-    """Return up to ``limit`` rows of what :func:`read` would return, and how many rows match
-    in all (a COUNT): those past key ``after`` (the key of the last row of the page before:
-    ``WHERE key > after ORDER BY key LIMIT n``, one index range scan however deep), skipping
-    ``offset`` (``ORDER BY key LIMIT n OFFSET m``, which reads the ``m`` rows it skips).
+) -> gpd.GeoDataFrame:
+    """Return up to ``limit`` rows of what :func:`read` would return: those past key ``after``
+    (the key of the last row of the page before: ``WHERE key > after ORDER BY key LIMIT n``,
+    one index range scan however deep), skipping ``offset`` (``ORDER BY key LIMIT n OFFSET
+    m``, which reads the ``m`` rows it skips). :func:`count` with the same filters says how
+    many match in all.
 
     ``min_level`` keeps ``grids`` of that level and deeper (micro-grids: 2).
     """
     query, names = _select(session, kind, bbox=bbox, layer=layer, level=level, min_level=min_level)
-    counted = query.with_only_columns(func.count(), maintain_column_froms=True)
-    total = int(session.execute(counted).scalar_one())
     table = _table(kind)
     key = [table.c[c] for c in frames.kind(kind).key]
     if after is not None:
@@ -349,7 +348,7 @@ def read_page(
         query = query.where(_past(kind, after))
     query = query.order_by(*key).limit(limit)
     rows = session.execute(query.offset(offset) if offset else query).all()
-    return _frame(kind, rows, names), total
+    return _frame(kind, rows, names)
 
 
 def layer_names(session: Session) -> list[str]:
@@ -517,10 +516,24 @@ def bbox_params(dialect: str, bbox: tuple[float, float, float, float]) -> dict[s
     return values
 
 
-def count(session: Session, kind: str) -> int:
-    """Return how many rows of ``kind`` (or ``layers``) are stored."""
-    table = _table(kind)
-    return int(session.execute(select(func.count()).select_from(table)).scalar_one())
+def count(
+    session: Session,
+    kind: str,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    layer: str | None = None,
+    level: int | None = None,
+    min_level: int | None = None,
+) -> int:
+    """Return how many rows of ``kind`` (or ``layers``) are stored; with filters, how many
+    :func:`read_page` pages through (a COUNT over every match: as slow as reading them all
+    when a ``bbox`` takes most of the store)."""
+    if bbox is None and layer is None and level is None and min_level is None:
+        query = select(func.count()).select_from(_table(kind))
+    else:
+        query, _ = _select(session, kind, bbox=bbox, layer=layer, level=level, min_level=min_level)
+        query = query.with_only_columns(func.count(), maintain_column_froms=True)
+    return int(session.execute(query).scalar_one())
 
 
 def delete(

@@ -277,9 +277,9 @@ def test_read_page_is_a_slice_of_read(store: Engine, kind: str, filters: dict) -
     with session_scope(store) as session:
         everything = _matching(session, kind, filters)
         assert not everything.empty
+        assert count(session, kind, **filters) == len(everything)
         for offset in range(len(everything) + 1):
-            page, total = read_page(session, kind, limit=2, offset=offset, **filters)
-            assert total == len(everything)
+            page = read_page(session, kind, limit=2, offset=offset, **filters)
             want = everything.iloc[offset : offset + 2].reset_index(drop=True)
             assert_same(page, want, key)
             assert page[key].values.tolist() == want[key].values.tolist()  # same order
@@ -306,14 +306,13 @@ def test_read_page_after_a_key_is_the_slice_past_it(
         assert len(everything) >= 2
         for i in range(len(everything)):
             last = tuple(everything[key].iloc[i])
-            page, total = read_page(session, kind, limit=2, after=last, **filters)
-            assert total == len(everything)
+            page = read_page(session, kind, limit=2, after=last, **filters)
             want = everything.iloc[i + 1 : i + 3].reset_index(drop=True)
             assert page[key].values.tolist() == want[key].values.tolist()
             assert_same(page, want, key)
         first = tuple(everything[key].iloc[0])
         _delete_one(session, kind, key, first)
-        page, _ = read_page(session, kind, limit=2, after=first, **filters)
+        page = read_page(session, kind, limit=2, after=first, **filters)
         assert page[key].values.tolist() == everything[key].iloc[1:3].values.tolist()
         with pytest.raises(ValueError, match=f"{kind} has a key of {len(key)} columns, not 3"):
             read_page(session, kind, limit=2, after=("a", "b", "c"))
