@@ -504,11 +504,16 @@ def bbox_params(dialect: str, bbox: tuple[float, float, float, float]) -> dict[s
     minx, miny, maxx, maxy = (float(v) for v in bbox)
     if not (minx <= maxx and miny <= maxy):
         raise ValueError(f"bbox {bbox} must be (min lon, min lat, max lon, max lat)")
-    # the envelope of the two corners: a polygon, or a valid line or point when degenerate
-    corners = shapely.multipoints([(minx, miny), (maxx, maxy)])
-    values: dict[str, Any] = {
-        "bbox_wkb": bytes(shapely.to_wkb(shapely.envelope(corners), output_dimension=2))
-    }
+    # a polygon, or a line or point when the bbox is degenerate (GEOS's envelope of two
+    # corners on one meridian or parallel is a zero-area polygon, which intersects nothing)
+    frame: shapely.Geometry
+    if minx < maxx and miny < maxy:
+        frame = shapely.box(minx, miny, maxx, maxy)
+    elif minx < maxx or miny < maxy:
+        frame = shapely.linestrings([(minx, miny), (maxx, maxy)])
+    else:
+        frame = shapely.points(minx, miny)
+    values: dict[str, Any] = {"bbox_wkb": bytes(shapely.to_wkb(frame, output_dimension=2))}
     if dialect != "postgresql":
         m = _INDEX_MARGIN
         values |= {"bbox_x0": minx - m, "bbox_y0": miny - m, "bbox_x1": maxx + m}
@@ -526,13 +531,25 @@ def count(
     min_level: int | None = None,
 ) -> int:
     """Return how many rows of ``kind`` (or ``layers``) are stored; with filters, how many
-    :func:`read_page` pages through (a COUNT over every match: as slow as reading them all
-    when a ``bbox`` takes most of the store)."""
+    :func:`read_page` pages through (a COUNT over every match).
+
+    On PostGIS a row whose stored box lies inside ``bbox`` counts without the exact test (it
+    intersects): only rows across the bbox's edge are read whole (a bbox over a city of 25k
+    grids: 20 ms of server CPU instead of 73 ms, 2026-11-22).
+    """
     if bbox is None and layer is None and level is None and min_level is None:
         query = select(func.count()).select_from(_table(kind))
-    else:
-        query, _ = _select(session, kind, bbox=bbox, layer=layer, level=level, min_level=min_level)
-        query = query.with_only_columns(func.count(), maintain_column_froms=True)
+        return int(session.execute(query).scalar_one())
+    postgis = session.get_bind().dialect.name == "postgresql"
+    query, _ = _select(
+        session, kind, bbox=None if postgis else bbox, layer=layer, level=level,
+        min_level=min_level,
+    )  # fmt: skip
+    if postgis and bbox is not None:
+        geom = _table(kind).c[GEOM]
+        frame = func.ST_GeomFromWKB(bbox_params("postgresql", bbox)["bbox_wkb"], SRID)
+        query = query.where(geom.bool_op("@")(frame) | func.ST_Intersects(geom, frame))
+    query = query.with_only_columns(func.count(), maintain_column_froms=True)
     return int(session.execute(query).scalar_one())
 
 

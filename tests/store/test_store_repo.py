@@ -318,6 +318,47 @@ def test_read_page_after_a_key_is_the_slice_past_it(
             read_page(session, kind, limit=2, after=("a", "b", "c"))
 
 
+def _lattice() -> gpd.GeoDataFrame:
+    """Base grids on a 5 x 5 lattice of 0.01° cells: squares and triangles (a triangle's box
+    can meet a bbox that the triangle itself misses)."""
+    geoms, codes = [], []
+    for i in range(5):
+        for j in range(5):
+            x, y = 114.0 + i * 0.01, 30.0 + j * 0.01
+            square = box(x, y, x + 0.01, y + 0.01)
+            geoms.append(square if (i + j) % 2 else Polygon([(x, y), (x + 0.01, y), (x, y + 0.01)]))
+            codes.append(f"{A}{len(codes) + 1:03d}")
+    frame = gpd.GeoDataFrame(
+        {"code": codes, "community_code": A, "level": 1}, geometry=geoms, crs=WGS84
+    )
+    return frames.conform("grids", frame)
+
+
+edge = st.integers(0, 50).map(lambda k: 114.0 + k * 0.001)
+north = st.integers(0, 50).map(lambda k: 30.0 + k * 0.001)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(xs=st.tuples(edge, edge), ys=st.tuples(north, north))
+def test_count_in_a_bbox_is_the_rows_intersecting_it(
+    store: Engine, xs: tuple[float, float], ys: tuple[float, float]
+) -> None:
+    """:func:`count` with a bbox (PostGIS: boxes inside it counted without the exact test)
+    equals the rows :func:`read` returns for it and shapely's intersects, on edges and corners
+    too."""
+    lattice = _lattice()
+    bbox = (min(xs), min(ys), max(xs), max(ys))
+    with session_scope(store) as session:
+        if count(session, "grids") == 0:
+            upsert(session, "grids", lattice)
+    with session_scope(store) as session:
+        want = int(shapely.intersects(lattice.geometry.values, box(*bbox)).sum())
+        assert count(session, "grids", bbox=bbox, level=1) == want
+        assert len(read(session, "grids", bbox=bbox)) == want
+
+
 def _delete_one(session: Session, kind: str, key: list[str], values: tuple) -> None:
     """Delete the row of ``kind`` with key ``values``."""
     where = " AND ".join(f"{k} = :{k}" for k in key)
