@@ -73,6 +73,10 @@ class StoreError(GridsvcError):
     """The store cannot be opened or migrated (e.g. SpatiaLite extension missing)."""
 
 
+class ReadOnlyStoreError(StoreError):
+    """A write to a store gridsvc may only read (a read-only file, folder or medium)."""
+
+
 class PartitionError(GridsvcError):
     """The partition engine could not produce a plan."""
 

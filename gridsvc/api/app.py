@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from ..config import Settings
 from ..jobs import JobRunner, fail_interrupted
 from ..store import open_store
+from ..store.readonly import read_only
 from .caching import AnswerCache
 from .errors import install_error_handlers
 from .limits import BodyLimit
@@ -51,7 +52,8 @@ def create_app(settings: Settings, *, recover_jobs: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        fail_interrupted(app.state.engine, orphans_only=not recover_jobs)
+        if read_only(app.state.engine) is None:  # a read-only store has no jobs to fail
+            fail_interrupted(app.state.engine, orphans_only=not recover_jobs)
         yield
         app.state.jobs.shutdown()
 

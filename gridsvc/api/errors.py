@@ -18,6 +18,7 @@ from ..errors import (
     InputError,
     LockedError,
     NotFoundError,
+    ReadOnlyStoreError,
     StaleError,
     StoreError,
 )
@@ -33,6 +34,7 @@ STATUS: dict[type[GridsvcError], tuple[int, str]] = {
     NotFoundError: (404, "not-found"),
     StaleError: (412, "stale-etag"),
     LockedError: (423, "grid-locked"),
+    ReadOnlyStoreError: (403, "store-read-only"),  # not temporary: no Retry-After
     StoreError: (503, "store-unavailable"),
     GridsvcError: (500, "internal"),
 }

@@ -62,6 +62,12 @@ class Listing:
         :func:`repo.read_page`), read in the database in key order: past the ``cursor``'s key
         (skipping ``offset`` rows when there is no cursor). The ``next`` link holds the cursor
         of the page after, so however deep a client pages, each page is one index range scan.
+
+        ``numberMatched`` (optional in OGC API Features Part 1) is exact when
+        given: on a page asked for without a cursor (the first one), from the page itself
+        when it reaches the end, else from a COUNT. A cursor page leaves it out: a COUNT
+        reads every match, which would make each page of a deep walk as slow as a whole count
+        (a client that wants it has it from the first page).
         """
         query = f"{self.request.url.path}|{self.bbox}|{sorted(filters.items())}"
         key = frames.kind(kind).key
@@ -70,16 +76,23 @@ class Listing:
             if self.offset:
                 raise HTTPException(400, "give cursor or offset, not both")
             after = read_cursor(self.cursor, query, len(key))
-        rows, total = repo.read_page(
+        box = self.box()
+        rows = repo.read_page(
             self.session, kind, limit=self.limit + 1, offset=self.offset, after=after,
-            bbox=self.box(), **filters,  # type: ignore[arg-type]
+            bbox=box, **filters,  # type: ignore[arg-type]
         )  # fmt: skip
         following = None
-        if len(rows) > self.limit:  # one row more than the page: there is a next page
+        more = len(rows) > self.limit  # one row more than the page: there is a next page
+        if more:
             rows = rows.iloc[: self.limit]
             last = rows.iloc[-1]
             cursor = make_cursor(query, [last[k] for k in key])
             following = {"cursor": cursor, "limit": self.limit}
+        total: int | None = None
+        if after is None and not more and (len(rows) or not self.offset):
+            total = self.offset + len(rows)  # this page reaches the last match
+        elif after is None:
+            total = repo.count(self.session, kind, bbox=box, **filters)  # type: ignore[arg-type]
         return collection(rows, self.request, id_column=id_column, total=total, following=following)
 
 

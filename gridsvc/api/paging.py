@@ -110,14 +110,15 @@ def collection(
     request: Request,
     *,
     id_column: str,
-    total: int,
+    total: int | None,
     following: dict[str, Any] | None,
     preceding: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """Return ``frame`` (one page of ``total`` matches) as a FeatureCollection with counts and
     ``self`` / ``next`` / ``prev`` links; ``following`` and ``preceding`` are the query
-    parameters (``offset`` or ``cursor``, and ``limit``) of the next and previous pages."""
+    parameters (``offset`` or ``cursor``, and ``limit``) of the next and previous pages.
+    ``total`` None (not counted) leaves ``numberMatched`` out."""
     body: dict[str, Any] = feature_collection(frame, id_column=id_column)
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     for rel, params in (("next", following), ("prev", preceding)):
@@ -126,7 +127,9 @@ def collection(
             links.append(
                 {"rel": rel, "type": GEOJSON, "href": str(href.include_query_params(**params))}
             )
-    body.update(numberMatched=total, numberReturned=len(body["features"]), links=links)
+    if total is not None:
+        body["numberMatched"] = total
+    body.update(numberReturned=len(body["features"]), links=links)
     return JSONResponse(body, media_type=GEOJSON, headers=headers)
 
 

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gridsvc.errors import StoreError
+from gridsvc.errors import ReadOnlyStoreError, StoreError
+from gridsvc.store.readonly import ReadOnly, read_only, read_only_url, refuse_writes
 
 if TYPE_CHECKING:
     from gridsvc.config import Settings
@@ -121,21 +124,30 @@ def _sqlite_module() -> ModuleType:
 def _sqlite_engine(url: URL, spatialite_path: str) -> Engine:
     module = _sqlite_module()
     if url.database and url.database != ":memory:":
-        parent = Path(url.database).expanduser().resolve().parent
+        parent = Path(url.database.removeprefix("file:")).expanduser().resolve().parent
         if not parent.is_dir():
             raise StoreError(
                 f"cannot create SQLite database {url.database!r}: folder {parent} does not exist"
             )
-    engine = create_engine(url, module=module)
+    opened, store = read_only_url(url)
+    engine = create_engine(opened, module=module)
+    if store is not None:
+        refuse_writes(engine, store)
 
     @event.listens_for(engine, "connect")
     def _load_spatialite(dbapi_conn: Any, _record: Any) -> None:
         _load_extension(dbapi_conn, spatialite_path)
-        if url.database and url.database != ":memory:":
+        if url.database and url.database != ":memory:" and store is None:
             # WAL: a reader (an export's snapshot) never blocks a writer's commit, nor the
             # writer it; with the default rollback journal a commit waits for every reader.
+            # A read-only store is left in whatever mode it is (the pragma is a write).
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
         if dbapi_conn.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
+            if store is not None:
+                raise StoreError(
+                    f"{store.path} is not a gridsvc store (it has no SpatiaLite metadata), "
+                    f"and it is read-only ({store.why}), so gridsvc cannot make it one"
+                )
             log.info("initialising SpatiaLite metadata in %s", url.database)
             dbapi_conn.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
 
@@ -175,8 +187,16 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def migrate(engine: Engine, *, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` (``head``); running it again changes nothing."""
+    """Upgrade the schema to ``revision`` (``head``); running it again changes nothing.
+
+    A read-only store (:func:`gridsvc.store.readonly.read_only`) is only checked: at
+    ``revision`` it is left as it is; else a ReadOnlyStoreError says it cannot be upgraded.
+    """
     config = alembic_config()
+    store = read_only(engine)
+    if store is not None:
+        _check_revision(engine, config, revision, store)
+        return
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
@@ -187,6 +207,20 @@ def migrate(engine: Engine, *, revision: str = "head") -> None:
         if engine.dialect.name == "postgresql" and "postgis" in str(exc).lower():
             hint = "; install PostGIS: apt-get install postgresql-15-postgis-3"
         raise StoreError(f"cannot migrate the store at {where}: {_cause(exc)}{hint}") from exc
+
+
+def _check_revision(engine: Engine, config: Config, revision: str, store: ReadOnly) -> None:
+    """Raise ReadOnlyStoreError unless the read-only ``store`` is at schema ``revision``."""
+    scripts = ScriptDirectory.from_config(config)
+    want = set(scripts.get_heads()) if revision == "head" else {revision}
+    with engine.connect() as connection:
+        have = set(MigrationContext.configure(connection).get_current_heads())
+    if have != want:
+        shown = ", ".join(sorted(have)) or "none (an empty store)"
+        raise ReadOnlyStoreError(
+            f"{store.refused()} (its schema is at revision {shown}, this gridsvc needs "
+            f"{', '.join(sorted(want))}; upgrading it is a change)"
+        )
 
 
 def open_store(settings: Settings) -> Engine:

