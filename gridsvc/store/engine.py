@@ -75,11 +75,14 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
         # No pre-ping (a round trip per checkout): a connection the server dropped (restart,
         # failover) fails its first statement as a disconnect, which invalidates the whole
         # pool (see _disconnects); the API retries a read once (gridsvc.api.retry).
+        # jit=off: PostGIS declares its spatial functions costly, so a short bbox COUNT crossed
+        # the JIT threshold and spent ~190 ms compiling what ran in ~15 ms (OGC items' first
+        # page over 25k grids, 2026-11-22); gridsvc's statements are all short.
         engine = create_engine(
             sa_url,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+            connect_args={"connect_timeout": CONNECT_TIMEOUT, "options": "-c jit=off"},
         )
         event.listen(engine, "handle_error", _disconnects)
         return engine

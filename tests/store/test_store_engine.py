@@ -171,3 +171,17 @@ def test_a_postgis_engine_keeps_its_connections_for_the_next_burst(store_url: st
         assert backends() == first
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgis", marks=pytest.mark.postgis)], indirect=True
+)
+def test_a_postgis_engine_runs_without_jit(store_url: str) -> None:
+    """gridsvc's statements are short: PostgreSQL's JIT, triggered by PostGIS' costly spatial
+    functions, spent ~190 ms compiling a bbox COUNT that ran in ~15 ms (2026-11-22)."""
+    engine = make_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+    finally:
+        engine.dispose()
