@@ -5,6 +5,12 @@ store, records the communities, then maps :func:`gridsvc.city.task.run_community
 communities on a LocalCluster (``workers`` processes, loopback only) or on the cluster at
 ``scheduler``. Tasks are retried when a worker dies; each reports done, skipped or failed,
 and ``say(outcome, done, total)`` is called as each one lands.
+
+The cluster starts in a thread while the driver checks the inputs and prepares the store (the
+two take the same seconds at 1M households, and one core is idle meanwhile); a LocalCluster's
+workers import the task's modules as they start, not in their first task, and when the run is
+over they leave without the interpreter's teardown (:mod:`gridsvc.city.workers`). No dashboard:
+nothing reads it and its Bokeh server costs the driver CPU.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,25 +66,48 @@ def _worker_path() -> None:
 @contextmanager
 def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator[Any]:
     """Yield a Dask client: to ``scheduler``, or to a loopback LocalCluster of ``workers``."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    if scheduler:
-        with Client(scheduler) as client:
-            yield client
-        return
-    _worker_path()
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            memory_limit=0,
-        ) as cluster,  # fmt: skip
-        Client(cluster) as client,
-    ):
+    with _cluster(scheduler, workers) as cluster, Client(cluster) as client:
         yield client
+
+
+@contextmanager
+def _cluster(scheduler: str | None, workers: int) -> Iterator[Any]:
+    """Yield ``scheduler``, or a loopback LocalCluster of ``workers`` for this run."""
+    if scheduler:
+        yield scheduler
+        return
+    from distributed import LocalCluster
+
+    from .workers import LocalWorkers
+
+    _worker_path()
+    with LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        memory_limit=0,
+        plugins=(LocalWorkers(),),
+    ) as cluster:  # fmt: skip
+        yield cluster
+
+
+@contextmanager
+def _cluster_soon(scheduler: str | None, workers: int) -> Iterator[Future[Any]]:
+    """Start :func:`_cluster` in a thread; yield the future of what a Client connects to.
+
+    A start that fails is raised by ``future.result()``; when the caller never asks (its own
+    error came first) the start is still waited for, so a cluster is never left behind.
+    """
+    with ExitStack() as stack, ThreadPoolExecutor(1, thread_name_prefix="dask-start") as pool:
+        future = pool.submit(stack.enter_context, _cluster(scheduler, workers))
+        try:
+            yield future
+        finally:
+            future.exception()  # wait for the start, whatever it gave: ExitStack closes it
 
 
 def _prepare_store(url: str, inputs: CityInputs) -> None:
@@ -105,39 +135,40 @@ def run_city(
     index: Callable[[list[CommunityJob]], Any] | None = None,
 ) -> CityReport:
     """Run every community of ``inputs`` into the store at ``store_url``; return the report."""
-    from distributed import as_completed
+    from distributed import Client, as_completed
 
     started = time.perf_counter()
-    jobs, _counts = index_city(inputs)
-    if index is not None:
-        index(jobs)
-    _prepare_store(store_url, inputs)
     outcomes: list[Outcome] = []
-    with dask_client(scheduler, workers=workers) as client:
-        n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        futures = [
-            client.submit(
-                run_community,
-                job,
-                inputs,
-                settings,
-                store_url,
-                key=f"community-{job.code}",
-                retries=RETRIES,
-                pure=False,
-            )
-            for job in jobs
-        ]
-        for future in as_completed(futures):
-            try:
-                outcome: Outcome = future.result()
-            except Exception as exc:  # e.g. KilledWorker after every retry: report, go on
-                code = str(future.key).removeprefix("community-")
-                outcome = Outcome(code, FAILED, error=f"{type(exc).__name__}: {exc}")
-            outcomes.append(outcome)
-            if say is not None:
-                say(outcome, len(outcomes), len(jobs))
-            future.release()
+    with _cluster_soon(scheduler, workers) as cluster:
+        jobs, _counts = index_city(inputs)
+        if index is not None:
+            index(jobs)
+        _prepare_store(store_url, inputs)
+        with Client(cluster.result()) as client:
+            n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            futures = [
+                client.submit(
+                    run_community,
+                    job,
+                    inputs,
+                    settings,
+                    store_url,
+                    key=f"community-{job.code}",
+                    retries=RETRIES,
+                    pure=False,
+                )
+                for job in jobs
+            ]
+            for future in as_completed(futures):
+                try:
+                    outcome: Outcome = future.result()
+                except Exception as exc:  # e.g. KilledWorker after every retry: report, go on
+                    code = str(future.key).removeprefix("community-")
+                    outcome = Outcome(code, FAILED, error=f"{type(exc).__name__}: {exc}")
+                outcomes.append(outcome)
+                if say is not None:
+                    say(outcome, len(outcomes), len(jobs))
+                future.release()
     totals = {
         status: sum(o.status == status for o in outcomes)
         for status in ("done", "skipped", "failed")
