@@ -1,16 +1,18 @@
-"""The workers of a run's own LocalCluster: warm when they start, quick to leave at the end.
+"""The workers of a run's own LocalCluster: quick to leave at the end of the run.
 
-A worker imports the task's modules as it starts, while the driver is still checking the inputs
-(otherwise its first task would, on the clock). When the run is over and the worker closes, it
-closes its database connections and leaves without the interpreter's teardown: freeing every
-object of a process about to vanish took 1–4 s, and the nanny waits up to 4 s, then kills it.
-Workers of a cluster given by address are not the run's to tune and get no plugin.
+When the run is over and a worker closes, it closes its database connections and leaves without
+the interpreter's teardown: freeing every object of a process about to vanish took 1–4 s (the
+nanny waits up to 4 s, then kills it), while the run's report waited. Workers of a cluster given
+by address are not the run's to tune and get no plugin.
+
+(Importing the task's modules when a worker starts, rather than in its first task, was measured
+and left out: the start then took 4 → 12 s on a loaded machine, the imports' CPU is the same,
+and a worker busy importing in its event loop misses heartbeats.)
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
 import os
 import sys
@@ -20,9 +22,7 @@ from distributed import WorkerPlugin
 
 from .task import close_engines
 
-__all__ = ["WARM", "LocalWorkers"]
-
-WARM = ("gridsvc.city.task", "gridsvc.workflows", "gridsvc.partition")  # what a task imports
+__all__ = ["LocalWorkers"]
 
 
 def _quick_exit() -> None:
@@ -34,13 +34,9 @@ def _quick_exit() -> None:
 
 
 class LocalWorkers(WorkerPlugin):  # type: ignore[misc]
-    """Registered on a run's LocalCluster: warm imports at setup, a quick exit at teardown."""
+    """Given to a run's LocalCluster workers as they start: a quick exit at teardown."""
 
     name = "gridsvc-local-workers"
-
-    def setup(self, worker: Any) -> None:
-        for module in WARM:
-            importlib.import_module(module)
 
     def teardown(self, worker: Any) -> None:
         close_engines()

@@ -1,5 +1,5 @@
-"""The run's own LocalCluster workers: warm imports at start, and a quick exit at the end that
-still flushes what the worker printed or logged but skips the interpreter's teardown."""
+"""The run's own LocalCluster workers leave quickly at the end: what a worker printed or logged
+is flushed and its engines closed, but the interpreter's teardown is skipped."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gridsvc.city.workers import WARM, LocalWorkers
+from gridsvc.city.workers import LocalWorkers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,18 +50,6 @@ def test_teardown_closes_engines_and_leaves_without_the_interpreters_teardown(
     assert done.stdout == "printed before the exit {}"  # engines closed, stdout flushed
     assert "logged before the exit" in done.stderr
     assert "an earlier atexit handler ran" not in done.stdout
-
-
-def test_setup_imports_what_a_task_needs() -> None:
-    done = _python("""
-        import sys
-        from gridsvc.city.workers import WARM, LocalWorkers
-
-        LocalWorkers().setup(None)
-        print(all(m in sys.modules for m in WARM))
-    """)
-    assert done.stdout.strip() == "True", done.stderr
-    assert "gridsvc.partition" in WARM and "gridsvc.city.task" in WARM
 
 
 def test_the_plugin_pickles_by_reference() -> None:
