@@ -6,10 +6,10 @@ communities on a LocalCluster (``workers`` processes, loopback only) or on the c
 ``scheduler``. Tasks are retried when a worker dies; each reports done, skipped or failed,
 and ``say(outcome, done, total)`` is called as each one lands.
 
-The cluster starts in a thread while the driver checks the inputs and prepares the store (one
-core would idle meanwhile); a LocalCluster's workers leave without the interpreter's teardown
-when the run is over (:mod:`gridsvc.city.workers`). No dashboard: nothing reads it, and Bokeh
-cost the cluster's start about 0.7 s.
+A LocalCluster's workers leave without the interpreter's teardown when the run is over
+(:mod:`gridsvc.city.workers`). No dashboard: nothing reads it, and Bokeh cost the cluster's
+start about 0.7 s. (Starting the cluster in a thread while the driver checks the inputs was
+measured and left out: the check then took 2 → 10 s wall and the first task started later.)
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,21 +93,6 @@ def _cluster(scheduler: str | None, workers: int) -> Iterator[Any]:
         yield cluster
 
 
-@contextmanager
-def _cluster_soon(scheduler: str | None, workers: int) -> Iterator[Future[Any]]:
-    """Start :func:`_cluster` in a thread; yield the future of what a Client connects to.
-
-    A start that fails is raised by ``future.result()``; when the caller never asks (its own
-    error came first) the start is still waited for, so a cluster is never left behind.
-    """
-    with ExitStack() as stack, ThreadPoolExecutor(1, thread_name_prefix="dask-start") as pool:
-        future = pool.submit(stack.enter_context, _cluster(scheduler, workers))
-        try:
-            yield future
-        finally:
-            future.exception()  # wait for the start, whatever it gave: ExitStack closes it
-
-
 def _prepare_store(url: str, inputs: CityInputs) -> None:
     """Migrate the store and upsert the communities (small) before any task runs."""
     from ..ingest import load_frame
@@ -134,40 +118,39 @@ def run_city(
     index: Callable[[list[CommunityJob]], Any] | None = None,
 ) -> CityReport:
     """Run every community of ``inputs`` into the store at ``store_url``; return the report."""
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
     started = time.perf_counter()
     outcomes: list[Outcome] = []
-    with _cluster_soon(scheduler, workers) as cluster:
-        jobs, _counts = index_city(inputs)
-        if index is not None:
-            index(jobs)
-        _prepare_store(store_url, inputs)
-        with Client(cluster.result()) as client:
-            n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
-            futures = [
-                client.submit(
-                    run_community,
-                    job,
-                    inputs,
-                    settings,
-                    store_url,
-                    key=f"community-{job.code}",
-                    retries=RETRIES,
-                    pure=False,
-                )
-                for job in jobs
-            ]
-            for future in as_completed(futures):
-                try:
-                    outcome: Outcome = future.result()
-                except Exception as exc:  # e.g. KilledWorker after every retry: report, go on
-                    code = str(future.key).removeprefix("community-")
-                    outcome = Outcome(code, FAILED, error=f"{type(exc).__name__}: {exc}")
-                outcomes.append(outcome)
-                if say is not None:
-                    say(outcome, len(outcomes), len(jobs))
-                future.release()
+    jobs, _counts = index_city(inputs)
+    if index is not None:
+        index(jobs)
+    _prepare_store(store_url, inputs)
+    with dask_client(scheduler, workers=workers) as client:
+        n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        futures = [
+            client.submit(
+                run_community,
+                job,
+                inputs,
+                settings,
+                store_url,
+                key=f"community-{job.code}",
+                retries=RETRIES,
+                pure=False,
+            )
+            for job in jobs
+        ]
+        for future in as_completed(futures):
+            try:
+                outcome: Outcome = future.result()
+            except Exception as exc:  # e.g. KilledWorker after every retry: report, go on
+                code = str(future.key).removeprefix("community-")
+                outcome = Outcome(code, FAILED, error=f"{type(exc).__name__}: {exc}")
+            outcomes.append(outcome)
+            if say is not None:
+                say(outcome, len(outcomes), len(jobs))
+            future.release()
     totals = {
         status: sum(o.status == status for o in outcomes)
         for status in ("done", "skipped", "failed")
