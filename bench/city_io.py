@@ -35,7 +35,7 @@ def _grids(data: CommunityInputs, code: str, cache: Path) -> gpd.GeoDataFrame:
         return gpd.read_parquet(path)
     from gridsvc.city.task import _compute
 
-    grids, _ = _compute(data, Settings(partition_budget=0.0), {})
+    grids, _ = _compute(data, Settings(partition_budget=0.0))
     cache.mkdir(parents=True, exist_ok=True)
     grids.to_parquet(path)
     return grids

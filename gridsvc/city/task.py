@@ -27,7 +27,7 @@ from ..store.bulk import replace_rows
 from ..store.runs import DONE, FAILED, RunRecord, record_run, run_of
 from .inputs import CityInputs, CommunityInputs, CommunityJob, read_community
 
-__all__ = ["SKIPPED", "Outcome", "run_community", "settings_key"]
+__all__ = ["SKIPPED", "Outcome", "close_engines", "run_community", "settings_key"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,26 @@ class Outcome:
     # CPU seconds of the worker process during the task (its threads included): on a shared
     # machine this, not ``seconds``, is the community's cost
     cpu_seconds: float = 0.0
+    stage_cpu: dict[str, float] = field(default_factory=dict)  # ``stages`` in CPU seconds
+
+
+class _Clock:
+    """Wall and CPU seconds of each stage of one task, from the task's start or a mark."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._at = (time.perf_counter(), time.process_time())
+
+    def mark(self) -> None:
+        """Start the next stage here."""
+        self._at = (time.perf_counter(), time.process_time())
+
+    def stage(self, name: str) -> None:
+        """End stage ``name`` here (it began at the last mark or stage)."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.wall[name], self.cpu[name] = wall - self._at[0], cpu - self._at[1]
+        self._at = (wall, cpu)
 
 
 def settings_key(settings: Settings, staffed: bool) -> dict[str, Any]:
@@ -71,18 +91,25 @@ def _engine(url: str) -> Engine:
     return _ENGINES[url]
 
 
+def close_engines() -> None:
+    """Close this process's engines and their connections (a worker that is closing)."""
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _compute(
-    data: CommunityInputs, settings: Settings, stages: dict[str, float]
+    data: CommunityInputs, settings: Settings, clock: _Clock | None = None
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
     """Return the community's grids (every level) and, when staffed, its assignments."""
     from ..workflows import engine_options
 
+    clock = clock or _Clock()
     options = engine_options(settings)
-    t0 = time.perf_counter()
+    clock.mark()
     if data.layers is None or data.roster is None:
         from ..partition import partition
 
@@ -90,7 +117,7 @@ def _compute(
             data.community, data.households, buildings=data.buildings,
             barriers=data.barriers, **options,
         )  # fmt: skip
-        stages["partition"] = time.perf_counter() - t0
+        clock.stage("partition")
         grids = pd.concat([result.grids, result.microgrids], ignore_index=True)
         return gpd.GeoDataFrame(grids, geometry="geometry", crs=result.grids.crs), None
     from ..merge import merge
@@ -100,13 +127,12 @@ def _compute(
         data.community, data.households, data.layers, buildings=data.buildings,
         barriers=data.barriers, **options,
     )  # fmt: skip
-    stages["merge"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    clock.stage("merge")
     staffed = assign(
         merged.unified, data.roster, model="1+1+N", households=data.households,
         layers=data.layers,
     )  # fmt: skip
-    stages["staff"] = time.perf_counter() - t1
+    clock.stage("staff")
     return merged.unified, staffed.assignments
 
 
@@ -148,25 +174,23 @@ def run_community(
 ) -> Outcome:
     """Run one community end to end; return its outcome (failures included, not raised)."""
     started, cpu = time.perf_counter(), time.process_time()
+    clock = _Clock()
     engine = _engine(store_url)
-    stages: dict[str, float] = {}
     digest = ""
     try:
         data = read_community(inputs, job, settings=settings_key(settings, inputs.staffed))
         digest = data.digest
-        stages["read"] = time.perf_counter() - started
+        clock.stage("read")
         with session_scope(engine) as session:
             previous = run_of(session, job.code)
         if previous is not None and previous.status == DONE and previous.input_digest == digest:
             return Outcome(job.code, SKIPPED, len(data.households), previous.grids or 0,
-                           rss_mb=_rss_mb(), stages=stages)  # fmt: skip
-        grids, assignments = _compute(data, settings, stages)
-        t0 = time.perf_counter()
-        seconds = t0 - started
-        base = _write(engine, job.code, data, grids, assignments, seconds)
-        stages["write"] = time.perf_counter() - t0
+                           rss_mb=_rss_mb(), stages=clock.wall, stage_cpu=clock.cpu)  # fmt: skip
+        grids, assignments = _compute(data, settings, clock)
+        base = _write(engine, job.code, data, grids, assignments, time.perf_counter() - started)
+        clock.stage("write")
     except Exception as exc:  # one community's failure is reported, the others go on
         return _failed(engine, job.code, digest, started, exc)
     return Outcome(job.code, DONE, len(data.households), base,
-                   time.perf_counter() - started, rss_mb=_rss_mb(), stages=stages,
-                   cpu_seconds=time.process_time() - cpu)  # fmt: skip
+                   time.perf_counter() - started, rss_mb=_rss_mb(), stages=clock.wall,
+                   cpu_seconds=time.process_time() - cpu, stage_cpu=clock.cpu)  # fmt: skip

@@ -34,6 +34,10 @@ def test_city_run_completes_then_skips_unchanged_and_reruns_changed(
     assert [s[1:] for s in seen] == [(i + 1, n) for i in range(n)]
     assert first.workers == 2
     assert all(o.cpu_seconds > 0 for o in first.outcomes)  # each community's CPU cost is measured
+    # and split by stage, in wall and CPU seconds; the stages' CPU is part of the task's
+    for o in first.outcomes:
+        assert set(o.stage_cpu) == set(o.stages) == {"read", "partition", "write"}
+        assert 0 < sum(o.stage_cpu.values()) <= o.cpu_seconds
     assert_complete_once(store_url, households)
     grids_before = stored(store_url)[1]["code"].tolist()
 
@@ -161,7 +165,10 @@ def test_layers_and_roster_merge_and_staff_every_community(city_dir: Path, tmp_p
     households = gpd.read_parquet(inputs.households)
     report = run_city(inputs, SETTINGS, store_url=url, workers=2)
     assert report.totals["failed"] == 0, report.failed
-    assert all(set(o.stages) == {"read", "merge", "staff", "write"} for o in report.outcomes)
+    assert all(
+        set(o.stages) == set(o.stage_cpu) == {"read", "merge", "staff", "write"}
+        for o in report.outcomes
+    )
     assert_complete_once(url, households)
     engine = make_engine(url)
     try:
