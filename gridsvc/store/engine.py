@@ -145,6 +145,8 @@ def _sqlite_engine(url: URL, spatialite_path: str) -> Engine:
             # writer it; with the default rollback journal a commit waits for every reader.
             # A read-only store is left in whatever mode it is (the pragma is a write).
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        if store is not None:
+            _readable(dbapi_conn, module, store)  # CheckSpatialMetaData hides a failed read
         if dbapi_conn.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
             if store is not None:
                 raise StoreError(
@@ -164,6 +166,25 @@ def _sqlite_engine(url: URL, spatialite_path: str) -> Engine:
         engine.dispose()
         raise StoreError(f"cannot open SQLite database {url.database!r}: {_cause(exc)}") from exc
     return engine
+
+
+def _readable(dbapi_conn: Any, module: ModuleType, store: ReadOnly) -> None:
+    """Raise StoreError naming the read-only ``store`` when SQLite cannot read it: a ``-wal``
+    holding changes is read through a ``-shm`` file, which a read-only folder cannot get."""
+    try:
+        dbapi_conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except module.Error as exc:
+        wal = store.path.with_name(store.path.name + "-wal")
+        why = ""
+        if wal.exists() and wal.stat().st_size:
+            why = (
+                f"; its {wal.name} holds changes not yet in the file, which SQLite reads only "
+                f"with a {store.path.name}-shm beside it that it cannot create; open it once "
+                "where it is writable (the changes then go into the file) before publishing it"
+            )
+        raise StoreError(
+            f"cannot read the store {store.path}, read-only ({store.why}): {exc}{why}"
+        ) from exc
 
 
 def _load_extension(dbapi_conn: Any, spatialite_path: str) -> None:

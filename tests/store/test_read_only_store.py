@@ -8,7 +8,12 @@ Real files, real permissions. (Root may write a 0444 file anyway; gridsvc honour
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +22,7 @@ import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import box
+from sqlalchemy import event
 from typer.testing import CliRunner
 
 from gridsvc.api.app import create_app
@@ -168,3 +174,60 @@ def test_a_read_only_store_behind_the_schema_is_not_upgraded(tmp_path: Path) -> 
     finally:
         path.chmod(0o644)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+
+def _as_someone_else(code: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` as an unprivileged user (root writes into a 0555 folder anyway)."""
+    drop: list[str] = []
+    if os.getuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: no unprivileged user to read as")
+        drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.run(
+        [*drop, sys.executable, "-c", code], capture_output=True, text=True, env=env,
+        check=False, timeout=120,
+    )  # fmt: skip
+
+
+def test_a_read_only_copy_with_changes_in_its_wal_says_why_it_cannot_be_read() -> None:
+    """A copy taken while gridsvc wrote (the file and its -wal holding a change, no -shm) in a
+    read-only folder: SQLite cannot read it; the error says so, naming the file and the -wal,
+    not that it is no gridsvc store."""
+    top = Path(tempfile.mkdtemp(prefix="gridsvc-ro-"))
+    top.chmod(0o755)
+    live, folder = top / "live", top / "published"
+    live.mkdir()
+    folder.mkdir()
+    engine = make_engine(f"sqlite:///{live / 'store.sqlite'}")
+    migrate(engine)
+    event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA wal_autocheckpoint=0"))
+    engine.dispose()
+    try:
+        with session_scope(engine) as session:
+            upsert(session, "communities", _communities(A))
+        with engine.connect():  # the writer still open: its change is in the -wal only
+            for name in ("store.sqlite", "store.sqlite-wal"):
+                shutil.copy(live / name, folder / name)
+        engine.dispose()
+        assert (folder / "store.sqlite-wal").stat().st_size > 0
+        folder.chmod(0o555)
+        path = folder / "store.sqlite"
+        done = _as_someone_else(
+            "from gridsvc.config import Settings\n"
+            "from gridsvc.store import open_store\n"
+            "try:\n"
+            f"    open_store(Settings(database_url='sqlite:///{path}'))\n"
+            "except Exception as exc:\n"
+            "    print(type(exc).__name__, exc)\n"
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"StoreError cannot read the store {path}, read-only ("), (
+            done.stdout
+        )
+        assert "unable to open database file; its store.sqlite-wal holds changes" in done.stdout
+        assert sorted(p.name for p in folder.iterdir()) == ["store.sqlite", "store.sqlite-wal"]
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(top)
