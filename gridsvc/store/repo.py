@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 GEOM = "geom"
 _BATCH = 5000
 _INDEX_MARGIN = 1e-4  # degrees added around a SpatiaLite index search (float32 boxes)
+_BOX_STEP = 3.1e-5  # degrees: twice float32's step at 180°, the slack of a stored box
 _LAYER_COLUMNS = ("department", "policy")
 
 
@@ -548,7 +549,13 @@ def count(
     if postgis and bbox is not None:
         geom = _table(kind).c[GEOM]
         frame = func.ST_GeomFromWKB(bbox_params("postgresql", bbox)["bbox_wkb"], SRID)
-        query = query.where(geom.bool_op("@")(frame) | func.ST_Intersects(geom, frame))
+        inside: ColumnElement[bool] = func.ST_Intersects(geom, frame)
+        minx, miny, maxx, maxy = bbox
+        s = _BOX_STEP  # stored boxes are float32, rounded outward: `@` on the bbox itself
+        if maxx - minx > 2 * s and maxy - miny > 2 * s:  # counted rows up to ~1 m outside it
+            inner = func.ST_MakeEnvelope(minx + s, miny + s, maxx - s, maxy - s, SRID)
+            inside = geom.bool_op("@")(inner) | inside
+        query = query.where(inside)
     query = query.with_only_columns(func.count(), maintain_column_froms=True)
     return int(session.execute(query).scalar_one())
 

@@ -359,6 +359,21 @@ def test_count_in_a_bbox_is_the_rows_intersecting_it(
         assert len(read(session, "grids", bbox=bbox)) == want
 
 
+def test_count_in_a_bbox_leaves_out_a_grid_just_outside_it(store: Engine) -> None:
+    """A narrow grid 0.1 m east of the bbox (within a float32 step of its edge, the precision
+    of PostGIS's stored boxes) does not intersect it: :func:`count` agrees with :func:`read`."""
+    lattice = _lattice().iloc[:1]
+    sliver = box(114.0000004, 30.004, 114.0000008, 30.006)
+    grids = frames.conform("grids", lattice.assign(geometry=[sliver]))
+    bbox = (114.0, 30.0, 114.0000003, 30.01)
+    with session_scope(store) as session:
+        upsert(session, "grids", grids)
+    with session_scope(store) as session:
+        assert len(read(session, "grids", bbox=bbox)) == 0
+        assert count(session, "grids", bbox=bbox, level=1) == 0
+        assert count(session, "grids", bbox=(114.0, 30.0, 114.0000009, 30.01), level=1) == 1
+
+
 def _delete_one(session: Session, kind: str, key: list[str], values: tuple) -> None:
     """Delete the row of ``kind`` with key ``values``."""
     where = " AND ".join(f"{k} = :{k}" for k in key)
