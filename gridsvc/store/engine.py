@@ -77,12 +77,15 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
         # pool (see _disconnects); the API retries a read once (gridsvc.api.retry).
         # jit=off: PostGIS declares its spatial functions costly, so a short bbox COUNT crossed
         # the JIT threshold and spent ~190 ms compiling what ran in ~15 ms (OGC items' first
-        # page over 25k grids, 2026-11-22); gridsvc's statements are all short.
+        # page over 25k grids, 2026-11-22); gridsvc's statements are all short. The URL's own
+        # ``options`` follow (connect_args replace the URL's): the last setting of jit wins.
+        given = sa_url.query.get("options", ())
+        options = " ".join(["-c jit=off", *([given] if isinstance(given, str) else given)])
         engine = create_engine(
             sa_url,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT, "options": "-c jit=off"},
+            connect_args={"connect_timeout": CONNECT_TIMEOUT, "options": options},
         )
         event.listen(engine, "handle_error", _disconnects)
         return engine

@@ -185,3 +185,22 @@ def test_a_postgis_engine_runs_without_jit(store_url: str) -> None:
             assert conn.execute(text("SHOW jit")).scalar_one() == "off"
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgis", marks=pytest.mark.postgis)], indirect=True
+)
+def test_a_postgis_url_keeps_its_own_server_options(store_url: str) -> None:
+    """``options`` in the URL (a search_path, a statement timeout) still reach the server beside
+    jit=off, and a ``-c jit=on`` there is the operator's to give."""
+    sep = "&" if "?" in store_url else "?"
+    for given, jit in (("-c%20statement_timeout%3D4321", "off"), ("-c%20jit%3Don", "on")):
+        engine = make_engine(f"{store_url}{sep}options={given}")
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(text("SHOW jit")).scalar_one() == jit
+                if "timeout" in given:
+                    timeout = conn.execute(text("SHOW statement_timeout")).scalar_one()
+                    assert timeout == "4321ms"
+        finally:
+            engine.dispose()
