@@ -258,8 +258,10 @@ def _regions(
             if r in exceptions:
                 continue
             mine = label == r
-            if r not in checked:
-                holds = partial(plans.holds, mine)
+            if r not in checked:  # a witness only where the heuristic's plan would be used
+                holds = (
+                    None if _exact_first(w[mine], bounds, budget) else partial(plans.holds, mine)
+                )
                 checked[r] = _infeasible(w[mine], bounds, budget, holds=holds, proved=proved)
             why = checked[r]
             if why is None:
@@ -461,9 +463,8 @@ def _split(
 
     if bounds.lo <= 1:
         return heuristic(), None
-    lived = w[nodes][w[nodes] > 0]
-    lumpy = len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
-    if lumpy and budget.left() >= EXACT_UNITS:
+    lumpy = _lumpy(w[nodes], bounds)
+    if _exact_first(w[nodes], bounds, budget):
         outcome = exact()
         return (outcome.parts if outcome.parts is not None else heuristic()), outcome
     if lumpy and not _holds(plans.plan(nodes), w, bounds):
@@ -481,6 +482,20 @@ def _split(
         return pieces, None  # within the bounds: compactness only, from the budget's first part
     outcome = exact()
     return (outcome.parts if outcome.parts is not None else pieces), outcome
+
+
+def _lumpy(weights: np.ndarray, bounds: Bounds) -> bool:
+    """Return True if the median inhabited unit of ``weights`` holds ``LUMPY`` of the upper
+    bound: the region gets the exact plan."""
+    lived = weights[weights > 0]
+    return len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
+
+
+def _exact_first(weights: np.ndarray, bounds: Bounds, budget: Budget) -> bool:
+    """Return True if :func:`_split` runs the exact cover on a region of units ``weights``
+    before the heuristic (lumpy, and ``budget`` has the exact step's own limit left): the
+    heuristic's plan is drawn only if the cover finds none."""
+    return bounds.lo > 1 and _lumpy(weights, bounds) and budget.left() >= EXACT_UNITS
 
 
 def _holds(pieces: list[np.ndarray], w: np.ndarray, bounds: Bounds) -> bool:
