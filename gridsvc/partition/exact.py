@@ -351,6 +351,7 @@ def exact_partition(
     units: float = 2.0,
     budget: Budget | None = None,
     limit: int = GROUP_LIMIT,
+    proved: bool = False,
 ) -> ExactOutcome:
     """Cover ``nodes`` with connected groups within ``bounds``, most compact first.
 
@@ -359,6 +360,8 @@ def exact_partition(
     enumeration is too large or the work limit (``units``, cut to what ``budget`` has left) ran
     out. ``limit`` bounds the candidate groups (the fewest-exceptions cover's in proportion:
     ``FEWEST_LIMIT`` at the default); their enumeration is charged to ``budget`` too.
+    ``proved``: no cover exists, proved already (the region's lumpiness proof): the plan of
+    fewest exceptions is sought at once, no cover within the bounds enumerated to prove it again.
     """
     if not (w[nodes] > 0).any():
         return ExactOutcome(None)
@@ -370,7 +373,7 @@ def exact_partition(
             stuck,
             [int(w[x]) for x in stuck],
         )
-    else:
+    elif not proved:
         groups = _enumerate(nodes, w, nbrs, bounds, budget, limit)
         if groups is None:
             return ExactOutcome(None)

@@ -428,6 +428,8 @@ def _split(
     bounds: Bounds,
     budget: Budget,
     plans: _Plans,
+    *,
+    proved: bool = False,
 ) -> tuple[list[np.ndarray], ExactOutcome | None]:
     """Split one region; return its parts and the exact method's outcome when it was run.
 
@@ -439,7 +441,9 @@ def _split(
     heuristic only when it found no plan (too many groups, its work limit): its plan would be
     replaced anyway. With less left the heuristic runs first, so its repair keeps the first call
     on the budget. When the exact method proves no plan exists and finds none of fewest
-    exceptions, the heuristic's plan is kept and its misses are flagged as proved.
+    exceptions, the heuristic's plan is kept and its misses are flagged as proved. ``proved``:
+    the region was proved to make no grids within the bounds (:func:`_regions`), so the exact
+    step seeks the fewest exceptions at once (see :func:`.exact.exact_partition`).
     """
 
     def heuristic() -> list[np.ndarray]:
@@ -458,7 +462,7 @@ def _split(
 
     def exact() -> ExactOutcome:
         return exact_partition(
-            nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget
+            nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget, proved=proved
         )
 
     if bounds.lo <= 1:
@@ -593,7 +597,10 @@ def plan_grids(
         if r in dedicated:
             parts.append((nodes, False))
             continue
-        pieces, outcome = _split(nodes, w, xy, graph, perimeter, bounds, budget, plans)
+        proved = r in exceptions  # its households proved to make no grids within the bounds
+        pieces, outcome = _split(
+            nodes, w, xy, graph, perimeter, bounds, budget, plans, proved=proved
+        )
         log.debug(
             "region %s: %d households, %d atoms → %s",
             r,

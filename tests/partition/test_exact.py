@@ -320,3 +320,31 @@ def test_group_costs_are_perimeter_less_inner_borders(
     for group, cost in zip(groups.tuples(), got.tolist(), strict=True):
         inner = sum(nbrs[x].get(y, 0.0) for x in group for y in group)
         assert cost == np.rint(10 * (perimeter[list(group)].sum() - inner))
+
+
+def test_a_proved_region_seeks_the_fewest_exceptions_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """20 - 20 - 20: no unit is stuck (two make 40), yet no cover exists (the lumpiness check
+    proves it): with ``proved`` the same plan of fewest exceptions, and no cover within 30–50
+    enumerated to prove it again."""
+    weights = [20, 20, 20]
+    w, nbrs = _path(weights)
+    perimeter = np.full(len(weights), 2.0)
+    bounds = Bounds(30, 50)
+    enumerated: list[Bounds] = []
+    real = exact._enumerate
+
+    def counted(nodes: np.ndarray, w: np.ndarray, nbrs: list, b: Bounds, *rest: object) -> object:
+        enumerated.append(b)
+        return real(nodes, w, nbrs, b, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(exact, "_enumerate", counted)
+    again = exact_partition(np.arange(3), w, nbrs, perimeter, bounds)
+    assert enumerated == [bounds, Bounds(1, exception_cap(bounds))]
+    enumerated.clear()
+    once = exact_partition(np.arange(3), w, nbrs, perimeter, bounds, proved=True)
+    assert enumerated == [Bounds(1, exception_cap(bounds))]
+    assert again.infeasible and once.infeasible and once.fewest_up_to == again.fewest_up_to
+    assert once.parts is not None and again.parts is not None
+    assert [p.tolist() for p in once.parts] == [p.tolist() for p in again.parts]
