@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_array
+from scipy.sparse import csc_array
 
 from .atoms import Bounds
 from .budget import (
@@ -66,6 +66,7 @@ FEWEST_BUDGETED = 50_000  # ... and under a limited budget at most this many, or
 # communities of the 1M city every fewest-exceptions cover found held under 31,000 groups, and
 # the two enumerations past 200,000 (too big) spent a quarter of a unit each for nothing
 PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
+DENSE_ATOMS = 2_000  # atoms up to which _group_costs keeps their borders in a k x k table
 STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it
 
 
@@ -295,19 +296,44 @@ def stuck_atoms(
 
 
 def _group_costs(groups: Groups, perimeter: np.ndarray, nbrs: list[dict[int, float]]) -> np.ndarray:
-    """Perimeter in decimetres; inner borders weigh their cut cost, so buildings stay whole."""
-    n = len(perimeter)
-    incidence = csr_array(
-        (np.ones(len(groups.members)), (groups.column(), groups.members)), shape=(len(groups), n)
-    )
-    atoms = np.unique(groups.members).tolist()
-    pairs = [(x, y, c) for x in atoms for y, c in nbrs[x].items()]
-    border = csr_array(
-        ([c for _, _, c in pairs], ([x for x, _, _ in pairs], [y for _, y, _ in pairs])),
-        shape=(n, n),
-    )
-    inner = np.asarray((incidence @ border).multiply(incidence).sum(axis=1)).ravel()
-    return np.rint(10 * (incidence @ perimeter - inner))
+    """Perimeter in decimetres; inner borders weigh their cut cost, so buildings stay whole.
+
+    The groups' atoms get local ranks and their borders a table; each size of group is summed
+    at once from it (no sparse matrix products: they cost urban's fewest-exceptions covers a
+    tenth of their time). Past ``DENSE_ATOMS`` atoms the table is sparse, looked up by pair."""
+    atoms = np.unique(groups.members)
+    k = len(atoms)
+    rank = dict(zip(atoms.tolist(), range(k), strict=True))
+    pairs = [
+        (i * k + j, c)
+        for i, x in enumerate(atoms.tolist())
+        for y, c in nbrs[x].items()
+        if (j := rank.get(y)) is not None
+    ]
+    key = np.array([p for p, _ in pairs], dtype=np.int64)
+    value = np.array([c for _, c in pairs], dtype=float)
+    dense = k <= DENSE_ATOMS
+    if dense:
+        table = np.zeros(k * k)
+        table[key] = value
+    else:
+        order = np.argsort(key)
+        key, value = np.r_[key[order], -1], np.r_[value[order], 0.0]
+    local = np.searchsorted(atoms, groups.members)
+    starts = np.cumsum(groups.sizes) - groups.sizes
+    out = np.empty(len(groups))
+    for size in np.unique(groups.sizes).tolist():
+        which = np.flatnonzero(groups.sizes == size)
+        at = starts[which][:, None] + np.arange(size)
+        mine = local[at]
+        pair = (mine[:, :, None] * k + mine[:, None, :]).reshape(len(which), size * size)
+        if dense:
+            inner = table[pair].sum(axis=1)
+        else:
+            slot = np.minimum(np.searchsorted(key[:-1], pair), len(key) - 1)
+            inner = np.where(key[slot] == pair, value[slot], 0.0).sum(axis=1)
+        out[which] = perimeter[groups.members[at]].sum(axis=1) - inner
+    return np.rint(10 * out)
 
 
 def exception_cap(bounds: Bounds) -> int:
@@ -325,6 +351,7 @@ def exact_partition(
     units: float = 2.0,
     budget: Budget | None = None,
     limit: int = GROUP_LIMIT,
+    proved: bool = False,
 ) -> ExactOutcome:
     """Cover ``nodes`` with connected groups within ``bounds``, most compact first.
 
@@ -333,6 +360,8 @@ def exact_partition(
     enumeration is too large or the work limit (``units``, cut to what ``budget`` has left) ran
     out. ``limit`` bounds the candidate groups (the fewest-exceptions cover's in proportion:
     ``FEWEST_LIMIT`` at the default); their enumeration is charged to ``budget`` too.
+    ``proved``: no cover exists, proved already (the region's lumpiness proof): the plan of
+    fewest exceptions is sought at once, no cover within the bounds enumerated to prove it again.
     """
     if not (w[nodes] > 0).any():
         return ExactOutcome(None)
@@ -344,7 +373,7 @@ def exact_partition(
             stuck,
             [int(w[x]) for x in stuck],
         )
-    else:
+    elif not proved:
         groups = _enumerate(nodes, w, nbrs, bounds, budget, limit)
         if groups is None:
             return ExactOutcome(None)
@@ -528,10 +557,11 @@ def _least_cost(
 @dataclass(frozen=True, slots=True)
 class _Model:
     """Set-partitioning rows: each inhabited atom in exactly one group, each empty one in at
-    most one; columns: the groups (a 0/1 matrix)."""
+    most one; columns: the groups (a 0/1 matrix by column, as the groups list their atoms)."""
 
-    matrix: csr_array
+    matrix: csc_array  # a row per atom (ascending), a column per group
     inhabited: np.ndarray
+    lp_row: np.ndarray  # each atom's row in the LP relaxation: inhabited atoms first
 
     @classmethod
     def build(cls, nodes: np.ndarray, groups: Groups, w: np.ndarray) -> _Model | None:
@@ -539,14 +569,19 @@ class _Model:
         order = np.unique(np.asarray(nodes, dtype=np.int64))  # an atom's row: its rank
         row = np.full(int(order[-1]) + 1, -1, dtype=np.int64)
         row[order] = np.arange(len(order))
-        rows = row[groups.members]
-        cols = groups.column()
-        matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(order), len(groups)))
+        rows = row[groups.members]  # ascending within each group, as its atoms are
+        matrix = csc_array(
+            (np.ones(len(rows)), rows, np.r_[0, np.cumsum(groups.sizes)]),
+            shape=(len(order), len(groups)),
+        )
         inhabited = w[order] > 0
         covered = np.bincount(rows, minlength=len(order)) > 0
         if (inhabited & ~covered).any():
             return None
-        return cls(matrix, inhabited)
+        lp_row = np.empty(len(order), dtype=np.int64)
+        lp_row[inhabited] = np.arange(int(inhabited.sum()))
+        lp_row[~inhabited] = np.arange(int(inhabited.sum()), len(order))
+        return cls(matrix, inhabited, lp_row)
 
     def relax(
         self,
@@ -563,17 +598,32 @@ class _Model:
         By column generation (see :class:`_Master`): HiGHS solves the LP over a few of the groups
         at a time, and the duals price all of them, until none has a negative reduced cost.
         """
-        from scipy.sparse import vstack
-
         if not budget.allows():
             return None
-        sub = self.matrix[:, cols]
-        eq, ub = sub[self.inhabited], sub[~self.inhabited]
-        rhs = np.ones(ub.shape[0])
+        eqs = int(self.inhabited.sum())
+        rhs = np.ones(len(self.inhabited) - eqs)
         if count is not None:
-            ub = vstack([ub, csr_array(count[0][cols][None, :])]).tocsr()
             rhs = np.append(rhs, float(count[1]))
-        return _Master(eq, ub, rhs, costs[cols]).solve(budget)
+        return _Master(self._lp_matrix(cols, count), eqs, rhs, costs[cols]).solve(budget)
+
+    def _lp_matrix(self, cols: np.ndarray, count: tuple[np.ndarray, int] | None) -> csc_array:
+        """Return the LP's matrix over the groups ``cols``, by column: the inhabited atoms'
+        rows, the empty ones', then the count's row when given (each column's rows ascending),
+        built from the model's columns without converting a sparse matrix."""
+        every = len(cols) == self.matrix.shape[1] and (cols == np.arange(len(cols))).all()
+        sub = self.matrix if every else self.matrix[:, cols]
+        rows, indptr = self.lp_row[sub.indices], sub.indptr.astype(np.int64)
+        height = len(self.inhabited)
+        if count is not None:  # a last row: 1 in the columns of counted groups
+            counted = count[0][cols] != 0
+            ends = indptr[1:]
+            rows = np.insert(rows, ends[counted], height)
+            indptr = np.r_[0, ends + np.cumsum(counted)]
+            height += 1
+        matrix = csc_array((np.ones(len(rows)), rows, indptr), shape=(height, len(cols)))
+        matrix.has_sorted_indices = False
+        matrix.sort_indices()
+        return matrix
 
     def restricted(
         self,
@@ -616,13 +666,14 @@ class _Model:
 class _Master:
     """The LP relaxation of a set-partitioning model, solved by column generation.
 
-    Rows: ``eq`` (each inhabited atom in exactly one group) and ``ub`` (at most ``rhs``: empty
-    atoms, the count of exceptions); columns: the candidate groups at ``costs``. HiGHS solves
-    the restricted master (a few columns, warm-started from its last basis as columns join) and
-    its duals y price every column at once (one sparse product): columns of negative reduced
-    cost c - Aᵀy join, and it solves again. When none is negative, y is feasible for the dual of
-    the whole LP, so the master's value bounds the whole LP (weak duality) and the reduced costs
-    are the whole LP's: the same proof as solving the LP over every column, for much less work.
+    Rows (``matrix``, by column): the first ``eqs`` rows ``eq`` (each inhabited atom in exactly
+    one group), then ``ub`` (at most ``rhs``: empty atoms, the count of exceptions); columns:
+    the candidate groups at ``costs``. HiGHS solves the restricted master (a few columns,
+    warm-started from its last basis as columns join) and its duals y price every column at once
+    (one sparse product): columns of negative reduced cost c - Aᵀy join, and it solves again.
+    When none is negative, y is feasible for the dual of the whole LP, so the master's value
+    bounds the whole LP (weak duality) and the reduced costs are the whole LP's: the same proof
+    as solving the LP over every column, for much less work.
 
     A phase 1 first finds a master that has a solution (an artificial column of cost 1 on each
     ``eq`` row, the groups at cost 0): if even it ends above 0, no cover exists (a Farkas
@@ -634,17 +685,14 @@ class _Master:
     BATCH = 1  # columns added per pricing, per row of the model (the most negative first)
     TOL = 1e-7  # a reduced cost below -TOL prices a column in
 
-    def __init__(self, eq: csr_array, ub: csr_array, rhs: np.ndarray, costs: np.ndarray) -> None:
+    def __init__(self, matrix: csc_array, eqs: int, rhs: np.ndarray, costs: np.ndarray) -> None:
         # scipy's own HiGHS bindings (statically linked): the highspy wheel's libhighs.so.1
         # clashes with the one OR-Tools loads under the same soname, so it cannot be used here
         from scipy.optimize._highspy import _core
-        from scipy.sparse import vstack
 
         self.core = _core
-        self.eq = eq.tocsr()  # its rows' columns ascending (see _seed)
-        matrix = vstack([eq, ub]).tocsc()
-        self.matrix, self.costs, self.eqs = matrix, costs, eq.shape[0]
-        self.pricing = matrix.T.tocsr()
+        self.matrix, self.costs, self.eqs = matrix, costs, eqs  # its first ``eqs`` rows: ``eq``
+        self.pricing = matrix.T  # by row: the same arrays
         self.highs = _core._Highs()
         for name, value in (
             ("output_flag", False),
@@ -679,16 +727,16 @@ class _Master:
         self.inside[cols] = True
 
     def _seed(self) -> np.ndarray:
-        """Return the cheapest column of every ``eq`` row (the first of equals)."""
-        eq = self.eq
-        if not eq.has_sorted_indices:  # "first" is the least column: ascending within rows
-            eq = eq.sorted_indices()
-        price = self.costs[eq.indices]
-        cheapest = np.minimum.reduceat(price, eq.indptr[:-1])
-        row = np.repeat(np.arange(eq.shape[0]), np.diff(eq.indptr))
-        hit = np.flatnonzero(price == cheapest[row])
-        first = hit[np.r_[True, row[hit][1:] != row[hit][:-1]]]
-        return np.unique(eq.indices[first])
+        """Return the cheapest column of every ``eq`` row (the first of equals): the least in
+        the columns' stable order by cost."""
+        m, ncols = self.matrix, self.matrix.shape[1]
+        order = np.argsort(self.costs, kind="stable")
+        place = np.empty(ncols, dtype=np.int64)
+        place[order] = np.arange(ncols)
+        first = np.full(m.shape[0], ncols)
+        np.minimum.at(first, m.indices, np.repeat(place, np.diff(m.indptr)))
+        first = first[: self.eqs]
+        return np.unique(order[first[first < ncols]])
 
     def solve(self, budget: Budget) -> tuple[float, np.ndarray] | str | None:
         """Return the LP's value and every column's reduced cost, "infeasible" or None."""
@@ -743,8 +791,17 @@ class _Master:
                 return None
             most = max(1, self.BATCH * self.matrix.shape[0])
             if len(fresh) > most:
-                fresh = fresh[np.argsort(reduced[fresh], kind="stable")[:most]]
+                fresh = _most_negative(fresh, reduced[fresh], most)
             self._add(np.sort(fresh), costs)
+
+
+def _most_negative(cols: np.ndarray, reduced: np.ndarray, most: int) -> np.ndarray:
+    """Return the ``most`` of ``cols`` of least ``reduced`` cost, the first of equals (as a
+    stable sort would pick them, in any order), by partitioning rather than sorting them all."""
+    cut = np.partition(reduced, most - 1)[most - 1]
+    below = np.flatnonzero(reduced < cut)
+    tied = np.flatnonzero(reduced == cut)[: most - len(below)]
+    return cols[np.r_[below, tied]]
 
 
 def _attach_zeros(chosen: list[set[int]], nodes: np.ndarray, nbrs: list[dict[int, float]]) -> None:

@@ -258,8 +258,10 @@ def _regions(
             if r in exceptions:
                 continue
             mine = label == r
-            if r not in checked:
-                holds = partial(plans.holds, mine)
+            if r not in checked:  # a witness only where the heuristic's plan would be used
+                holds = (
+                    None if _exact_first(w[mine], bounds, budget) else partial(plans.holds, mine)
+                )
                 checked[r] = _infeasible(w[mine], bounds, budget, holds=holds, proved=proved)
             why = checked[r]
             if why is None:
@@ -426,6 +428,8 @@ def _split(
     bounds: Bounds,
     budget: Budget,
     plans: _Plans,
+    *,
+    proved: bool = False,
 ) -> tuple[list[np.ndarray], ExactOutcome | None]:
     """Split one region; return its parts and the exact method's outcome when it was run.
 
@@ -437,7 +441,9 @@ def _split(
     heuristic only when it found no plan (too many groups, its work limit): its plan would be
     replaced anyway. With less left the heuristic runs first, so its repair keeps the first call
     on the budget. When the exact method proves no plan exists and finds none of fewest
-    exceptions, the heuristic's plan is kept and its misses are flagged as proved.
+    exceptions, the heuristic's plan is kept and its misses are flagged as proved. ``proved``:
+    the region was proved to make no grids within the bounds (:func:`_regions`), so the exact
+    step seeks the fewest exceptions at once (see :func:`.exact.exact_partition`).
     """
 
     def heuristic() -> list[np.ndarray]:
@@ -456,14 +462,13 @@ def _split(
 
     def exact() -> ExactOutcome:
         return exact_partition(
-            nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget
+            nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget, proved=proved
         )
 
     if bounds.lo <= 1:
         return heuristic(), None
-    lived = w[nodes][w[nodes] > 0]
-    lumpy = len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
-    if lumpy and budget.left() >= EXACT_UNITS:
+    lumpy = _lumpy(w[nodes], bounds)
+    if _exact_first(w[nodes], bounds, budget):
         outcome = exact()
         return (outcome.parts if outcome.parts is not None else heuristic()), outcome
     if lumpy and not _holds(plans.plan(nodes), w, bounds):
@@ -481,6 +486,20 @@ def _split(
         return pieces, None  # within the bounds: compactness only, from the budget's first part
     outcome = exact()
     return (outcome.parts if outcome.parts is not None else pieces), outcome
+
+
+def _lumpy(weights: np.ndarray, bounds: Bounds) -> bool:
+    """Return True if the median inhabited unit of ``weights`` holds ``LUMPY`` of the upper
+    bound: the region gets the exact plan."""
+    lived = weights[weights > 0]
+    return len(lived) > 0 and float(np.median(lived)) >= LUMPY * bounds.hi
+
+
+def _exact_first(weights: np.ndarray, bounds: Bounds, budget: Budget) -> bool:
+    """Return True if :func:`_split` runs the exact cover on a region of units ``weights``
+    before the heuristic (lumpy, and ``budget`` has the exact step's own limit left): the
+    heuristic's plan is drawn only if the cover finds none."""
+    return bounds.lo > 1 and _lumpy(weights, bounds) and budget.left() >= EXACT_UNITS
 
 
 def _holds(pieces: list[np.ndarray], w: np.ndarray, bounds: Bounds) -> bool:
@@ -578,7 +597,10 @@ def plan_grids(
         if r in dedicated:
             parts.append((nodes, False))
             continue
-        pieces, outcome = _split(nodes, w, xy, graph, perimeter, bounds, budget, plans)
+        proved = r in exceptions  # its households proved to make no grids within the bounds
+        pieces, outcome = _split(
+            nodes, w, xy, graph, perimeter, bounds, budget, plans, proved=proved
+        )
         log.debug(
             "region %s: %d households, %d atoms → %s",
             r,

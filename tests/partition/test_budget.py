@@ -157,7 +157,9 @@ def test_the_split_starts_from_the_plan_the_lumpiness_check_drew(
 ) -> None:
     # units of 25, 25, 20, 20, 10 in a row are lumpy for 30–50 and largest-first packing fails,
     # so the region's heuristic plan is drawn to spare the proof; the split then starts from
-    # that plan instead of drawing it again
+    # that plan instead of drawing it again. Under a budget below the exact step's own limit:
+    # with more, the exact cover plans a lumpy region first and no witness is drawn (see
+    # test_no_witness_drawn_where_the_exact_cover_plans_first)
     drawn: list[tuple[int, ...]] = []
     real = level.heuristic_split
 
@@ -166,6 +168,13 @@ def test_the_split_starts_from_the_plan_the_lumpiness_check_drew(
         return real(nodes, *args, **kwargs)
 
     monkeypatch.setattr(level, "heuristic_split", counted)
+    _plans_the_lumpy_row(budget=1.0)
+    assert drawn and len(drawn) == len(set(drawn))
+
+
+def _plans_the_lumpy_row(budget: float | None) -> None:
+    """Partition buildings of 25, 25, 20, 20 and 10 households in a row (one level: one graph,
+    so a plan drawn twice is a region split twice) under ``budget``; check the 2 grids of 50."""
     parts = [
         grid_of_buildings(2, 1, 25),
         grid_of_buildings(2, 1, 20, offset=(200.0, 0.0), prefix="C"),
@@ -174,11 +183,23 @@ def test_the_split_starts_from_the_plan_the_lumpiness_check_drew(
     buildings = pd.concat([b for b, _ in parts], ignore_index=True)
     households = pd.concat([h for _, h in parts], ignore_index=True)
     community = to_wgs([shapely.box(0, 0, 500, 100)], code=["140802002099"])
-    base = LEVELS[:1]  # one level: one graph, so a plan drawn twice is a region split twice
-    result = partition(community, households, buildings=buildings, levels=base)
+    base = LEVELS[:1]
+    result = partition(community, households, buildings=buildings, levels=base, budget=budget)
     assert check_partition(community, households, result, base) == []
     assert sorted(result.grids["households"]) == [50, 50]  # 25 + 25 and 20 + 20 + 10
-    assert drawn and len(drawn) == len(set(drawn))
+
+
+def test_no_witness_drawn_where_the_exact_cover_plans_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the same lumpy row under an unlimited budget: the exact cover plans it first, so the
+    # lumpiness check draws no heuristic plan as a witness (the cover would replace it) and the
+    # plan is the cover's
+    def draw(*args: Any, **kwargs: Any) -> list[np.ndarray]:
+        raise AssertionError("the heuristic's plan was drawn")
+
+    monkeypatch.setattr(level, "heuristic_split", draw)
+    _plans_the_lumpy_row(budget=None)
 
 
 @settings(deadline=None, max_examples=60)  # the ReCom repair may run CP-SAT

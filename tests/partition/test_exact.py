@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridsvc.partition import Bounds
+from gridsvc.partition import Bounds, exact
 from gridsvc.partition.budget import ENUMERATED_GROUPS, STUCK_STEPS, Budget
 from gridsvc.partition.exact import (
     GROUP_LIMIT,
     _enumerate,
     _Master,
+    connected_groups,
     enumerate_groups,
     exact_partition,
     exception_cap,
@@ -288,3 +289,62 @@ def test_a_budget_that_pays_for_every_group_grown_gets_the_enumeration(before: f
     groups = _enumerate(np.arange(10), w, nbrs, Bounds(30, 50), exact, GROUP_LIMIT)
     assert groups is not None and len(groups) == 21
     assert exact.skipped_budget == 0 and exact.spent == pytest.approx(before + 40e-6)
+
+
+@pytest.mark.parametrize("dense", [True, False], ids=["table", "pairs looked up"])
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=30), min_size=4, max_size=9),
+    st.lists(st.integers(min_value=2, max_value=160), min_size=16, max_size=16),
+)
+def test_group_costs_are_perimeter_less_inner_borders(
+    dense: bool, weights: list[int], borders: list[int]
+) -> None:
+    """Each group's cost: its atoms' perimeters less every border between two of its atoms
+    (counted from both sides), in decimetres, whether the borders are a table or looked up.
+    Lengths are quarter metres, so every sum is exact and the costs must match exactly."""
+    n = len(weights)
+    nbrs: list[dict[int, float]] = [{} for _ in range(n)]
+    for i in range(n):  # a ladder: i - i+1 and i - i+2, both directions, varied lengths
+        for step in (1, 2):
+            if i + step < n:
+                c = borders[(2 * i + step) % len(borders)] / 4
+                nbrs[i][i + step] = nbrs[i + step][i] = c
+    w = np.array(weights, dtype=float)
+    perimeter = np.array([3.0 + 0.25 * i for i in range(n)])
+    groups = connected_groups(np.arange(n), w, nbrs, Bounds(1, 60))
+    assert groups is not None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(exact, "DENSE_ATOMS", n if dense else 0)
+        got = exact._group_costs(groups, perimeter, nbrs)
+    for group, cost in zip(groups.tuples(), got.tolist(), strict=True):
+        inner = sum(nbrs[x].get(y, 0.0) for x in group for y in group)
+        assert cost == np.rint(10 * (perimeter[list(group)].sum() - inner))
+
+
+def test_a_proved_region_seeks_the_fewest_exceptions_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """20 - 20 - 20: no unit is stuck (two make 40), yet no cover exists (the lumpiness check
+    proves it): with ``proved`` the same plan of fewest exceptions, and no cover within 30–50
+    enumerated to prove it again."""
+    weights = [20, 20, 20]
+    w, nbrs = _path(weights)
+    perimeter = np.full(len(weights), 2.0)
+    bounds = Bounds(30, 50)
+    enumerated: list[Bounds] = []
+    real = exact._enumerate
+
+    def counted(nodes: np.ndarray, w: np.ndarray, nbrs: list, b: Bounds, *rest: object) -> object:
+        enumerated.append(b)
+        return real(nodes, w, nbrs, b, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(exact, "_enumerate", counted)
+    again = exact_partition(np.arange(3), w, nbrs, perimeter, bounds)
+    assert enumerated == [bounds, Bounds(1, exception_cap(bounds))]
+    enumerated.clear()
+    once = exact_partition(np.arange(3), w, nbrs, perimeter, bounds, proved=True)
+    assert enumerated == [Bounds(1, exception_cap(bounds))]
+    assert again.infeasible and once.infeasible and once.fewest_up_to == again.fewest_up_to
+    assert once.parts is not None and again.parts is not None
+    assert [p.tolist() for p in once.parts] == [p.tolist() for p in again.parts]
