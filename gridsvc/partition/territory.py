@@ -555,27 +555,45 @@ def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     edge between blocks (a road) the crossing is rounded off the edge, and the cell's edge from
     it to the block's next vertex (the far end of a long road) follows it; the cells across
     never see that vertex, so the two sides overlapped in slivers (grids across a 326 m road
-    by 1.6 m²). Every vertex of a cell within :data:`CLEAR_M` of two blocks' outlines is
-    snapped into the edges of all cells there, so both sides bend alike.
+    by 1.6 m²). Every vertex of a cell on two blocks' outlines (they cross its grid cell: it
+    was rounded from a point on them) is snapped into the edges of cells running along the
+    outlines beside it, so both sides bend alike.
     """
     valid = np.flatnonzero(~shapely.is_empty(cells) & (shapely.get_type_id(cells) >= 3))
     if len(valid) == 0:
         return cells
-    xy, which = shapely.get_coordinates(cells[valid], return_index=True)
-    unique, row = np.unique(xy[:, 0] + 1j * xy[:, 1], return_inverse=True)
-    points = np.asarray(shapely.points(np.column_stack([unique.real, unique.imag])), dtype=object)
-    near, _ = shapely.STRtree(shapely.boundary(hard)).query(
-        points, predicate="dwithin", distance=CLEAR_M
+    xy = shapely.get_coordinates(cells[valid])
+    unique = np.unique(xy[:, 0] + 1j * xy[:, 1])
+    # not merely near one: a vertex of one block's cells 1.8 cm off the road, snapped into the
+    # cells across, made them overlap by 0.7 m²
+    half = GRID_SIZE / 2
+    pixels = shapely.box(
+        unique.real - half, unique.imag - half, unique.real + half, unique.imag + half
     )
-    shared = np.bincount(near, minlength=len(points)) > 1  # on two blocks' outlines
+    near, _ = shapely.STRtree(shapely.boundary(hard)).query(pixels, predicate="intersects")
+    shared = np.bincount(near, minlength=len(unique)) > 1  # on two blocks' outlines
     if not shared.any():
         return cells
-    mine = valid[np.unique(which[shared[row.ravel()]])]
-    ref = points[shared]
-    # each of these cells has a shared vertex of its own, so each gets a group of them
-    cell, at = shapely.STRtree(ref).query(cells[mine], predicate="dwithin", distance=CLEAR_M)
-    order = np.argsort(cell, kind="stable")
-    targets = shapely.multipoints(shapely.get_coordinates(ref[at[order]]), indices=cell[order])
+    # a cell takes the targets beside its edges along the road (both ends shared) and between
+    # their ends: one just past an edge's end went into the cell's inner edge there instead,
+    # and two cells of a block overlapped by 0.9 m²
+    rings, ring_cell = shapely.get_parts(shapely.boundary(cells[valid]), return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    on = np.isin(xy[:, 0] + 1j * xy[:, 1], unique[shared])
+    edge = np.flatnonzero((ring[:-1] == ring[1:]) & on[:-1] & on[1:])
+    p, d = xy[edge], xy[edge + 1] - xy[edge]
+    ref = np.column_stack([unique.real, unique.imag])[shared]
+    lines = shapely.linestrings(np.stack([p, p + d], axis=1))
+    e, at = shapely.STRtree(np.asarray(shapely.points(ref), dtype=object)).query(
+        lines, predicate="dwithin", distance=CLEAR_M
+    )
+    t = np.einsum("ij,ij->i", ref[at] - p[e], d[e])
+    between = (t > 0) & (t < np.einsum("ij,ij->i", d[e], d[e]))
+    pair = np.unique(np.column_stack([ring_cell[ring[edge[e[between]]]], at[between]]), axis=0)
+    if len(pair) == 0:
+        return cells
+    mine, cell = np.unique(valid[pair[:, 0]], return_inverse=True)
+    targets = shapely.multipoints(ref[pair[:, 1]], indices=cell)
     snapped = shapely.snap(cells[mine], targets, CLEAR_M)
     # most cells already run through every target near them: only the others change
     moved = ~shapely.equals_exact(snapped, cells[mine], tolerance=0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gridsvc.partition.territory import (
@@ -188,6 +188,8 @@ def test_a_self_touching_voronoi_cell_among_crowded_cells_is_snapped_not_fatal()
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 10_000), st.integers(2, 12), st.floats(0.2, 0.8))
+@example(seed=0, n=11, at=1 / 3)  # a vertex 1.8 cm from the road taken for a crossing
+@example(seed=8, n=8, at=0.590644174090708)  # overlapped by 0.15 m² before
 def test_cells_across_a_slanted_road_never_overlap(seed: int, n: int, at: float) -> None:
     """Each block's cells are snapped to the grid on their own: where a cell crosses a long
     slanted road edge the crossing is rounded off the edge, and the sliver reached as far as
