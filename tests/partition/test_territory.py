@@ -190,6 +190,7 @@ def test_a_self_touching_voronoi_cell_among_crowded_cells_is_snapped_not_fatal()
 @given(st.integers(0, 10_000), st.integers(2, 12), st.floats(0.2, 0.8))
 @example(seed=0, n=11, at=1 / 3)  # a vertex 1.8 cm from the road taken for a crossing
 @example(seed=8, n=8, at=0.590644174090708)  # overlapped by 0.15 m² before
+@example(seed=133, n=12, at=0.6075488891509282)  # a target past a road edge's end
 def test_cells_across_a_slanted_road_never_overlap(seed: int, n: int, at: float) -> None:
     """Each block's cells are snapped to the grid on their own: where a cell crosses a long
     slanted road edge the crossing is rounded off the edge, and the sliver reached as far as
