@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 from shapely.errors import GEOSException
@@ -232,10 +233,13 @@ def _crowded(cells: np.ndarray, clear: np.ndarray) -> np.ndarray:
     """
     out = (shapely.get_type_id(cells) == 3) & ~shapely.is_empty(cells) & ~clear
     xy, ring = shapely.get_coordinates(cells, return_index=True)
-    unique, vertex = np.unique(xy[:, 0] + 1j * xy[:, 1], return_inverse=True)  # a 1-d sort
+    vertex, unique = pd.factorize(xy[:, 0] + 1j * xy[:, 1])  # hashed, not sorted
     vertices = np.column_stack([unique.real, unique.imag])
     suspect = np.zeros(len(vertices), dtype=bool)
-    suspect[cKDTree(vertices).query_pairs(CLEAR_M, output_type="ndarray").ravel()] = True
+    near_pairs = cKDTree(vertices, balanced_tree=False, compact_nodes=False).query_pairs(
+        CLEAR_M, output_type="ndarray"
+    )  # a tree queried once: cheaper to build unbalanced
+    suspect[near_pairs.ravel()] = True
     suspect[vertex[out[ring]]] = True
     suspects = np.flatnonzero(suspect)
     if len(suspects) == 0:
@@ -269,7 +273,8 @@ def _snap_together(
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     points = shapely.point_on_surface(faces)
     inside = shapely.covered_by(points, block)
-    inside[shapely.STRtree(others).query(points, predicate="intersects")[0]] = False
+    # a tree of the few points, not of the block's many other cells
+    inside[shapely.STRtree(points).query(others, predicate="intersects")[1]] = False
     faces, points = faces[inside], points[inside]
     tree = shapely.STRtree(mine)
     face, cell = tree.query(points, predicate="intersects")
@@ -298,17 +303,36 @@ def clip_cells(cells: np.ndarray, block: BaseGeometry, *, clear: bool = False) -
     all the overlay would do to it (:func:`_rounded_rings`), at a tenth of the cost.
     ``clear``: the caller knows every cell passes :func:`_clear`.
     """
-    shapely.prepare(block)
-    edge = shapely.boundary(block)
-    shapely.prepare(edge)
-    inner = shapely.contains_properly(block, cells) & (shapely.get_num_interior_rings(cells) == 0)
-    inner[inner] = ~shapely.dwithin(edge, cells[inner], CLEAR_M)
+    inner = _well_inside(cells, block) & (shapely.get_num_interior_rings(cells) == 0)
     if not clear:
         inner[inner] = _clear(cells[inner])
     out = np.empty(len(cells), dtype=object)
     out[inner] = _rounded_rings(cells[inner])
     out[~inner] = _overlay(cells[~inner], block)
     return out
+
+
+def _well_inside(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
+    """Return, per cell, whether it lies inside ``block`` more than :data:`CLEAR_M` from its edge.
+
+    Most cells lie inside the block shrunk by a grid step more (its rounded corners drawn by
+    chords 0.1 mm inside the arcs): one prepared test clears them; only the others are measured.
+    """
+    inner = np.zeros(len(cells), dtype=bool)
+    if len(cells) == 0:
+        return inner
+    core = shapely.buffer(block, -(CLEAR_M + GRID_SIZE))
+    if not shapely.is_empty(core):
+        shapely.prepare(core)
+        inner = shapely.contains_properly(core, cells)
+    rest = np.flatnonzero(~inner)
+    if len(rest):
+        shapely.prepare(block)
+        edge = shapely.boundary(block)
+        shapely.prepare(edge)
+        near = rest[shapely.contains_properly(block, cells[rest])]
+        inner[near[~shapely.dwithin(edge, cells[near], CLEAR_M)]] = True
+    return inner
 
 
 def _overlay(cells: np.ndarray, block: BaseGeometry) -> np.ndarray:
@@ -377,29 +401,48 @@ def _clear_convex(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     convex = np.zeros(len(polys), dtype=bool)
     for k in np.unique(counts[counts >= 4]).tolist():  # closed rings of k-1 vertices
         rows = np.flatnonzero(counts == k)
-        pts = xy[start[rows, None] + np.arange(k)]
-        ax, ay = pts[:, None, :-1, 0], pts[:, None, :-1, 1]  # edge j from (ax, ay) …
-        dx, dy = pts[:, None, 1:, 0] - ax, pts[:, None, 1:, 1] - ay  # … by (dx, dy)
-        wx, wy = pts[:, :-1, None, 0] - ax, pts[:, :-1, None, 1] - ay  # vertex i - its start
-        t = np.clip((wx * dx + wy * dy) / (dx * dx + dy * dy), 0.0, 1.0)
-        gap = (wx - t * dx) ** 2 + (wy - t * dy) ** 2
-        v = np.arange(k - 1)
-        gap[:, v, v] = np.inf  # the edges ending at vertex i: i-1 and i
-        gap[:, v, v - 1] = np.inf
-        out[rows] = gap.min(axis=(1, 2)) > CLEAR_M**2
-        convex[rows] = out[rows] & _strictly_convex(pts)
+        at = start[rows, None] + np.arange(k)
+        x, y = xy[at, 0], xy[at, 1]
+        out[rows] = _gaps(x, y).min(axis=(1, 2)) > CLEAR_M**2
+        convex[rows] = out[rows] & _strictly_convex(x, y)
     return out, convex
 
 
-def _strictly_convex(rings: np.ndarray) -> np.ndarray:
-    """Return, per closed ring (array of rings × k vertices × 2, first = last), whether every
+def _gaps(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Return the squared distance from each vertex ``i`` to each edge ``j`` of closed rings
+    (arrays of rings × k vertices, first = last) as rings × i × j, inf for the edges ending
+    at ``i``. Written in place: a few full-size arrays instead of a dozen."""
+    ax, ay = x[:, None, :-1], y[:, None, :-1]  # edge j from (ax, ay) …
+    dx, dy = x[:, None, 1:] - ax, y[:, None, 1:] - ay  # … by (dx, dy)
+    wx, wy = x[:, :-1, None] - ax, y[:, :-1, None] - ay  # vertex i - its start
+    t = wx * dx
+    t += wy * dy
+    t /= dx * dx + dy * dy
+    np.clip(t, 0.0, 1.0, out=t)
+    gap = t * dx
+    np.subtract(wx, gap, out=gap)
+    gap *= gap
+    np.multiply(t, dy, out=t)
+    np.subtract(wy, t, out=t)
+    t *= t
+    gap += t
+    v = np.arange(x.shape[1] - 1)
+    gap[:, v, v] = np.inf  # the edges ending at vertex i: i-1 and i
+    gap[:, v, v - 1] = np.inf
+    return gap
+
+
+def _strictly_convex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Return, per closed ring (arrays of rings × k vertices, first = last), whether every
     turn goes the same way with a sine over 1e-6 and the turns add up to one full turn: a
     simple, strictly convex ring (float error is far below that margin on edges that long)."""
-    edge = np.diff(rings, axis=1)
-    after = np.roll(edge, -1, axis=1)
-    cross = edge[..., 0] * after[..., 1] - edge[..., 1] * after[..., 0]
-    dot = (edge * after).sum(axis=-1)
-    sine = cross / (np.hypot(edge[..., 0], edge[..., 1]) * np.hypot(after[..., 0], after[..., 1]))
+    ex, ey = np.diff(x, axis=1), np.diff(y, axis=1)
+    fx = np.concatenate([ex[:, 1:], ex[:, :1]], axis=1)  # the edge after each
+    fy = np.concatenate([ey[:, 1:], ey[:, :1]], axis=1)
+    cross = ex * fy - ey * fx
+    dot = ex * fx + ey * fy
+    length = np.hypot(ex, ey)
+    sine = cross / (length * np.concatenate([length[:, 1:], length[:, :1]], axis=1))
     one_way = (sine > 1e-6).all(axis=1) | (sine < -1e-6).all(axis=1)
     turned = np.abs(np.arctan2(cross, dot).sum(axis=1))
     return one_way & (np.abs(turned - 2 * np.pi) < 1e-6)
@@ -422,7 +465,12 @@ def _rounded_rings(polys: np.ndarray) -> np.ndarray:
     step = (np.arange(len(xy)) - start + 1) % (counts[ring] - 1)  # v0 … v0 → v1 … v0 v1
     ccw = (_signed_areas(raw, ring, len(polys)) > 0)[ring]
     shifted = start + np.where(ccw, counts[ring] - 1 - step, step)  # reversed: v(k-2) … v(k-2)
-    return np.asarray(shapely.polygons(shapely.linearrings(xy[shifted], indices=ring)))
+    offsets = np.concatenate([[0], np.cumsum(counts)])  # one ring a polygon
+    return np.asarray(
+        shapely.from_ragged_array(
+            shapely.GeometryType.POLYGON, xy[shifted], (offsets, np.arange(len(polys) + 1))
+        )
+    )
 
 
 def _signed_areas(xy: np.ndarray, ring: np.ndarray, n: int) -> np.ndarray:
