@@ -618,7 +618,8 @@ def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     pixels = shapely.box(
         unique.real - half, unique.imag - half, unique.real + half, unique.imag + half
     )
-    near, _ = shapely.STRtree(shapely.boundary(hard)).query(pixels, predicate="intersects")
+    # each outline tested (prepared) on the pixels in its box
+    near = shapely.STRtree(pixels).query(shapely.boundary(hard), predicate="intersects")[1]
     shared = np.bincount(near, minlength=len(unique)) > 1  # on two blocks' outlines
     if not shared.any():
         return cells
