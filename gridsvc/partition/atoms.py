@@ -208,6 +208,31 @@ def _pieces(
     return np.split(idx, floor_cuts(floor[idx], sizes, mins, hi)), False, zero_ground
 
 
+def _unit_codes(building: np.ndarray, unit: np.ndarray, group: np.ndarray | None) -> np.ndarray:
+    """Return per household the rank of its unit's key among the sorted distinct keys.
+
+    The key is "building|unit", "hh:<row>" for a household without a building (alone), each
+    prefixed by "group/" when ``group`` is given; its text is built once per distinct
+    (group, building, unit), not per household.
+    """
+    n = len(building)
+    alone = building == ""
+    unit_code = pd.factorize(unit)[0]
+    key = pd.factorize(pd.factorize(building)[0] * (unit_code.max() + 1) + unit_code)[0]
+    key = np.where(alone, key.max() + 1 + np.arange(n), key)  # alone: a key of its own
+    if group is not None:
+        key += pd.factorize(np.asarray(group))[0] * (key.max() + 1)
+    inverse, distinct = pd.factorize(key)
+    rows = np.empty(len(distinct), dtype=np.int64)  # one household of each distinct key
+    rows[inverse[::-1]] = np.arange(n - 1, -1, -1)
+    keys = building[rows] + "|" + unit[rows].astype(str).astype(object)
+    keys[alone[rows]] = [f"hh:{i}" for i in rows[alone[rows]].tolist()]
+    if group is not None:
+        keys = np.asarray(group)[rows].astype(str).astype(object) + "/" + keys
+    codes, _ = pd.factorize(pd.Series(keys), sort=True)
+    return codes[inverse]
+
+
 def build_atoms(
     households: pd.DataFrame,
     xy: np.ndarray,
@@ -228,13 +253,7 @@ def build_atoms(
     unit = pd.to_numeric(households["unit"], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
     floor = pd.to_numeric(households["floor"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
     size = pd.to_numeric(households["size"], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
-    # key: building+unit; no building → the household alone
-    keys = building + "|" + unit.astype(str).astype(object)
-    alone = np.flatnonzero(building == "")
-    keys[alone] = [f"hh:{i}" for i in alone.tolist()]
-    if group is not None:
-        keys = np.asarray(group).astype(str).astype(object) + "/" + keys
-    codes, _ = pd.factorize(pd.Series(keys), sort=True)
+    codes = _unit_codes(building, unit, group)
     order = np.lexsort((np.arange(n), floor, codes))
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     ends = np.r_[starts[1:], n]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gridsvc.partition.atoms import Bounds, build_atoms, floor_cuts
+from gridsvc.partition.atoms import Bounds, _unit_codes, build_atoms, floor_cuts
 
 
 def _unit(n: int, floors: int, building: str = "B1", unit: int = 1) -> pd.DataFrame:
@@ -123,3 +125,32 @@ def test_atoms_built_per_group_restrict_to_the_atoms_of_that_group_alone() -> No
         np.testing.assert_allclose(got.xy, want.xy)
         np.testing.assert_array_equal(got.floor_lo, want.floor_lo)
         np.testing.assert_array_equal(got.floor_hi, want.floor_hi)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "B1", "B10", "B2", "B1|2", "hh:1", "a/b"]),
+            st.sampled_from([-1, 1, 2, 10]),
+            st.sampled_from([-1, 0, 3, 12]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_unit_codes_rank_each_households_key_text(
+    rows: list[tuple[str, int, int]], grouped: bool
+) -> None:
+    """Codes built per distinct unit are those of the key text built per household: the
+    text's sorted order ("B10" before "B2", "10" before "2"), a key per household alone."""
+    building = np.array([r[0] for r in rows], dtype=object)
+    unit = np.array([r[1] for r in rows], dtype=np.int64)
+    group = np.array([r[2] for r in rows], dtype=np.int64) if grouped else None
+    keys = building + "|" + unit.astype(str).astype(object)
+    alone = np.flatnonzero(building == "")
+    keys[alone] = [f"hh:{i}" for i in alone.tolist()]
+    if group is not None:
+        keys = group.astype(str).astype(object) + "/" + keys
+    want, _ = pd.factorize(pd.Series(keys), sort=True)
+    assert _unit_codes(building, unit, group).tolist() == want.tolist()

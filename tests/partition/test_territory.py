@@ -13,6 +13,7 @@ from gridsvc.partition.territory import (
     GRID_SIZE,
     _clear,
     _match_across,
+    _well_inside,
     clip_cells,
     polygonal,
     snap_cells,
@@ -66,6 +67,27 @@ def test_clipped_cells_equal_the_overlay_coordinate_for_coordinate(
     got = clip_cells(raw, block)
     want = shapely.intersection(raw, block, grid_size=GRID_SIZE)
     assert shapely.to_wkb(got).tolist() == shapely.to_wkb(want).tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(clusters(3), st.integers(0, 10_000))
+def test_cells_well_inside_are_those_inside_and_clear_of_the_edge(
+    case: tuple[shapely.Polygon, np.ndarray], seed: int
+) -> None:
+    """The shrunk-block shortcut answers what measuring every cell would, also for cells
+    clipped to the edge and for specks 0.5–5 cm inside it (the 2 cm limit, the 3 cm shrink)."""
+    block, xy = case
+    rng = np.random.default_rng(seed)
+    depth = rng.uniform(0.005, 0.05, 60)
+    rings = shapely.boundary(shapely.buffer(block, -depth))
+    at = shapely.line_interpolate_point(rings, rng.uniform(0, 1, 60), normalized=True)
+    x, y = shapely.get_coordinates(at).T  # a ring of several lines gives no point
+    specks = shapely.box(x - 0.001, y - 0.001, x + 0.001, y + 0.001)
+    raw = _raw_cells(block, xy) if len(xy) > 1 else np.empty(0, dtype=object)
+    cells = np.concatenate([raw, shapely.intersection(raw, block), specks])
+    edge = shapely.boundary(block)
+    want = shapely.contains_properly(block, cells) & ~shapely.dwithin(edge, cells, CLEAR_M)
+    assert _well_inside(cells, block).tolist() == want.tolist()
 
 
 @given(
