@@ -248,7 +248,10 @@ def _crowded(cells: np.ndarray, clear: np.ndarray) -> np.ndarray:
     near, cell = shapely.STRtree(cells).query(
         shapely.points(vertices[suspects]), predicate="dwithin", distance=CLEAR_M
     )
-    own = np.sort(ring * len(vertices) + vertex)
+    found = np.zeros(len(cells), dtype=bool)
+    found[cell] = True
+    mine = found[ring]  # the vertices of the cells found, a few of all
+    own = np.sort(ring[mine] * len(vertices) + vertex[mine])
     key = cell * len(vertices) + suspects[near]
     at = np.minimum(np.searchsorted(own, key), len(own) - 1)
     out[cell[own[at] != key]] = True
