@@ -25,7 +25,13 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import ReadOnlyStoreError, StoreError
-from gridsvc.store.readonly import ReadOnly, read_only, read_only_url, refuse_writes
+from gridsvc.store.readonly import (
+    ReadOnly,
+    immutable_while_unchanged,
+    read_only,
+    read_only_url,
+    refuse_writes,
+)
 
 if TYPE_CHECKING:
     from gridsvc.config import Settings
@@ -139,6 +145,7 @@ def _sqlite_engine(url: URL, spatialite_path: str) -> Engine:
     engine = create_engine(opened, module=module)
     if store is not None:
         refuse_writes(engine, store)
+        immutable_while_unchanged(engine, store)
 
     @event.listens_for(engine, "connect")
     def _load_spatialite(dbapi_conn: Any, _record: Any) -> None:

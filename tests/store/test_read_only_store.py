@@ -8,11 +8,8 @@ Real files, real permissions. (Root may write a 0444 file anyway; gridsvc honour
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +19,7 @@ import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import box
+from someone_else import someone_else
 from sqlalchemy import event
 from typer.testing import CliRunner
 
@@ -176,21 +174,6 @@ def test_a_read_only_store_behind_the_schema_is_not_upgraded(tmp_path: Path) -> 
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
-def _as_someone_else(code: str) -> subprocess.CompletedProcess[str]:
-    """Run Python ``code`` as an unprivileged user (root writes into a 0555 folder anyway)."""
-    drop: list[str] = []
-    if os.getuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv: no unprivileged user to read as")
-        drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
-    return subprocess.run(
-        [*drop, sys.executable, "-c", code], capture_output=True, text=True, env=env,
-        check=False, timeout=120,
-    )  # fmt: skip
-
-
 def test_a_read_only_copy_with_changes_in_its_wal_says_why_it_cannot_be_read() -> None:
     """A copy taken while gridsvc wrote (the file and its -wal holding a change, no -shm) in a
     read-only folder: SQLite cannot read it; the error says so, naming the file and the -wal,
@@ -214,7 +197,7 @@ def test_a_read_only_copy_with_changes_in_its_wal_says_why_it_cannot_be_read() -
         assert (folder / "store.sqlite-wal").stat().st_size > 0
         folder.chmod(0o555)
         path = folder / "store.sqlite"
-        done = _as_someone_else(
+        done = someone_else(
             "from gridsvc.config import Settings\n"
             "from gridsvc.store import open_store\n"
             "try:\n"
