@@ -127,7 +127,8 @@ def test_settings_turn_on_dedicated_grids_and_set_the_budget(
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
+    (tmp_path / "runs 100%").mkdir()  # what "runs 100%25" reads as, decoded once more
+    out = tmp_path / "runs 100%25" / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{") :])
@@ -151,6 +152,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "gridsvc serve --db sqlite:///" in result.stdout
     assert {a["role"] for a in summary["accounts"]} == {"admin", "planner", "worker"}
     engine = open_store(load_settings(database_url=summary["database"]))
+    assert engine.url.database == str(out.resolve() / "gridsvc.sqlite")
+    assert not any((tmp_path / "runs 100%").iterdir())
     with session_scope(engine) as session:
         for account in summary["accounts"]:
             user = authenticate(session, username=account["username"], password=account["password"])

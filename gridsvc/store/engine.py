@@ -31,6 +31,7 @@ from gridsvc.store.readonly import (
     read_only,
     read_only_url,
     refuse_writes,
+    store_file,
 )
 
 if TYPE_CHECKING:
@@ -135,12 +136,11 @@ def _sqlite_module() -> ModuleType:
 
 def _sqlite_engine(url: URL, spatialite_path: str) -> Engine:
     module = _sqlite_module()
-    if url.database and url.database != ":memory:":
-        parent = Path(url.database.removeprefix("file:")).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise StoreError(
-                f"cannot create SQLite database {url.database!r}: folder {parent} does not exist"
-            )
+    path = store_file(url)
+    if path is not None and not path.parent.is_dir():
+        raise StoreError(
+            f"cannot create SQLite database {url.database!r}: folder {path.parent} does not exist"
+        )
     opened, store = read_only_url(url)
     engine = create_engine(opened, module=module)
     if store is not None:

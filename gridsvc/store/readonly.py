@@ -46,6 +46,8 @@ __all__ = [
     "read_only",
     "read_only_url",
     "refuse_writes",
+    "sqlite_url",
+    "store_file",
 ]
 
 WRITE_REFUSED = (
@@ -76,15 +78,12 @@ def read_only_url(url: URL) -> tuple[URL, ReadOnly | None]:
     """Return the URL to open a ``sqlite:///`` store with, and why it is read-only (None when
     gridsvc may write it). ``url`` is a file path, optionally with ``?mode=ro``, or a SQLite
     URI filename (``sqlite:///file:PATH?mode=ro&uri=true``)."""
-    database = url.database or ""
-    query = dict(url.query)
-    if not database or database == ":memory:":
+    path = store_file(url)
+    if path is None:
         return url, None
-    uri = query.pop("uri", None) == "true"
-    if uri and database.startswith("file:"):
-        database = unquote(database.removeprefix("file:").split("?")[0])
+    query = dict(url.query)
+    query.pop("uri", None)
     asked = query.pop("mode", None) == "ro"
-    path = Path(database).expanduser().resolve()
     why = _why(path, asked=asked)
     if why is None:
         return url.set(database=str(path), query=query), None
@@ -92,6 +91,29 @@ def read_only_url(url: URL) -> tuple[URL, ReadOnly | None]:
         database=f"file:{quote(str(path))}", query={**query, "mode": "ro", "uri": "true"}
     )
     return opened, ReadOnly(path, why, asked)
+
+
+def store_file(url: URL) -> Path | None:
+    """Return the file a ``sqlite:///`` URL names, absolute (None for an in-memory store).
+
+    ``url.database`` is already percent-decoded once (as a URL); a SQLite URI filename
+    (``file:PATH`` with ``?uri=true``) is decoded once more, as SQLite decodes it: a folder
+    named ``a%20b`` is ``sqlite:////x/a%2520b/s.sqlite`` or
+    ``sqlite:///file:/x/a%252520b/s.sqlite?uri=true`` (:func:`sqlite_url` writes the first).
+    """
+    database = url.database or ""
+    if not database or database == ":memory:":
+        return None
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        database = unquote(database.removeprefix("file:").split("?")[0])
+    return Path(database).expanduser().resolve()
+
+
+def sqlite_url(path: Path, **query: str) -> str:
+    """Return the ``sqlite:///`` URL of the store file ``path`` (``%``, ``?``, ``#``... in it
+    escaped: ``f"sqlite:///{path}"`` opens ``a b`` for a folder named ``a%20b``)."""
+    url = URL.create("sqlite", database=str(path), query=query)
+    return url.render_as_string(hide_password=False)
 
 
 def read_only(engine: Engine) -> ReadOnly | None:
