@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import geopandas as gpd
@@ -149,7 +150,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         len(load_frame(FIXTURES / n / "households.geojson", kind="households"))
         for n in ("urban", "village")
     )
-    assert "gridsvc serve --db sqlite:///" in result.stdout
+    assert "gridsvc serve --db 'sqlite:///" in result.stdout
+    serve = shlex.split(summary["serve"].split("  ")[0])  # a command to paste in a shell
+    assert serve == ["gridsvc", "serve", "--db", summary["database"], "--port", "8000"]
     assert {a["role"] for a in summary["accounts"]} == {"admin", "planner", "worker"}
     engine = open_store(load_settings(database_url=summary["database"]))
     assert engine.url.database == str(out.resolve() / "gridsvc.sqlite")
