@@ -18,9 +18,11 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
+from published import written_store
 from shapely.geometry import box
 from someone_else import someone_else
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from gridsvc.api.app import create_app
@@ -59,18 +61,14 @@ def _job(status: str) -> dict:
 def published(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A store written by gridsvc (WAL mode, one community, one queued job), then made
     read-only one way; yields its URL and file, and makes it writable again afterwards."""
-    folder = tmp_path / "published"
-    folder.mkdir()
-    path = folder / "store.sqlite"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with session_scope(engine) as session:
+
+    def fill(session: Session) -> None:
         upsert(session, "communities", _communities(A))
         save_job(session, _job("queued"))
         add_user(session, username="admin", password="correct horse", role="admin")
-    engine.dispose()
-    assert sorted(p.name for p in folder.iterdir()) == ["store.sqlite"]
-    assert path.read_bytes()[18:20] == b"\x02\x02"  # the file says WAL
+
+    path = written_store(tmp_path, fill)
+    folder = path.parent
     url = f"sqlite:///{path}"
     if request.param == "file 0444":
         path.chmod(0o444)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from published import written_store
 from shapely.geometry import box
 from someone_else import command
 from sqlalchemy import Engine
@@ -56,15 +57,8 @@ def _beside(path: Path) -> list[str]:
 @pytest.fixture(params=["file 0444", "folder 0555"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     """A gridsvc store (WAL, community A), closed: only the file is in its folder."""
-    folder = tmp_path / "published"
-    folder.mkdir()
-    path = folder / "store.sqlite"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with session_scope(engine) as session:
-        upsert(session, "communities", _community(A, 0))
-    engine.dispose()
-    assert _beside(path) == ["store.sqlite"]
+    path = written_store(tmp_path, lambda session: upsert(session, "communities", _community(A, 0)))
+    folder = path.parent
     try:
         yield f"sqlite:///{path}", path, request.param
     finally:
