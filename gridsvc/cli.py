@@ -390,10 +390,11 @@ def demo(
     config: ConfigOption = None,
 ) -> None:
     """Run the main job end to end on the committed fixtures and say where everything is."""
+    from .store.readonly import sqlite_url
     from .workflows import run_demo
 
     out.mkdir(parents=True, exist_ok=True)
-    settings = _settings(config, f"sqlite:///{(out / 'gridsvc.sqlite').resolve()}")
+    settings = _settings(config, sqlite_url((out / "gridsvc.sqlite").resolve()))
     with Progress(console=console, transient=False) as progress:
         task = progress.add_task("demo", total=1.0)
 

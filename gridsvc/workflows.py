@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,7 +341,7 @@ def run_demo(settings: Settings, out: Path, *, say: Callable[[str, float], Any])
     step("demo accounts: " + ", ".join(a["username"] for a in summary["accounts"]))
     summary["exports"] = str(exports)
     summary["serve"] = (
-        f"gridsvc serve --db {settings.database_url} --port 8000  "
+        f"gridsvc serve --db {shlex.quote(settings.database_url)} --port 8000  "
         "then open http://127.0.0.1:8000/docs"
     )
     say(f"maps in {out / 'maps'}; exports in {exports}", 1.0)

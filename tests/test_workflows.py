@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import geopandas as gpd
@@ -127,7 +128,8 @@ def test_settings_turn_on_dedicated_grids_and_set_the_budget(
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
+    (tmp_path / "runs 100%").mkdir()  # what "runs 100%25" reads as, decoded once more
+    out = tmp_path / "runs 100%25" / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{") :])
@@ -148,9 +150,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         len(load_frame(FIXTURES / n / "households.geojson", kind="households"))
         for n in ("urban", "village")
     )
-    assert "gridsvc serve --db sqlite:///" in result.stdout
+    assert "gridsvc serve --db 'sqlite:///" in result.stdout
+    serve = shlex.split(summary["serve"].split("  ")[0])  # a command to paste in a shell
+    assert serve == ["gridsvc", "serve", "--db", summary["database"], "--port", "8000"]
     assert {a["role"] for a in summary["accounts"]} == {"admin", "planner", "worker"}
     engine = open_store(load_settings(database_url=summary["database"]))
+    assert engine.url.database == str(out.resolve() / "gridsvc.sqlite")
+    assert not any((tmp_path / "runs 100%").iterdir())
     with session_scope(engine) as session:
         for account in summary["accounts"]:
             user = authenticate(session, username=account["username"], password=account["password"])

@@ -25,7 +25,14 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import ReadOnlyStoreError, StoreError
-from gridsvc.store.readonly import ReadOnly, read_only, read_only_url, refuse_writes
+from gridsvc.store.readonly import (
+    ReadOnly,
+    immutable_while_unchanged,
+    read_only,
+    read_only_url,
+    refuse_writes,
+    store_file,
+)
 
 if TYPE_CHECKING:
     from gridsvc.config import Settings
@@ -129,16 +136,16 @@ def _sqlite_module() -> ModuleType:
 
 def _sqlite_engine(url: URL, spatialite_path: str) -> Engine:
     module = _sqlite_module()
-    if url.database and url.database != ":memory:":
-        parent = Path(url.database.removeprefix("file:")).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise StoreError(
-                f"cannot create SQLite database {url.database!r}: folder {parent} does not exist"
-            )
+    path = store_file(url)
+    if path is not None and not path.parent.is_dir():
+        raise StoreError(
+            f"cannot create SQLite database {url.database!r}: folder {path.parent} does not exist"
+        )
     opened, store = read_only_url(url)
     engine = create_engine(opened, module=module)
     if store is not None:
         refuse_writes(engine, store)
+        immutable_while_unchanged(engine, store)
 
     @event.listens_for(engine, "connect")
     def _load_spatialite(dbapi_conn: Any, _record: Any) -> None:

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from gridsvc.city.workers import LocalWorkers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +27,22 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("ending", "status"),
+    [
+        ("sys.exit(3)", 3),
+        ("sys.exit()", 0),
+        ("sys.exit('bye')", 1),
+        ("raise OSError('x')", 1),
+        ("import os; sys.stdout.flush(); os.kill(os.getpid(), 9)", -9),  # killed
+        ("import os; sys.stdout.flush(); os.kill(os.getpid(), 15)", -15),
+    ],
+)
 def test_teardown_closes_engines_and_leaves_without_the_interpreters_teardown(
-    tmp_path: Path,
+    tmp_path: Path, ending: str, status: int
 ) -> None:
+    """The process leaves with the status it was leaving with (it left with 0 whatever it was):
+    a worker process that failed is not one that ended well to its nanny."""
     store = tmp_path / "store.sqlite"
     done = _python(f"""
         import atexit, logging, sys
@@ -44,12 +59,32 @@ def test_teardown_closes_engines_and_leaves_without_the_interpreters_teardown(
         print("printed before the exit", end="")  # a pipe: block-buffered until flushed
         LocalWorkers().teardown(None)
         print("", task._ENGINES, end="")
-        sys.exit(3)
+        {ending}
+    """)
+    assert done.returncode == status, done.stderr
+    assert done.stdout == "printed before the exit {}"  # engines closed, stdout flushed
+    assert "an earlier atexit handler ran" not in done.stdout
+    if status < 0:
+        return  # killed: no exit handler ran (nor flushed the log)
+    assert "logged before the exit" in done.stderr
+    if ending.startswith("raise"):
+        assert done.stderr.rstrip().endswith("OSError: x")  # the traceback, flushed
+    if "bye" in ending:
+        assert done.stderr.rstrip().endswith("bye")
+
+
+def test_a_worker_thread_leaving_does_not_set_the_status() -> None:
+    """``sys.exit`` in another thread ends only that thread: the process still leaves with 0."""
+    done = _python("""
+        import sys, threading
+        from gridsvc.city.workers import LocalWorkers
+
+        LocalWorkers().teardown(None)
+        thread = threading.Thread(target=sys.exit, args=(4,))
+        thread.start()
+        thread.join()
     """)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "printed before the exit {}"  # engines closed, stdout flushed
-    assert "logged before the exit" in done.stderr
-    assert "an earlier atexit handler ran" not in done.stdout
 
 
 def test_the_plugin_pickles_by_reference() -> None:

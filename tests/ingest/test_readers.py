@@ -157,3 +157,17 @@ def test_unknown_suffix(tmp_path: Path) -> None:
     path.write_text("<kml/>", encoding="utf-8")
     with pytest.raises(InputError, match=r"unsupported file type '\.kml'"):
         read_any(path)
+
+
+@pytest.mark.parametrize("folder", ["in.zip", "a%20b {x}", "q?y#z"])
+def test_a_zipped_shapefile_is_read_whatever_its_folder_is_named(
+    folder: str, tmp_path: Path, sample: dict[str, gpd.GeoDataFrame]
+) -> None:
+    """The reader opens it as ``/vsizip/<path>/<member>``, unescaped: GDAL looks for the archive
+    at each ``.zip`` in it (a folder named ``in.zip`` is skipped) and reads ``%``, ``{``,
+    ``?``, ``#`` as they are (checked on GDAL 3.12: this passed before session 9 too)."""
+    path = tmp_path / folder / "households.zip"
+    path.parent.mkdir()
+    export_frame(sample["households"], path, kind="households")
+    frame = read_any(path)
+    assert set(frame["id"]) == set(sample["households"]["id"])

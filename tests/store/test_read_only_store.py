@@ -8,11 +8,8 @@ Real files, real permissions. (Root may write a 0444 file anyway; gridsvc honour
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,8 +18,11 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
+from published import written_store
 from shapely.geometry import box
+from someone_else import someone_else
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from gridsvc.api.app import create_app
@@ -61,18 +61,14 @@ def _job(status: str) -> dict:
 def published(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A store written by gridsvc (WAL mode, one community, one queued job), then made
     read-only one way; yields its URL and file, and makes it writable again afterwards."""
-    folder = tmp_path / "published"
-    folder.mkdir()
-    path = folder / "store.sqlite"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with session_scope(engine) as session:
+
+    def fill(session: Session) -> None:
         upsert(session, "communities", _communities(A))
         save_job(session, _job("queued"))
         add_user(session, username="admin", password="correct horse", role="admin")
-    engine.dispose()
-    assert sorted(p.name for p in folder.iterdir()) == ["store.sqlite"]
-    assert path.read_bytes()[18:20] == b"\x02\x02"  # the file says WAL
+
+    path = written_store(tmp_path, fill)
+    folder = path.parent
     url = f"sqlite:///{path}"
     if request.param == "file 0444":
         path.chmod(0o444)
@@ -176,21 +172,6 @@ def test_a_read_only_store_behind_the_schema_is_not_upgraded(tmp_path: Path) -> 
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
-def _as_someone_else(code: str) -> subprocess.CompletedProcess[str]:
-    """Run Python ``code`` as an unprivileged user (root writes into a 0555 folder anyway)."""
-    drop: list[str] = []
-    if os.getuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv: no unprivileged user to read as")
-        drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
-    return subprocess.run(
-        [*drop, sys.executable, "-c", code], capture_output=True, text=True, env=env,
-        check=False, timeout=120,
-    )  # fmt: skip
-
-
 def test_a_read_only_copy_with_changes_in_its_wal_says_why_it_cannot_be_read() -> None:
     """A copy taken while gridsvc wrote (the file and its -wal holding a change, no -shm) in a
     read-only folder: SQLite cannot read it; the error says so, naming the file and the -wal,
@@ -214,7 +195,7 @@ def test_a_read_only_copy_with_changes_in_its_wal_says_why_it_cannot_be_read() -
         assert (folder / "store.sqlite-wal").stat().st_size > 0
         folder.chmod(0o555)
         path = folder / "store.sqlite"
-        done = _as_someone_else(
+        done = someone_else(
             "from gridsvc.config import Settings\n"
             "from gridsvc.store import open_store\n"
             "try:\n"
