@@ -206,8 +206,11 @@ def _noded(
         shapely.STRtree(polys).query(edges, predicate="dwithin", distance=CLEAR_M)[1]
     )
     xy = unique_points(shapely.get_coordinates(polys[around]))[0]
-    points = np.asarray(shapely.points(xy), dtype=object)
-    on = np.unique(shapely.STRtree(points).query(edges, predicate="dwithin", distance=CLEAR_M)[1])
+    # only vertices on an edge (it crosses their grid square: they were rounded from a point
+    # on it): one 1–2 cm off the edge, snapped into the part across, made them overlap
+    half = GRID_SIZE / 2
+    pixels = shapely.box(xy[:, 0] - half, xy[:, 1] - half, xy[:, 0] + half, xy[:, 1] + half)
+    on = np.unique(shapely.STRtree(pixels).query(edges, predicate="intersects")[1])
     return list(_snapped(polys, around, xy[on]))
 
 
