@@ -24,7 +24,14 @@ from shapely.ops import substring
 
 from .coverage import SNAP_M, Borders, union_cells
 from .graph import groups
-from .territory import CLEAR_M, GRID_SIZE, heal, shared_lengths, unique_points
+from .territory import (
+    CLEAR_M,
+    GRID_SIZE,
+    heal,
+    shared_lengths,
+    unique_points,
+    unless_overlapping,
+)
 
 __all__ = ["share_empties"]
 
@@ -216,7 +223,8 @@ def _noded(
 
 def _snapped(geoms: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Return ``geoms`` with each of ``geoms[ids]`` snapped to the points ``xy`` within
-    :data:`~.territory.CLEAR_M` of its edges (a snap folding one leaves it as it was)."""
+    :data:`~.territory.CLEAR_M` of its edges (a snap folding one, or making two overlap more,
+    leaves them as they were)."""
     points = np.asarray(shapely.points(xy), dtype=object)
     g, at = shapely.STRtree(points).query(
         shapely.boundary(geoms[ids]), predicate="dwithin", distance=CLEAR_M
@@ -231,7 +239,9 @@ def _snapped(geoms: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
     ok = moved & shapely.is_valid(snapped)
     out = geoms.copy()
     out[which[ok]] = snapped[ok]
-    return out
+    # snapping is per polygon: two vertices 1 cm apart, on the edges of two cut cells, went
+    # into two grids in opposite order and they overlapped (0.015 m²)
+    return unless_overlapping(geoms, out, which[ok])
 
 
 def _rehome(
