@@ -218,13 +218,14 @@ def _noded(
     half = GRID_SIZE / 2
     pixels = shapely.box(xy[:, 0] - half, xy[:, 1] - half, xy[:, 0] + half, xy[:, 1] + half)
     on = np.unique(shapely.STRtree(pixels).query(edges, predicate="intersects")[1])
-    return list(_snapped(polys, around, xy[on]))
+    # snapping is per part: two vertices 1 cm apart, on the edges of two cut cells, went into
+    # two parts in opposite order and they overlapped (0.015 m²): such a snap is undone
+    return list(unless_overlapping(polys, _snapped(polys, around, xy[on]), around))
 
 
 def _snapped(geoms: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Return ``geoms`` with each of ``geoms[ids]`` snapped to the points ``xy`` within
-    :data:`~.territory.CLEAR_M` of its edges (a snap folding one, or making two overlap more,
-    leaves them as they were)."""
+    :data:`~.territory.CLEAR_M` of its edges (a snap folding one leaves it as it was)."""
     points = np.asarray(shapely.points(xy), dtype=object)
     g, at = shapely.STRtree(points).query(
         shapely.boundary(geoms[ids]), predicate="dwithin", distance=CLEAR_M
@@ -239,9 +240,7 @@ def _snapped(geoms: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
     ok = moved & shapely.is_valid(snapped)
     out = geoms.copy()
     out[which[ok]] = snapped[ok]
-    # snapping is per polygon: two vertices 1 cm apart, on the edges of two cut cells, went
-    # into two grids in opposite order and they overlapped (0.015 m²)
-    return unless_overlapping(geoms, out, which[ok])
+    return out
 
 
 def _rehome(
