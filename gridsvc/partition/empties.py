@@ -19,6 +19,7 @@ from itertools import pairwise
 
 import numpy as np
 import shapely
+from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
@@ -426,14 +427,12 @@ def _corridor(
     return None if cut is None or i not in cut else {**shared, x: cut}
 
 
-def _substring(line: BaseGeometry, start: float, end: float, total: float) -> BaseGeometry:
+def _substring(line: LineString, start: float, end: float, total: float) -> BaseGeometry:
     """Return the stretch of ``line`` from ``start`` to ``end`` along it (past its length
     round a ring)."""
     if end <= total:
         return substring(line, start, end)
-    return shapely.union_all(
-        np.array([substring(line, start, total), substring(line, 0.0, end - total)], dtype=object)
-    )
+    return shapely.union(substring(line, start, total), substring(line, 0.0, end - total))
 
 
 def _path(need: list[int], own: int, adj: dict[int, list[int]]) -> list[int] | None:
