@@ -25,14 +25,7 @@ from shapely.ops import substring
 
 from .coverage import SNAP_M, Borders, union_cells
 from .graph import groups
-from .territory import (
-    CLEAR_M,
-    GRID_SIZE,
-    heal,
-    shared_lengths,
-    unique_points,
-    unless_overlapping,
-)
+from .territory import CLEAR_M, GRID_SIZE, heal, shared_lengths, unique_points
 
 __all__ = ["share_empties"]
 
@@ -219,9 +212,7 @@ def _noded(
     half = GRID_SIZE / 2
     pixels = shapely.box(xy[:, 0] - half, xy[:, 1] - half, xy[:, 0] + half, xy[:, 1] + half)
     on = np.unique(shapely.STRtree(pixels).query(edges, predicate="intersects")[1])
-    # snapping is per part: two vertices 1 cm apart, on the edges of two cut cells, went into
-    # two parts in opposite order and they overlapped (0.015 m²): such a snap is undone
-    return list(unless_overlapping(polys, _snapped(polys, around, xy[on]), around))
+    return list(_snapped(polys, around, xy[on]))
 
 
 def _snapped(geoms: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:

@@ -31,7 +31,6 @@ __all__ = [
     "snap_cells",
     "tessellate",
     "unique_points",
-    "unless_overlapping",
 ]
 
 GRID_SIZE = 0.01  # metres; every polygon is snapped to this precision so shared edges match
@@ -602,12 +601,12 @@ def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     ok = shapely.is_valid(snapped)  # a snap folding a cell: left as it was
     out = cells.copy()
     out[mine[ok]] = snapped[ok]
-    return unless_overlapping(cells, out, mine[ok])
+    return _unless_overlapping(cells, out, mine[ok])
 
 
-def unless_overlapping(before: np.ndarray, after: np.ndarray, changed: np.ndarray) -> np.ndarray:
+def _unless_overlapping(before: np.ndarray, after: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """Return ``after`` with the cells of every pair that overlaps more than in ``before``
-    put back as they were (repeated until none does); ``changed``: the cells that differ.
+    put back as they were (repeated until none does).
 
     Snapping is per cell: a target between two cells of one block (a vertex of the cells across
     the road, 1 cm from their shared corner) may join one cell's inner edge and the other's
