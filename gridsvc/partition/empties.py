@@ -15,9 +15,13 @@ polygons drawn meet vertex for vertex around empty cells (see :func:`_matched`, 
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import shapely
+from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import substring
 
 from .coverage import SNAP_M, Borders, union_cells
 from .graph import groups
@@ -101,6 +105,7 @@ def share_empties(
     grids = _Grids(parts, cells)
     row_of = lines.rows() if lines is not None and empty.any() else {}
     shared: dict[int, dict[int, BaseGeometry]] = {}
+    bordered: dict[int, list[tuple[int, BaseGeometry]]] = {}  # each cut cell's borders
     for x in np.flatnonzero(empty & (owner >= 0)).tolist():
         near = [y for y in nbrs[x] if not empty[y] and owner[y] >= 0 and region[y] == region[x]]
         if len({int(owner[y]) for y in near}) < 2:
@@ -115,6 +120,7 @@ def share_empties(
         cut = _shares(cells[x], borders) if borders else None
         if cut is not None and _helps(x, cut, int(owner[x]), grids):
             shared[x] = cut
+            bordered[x] = borders
     moved: dict[int, int] = {}  # whole empty cell → the part it went to (see _rehome)
     bridged: set[int] = set()  # parts joined through others' shares, each once (see _bridge)
     while True:
@@ -125,7 +131,7 @@ def share_empties(
             return _noded(geoms, cells, shared), given
         if _rehome(broken, geoms, parts, cells, empty, region, nbrs, given, moved):
             continue
-        if _bridge(broken, geoms, parts, cells, empty, owner, shared, grids, bridged):
+        if _bridge(broken, geoms, parts, cells, empty, owner, shared, grids, bridged, bordered):
             moved.clear()
             continue
         undo = [x for x, cut in shared.items() if any(i in cut for i in broken)]
@@ -201,8 +207,11 @@ def _noded(
         shapely.STRtree(polys).query(edges, predicate="dwithin", distance=CLEAR_M)[1]
     )
     xy = unique_points(shapely.get_coordinates(polys[around]))[0]
-    points = np.asarray(shapely.points(xy), dtype=object)
-    on = np.unique(shapely.STRtree(points).query(edges, predicate="dwithin", distance=CLEAR_M)[1])
+    # only vertices on an edge (it crosses their grid square: they were rounded from a point
+    # on it): one 1–2 cm off the edge, snapped into the part across, made them overlap
+    half = GRID_SIZE / 2
+    pixels = shapely.box(xy[:, 0] - half, xy[:, 1] - half, xy[:, 0] + half, xy[:, 1] + half)
+    on = np.unique(shapely.STRtree(pixels).query(edges, predicate="intersects")[1])
     return list(_snapped(polys, around, xy[on]))
 
 
@@ -284,15 +293,17 @@ def _bridge(
     shared: dict[int, dict[int, BaseGeometry]],
     grids: _Grids,
     bridged: set[int],
+    bordered: dict[int, list[tuple[int, BaseGeometry]]],
 ) -> bool:
     """Join a broken part's inhabited pieces through other parts' shares of a cut cell.
 
     A part whose inhabited cells meet only through an empty cell (two units on a ring around a
     compound) falls apart when the cell is shared. Rather than leave it the whole ring, it takes
-    the fewest shares of the cell's other parts that link its pieces (the arc of the ring
-    between its units); their parts keep their own cells. It does so only if that raises the
-    least Polsby–Popper of the parts involved above what undoing those cuts leaves. A part is
-    joined so at most once (in ``bridged``): the part it took a share from may fall apart in
+    either the fewest shares of the cell's other parts that link its pieces (the arc of the ring
+    between its units; their parts keep their own cells), or a corridor (see :func:`_corridor`),
+    whichever leaves the parts involved the higher least Polsby–Popper, and only if that is
+    higher than what undoing those cuts leaves (``bordered``: each cut cell's borders). A part
+    is joined so at most once (in ``bridged``): the part it took a share from may fall apart in
     turn, and taking it back would go round for ever. Return True if any share moved.
     """
     done = False
@@ -303,37 +314,116 @@ def _bridge(
         pieces, need = _held(geoms[i], p, cells, empty)
         if len(need) < 2:
             continue  # the inhabited cells hold together: whole cells hang off (_rehome)
-        # nodes: the part's pieces, then the other parts' shares of the cells it gave or got
-        links = [(x, j) for x in sorted(shared) for j in sorted(shared[x]) if j != i]
-        links = [(x, j) for x, j in links if i in shared[x] or x in p]
-        nodes = np.concatenate([pieces, np.array([shared[x][j] for x, j in links], dtype=object)])
-        a, b = shapely.STRtree(nodes).query(nodes, predicate="intersects")
-        keep = a < b
-        a, b = a[keep], b[keep]
-        touch = shared_lengths(nodes[a], nodes[b]) > MIN_BORDER_M
-        adj: dict[int, list[int]] = {}
-        for u, v in zip(a[touch].tolist(), b[touch].tolist(), strict=True):
-            adj.setdefault(u, []).append(v)
-            adj.setdefault(v, []).append(u)
-        take = _path(need, len(pieces), adj)
-        if take is None:
-            continue
-        trial = dict(shared)
-        for n in take:
-            x, j = links[n - len(pieces)]
-            cut = dict(trial[x])
-            piece = cut.pop(j)
-            cut[i] = piece if i not in cut else _union([cut[i], piece])
-            trial[x] = cut
-        xs = {links[n - len(pieces)][0] for n in take}
-        involved = sorted({i} | {j for x in xs for j in shared[x]} | {int(owner[x]) for x in xs})
-        after = _polygons(parts, trial, grids)
-        undone = _polygons(parts, {x: c for x, c in shared.items() if x not in xs}, grids)
-        if min(_pp(after[j]) for j in involved) > min(_pp(undone[j]) for j in involved):
-            shared.update(trial)
+        options = [
+            (trial, {x}, True)
+            for x in sorted(shared)
+            if (x in p or i in shared[x])
+            and (trial := _corridor(i, x, cells[x], bordered[x], pieces[need], shared)) is not None
+        ]
+        arc = _arc(i, p, pieces, need, shared)
+        if arc is not None:
+            options.append((*arc, False))
+        best = None
+        for trial, xs, corridor in options:
+            involved = sorted(
+                {i} | {j for x in xs for j in (*shared[x], *trial[x])} | {int(owner[x]) for x in xs}
+            )
+            after = _polygons(parts, trial, grids, involved)
+            if corridor and shapely.get_type_id(after[involved.index(i)]) != 3:
+                continue  # the corridor did not join it
+            undone = {x: c for x, c in shared.items() if x not in xs}
+            pp = min(_pp(g) for g in after)
+            if pp > min(_pp(g) for g in _polygons(parts, undone, grids, involved)) and (
+                best is None or pp > best[0]
+            ):
+                best = (pp, trial)
+        if best is not None:
+            shared.update(best[1])
             bridged.add(i)
             done = True
     return done
+
+
+def _arc(
+    i: int,
+    p: np.ndarray,
+    pieces: np.ndarray,
+    need: list[int],
+    shared: dict[int, dict[int, BaseGeometry]],
+) -> tuple[dict[int, dict[int, BaseGeometry]], set[int]] | None:
+    """Return ``shared`` with part ``i`` (cells ``p``, its polygon's ``pieces``, those holding
+    its inhabited cells ``need``) given the fewest other parts' shares of the cells it gave or
+    got that link its pieces, and those cells; None if none link them."""
+    # nodes: the part's pieces, then the other parts' shares of the cells it gave or got
+    links = [(x, j) for x in sorted(shared) for j in sorted(shared[x]) if j != i]
+    links = [(x, j) for x, j in links if i in shared[x] or x in p]
+    nodes = np.concatenate([pieces, np.array([shared[x][j] for x, j in links], dtype=object)])
+    a, b = shapely.STRtree(nodes).query(nodes, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    touch = shared_lengths(nodes[a], nodes[b]) > MIN_BORDER_M
+    adj: dict[int, list[int]] = {}
+    for u, v in zip(a[touch].tolist(), b[touch].tolist(), strict=True):
+        adj.setdefault(u, []).append(v)
+        adj.setdefault(v, []).append(u)
+    take = _path(need, len(pieces), adj)
+    if take is None:
+        return None
+    trial = dict(shared)
+    for n in take:
+        x, j = links[n - len(pieces)]
+        cut = dict(trial[x])
+        piece = cut.pop(j)
+        cut[i] = piece if i not in cut else _union([cut[i], piece])
+        trial[x] = cut
+    return trial, {links[n - len(pieces)][0] for n in take}
+
+
+def _corridor(
+    i: int,
+    x: int,
+    cell: BaseGeometry,
+    borders: list[tuple[int, BaseGeometry]],
+    held: np.ndarray,
+    shared: dict[int, dict[int, BaseGeometry]],
+) -> dict[int, dict[int, BaseGeometry]] | None:
+    """Return ``shared`` with ``cell`` (cell ``x``, cut from ``borders``) cut again so that part
+    ``i``'s pieces ``held`` (those of its polygon holding its inhabited cells) join through it
+    along its free edge (its wall, not a border with inhabited cells): the shortest stretches of
+    that edge between the points on it nearest the pieces join ``i``'s border, so ``i`` gets the
+    strip along them and the parts there keep the strip along their own cells; None if the
+    cut fails.
+
+    Taking the other parts' whole shares between them instead gave 105's grid the ring around a
+    compound on its far side (Polsby–Popper 0.084): a share touching the next only at a corner
+    does not link them.
+    """
+    lived = shapely.union_all(np.array([b for _, b in borders], dtype=object))
+    free = shapely.difference(shapely.boundary(cell), shapely.buffer(lived, SNAP_M))
+    lines = shapely.get_parts(shapely.line_merge(free))
+    lines = lines[shapely.get_type_id(lines) == 1]
+    if not len(lines):
+        return None
+    # the line of the edge nearest all the pieces (the farthest the nearest), then where along it
+    line = lines[int(np.argmin(shapely.distance(held[:, None], lines[None, :]).max(axis=0)))]
+    nearest = shapely.get_point(shapely.shortest_line(held, line), 1)
+    at = np.sort(shapely.line_locate_point(line, nearest))
+    total = float(shapely.length(line))
+    stretches = [(float(s), float(e)) for s, e in pairwise(at.tolist())]
+    if shapely.is_ring(line):  # the pieces sit around a loop: leave out its longest stretch
+        stretches.append((float(at[-1]), float(at[0]) + total))
+        stretches.pop(int(np.argmax([e - s for s, e in stretches])))
+    chosen = [_substring(line, s, e, total) for s, e in stretches]
+    cut = _shares(cell, [*borders, (i, shapely.union_all(np.array(chosen, dtype=object)))])
+    return None if cut is None or i not in cut else {**shared, x: cut}
+
+
+def _substring(line: LineString, start: float, end: float, total: float) -> BaseGeometry:
+    """Return the stretch of ``line`` from ``start`` to ``end`` along it (past its length
+    round a ring)."""
+    if end <= total:
+        return substring(line, start, end)
+    return shapely.union(substring(line, start, total), substring(line, 0.0, end - total))
 
 
 def _path(need: list[int], own: int, adj: dict[int, list[int]]) -> list[int] | None:

@@ -8,6 +8,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gridsvc.partition.check import AREA_TOL
 from gridsvc.partition.coverage import borders
 from gridsvc.partition.empties import _union, share_empties
 from gridsvc.partition.territory import tessellate
@@ -191,3 +192,160 @@ def test_a_broken_grid_undoes_the_cut_that_broke_it_not_a_later_good_one() -> No
     assert sum(g.area for g in geoms) == pytest.approx(sum(cell.area for cell in cells))
     assert geoms[0].contains(shapely.union_all([x, h]))  # grid 0 keeps X whole, and H
     assert min(_pp(g) for g in geoms) > _pp(shapely.union_all([c, y])) + 0.1
+
+
+def _slanted_strip(
+    seed: int, n: int, at: float, width: float, tilt: float, pair: bool
+) -> tuple[shapely.Polygon, list[np.ndarray], np.ndarray, np.ndarray, list[dict[int, float]]]:
+    """Households both sides of an empty strip between two slanted roads, a slanted cross road
+    cutting the east side: the grids (each cell alone, or with the next one it borders when
+    ``pair``) share the strip and the cross road's corners."""
+    rng = np.random.default_rng(seed)
+    x0, y0 = 500_000.0, 3_873_000.0
+    outline = shapely.box(x0, y0, x0 + 309, y0 + 325)
+    x = x0 + at * 309
+    dx = tilt * 330
+    roads = np.array(
+        [
+            shapely.LineString([(x, y0 - 5), (x + dx, y0 + 330)]),
+            shapely.LineString([(x + width, y0 - 5), (x + width + dx, y0 + 330)]),
+            shapely.LineString([(x + width, y0 + 150.0037), (x0 + 320, y0 + 190.0113)]),
+        ],
+        dtype=object,
+    )
+    strip = shapely.Polygon(
+        [(x, y0 - 5), (x + dx, y0 + 330), (x + width + dx, y0 + 330), (x + width, y0 - 5)]
+    )
+    xy = rng.uniform((x0 + 1, y0 + 1), (x0 + 308, y0 + 324), (4 * n, 2))
+    xy = xy[~shapely.dwithin(shapely.points(xy), strip, 1.0)][:n]
+    terr = tessellate(outline, xy, roads)
+    cells = np.concatenate([terr.cells, terr.orphans])
+    lines = borders(cells)
+    nbrs: list[dict[int, float]] = [{} for _ in cells]
+    for u, v, length in zip(lines.u.tolist(), lines.v.tolist(), lines.length.tolist(), strict=True):
+        nbrs[u][v] = nbrs[v][u] = length
+    lived = len(terr.cells)
+    owner = np.arange(len(cells))
+    if pair:
+        for u in range(lived):
+            v = min((v for v in nbrs[u] if v < lived and owner[v] == v), default=-1)
+            if owner[u] == u and v > u:
+                owner[v] = u
+    owner[lived:] = -1
+    while (owner < 0).any():  # each empty cell whole to a grid it borders (through others)
+        for e in np.flatnonzero(owner < 0).tolist():
+            near = [y for y in nbrs[e] if owner[y] >= 0]
+            if near:
+                owner[e] = owner[max(near, key=nbrs[e].__getitem__)]
+    keys = sorted(set(owner[owner >= 0].tolist()))
+    parts = [np.flatnonzero(owner == k) for k in keys]
+    empty = np.arange(len(cells)) >= lived
+    return outline, parts, cells, empty, nbrs
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(4, 40),
+    st.floats(0.2, 0.7),
+    st.floats(3.0, 40.0),
+    st.floats(-0.3, 0.3),
+    st.booleans(),
+)
+def test_grids_sharing_an_empty_strip_between_slanted_roads_tile_it(
+    seed: int, n: int, at: float, width: float, tilt: float, pair: bool
+) -> None:
+    """Rule 5 where empty cells are cut next to slanted roads and slanted cell edges: the
+    pieces are clipped on the 1 cm grid and the grids around each cut cell snapped to one
+    another's vertices within 2 cm (``_matched``, ``_noded``). A vertex near an edge but off it
+    must not pull one grid into its neighbour: the grids overlap by less than the validator
+    tolerates (:data:`~gridsvc.partition.check.AREA_TOL`), leave no gap, and each is one valid
+    polygon. (About 1 % of these cases still overlap by 0.0001–0.15 m², as before, e.g. two
+    vertices 1 cm apart snapped into two grids in opposite order: (1419, 33, 0.45725969039574704,
+    5.463774468212657, 0.28379964496418114, True) by 0.015 m².)"""
+    assert _strip_overlap(seed, n, at, width, tilt, pair) < AREA_TOL
+
+
+@pytest.mark.parametrize(
+    "case",
+    [  # a vertex 1–2 cm off the strip's edge snapped into the grid across (0.020, 0.027 m²)
+        (3533, 39, 0.4138255256072245, 7.533449078453009, 0.2795, True),
+        (9718, 35, 0.5558685089093389, 10.43488435946361, 0.07905092348357734, True),
+    ],
+)
+def test_grids_around_a_cut_strip_take_only_vertices_on_its_edges(
+    case: tuple[int, int, float, float, float, bool],
+) -> None:
+    """Cases the property test above found overlapping: the grids around a cut cell are snapped
+    only to vertices on its edges (their 1 cm square crosses it), so here they only meet."""
+    assert _strip_overlap(*case) < 1e-6
+
+
+def _strip_overlap(seed: int, n: int, at: float, width: float, tilt: float, pair: bool) -> float:
+    """Share the strip of :func:`_slanted_strip`; check the tiling; return the largest overlap."""
+    outline, parts, cells, empty, nbrs = _slanted_strip(seed, n, at, width, tilt, pair)
+    lines = borders(cells)
+    region = np.zeros(len(cells), dtype=int)
+    geoms = np.array(share_empties(parts, cells, empty, region, nbrs, lines=lines)[0])
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = a < b
+    overlap = shapely.area(shapely.intersection(geoms[a[keep]], geoms[b[keep]]))
+    assert all(shapely.is_valid(geoms))
+    assert all(shapely.get_type_id(geoms) == 3)
+    assert sum(len(p) for p in parts) == len(cells)
+    assert float(shapely.area(shapely.union_all(geoms))) == pytest.approx(outline.area, abs=0.5)
+    assert float(shapely.area(geoms).sum()) == pytest.approx(outline.area, abs=0.5)
+    return float(overlap.max(initial=0.0))
+
+
+def test_a_grid_whose_units_meet_only_through_the_ring_takes_a_corridor_along_its_wall() -> None:
+    """Nine 40 m squares inside a 12 m ring; grid 0 holds the NE and SE squares and the ring,
+    grid 1 the square between them (and the centre one).
+
+    ::
+
+        +-------------------+
+        | +---+---+---+     |
+        | | 2 | 2 | 0 |     |
+        | +---+---+---+     |
+        | | 4 | 1 | 1 |     |   ring: empty, grid 0's
+        | +---+---+---+     |
+        | | 3 | 3 | 0 |     |
+        | +---+---+---+     |
+        +-------------------+
+
+    Sharing the ring left grid 0 in two; no other grid's whole share joins them without
+    leaving some grid worse than keeping the ring, so the cut was undone and grid 0 kept the
+    whole ring (Polsby–Popper 0.107; the 1M city's worst grids, 0.053–0.084). Grid 0 now takes
+    a corridor along the wall east of grid 1's square, which keeps the strip along its own.
+    """
+    squares = [
+        shapely.box(c * 40, r * 40, c * 40 + 40, r * 40 + 40) for r in range(3) for c in range(3)
+    ]
+    ring = shapely.box(-12, -12, 132, 132).difference(shapely.box(0, 0, 120, 120))
+    cells = np.array([*squares, ring], dtype=object)
+    nbrs: list[dict[int, float]] = [{} for _ in cells]
+    for u in range(len(cells)):
+        for v in range(u + 1, len(cells)):
+            length = shapely.intersection(cells[u].boundary, cells[v].boundary).length
+            if length > 0:
+                nbrs[u][v] = nbrs[v][u] = length
+    # squares numbered row by row from the south-west: 2 is SE, 5 east, 8 NE, 9 the ring
+    parts = [
+        np.array([2, 8, 9]),
+        np.array([4, 5]),
+        np.array([6, 7]),
+        np.array([0, 1]),
+        np.array([3]),
+    ]
+    empty = np.arange(len(cells)) == 9
+    geoms, cuts = share_empties(parts, cells, empty, np.zeros(len(cells), dtype=int), nbrs)
+    assert sorted(cuts[9]) == [0, 1, 2, 3, 4]  # the ring is shared among all five grids
+    assert all(g.geom_type == "Polygon" for g in geoms)
+    assert shapely.union_all(geoms).equals(shapely.box(-12, -12, 132, 132))
+    assert sum(g.area for g in geoms) == pytest.approx(144 * 144)
+    corridor = shapely.box(126.5, 42, 132, 78)  # the outer half of the ring east of square 5
+    assert geoms[0].contains(corridor)
+    assert geoms[1].contains(shapely.box(120, 42, 125.5, 78))  # grid 1 keeps the inner half
+    assert _pp(geoms[0]) > 0.29 > 0.107
+    assert min(_pp(g) for g in geoms) > 0.29
