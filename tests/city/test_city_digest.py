@@ -9,7 +9,7 @@ import shapely
 from city_checks import inputs_of
 
 from gridsvc.city import index_city, read_community
-from gridsvc.city.inputs import _digest
+from gridsvc.city.digest import frames_digest
 
 SETTINGS = {"min": 80, "max": 150}
 
@@ -63,7 +63,7 @@ def test_digest_tells_a_missing_value_from_its_text() -> None:
             geometry=[shapely.Point(112.9, 35.8)] * 2,
             crs="EPSG:4326",
         )
-        return _digest({"households": frame}, SETTINGS)
+        return frames_digest({"households": frame}, SETTINGS)
 
     assert digest([None, "1"]) != digest(["None", "1"])
     assert digest([float("nan"), "1"]) != digest(["nan", "1"])
