@@ -207,9 +207,11 @@ def conform(kind_name: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if c.default is not None and series.hasnans:
             series = series.where(series.notna(), c.default)
         out[c.name] = _cast(series, c.dtype)
-    geometry = frame.geometry if frame.geometry.name in frame.columns else None
-    result = gpd.GeoDataFrame(out, geometry=geometry, crs=frame.crs or WGS84)
-    return result.rename_geometry("geometry") if result.geometry.name != "geometry" else result
+    if frame.geometry.name not in frame.columns:
+        return gpd.GeoDataFrame(out, geometry=None, crs=frame.crs or WGS84)
+    # the columns framed first: cheaper than geopandas framing a dict around a geometry
+    table = pd.DataFrame({**out, "geometry": frame.geometry}, copy=False)
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=frame.crs or WGS84, copy=False)
 
 
 _DTYPES = {"str": pd.StringDtype(), "int": pd.Int64Dtype(), "float": pd.Float64Dtype()}

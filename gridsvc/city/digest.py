@@ -43,17 +43,33 @@ def frames_digest(frames: Mapping[str, gpd.GeoDataFrame | None], settings: dict[
 
 
 def _table(frame: gpd.GeoDataFrame) -> pa.Table:
-    """Return ``frame`` as an Arrow table: its geometry as WKB, other columns as they are."""
+    """Return ``frame`` as an Arrow table: its geometry encoded, other columns as they are."""
     geometry = frame.geometry.name
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for name in frame.columns:
-        series = frame[name]
-        if name == geometry:
-            wkb = shapely.to_wkb(np.asarray(series.array), byte_order=1)
-            columns[str(name)] = pa.array(wkb, type=pa.large_binary())
-        else:
-            columns[str(name)] = _arrow(series)
+    plain = pd.DataFrame(frame)  # a plain frame's columns are cheaper to take
+    columns = {
+        str(name): _geometry(plain[name]) if name == geometry else _arrow(plain[name])
+        for name in plain.columns
+    }
     return pa.table(columns)
+
+
+def _geometry(series: pd.Series) -> pa.Array:
+    """Return geometries as WKB, or all-2D points (households) as their 16 bytes of x and y.
+
+    The two encodings have different Arrow types, which enter the hash: they never collide.
+    """
+    geoms = np.asarray(series.array)
+    kinds = shapely.get_type_id(geoms)
+    if (
+        len(geoms)
+        and (kinds == 0).all()
+        and not (shapely.has_z(geoms) | shapely.is_empty(geoms)).any()
+    ):
+        xy = np.ascontiguousarray(shapely.get_coordinates(geoms), dtype="<f8")
+        return pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(16), len(geoms), [None, pa.py_buffer(xy)]
+        )
+    return pa.array(shapely.to_wkb(geoms, byte_order=1), type=pa.large_binary())
 
 
 def _arrow(series: pd.Series) -> pa.Array | pa.ChunkedArray:
@@ -76,24 +92,29 @@ def _sortable(table: pa.Table) -> list[str]:
 
 def _column_bytes(array: pa.Array) -> Iterator[bytes | memoryview]:
     """Yield the canonical bytes of ``array``: validity, then values (zero under a null)."""
-    valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
+    nulls = array.null_count > 0
+    valid = (
+        pc.is_valid(array).to_numpy(zero_copy_only=False) if nulls else np.ones(len(array), bool)
+    )
     yield valid.tobytes()
     kind = array.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
         array = array.cast(pa.large_binary())
     width = _byte_width(kind)
     if pa.types.is_large_binary(array.type):
-        array = pc.fill_null(array, b"")
+        array = pc.fill_null(array, b"") if nulls else array
         offsets = np.frombuffer(array.buffers()[1], np.int64)[array.offset :][: len(array) + 1]
         yield (offsets - offsets[0]).tobytes()
         data = array.buffers()[2]
         yield b"" if data is None else memoryview(data)[offsets[0] : offsets[-1]]  # type: ignore[index]
     elif pa.types.is_boolean(kind):
         yield pc.fill_null(array, False).to_numpy(zero_copy_only=False).tobytes()
-    elif width:  # numbers, timestamps, decimals: the values buffer, a null's bytes zeroed
+    elif width:  # numbers, timestamps, decimals, points: the values buffer, a null's bytes zeroed
         raw = np.frombuffer(array.buffers()[1], np.uint8)[array.offset * width :]
-        values = raw[: len(array) * width].reshape(len(array), width).copy()
-        values[~valid] = 0
+        values = raw[: len(array) * width].reshape(len(array), width)
+        if nulls:
+            values = values.copy()
+            values[~valid] = 0
         yield values.tobytes()
     else:  # nested or other types (rare in inputs): their values as JSON text
         yield json.dumps(array.to_pylist(), default=str, sort_keys=True).encode()

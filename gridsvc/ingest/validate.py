@@ -82,7 +82,7 @@ def validate(
     _check_duplicates(values, spec, source, problems)
     area = None if communities is None or communities.empty else communities.total_bounds
     declared, raw, geoms, good = _check_geometry(frame, spec, source, crs, area, problems, warnings)
-    values = gpd.GeoDataFrame(values, geometry=geoms)  # geoms are in WGS 84, and say so
+    values = gpd.GeoDataFrame(values, geometry=geoms, copy=False)  # geoms say WGS 84
     if communities is not None and kind in ("buildings", "households", "grids"):
         check_places(values, raw, good, spec, source, declared, communities, far_km, problems)
     if known_buildings is not None and kind == "households" and "building_id" in values:
