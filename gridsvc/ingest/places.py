@@ -83,7 +83,10 @@ def check_places(
     assigned = good & codes.isin(communities.index).to_numpy()
     if not assigned.any():
         return
-    where = communities.index.get_indexer(codes.to_numpy()[assigned])
+    if len(communities) == 1:  # a city run's one community: every assigned code is its code
+        where = np.zeros(int(assigned.sum()), dtype=np.intp)
+    else:
+        where = communities.index.get_indexer(codes.to_numpy()[assigned])
     own = np.asarray(communities.geometry.array)[where]
     # a point its community covers is 0 km from it: measure only the others (few or none)
     shapely.prepare(own)

@@ -163,7 +163,7 @@ def _check_values(
                     Problem("missing required value", source=source, feature=int(i), field=col.name)
                 )
         out[col.name] = clean
-    return pd.DataFrame(out, index=frame.index)
+    return pd.DataFrame(out, index=frame.index, copy=False)  # the columns are new
 
 
 def _strings(series: pd.Series) -> pa.Array:
