@@ -204,15 +204,22 @@ def conform(kind_name: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             series = frame[c.name]
         else:
             series = pd.Series([c.default] * len(frame), index=frame.index, dtype=object)
-        if c.default is not None:
+        if c.default is not None and series.hasnans:
             series = series.where(series.notna(), c.default)
         out[c.name] = _cast(series, c.dtype)
-    geometry = frame.geometry if frame.geometry.name in frame.columns else None
-    result = gpd.GeoDataFrame(out, geometry=geometry, crs=frame.crs or WGS84)
-    return result.rename_geometry("geometry") if result.geometry.name != "geometry" else result
+    if frame.geometry.name not in frame.columns:
+        return gpd.GeoDataFrame(out, geometry=None, crs=frame.crs or WGS84)
+    # the columns framed first: cheaper than geopandas framing a dict around a geometry
+    table = pd.DataFrame({**out, "geometry": frame.geometry}, copy=False)
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=frame.crs or WGS84, copy=False)
+
+
+_DTYPES = {"str": pd.StringDtype(), "int": pd.Int64Dtype(), "float": pd.Float64Dtype()}
 
 
 def _cast(series: pd.Series, dtype: str) -> pd.Series:
+    if series.dtype == _DTYPES.get(dtype, pd.BooleanDtype()):
+        return series  # the declared type already (as validation makes most columns)
     if dtype == "str":
         if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
             return series.astype("string")  # strings already: str() of each is itself

@@ -9,23 +9,22 @@ rows in any order, their geometry and the settings) tells a rerun whether the in
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
 
 from ..errors import InputError, Problem
+from ..geo import WGS84, crs_of
 from ..ingest import load_frame, validate
 from ..ingest.importer import prepare_frame
+from .digest import frames_digest
 from .slices import read_by_code, read_whole
 
 __all__ = ["CityInputs", "CommunityInputs", "CommunityJob", "index_city", "read_community"]
@@ -62,9 +61,8 @@ class CommunityJob:
 
     @property
     def boundary(self) -> gpd.GeoDataFrame:
-        return gpd.GeoDataFrame(
-            {"code": [self.code]}, geometry=[shapely.from_wkb(self.boundary_wkb)], crs=4326
-        )
+        geometry = [shapely.from_wkb(self.boundary_wkb)]
+        return gpd.GeoDataFrame({"code": [self.code]}, geometry=geometry, crs=crs_of(WGS84))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,35 +184,12 @@ def _households(
     ).frame
 
 
-def _digest(frames: dict[str, gpd.GeoDataFrame | None], settings: dict[str, Any]) -> str:
-    """Return a SHA-256 over ``settings`` and each frame's rows, whatever their order.
-
-    Each row (attributes and WKB) is hashed to 64 bits with pandas' vectorised hash (values
-    hashed as they are: no factorising, which mostly-unique columns do not pay back). Hashed
-    that way a missing value equals its text ("None", "nan"), so each row's mask of missing
-    values is hashed in too. The sorted row hashes are what the SHA-256 sees.
-    """
-    sha = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for name, frame in frames.items():
-        sha.update(name.encode())
-        if frame is None:
-            continue
-        geometry = frame.geometry
-        rows = pd.DataFrame(frame).drop(columns=geometry.name)  # plain: cheaper than Geo's drop
-        rows["__wkb"] = shapely.to_wkb(geometry.to_numpy())
-        hashes = pd.util.hash_pandas_object(rows, index=False, categorize=False).to_numpy()
-        missing = pd.util.hash_pandas_object(rows.isna(), index=False).to_numpy()
-        hashes = hashes * np.uint64(0x9E3779B97F4A7C15) + missing  # wraps, as a hash should
-        sha.update(np.sort(hashes).tobytes())
-    return sha.hexdigest()
-
-
 def read_community(
     inputs: CityInputs, job: CommunityJob, *, settings: dict[str, Any]
 ) -> CommunityInputs:
     """Read and validate ``job``'s slice of every input; the digest covers it and ``settings``."""
     community = job.boundary
-    households = _households(inputs, job)
+    households = _households(inputs, job, community)
     buildings = (
         validate(
             _slice(inputs.buildings, job, by_code=True),
@@ -236,7 +211,7 @@ def read_community(
     frames = {"households": households, "buildings": buildings, "barriers": barriers,
               "layers": layers, "roster": roster, "community": community}  # fmt: skip
     return CommunityInputs(
-        community, households, buildings, barriers, layers, roster, _digest(frames, settings)
+        community, households, buildings, barriers, layers, roster, frames_digest(frames, settings)
     )
 
 

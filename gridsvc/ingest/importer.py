@@ -141,7 +141,11 @@ def load_frame(
 
 def prepare_frame(frame: gpd.GeoDataFrame, *, crs: str | None, source: str) -> gpd.GeoDataFrame:
     """Convert a frame of no kind (barriers, layers, rosters) to WGS 84, repairing geometries."""
-    out = geo.to_wgs84(frame, effective_crs(crs, frame.crs, source))
+    declared = effective_crs(crs, frame.crs, source)
+    if declared == geo.WGS84:  # what to_wgs84 does then, without its copies and identity transform
+        out = frame.set_crs(geo.crs_of(geo.WGS84), allow_override=True)
+    else:
+        out = geo.to_wgs84(frame, declared)
     bad = ~out.geometry.is_valid & out.geometry.notna()
     if bad.any():
         # a repaired polygon stays a polygon: make_valid may add the lines and points it cut off

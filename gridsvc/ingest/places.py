@@ -42,15 +42,17 @@ def check_places(
     noun = SINGULAR[spec.name]
     key = spec.key[0]
     wgs84 = geo.crs_of(geo.WGS84)
-    communities = communities.to_crs(wgs84).set_index("code", drop=False)
+    if communities.crs != wgs84:  # a frame in WGS 84 already is not transformed again
+        communities = communities.to_crs(wgs84)
+    communities = communities.set_index("code", drop=False)
     if "community_code" not in values:
         values["community_code"] = None
-    points = gpd.GeoSeries(
-        shapely.point_on_surface(values.geometry.values), crs=wgs84, index=values.index
-    )
+    geoms = np.asarray(values.geometry.array)
+    # a point is its own point on surface (a polygon's is inside it): points are not rebuilt
+    points = geoms if spec.geometry.startswith("point") else shapely.point_on_surface(geoms)
     codes = values["community_code"]
-    known = codes.isna() | codes.isin(communities.index)
-    for i in values.index[good & ~known.to_numpy()]:
+    known = (codes.isna() | codes.isin(communities.index)).to_numpy()
+    for i in values.index[good & ~known]:
         problems.append(
             Problem(
                 f"unknown community {codes[i]!r}; import the community first",
@@ -62,9 +64,8 @@ def check_places(
     todo = good & codes.isna().to_numpy()
     if todo.any():
         areas = communities[["code", "geometry"]].reset_index(drop=True)
-        hits = gpd.sjoin(
-            gpd.GeoDataFrame(geometry=points[todo]), areas, predicate="within", how="left"
-        )
+        inside = gpd.GeoSeries(points[todo], index=values.index[todo], crs=wgs84)
+        hits = gpd.sjoin(gpd.GeoDataFrame(geometry=inside), areas, predicate="within", how="left")
         first = hits.sort_values("code").groupby(level=0)["code"].first()
         values.loc[first.index, "community_code"] = first
         outside = first.index[first.isna()]
@@ -78,23 +79,29 @@ def check_places(
                     field="geometry",
                 )
             )
-    assigned = good & values["community_code"].isin(communities.index).to_numpy()
+    codes = values["community_code"]
+    assigned = good & codes.isin(communities.index).to_numpy()
     if not assigned.any():
         return
-    idx = values.index[assigned]
-    own = communities.loc[values.loc[idx, "community_code"], "geometry"].to_numpy()
+    if len(communities) == 1:  # a city run's one community: every assigned code is its code
+        where = np.zeros(int(assigned.sum()), dtype=np.intp)
+    else:
+        where = communities.index.get_indexer(codes.to_numpy()[assigned])
+    own = np.asarray(communities.geometry.array)[where]
     # a point its community covers is 0 km from it: measure only the others (few or none)
     shapely.prepare(own)
-    away = ~shapely.covers(own, points[idx].to_numpy())
-    idx, own = idx[away], own[away]
+    away = ~shapely.covers(own, points[assigned])
+    if not away.any():
+        return
+    idx, own = values.index[assigned][away], own[away]
     metric = geo.metric_crs(communities)
-    pts = points[idx].to_crs(metric)
+    pts = gpd.GeoSeries(points[assigned][away], index=idx, crs=wgs84).to_crs(metric)
     polys = gpd.GeoSeries(own, index=idx, crs=wgs84).to_crs(metric)
     km = pts.distance(polys) / 1000.0
     far = km[km > far_km]
-    hint = _hints(raw, far.index, declared, communities, values["community_code"])
+    hint = _hints(raw, far.index, declared, communities, codes)
     for i, dist in far.items():
-        code = values.at[i, "community_code"]
+        code = codes[i]
         problems.append(
             Problem(
                 f"{noun} {values.at[i, key]} lies {dist:.1f} km outside community {code}; "

@@ -37,6 +37,12 @@ _CHOICES: dict[tuple[str, str], frozenset[str]] = {
 }
 _MINIMUM = {"floors": 1, "units": 1, "size": 0, "households": 0, "residents": 0}
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "是"})
+# Python's whitespace (str.isspace: bidirectional class WS, B or S, or category Zs), which
+# str.strip() removes; tests check it against every code point
+SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _FALSE = frozenset({"false", "f", "no", "n", "0", "否"})
 
 
@@ -76,7 +82,7 @@ def validate(
     _check_duplicates(values, spec, source, problems)
     area = None if communities is None or communities.empty else communities.total_bounds
     declared, raw, geoms, good = _check_geometry(frame, spec, source, crs, area, problems, warnings)
-    values = gpd.GeoDataFrame(values, geometry=geoms, crs=geo.crs_of(geo.WGS84))
+    values = gpd.GeoDataFrame(values, geometry=geoms, copy=False)  # geoms say WGS 84
     if communities is not None and kind in ("buildings", "households", "grids"):
         check_places(values, raw, good, spec, source, declared, communities, far_km, problems)
     if known_buildings is not None and kind == "households" and "building_id" in values:
@@ -141,8 +147,8 @@ def _check_values(
             if col.default is None:
                 text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
             bad = _check_str(spec.name, col.name, text, series.index)
-            missing = series.index[pc.is_null(text).to_numpy(zero_copy_only=False)]
-            clean = pd.Series(text.to_numpy(zero_copy_only=False), series.index, dtype=object)
+            clean = pd.Series(pd.array(text, dtype="string"), series.index)  # no str objects
+            missing = clean.index[clean.isna()]
         elif col.dtype in ("int", "float"):
             clean, bad = _check_number(col.name, col.dtype, series)
             missing = clean.index[clean.isna()]
@@ -157,7 +163,7 @@ def _check_values(
                     Problem("missing required value", source=source, feature=int(i), field=col.name)
                 )
         out[col.name] = clean
-    return pd.DataFrame(out, index=frame.index)
+    return pd.DataFrame(out, index=frame.index, copy=False)  # the columns are new
 
 
 def _strings(series: pd.Series) -> pa.Array:
@@ -169,23 +175,7 @@ def _strings(series: pd.Series) -> pa.Array:
     text = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(
         pa.large_string()
     )
-    # str.strip()'s whitespace is Python's (str.isspace), not Unicode's White_Space: find the
-    # values that start or end with it among the distinct first and last characters
-    ends = pa.concat_arrays(
-        [pc.utf8_slice_codeunits(text, 0, 1), pc.utf8_slice_codeunits(text, -1, 1 << 62)]
-    )
-    spaces = [c for c in pc.unique(ends).to_pylist() if c is not None and c.isspace()]
-    if not spaces:
-        return text
-    padded = pc.fill_null(
-        pc.or_(
-            pc.is_in(ends[: len(text)], pa.array(spaces)),
-            pc.is_in(ends[len(text) :], pa.array(spaces)),
-        ),
-        False,
-    )
-    stripped = [v.strip() for v in text.filter(padded).to_pylist()]
-    return pc.replace_with_mask(text, padded, pa.array(stripped, type=pa.large_string()))
+    return pc.utf8_trim(text, characters=SPACES)  # exactly what str.strip() removes
 
 
 def _as_str(value: object) -> str | None:
@@ -199,27 +189,36 @@ def _as_str(value: object) -> str | None:
 def _check_str(kind: str, name: str, text: pa.Array, index: pd.Index) -> pd.Series:
     """Return the messages of bad values of string column ``name`` (by ``index`` label)."""
     messages: list[pd.Series] = []
-    present = pc.fill_null(pc.not_equal(text, ""), False)
-    if name == "community_code" or (kind == "communities" and name in _CODE_COLUMNS):
-        # ASCII digits only: a full-width "１４０８…" would make codes no other system reads
-        ascii_code = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{12}$"), False)
-        bad = pc.and_(present, pc.invert(ascii_code))
-        messages.append(_messages(text, bad, index, "code {!r} is not a 12-digit division code"))
+    code = name == "community_code" or (kind == "communities" and name in _CODE_COLUMNS)
     choices = _CHOICES.get((kind, name))
+    if not code and choices is None:
+        return pd.Series(dtype=object)
+    present = pc.fill_null(pc.not_equal(text, ""), False)
+    if code:
+        # ASCII digits only: a full-width "１４０８…" would make codes no other system reads
+        # (ascii_is_decimal is false on any non-ASCII byte; 12 bytes of ASCII digits, no more)
+        digits = pc.and_(pc.ascii_is_decimal(text), pc.equal(pc.binary_length(text), 12))
+        bad = pc.and_(present, pc.invert(pc.fill_null(digits, False)))
+        messages += _messages(text, bad, index, "code {!r} is not a 12-digit division code")
     if choices is not None:
         allowed = ", ".join(sorted(choices))
         bad = pc.and_(present, pc.invert(pc.is_in(text, pa.array(sorted(choices)))))
-        messages.append(
-            _messages(text, bad, index, "unknown value {!r}; expected one of " + allowed)
-        )
-    return pd.concat(messages) if messages else pd.Series(dtype=object)
+        messages += _messages(text, bad, index, "unknown value {!r}; expected one of " + allowed)
+    if len(messages) > 1:
+        return pd.concat(messages)
+    return messages[0] if messages else pd.Series(dtype=object)
 
 
-def _messages(text: pa.Array, bad: pa.Array, index: pd.Index, template: str) -> pd.Series:
-    """Return ``template`` filled with each bad value, indexed by its label in ``index``."""
+def _messages(text: pa.Array, bad: pa.Array, index: pd.Index, template: str) -> list[pd.Series]:
+    """Return ``template`` filled with each bad value, indexed by its label in ``index``.
+
+    An empty list when no value is bad (the usual case: nothing to build).
+    """
+    if not pc.any(bad).as_py():
+        return []
     where = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
     values = text.take(pa.array(where, type=pa.int64())).to_pylist()
-    return pd.Series([template.format(v) for v in values], index=index[where], dtype=object)
+    return [pd.Series([template.format(v) for v in values], index=index[where], dtype=object)]
 
 
 def _check_number(name: str, dtype: str, series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -274,7 +273,10 @@ def _check_duplicates(
     key = list(spec.key)
     if not all(k in values for k in key):
         return
-    dup = values[values.duplicated(subset=key, keep=False) & values[key].notna().all(axis=1)]
+    repeated = values.duplicated(subset=key, keep=False)
+    if not repeated.any():
+        return
+    dup = values[repeated & values[key].notna().all(axis=1)]
     for ident, group in dup.groupby(key, sort=True):
         label = "/".join(map(str, ident)) if isinstance(ident, tuple) else str(ident)
         where = ", ".join(str(i) for i in group.index)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 from city_checks import inputs_of
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridsvc.city import index_city, read_community
-from gridsvc.city.inputs import _digest
+from gridsvc.city.digest import frames_digest
 
 SETTINGS = {"min": 80, "max": 150}
 
@@ -63,7 +67,7 @@ def test_digest_tells_a_missing_value_from_its_text() -> None:
             geometry=[shapely.Point(112.9, 35.8)] * 2,
             crs="EPSG:4326",
         )
-        return _digest({"households": frame}, SETTINGS)
+        return frames_digest({"households": frame}, SETTINGS)
 
     assert digest([None, "1"]) != digest(["None", "1"])
     assert digest([float("nan"), "1"]) != digest(["nan", "1"])
@@ -80,3 +84,76 @@ def test_jobs_come_largest_first_with_their_household_counts(city_dir: Path) -> 
     assert [(-n, j.code) for n, j in zip(sizes, jobs, strict=True)] == sorted(
         (-n, j.code) for n, j in zip(sizes, jobs, strict=True)
     )
+
+
+_ROWS = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.sampled_from(["a", "b", "None", "nan", "", "高平"])),
+        st.one_of(st.none(), st.integers(-3, 3)),
+        st.one_of(st.none(), st.booleans()),
+        st.integers(0, 3),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def _frame(rows: list[tuple[object, ...]], polygons: bool) -> gpd.GeoDataFrame:
+    """A frame of every column kind the digest hashes: text, Int64, boolean, float, geometry."""
+    shapes = [
+        shapely.box(i, 0, i + 1, 1) if polygons else shapely.Point(112.9 + i * 1e-6, 35.8)
+        for *_, i in rows
+    ]
+    return gpd.GeoDataFrame(
+        {
+            "id": [f"R{n}" for n in range(len(rows))],
+            "text": pd.Series([r[0] for r in rows], dtype="string"),
+            "number": pd.Series([r[1] for r in rows], dtype="Int64"),
+            "flag": pd.Series([r[2] for r in rows], dtype="boolean"),
+            "ratio": [0.5 * r[3] for r in rows],
+        },
+        geometry=shapes,
+        crs="EPSG:4326",
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(_ROWS, st.booleans(), st.randoms(use_true_random=False), st.data())
+def test_digest_ignores_row_order_and_sees_any_one_changed_cell(
+    rows: list[tuple[object, ...]], polygons: bool, rng: random.Random, data: st.DataObject
+) -> None:
+    frame = _frame(rows, polygons)
+    base = frames_digest({"rows": frame}, SETTINGS)
+    order = list(range(len(frame)))
+    rng.shuffle(order)
+    assert frames_digest({"rows": frame.iloc[order]}, SETTINGS) == base
+    row = data.draw(st.integers(0, len(frame) - 1))
+    column = data.draw(st.sampled_from(["text", "number", "flag", "ratio", "geometry"]))
+    changed = frame.copy()
+    old = changed.at[row, column]
+    if column == "geometry":
+        new: object = shapely.affinity.translate(old, xoff=1e-7)
+    elif column == "text":
+        new = "x" if pd.isna(old) or old != "x" else None  # missing differs from any text
+    elif column == "number":
+        new = 9 if pd.isna(old) or old != 9 else pd.NA
+    elif column == "flag":
+        new = True if pd.isna(old) or not old else pd.NA
+    else:
+        new = old + 0.25
+    changed.at[row, column] = new
+    assert frames_digest({"rows": changed}, SETTINGS) != base
+
+
+def test_digest_takes_mixed_and_nested_values_in_any_order() -> None:
+    """A frame of no kind (barriers, layers) may hold mixed Python values or lists."""
+    frame = gpd.GeoDataFrame(
+        {"mixed": [1, "1", None, 2.5], "nested": [[1], [2, 3], None, []]},
+        geometry=[shapely.LineString([(0, i), (1, i)]) for i in range(4)],
+        crs="EPSG:4326",
+    )
+    base = frames_digest({"barriers": frame}, SETTINGS)
+    assert frames_digest({"barriers": frame.iloc[[3, 1, 0, 2]]}, SETTINGS) == base
+    changed = frame.copy()
+    changed.at[1, "mixed"] = 1  # the number 1 where the text "1" was
+    assert frames_digest({"barriers": changed}, SETTINGS) != base

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import geopandas as gpd
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import CRS
 from shapely.geometry import Point, box
 
 from gridsvc import geo
 from gridsvc.errors import InputError
 from gridsvc.ingest import validate
-from gridsvc.ingest.validate import effective_crs
+from gridsvc.ingest.validate import SPACES, effective_crs
 
 
 def test_effective_crs_rules() -> None:
@@ -100,3 +105,51 @@ def test_text_is_stripped_of_python_whitespace_and_checked(storage: object) -> N
     assert ok["visit_cadence"].tolist() == ["weekly", "", ""]
     assert ok["phone"].isna().tolist() == [False, True, True]
     assert ok["phone"][0] == "1"
+
+
+def test_spaces_are_exactly_what_str_strip_removes() -> None:
+    """Arrow text is stripped with utf8_trim on SPACES: it must be Python's whitespace set."""
+    python = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    assert python == SPACES
+
+
+_PADDING = st.text(alphabet=SPACES + "x", max_size=2)
+_CODES = st.one_of(
+    st.text(alphabet="0123456789", min_size=11, max_size=13),
+    st.text(alphabet="0123456789１٣\n", min_size=12, max_size=12),
+    st.just(""),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_PADDING, _CODES, _PADDING), min_size=1, max_size=6))
+def test_arrow_text_validates_like_python_text(parts: list[tuple[str, str, str]]) -> None:
+    """Arrow-backed text gets exactly the problems and values str.strip() and a 12-ASCII-digit
+    rule give each value (the same as an object column of the same values)."""
+    codes = [a + code + b for a, code, b in parts]
+    expected = [
+        (i, f"code {c.strip()!r} is not a 12-digit division code")
+        for i, c in enumerate(codes)
+        if c.strip() and not re.fullmatch(r"[0-9]{12}", c.strip())
+    ]
+
+    def outcome(storage: object) -> tuple[list[tuple[int | None, str]], list[object]]:
+        frame = gpd.GeoDataFrame(
+            {
+                "id": [f"H{i}" for i in range(len(codes))],
+                "community_code": pd.Series(codes, dtype=storage),
+            },
+            geometry=[Point(112.9, 35.8)] * len(codes),
+            crs="EPSG:4326",
+        )
+        try:
+            out = validate(frame, kind="households", source="h.parquet").frame
+        except InputError as exc:
+            return [(p.feature, p.message) for p in exc.problems], []
+        return [], [None if pd.isna(v) else v for v in out["community_code"]]
+
+    problems, values = outcome("str")
+    assert problems == expected
+    if not expected:
+        assert values == [c.strip() or None for c in codes]
+    assert outcome(object) == (problems, values)
