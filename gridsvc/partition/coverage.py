@@ -21,6 +21,7 @@ the cells the level above drew, whose borders are already known; only the border
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .territory import GRID_SIZE, polygonal
 
-__all__ = ["Borders", "Known", "borders", "union_cells"]
+__all__ = ["Borders", "Known", "borders", "union_cells", "union_groups"]
 
 SNAP_M = 2 * GRID_SIZE  # a noded piece this close to a cell's boundary lies on it
 HOLE_M2 = 1.0  # holes smaller than this in a coverage union are slivers: use the overlay
@@ -254,22 +255,49 @@ def union_cells(geoms: list[BaseGeometry] | np.ndarray) -> BaseGeometry:
     valid polygon whose holes are real; otherwise the snap-rounding overlay on ``GRID_SIZE``.
     """
     geoms = np.asarray(geoms, dtype=object)
-    if len(geoms) == 1:
-        return geoms[0]
+    return union_groups(geoms, [np.arange(len(geoms))])[0]
+
+
+def union_groups(geoms: np.ndarray, groups: Sequence[np.ndarray]) -> np.ndarray:
+    """Return :func:`union_cells` of ``geoms[g]`` for each of ``groups``, the coverage unions
+    of all of them in one call."""
+    out = np.empty(len(groups), dtype=object)
+    sizes = np.array([len(g) for g in groups], dtype=np.int64)
+    one = np.flatnonzero(sizes == 1)
+    out[one] = geoms[[int(groups[i][0]) for i in one.tolist()]]
+    many = np.flatnonzero(sizes != 1)
+    if not len(many):
+        return out
+    table = np.full((len(many), max(int(sizes[many].max()), 1)), None, dtype=object)
+    for row, i in enumerate(many.tolist()):
+        table[row, : sizes[i]] = geoms[groups[i]]
     try:
-        merged = shapely.coverage_union_all(geoms)
-    except GEOSException:
-        merged = None
-    if merged is not None and _clean(merged):
-        return merged
-    return shapely.union_all(geoms, grid_size=GRID_SIZE)
+        merged = np.asarray(shapely.coverage_union_all(table, axis=1), dtype=object)
+        clean = _clean(merged)
+    except GEOSException:  # some group is no coverage: each on its own
+        merged = np.empty(len(many), dtype=object)
+        clean = np.zeros(len(many), dtype=bool)
+        for row, i in enumerate(many.tolist()):
+            try:
+                merged[row] = shapely.coverage_union_all(geoms[groups[i]])
+            except GEOSException:
+                continue
+            clean[row] = _clean(merged[row : row + 1])[0]
+    for row, i in enumerate(many.tolist()):
+        out[i] = (
+            merged[row] if clean[row] else shapely.union_all(geoms[groups[i]], grid_size=GRID_SIZE)
+        )
+    return out
 
 
-def _clean(geom: BaseGeometry) -> bool:
-    if shapely.get_type_id(geom) != 3 or not shapely.is_valid(geom):
-        return False
-    holes = int(shapely.get_num_interior_rings(geom))
-    if holes == 0:
-        return True
-    rings = shapely.get_interior_ring(np.full(holes, geom, dtype=object), np.arange(holes))
-    return bool((shapely.area(shapely.polygons(rings)) >= HOLE_M2).all())
+def _clean(geoms: np.ndarray) -> np.ndarray:
+    """Return which of the coverage unions ``geoms`` are one valid polygon whose holes (if any)
+    are real, not slivers."""
+    clean = (shapely.get_type_id(geoms) == 3) & shapely.is_valid(geoms)
+    holes = np.where(clean, shapely.get_num_interior_rings(geoms), 0)
+    for i in np.flatnonzero(holes > 0).tolist():
+        rings = shapely.get_interior_ring(
+            np.full(holes[i], geoms[i], dtype=object), np.arange(holes[i])
+        )
+        clean[i] = bool((shapely.area(shapely.polygons(rings)) >= HOLE_M2).all())
+    return clean

@@ -23,7 +23,7 @@ from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
-from .coverage import SNAP_M, Borders, union_cells
+from .coverage import SNAP_M, Borders, union_cells, union_groups
 from .graph import groups
 from .territory import CLEAR_M, GRID_SIZE, heal, shared_lengths, unique_points
 
@@ -60,7 +60,7 @@ def _shares(
     regions = regions[hit[np.argsort(site)]]
     grids = sorted(set(who.tolist()))
     # Voronoi regions match edge for edge: merge each grid's first, then clip once per grid
-    merged = np.array([union_cells(regions[who == grid]) for grid in grids], dtype=object)
+    merged = union_groups(regions, [np.flatnonzero(who == grid) for grid in grids])
     pieces = shapely.intersection(merged, cell, grid_size=GRID_SIZE)
     # snapping the clip to the grid moves each edge by under a grid step: a sliver along the
     # cell's boundary (≈ 2 m² along the 2.6 km of a ring around two compounds), not a gap
@@ -98,6 +98,8 @@ def share_empties(
     only among parts of its own region whose inhabited cells border it. ``lines`` (the cells'
     borders, see :func:`~.coverage.borders`) saves intersecting each pair's boundaries again.
     """
+    if not empty.any():  # nothing to share: each part is its cells
+        return list(union_groups(cells, parts)), {}
     owner = np.full(len(cells), -1)
     for i, p in enumerate(parts):
         owner[p] = i
@@ -509,25 +511,25 @@ class _Grids:
 
     def __init__(self, parts: list[np.ndarray], cells: np.ndarray) -> None:
         self.parts, self.cells = parts, cells
+        self.wholes = union_groups(cells, parts)  # each part's cells unioned, all at once
         # key → (the pieces, kept so that their ids stay theirs; the polygon)
         self.done: dict[tuple[object, ...], tuple[list[BaseGeometry], BaseGeometry]] = {}
 
     def whole(self, i: int) -> BaseGeometry:
         """Return part ``i``'s cells unioned."""
-        return self.get(i, [], [])
+        return self.wholes[i]
 
     def get(self, i: int, gave: list[int], got: list[tuple[int, BaseGeometry]]) -> BaseGeometry:
         """Return part ``i`` without its cells ``gave``, with the pieces ``got`` (cell, piece)."""
+        if not gave and not got:
+            return self.wholes[i]
         key = (i, tuple(gave), tuple((x, id(g)) for x, g in got))
         if key not in self.done:
             pieces = [g for _, g in got]
-            if not gave and not got:
-                geom = union_cells(self.cells[self.parts[i]])
-            else:
-                p = self.parts[i]
-                kept = p[~np.isin(p, gave)]
-                mine = [self.whole(i) if not gave else union_cells(self.cells[kept])]
-                geom = _union((mine if len(kept) else []) + pieces)
+            p = self.parts[i]
+            kept = p[~np.isin(p, gave)]
+            mine = [self.whole(i) if not gave else union_cells(self.cells[kept])]
+            geom = _union((mine if len(kept) else []) + pieces)
             self.done[key] = (pieces, geom)
         return self.done[key][1]
 

@@ -18,6 +18,8 @@ from .level import Note
 
 __all__ = ["build_result"]
 
+_REPORTED = ("code", "households", "residents", "polsby_popper", "floor_lo", "floor_hi", "flags")
+
 
 def _polsby_popper(geoms: np.ndarray) -> list[float]:
     areas, perimeters = shapely.area(geoms).tolist(), shapely.length(geoms).tolist()
@@ -27,8 +29,11 @@ def _polsby_popper(geoms: np.ndarray) -> list[float]:
     ]
 
 
-def _frame(nodes: list[Any], size: np.ndarray, community: str, crs: Any, kind: str) -> Any:
-    """Return the grids of ``nodes`` (metres) as a frame in EPSG:4326, sorted by code.
+def _frame(
+    nodes: list[Any], size: np.ndarray, community: str, crs: Any, kind: str
+) -> tuple[Any, dict[str, Any]]:
+    """Return the grids of ``nodes`` (metres) as a frame in EPSG:4326, sorted by code, and its
+    columns as lists (cheaper to read than the frame's rows).
 
     Projected as one geometry array and sorted before the frame is built (the frame's own
     ``to_crs`` and ``sort_values`` cost more than the grids' projection)."""
@@ -48,13 +53,15 @@ def _frame(nodes: list[Any], size: np.ndarray, community: str, crs: Any, kind: s
         "parent_code": [n.parent for n in nodes],
         "households": [len(n.cell.members) for n in nodes],
         "residents": [int(size[n.cell.members].sum()) for n in nodes],
-        "floor_lo": pd.array([n.cell.floor_lo for n in nodes], dtype="Int64"),
-        "floor_hi": pd.array([n.cell.floor_hi for n in nodes], dtype="Int64"),
+        "floor_lo": [n.cell.floor_lo for n in nodes],
+        "floor_hi": [n.cell.floor_hi for n in nodes],
         "version": [1] * len(nodes),
         "polsby_popper": _polsby_popper(geoms[order]),
         "flags": [";".join(n.cell.flags) for n in nodes],
     }
-    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(wgs[order], crs=WGS84))
+    typed = data | {f: pd.array(data[f], dtype="Int64") for f in ("floor_lo", "floor_hi")}
+    frame = gpd.GeoDataFrame(typed, geometry=gpd.GeoSeries(wgs[order], crs=WGS84))
+    return frame, data
 
 
 def _split_buildings(nodes: list[Any], hh: pd.DataFrame) -> int:
@@ -91,8 +98,8 @@ def build_result(
     base = [n for n in nodes if n.level == 1]
     deeper = [n for n in nodes if n.level > 1]
     size = pd.to_numeric(hh["size"], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
-    grids = _frame(base, size, community, crs, kind)
-    micro = _frame(deeper, size, community, crs, kind)
+    grids, rows = _frame(base, size, community, crs, kind)
+    micro, micro_rows = _frame(deeper, size, community, crs, kind)
     ids = hh["id"].astype(str).to_numpy() if "id" in hh.columns else hh.index.astype(str)
     columns: dict[str, np.ndarray] = {"household_id": np.asarray(ids, dtype=object)}
     for depth in range(1, len(levels) + 1):
@@ -118,31 +125,32 @@ def build_result(
         }
         for i in moved_rows
     ]
-    lo, hi = levels[0].lo, levels[0].hi
-    counted = grids[grids["households"] > 0]
-    within = counted["households"].between(lo, hi)
-    mwithin = micro["households"].between(levels[1].lo, levels[1].hi) if len(levels) > 1 else []
+    counted = [h for h in rows["households"] if h > 0]
+    within = [levels[0].holds(h) for h in counted]
+    mwithin = [levels[1].holds(h) for h in micro_rows["households"]] if len(levels) > 1 else []
     report = {
         "community": community,
         "seed": seed,
         "levels": [{"min": b.lo, "max": b.hi} for b in levels],
         "grids": [
             {
-                "code": r.code,
-                "households": int(r.households),
-                "residents": int(r.residents),
-                "polsby_popper": float(r.polsby_popper),
-                "floor_lo": _int(r.floor_lo),
-                "floor_hi": _int(r.floor_hi),
-                "flags": [f for f in r.flags.split(";") if f],
+                "code": code,
+                "households": households,
+                "residents": residents,
+                "polsby_popper": float(pp),
+                "floor_lo": None if lo is None else int(lo),
+                "floor_hi": None if hi is None else int(hi),
+                "flags": [f for f in flags.split(";") if f],
             }
-            for r in grids.itertuples()
+            for code, households, residents, pp, lo, hi, flags in zip(
+                *(rows[f] for f in _REPORTED), strict=True
+            )
         ],
         "totals": {
             "households": len(hh),
             "grids": len(grids),
             "microgrids": len(micro),
-            "share_within_bounds": float(within.mean()) if len(counted) else 1.0,
+            "share_within_bounds": float(np.mean(within)) if len(counted) else 1.0,
             "microgrid_share_within_bounds": float(np.mean(mwithin)) if len(micro) else 1.0,
             "mean_polsby_popper": float(grids["polsby_popper"].mean()) if len(grids) else 0.0,
             "infeasible_regions": [
@@ -156,16 +164,12 @@ def build_result(
                 }
                 for n in notes
             ],
-            "barrier_crossings": int(grids["flags"].str.contains("barrier_crossing").sum()),
-            "dedicated_grids": int((grids["kind"] == "dedicated").sum()),
+            "barrier_crossings": sum("barrier_crossing" in f for f in rows["flags"]),
+            "dedicated_grids": rows["kind"].count("dedicated"),
             "split_buildings": _split_buildings(base, hh),
-            "stacked_grids": int(grids["floor_lo"].notna().sum()),
+            "stacked_grids": sum(lo is not None for lo in rows["floor_lo"]),
             "moved_households": moved,
             "seconds": round(seconds, 3),
         },
     }
     return PartitionResult(grids=grids, microgrids=micro, assignment=assignment, report=report)
-
-
-def _int(value: Any) -> int | None:
-    return None if pd.isna(value) else int(value)

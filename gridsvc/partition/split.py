@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -121,23 +122,51 @@ class _Region:
             return True
         return self.groups_of(first) + self.groups_of(second) <= self.whole + 1
 
-    def sweep(self, key: list[float]) -> list[int]:
-        """Return the local nodes in the order a connected front sweeping along ``key`` reaches
-        them, starting from the lowest key (fewer than all when the region is not connected)."""
-        start = min(range(len(key)), key=key.__getitem__)
-        seen = bytearray(len(key))
+    def sweeps(self, keys: np.ndarray) -> list[list[int]] | None:
+        """Return the orders in which a connected front sweeping along each row of ``keys`` (a
+        key per local node) reaches the nodes, starting from the lowest key and taking the
+        lowest key it touches next (ties: the lower node); None if the region is not
+        connected.
+
+        Where every node but the first has a neighbour of lower key, the front takes the nodes
+        in key order (the next one always touches it): no front is walked."""
+        count, n = keys.shape
+        by_rank = np.argsort(keys, axis=1, kind="stable")  # by key, ties by node
+        rank = np.empty_like(by_rank)
+        rows = np.arange(count)[:, None]
+        rank[rows, by_rank] = np.arange(n)
+        later = np.where(rank[:, self.a] > rank[:, self.b], self.a, self.b)
+        lower = np.zeros((count, n), dtype=bool)  # has a neighbour of lower key
+        lower[rows, later] = True
+        direct = lower.sum(axis=1) == n - 1
+        out = []
+        for row, order in enumerate(by_rank.tolist()):
+            if not direct[row]:
+                order = self._sweep(rank[row].tolist(), order)
+                if len(order) < n:
+                    return None
+            out.append(order)
+        return out
+
+    def _sweep(self, rank: list[int], by_rank: list[int]) -> list[int]:
+        """Return the local nodes in the order a front sweeping along a key reaches them
+        (fewer than all when the region is not connected); ``rank[i]`` is node ``i``'s place in
+        the nodes sorted by key (ties: lower node first), ``by_rank`` its inverse. The front is
+        a heap of ranks, which compare as the (key, node) pairs do."""
+        seen = bytearray(len(rank))
+        start = by_rank[0]
         seen[start] = 1
-        heap = [(key[start], start)]
+        heap = [0]
         order = []
         adj = self.adj
         pop, push = heapq.heappop, heapq.heappush
         while heap:
-            x = pop(heap)[1]
+            x = by_rank[pop(heap)]
             order.append(x)
             for y in adj[x]:
                 if not seen[y]:
                     seen[y] = 1
-                    push(heap, (key[y], y))
+                    push(heap, rank[y])
         return order
 
     def cut_costs(self, order: list[int] | np.ndarray) -> np.ndarray:
@@ -185,16 +214,21 @@ class _Region:
         return count == len(members)
 
 
-def _directions(points: np.ndarray) -> list[np.ndarray]:
+def _keys(points: np.ndarray) -> np.ndarray:
+    """Return the projections of ``points`` on eight directions, one row each: the principal
+    axis, its perpendicular and the two diagonals between them, each way (a direction's
+    opposite projects on the negated keys)."""
     pts = points - points.mean(axis=0)
-    if len(pts) > 2 and np.ptp(pts, axis=0).max() > 0:
-        _, vecs = np.linalg.eigh(pts.T @ pts)
-        main = vecs[:, -1]
-    else:
-        main = np.array([1.0, 0.0])
-    perp = np.array([-main[1], main[0]])
-    diag1, diag2 = (main + perp) / np.sqrt(2), (main - perp) / np.sqrt(2)
-    return [d for base in (main, perp, diag1, diag2) for d in (base, -base)]
+    x, y = 1.0, 0.0
+    if len(pts) > 2 and (pts != pts[0]).any():
+        x, y = np.linalg.eigh(pts.T @ pts)[1][:, -1].tolist()
+    root = math.sqrt(2)
+    bases = ((x, y), (-y, x), ((x - y) / root, (y + x) / root), ((x + y) / root, (y - x) / root))
+    keys = np.empty((8, len(points)))
+    for i, d in enumerate(bases):
+        keys[2 * i] = points @ np.array(d)
+    keys[1::2] = -keys[::2]
+    return keys
 
 
 class _Sweeps:
@@ -207,14 +241,12 @@ class _Sweeps:
         self.region = _Region(nodes, nbrs, w[nodes] > 0)
         self.connected = True
         self.orders = self.prefix = self.cuts = np.empty((0, 0))
-        local_xy = xy[nodes]
-        orders: dict[tuple[int, ...], None] = {}  # each order once, in the directions' order
-        for d in _directions(local_xy):
-            order = self.region.sweep((local_xy @ d).tolist())
-            if len(order) < len(nodes):
-                self.connected = False  # not connected
-                return
-            orders[tuple(order)] = None
+        swept = self.region.sweeps(_keys(xy[nodes]))
+        if swept is None:
+            self.connected = False
+            return
+        # each order once, in the directions' order
+        orders = dict.fromkeys(tuple(order) for order in swept)
         # all directions at once, one row each; a direction sweeping as an earlier one did
         # offers the same cuts with the same scores, so it could not win: it is left out
         self.orders = np.array(list(orders), dtype=np.int64)
@@ -256,28 +288,28 @@ def _best_cut(
         penalty += np.maximum(0, k2 * bounds.lo - rest)
         penalty += np.maximum(0, rest - k2 * bounds.hi)
         scores = cuts + scale * np.abs(prefix - ideal) + 1e6 * penalty
+    if strict:
+        # a cut outside the bounds ranks after every cut within them, and is not checked
+        checked = np.minimum(ok.sum(axis=1), MAX_CHECKS).tolist()
+        scores = np.where(ok, scores, np.inf)
+    else:
+        checked = [MAX_CHECKS] * len(scores)
+    # each direction's cuts, best first (ties: the earlier cut)
+    ranked = np.argsort(scores, axis=1, kind="stable")[:, :MAX_CHECKS].tolist()
     for row, at in enumerate(sweeps.orders):
-        if strict:
-            cand = np.flatnonzero(ok[row])
-            if len(cand) == 0:
-                continue
-            score = scores[row, cand]
-        else:
-            cand = np.arange(prefix.shape[1])
-            score = scores[row]
-        ranked = np.argsort(score, kind="stable")[:MAX_CHECKS]
-        for r in ranked.tolist():
-            if best is not None and score[r] >= best[0]:
+        score = scores[row].tolist()
+        order = at.tolist()
+        for c in ranked[row][: checked[row]]:
+            if best is not None and score[c] >= best[0]:
                 break
-            c = int(cand[r])
-            second = at[c + 1 :].tolist()
+            second = order[c + 1 :]
             if not region.connected(second):
                 continue
-            if region.keeps_groups(at[: c + 1].tolist(), second):
-                best = (float(score[r]), at[: c + 1])
+            if region.keeps_groups(order[: c + 1], second):
+                best = (score[c], at[: c + 1])
                 break
-            if loose is None or score[r] < loose[0]:
-                loose = (float(score[r]), at[: c + 1])
+            if loose is None or score[c] < loose[0]:
+                loose = (score[c], at[: c + 1])
     return best if best is not None else loose
 
 
