@@ -62,8 +62,8 @@ def test_geometry_columns_have_spatial_indexes(store: Engine) -> None:
         else:
             rows = conn.execute(
                 text(
-                    "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%' "
-                    "AND schemaname = current_schema()"
+                    "SELECT tablename FROM pg_indexes WHERE (indexdef LIKE '%USING gist%' "
+                    "OR indexdef LIKE '%USING spgist%') AND schemaname = current_schema()"
                 )
             )
         indexed = {r[0] for r in rows}
