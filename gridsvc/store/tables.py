@@ -57,6 +57,7 @@ class CommunityRow(Base):
 
 
 class BuildingRow(Base):
+    # on PostGIS the spatial index of ``geom`` is SP-GiST, not GiST (migration 0008)
     __tablename__ = "buildings"
     id: Mapped[str] = mapped_column(String, primary_key=True)
     community_code: Mapped[str | None] = mapped_column(String(32), index=True)

@@ -1,5 +1,6 @@
-"""Migration 0008: the households' indexes a city run keeps up (no building index; SP-GiST
-points on PostGIS), and the bbox reads and counts they serve, on SpatiaLite and PostGIS."""
+"""Migration 0008: the indexes a city run keeps up (no households.building_id index; SP-GiST
+households and buildings on PostGIS), and the bbox reads and counts they serve, on SpatiaLite
+and PostGIS."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def test_0008_drops_the_building_index_and_downgrades(store: Engine) -> None:
     postgis = store.dialect.name == "postgresql"
     if postgis:
         assert _spatial_method(store, "households") == "spgist"
+        assert _spatial_method(store, "buildings") == "spgist"
         assert _spatial_method(store, "grids") == "gist"
     config = alembic_config()
     with store.begin() as conn:
@@ -48,6 +50,7 @@ def test_0008_drops_the_building_index_and_downgrades(store: Engine) -> None:
     assert "ix_households_building_id" in _indexes(store, "households")
     if postgis:
         assert _spatial_method(store, "households") == "gist"
+        assert _spatial_method(store, "buildings") == "gist"
     migrate(store)
     assert "ix_households_building_id" not in _indexes(store, "households")
     if postgis:
@@ -68,15 +71,22 @@ def _points(seed: int) -> gpd.GeoDataFrame:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_bbox_reads_and_counts_of_households_are_the_points_intersecting(
+def test_bbox_reads_and_counts_of_households_and_buildings_are_those_intersecting(
     store: Engine, seed: int
 ) -> None:
-    """Under the SP-GiST index (PostGIS) as under the R*Tree (SpatiaLite): every bbox — on the
-    lattice, so points lie on its edges; thin; degenerate to a line or a point; the whole
-    square — reads and counts exactly the households shapely says intersect it."""
+    """Under the SP-GiST indexes (PostGIS) as under the R*Trees (SpatiaLite): every bbox — on
+    the lattice, so points and building edges lie on its edges; thin; degenerate to a line or a
+    point; the whole square — reads and counts exactly the households and buildings shapely
+    says intersect it."""
     homes = _points(seed)
+    sites = gpd.GeoDataFrame(  # buildings: small boxes around some of the points
+        {"id": homes["id"].str.replace("h", "b").iloc[::4], "community_code": CODE},
+        geometry=shapely.buffer(homes.geometry.values[::4], 0.0003, cap_style="square"),
+        crs="EPSG:4326",
+    ).reset_index(drop=True)
     with session_scope(store) as session:
         write_rows(session, "households", homes)
+        write_rows(session, "buildings", sites)
     rng = np.random.default_rng(seed + 10)
     boxes = [(114.002, 30.003, 114.007, 30.004), (114.0, 30.0, 114.01, 30.01),
              (114.003, 30.0, 114.003, 30.01), (114.004, 30.005, 114.004, 30.005)]  # fmt: skip
@@ -92,9 +102,10 @@ def test_bbox_reads_and_counts_of_households_are_the_points_intersecting(
             if frame is None:
                 frame = shapely.linestrings([bbox[:2], bbox[2:]]) if bbox[:2] != bbox[2:] else (
                     shapely.points(*bbox[:2]))  # fmt: skip
-            want = sorted(homes["id"][shapely.intersects(homes.geometry.values, frame)])
-            assert read(session, "households", bbox=bbox)["id"].tolist() == want, bbox
-            assert count(session, "households", bbox=bbox) == len(want), bbox
+            for kind, rows in (("households", homes), ("buildings", sites)):
+                want = sorted(rows["id"][shapely.intersects(rows.geometry.values, frame)])
+                assert read(session, kind, bbox=bbox)["id"].tolist() == want, (kind, bbox)
+                assert count(session, kind, bbox=bbox) == len(want), (kind, bbox)
 
 
 def test_postgis_bbox_read_of_households_uses_the_spgist_index(store: Engine) -> None:
