@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from ..config import Settings
 from ..store import make_engine, session_scope
 from ..store.assignments import replace_assignments
-from ..store.bulk import replace_rows
+from ..store.bulk import replace_community
 from ..store.runs import DONE, FAILED, RunRecord, record_run, run_of
 from .inputs import CityInputs, CommunityInputs, CommunityJob, read_community
 
@@ -85,9 +85,17 @@ def settings_key(settings: Settings, staffed: bool) -> dict[str, Any]:
     }
 
 
+# A community's commit does not wait for its WAL to reach the disk (PostgreSQL's asynchronous
+# commit, for the city workers' connections only). Safe for resumable runs: a commit is still
+# all or nothing and visible to readers at once; a server crash can lose the last ~0.6 s of
+# commits, whole, ``community_runs`` row included, so a rerun recomputes those communities
+# (the run's report may have called them done). A killed worker loses nothing committed.
+_SERVER_OPTIONS = ("-c synchronous_commit=off",)
+
+
 def _engine(url: str) -> Engine:
     if url not in _ENGINES:
-        _ENGINES[url] = make_engine(url)
+        _ENGINES[url] = make_engine(url, server_options=_SERVER_OPTIONS)
     return _ENGINES[url]
 
 
@@ -146,11 +154,9 @@ def _write(
 ) -> int:
     """Write everything of ``code`` and its done row in one transaction; return base grids."""
     base = int((grids["level"] == 1).sum()) if "level" in grids else len(grids)
+    rows = {"households": data.households, "buildings": data.buildings, "grids": grids}
     with session_scope(engine) as session:
-        replace_rows(session, "households", code, data.households)
-        if data.buildings is not None:
-            replace_rows(session, "buildings", code, data.buildings)
-        replace_rows(session, "grids", code, grids)
+        replace_community(session, code, {k: v for k, v in rows.items() if v is not None})
         if assignments is not None:
             replace_assignments(session, code, assignments)
         record_run(

@@ -1,14 +1,20 @@
 """Bulk writes: COPY on PostGIS, the batched executemany upsert elsewhere.
 
-``replace_rows`` swaps a community's rows of one kind in the caller's transaction: a delete,
-then one ``COPY <table> (...) FROM STDIN`` on PostGIS (psycopg 3 ``cursor.copy``; geometries
-travel as hex EWKB with SRID 4326), or :func:`gridsvc.store.repo.upsert` (batched executemany) on
-SpatiaLite. Nothing is committed here: the caller's ``session_scope`` decides.
+``replace_community`` (``replace_rows`` for one kind) swaps a community's rows of several
+kinds in the caller's transaction: one delete, then per kind one ``COPY <table> (...) FROM
+STDIN`` on PostGIS (psycopg 3 ``cursor.copy``; geometries travel as hex EWKB with SRID 4326),
+or :func:`gridsvc.store.repo.upsert` (batched executemany) on SpatiaLite. Nothing is committed
+here: the caller's ``session_scope`` decides.
+
+Text, not binary, COPY: binary was measured (2026-11-22, 100k households of the 1M city with
+their buildings and grids) and saved the server ~0.3 s per 1M households (the grids' hex),
+no client CPU, and no server CPU on households.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -16,13 +22,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridsvc.errors import StoreError
 from gridsvc.store import repo
 from gridsvc.store.tables import SRID, TABLES
 
-__all__ = ["copy_rows", "copy_text", "replace_rows", "write_rows"]
+__all__ = ["copy_rows", "copy_text", "replace_community", "replace_rows", "write_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,26 @@ def replace_rows(session: Session, kind: str, community: str, frame: gpd.GeoData
 
     ``kind`` is one with a community code (grids of every level, households, buildings).
     """
+    return replace_community(session, community, {kind: frame})[kind]
+
+
+def replace_community(
+    session: Session, community: str, rows: Mapping[str, gpd.GeoDataFrame]
+) -> dict[str, int]:
+    """Replace the stored rows of each kind of ``rows`` in ``community`` by its frame; return
+    the rows written per kind.
+
+    Every frame is checked before anything is deleted (StoreError when a row belongs to
+    another community). On PostGIS the kinds' rows go in one statement (a round trip, not one
+    per kind), then each frame is COPYed.
+    """
+    conformed = {kind: _of_community(kind, community, frame) for kind, frame in rows.items()}
+    _delete_community(session, list(conformed), community)
+    return {kind: _insert(session, kind, frame) for kind, frame in conformed.items()}
+
+
+def _of_community(kind: str, community: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``frame`` conformed and in EPSG:4326; StoreError if a row is of another community."""
     frame = repo._wgs84(repo._conform(kind, frame))
     other = frame["community_code"].astype(str) != community
     if other.any():
@@ -43,8 +70,23 @@ def replace_rows(session: Session, kind: str, community: str, frame: gpd.GeoData
             f"{kind} of community {community}: {int(other.sum())} rows belong to community "
             f"{frame.loc[other, 'community_code'].iloc[0]}; write each community on its own"
         )
-    repo.delete(session, kind, community=community)
-    return _insert(session, kind, frame)
+    return frame
+
+
+def _delete_community(session: Session, kinds: list[str], community: str) -> None:
+    """Delete ``community``'s rows of every kind of ``kinds``: on PostGIS in one statement
+    (data-modifying CTEs; each table's statement triggers fire as for its own DELETE)."""
+    if session.get_bind().dialect.name != "postgresql" or len(kinds) < 2:
+        for kind in kinds:
+            repo.delete(session, kind, community=community)
+        return
+    *first, last = (TABLES[kind].name for kind in kinds)
+    ctes = ", ".join(
+        f'd{i} AS (DELETE FROM "{name}" WHERE community_code = :code)'
+        for i, name in enumerate(first)
+    )
+    delete = f'WITH {ctes} DELETE FROM "{last}" WHERE community_code = :code'
+    session.execute(text(delete), {"code": community})
 
 
 def write_rows(session: Session, kind: str, frame: gpd.GeoDataFrame) -> int:

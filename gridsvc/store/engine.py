@@ -9,7 +9,7 @@ at its first read (a chunked export reads one state, whatever commits beside it)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -62,11 +62,15 @@ POOL_SIZE = 20
 POOL_OVERFLOW = 20
 
 
-def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
+def make_engine(
+    url: str, *, spatialite_path: str = "mod_spatialite", server_options: Sequence[str] = ()
+) -> Engine:
     """Return an engine for a ``sqlite:///`` (SpatiaLite) or ``postgresql+psycopg://`` URL.
 
     SQLite engines load SpatiaLite on every connection and initialise its metadata once on a
     new file; a missing extension raises StoreError at once, with the command that fixes it.
+    ``server_options`` (``-c name=value``) set PostgreSQL settings on every connection, before
+    the URL's own ``options`` (which win).
     """
     try:
         sa_url = make_url(url)
@@ -87,7 +91,9 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite") -> Engine:
         # page over 25k grids, 2026-11-22); gridsvc's statements are all short. The URL's own
         # ``options`` follow (connect_args replace the URL's): the last setting of jit wins.
         given = sa_url.query.get("options", ())
-        options = " ".join(["-c jit=off", *([given] if isinstance(given, str) else given)])
+        options = " ".join(
+            ["-c jit=off", *server_options, *([given] if isinstance(given, str) else given)]
+        )
         engine = create_engine(
             sa_url,
             pool_size=POOL_SIZE,

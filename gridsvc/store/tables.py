@@ -57,6 +57,7 @@ class CommunityRow(Base):
 
 
 class BuildingRow(Base):
+    # on PostGIS the spatial index of ``geom`` is SP-GiST, not GiST (migration 0008)
     __tablename__ = "buildings"
     id: Mapped[str] = mapped_column(String, primary_key=True)
     community_code: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -69,10 +70,11 @@ class BuildingRow(Base):
 
 
 class HouseholdRow(Base):
+    # on PostGIS the spatial index of ``geom`` is SP-GiST, not GiST (migration 0008)
     __tablename__ = "households"
     id: Mapped[str] = mapped_column(String, primary_key=True)
     community_code: Mapped[str | None] = mapped_column(String(32), index=True)
-    building_id: Mapped[str | None] = mapped_column(String, index=True)
+    building_id: Mapped[str | None] = mapped_column(String)  # not indexed (0008)
     unit: Mapped[int | None] = mapped_column(Integer)
     floor: Mapped[int | None] = mapped_column(Integer)
     room: Mapped[str | None] = mapped_column(String)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect
 from gridsvc import frames
 from gridsvc.errors import StoreError
 from gridsvc.store import count, read, session_scope
-from gridsvc.store.bulk import copy_text, replace_rows
+from gridsvc.store.bulk import copy_text, replace_community, replace_rows
 from gridsvc.store.engine import alembic_config, migrate
 from gridsvc.store.runs import DONE, FAILED, RunRecord, read_runs, record_run, run_of
 from gridsvc.synth import CommunityData, generate_city
@@ -78,6 +78,37 @@ def test_a_failure_mid_community_leaves_nothing_of_it(store: Engine, two: Commun
         replace_rows(session, "buildings", first, theirs)
     with session_scope(store) as session:
         assert count(session, "households") == 0 and count(session, "buildings") == 0
+
+
+def test_replace_community_swaps_every_kind_or_nothing(store: Engine, two: CommunityData) -> None:
+    """Households, buildings and grids of a community replaced together (one delete of all on
+    PostGIS); a frame with a row of another community refuses the whole call before anything
+    is deleted, and the other community is never touched."""
+    first, second = (str(c) for c in two.community["code"])
+    homes, blds = two.households, two.buildings
+    mine = {
+        "households": homes[homes["community_code"] == first],
+        "buildings": blds[blds["community_code"] == first],
+    }
+    with session_scope(store) as session:
+        replace_community(session, second, {"households": homes[homes["community_code"] == second]})
+        assert replace_community(session, first, mine) == {k: len(v) for k, v in mine.items()}
+    fewer = {k: v.iloc[:5] for k, v in mine.items()}
+    with session_scope(store) as session:
+        assert replace_community(session, first, fewer) == {k: len(v) for k, v in fewer.items()}
+    wrong = {**mine, "buildings": blds[blds["community_code"] == second]}
+    with (
+        pytest.raises(StoreError, match=rf"buildings of community {first}: \d+ rows belong"),
+        session_scope(store) as session,
+    ):
+        replace_community(session, first, wrong)
+    with session_scope(store) as session:
+        assert sorted(read(session, "households", community=first)["id"]) == sorted(
+            fewer["households"]["id"]
+        )
+        assert len(read(session, "buildings", community=first)) == len(fewer["buildings"])
+        theirs = read(session, "households", community=second)
+        assert len(theirs) == (homes["community_code"] == second).sum()
 
 
 def test_copy_round_trips_escapes_nulls_and_every_column(store: Engine, two: CommunityData) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from gridsvc import frames
 from gridsvc.store import make_engine, migrate, repo, session_scope
 from gridsvc.store.assignments import replace_assignments
-from gridsvc.store.bulk import write_rows
+from gridsvc.store.bulk import replace_community, write_rows
 from gridsvc.store.stamps import read_stamps
 
 A, B, C = "420111001001", "420111001002", "420111001003"
@@ -61,6 +61,18 @@ def test_every_write_path_moves_the_stamp_of_its_community_only(store: Engine) -
         ("upsert a grid", lambda s: repo.upsert(s, "grids", _grid(f"{A}001", A))),
         ("update a grid", lambda s: repo.upsert(s, "grids", _grid(f"{A}001", A, residents=9))),
         ("delete grids", lambda s: repo.delete(s, "grids", community=A)),
+        (  # the city run's write: one delete of all kinds (PostGIS), then the COPYs
+            "replace a community",
+            lambda s: replace_community(
+                s, B, {"households": _households(["h4"], B), "grids": _grid(f"{B}001", B)}
+            ),
+        ),
+        (  # nothing new: only the deletes of households and grids move the stamp
+            "empty a community",
+            lambda s: replace_community(
+                s, B, {"households": _households([], B), "grids": _grid(f"{B}001", B).iloc[:0]}
+            ),
+        ),
         (
             "staffing",
             lambda s: replace_assignments(
@@ -68,7 +80,7 @@ def test_every_write_path_moves_the_stamp_of_its_community_only(store: Engine) -
             ),
         ),
     ]
-    expected = [{A}, {A}, {B}, {A}, {A}, {A}, {C}]
+    expected = [{A}, {A}, {B}, {A}, {A}, {A}, {B}, {B}, {C}]
     for (name, write), want in zip(writes, expected, strict=True):
         before = _stamps(store)
         with session_scope(store) as session:

@@ -62,8 +62,8 @@ def test_geometry_columns_have_spatial_indexes(store: Engine) -> None:
         else:
             rows = conn.execute(
                 text(
-                    "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%' "
-                    "AND schemaname = current_schema()"
+                    "SELECT tablename FROM pg_indexes WHERE (indexdef LIKE '%USING gist%' "
+                    "OR indexdef LIKE '%USING spgist%') AND schemaname = current_schema()"
                 )
             )
         indexed = {r[0] for r in rows}
@@ -202,5 +202,25 @@ def test_a_postgis_url_keeps_its_own_server_options(store_url: str) -> None:
                 if "timeout" in given:
                     timeout = conn.execute(text("SHOW statement_timeout")).scalar_one()
                     assert timeout == "4321ms"
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgis", marks=pytest.mark.postgis)], indirect=True
+)
+def test_server_options_reach_every_connection_and_the_url_wins(store_url: str) -> None:
+    """``server_options`` (the city workers' asynchronous commit) are set on each connection;
+    the same setting in the URL's ``options`` is the operator's and wins."""
+    sep = "&" if "?" in store_url else "?"
+    for url, want in (
+        (store_url, "local"),
+        (f"{store_url}{sep}options=-c%20synchronous_commit%3Don", "on"),
+    ):
+        engine = make_engine(url, server_options=("-c synchronous_commit=local",))
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == want
+                assert conn.execute(text("SHOW jit")).scalar_one() == "off"
         finally:
             engine.dispose()
