@@ -146,8 +146,8 @@ def test_a_cover_the_budget_cannot_pay_for_stops_before_its_lp() -> None:
     nodes, perimeter = np.arange(10), np.ones(10)
     groups = enumerate_groups(nodes, w, nbrs, Bounds(30, 50)) or []
     assert len(groups) == 21
-    paid = _stuck_search_charge(w, nbrs, Bounds(30, 50)) + (21 + 19) / ENUMERATED_GROUPS
-    poor = Budget(paid)  # the stuck search and the enumeration, nothing left for the LP
+    paid = (21 + 19) / ENUMERATED_GROUPS  # the groups hold every unit: no stuck search runs
+    poor = Budget(paid)  # the enumeration, nothing left for the LP
     outcome = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50), budget=poor)
     assert outcome.parts is None and not outcome.infeasible
     assert (poor.spent, poor.skipped_budget, poor.skipped_too_big) == (paid, 1, 0)
@@ -202,11 +202,10 @@ def test_the_enumeration_is_charged_and_stops_where_the_budget_does() -> None:
     generation that passes 10 (the 10 units and their 9 pairs: 19 charged, none listed yet) and
     counts the step as skipped for the budget, not as too big."""
     w, nbrs = _path([10] * 10)
-    searched = _stuck_search_charge(w, nbrs, Bounds(30, 50))
-    poor = Budget(searched + 10 / ENUMERATED_GROUPS)
+    poor = Budget(10 / ENUMERATED_GROUPS)
     outcome = exact_partition(np.arange(10), w, nbrs, np.ones(10), Bounds(30, 50), budget=poor)
     assert outcome.parts is None and not outcome.infeasible
-    assert poor.spent == pytest.approx(searched + 19 / ENUMERATED_GROUPS) and poor.left() == 0.0
+    assert poor.spent == pytest.approx(19 / ENUMERATED_GROUPS) and poor.left() == 0.0
     assert (poor.skipped_budget, poor.skipped_too_big) == (1, 0)
     spent = Budget(0.0)  # nothing left: skipped before enumerating, nothing charged
     outcome = exact_partition(np.arange(10), w, nbrs, np.ones(10), Bounds(30, 50), budget=spent)
@@ -214,17 +213,19 @@ def test_the_enumeration_is_charged_and_stops_where_the_budget_does() -> None:
 
 
 def test_the_fewest_exceptions_cover_honours_the_group_limit() -> None:
-    """45 - 26 - 44 - 20 - 20 (the 26 is stuck) has 7 groups of up to 65 households; a call
-    limited to 1 group (6 for the fewest-exceptions cover) skips it as too big."""
+    """45 - 26 - 44 - 20 - 20 (the 26 is stuck) has 3 groups within the bounds and 7 of up to
+    65 households; a call limited to 1 group (6 for the fewest-exceptions cover) skips both
+    enumerations as too big (the first stops at its 5 units: 2 listed), and the stuck search,
+    on every unit then, still proves the 26 stuck."""
     w, nbrs = _path([45, 26, 44, 20, 20])
     endless = Budget(None)
     outcome = exact_partition(
         np.arange(5), w, nbrs, np.full(5, 2.0), Bounds(30, 50), budget=endless, limit=1
     )
     assert outcome.infeasible and outcome.stuck == (1,) and outcome.parts is None
-    assert (endless.skipped_too_big, endless.skipped_budget) == (1, 0)
+    assert (endless.skipped_too_big, endless.skipped_budget) == (2, 0)
     searched = _stuck_search_charge(w, nbrs, Bounds(30, 50))
-    assert endless.spent == pytest.approx(searched + 7 / ENUMERATED_GROUPS)
+    assert endless.spent == pytest.approx(searched + (5 + 7) / ENUMERATED_GROUPS)
 
 
 def _grid(weights: list[int], cols: int) -> tuple[np.ndarray, list[dict[int, float]]]:
@@ -348,3 +349,43 @@ def test_a_proved_region_seeks_the_fewest_exceptions_at_once(
     assert again.infeasible and once.infeasible and once.fewest_up_to == again.fewest_up_to
     assert once.parts is not None and again.parts is not None
     assert [p.tolist() for p in once.parts] == [p.tolist() for p in again.parts]
+
+
+def test_only_units_no_group_holds_are_searched_for_being_stuck() -> None:
+    """26 - 1 - 1 - 1 - 45 within 30–50: the 1s lie in groups with the 45, so of the units the
+    enumeration leaves out only the 26 is searched (its steps alone are charged) and proved
+    stuck; a search of every unit proves the same for more steps."""
+    w, nbrs = _path([26, 1, 1, 1, 45])
+    every, some = Budget(None), Budget(None)
+    assert stuck_atoms(range(5), w, nbrs, Bounds(30, 50), budget=every) == [0]
+    assert stuck_atoms(range(5), w, nbrs, Bounds(30, 50), budget=some, among=[0]) == [0]
+    assert 0 < some.spent < every.spent
+    outcome = exact_partition(np.arange(5), w, nbrs, np.ones(5), Bounds(30, 50))
+    assert outcome.infeasible and outcome.stuck == (0,) and outcome.parts is not None
+
+
+def _count_mips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the MIPs HiGHS solves (the real solver runs)."""
+    calls: list[int] = []
+    real = exact._Model.restricted
+
+    def counted(self: exact._Model, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(exact._Model, "restricted", counted)
+    return calls
+
+
+def test_an_integral_lp_optimum_is_the_plan_without_a_mip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 - 20 - 20 - 20 within 30–50: the pairs' LP optimum is integral, so it is the plan
+    (proved optimal by the LP) and no MIP runs; a triangle of 20s has a fractional LP optimum
+    (each pair at ½) and no cover, which the MIP proves."""
+    mips = _count_mips(monkeypatch)
+    w, nbrs = _path([20, 20, 20, 20])
+    outcome = exact_partition(np.arange(4), w, nbrs, np.ones(4), Bounds(30, 50))
+    assert [p.tolist() for p in outcome.parts or []] == [[0, 1], [2, 3]] and not mips
+    w = np.full(3, 20.0)
+    nbrs = [{1: 1.0, 2: 1.0}, {0: 1.0, 2: 1.0}, {0: 1.0, 1: 1.0}]
+    outcome = exact_partition(np.arange(3), w, nbrs, np.ones(3), Bounds(30, 50))
+    assert outcome.infeasible and outcome.stuck == () and mips
