@@ -73,12 +73,16 @@ def _geometry(series: pd.Series) -> pa.Array:
 
 
 def _arrow(series: pd.Series) -> pa.Array | pa.ChunkedArray:
-    """Return ``series`` as Arrow; values of mixed Python types as their text (missing kept)."""
+    """Return ``series`` as Arrow; values of mixed Python types as their type and text (missing
+    kept): the number 1 and the text "1" stay apart."""
     try:
         array = pa.array(series, from_pandas=True)
     except _UNCONVERTIBLE:
         missing, values = series.isna().to_numpy(), series.to_numpy(object)
-        text = [None if m else str(v) for v, m in zip(values, missing, strict=True)]
+        text = [
+            None if m else f"{type(v).__qualname__}:{v}"
+            for v, m in zip(values, missing, strict=True)
+        ]
         return pa.array(text, type=pa.large_string())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()

@@ -157,3 +157,19 @@ def test_digest_takes_mixed_and_nested_values_in_any_order() -> None:
     changed = frame.copy()
     changed.at[1, "mixed"] = 1  # the number 1 where the text "1" was
     assert frames_digest({"barriers": changed}, SETTINGS) != base
+
+
+def test_digest_sees_a_number_and_its_text_trade_rows_in_a_mixed_column() -> None:
+    """Mixed Python values are hashed as text: the number 1 and the text "1" swapping rows is a
+    change (both rows' values changed type), not the same input."""
+
+    def digest(mixed: list[object]) -> str:
+        frame = gpd.GeoDataFrame(
+            {"mixed": mixed},
+            geometry=[shapely.LineString([(0, i), (1, i)]) for i in range(len(mixed))],
+            crs="EPSG:4326",
+        )
+        return frames_digest({"barriers": frame}, SETTINGS)
+
+    assert digest([1, "1", None]) != digest(["1", 1, None])
+    assert digest([1, "x", None]) != digest(["1", "x", None])
