@@ -25,7 +25,7 @@ from shapely.ops import substring
 
 from .coverage import SNAP_M, Borders, union_cells, union_groups
 from .graph import groups
-from .territory import CLEAR_M, GRID_SIZE, heal, shared_lengths, unique_points
+from .territory import CLEAR_M, GRID_SIZE, crossed_vertices, heal, shared_lengths, unique_points
 
 __all__ = ["share_empties"]
 
@@ -211,9 +211,7 @@ def _noded(
     xy = unique_points(shapely.get_coordinates(polys[around]))[0]
     # only vertices on an edge (it crosses their grid square: they were rounded from a point
     # on it): one 1–2 cm off the edge, snapped into the part across, made them overlap
-    half = GRID_SIZE / 2
-    pixels = shapely.box(xy[:, 0] - half, xy[:, 1] - half, xy[:, 0] + half, xy[:, 1] + half)
-    on = np.unique(shapely.STRtree(pixels).query(edges, predicate="intersects")[1])
+    on = np.unique(crossed_vertices(xy, edges))
     return list(_snapped(polys, around, xy[on]))
 
 

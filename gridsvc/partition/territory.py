@@ -25,6 +25,7 @@ __all__ = [
     "attach_orphans",
     "blocks",
     "clip_cells",
+    "crossed_vertices",
     "heal",
     "polygon_parts",
     "polygonal",
@@ -598,6 +599,16 @@ def tessellate(
     return cut_soft_lines(territory, outline, barriers, soft, sites, owner)
 
 
+def crossed_vertices(xy: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Return the index of each vertex of ``xy`` once per line of ``lines`` crossing its grid
+    square (it was rounded from a point on that line), not merely passing near it; each line
+    is tested (prepared) on the squares in its box."""
+    half = GRID_SIZE / 2
+    x, y = xy[:, 0], xy[:, 1]
+    pixels = shapely.box(x - half, y - half, x + half, y + half)
+    return shapely.STRtree(pixels).query(lines, predicate="intersects")[1]
+
+
 def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     """Return ``cells`` with the edges they run along where two blocks meet drawn through the
     same vertices on both sides.
@@ -617,12 +628,7 @@ def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     unique = np.unique(xy[:, 0] + 1j * xy[:, 1])
     # not merely near one: a vertex of one block's cells 1.8 cm off the road, snapped into the
     # cells across, made them overlap by 0.7 m²
-    half = GRID_SIZE / 2
-    pixels = shapely.box(
-        unique.real - half, unique.imag - half, unique.real + half, unique.imag + half
-    )
-    # each outline tested (prepared) on the pixels in its box
-    near = shapely.STRtree(pixels).query(shapely.boundary(hard), predicate="intersects")[1]
+    near = crossed_vertices(np.column_stack([unique.real, unique.imag]), shapely.boundary(hard))
     shared = np.bincount(near, minlength=len(unique)) > 1  # on two blocks' outlines
     if not shared.any():
         return cells
