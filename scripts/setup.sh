@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 # chromium runs the browser tests (never a downloaded browser); fonts-wqy-microhei draws Chinese
 # labels in its screenshots; nodejs + npm install the map and editor assets (Leaflet) below.
-DEBIAN_PACKAGES=(libsqlite3-mod-spatialite postgresql postgis gdal-bin chromium fonts-wqy-microhei)
+# postgresql-postgis is the server extension: `postgis` only recommends it, and we install
+# without recommends, so a machine without it had the tools but no CREATE EXTENSION postgis.
+DEBIAN_PACKAGES=(libsqlite3-mod-spatialite postgresql postgis postgresql-postgis gdal-bin chromium
+  fonts-wqy-microhei)
 command -v npm >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 
 missing=()
