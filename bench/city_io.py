@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
+from _postgis import create_database
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.city_run import _database
 from gridsvc.city.inputs import CityInputs, CommunityInputs, index_city, read_community
 from gridsvc.city.task import _write
 from gridsvc.config import Settings
@@ -73,7 +73,7 @@ def main() -> int:
     jobs, counts = index_city(inputs)
     jobs = sorted(jobs, key=lambda j: (-counts.get(j.code, 0), j.code))[: args.communities]
     name = f"city_io_{os.getpid()}"
-    engine = make_engine(_database(args.postgis, name))
+    engine = make_engine(create_database(args.postgis, name))
     migrate(engine)
     settings = {"bench": True}
     read_community(inputs, jobs[-1], settings=settings)  # warm imports and caches

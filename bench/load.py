@@ -31,12 +31,11 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 import psycopg
+from _postgis import create_database, postgis_database
 from serve_bench import (
-    create_database,
     gridsvc_server,
     load,
     locate_urls,
-    postgis_database,
     served_city,
     tokens,
 )

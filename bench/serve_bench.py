@@ -34,7 +34,7 @@ import pandas as pd
 import psycopg
 import shapely
 import yaml
-from sqlalchemy import create_engine, text
+from _postgis import postgis_database
 from sqlalchemy.engine import make_url
 
 from gridsvc.store import make_engine, migrate, repo, session_scope, users
@@ -124,41 +124,6 @@ def copy_households(url: str, households: gpd.GeoDataFrame) -> None:
         with cur.copy(f"COPY households ({names}, geom) FROM STDIN") as copy:
             for row, geom in zip(table.itertuples(index=False, name=None), geoms, strict=True):
                 copy.write_row((*row, geom))
-
-
-def create_database(server: str, name: str, *, fresh: bool = True) -> str:
-    """Create the bench database ``name`` with PostGIS on the server of URL ``server`` (anew
-    when ``fresh``, else only when missing); return its URL."""
-    url = make_url(server)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if fresh:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-        if found.first() is None:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    target = url.set(database=name)
-    engine = create_engine(target)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    engine.dispose()
-    return target.render_as_string(hide_password=False)
-
-
-@contextmanager
-def postgis_database(server: str, name: str = "gridsvc_bench_serve") -> Iterator[str]:
-    """Create (and finally drop) a bench database on the PostGIS server."""
-    url = create_database(server, name)
-    try:
-        yield url
-    finally:
-        admin = create_engine(
-            make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- servers ----------------------------------------------------------------------------------
