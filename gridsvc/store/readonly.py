@@ -19,7 +19,9 @@ anyway, the owner may chmod it back), so it is decided per connection and checke
 - an immutable connection is given out again only while the store is as it was when the
   connection opened (:func:`_state`); else it is dropped and a new one opened as above;
 - a transaction that the store changed under fails at its commit with :data:`CHANGED`
-  instead of returning what may mix two states.
+  instead of returning what may mix two states; a reader that hands out what it read before
+  its transaction ends (a streamed download, chunk by chunk) checks it before each hand-out
+  (:func:`still_unchanged`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "read_only_url",
     "refuse_writes",
     "sqlite_url",
+    "still_unchanged",
     "store_file",
 ]
 
@@ -159,11 +162,22 @@ def immutable_while_unchanged(engine: Engine, store: ReadOnly) -> None:
         if opened is not None and opened != _state(store.path):
             raise DisconnectionError(f"{store.path} changed since it was opened immutable")
 
-    @event.listens_for(engine, "commit")
-    def _read_one_state(connection: Connection) -> None:
-        opened = connection.connection.info.get(_OPENED_AS)
-        if opened is not None and opened != _state(store.path):
-            raise StoreError(CHANGED.format(path=store.path))
+    event.listen(engine, "commit", still_unchanged)
+
+
+def still_unchanged(connection: Connection) -> None:
+    """Raise :data:`CHANGED` if ``connection`` reads its store immutable and the store has
+    changed since the connection opened (then what it read may mix two states); else nothing.
+
+    Run at every commit; a transaction's reads handed out before it commits (a streamed
+    download's chunks) are checked with it before each is handed out, so none read after a
+    change leaves. (A store's state has its ctime, which no write can set back: "unchanged
+    now" means unchanged all along.)
+    """
+    opened = connection.connection.info.get(_OPENED_AS)
+    store = read_only(connection.engine)
+    if opened is not None and store is not None and opened != _state(store.path):
+        raise StoreError(CHANGED.format(path=store.path))
 
 
 def _state(path: Path) -> tuple[object, ...]:
