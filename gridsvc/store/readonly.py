@@ -138,7 +138,7 @@ def refuse_writes(engine: Engine, store: ReadOnly) -> None:
 
 
 _READ_ONLY: WeakKeyDictionary[Engine, ReadOnly] = WeakKeyDictionary()
-_OPENED_AS = "gridsvc_immutable_state"  # a connection's info: the store's _state when opened
+_OPENED_AS = "gridsvc_immutable_state"  # a connection's info: the store file, its _state then
 
 
 def immutable_while_unchanged(engine: Engine, store: ReadOnly) -> None:
@@ -154,12 +154,11 @@ def immutable_while_unchanged(engine: Engine, store: ReadOnly) -> None:
         state = _state(store.path)
         if _unlocked(store.path):
             cargs[0] = f"{cargs[0]}&immutable=1"
-            record.info[_OPENED_AS] = state
+            record.info[_OPENED_AS] = store.path, state
 
     @event.listens_for(engine, "checkout")
     def _unchanged(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        opened = record.info.get(_OPENED_AS)
-        if opened is not None and opened != _state(store.path):
+        if _changed(record.info) is not None:
             raise DisconnectionError(f"{store.path} changed since it was opened immutable")
 
     event.listen(engine, "commit", still_unchanged)
@@ -174,10 +173,18 @@ def still_unchanged(connection: Connection) -> None:
     change leaves. (A store's state has its ctime, which no write can set back: "unchanged
     now" means unchanged all along.)
     """
-    opened = connection.connection.info.get(_OPENED_AS)
-    store = read_only(connection.engine)
-    if opened is not None and store is not None and opened != _state(store.path):
-        raise StoreError(CHANGED.format(path=store.path))
+    path = _changed(connection.connection.info)
+    if path is not None:
+        raise StoreError(CHANGED.format(path=path))
+
+
+def _changed(info: dict[Any, Any]) -> Path | None:
+    """Return the store file a connection (``info``, its pool record's) reads immutable if the
+    store changed since the connection opened; else None."""
+    opened = info.get(_OPENED_AS)
+    if opened is not None and opened[1] != _state(opened[0]):
+        return Path(opened[0])
+    return None
 
 
 def _state(path: Path) -> tuple[object, ...]:
