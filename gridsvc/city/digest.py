@@ -1,10 +1,18 @@
 """The input digest of a community: SHA-256 over the settings and each frame's rows, in any order.
 
-Each frame becomes an Arrow table (geometry as WKB) whose rows are sorted on all their columns:
-the same rows in any order sort alike (rows equal in every column are interchangeable), so a
-file rewritten in another order or row-group layout gives the same digest. Each column is then
-hashed from its Arrow buffers: its validity first (a missing value is not its text, "None" or
-"nan"), then its values (lengths and bytes for text and WKB), with no Python object per value.
+Each frame becomes an Arrow table (geometry as WKB) whose rows are sorted on all their columns
+in a total order of the bytes hashed (:func:`_order`): rows that tie are equal byte for byte,
+so the same rows in any order hash alike, and a file rewritten in another order or row-group
+layout gives the same digest. Each column is then hashed from its Arrow buffers: its validity
+first (a missing value is not its text, "None" or "nan"), then its values (lengths and bytes
+for text and WKB), with no Python object per value.
+
+A float's bytes are its value's, but for two cases. NaNs are hashed as one NaN (their payload
+bits mean nothing to pandas or numpy, and a NaN read as missing already hashes as missing).
+-0.0 is not 0.0: it is a distinct value a user can see (it prints, and is written back, as
+``-0.0``; ``1 / x`` and ``copysign`` tell it apart), as it is in the WKB of a coordinate; a
+digest that called them equal could skip a changed input, while one that tells them apart
+costs at most a needless rerun.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import shapely
 __all__ = ["frames_digest"]
 
 _UNCONVERTIBLE = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+_BITS = {16: pa.int16(), 32: pa.int32(), 64: pa.int64()}  # a float's bits as an integer
 
 
 def frames_digest(frames: Mapping[str, gpd.GeoDataFrame | None], settings: dict[str, Any]) -> str:
@@ -34,8 +43,9 @@ def frames_digest(frames: Mapping[str, gpd.GeoDataFrame | None], settings: dict[
         if frame is None:
             continue
         table = _table(frame)
-        order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in _sortable(table)])
-        for column, array in zip(table.column_names, table.take(order).columns, strict=True):
+        for column, array in zip(
+            table.column_names, table.take(_order(table)).columns, strict=True
+        ):
             sha.update(json.dumps(["column", column, str(array.type)]).encode())
             for part in _column_bytes(array.combine_chunks()):
                 sha.update(part)
@@ -86,12 +96,35 @@ def _arrow(series: pd.Series) -> pa.Array | pa.ChunkedArray:
         return pa.array(text, type=pa.large_string())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_floating(array.type) and pc.any(pc.is_nan(array)).as_py():
+        array = pc.if_else(pc.is_nan(array), pa.scalar(float("nan")).cast(array.type), array)
+    return array
 
 
-def _sortable(table: pa.Table) -> list[str]:
-    """Return the columns to order rows by: all but nested ones (lists, structs)."""
-    return [f.name for f in table.schema if not pa.types.is_nested(f.type)]
+def _order(table: pa.Table) -> pa.Array:
+    """Return the order to hash ``table``'s rows in: a total order of their hashed bytes.
+
+    Arrow sorts values, not bytes: -0.0 ties 0.0, and it cannot sort lists or structs. Rows
+    tying on every column it sorts but differing in a float's sign or in a nested column would
+    be hashed in the order they came in. So the rows are sorted on all the columns Arrow
+    sorts, then, to break such ties only, on each float column's bits (an integer of its
+    width) and each nested column's JSON text per row (the text :func:`_column_bytes` hashes).
+    Rows with no such tie keep the order they had before these keys: their digest is as it was.
+    """
+    keys: dict[str, pa.Array | pa.ChunkedArray] = {}
+    ties: dict[str, pa.Array] = {}
+    for n, (field, column) in enumerate(zip(table.schema, table.columns, strict=True)):
+        if pa.types.is_nested(field.type):
+            texts = [None if v is None else _json(v) for v in column.to_pylist()]
+            ties[f"tie{n}"] = pa.array(texts, type=pa.large_string())
+        else:
+            keys[f"key{n}"] = column
+            if pa.types.is_floating(field.type):
+                ties[f"tie{n}"] = column.combine_chunks().view(_BITS[field.type.bit_width])
+    by = pa.table({**keys, **ties})
+    return pc.sort_indices(by, sort_keys=[(name, "ascending") for name in by.column_names])
 
 
 def _column_bytes(array: pa.Array) -> Iterator[bytes | memoryview]:
@@ -121,7 +154,12 @@ def _column_bytes(array: pa.Array) -> Iterator[bytes | memoryview]:
             values[~valid] = 0
         yield values.tobytes()
     else:  # nested or other types (rare in inputs): their values as JSON text
-        yield json.dumps(array.to_pylist(), default=str, sort_keys=True).encode()
+        yield _json(array.to_pylist()).encode()
+
+
+def _json(value: object) -> str:
+    """Return ``value`` (a column's values, or one) as JSON text, keys sorted."""
+    return json.dumps(value, default=str, sort_keys=True)
 
 
 def _byte_width(kind: pa.DataType) -> int:

@@ -19,7 +19,9 @@ anyway, the owner may chmod it back), so it is decided per connection and checke
 - an immutable connection is given out again only while the store is as it was when the
   connection opened (:func:`_state`); else it is dropped and a new one opened as above;
 - a transaction that the store changed under fails at its commit with :data:`CHANGED`
-  instead of returning what may mix two states.
+  instead of returning what may mix two states; a reader that hands out what it read before
+  its transaction ends (a streamed download, chunk by chunk) checks it before each hand-out
+  (:func:`still_unchanged`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "read_only_url",
     "refuse_writes",
     "sqlite_url",
+    "still_unchanged",
     "store_file",
 ]
 
@@ -135,7 +138,7 @@ def refuse_writes(engine: Engine, store: ReadOnly) -> None:
 
 
 _READ_ONLY: WeakKeyDictionary[Engine, ReadOnly] = WeakKeyDictionary()
-_OPENED_AS = "gridsvc_immutable_state"  # a connection's info: the store's _state when opened
+_OPENED_AS = "gridsvc_immutable_state"  # a connection's info: the store file, its _state then
 
 
 def immutable_while_unchanged(engine: Engine, store: ReadOnly) -> None:
@@ -151,19 +154,37 @@ def immutable_while_unchanged(engine: Engine, store: ReadOnly) -> None:
         state = _state(store.path)
         if _unlocked(store.path):
             cargs[0] = f"{cargs[0]}&immutable=1"
-            record.info[_OPENED_AS] = state
+            record.info[_OPENED_AS] = store.path, state
 
     @event.listens_for(engine, "checkout")
     def _unchanged(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        opened = record.info.get(_OPENED_AS)
-        if opened is not None and opened != _state(store.path):
+        if _changed(record.info) is not None:
             raise DisconnectionError(f"{store.path} changed since it was opened immutable")
 
-    @event.listens_for(engine, "commit")
-    def _read_one_state(connection: Connection) -> None:
-        opened = connection.connection.info.get(_OPENED_AS)
-        if opened is not None and opened != _state(store.path):
-            raise StoreError(CHANGED.format(path=store.path))
+    event.listen(engine, "commit", still_unchanged)
+
+
+def still_unchanged(connection: Connection) -> None:
+    """Raise :data:`CHANGED` if ``connection`` reads its store immutable and the store has
+    changed since the connection opened (then what it read may mix two states); else nothing.
+
+    Run at every commit; a transaction's reads handed out before it commits (a streamed
+    download's chunks) are checked with it before each is handed out, so none read after a
+    change leaves. (A store's state has its ctime, which no write can set back: "unchanged
+    now" means unchanged all along.)
+    """
+    path = _changed(connection.connection.info)
+    if path is not None:
+        raise StoreError(CHANGED.format(path=path))
+
+
+def _changed(info: dict[Any, Any]) -> Path | None:
+    """Return the store file a connection (``info``, its pool record's) reads immutable if the
+    store changed since the connection opened; else None."""
+    opened = info.get(_OPENED_AS)
+    if opened is not None and opened[1] != _state(opened[0]):
+        return Path(opened[0])
+    return None
 
 
 def _state(path: Path) -> tuple[object, ...]:

@@ -10,6 +10,7 @@ Households are scoped like ``/households`` and their personal numbers masked per
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections.abc import Generator, Iterator
@@ -28,6 +29,7 @@ from ... import export
 from ...privacy import masked
 from ...store import repo, snapshot_scope
 from ...store.assignments import read_assignment_chunks
+from ...store.readonly import still_unchanged
 from ...store.users import User
 from ..deps import UserDep, require_community
 from ..paging import GEOJSON
@@ -85,27 +87,38 @@ def _chunks(
 ) -> Generator[gpd.GeoDataFrame, None, None]:
     """Yield what ``user`` may download of ``dataset``, chunk by chunk, in a session of its own
     whose reads all see one snapshot: an edit or a city run committing while the download
-    streams changes none of it (no household under a grid code the download lacks)."""
+    streams changes none of it (no household under a grid code the download lacks).
+
+    A read-only store read without locks has no snapshot to keep if someone changes it: each
+    chunk is handed out only while the store is unchanged (:func:`still_unchanged`), else the
+    download stops with :data:`~gridsvc.store.readonly.CHANGED`."""
     with snapshot_scope(engine) as session:
-        if dataset == "layers":
-            yield from repo.read_chunks(session, "layer_grids", layer=layer, chunk_size=CHUNK)
-        elif dataset == "assignments":
-            yield from _assignments(session, user, community)
-        elif dataset == "households":
-            for chunk in repo.read_chunks(
-                session, "households", community=community, chunk_size=CHUNK
-            ):
-                chunk = _scoped(chunk, user)
-                if user.role == "worker":
-                    chunk = chunk[worker_households(session, user, chunk).to_numpy()]
-                yield masked(chunk, household_reveal(session, user, chunk))
-        else:
-            level = 1 if dataset == "grids" else None
-            for chunk in repo.read_chunks(
-                session, "grids", community=community, level=level, chunk_size=CHUNK
-            ):
-                chunk = _scoped(chunk, user)
-                yield chunk if dataset == "grids" else chunk[chunk["level"] >= 2]
+        for chunk in _read(session, user, dataset, community, layer):
+            still_unchanged(session.connection())
+            yield chunk
+
+
+def _read(
+    session: Session, user: User, dataset: str, community: str | None, layer: str | None
+) -> Iterator[gpd.GeoDataFrame]:
+    """Yield what ``user`` may download of ``dataset``, chunk by chunk, read in ``session``."""
+    if dataset == "layers":
+        yield from repo.read_chunks(session, "layer_grids", layer=layer, chunk_size=CHUNK)
+    elif dataset == "assignments":
+        yield from _assignments(session, user, community)
+    elif dataset == "households":
+        for chunk in repo.read_chunks(session, "households", community=community, chunk_size=CHUNK):
+            chunk = _scoped(chunk, user)
+            if user.role == "worker":
+                chunk = chunk[worker_households(session, user, chunk).to_numpy()]
+            yield masked(chunk, household_reveal(session, user, chunk))
+    else:
+        level = 1 if dataset == "grids" else None
+        for chunk in repo.read_chunks(
+            session, "grids", community=community, level=level, chunk_size=CHUNK
+        ):
+            chunk = _scoped(chunk, user)
+            yield chunk if dataset == "grids" else chunk[chunk["level"] >= 2]
 
 
 @router.get("/exports/{dataset}", response_class=Response)
@@ -145,7 +158,12 @@ def download(
         "geojsonseq": export.stream_geojson_seq,
         "csv": export.stream_csv,
     }[format]
-    return _Download(stream(chunks, kind=kind), chunks, media_type=media, headers=headers)
+    # The first chunk is read before the response starts: a store that cannot be read, or
+    # that changed from under its reader already, answers with an error, not a 200 and a
+    # truncated body (a failure after the first byte can only abort the connection).
+    first = next(chunks, None)
+    content = stream(itertools.chain([] if first is None else [first], chunks), kind=kind)
+    return _Download(content, chunks, media_type=media, headers=headers)
 
 
 class _Download(StreamingResponse):

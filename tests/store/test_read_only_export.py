@@ -1,0 +1,193 @@
+"""A streamed download from a read-only SpatiaLite store read without locks (immutable) that
+someone changes: it fails before its first byte if the store changed before the first chunk
+was handed out (503, the store's CHANGED error), and if it changes mid-stream the connection
+is aborted before anything read after the change is sent: no body a client could take for a
+whole file (an unfinished chunked body; the GeoJSON left open).
+
+A real uvicorn server on 127.0.0.1, a real HTTP client, a real writer changing the file at a
+chosen statement of the download's transaction (the reader's own event: no mock).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from published import written_store
+from shapely.geometry import box
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from gridsvc import frames
+from gridsvc.api.app import create_app
+from gridsvc.api.routes import exports
+from gridsvc.config import Settings
+from gridsvc.store import make_engine, session_scope, upsert
+from gridsvc.store.users import add_user
+
+A, B = "420111001001", "420111001002"
+GRIDS = [f"{A}00{i}" for i in range(1, 4)]
+CHANGED = (
+    "the read-only store {path} changed while gridsvc read it without locks (immutable: "
+    "nobody could write it when it was opened); the answer may mix two states: ask again"
+)
+
+
+def _communities(*codes: str) -> gpd.GeoDataFrame:
+    geoms = [box(114.0 + i * 0.01, 30.0, 114.01 + i * 0.01, 30.01) for i in range(len(codes))]
+    return gpd.GeoDataFrame({"code": list(codes)}, geometry=geoms, crs="EPSG:4326")
+
+
+def _grids() -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame(
+        {"code": GRIDS, "community_code": [A] * 3, "level": [1] * 3, "residents": [5, 6, 7]},
+        geometry=[box(114.0 + i * 0.003, 30.0, 114.003 + i * 0.003, 30.01) for i in range(3)],
+        crs="EPSG:4326",
+    )
+    return frames.conform("grids", frame)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Path]:
+    """A published store (WAL, closed) of community A with three grids, the file 0444."""
+
+    def fill(session: Session) -> None:
+        upsert(session, "communities", _communities(A))
+        upsert(session, "grids", _grids())
+        add_user(session, username="admin", password="correct horse", role="admin")
+
+    path = written_store(tmp_path, fill)
+    path.chmod(0o444)
+    try:
+        yield path
+    finally:
+        path.chmod(0o644)
+
+
+def _change(path: Path) -> None:
+    """What the store's owner does: make it writable, add a community, make it read-only."""
+    path.chmod(0o644)
+    writer = make_engine(f"sqlite:///{path}")
+    with session_scope(writer) as session:
+        upsert(session, "communities", _communities(A, B).iloc[[1]])
+    writer.dispose()
+    path.chmod(0o444)
+
+
+@contextmanager
+def _served(app: FastAPI) -> Iterator[httpx.Client]:
+    """Serve ``app`` with uvicorn on a free loopback port; yield a client logged in as admin."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):  # bounded wait for the server to listen
+            if server.started:
+                break
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            login = client.post(
+                "/api/v1/token", data={"username": "admin", "password": "correct horse"}
+            )
+            assert login.status_code == 200, login.text
+            client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _change_before_grid_read(app: FastAPI, path: Path, nth: int) -> None:
+    """Change the store just before the download's ``nth`` read of grids (one per chunk)."""
+    reads = 0
+
+    def _before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal reads
+        if statement.lstrip().startswith("SELECT") and "FROM grids" in statement:
+            reads += 1
+            if reads == nth:
+                _change(path)
+
+    event.listen(app.state.engine, "before_cursor_execute", _before)
+
+
+def _download(client: httpx.Client, format: str) -> tuple[httpx.Response, bytes, bool]:
+    """GET the grids as ``format``; return the response, the body received and whether the
+    body ended as HTTP says a body ends (not aborted)."""
+    received = b""
+    with client.stream("GET", "/api/v1/exports/grids", params={"format": format}) as response:
+        try:
+            for part in response.iter_raw():
+                received += part
+        except httpx.RemoteProtocolError as exc:
+            assert "incomplete chunked read" in str(exc)
+            return response, received, False
+    return response, received, True
+
+
+@pytest.fixture
+def app(store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
+    monkeypatch.setattr(exports, "CHUNK", 1)  # one grid a chunk: a read per grid
+    app = create_app(Settings(database_url=f"sqlite:///{store}", secret_key="x" * 40))
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("format", ["geojson", "csv"])
+def test_an_unchanged_read_only_store_streams_whole(app: FastAPI, format: str) -> None:
+    with _served(app) as client:
+        response, body, complete = _download(client, format)
+    assert response.status_code == 200 and complete
+    text = body.decode()
+    if format == "geojson":
+        assert [f["id"] for f in json.loads(text)["features"]] == GRIDS
+    else:
+        assert [line.split(",")[0] for line in text.splitlines()[1:]] == GRIDS
+
+
+@pytest.mark.parametrize("format", ["geojson", "csv"])
+def test_a_store_changed_before_the_first_chunk_answers_503_before_any_byte(
+    app: FastAPI, store: Path, format: str
+) -> None:
+    """The store changes after the download's connection was checked out, before its first
+    read: the answer is the 503 problem naming the file, not a 200 and a cut body."""
+    _change_before_grid_read(app, store, 1)
+    with _served(app) as client:
+        response, body, complete = _download(client, format)
+        assert response.status_code == 503 and complete
+        assert response.headers["content-type"] == "application/problem+json"
+        assert json.loads(body)["detail"] == CHANGED.format(path=store)
+        again, body, complete = _download(client, format)  # asked again: the new state
+    assert again.status_code == 200 and complete
+
+
+@pytest.mark.parametrize("format", ["geojson", "csv"])
+def test_a_store_changed_mid_stream_aborts_the_download_before_the_next_chunk(
+    app: FastAPI, store: Path, format: str
+) -> None:
+    """The store changes after the first chunk was sent: the second (read after the change)
+    is never sent, and the body is cut without the chunked end (and the GeoJSON open)."""
+    _change_before_grid_read(app, store, 2)
+    with _served(app) as client:
+        response, body, complete = _download(client, format)
+    assert response.status_code == 200 and not complete
+    text = body.decode()
+    assert GRIDS[0] in text and GRIDS[1] not in text and GRIDS[2] not in text
+    if format == "geojson":
+        assert text.startswith('{"type":"FeatureCollection"') and not text.rstrip().endswith("]}")
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(text)
