@@ -77,6 +77,11 @@ class ReadOnlyStoreError(StoreError):
     """A write to a store gridsvc may only read (a read-only file, folder or medium)."""
 
 
+class StoreChangedError(StoreError):
+    """A read-only store changed under a transaction reading it without locks: asking again
+    gets one consistent state (temporary, unlike the other store errors)."""
+
+
 class PartitionError(GridsvcError):
     """The partition engine could not produce a plan."""
 

@@ -90,6 +90,11 @@ def export_kind(
     (:func:`gridsvc.store.read_snapshot`), ended when the export is: rows committed beside the
     export never mix into it. A session already in a transaction reads in that one, as its
     caller set it up.
+
+    With its own transaction the file is written beside ``path`` and renamed onto it once the
+    transaction committed: an export that fails (the database gone, a read-only store changed
+    under the read: :data:`~gridsvc.store.readonly.CHANGED` at commit) leaves no file that
+    looks complete, and a file already at ``path`` as it was.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -97,9 +102,18 @@ def export_kind(
         raise ValueError(f"unsupported export format {suffix!r}; use one of {', '.join(FORMATS)}")
     if session.in_transaction():
         return _export_kind(session, path, kind=kind, community=community, chunk_size=chunk_size)
-    with session.begin():
-        read_snapshot(session)
-        return _export_kind(session, path, kind=kind, community=community, chunk_size=chunk_size)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    partial.unlink(missing_ok=True)  # left by a killed export: never appended to
+    try:
+        with session.begin():
+            read_snapshot(session)
+            rows = _export_kind(
+                session, partial, kind=kind, community=community, chunk_size=chunk_size
+            )
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows
 
 
 def _export_kind(

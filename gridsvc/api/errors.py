@@ -20,6 +20,7 @@ from ..errors import (
     NotFoundError,
     ReadOnlyStoreError,
     StaleError,
+    StoreChangedError,
     StoreError,
 )
 from .retry import mark_disconnect
@@ -35,6 +36,7 @@ STATUS: dict[type[GridsvcError], tuple[int, str]] = {
     StaleError: (412, "stale-etag"),
     LockedError: (423, "grid-locked"),
     ReadOnlyStoreError: (403, "store-read-only"),  # not temporary: no Retry-After
+    StoreChangedError: (503, "store-changed"),  # temporary: Retry-After
     StoreError: (503, "store-unavailable"),
     GridsvcError: (500, "internal"),
 }
@@ -54,6 +56,7 @@ _SLUGS = {
 }
 PROBLEM = "application/problem+json"
 RETRY_AFTER = "5"  # seconds a client should wait when the database is unreachable
+CHANGED_RETRY_AFTER = "1"  # a read-only store changed under a read: the next read is consistent
 
 
 def _status(exc: GridsvcError) -> tuple[int, str]:
@@ -107,7 +110,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 extra["validation"] = validation
         if isinstance(exc, LockedError):
             extra["locks"] = exc.locks
-        return problem(status, str(exc), instance=str(request.url.path), slug=slug, **extra)
+        changed = isinstance(exc, StoreChangedError)
+        headers = {"Retry-After": CHANGED_RETRY_AFTER} if changed else None
+        return problem(
+            status, str(exc), instance=str(request.url.path), slug=slug, headers=headers, **extra
+        )
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:

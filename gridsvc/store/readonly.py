@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 
-from gridsvc.errors import ReadOnlyStoreError, StoreError
+from gridsvc.errors import ReadOnlyStoreError, StoreChangedError
 
 __all__ = [
     "CHANGED",
@@ -175,7 +175,7 @@ def still_unchanged(connection: Connection) -> None:
     """
     path = _changed(connection.connection.info)
     if path is not None:
-        raise StoreError(CHANGED.format(path=path))
+        raise StoreChangedError(CHANGED.format(path=path))
 
 
 def _changed(info: dict[Any, Any]) -> Path | None:

@@ -26,13 +26,15 @@ import uvicorn
 from fastapi import FastAPI
 from published import written_store
 from shapely.geometry import box
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from gridsvc import frames
 from gridsvc.api.app import create_app
 from gridsvc.api.routes import exports
 from gridsvc.config import Settings
+from gridsvc.errors import StoreChangedError
+from gridsvc.export import export_kind
 from gridsvc.store import make_engine, session_scope, upsert
 from gridsvc.store.users import add_user
 
@@ -111,8 +113,8 @@ def _served(app: FastAPI) -> Iterator[httpx.Client]:
         thread.join(timeout=30)
 
 
-def _change_before_grid_read(app: FastAPI, path: Path, nth: int) -> None:
-    """Change the store just before the download's ``nth`` read of grids (one per chunk)."""
+def _change_before_grid_read(engine: Engine, path: Path, nth: int) -> None:
+    """Change the store just before ``engine``'s ``nth`` read of grids (one per chunk)."""
     reads = 0
 
     def _before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -122,7 +124,7 @@ def _change_before_grid_read(app: FastAPI, path: Path, nth: int) -> None:
             if reads == nth:
                 _change(path)
 
-    event.listen(app.state.engine, "before_cursor_execute", _before)
+    event.listen(engine, "before_cursor_execute", _before)
 
 
 def _download(client: httpx.Client, format: str) -> tuple[httpx.Response, bytes, bool]:
@@ -165,12 +167,13 @@ def test_a_store_changed_before_the_first_chunk_answers_503_before_any_byte(
 ) -> None:
     """The store changes after the download's connection was checked out, before its first
     read: the answer is the 503 problem naming the file, not a 200 and a cut body."""
-    _change_before_grid_read(app, store, 1)
+    _change_before_grid_read(app.state.engine, store, 1)
     with _served(app) as client:
         response, body, complete = _download(client, format)
         assert response.status_code == 503 and complete
         assert response.headers["content-type"] == "application/problem+json"
         assert json.loads(body)["detail"] == CHANGED.format(path=store)
+        assert response.headers["retry-after"] == "1"
         again, body, complete = _download(client, format)  # asked again: the new state
     assert again.status_code == 200 and complete
 
@@ -181,7 +184,7 @@ def test_a_store_changed_mid_stream_aborts_the_download_before_the_next_chunk(
 ) -> None:
     """The store changes after the first chunk was sent: the second (read after the change)
     is never sent, and the body is cut without the chunked end (and the GeoJSON open)."""
-    _change_before_grid_read(app, store, 2)
+    _change_before_grid_read(app.state.engine, store, 2)
     with _served(app) as client:
         response, body, complete = _download(client, format)
     assert response.status_code == 200 and not complete
@@ -191,3 +194,29 @@ def test_a_store_changed_mid_stream_aborts_the_download_before_the_next_chunk(
         assert text.startswith('{"type":"FeatureCollection"') and not text.rstrip().endswith("]}")
         with pytest.raises(json.JSONDecodeError):
             json.loads(text)
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+def test_a_file_export_the_store_changed_under_leaves_the_old_file_and_no_partial_one(
+    store: Path, tmp_path: Path, suffix: str
+) -> None:
+    """``export_kind`` (``gridsvc export``) on the read-only store: a change under its read
+    fails at commit with CHANGED, and the file already at the path is left as it was (the
+    export went to a partial file beside it, removed); unchanged, the export replaces it."""
+    out = tmp_path / "out" / f"grids{suffix}"
+    out.parent.mkdir()
+    out.write_bytes(b"the earlier export")
+    reader = make_engine(f"sqlite:///{store}")
+    _change_before_grid_read(reader, store, 1)
+    try:
+        with pytest.raises(StoreChangedError) as caught, Session(reader) as session:
+            export_kind(session, out, kind="grids", chunk_size=1)
+        assert str(caught.value) == CHANGED.format(path=store)
+        assert out.read_bytes() == b"the earlier export"
+        assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+        with Session(reader) as session:  # asked again: one state, written whole
+            assert export_kind(session, out, kind="grids", chunk_size=1) == 3
+    finally:
+        reader.dispose()
+    assert sorted(gpd.read_file(out)["code"]) == GRIDS
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
