@@ -104,17 +104,17 @@ __all__ = [
 ]
 
 # measured CPU per charged unit before rescaling: HiGHS 2.6, CP-SAT 2.0, ReCom 1.3
-HIGHS_NONZEROS = 6_000  # matrix nonzeros of a set-partitioning MIP per unit (its root)
-HIGHS_LP_ITERATIONS = 120_000  # simplex iterations of column generation's masters per unit
-HIGHS_LP_SOLVES = 3_000  # restricted-master LP solves of column generation per unit (overhead)
-HIGHS_PRICED_NONZEROS = 120_000_000  # matrix nonzeros priced by column generation per unit
-HIGHS_NODES = 40  # HiGHS branch-and-bound nodes per unit
+HIGHS_NONZEROS = 250_000  # matrix nonzeros of a set-partitioning MIP per unit (its root)
+HIGHS_LP_ITERATIONS = 55_000  # simplex iterations of column generation's masters per unit
+HIGHS_LP_SOLVES = 3_500  # restricted-master LP solves of column generation per unit (overhead)
+HIGHS_PRICED_NONZEROS = 230_000_000  # matrix nonzeros priced by column generation per unit
+HIGHS_NODES = 30  # HiGHS branch-and-bound nodes per unit
 STEP_NODES = 100  # nodes per unit of a step's own limit (its ``units``; unchanged by the rescale)
-RESPLIT_ATOMS = 1_500  # atoms re-split by bisection (ReCom) per unit
+RESPLIT_ATOMS = 6_000  # atoms re-split by bisection (ReCom) per unit
 CP_SAT_SECONDS = 0.5  # CP-SAT deterministic seconds per unit
-CP_SAT_TERMS = 25_000  # variables + constraints of CP-SAT models built per unit
-STUCK_STEPS = 25_000  # steps of the search for units that fit in no group per unit (its worst case)
-ENUMERATED_GROUPS = 1_000_000  # connected groups listed by the exact cover's enumeration per unit
+CP_SAT_TERMS = 100_000  # variables + constraints of CP-SAT models built per unit
+STUCK_STEPS = 35_000  # steps of the search for units that fit in no group per unit (its worst case)
+ENUMERATED_GROUPS = 2_800_000  # connected groups listed by the exact cover's enumeration per unit
 WALL_CAP_SECONDS = 120.0  # last-resort wall-clock cap of one solver call
 
 

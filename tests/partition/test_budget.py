@@ -18,7 +18,7 @@ from partition_drawings import grid_of_buildings, square_community, to_wgs
 from test_properties import communities, road_across, town
 
 from gridsvc.partition import Bounds, check_partition, level, partition
-from gridsvc.partition.budget import Budget
+from gridsvc.partition.budget import CP_SAT_TERMS, Budget
 from gridsvc.partition.level import _infeasible
 from gridsvc.partition.split import _best_cut, _Region, _Sweeps, heuristic_split, split_region
 
@@ -327,7 +327,8 @@ def test_a_small_budget_skips_a_lumpiness_proof_it_cannot_pay_the_model_of() -> 
     rich = Budget(5.0)
     why = _infeasible(weights, Bounds(30, 50), rich, holds=lambda: False)
     assert why is not None and why.startswith("its 15 units") and rich.spent > 0.0
-    poor = Budget(0.2)  # a twentieth of it pays 250 terms: 16 units × 16 grids do not fit
+    # a twentieth of this budget pays 250 terms: 16 units × 16 grids (256) do not fit
+    poor = Budget(20 * 250 / CP_SAT_TERMS)
     assert _infeasible(weights, Bounds(30, 50), poor, holds=lambda: False) is None
     assert poor.spent == 0.0 and poor.skipped_budget == 0
     assert _infeasible(weights, Bounds(30, 50), Budget(), holds=lambda: False) == why
