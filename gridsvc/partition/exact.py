@@ -64,7 +64,8 @@ FEWEST_LIMIT = 200_000  # the same for the fewest-exceptions cover (its LP prune
 FEWEST_BUDGETED = 50_000  # ... and under a limited budget at most this many, or a quarter of
 # what the budget has left when that is more (so a larger budget never finds fewer covers): on 8
 # communities of the 1M city every fewest-exceptions cover found held under 31,000 groups, and
-# the two enumerations past 200,000 (too big) spent a quarter of a unit each for nothing
+# the two enumerations past 200,000 (too big) spent a quarter of a unit each for nothing (in
+# the charges before 2026-11-23; a quarter of 0.2 units now lists up to 140,000 groups)
 PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
 DENSE_ATOMS = 2_000  # atoms up to which _group_costs keeps their borders in a k x k table
 STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it

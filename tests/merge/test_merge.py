@@ -20,7 +20,7 @@ FIX = Path(__file__).resolve().parents[2] / "fixtures"
 GPKG = FIX / "baltimore_pigtown.gpkg"
 
 
-BUDGET = 0.01  # units of deterministic work: runs out in urban's exact search (0.025 unlimited)
+BUDGET = 0.01  # units of deterministic work: runs out in urban's exact search (0.65 unlimited)
 
 
 def _fixture(name: str, budget: float | None = None) -> MergeResult:

@@ -289,7 +289,9 @@ def test_a_budget_that_pays_for_every_group_grown_gets_the_enumeration(before: f
     exact = Budget(before + 40 / ENUMERATED_GROUPS, spent=before)
     groups = _enumerate(np.arange(10), w, nbrs, Bounds(30, 50), exact, GROUP_LIMIT)
     assert groups is not None and len(groups) == 21
-    assert exact.skipped_budget == 0 and exact.spent == pytest.approx(before + 40e-6)
+    assert exact.skipped_budget == 0 and exact.spent == pytest.approx(
+        before + 40 / ENUMERATED_GROUPS
+    )
 
 
 @pytest.mark.parametrize("dense", [True, False], ids=["table", "pairs looked up"])
