@@ -492,7 +492,10 @@ def _fewest_exceptions(
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     totals = np.rint(model.matrix.T @ w[np.sort(nodes)])  # households of each group
     outside = ((totals < bounds.lo) | (totals > bounds.hi)).astype(float)
-    lp = model.relax(np.arange(len(groups)), outside, budget)
+    # every inhabited atom alone is a group (listed, or added above): together, a plan
+    lp = model.relax(
+        np.arange(len(groups)), outside, budget, plan=np.flatnonzero(groups.sizes == 1)
+    )
     if not isinstance(lp, _Relaxed):  # no plan: infeasible LP, the wall-clock cap or numerics
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     bound, reduced = lp.bound, lp.reduced
@@ -649,10 +652,12 @@ class _Model:
         costs: np.ndarray,
         budget: Budget,
         count: tuple[np.ndarray, int] | None = None,
+        plan: np.ndarray | None = None,
     ) -> _Relaxed | str | None:
         """Solve the LP relaxation over the groups ``cols``; return its value and each group's
         reduced cost (and its plan when integral: positions in ``cols``), "infeasible" when even
-        the relaxation is (a proof that no cover exists),
+        the relaxation is (a proof that no cover exists; never when ``plan``, positions in
+        ``cols`` of groups that are a solution, is given),
         or None when HiGHS stopped without an answer (the wall-clock cap, counted in
         ``budget.wall_capped``, or numerical trouble): no plan, the heuristic's stands.
 
@@ -665,7 +670,8 @@ class _Model:
         rhs = np.ones(len(self.inhabited) - eqs)
         if count is not None:
             rhs = np.append(rhs, float(count[1]))
-        return _Master(self._lp_matrix(cols, count), eqs, rhs, costs[cols]).solve(budget)
+        master = _Master(self._lp_matrix(cols, count), eqs, rhs, costs[cols], plan)
+        return master.solve(budget)
 
     def _lp_matrix(self, cols: np.ndarray, count: tuple[np.ndarray, int] | None) -> csc_array:
         """Return the LP's matrix over the groups ``cols``, by column: the inhabited atoms'
@@ -738,8 +744,11 @@ class _Master:
 
     A phase 1 first finds a master that has a solution (an artificial column of cost 1 on each
     ``eq`` row, the groups at cost 0): if even it ends above 0, no cover exists (a Farkas
-    proof). Its artificials are then fixed at 0 and phase 2 prices with the groups' costs. A
-    model of at most ``WHOLE`` columns is solved whole, at once.
+    proof). Its artificials are then fixed at 0 and phase 2 prices with the groups' costs.
+    Given ``plan``, columns that alone are a solution (the fewest-exceptions model's groups of
+    one atom), the master starts from them and the cheapest columns, in phase 2 at once: that
+    halved urban's fewest-exceptions LPs. A model of at most ``WHOLE`` columns is solved whole,
+    at once.
     """
 
     WHOLE = 4_000  # columns up to which the LP is solved over every column at once
@@ -747,14 +756,21 @@ class _Master:
     TOL = 1e-7  # a reduced cost below -TOL prices a column in
     INTEGRAL = 1e-6  # a master's solution within this of 0 or 1 everywhere is a plan
 
-    def __init__(self, matrix: csc_array, eqs: int, rhs: np.ndarray, costs: np.ndarray) -> None:
+    def __init__(
+        self,
+        matrix: csc_array,
+        eqs: int,
+        rhs: np.ndarray,
+        costs: np.ndarray,
+        plan: np.ndarray | None = None,
+    ) -> None:
         # scipy's own HiGHS bindings (statically linked): the highspy wheel's libhighs.so.1
         # clashes with the one OR-Tools loads under the same soname, so it cannot be used here
         from scipy.optimize._highspy import _core
 
         self.core = _core
         self.matrix, self.costs, self.eqs = matrix, costs, eqs  # its first ``eqs`` rows: ``eq``
-        self.rhs = rhs
+        self.rhs, self.plan = rhs, plan
         self.pricing = matrix.T  # by row: the same arrays
         self.highs = _core._Highs()
         for name, value in (
@@ -807,6 +823,9 @@ class _Master:
         every = np.arange(len(self.costs))
         if len(self.costs) <= self.WHOLE:
             self._add(every, self.costs)
+            return self._generate(self.costs, budget)
+        if self.plan is not None:  # a solution at hand: no phase 1
+            self._add(np.union1d(self._seed(), self.plan), self.costs)
             return self._generate(self.costs, budget)
         # phase 1: artificial columns make any master solvable
         m, inf = self.eqs, self.core.kHighsInf
