@@ -688,8 +688,11 @@ class _Model:
             indptr = np.r_[0, ends + np.cumsum(counted)]
             height += 1
         matrix = csc_array((np.ones(len(rows)), rows, indptr), shape=(height, len(cols)))
-        matrix.has_sorted_indices = False
-        matrix.sort_indices()
+        # inhabited atoms ahead of every empty one (the engine numbers empty cells last): each
+        # atom's LP row is its own row, so each column's rows are ascending already
+        matrix.has_sorted_indices = bool(self.inhabited[: int(self.inhabited.sum())].all())
+        if not matrix.has_sorted_indices:
+            matrix.sort_indices()
         return matrix
 
     def restricted(
