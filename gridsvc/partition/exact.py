@@ -207,7 +207,7 @@ def _grow(
         parent, atom, total = parent[fits], atom[fits], grown[fits]
         new = adj[atom] & higher[root[parent]] & ~seen[parent]
         ext = (ext[parent] & higher[atom]) | new
-        seen = seen[parent] | new | bit[atom]
+        seen = seen[parent] | new  # the atom taken was seen: it was in the extension set
         zeros, root = zeros[parent] | empty[atom], root[parent]
         took.append(atom)
         grew.append(live[parent])
