@@ -178,39 +178,40 @@ def _grow(
     A generation's groups are not kept as masks of their atoms: each keeps the group of the
     generation before it grew from and the atom it took (every group of generation ``g`` holds
     ``g + 1`` atoms), and the listed ones are read back along those links at the end. Unpacking
-    every listed group's mask cost urban's enumerations a third of their time."""
+    every listed group's mask cost urban's enumerations a third of their time. Nor does a
+    group keep its root and the atoms seen on its way: only the atoms above its root not yet
+    seen, all the growth step asks of them."""
     order = np.unique(np.asarray(nodes, dtype=np.int64))
     n, words = len(order), (len(order) + 63) // 64
     rank = {x: i for i, x in enumerate(order.tolist())}
     weight = np.rint(w[order]).astype(np.int64)
     empty = weight == 0
     adj = _masks([[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()], words)
-    bit = _masks([[i] for i in range(n)], words)
     higher = _masks([range(i + 1, n) for i in range(n)], words)
     lo, hi = max(bounds.lo, 1), bounds.hi
     root = np.flatnonzero(weight <= hi)
     ext = adj[root] & higher[root]
-    seen, total, zeros = ext | bit[root], weight[root], empty[root]
+    unseen = higher[root] & ~ext  # atoms above the root no group on the way had seen
+    total, zeros = weight[root], empty[root]
     took = [root]  # the atom each group of a generation took (the first: its root)
     grew = [root]  # the group of the generation before each grew from (the first: unused)
     found = [np.flatnonzero(total >= lo)]  # the listed groups of each generation
     listed, partial = len(found[0]), len(root)
     twice = listed  # roots within the bounds count as listed and as grown on the way
     while listed <= limit and partial <= PARTIAL_LIMIT and listed + partial - twice <= work:
-        live = np.flatnonzero(ext.any(axis=1))
-        if not len(live):
+        parent, atom = _set_bits(ext, n)  # groups whose extension set is empty grow no more
+        if not len(parent):
             return _read_back(found, grew, took, order), listed + partial - twice
-        ext, seen, total, zeros, root = (a[live] for a in (ext, seen, total, zeros, root))
-        parent, atom = _set_bits(ext, n)
         grown = total[parent] + weight[atom]
         fits = (grown <= hi) & ~(empty[atom] & zeros[parent])
         parent, atom, total = parent[fits], atom[fits], grown[fits]
-        new = adj[atom] & higher[root[parent]] & ~seen[parent]
+        unseen = unseen[parent]
+        new = adj[atom] & unseen
         ext = (ext[parent] & higher[atom]) | new
-        seen = seen[parent] | new  # the atom taken was seen: it was in the extension set
-        zeros, root = zeros[parent] | empty[atom], root[parent]
+        unseen &= ~new
+        zeros = zeros[parent] | empty[atom]
         took.append(atom)
-        grew.append(live[parent])
+        grew.append(parent)
         hit = total >= lo
         found.append(np.flatnonzero(hit))
         listed += len(found[-1])
