@@ -497,10 +497,12 @@ def _fewest_exceptions(
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     totals = np.rint(model.matrix.T @ w[np.sort(nodes)])  # households of each group
     outside = ((totals < bounds.lo) | (totals > bounds.hi)).astype(float)
-    # every inhabited atom alone is a group (listed, or added above): together, a plan
-    lp = model.relax(
-        np.arange(len(groups)), outside, budget, plan=np.flatnonzero(groups.sizes == 1)
-    )
+    # every inhabited atom alone is a group (listed, or added above): together, a plan (unless
+    # an atom holds under half a household: it counts as empty in the groups, never alone)
+    singles = np.flatnonzero(groups.sizes == 1)
+    alone = model.matrix[:, singles].sum(axis=1) > 0
+    plan = singles if alone[model.inhabited].all() else None
+    lp = model.relax(np.arange(len(groups)), outside, budget, plan=plan)
     if not isinstance(lp, _Relaxed):  # no plan: infeasible LP, the wall-clock cap or numerics
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     bound, reduced = lp.bound, lp.reduced

@@ -444,3 +444,28 @@ def test_the_fewest_exceptions_lp_starts_from_its_plan_without_phase_one() -> No
     assert isinstance(started, exact._Relaxed) and isinstance(phased, exact._Relaxed)
     assert started.bound == pytest.approx(phased.bound) == pytest.approx(1.0)
     assert -1 not in masters[0].columns and -1 in masters[1].columns
+
+
+def test_an_atom_of_under_half_a_household_sends_the_lp_through_phase_one() -> None:
+    """An atom of 0.4 households counts as empty in the groups (never alone) but must be
+    covered: the groups of one atom are no plan, so the LP starts in phase 1 and finds the
+    same fewest exceptions as the LP over every group."""
+    w, nbrs = _path([45, 0, 25, 45, 20, 20])
+    w[1] = 0.4
+    nodes, perimeter = np.arange(6), np.ones(6)
+    whole = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_Master, "WHOLE", 0)
+        masters: list[_Master] = []
+        real = _Master.solve
+
+        def kept(self: _Master, budget: Budget) -> object:
+            masters.append(self)
+            return real(self, budget)
+
+        mp.setattr(_Master, "solve", kept)
+        generated = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
+    assert whole.parts is not None and generated.parts is not None
+    assert [p.tolist() for p in generated.parts] == [p.tolist() for p in whole.parts]
+    assert generated.infeasible and generated.stuck == (2,)
+    assert masters and masters[0].plan is None and -1 in masters[0].columns
