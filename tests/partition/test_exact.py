@@ -416,8 +416,24 @@ def test_enumeration_lists_every_connected_group_and_no_other(weights: list[int]
     assert [len(g) for g in listed] == sorted(len(g) for g in listed)
 
 
-def test_the_fewest_exceptions_lp_starts_from_its_plan_without_phase_one() -> None:
-    """45 - 25 - 45 in a row (the 25 is stuck): every atom alone is a group of the
+def _generated_masters(monkeypatch: pytest.MonkeyPatch) -> list[_Master]:
+    """Solve every LP by column generation (however few its columns); list their masters."""
+    masters: list[_Master] = []
+    real = _Master.solve
+
+    def kept(self: _Master, budget: Budget) -> object:
+        masters.append(self)
+        return real(self, budget)
+
+    monkeypatch.setattr(_Master, "WHOLE", 0)
+    monkeypatch.setattr(_Master, "solve", kept)
+    return masters
+
+
+def test_the_fewest_exceptions_lp_starts_from_its_plan_without_phase_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """45 - 25 - 45 - 20 - 20 in a row (the 25 is stuck): every atom alone is a group of the
     fewest-exceptions model, so together they are a plan its LP starts from, with no artificial
     columns, and it bounds the count as the LP through phase 1 does."""
     w, nbrs = _path([45, 25, 45, 20, 20])
@@ -429,24 +445,17 @@ def test_the_fewest_exceptions_lp_starts_from_its_plan_without_phase_one() -> No
     totals = np.rint(model.matrix.T @ w)
     outside = ((totals < 30) | (totals > 50)).astype(float)
     every, singles = np.arange(len(groups)), np.flatnonzero(groups.sizes == 1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_Master, "WHOLE", 0)
-        masters: list[_Master] = []
-        real = _Master.solve
-
-        def kept(self: _Master, budget: Budget) -> object:
-            masters.append(self)
-            return real(self, budget)
-
-        mp.setattr(_Master, "solve", kept)
-        started = model.relax(every, outside, Budget(), plan=singles)
-        phased = model.relax(every, outside, Budget())
+    masters = _generated_masters(monkeypatch)
+    started = model.relax(every, outside, Budget(), plan=singles)
+    phased = model.relax(every, outside, Budget())
     assert isinstance(started, exact._Relaxed) and isinstance(phased, exact._Relaxed)
     assert started.bound == pytest.approx(phased.bound) == pytest.approx(1.0)
     assert -1 not in masters[0].columns and -1 in masters[1].columns
 
 
-def test_an_atom_of_under_half_a_household_sends_the_lp_through_phase_one() -> None:
+def test_an_atom_of_under_half_a_household_sends_the_lp_through_phase_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """An atom of 0.4 households counts as empty in the groups (never alone) but must be
     covered: the groups of one atom are no plan, so the LP starts in phase 1 and finds the
     same fewest exceptions as the LP over every group."""
@@ -454,17 +463,8 @@ def test_an_atom_of_under_half_a_household_sends_the_lp_through_phase_one() -> N
     w[1] = 0.4
     nodes, perimeter = np.arange(6), np.ones(6)
     whole = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_Master, "WHOLE", 0)
-        masters: list[_Master] = []
-        real = _Master.solve
-
-        def kept(self: _Master, budget: Budget) -> object:
-            masters.append(self)
-            return real(self, budget)
-
-        mp.setattr(_Master, "solve", kept)
-        generated = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
+    masters = _generated_masters(monkeypatch)
+    generated = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
     assert whole.parts is not None and generated.parts is not None
     assert [p.tolist() for p in generated.parts] == [p.tolist() for p in whole.parts]
     assert generated.infeasible and generated.stuck == (2,)
