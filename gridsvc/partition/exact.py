@@ -686,7 +686,11 @@ class _Model:
         built from the model's columns without converting a sparse matrix."""
         every = len(cols) == self.matrix.shape[1] and (cols == np.arange(len(cols))).all()
         sub = self.matrix if every else self.matrix[:, cols]
-        rows, indptr = self.lp_row[sub.indices], sub.indptr.astype(np.int64)
+        # inhabited atoms ahead of every empty one (the engine numbers empty cells last): each
+        # atom's LP row is its own row, so each column's rows are ascending already
+        own = bool(self.inhabited[: int(self.inhabited.sum())].all())
+        rows = sub.indices if own else self.lp_row[sub.indices]
+        indptr = sub.indptr.astype(np.int64)
         height = len(self.inhabited)
         if count is not None:  # a last row: 1 in the columns of counted groups
             counted = count[0][cols] != 0
@@ -695,10 +699,8 @@ class _Model:
             indptr = np.r_[0, ends + np.cumsum(counted)]
             height += 1
         matrix = csc_array((np.ones(len(rows)), rows, indptr), shape=(height, len(cols)))
-        # inhabited atoms ahead of every empty one (the engine numbers empty cells last): each
-        # atom's LP row is its own row, so each column's rows are ascending already
-        matrix.has_sorted_indices = bool(self.inhabited[: int(self.inhabited.sum())].all())
-        if not matrix.has_sorted_indices:
+        matrix.has_sorted_indices = own
+        if not own:
             matrix.sort_indices()
         return matrix
 
