@@ -20,7 +20,15 @@ from test_properties import communities, road_across, town
 from gridsvc.partition import Bounds, check_partition, level, partition
 from gridsvc.partition.budget import CP_SAT_TERMS, Budget
 from gridsvc.partition.level import _infeasible
-from gridsvc.partition.split import _best_cut, _Region, _Sweeps, heuristic_split, split_region
+from gridsvc.partition.split import (
+    _best_cut,
+    _Region,
+    _Sweeps,
+    heuristic_split,
+    lone_unit,
+    lumpy_infeasible,
+    split_region,
+)
 
 LEVELS = (Bounds(30, 50), Bounds(1, 15))
 URBAN = Path(__file__).resolve().parents[2] / "fixtures" / "urban"
@@ -132,15 +140,17 @@ def test_no_lumpiness_proof_where_the_heuristic_holds_the_bounds() -> None:
 
 
 def test_a_region_that_took_in_empty_cells_reuses_its_units_proof() -> None:
-    # 45, 45, 25: three grids need 30 each, but 25 joins no 45 within 50 (see test_engine)
+    # 45, 45, 25, 25, 25: four grids need 30 each, but two 25s make 50 and the third joins
+    # nothing within 50 (no lone unit: each 25 fits beside another, so CP-SAT proves it)
     proved: set[tuple[int, ...]] = set()
     first = Budget(5.0)
-    why = _infeasible(np.array([45.0, 45.0, 25.0]), Bounds(30, 50), first, proved=proved)
-    assert why is not None and why.startswith("its 3 units (households 45, 45, 25)")
-    assert first.spent > 0.0 and proved == {(25, 45, 45)}
+    weights = [45.0, 45.0, 25.0, 25.0, 25.0]
+    why = _infeasible(np.array(weights), Bounds(30, 50), first, proved=proved)
+    assert why is not None and why.startswith("its 5 units (households 45, 45, 25, 25, 25)")
+    assert first.spent > 0.0 and proved == {(25, 25, 25, 45, 45)}
     again = Budget(5.0)
-    why = _infeasible(np.array([25.0, 0.0, 45.0, 45.0]), Bounds(30, 50), again, proved=proved)
-    assert why is not None and why.startswith("its 4 units (households 45, 45, 25, 0)")
+    why = _infeasible(np.array([0.0, *weights]), Bounds(30, 50), again, proved=proved)
+    assert why is not None and why.startswith("its 6 units (households 45, 45, 25, 25, 25, 0)")
     assert again.spent == 0.0  # no second CP-SAT run
 
 
@@ -320,13 +330,49 @@ def test_a_solver_stopped_by_the_wall_cap_keeps_the_heuristic_plan(
     assert result.report["totals"]["reproducible"] is False
 
 
-def test_a_small_budget_skips_a_lumpiness_proof_it_cannot_pay_the_model_of() -> None:
-    # fourteen units of 45 and one of 25, which joins none within 50 (infeasible); largest-first
-    # packing fails, so the proof's model (a variable per unit and grid) is built
+def test_a_lone_unit_proves_lumpiness_without_the_solver() -> None:
+    # fourteen units of 45 and one of 25, which joins none within 50: proved for nothing
     weights = np.array([45] * 14 + [25])
+    assert lone_unit(weights.tolist(), Bounds(30, 50))
+    free = Budget(5.0)
+    why = _infeasible(weights, Bounds(30, 50), free, holds=lambda: False)
+    assert why is not None and why.startswith("its 15 units (households 45, 45")
+    assert free.spent == 0.0  # CP-SAT did not run
+
+
+def _groupable(weights: list[int], bounds: Bounds) -> bool:
+    """Return True if some partition of ``weights`` puts every part within ``bounds`` (brute
+    force: the first unit's part is each subset of the others with it)."""
+    if not weights:
+        return True
+    first, rest = weights[0], weights[1:]
+    for mask in range(1 << len(rest)):
+        part = [x for i, x in enumerate(rest) if mask >> i & 1]
+        if bounds.holds(first + sum(part)) and _groupable(
+            [x for i, x in enumerate(rest) if not mask >> i & 1], bounds
+        ):
+            return True
+    return False
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(1, 55), min_size=1, max_size=7))
+def test_lumpiness_proofs_agree_with_brute_force(weights: list[int]) -> None:
+    bounds = Bounds(30, 50)
+    groupable = _groupable(weights, bounds)
+    if lone_unit(weights, bounds):
+        assert not groupable
+    assert lumpy_infeasible(weights, bounds) is (not groupable)
+
+
+def test_a_small_budget_skips_a_lumpiness_proof_it_cannot_pay_the_model_of() -> None:
+    # thirteen units of 45 and three of 25: two 25s make 50, the third joins none within 50
+    # (infeasible, though no unit is lone); largest-first packing fails, so the proof's model
+    # (a variable per unit and grid) is built
+    weights = np.array([45] * 13 + [25] * 3)
     rich = Budget(5.0)
     why = _infeasible(weights, Bounds(30, 50), rich, holds=lambda: False)
-    assert why is not None and why.startswith("its 15 units") and rich.spent > 0.0
+    assert why is not None and why.startswith("its 16 units") and rich.spent > 0.0
     # a twentieth of this budget pays 250 terms: 16 units × 16 grids (256) do not fit
     poor = Budget(20 * 250 / CP_SAT_TERMS)
     assert _infeasible(weights, Bounds(30, 50), poor, holds=lambda: False) is None

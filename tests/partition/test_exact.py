@@ -21,6 +21,7 @@ from gridsvc.partition.exact import (
     exception_cap,
     stuck_atoms,
 )
+from gridsvc.partition.split import connected
 
 
 def _path(weights: list[int]) -> tuple[np.ndarray, list[dict[int, float]]]:
@@ -391,3 +392,82 @@ def test_an_integral_lp_optimum_is_the_plan_without_a_mip(monkeypatch: pytest.Mo
     nbrs = [{1: 1.0, 2: 1.0}, {0: 1.0, 2: 1.0}, {0: 1.0, 1: 1.0}]
     outcome = exact_partition(np.arange(3), w, nbrs, np.ones(3), Bounds(30, 50))
     assert outcome.infeasible and outcome.stuck == () and mips
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=9))
+def test_enumeration_lists_every_connected_group_and_no_other(weights: list[int]) -> None:
+    """On a grid of atoms (empty ones too), the groups listed are exactly the connected sets of
+    10–60 households with at most one empty atom, each once, its atoms ascending, fewer atoms
+    first (brute force over every subset)."""
+    w, nbrs = _grid(weights, 3)
+    n = len(weights)
+    groups = connected_groups(np.arange(n), w, nbrs, Bounds(10, 60))
+    assert groups is not None
+    listed = groups.tuples()
+    expected = {
+        subset
+        for size in range(1, n + 1)
+        for subset in itertools.combinations(range(n), size)
+        if 10 <= sum(weights[x] for x in subset) <= 60
+        and sum(weights[x] == 0 for x in subset) <= 1
+        and connected(subset, nbrs)
+    }
+    assert len(listed) == len(set(listed)) and set(listed) == expected
+    assert all(list(g) == sorted(g) for g in listed)
+    assert [len(g) for g in listed] == sorted(len(g) for g in listed)
+
+
+def _generated_masters(monkeypatch: pytest.MonkeyPatch) -> list[_Master]:
+    """Solve every LP by column generation (however few its columns); list their masters."""
+    masters: list[_Master] = []
+    real = _Master.solve
+
+    def kept(self: _Master, budget: Budget) -> object:
+        masters.append(self)
+        return real(self, budget)
+
+    monkeypatch.setattr(_Master, "WHOLE", 0)
+    monkeypatch.setattr(_Master, "solve", kept)
+    return masters
+
+
+def test_the_fewest_exceptions_lp_starts_from_its_plan_without_phase_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """45 - 25 - 45 - 20 - 20 in a row (the 25 is stuck): every atom alone is a group of the
+    fewest-exceptions model, so together they are a plan its LP starts from, with no artificial
+    columns, and it bounds the count as the LP through phase 1 does."""
+    w, nbrs = _path([45, 25, 45, 20, 20])
+    nodes = np.arange(5)
+    groups = _enumerate(nodes, w, nbrs, Bounds(1, exception_cap(Bounds(30, 50))), Budget(), 10**6)
+    assert groups is not None
+    model = exact._Model.build(nodes, groups, w)
+    assert model is not None
+    totals = np.rint(model.matrix.T @ w)
+    outside = ((totals < 30) | (totals > 50)).astype(float)
+    every, singles = np.arange(len(groups)), np.flatnonzero(groups.sizes == 1)
+    masters = _generated_masters(monkeypatch)
+    started = model.relax(every, outside, Budget(), plan=singles)
+    phased = model.relax(every, outside, Budget())
+    assert isinstance(started, exact._Relaxed) and isinstance(phased, exact._Relaxed)
+    assert started.bound == pytest.approx(phased.bound) == pytest.approx(1.0)
+    assert -1 not in masters[0].columns and -1 in masters[1].columns
+
+
+def test_an_atom_of_under_half_a_household_sends_the_lp_through_phase_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An atom of 0.4 households counts as empty in the groups (never alone) but must be
+    covered: the groups of one atom are no plan, so the LP starts in phase 1 and finds the
+    same fewest exceptions as the LP over every group."""
+    w, nbrs = _path([45, 0, 25, 45, 20, 20])
+    w[1] = 0.4
+    nodes, perimeter = np.arange(6), np.ones(6)
+    whole = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
+    masters = _generated_masters(monkeypatch)
+    generated = exact_partition(nodes, w, nbrs, perimeter, Bounds(30, 50))
+    assert whole.parts is not None and generated.parts is not None
+    assert [p.tolist() for p in generated.parts] == [p.tolist() for p in whole.parts]
+    assert generated.infeasible and generated.stuck == (2,)
+    assert masters and masters[0].plan is None and -1 in masters[0].columns
