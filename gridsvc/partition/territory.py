@@ -593,19 +593,9 @@ def tessellate(
             cells[a] = (
                 cell if cells[a] is None else shapely.union(cells[a], cell, grid_size=GRID_SIZE)
             )
-    empty = np.array([hard[b] for b in orphans], dtype=object)
     if len(hard) > 1:
         cells = _match_across(cells, hard)
-        order = np.argsort(owner, kind="stable")
-        mine = np.split(sites[order], np.searchsorted(owner[order], np.arange(1, len(cells))))
-        shapes = settle_overlaps(
-            np.concatenate([cells, empty]),
-            np.concatenate([block_of, np.array(orphans, dtype=np.int64)]),
-            hard,
-            np.arange(len(hard)),
-            mine + [sites[:0]] * len(empty),
-        )
-        cells, empty = shapes[: len(cells)], shapes[len(cells) :]
+    empty = np.array([hard[b] for b in orphans], dtype=object)
     territory = assemble(cells, block_of, empty, np.array(orphans, dtype=np.int64), hard)
     return cut_soft_lines(territory, outline, barriers, soft, sites, owner)
 
@@ -688,12 +678,14 @@ def settle_overlaps(
     road rounded off it bends the cell's edge into the block across (see :func:`tessellate`),
     a share of an empty cell bends into the grid across the cell's edge (see
     :mod:`.empties`); 1 % of random communities had two grids or micro-grids sharing up to
-    0.2 m². The cut is exact, not on the grid: snapped, the cut shape bent its edges through
-    the keeper's vertices and overlapped it or its other neighbours again; exact, its edge
-    there is the keeper's and only the points where their edges cross are off the grid. A cut
-    is undone, and the overlap goes to the other, when it would leave the shape in pieces, one
-    of its ``members`` (points, a row each) more than a grid step outside, or take more than
-    the overlap (a float overlay of edges running nearly along each other).
+    0.2 m². Settled on the grids :func:`.level.partition_level` draws, not on the cells: cut
+    there, the cells' border lengths and so the plans moved (禹都's mean Polsby–Popper fell
+    from 0.629 to 0.611). The cut is exact, not on the grid: snapped, the cut shape bent its
+    edges through the keeper's vertices and overlapped it or its other neighbours again;
+    exact, its edge there is the keeper's and only the points where their edges cross are off
+    the grid. A cut is undone, and the overlap goes to the other, when it would leave the shape
+    in pieces, one of its ``members`` (points, a row each) more than a grid step outside, or
+    take more than the overlap (a float overlay of edges running nearly along each other).
     """
     a, b = shapely.STRtree(shapes).query(shapes, predicate="overlaps")
     pairs = np.column_stack([a, b])[a < b]
