@@ -31,7 +31,7 @@ __all__ = ["check_partition"]
 
 AREA_TOL = 1.0  # m² of stray part (or of overlap, in rounded grids) tolerated
 # m² two of the engine's grids may share: float noise of the exact cuts that settle overlaps
-# (territory.settle_overlaps; measured under 2e-6 m² on 1500 random communities and the
+# (overlaps.settle_overlaps; measured under 2e-6 m² on 1500 random communities and the
 # fixtures, down from 0.22 m²)
 OVERLAP_TOL = 1e-4
 EDGE_TOL = 0.01  # m: gaps along the outline up to this wide (snapping to 1 cm) are tolerated

@@ -29,7 +29,6 @@ __all__ = [
     "heal",
     "polygon_parts",
     "polygonal",
-    "settle_overlaps",
     "shared_lengths",
     "snap_cells",
     "tessellate",
@@ -38,9 +37,6 @@ __all__ = [
 
 GRID_SIZE = 0.01  # metres; every polygon is snapped to this precision so shared edges match
 CLEAR_M = 2 * GRID_SIZE  # rounding moves a vertex 0.71 steps; this far apart, nothing snaps
-# metres: the grid overlaps are cut on (see settle_overlaps), far finer than GRID_SIZE; GEOS's
-# float overlay of edges running nearly along each other found no overlap where 0.05 m² was
-EXACT_M = 1e-7
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,58 +660,6 @@ def _match_across(cells: np.ndarray, hard: np.ndarray) -> np.ndarray:
     out = cells.copy()
     out[mine[ok]] = snapped[ok]
     return _unless_overlapping(cells, out, mine[ok])
-
-
-def settle_overlaps(
-    shapes: np.ndarray,
-    label: np.ndarray,
-    homes: np.ndarray,
-    home_label: np.ndarray,
-    members: list[np.ndarray],
-) -> np.ndarray:
-    """Return ``shapes`` with no two overlapping: where two do, the overlap stays with the one
-    whose ``homes`` (polygons, ``home_label`` the ``label`` of the shape each is home to: its
-    block, its cells) hold more of it (the lower-numbered on a tie) and is cut out of the other.
-
-    Snapping leaves slivers where edges are rounded apart: a cell's crossing of a slanted
-    road rounded off it bends the cell's edge into the block across (see :func:`tessellate`),
-    a share of an empty cell bends into the grid across the cell's edge (see
-    :mod:`.empties`); 1 % of random communities had two grids or micro-grids sharing up to
-    0.2 m². Settled on the grids :func:`.level.partition_level` draws, not on the cells: cut
-    there, the cells' border lengths and so the plans moved (禹都's mean Polsby–Popper fell
-    from 0.629 to 0.611). The cut is exact, not on the grid: snapped, the cut shape bent its
-    edges through the keeper's vertices and overlapped it or its other neighbours again;
-    exact (on :data:`EXACT_M`), its edge there is the keeper's and only the points where their
-    edges cross are off the grid. A cut is undone, and the overlap goes to the other, when it
-    would leave the shape in pieces, one of its ``members`` (points, a row each) more than a
-    grid step outside, or take more than the overlap.
-    """
-    a, b = shapely.STRtree(shapes).query(shapes, predicate="overlaps")
-    pairs = np.column_stack([a, b])[a < b]
-    if len(pairs) == 0:
-        return shapes
-    tree = shapely.STRtree(homes)
-    out = shapes.copy()
-    for i, j in pairs.tolist():
-        overlap = shapely.intersection(out[i], out[j], grid_size=EXACT_M)
-        common = shapely.area(overlap)
-        if common == 0:
-            continue
-        near = tree.query(overlap, predicate="intersects")
-        held = shapely.area(shapely.intersection(homes[near], overlap))
-        mine = held[home_label[near] == label[i]].sum()
-        first = (j, i) if held[home_label[near] == label[j]].sum() > mine else (i, j)
-        for keep, lose in (first, first[::-1]):
-            area = shapely.area(out[lose])  # float error of areas grows with them
-            parts = polygon_parts(shapely.difference(out[lose], out[keep], grid_size=EXACT_M))
-            if (
-                len(parts) == 1
-                and abs(area - shapely.area(parts[0]) - common) < 1e-6 + 1e-9 * area
-                and (shapely.distance(parts[0], shapely.points(members[lose])) <= GRID_SIZE).all()
-            ):
-                out[lose] = parts[0]
-                break
-    return out
 
 
 def _unless_overlapping(before: np.ndarray, after: np.ndarray, changed: np.ndarray) -> np.ndarray:
