@@ -4,7 +4,7 @@ Every polygon is snapped to the 1 cm grid (:data:`.territory.GRID_SIZE`), and wh
 rounded apart they overlap in slivers: a cell's crossing of a slanted road rounded off it bends
 the cell's edge into the block across (:func:`.territory.tessellate`), a share of an empty cell
 bends into the grid across the cell's edge (:mod:`.empties`). Both are matched vertex for
-vertex where they can be, yet 1 % of random communities had two grids or micro-grids sharing
+vertex where they can be, yet 1–2 % of random communities had two grids or micro-grids sharing
 up to 0.22 m², and Baltimore's census blocks 0.28 m². They are settled here, once, on the
 grids :func:`.level.partition_level` draws, not on the cells: cut there, the cells' border
 lengths and so the plans moved (禹都's mean Polsby–Popper fell from 0.629 to 0.611).
