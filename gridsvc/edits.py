@@ -398,7 +398,7 @@ def validate(state: PlanState, bounds: Bounds) -> Validation:
     boundary = gpd.GeoDataFrame(geometry=[state.boundary], crs=frames.WGS84)
     micro = frames.empty("grids")
     problems = check_partition(
-        boundary, state.households, _Result(grids, micro, assignment), [bounds]
+        boundary, state.households, _Result(grids, micro, assignment), [bounds], rounded=True
     )
     errors = [p for p in problems if any(word in p for word in _HARD)]
     return Validation(errors, [p for p in problems if p not in errors])

@@ -296,7 +296,7 @@ def merge(
     checked = PartitionResult(
         out.assign(parent_code=None), part.microgrids.iloc[:0], part.assignment, part.report
     )
-    violations = check_partition(boundary, hh, checked, levels[:1])
+    violations = check_partition(boundary, hh, checked, levels[:1], rounded=True)
     totals = part.report["totals"]
     soft: dict[str, float] = {
         n: float(r["share_households_unchanged"])

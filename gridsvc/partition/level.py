@@ -26,6 +26,7 @@ from .coverage import Borders, Known
 from .empties import share_empties
 from .exact import ExactOutcome, exact_partition
 from .graph import Graph, build_graph
+from .overlaps import settle_overlaps
 from .sites import site_cells, with_sites
 from .split import heuristic_split, lumpy_infeasible, packs_greedily, split_region
 from .territory import Territory, tessellate
@@ -811,6 +812,12 @@ def partition_level(
     by_part = np.argsort(member_part, kind="stable")  # positions grouped by part, ascending
     starts = np.searchsorted(member_part[by_part], np.arange(len(parts) + 1))
     groups = [by_part[starts[i] : starts[i + 1]] for i in range(len(parts))]
+    if len(geoms) > 1:  # snapping may have bent one grid's edges into another (see .overlaps)
+        cell_part = np.full(len(cells_all), -1, dtype=np.int64)
+        for i, (piece, _) in enumerate(parts):
+            cell_part[piece] = i
+        grids = np.array(geoms, dtype=object)
+        geoms = list(settle_overlaps(grids, cells_all, cell_part, [xy[m] for m in groups]))
     tiles: list[Tiles | None] = [None] * len(parts)
     if below:
         homes = [home_atom[m] for m in groups]

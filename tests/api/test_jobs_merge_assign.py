@@ -94,7 +94,8 @@ def test_merge_job_replaces_the_base_grids_by_the_unified_ones(
     )
     result = SimpleNamespace(grids=stored, microgrids=micro, assignment=assignment)
     levels = [Bounds(1, 10_000), Bounds(1, settings.micro_max_households)]
-    assert check_partition(community, households, result, levels) == []
+    # unified grids are snapped to the layers one by one (0.004 m² of overlap here)
+    assert check_partition(community, households, result, levels, rounded=True) == []
     assert int(stored["households"].sum()) == len(households) == report["households"]
     # the same merge, run here on what the store held, gives the stored grids
     layers = bundle.layer_grids.sort_values(["policy", "layer"]).reset_index(drop=True)

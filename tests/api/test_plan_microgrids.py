@@ -37,7 +37,7 @@ def draft_problems(engine: Engine, plan_id: int, code: str) -> list[str]:
         households = repo.read(session, "households", community=code)
         community = repo.read(session, "communities", community=code)
     levels = [Bounds(1, 10_000), Bounds(1, 15)]
-    return check_partition(community, households, _Result(every, members), levels)
+    return check_partition(community, households, _Result(every, members), levels, rounded=True)
 
 
 def _level2(draft: Draft) -> dict[str, dict[str, object]]:

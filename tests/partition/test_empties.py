@@ -262,7 +262,8 @@ def test_grids_sharing_an_empty_strip_between_slanted_roads_tile_it(
     tolerates (:data:`~gridsvc.partition.check.AREA_TOL`), leave no gap, and each is one valid
     polygon. (About 1 % of these cases still overlap by 0.0001–0.15 m², as before, e.g. two
     vertices 1 cm apart snapped into two grids in opposite order: (1419, 33, 0.45725969039574704,
-    5.463774468212657, 0.28379964496418114, True) by 0.015 m².)"""
+    5.463774468212657, 0.28379964496418114, True) by 0.015 m²; the engine settles them after
+    sharing, see :mod:`gridsvc.partition.overlaps`.)"""
     assert _strip_overlap(seed, n, at, width, tilt, pair) < AREA_TOL
 
 
