@@ -108,21 +108,49 @@ def share_empties(
     row_of = lines.rows() if lines is not None and empty.any() else {}
     shared: dict[int, dict[int, BaseGeometry]] = {}
     bordered: dict[int, list[tuple[int, BaseGeometry]]] = {}  # each cut cell's borders
+    fallback: dict[int, tuple[dict[int, BaseGeometry], list[tuple[int, BaseGeometry]]]] = {}
     for x in np.flatnonzero(empty & (owner >= 0)).tolist():
-        near = [y for y in nbrs[x] if not empty[y] and owner[y] >= 0 and region[y] == region[x]]
-        if len({int(owner[y]) for y in near}) < 2:
-            continue
-        near = sorted(near)
-        common = _common(x, near, cells, lines, row_of)
-        borders = [
-            (int(owner[y]), b)
-            for y, b in zip(near, common, strict=True)
-            if shapely.length(b) > MIN_BORDER_M
-        ]
-        cut = _shares(cells[x], borders) if borders else None
-        if cut is not None and _helps(x, cut, int(owner[x]), grids):
-            shared[x] = cut
-            bordered[x] = borders
+        home = int(owner[x])
+        near = sorted(y for y in nbrs[x] if not empty[y] and owner[y] >= 0)
+        mine = [y for y in near if region[y] == region[x]]
+        kept: list[tuple[dict[int, BaseGeometry], list[tuple[int, BaseGeometry]]]] = []
+        for among in (mine, near) if len(mine) < len(near) else (mine,):
+            if len({int(owner[y]) for y in among}) < 2:
+                continue
+            borders = _borders(x, among, owner, cells, lines, row_of)
+            cut = _shares(cells[x], borders) if borders else None
+            if cut is not None and _helps(x, cut, home, grids, kept[-1][0] if kept else None):
+                kept.append((cut, borders))
+        if kept:
+            shared[x], bordered[x] = kept.pop()
+        if kept:
+            fallback[x] = kept.pop()  # its own region's cut, should the wider one be undone
+    while True:  # a cut across a wall that the settling undid gives way to its region's own
+        trial, trial_borders = dict(shared), dict(bordered)
+        geoms, given = _settle(
+            parts, cells, empty, region, nbrs, owner, trial, trial_borders, grids
+        )
+        undone = [x for x in fallback if x not in trial]
+        if not undone:
+            return _noded(geoms, cells, trial), given
+        for x in undone:
+            shared[x], bordered[x] = fallback.pop(x)
+
+
+def _settle(
+    parts: list[np.ndarray],
+    cells: np.ndarray,
+    empty: np.ndarray,
+    region: np.ndarray,
+    nbrs: list[dict[int, float]],
+    owner: np.ndarray,
+    shared: dict[int, dict[int, BaseGeometry]],
+    bordered: dict[int, list[tuple[int, BaseGeometry]]],
+    grids: _Grids,
+) -> tuple[list[BaseGeometry], dict[int, dict[int, BaseGeometry]]]:
+    """Return each part's polygon with the cuts ``shared`` (cut cell → its borders in
+    ``bordered``), rehomed, bridged or undone (in place) until no part is in pieces or nothing
+    is left to undo, and the cells given out (cut, or moved whole); see :func:`share_empties`."""
     moved: dict[int, int] = {}  # whole empty cell → the part it went to (see _rehome)
     bridged: set[int] = set()  # parts joined through others' shares, each once (see _bridge)
     while True:
@@ -130,7 +158,7 @@ def share_empties(
         geoms = _polygons(parts, given, grids)
         broken = [i for i, g in enumerate(geoms) if shapely.get_type_id(g) != 3]
         if not broken:
-            return _noded(geoms, cells, shared), given
+            return geoms, given
         if _rehome(broken, geoms, parts, cells, empty, region, nbrs, given, moved):
             continue
         if _bridge(broken, geoms, parts, cells, empty, owner, shared, grids, bridged, bordered):
@@ -139,7 +167,7 @@ def share_empties(
         undo = [x for x, cut in shared.items() if any(i in cut for i in broken)]
         undo += [x for x in shared if int(owner[x]) in broken]
         if not undo:
-            return _noded(geoms, cells, shared), given
+            return geoms, given
         del shared[_undo_first(undo, broken, parts, owner, shared, grids)]  # one at a time
         moved.clear()  # the pieces changed: what hangs off them is judged again
 
@@ -484,6 +512,24 @@ def _host(
     return host
 
 
+def _borders(
+    x: int,
+    near: list[int],
+    owner: np.ndarray,
+    cells: np.ndarray,
+    lines: Borders | None,
+    row_of: dict[tuple[int, int], int],
+) -> list[tuple[int, BaseGeometry]]:
+    """Return the borders empty cell ``x`` shares with each of the inhabited cells ``near``
+    (ascending) that claim a share of it (over ``MIN_BORDER_M``), each with its part."""
+    common = _common(x, near, cells, lines, row_of)
+    return [
+        (int(owner[y]), b)
+        for y, b in zip(near, common, strict=True)
+        if shapely.length(b) > MIN_BORDER_M
+    ]
+
+
 def _common(
     x: int,
     near: list[int],
@@ -554,18 +600,32 @@ def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
     return joined if shapely.get_type_id(joined) == 3 else merged
 
 
-def _helps(x: int, cut: dict[int, BaseGeometry], home: int, grids: _Grids) -> bool:
-    """Return True if sharing cell ``x`` raises the least Polsby–Popper of the grids involved.
-
-    Without sharing, ``home`` holds the whole cell.
+def _helps(
+    x: int,
+    cut: dict[int, BaseGeometry],
+    home: int,
+    grids: _Grids,
+    rival: dict[int, BaseGeometry] | None = None,
+) -> bool:
+    """Return True if sharing cell ``x`` as ``cut`` raises the least Polsby–Popper of the grids
+    involved over the ``rival`` cut of it (its own region's), or over ``home`` holding the
+    whole cell when there is none.
     """
-    involved = sorted({home, *cut})
-    before, after = [], []
-    for i in involved:
-        before.append(_pp(grids.whole(i)))
-        got = [(x, cut[i])] if i in cut else []
-        after.append(_pp(grids.get(i, [x] if i == home else [], got)))
-    return min(after) > min(before)
+    involved = sorted({home, *cut, *(rival or {})})
+    return _least(x, cut, home, involved, grids) > _least(x, rival, home, involved, grids)
+
+
+def _least(
+    x: int, cut: dict[int, BaseGeometry] | None, home: int, involved: list[int], grids: _Grids
+) -> float:
+    """Return the least Polsby–Popper of the parts ``involved`` with cell ``x`` shared as
+    ``cut`` (None: ``home`` holds it whole)."""
+    if cut is None:
+        return min(_pp(grids.whole(i)) for i in involved)
+    return min(
+        _pp(grids.get(i, [x] if i == home else [], [(x, cut[i])] if i in cut else []))
+        for i in involved
+    )
 
 
 def _polygons(
