@@ -23,6 +23,7 @@ polygons drawn meet vertex for vertex around empty cells (see :func:`_matched`, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -139,7 +140,7 @@ def share_empties(
     while True:  # a cut across a wall that the settling undid gives way to its region's own
         trial, trial_borders = dict(shared), dict(bordered)
         geoms, given = _settle(
-            parts, cells, empty, region, nbrs, owner, trial, trial_borders, grids
+            _Level(parts, cells, empty, region, nbrs, owner, grids), trial, trial_borders
         )
         undone = [x for x in fallback if x not in trial]
         if not undone:
@@ -148,20 +149,37 @@ def share_empties(
             shared[x], bordered[x] = fallback.pop(x)
 
 
+@dataclass(frozen=True, slots=True)
+class _Level:
+    """What :func:`share_empties` settles the cuts of a level with (see there): the parts,
+    the cells (empty ones drawn through their neighbours' vertices), which are empty, their
+    regions, neighbours and parts, and the parts' polygons as cells move."""
+
+    parts: list[np.ndarray]
+    cells: np.ndarray
+    empty: np.ndarray
+    region: np.ndarray
+    nbrs: list[dict[int, float]]
+    owner: np.ndarray
+    grids: _Grids
+
+
 def _settle(
-    parts: list[np.ndarray],
-    cells: np.ndarray,
-    empty: np.ndarray,
-    region: np.ndarray,
-    nbrs: list[dict[int, float]],
-    owner: np.ndarray,
+    level: _Level,
     shared: dict[int, dict[int, BaseGeometry]],
     bordered: dict[int, list[tuple[int, BaseGeometry]]],
-    grids: _Grids,
 ) -> tuple[list[BaseGeometry], dict[int, dict[int, BaseGeometry]]]:
     """Return each part's polygon with the cuts ``shared`` (cut cell → its borders in
     ``bordered``), rehomed, bridged or undone (in place) until no part is in pieces or nothing
     is left to undo, and the cells given out (cut, or moved whole); see :func:`share_empties`."""
+    parts, cells, empty, region, nbrs = (
+        level.parts,
+        level.cells,
+        level.empty,
+        level.region,
+        level.nbrs,
+    )
+    owner, grids = level.owner, level.grids
     moved: dict[int, int] = {}  # whole empty cell → the part it went to (see _rehome)
     bridged: set[int] = set()  # parts joined through others' shares, each once (see _bridge)
     while True:
