@@ -5,20 +5,20 @@ An empty block attached whole to one grid gives it a long, thin appendage (Polsb
 sampled on its borders with inhabited cells — and each piece goes to the grid of the inhabited
 cell it borders. A cut is kept only when it raises the least Polsby–Popper of the grids
 involved. The grids of the cell's own region cut it first; where inhabited cells of another
-region border it too (empty land around compounds joins the region of one of them, whose
-grids alone cut it: one took the strip along the other compounds' walls, Polsby–Popper 0.056
-on the 1M city), the cut among all of them is kept if it beats that one. Such a grid takes only land
-along its own cells, across the one line it borders; the engine gets barriers as lines without
-their kind, so a road is not told from a wall here (on the 1M city every such border is a
-compound wall). The report's barrier crossings count the blocks of a grid's households, so
-empty land changes none; :func:`~.check.check_partition` sees one connected polygon per grid,
-as before. Where a grid left in more than one piece only lost touch with whole empty cells
-of its own (a yard reached through the ring now shared), those go to the neighbour they border;
-where its inhabited cells met only through the cut cell, it takes the neighbours' shares that
-link them (the arc of the ring between its units) if that is more compact than undoing the cut;
-otherwise cuts are undone (the last first, one at a time) while some grid is in pieces, and
-a cut across regions undone so gives way to its region's own cut (see :func:`_settle`). The
-polygons drawn meet vertex for vertex around empty cells (see :func:`_matched`, :func:`_noded`).
+region border it too (empty land around compounds joins the region of one of them, whose grids
+alone cut it: one took the strip along the other compounds' walls, Polsby–Popper 0.056 on the 1M
+city), the cut among all of them is kept if it beats that one. Such a grid takes only land along
+its own cells, across the one line it borders; the engine gets barriers as lines without their
+kind, so a road is not told from a wall here (on the 1M city every such border is a compound
+wall). The report's barrier crossings count the blocks of a grid's households, so empty land
+changes none; :func:`~.check.check_partition` sees one connected polygon per grid, as before.
+Where a grid left in more than one piece only lost touch with whole empty cells of its own (a
+yard reached through the ring now shared), those go to the neighbour they border; where its
+inhabited cells met only through the cut cell, it takes the neighbours' shares that link them
+(the arc of the ring between its units) if that is more compact than undoing the cut; otherwise
+cuts are undone (the last first, one at a time) while some grid is in pieces, and a cut across
+regions undone so gives way to its region's own cut (see :func:`_settle`). The polygons drawn
+meet vertex for vertex around empty cells (see :func:`_matched`, :func:`_noded`).
 """
 
 from __future__ import annotations
@@ -172,14 +172,8 @@ def _settle(
     """Return each part's polygon with the cuts ``shared`` (cut cell → its borders in
     ``bordered``), rehomed, bridged or undone (in place) until no part is in pieces or nothing
     is left to undo, and the cells given out (cut, or moved whole); see :func:`share_empties`."""
-    parts, cells, empty, region, nbrs = (
-        level.parts,
-        level.cells,
-        level.empty,
-        level.region,
-        level.nbrs,
-    )
-    owner, grids = level.owner, level.grids
+    parts, cells, empty, region = level.parts, level.cells, level.empty, level.region
+    nbrs, owner, grids = level.nbrs, level.owner, level.grids
     moved: dict[int, int] = {}  # whole empty cell → the part it went to (see _rehome)
     bridged: set[int] = set()  # parts joined through others' shares, each once (see _bridge)
     while True:
