@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from partition_drawings import UTM, X0, Y0, grid_of_buildings, to_wgs
 
+from gridsvc.partition import Bounds, check_partition, partition
 from gridsvc.partition.check import AREA_TOL
 from gridsvc.partition.coverage import borders
 from gridsvc.partition.empties import _union, share_empties
@@ -53,10 +57,126 @@ def test_a_ring_is_shared_among_the_grids_it_borders_and_the_tiling_holds() -> N
     assert min(_pp(g) for g in geoms) > _pp(whole)
 
 
-def test_a_ring_is_never_shared_with_grids_of_another_region() -> None:
+def _strip_case() -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list[dict[int, float]]]:
+    """A walled compound of four 75 m × 100 m cells (0–3, one grid each, region 1), the 10 m
+    empty strip along its north wall (cell 5) and a 40 m × 110 m cell west of both (cell 4,
+    region 0, the strip's region: its grid holds the strip whole).
+
+    ::
+
+        +----+------------------------------+
+        |    |           strip 5            |   (the road or the edge north of it)
+        | 4  +=======+=======+=======+======+   the compound's wall
+        |    |   0   |   1   |   2   |   3  |
+        +----+-------+-------+-------+------+
+    """
+    squares = [shapely.box(x, 0, x + 75, 100) for x in (0, 75, 150, 225)]
+    west = shapely.box(-40, 0, 0, 110)
+    strip = shapely.box(0, 100, 300, 110)
+    cells = np.array([*squares, west, strip], dtype=object)
+    nbrs: list[dict[int, float]] = [{} for _ in range(6)]
+    for a, b in [(0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (0, 5), (1, 5), (2, 5), (3, 5)]:
+        nbrs[a][b] = nbrs[b][a] = 1.0
+    parts = [np.array([0]), np.array([1]), np.array([2]), np.array([3]), np.array([4, 5])]
+    return parts, cells, np.array([1, 1, 1, 1, 0, 0]), nbrs
+
+
+def test_a_strip_along_another_regions_wall_goes_to_the_grids_behind_the_wall() -> None:
+    """Session 9's 18 thin strip grids: the empty land between a compound's wall and the road
+    belongs to the outside region, whose only grid touching it took it whole (Polsby–Popper
+    0.11 here). The compound's grids now take the strip along their own wall."""
+    parts, cells, region, nbrs = _strip_case()
+    empty = np.array([False] * 5 + [True])
+    whole = shapely.union_all([cells[4], cells[5]])
+    assert _pp(whole) < 0.15
+    geoms, cuts = share_empties(parts, cells, empty, region, nbrs)
+    assert sorted(cuts[5]) == [0, 1, 2, 3, 4]
+    assert all(g.geom_type == "Polygon" for g in geoms)
+    assert shapely.union_all(geoms).equals(shapely.union_all(cells))
+    assert sum(g.area for g in geoms) == pytest.approx(sum(c.area for c in cells))
+    for i in range(4):  # each compound grid took the strip outside its own wall
+        assert geoms[i].contains(shapely.Point(37.5 + 75 * i, 105))
+    assert geoms[4].area < cells[4].area + 10 * 10  # the west grid keeps little of it
+    assert min(_pp(g) for g in geoms) > 0.5
+
+
+def test_a_cut_across_a_wall_that_breaks_a_grid_gives_way_to_its_regions_own_cut() -> None:
+    """The strip case with a 50 m cell north of the strip's east end (cell 6, region 0, its own
+    grid) and an empty yard on the strip (cell 7, grid 4's, touching nothing else).
+
+    Cut among all the grids, the strip under the yard goes to the compound's grid 2 and the
+    yard, which no grid of its region then borders, leaves grid 4 in pieces: that cut is undone.
+    Undoing it whole left grid 4 the whole strip (Polsby–Popper 0.11, 1M city: 0.148 → 0.078);
+    the cut among its own region's grids stands instead (the yard follows grid 6's share)."""
+    parts, cells, region, nbrs = _strip_case()
+    north, yard = shapely.box(250, 110, 300, 160), shapely.box(140, 110, 160, 130)
+    cells = np.array([*cells, north, yard], dtype=object)
+    nbrs += [{5: 1.0}, {5: 1.0}]
+    nbrs[5] |= {6: 1.0, 7: 1.0}
+    parts = [*parts[:4], np.array([4, 5, 7]), np.array([6])]
+    region = np.array([*region, 0, 0])
+    empty = np.array([False] * 5 + [True, False, True])
+    geoms, cuts = share_empties(parts, cells, empty, region, nbrs)
+    assert sorted(cuts[5]) == [4, 5]  # no compound grid's piece
+    assert all(g.geom_type == "Polygon" for g in geoms)
+    assert [g.equals(c) for g, c in zip(geoms[:4], cells[:4], strict=True)] == [True] * 4
+    assert shapely.union_all(geoms).equals(shapely.union_all(cells))
+    assert min(_pp(g) for g in geoms) > 0.2 > _pp(shapely.union_all(cells[[4, 5, 7]]))
+
+
+def test_a_compounds_grids_take_the_strip_outside_its_wall_in_a_community() -> None:
+    """Two walled compounds of four 40-household buildings each, 10 m of empty land around them
+    (the community's edge runs along the road). The empty land is one block, joined to the
+    north compound's region (its wall is the longer border), so before, the north grids alone
+    shared it: the north-west one also took the strip down the south compound's west wall and
+    along its south wall (Polsby–Popper 0.10). The south grids now take the strip outside their
+    own wall; households keep their compound's grids.
+
+    ::
+
+        +---------------------------+
+        | +-----------------------+ |
+        | |  A0   A1   A2   A3    | |   north compound (110 m tall)
+        | +-----------------------+ |
+        | +-----------------------+ |   10 m strip between the walls
+        | |  B0   B1   B2   B3    | |   south compound (100 m tall)
+        | +-----------------------+ |
+        +---------------------------+   road
+    """
+    north, south = shapely.box(10, 120, 310, 230), shapely.box(10, 10, 310, 110)
+    a_b, a_h = grid_of_buildings(4, 1, 40, spacing=75, offset=(10, 137.5), prefix="A")
+    b_b, b_h = grid_of_buildings(4, 1, 40, spacing=75, offset=(10, 22.5), prefix="B")
+    a_b["compound"], b_b["compound"] = "north", "south"
+    buildings = gpd.GeoDataFrame(pd.concat([a_b, b_b], ignore_index=True), crs=a_b.crs)
+    households = gpd.GeoDataFrame(pd.concat([a_h, b_h], ignore_index=True), crs=a_h.crs)
+    walls = to_wgs(
+        [shapely.LineString(c.exterior.coords) for c in (north, south)], kind=["wall"] * 2
+    )
+    community = to_wgs([shapely.box(0, 0, 320, 240)], code=["140802002099"], name=["test"])
+    result = partition(community, households, buildings=buildings, barriers=walls)
+    assert check_partition(community, households, result, (Bounds(30, 50), Bounds(1, 15))) == []
+    assert result.report["totals"]["barrier_crossings"] == 0
+    grids = result.grids.to_crs(UTM).set_index("code")
+    assert len(grids) == 8 and grids["polsby_popper"].min() > 0.25
+    code_of = result.assignment.set_index("household_id")["grid_code"]
+    south_codes = set(code_of[b_h["id"]])
+    assert len(south_codes) == 4 and not south_codes & set(code_of[a_h["id"]])
+    below = shapely.Point(X0 + 160, Y0 + 5)  # the strip between the south wall and the road
+    holders = [c for c, g in grids.geometry.items() if g.contains(below)]
+    assert len(holders) == 1 and holders[0] in south_codes
+
+
+def test_a_ring_is_shared_across_regions_only_with_grids_whose_cells_border_it() -> None:
     parts, cells, nbrs = _ring_case()
     empty = np.array([False] * 4 + [True])
     region = np.array([0, 1, 1, 1, 0])  # only grid 0 shares the ring's region
+    geoms, cuts = share_empties(parts, cells, empty, region, nbrs)
+    assert sorted(cuts[4]) == [0, 1, 2, 3]  # squares 1-3 border the ring across its wall
+    assert shapely.union_all(geoms).equals(shapely.box(-10, -10, 110, 110))
+    assert min(_pp(g) for g in geoms) > _pp(shapely.union_all([cells[0], cells[4]]))
+    nbrs[4] = {0: 1.0}  # now the ring borders only square 0 (a road between it and the rest)
+    for i in (1, 2, 3):
+        nbrs[i].pop(4)
     geoms = share_empties(parts, cells, empty, region, nbrs)[0]
     assert geoms[0].equals(shapely.union_all([cells[0], cells[4]]))
     assert [g.area for g in geoms[1:]] == [2500.0, 2500.0, 2500.0]
