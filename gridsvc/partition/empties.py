@@ -41,7 +41,6 @@ __all__ = ["share_empties"]
 SAMPLE_M = 4.0  # spacing of the border points whose Voronoi cells cut an empty cell
 MIN_BORDER_M = 1.0  # shorter common borders do not claim a share (also m² of area slack)
 JITTER_M = 0.001
-OVERLAP_M2 = 1e-6  # parts drawn around cut cells overlapping more are cut apart (see _apart)
 
 
 def _shares(
@@ -263,31 +262,7 @@ def _noded(
     # only vertices on an edge (it crosses their grid square: they were rounded from a point
     # on it): one 1–2 cm off the edge, snapped into the part across, made them overlap
     on = np.unique(crossed_vertices(xy, edges))
-    return list(_apart(_snapped(polys, around, xy[on]), around))
-
-
-def _apart(polys: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Return ``polys`` with what each of ``polys[ids]`` overlaps of an earlier one cut off it.
-
-    Two vertices 1 cm apart where three cut empty cells meet (禹都, once a share crossed a
-    compound wall) each joined a different edge of two parts, which then overlapped by 0.34 m²
-    along a 68 m sliver; snapping either part to one of them alone left a part across
-    overlapping by 0.07 m². The later part gives the sliver up.
-    """
-    a, b = shapely.STRtree(polys).query(polys[ids], predicate="overlaps")
-    a = ids[a]
-    pair = a != b
-    a, b = a[pair], b[pair]
-    over = shapely.area(shapely.intersection(polys[a], polys[b])) > OVERLAP_M2
-    if not over.any():
-        return polys
-    out = polys.copy()
-    pairs = {(min(x, y), max(x, y)) for x, y in zip(a[over], b[over], strict=True)}
-    for i, j in sorted(pairs):
-        cut = shapely.difference(out[j], out[i], grid_size=GRID_SIZE)
-        if shapely.get_type_id(cut) == 3:  # never a part in pieces for a sliver
-            out[j] = cut
-    return out
+    return list(_snapped(polys, around, xy[on]))
 
 
 def _snapped(geoms: np.ndarray, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
