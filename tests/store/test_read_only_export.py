@@ -220,3 +220,36 @@ def test_a_file_export_the_store_changed_under_leaves_the_old_file_and_no_partia
         reader.dispose()
     assert sorted(gpd.read_file(out)["code"]) == GRIDS
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+def test_two_file_exports_to_one_path_at_once_both_write_it_whole(
+    store: Path, tmp_path: Path, suffix: str
+) -> None:
+    """A second ``gridsvc export`` to the same path runs whole while the first is between
+    two chunks: each writes its own partial file (one name for both, the second removed the
+    first's and the first's rename then failed), and the path ends with every grid."""
+    out = tmp_path / "out" / f"grids{suffix}"
+    out.parent.mkdir()
+    first, second = make_engine(f"sqlite:///{store}"), make_engine(f"sqlite:///{store}")
+    rows: list[int] = []
+    reads = 0
+
+    def _before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal reads
+        if statement.lstrip().startswith("SELECT") and "FROM grids" in statement:
+            reads += 1
+            if reads == 2:
+                with Session(second) as session:
+                    rows.append(export_kind(session, out, kind="grids", chunk_size=1))
+
+    event.listen(first, "before_cursor_execute", _before)
+    try:
+        with Session(first) as session:
+            rows.append(export_kind(session, out, kind="grids", chunk_size=1))
+    finally:
+        first.dispose()
+        second.dispose()
+    assert rows == [3, 3]
+    assert sorted(gpd.read_file(out)["code"]) == GRIDS
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
