@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -253,3 +254,23 @@ def test_two_file_exports_to_one_path_at_once_both_write_it_whole(
     assert rows == [3, 3]
     assert sorted(gpd.read_file(out)["code"]) == GRIDS
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+@pytest.mark.parametrize("format", ["gpkg", "shp"])
+def test_a_file_download_the_store_changed_under_answers_503_and_leaves_no_file(
+    app: FastAPI, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format: str
+) -> None:
+    """A GeoPackage or Shapefile download is written to a temporary file before the answer:
+    the store changing after its first chunk answers 503, and the file written so far is
+    removed (it was left in the temporary folder, one per failed download)."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    _change_before_grid_read(app.state.engine, store, 2)
+    with _served(app) as client:
+        response, body, complete = _download(client, format)
+        assert response.status_code == 503 and complete
+        assert json.loads(body)["detail"] == CHANGED.format(path=store)
+        again, _, complete = _download(client, format)  # asked again: the new state, whole
+    assert again.status_code == 200 and complete
+    assert list(scratch.iterdir()) == []
