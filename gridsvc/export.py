@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -94,7 +95,10 @@ def export_kind(
     With its own transaction the file is written beside ``path`` and renamed onto it once the
     transaction committed: an export that fails (the database gone, a read-only store changed
     under the read: :data:`~gridsvc.store.readonly.CHANGED` at commit) leaves no file that
-    looks complete, and a file already at ``path`` as it was.
+    looks complete, and a file already at ``path`` as it was. The partial file's name is the
+    export's own (``.<stem>.<random>.partial<suffix>``): two exports to one path at once each
+    write theirs whole, the last renamed stays. One killed before its cleanup leaves its
+    partial file behind (hidden; no later export can tell it from one still running).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -102,8 +106,8 @@ def export_kind(
         raise ValueError(f"unsupported export format {suffix!r}; use one of {', '.join(FORMATS)}")
     if session.in_transaction():
         return _export_kind(session, path, kind=kind, community=community, chunk_size=chunk_size)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    partial.unlink(missing_ok=True)  # left by a killed export: never appended to
+    # a name of its own: two exports to one path at once must not write (or remove) one file
+    partial = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.partial{path.suffix}")
     try:
         with session.begin():
             read_snapshot(session)

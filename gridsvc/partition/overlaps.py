@@ -36,8 +36,9 @@ def settle_overlaps(
     its edges through the keeper's vertices and overlapped it or its other neighbours again;
     exact, its edge there is the keeper's, and only the points where their edges cross are
     off the 1 cm grid. A cut is undone, and the overlap goes to the other grid, when it would
-    leave the grid in pieces, one of its households (``members``: their points, a row each)
-    more than a grid step outside, or take more than the overlap.
+    leave the grid empty or in more pieces than it was (a grid may carry specks apart, under
+    :data:`.check.AREA_TOL`: it keeps them), one of its households (``members``: their points,
+    a row each) more than a grid step outside, or take more than the overlap.
     """
     a, b = shapely.STRtree(grids).query(grids)  # boxes, then one relate a pair: 3× cheaper
     a, b = a[a < b], b[a < b]
@@ -61,11 +62,13 @@ def settle_overlaps(
         for keep, lose in (first, first[::-1]):
             area = shapely.area(out[lose])  # the float error of areas grows with them
             parts = polygon_parts(shapely.difference(out[lose], out[keep], grid_size=EXACT_M))
+            if not 1 <= len(parts) <= len(polygon_parts(out[lose])):
+                continue  # emptied, or in more pieces than it was (a grid may carry specks)
+            cut = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
             if (
-                len(parts) == 1
-                and abs(area - shapely.area(parts[0]) - common) < 1e-6 + 1e-9 * area
-                and (shapely.distance(parts[0], shapely.points(members[lose])) <= GRID_SIZE).all()
+                abs(area - shapely.area(cut) - common) < 1e-6 + 1e-9 * area
+                and (shapely.distance(cut, shapely.points(members[lose])) <= GRID_SIZE).all()
             ):
-                out[lose] = parts[0]
+                out[lose] = cut
                 break
     return out

@@ -53,3 +53,20 @@ def test_a_grid_the_cut_would_break_keeps_the_sliver() -> None:
 def test_grids_that_only_meet_come_back_as_they_were() -> None:
     grids = CELLS.copy()
     assert settle_overlaps(grids, CELLS, OWNER, NOBODY) is grids
+
+
+def test_a_grid_of_several_parts_loses_the_sliver_and_keeps_its_parts() -> None:
+    """Both grids carry a speck apart (a snapped island, under check's AREA_TOL): the cut
+    leaves grid 1 in as many parts as before, so it is made, and the speck stays with it."""
+    speck = shapely.box(30, 0, 30.5, 0.5)
+    grids = np.array(
+        [
+            shapely.MultiPolygon([shapely.box(0, 0, 10, 10), shapely.box(-10, 0, -9.5, 0.5)]),
+            shapely.MultiPolygon([shapely.box(9.95, 0, 20, 10), speck]),
+        ],
+        dtype=object,
+    )
+    out = settle_overlaps(grids, CELLS, OWNER, NOBODY)
+    assert _overlap(out) == 0.0
+    assert out[0] is grids[0]
+    assert shapely.equals(out[1], shapely.MultiPolygon([shapely.box(10, 0, 20, 10), speck]))

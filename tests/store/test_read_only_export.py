@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -220,3 +221,56 @@ def test_a_file_export_the_store_changed_under_leaves_the_old_file_and_no_partia
         reader.dispose()
     assert sorted(gpd.read_file(out)["code"]) == GRIDS
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+def test_two_file_exports_to_one_path_at_once_both_write_it_whole(
+    store: Path, tmp_path: Path, suffix: str
+) -> None:
+    """A second ``gridsvc export`` to the same path runs whole while the first is between
+    two chunks: each writes its own partial file (one name for both, the second removed the
+    first's and the first's rename then failed), and the path ends with every grid."""
+    out = tmp_path / "out" / f"grids{suffix}"
+    out.parent.mkdir()
+    first, second = make_engine(f"sqlite:///{store}"), make_engine(f"sqlite:///{store}")
+    rows: list[int] = []
+    reads = 0
+
+    def _before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal reads
+        if statement.lstrip().startswith("SELECT") and "FROM grids" in statement:
+            reads += 1
+            if reads == 2:
+                with Session(second) as session:
+                    rows.append(export_kind(session, out, kind="grids", chunk_size=1))
+
+    event.listen(first, "before_cursor_execute", _before)
+    try:
+        with Session(first) as session:
+            rows.append(export_kind(session, out, kind="grids", chunk_size=1))
+    finally:
+        first.dispose()
+        second.dispose()
+    assert rows == [3, 3]
+    assert sorted(gpd.read_file(out)["code"]) == GRIDS
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+@pytest.mark.parametrize("format", ["gpkg", "shp"])
+def test_a_file_download_the_store_changed_under_answers_503_and_leaves_no_file(
+    app: FastAPI, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format: str
+) -> None:
+    """A GeoPackage or Shapefile download is written to a temporary file before the answer:
+    the store changing after its first chunk answers 503, and the file written so far is
+    removed (it was left in the temporary folder, one per failed download)."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    _change_before_grid_read(app.state.engine, store, 2)
+    with _served(app) as client:
+        response, body, complete = _download(client, format)
+        assert response.status_code == 503 and complete
+        assert json.loads(body)["detail"] == CHANGED.format(path=store)
+        again, _, complete = _download(client, format)  # asked again: the new state, whole
+    assert again.status_code == 200 and complete
+    assert list(scratch.iterdir()) == []

@@ -14,6 +14,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -148,6 +149,9 @@ def download(
         os.unlink(path)  # GDAL creates the file
         try:
             export.export_chunks(chunks, path, kind=kind)
+        except BaseException:  # the store gone or changed mid-export: no half file left behind
+            Path(path).unlink(missing_ok=True)  # (GDAL creates it at the first chunk)
+            raise
         finally:
             chunks.close()
         return FileResponse(
