@@ -79,7 +79,7 @@ class ReadOnlyStoreError(StoreError):
 
 class StoreChangedError(StoreError):
     """A read-only store changed under a transaction reading it without locks: asking again
-    gets one consistent state (temporary, unlike the other store errors)."""
+    gets one consistent state, so the API's 503 for it says when to (Retry-After)."""
 
 
 class PartitionError(GridsvcError):
