@@ -15,9 +15,11 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from shapely.geometry.base import BaseGeometry
+
 from .territory import GRID_SIZE, polygon_parts
 
-__all__ = ["EXACT_M", "settle_overlaps"]
+__all__ = ["EXACT_M", "clip_to", "settle_overlaps"]
 
 # metres: the grid overlaps are cut on, far finer than GRID_SIZE; GEOS's float overlay of edges
 # running nearly along each other (a vertex 3 mm off a 50 m edge) found no overlap where
@@ -68,4 +70,20 @@ def settle_overlaps(
             ):
                 out[lose] = parts[0]
                 break
+    return out
+
+
+def clip_to(outline: BaseGeometry, geoms: np.ndarray) -> np.ndarray:
+    """Return ``geoms`` cut exactly (on :data:`EXACT_M`) to ``outline`` where they reach beyond.
+
+    A grid's micro-grids are drawn on the tiles it was built from, before :func:`settle_overlaps`
+    cut slivers out of it: unclipped, a micro-grid kept up to 0.2 m² of its parent's neighbour
+    and overlapped that neighbour's micro-grids there. Cut exactly, the micro-grids' edge there
+    is the parent's. A grid wholly beyond (none was, measured) is left as it is."""
+    shapely.prepare(outline)
+    out = geoms.copy()
+    for i in np.flatnonzero(~shapely.covers(outline, geoms)).tolist():
+        parts = polygon_parts(shapely.intersection(geoms[i], outline, grid_size=EXACT_M))
+        if len(parts):
+            out[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
     return out
