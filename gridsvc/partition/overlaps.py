@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-
 from shapely.geometry.base import BaseGeometry
 
 from .territory import GRID_SIZE, polygon_parts
