@@ -77,8 +77,11 @@ def clip_to(outline: BaseGeometry, geoms: np.ndarray) -> np.ndarray:
 
     A grid's micro-grids are drawn on the tiles it was built from, before :func:`settle_overlaps`
     cut slivers out of it: unclipped, a micro-grid kept up to 0.2 m² of its parent's neighbour
-    and overlapped that neighbour's micro-grids there. Cut exactly, the micro-grids' edge there
-    is the parent's. A grid wholly beyond (none was, measured) is left as it is."""
+    and overlapped that neighbour's micro-grids there (禹都's by 0.43 m², Baltimore's, whose
+    areas are cut again on the 1 cm grid, by 0.44 m²). Cut exactly, the micro-grids' edge there
+    is the parent's. A grid wholly beyond is left as it is: on the fixtures and 200 random
+    communities none was, and none was cut in two. It costs about 5 % of the engine's CPU (12
+    of 250 ms on 禹都, 20 of 400 ms on urban), mostly the test of every micro-grid."""
     shapely.prepare(outline)
     out = geoms.copy()
     for i in np.flatnonzero(~shapely.covers(outline, geoms)).tolist():
