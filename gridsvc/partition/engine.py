@@ -22,7 +22,7 @@ from .budget import Budget
 from .codes import measures, number
 from .coverage import Known
 from .level import Cell, Note, inherit, partition_level
-from .overlaps import clip_to
+from .overlaps import fit_to
 from .sites import site_footprints
 from .territory import GRID_SIZE, Territory, attach_orphans
 from .validate import validate_inputs
@@ -302,9 +302,8 @@ def _children(
     child drawn on them would not be one polygon. ``budget`` is the community's: what the
     levels above left of it. ``below``: yet another level will partition the cells.
 
-    The cells are cut to ``outline``, the grid's final polygon (see :func:`.overlaps.clip_to`):
-    its tiles, or the areas tessellated again on the 1 cm grid, still reach into the slivers
-    :func:`.overlaps.settle_overlaps` cut out of it."""
+    The cells are fitted to ``outline``, the grid's final polygon (see :func:`.overlaps.fit_to`):
+    its tiles, or its areas cut again on the 1 cm grid, are not quite that polygon."""
     for got in (inherited, None) if inherited is not None else (None,):
         terr, known = (None, None) if got is None else got
         cells = partition_level(
@@ -314,8 +313,9 @@ def _children(
         )  # fmt: skip
         if terr is None or all(shapely.get_type_id(c.geometry) == 3 for c in cells):
             break
-    clipped = clip_to(outline, np.array([c.geometry for c in cells], dtype=object))
-    for cell, geom in zip(cells, clipped, strict=True):
+    geoms = np.array([c.geometry for c in cells], dtype=object)
+    fitted = fit_to(outline, geoms, np.array([not c.stacked for c in cells]))
+    for cell, geom in zip(cells, fitted, strict=True):
         cell.geometry = geom
     return cells
 

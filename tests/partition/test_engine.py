@@ -321,7 +321,7 @@ def test_check_rejects_a_micro_grid_beyond_its_parent(lattice: tuple) -> None:
     """A micro-grid reaching 5 mm into the grid next to its parent overlaps that grid's
     micro-grid there: both are reported, though the parent's outline tolerance (1 cm along it)
     would let it pass as the family's union (the engine's reached up to 0.44 m² into Baltimore's
-    and 禹都's neighbours until :func:`~gridsvc.partition.overlaps.clip_to` cut them)."""
+    and 禹都's neighbours until :func:`~gridsvc.partition.overlaps.fit_to` cut them)."""
     community, buildings, households = lattice
     result = partition(community, households, buildings=buildings)
     micro = result.microgrids.to_crs(UTM)
