@@ -25,6 +25,10 @@ __all__ = ["EXACT_M", "fit_to", "settle_overlaps"]
 # 0.05 m² was, and cut one 0.28 m² larger than the shape
 EXACT_M = 1e-7
 GAP_M2 = 1e-6  # m²: a grid's micro-grids leaving less of it uncovered are left as they are
+# m: what is left uncovered this close to a micro-grid joins it (the strips snapping leaves are
+# under a centimetre wide): joined whole to one, a strip along its neighbours made a hair of it
+# (Baltimore's micro-grids' mean Polsby–Popper fell from 0.556 to 0.532)
+NEAR_M = 2 * GRID_SIZE
 
 
 def settle_overlaps(
@@ -76,7 +80,8 @@ def settle_overlaps(
 def fit_to(outline: BaseGeometry, geoms: np.ndarray, flat: np.ndarray) -> np.ndarray:
     """Return ``geoms``, a grid's micro-grids (``flat``: not stacked, which share a footprint),
     cut exactly (on :data:`EXACT_M`) to ``outline``, the grid's polygon, and the flat ones
-    grown to cover it: each piece they leave joins the one sharing its longest border.
+    grown to cover it: what they leave joins the micro-grids within :data:`NEAR_M` of it, the
+    rest of a piece the one sharing its longest border.
 
     They are drawn on the tiles the grid was built from (or its areas cut again on the 1 cm
     grid), before :func:`settle_overlaps` cut slivers out of it and without the snapping that
@@ -97,7 +102,15 @@ def fit_to(outline: BaseGeometry, geoms: np.ndarray, flat: np.ndarray) -> np.nda
     if not len(hosts) or shapely.area(outline) - shapely.area(out[hosts]).sum() <= GAP_M2:
         return out
     covered = shapely.union_all(out[hosts], grid_size=EXACT_M)
-    for piece in polygon_parts(shapely.difference(outline, covered, grid_size=EXACT_M)):
+    rest = shapely.difference(outline, covered, grid_size=EXACT_M)
+    for i in hosts[shapely.intersects(out[hosts], rest)].tolist():
+        near = shapely.buffer(out[i], NEAR_M, quad_segs=1)
+        take = shapely.intersection(rest, near, grid_size=EXACT_M)
+        grown = polygon_parts(shapely.union(out[i], take, grid_size=EXACT_M))
+        if shapely.area(take) > 0 and len(grown) == 1:
+            out[i] = grown[0]
+            rest = shapely.difference(rest, take, grid_size=EXACT_M)
+    for piece in polygon_parts(rest):
         near = hosts[shapely.intersects(out[hosts], piece)]
         if not len(near):
             continue
