@@ -22,6 +22,7 @@ from .budget import Budget
 from .codes import measures, number
 from .coverage import Known
 from .level import Cell, Note, inherit, partition_level
+from .overlaps import fit_to
 from .sites import site_footprints
 from .territory import GRID_SIZE, Territory, attach_orphans
 from .validate import validate_inputs
@@ -299,7 +300,10 @@ def _children(
     """Partition a grid one level down on its inherited tiles (``inherited``: their territory
     and borders, see :func:`.level.inherit`), or tessellated again when there are none or a
     child drawn on them would not be one polygon. ``budget`` is the community's: what the
-    levels above left of it. ``below``: yet another level will partition the cells."""
+    levels above left of it. ``below``: yet another level will partition the cells.
+
+    The cells are fitted to ``outline``, the grid's final polygon (see :func:`.overlaps.fit_to`):
+    its tiles, or its areas cut again on the 1 cm grid, are not quite that polygon."""
     for got in (inherited, None) if inherited is not None else (None,):
         terr, known = (None, None) if got is None else got
         cells = partition_level(
@@ -309,6 +313,10 @@ def _children(
         )  # fmt: skip
         if terr is None or all(shapely.get_type_id(c.geometry) == 3 for c in cells):
             break
+    geoms = np.array([c.geometry for c in cells], dtype=object)
+    fitted = fit_to(outline, geoms, np.array([not c.stacked for c in cells]))
+    for cell, geom in zip(cells, fitted, strict=True):
+        cell.geometry = geom
     return cells
 
 

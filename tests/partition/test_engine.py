@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pandas as pd
 import pytest
@@ -314,6 +315,37 @@ def test_check_rejects_a_grid_that_is_not_a_polygon(lattice: tuple) -> None:
     problems = check_partition(community, households, broken, (Bounds(30, 50), Bounds(1, 15)))
     code = micro["code"].iloc[0]
     assert f"grid {code} is a GeometryCollection, not a polygon" in problems
+
+
+def test_check_rejects_a_micro_grid_beyond_its_parent(lattice: tuple) -> None:
+    """A micro-grid reaching 5 mm into the grid next to its parent overlaps that grid's
+    micro-grid there: both are reported, though the parent's outline tolerance (1 cm along it)
+    would let it pass as the family's union (the engine's reached up to 0.44 m² into Baltimore's
+    and 禹都's neighbours until :func:`~gridsvc.partition.overlaps.fit_to` cut them)."""
+    community, buildings, households = lattice
+    result = partition(community, households, buildings=buildings)
+    micro = result.microgrids.to_crs(UTM)
+    geoms, parents = micro.geometry.to_numpy(), micro["parent_code"].to_numpy()
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="touches")
+    keep = (a < b) & (parents[a] != parents[b])
+    shared = shapely.length(shapely.intersection(geoms[a[keep]], geoms[b[keep]]))
+    i, j = a[keep][shared.argmax()], b[keep][shared.argmax()]  # the longest border across
+    border = shapely.intersection(geoms[i], geoms[j])
+    sliver = shapely.intersection(shapely.buffer(border, 0.005), geoms[j])
+    assert 0 < shapely.area(sliver) < 1.0
+    micro.loc[micro.index[i], "geometry"] = shapely.union(geoms[i], sliver)
+    broken = dataclasses.replace(result, microgrids=micro.to_crs(result.microgrids.crs))
+    problems = check_partition(community, households, broken, LEVELS)
+    code, other = micro["code"].iloc[i], micro["code"].iloc[j]
+    assert [p.split(" by ")[0] for p in problems if "overlap" in p] == [
+        f"grids {code} and {other} overlap"
+    ]
+    beyond = [p for p in problems if "overlap" not in p]
+    assert [re.sub(r"[\d.]+ m²", "x m²", p) for p in beyond] == [
+        f"grid {code} reaches x m² beyond its parent {parents[i]}"
+    ]
+    reach = float(re.findall(r"([\d.]+) m²", beyond[0])[0])
+    assert reach == pytest.approx(shapely.area(sliver), rel=1e-3)
 
 
 @pytest.mark.parametrize(
