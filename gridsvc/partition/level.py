@@ -482,7 +482,11 @@ def _split(
     lumpy = _lumpy(w[nodes], bounds)
     if _exact_first(w[nodes], bounds, budget):
         outcome = exact()
-        return (outcome.parts if outcome.parts is not None else heuristic()), outcome
+        if outcome.parts is None:
+            return heuristic(), outcome
+        if outcome.infeasible:  # its exceptions may outnumber the heuristic's (see _rank)
+            return better(plans.plan(nodes), outcome)
+        return outcome.parts, outcome
     if lumpy and not _holds(plans.plan(nodes), w, bounds):
         # the exact cover replaces the ReCom repair's plan and costs a tenth of it here: first;
         # when it finds none (too many groups), the repair fixed nothing either (measured)
@@ -498,9 +502,12 @@ def _split(
     return better(pieces, exact())
 
 
-def _apart(nodes: np.ndarray, unproved: np.ndarray) -> list[np.ndarray]:
+def _apart(
+    nodes: np.ndarray, unproved: np.ndarray, w: np.ndarray, nbrs: list[dict[int, float]]
+) -> list[np.ndarray]:
     """Return the regions (of ``unproved``: each cell's region when no lumpiness proof runs)
-    that the region of cells ``nodes`` merged, when it is two or more of them whole; else none.
+    that the region of cells ``nodes`` merged whole, when it is two or more of them and its
+    other cells are empty (each then joins the part it borders most); else none.
 
     A lumpiness proof runs only where the budget pays for its model (see :func:`_proof_units`),
     and a region it proves lumpy merges across a barrier: the larger region may then miss the
@@ -508,12 +515,31 @@ def _apart(nodes: np.ndarray, unproved: np.ndarray) -> list[np.ndarray]:
     fewest exceptions more than theirs). On urban at 0.1 units and on 2 of 16 communities of
     the 1M city at one unit (a grid in band fewer, or four) a smaller budget, which paid no
     proof, did better; :func:`plan_grids` keeps the parts' plans where they rank first."""
-    subs = np.unique(unproved[nodes])
     mine = np.zeros(len(unproved), dtype=bool)
     mine[nodes] = True
-    if len(subs) < 2 or not np.array_equal(np.isin(unproved, subs), mine):
+    owner: dict[int, int] = {}
+    for s in np.unique(unproved[nodes]).tolist():
+        cells = np.flatnonzero(unproved == s)
+        if mine[cells].all():
+            owner.update(dict.fromkeys(cells.tolist(), s))
+    parts = sorted(set(owner.values()))
+    rest = [x for x in nodes.tolist() if x not in owner]
+    if len(parts) < 2 or (w[rest] > 0).any():
         return []
-    return [np.flatnonzero(unproved == s) for s in subs.tolist()]
+    while rest:  # empty cells join a part they touch, so every part stays connected
+        left = []
+        for x in rest:
+            near = [(c, -owner[y]) for y, c in nbrs[x].items() if y in owner]
+            if near:
+                owner[x] = -max(near)[1]
+            else:
+                left.append(x)
+        if len(left) == len(rest):
+            return []
+        rest = left
+    cells = np.array(sorted(owner))
+    part = np.array([owner[x] for x in cells.tolist()])
+    return [cells[part == s] for s in parts]
 
 
 def _rank(
@@ -656,7 +682,10 @@ def plan_grids(
         if bounds.lo > 1 and not _holds(planned[0][1], w, bounds):
             if unproved is None:
                 unproved = _regions(graph, w, xy, bounds, to_wgs, [], Budget(0.0), site, plans)[0]
-            apart = [(sub, *split(sub, plans=plans), False) for sub in _apart(nodes, unproved)]
+            apart = [
+                (sub, *split(sub, plans=plans), False)
+                for sub in _apart(nodes, unproved, w, graph.nbrs)
+            ]
             if apart and rank([p for _, ps, _, _ in apart for p in ps]) < rank(planned[0][1]):
                 planned = apart
         for mine, pieces, outcome, exception in planned:
