@@ -24,7 +24,7 @@ from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import CP_SAT_SECONDS, CP_SAT_TERMS, Budget
 from .coverage import Borders, Known
 from .empties import share_empties
-from .exact import ExactOutcome, exact_partition, plan_cost
+from .exact import ExactOutcome, exact_partition, exception_cap, plan_cost
 from .graph import Graph, build_graph
 from .overlaps import settle_overlaps
 from .sites import site_cells, with_sites
@@ -549,18 +549,21 @@ def _rank(
     bounds: Bounds,
     perimeter: np.ndarray,
     nbrs: list[dict[int, float]],
-) -> tuple[int, float]:
-    """Return the engine's order of a region's plans (lower first): its grids outside
-    ``bounds``, then its compactness objective (:func:`.exact.plan_cost`, empty cells included).
+) -> tuple[int, int, float]:
+    """Return the engine's order of a region's plans (lower first): its grids above the most
+    an exception may hold (:func:`.exact.exception_cap`, the only plans the cover draws), its
+    grids outside ``bounds``, then its compactness objective (:func:`.exact.plan_cost`, empty
+    cells included).
 
     A step's plan replaces the one drawn before it only when it ranks first, so a step that
-    ran (or a larger budget that let it run) never leaves a region worse: the fewest-exceptions
-    cover is the fewest among grids up to :func:`.exact.exception_cap` households (a heuristic
-    grid above it may make one exception of two), and a cover stopped by its work limit, or
-    whose empty cells were attached afterwards, may be less compact than the heuristic's plan
-    (both measured on the 1M city)."""
-    outside = sum(not bounds.holds(int(w[p].sum())) for p in pieces)
-    return outside, plan_cost(pieces, perimeter, nbrs)
+    ran (or a larger budget that let it run) never leaves a region worse: a group of the cover
+    bridges at most one empty cell (so it may miss a plan within the bounds that the heuristic
+    drew), and a cover stopped by its work limit, or whose empty cells were attached
+    afterwards, may be less compact than the heuristic's plan (measured on the 1M city)."""
+    sizes = [int(w[p].sum()) for p in pieces]
+    above = sum(size > exception_cap(bounds) for size in sizes)
+    outside = sum(not bounds.holds(size) for size in sizes)
+    return above, outside, plan_cost(pieces, perimeter, nbrs)
 
 
 def _lumpy(weights: np.ndarray, bounds: Bounds) -> bool:
