@@ -444,7 +444,9 @@ def _split(
     on the budget. When the exact method proves no plan exists and finds none of fewest
     exceptions, the heuristic's plan is kept and its misses are flagged as proved. ``proved``:
     the region was proved to make no grids within the bounds (:func:`_regions`), so the exact
-    step seeks the fewest exceptions at once (see :func:`.exact.exact_partition`).
+    step seeks the fewest exceptions at once (see :func:`.exact.exact_partition`). A cover
+    replaces a plan the heuristic drew only where it ranks first (:func:`_rank`); under an
+    unlimited budget the heuristic's plan is drawn for that only when the cover has exceptions.
     """
 
     def heuristic() -> list[np.ndarray]:
@@ -513,8 +515,9 @@ def _apart(
     and a region it proves lumpy merges across a barrier: the larger region may then miss the
     bounds more often than its parts did apart (its cover too big for what is left, or its
     fewest exceptions more than theirs). On urban at 0.1 units and on 2 of 16 communities of
-    the 1M city at one unit (a grid in band fewer, or four) a smaller budget, which paid no
-    proof, did better; :func:`plan_grids` keeps the parts' plans where they rank first."""
+    the 1M city at one unit (8 grids outside the bounds where 0.2 units left 6, and 8 where 4)
+    a smaller budget, which paid no proof, did better; :func:`plan_grids` keeps the parts'
+    plans where they rank first."""
     mine = np.zeros(len(unproved), dtype=bool)
     mine[nodes] = True
     owner: dict[int, int] = {}
@@ -662,8 +665,10 @@ def plan_grids(
 
     This is a level's whole planning on cells and their graph, before any geometry of grids is
     drawn (empty cells are shared out afterwards); ``site`` marks empty cells that stay grids of
-    their own. It is public so a benchmark can run the engine's planner on atoms and a graph it
-    built itself (``bench/_methods.py``)."""
+    their own. A region merged by a lumpiness proof that still misses the bounds is also split
+    as the regions it merged (:func:`_apart`), and keeps the plan that ranks first. It is
+    public so a benchmark can run the engine's planner on atoms and a graph it built itself
+    (``bench/_methods.py``)."""
     site = np.zeros(graph.n, dtype=bool) if site is None else site
     plans = _Plans(w, xy, graph, bounds)
     label, exceptions, dedicated = _regions(
