@@ -111,6 +111,32 @@ a budget that lumpiness proofs and compact covers may use grow with it and chang
 plans; not examined further). 0.2 stays the default: it places the most grids in band of the
 budgets measured at little more CPU than 0.1.
 
+Why more budget placed fewer grids in band (``/tmp``-instrumented per region, 2026-11-23): a
+lumpiness proof that only a larger budget pays for merges a region across a barrier, and the
+merged region then missed the bounds more than its parts did apart (urban at 0.1 units: its
+cover was too big for what was left, 5 exceptions where 0.05 units, paying no proof, made 4;
+two communities at one unit: 8 where 0.2 made 6, and 8 where 4); and a cover run after the
+heuristic replaced its plan even where it ranked below it (4 exceptions for 3, or less
+compact). Each region now keeps the plan that ranks first by the engine's order
+(``level._rank``), a merged region its parts' plans where they do (``level._apart``). The 16
+communities, each budget run back to back before → after at load 4–9 (one run each; CPU s
+differed by up to 1.5 s between runs of the same code):
+
+======  ===========  ===============  ============  ===========  ===============
+budget  CPU s        in band          outside       grids        mean PP
+======  ===========  ===============  ============  ===========  ===============
+0       7.7 → 7.0    0.9407 → 0.9407  94 → 94       1586 → 1586  0.6235 → 0.6235
+0.05    8.9 → 10.1   0.9609 → 0.9615  61 → 60       1560 → 1560  0.6236 → 0.6234
+0.1     8.9 → 9.0    0.9652 → 0.9665  54 → 52       1553 → 1552  0.6236 → 0.6235
+0.2     8.2 → 9.1    0.9659 → 0.9671  53 → 51       1552 → 1550  0.6242 → 0.6239
+0.3     8.9 → 9.1    0.9653 → 0.9671  54 → 51       1554 → 1549  0.6244 → 0.6241
+1       9.0 → 10.0   0.9627 → 0.9677  58 → 50       1554 → 1548  0.6246 → 0.6244
+======  ===========  ===============  ============  ===========  ===============
+
+The least PP and the grids under 0.15 did not change. Grids outside the bounds now never grow
+with the budget, on any of the 16; a community may still get a grid in band fewer, with as
+many exceptions and one grid fewer in all (a more compact cover the larger budget paid for).
+
 Every solver call also gets a generous wall-clock cap (``WALL_CAP_SECONDS``) as a last resort
 against a machine so starved that a call would hang. A call stopped by it is counted in
 ``wall_capped``; such a plan may differ from a re-run, and the report says it is not

@@ -54,6 +54,7 @@ __all__ = [
     "enumerate_groups",
     "exact_partition",
     "exception_cap",
+    "plan_cost",
     "stuck_atoms",
 ]
 
@@ -365,6 +366,16 @@ def _group_costs(groups: Groups, perimeter: np.ndarray, nbrs: list[dict[int, flo
             inner = np.where(key[slot] == pair, value[slot], 0.0).sum(axis=1)
         out[which] = perimeter[groups.members[at]].sum(axis=1) - inner
     return np.rint(10 * out)
+
+
+def plan_cost(
+    parts: Sequence[np.ndarray], perimeter: np.ndarray, nbrs: list[dict[int, float]]
+) -> float:
+    """Return the compactness objective of a plan of ``parts`` (the sum of :func:`_group_costs`,
+    what the exact cover minimises), so plans drawn by different steps compare alike."""
+    sizes = np.array([len(p) for p in parts], dtype=np.int64)
+    groups = Groups(sizes, np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
+    return float(_group_costs(groups, perimeter, nbrs).sum())
 
 
 def exception_cap(bounds: Bounds) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -24,7 +24,7 @@ from .atoms import AtomColumns, Bounds, build_atoms
 from .budget import CP_SAT_SECONDS, CP_SAT_TERMS, Budget
 from .coverage import Borders, Known
 from .empties import share_empties
-from .exact import ExactOutcome, exact_partition
+from .exact import ExactOutcome, exact_partition, exception_cap, plan_cost
 from .graph import Graph, build_graph
 from .overlaps import settle_overlaps
 from .sites import site_cells, with_sites
@@ -444,7 +444,9 @@ def _split(
     on the budget. When the exact method proves no plan exists and finds none of fewest
     exceptions, the heuristic's plan is kept and its misses are flagged as proved. ``proved``:
     the region was proved to make no grids within the bounds (:func:`_regions`), so the exact
-    step seeks the fewest exceptions at once (see :func:`.exact.exact_partition`).
+    step seeks the fewest exceptions at once (see :func:`.exact.exact_partition`). A cover
+    replaces a plan the heuristic drew only where it ranks first (:func:`_rank`); under an
+    unlimited budget the heuristic's plan is drawn for that only when the cover has exceptions.
     """
 
     def heuristic() -> list[np.ndarray]:
@@ -466,27 +468,105 @@ def _split(
             nodes, w, graph.nbrs, perimeter, bounds, units=EXACT_UNITS, budget=budget, proved=proved
         )
 
+    def better(
+        drawn: list[np.ndarray], outcome: ExactOutcome
+    ) -> tuple[list[np.ndarray], ExactOutcome]:
+        # the cover replaces the plan drawn before it only if it ranks first (see _rank)
+        if outcome.parts is None:
+            return drawn, outcome
+        rank = partial(_rank, w=w, bounds=bounds, perimeter=perimeter, nbrs=graph.nbrs)
+        if rank(outcome.parts) <= rank(drawn):
+            return outcome.parts, outcome
+        return drawn, replace(outcome, parts=drawn, fewest_up_to=None)
+
     if bounds.lo <= 1:
         return heuristic(), None
     lumpy = _lumpy(w[nodes], bounds)
     if _exact_first(w[nodes], bounds, budget):
         outcome = exact()
-        return (outcome.parts if outcome.parts is not None else heuristic()), outcome
+        if outcome.parts is None:
+            return heuristic(), outcome
+        if outcome.infeasible:  # its exceptions may outnumber the heuristic's (see _rank)
+            return better(plans.plan(nodes), outcome)
+        return outcome.parts, outcome
     if lumpy and not _holds(plans.plan(nodes), w, bounds):
         # the exact cover replaces the ReCom repair's plan and costs a tenth of it here: first;
         # when it finds none (too many groups), the repair fixed nothing either (measured)
         if not budget.allows():
             return heuristic(), None
-        outcome = exact()
-        return (outcome.parts if outcome.parts is not None else plans.plan(nodes)), outcome
+        return better(plans.plan(nodes), exact())
     pieces = heuristic()
     missed = not _holds(pieces, w, bounds)
     if not (missed or lumpy) or not budget.allows():
         return pieces, None
     if not missed and budget.left() < COMPACT_SHARE * (budget.units or 0.0):
         return pieces, None  # within the bounds: compactness only, from the budget's first part
-    outcome = exact()
-    return (outcome.parts if outcome.parts is not None else pieces), outcome
+    return better(pieces, exact())
+
+
+def _apart(
+    nodes: np.ndarray, unproved: np.ndarray, w: np.ndarray, nbrs: list[dict[int, float]]
+) -> list[np.ndarray]:
+    """Return the regions (of ``unproved``: each cell's region when no lumpiness proof runs)
+    that the region of cells ``nodes`` merged whole, when it is two or more of them and its
+    other cells are empty (each then joins the part it borders most); else none.
+
+    A lumpiness proof runs only where the budget pays for its model (see :func:`_proof_units`),
+    and a region it proves lumpy merges across a barrier: the larger region may then miss the
+    bounds more often than its parts did apart (its cover too big for what is left, or its
+    fewest exceptions more than theirs). On urban at 0.1 units and on 2 of 16 communities of
+    the 1M city at one unit (8 grids outside the bounds where 0.2 units left 6, and 8 where 4)
+    a smaller budget, which paid no proof, did better; :func:`plan_grids` keeps the parts'
+    plans where they rank first."""
+    mine = np.zeros(len(unproved), dtype=bool)
+    mine[nodes] = True
+    owner: dict[int, int] = {}
+    for s in np.unique(unproved[nodes]).tolist():
+        cells = np.flatnonzero(unproved == s)
+        if mine[cells].all():
+            owner.update(dict.fromkeys(cells.tolist(), s))
+    parts = sorted(set(owner.values()))
+    rest = [x for x in nodes.tolist() if x not in owner]
+    if len(parts) < 2 or (w[rest] > 0).any():
+        return []
+    while rest:  # empty cells join a part they touch, so every part stays connected
+        left = []
+        for x in rest:
+            near = [(c, -owner[y]) for y, c in nbrs[x].items() if y in owner]
+            if near:
+                owner[x] = -max(near)[1]
+            else:
+                left.append(x)
+        if len(left) == len(rest):
+            return []
+        rest = left
+    cells = np.array(sorted(owner))
+    part = np.array([owner[x] for x in cells.tolist()])
+    return [cells[part == s] for s in parts]
+
+
+def _rank(
+    pieces: Sequence[np.ndarray],
+    *,
+    w: np.ndarray,
+    bounds: Bounds,
+    perimeter: np.ndarray,
+    nbrs: list[dict[int, float]],
+) -> tuple[int, int, float]:
+    """Return the engine's order of a region's plans (lower first): its grids above the most
+    an exception may hold (:func:`.exact.exception_cap`, the only plans the cover draws), its
+    grids outside ``bounds``, then its compactness objective (:func:`.exact.plan_cost`, empty
+    cells included).
+
+    A step's plan replaces the one drawn before it only when it ranks first, so a step that
+    ran (or a larger budget that let it run) never leaves a region worse: a group of the cover
+    bridges at most one empty cell (so it may miss a plan within the bounds that the heuristic
+    drew), and a cover stopped by its work limit, or whose empty cells were attached
+    afterwards, may be less compact than the heuristic's plan (measured on the 1M city)."""
+    sizes = [int(w[p].sum()) for p in pieces]
+    above = sum(size > exception_cap(bounds) for size in sizes)
+    outside = sum(not bounds.holds(size) for size in sizes)
+    return above, outside, plan_cost(pieces, perimeter, nbrs)
 
 
 def _lumpy(weights: np.ndarray, bounds: Bounds) -> bool:
@@ -585,13 +665,17 @@ def plan_grids(
 
     This is a level's whole planning on cells and their graph, before any geometry of grids is
     drawn (empty cells are shared out afterwards); ``site`` marks empty cells that stay grids of
-    their own. It is public so a benchmark can run the engine's planner on atoms and a graph it
-    built itself (``bench/_methods.py``)."""
+    their own. A region merged by a lumpiness proof that still misses the bounds is also split
+    as the regions it merged (:func:`_apart`), and keeps the plan that ranks first. It is
+    public so a benchmark can run the engine's planner on atoms and a graph it built itself
+    (``bench/_methods.py``)."""
     site = np.zeros(graph.n, dtype=bool) if site is None else site
     plans = _Plans(w, xy, graph, bounds)
     label, exceptions, dedicated = _regions(
         graph, w, xy, bounds, to_wgs, notes, budget, site, plans
     )
+    rank = partial(_rank, w=w, bounds=bounds, perimeter=perimeter, nbrs=graph.nbrs)
+    unproved: np.ndarray | None = None  # the regions no lumpiness proof merged, when asked
     parts: list[tuple[np.ndarray, bool]] = []
     for r in sorted(set(label.tolist())):
         nodes = np.flatnonzero(label == r)
@@ -599,23 +683,32 @@ def plan_grids(
             parts.append((nodes, False))
             continue
         proved = r in exceptions  # its households proved to make no grids within the bounds
-        pieces, outcome = _split(
-            nodes, w, xy, graph, perimeter, bounds, budget, plans, proved=proved
+        split = partial(
+            _split, w=w, xy=xy, graph=graph, perimeter=perimeter, bounds=bounds, budget=budget
         )
-        log.debug(
-            "region %s: %d households, %d atoms → %s",
-            r,
-            int(w[nodes].sum()),
-            len(nodes),
-            [int(w[p].sum()) for p in pieces],
-        )
-        exception = r in exceptions
-        if not exception and any(not bounds.holds(int(w[p].sum())) for p in pieces):
-            exception = _explain(
-                nodes, pieces, w, xy, bounds, to_wgs, notes, outcome=outcome, budget=budget
+        planned = [(nodes, *split(nodes, plans=plans, proved=proved), proved)]
+        if bounds.lo > 1 and not _holds(planned[0][1], w, bounds):
+            if unproved is None:
+                unproved = _regions(graph, w, xy, bounds, to_wgs, [], Budget(0.0), site, plans)[0]
+            apart = [
+                (sub, *split(sub, plans=plans), False)
+                for sub in _apart(nodes, unproved, w, graph.nbrs)
+            ]
+            if apart and rank([p for _, ps, _, _ in apart for p in ps]) < rank(planned[0][1]):
+                planned = apart
+        for mine, pieces, outcome, exception in planned:
+            log.debug(
+                "region %s: %d households, %d atoms → %s",
+                r,
+                int(w[mine].sum()),
+                len(mine),
+                [int(w[p].sum()) for p in pieces],
             )
-        for piece in pieces:
-            parts.append((piece, exception))
+            if not exception and not _holds(pieces, w, bounds):
+                exception = _explain(
+                    mine, pieces, w, xy, bounds, to_wgs, notes, outcome=outcome, budget=budget
+                )
+            parts.extend((piece, exception) for piece in pieces)
     return Planned(parts, label)
 
 
