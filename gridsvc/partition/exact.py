@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.sparse import csc_array
@@ -54,6 +54,7 @@ __all__ = [
     "enumerate_groups",
     "exact_partition",
     "exception_cap",
+    "needs_bridges",
     "stuck_atoms",
 ]
 
@@ -428,7 +429,63 @@ def exact_partition(
         )
     elif not proved and among is None:
         return ExactOutcome(None)  # too many groups to enumerate, and no atom proved stuck
-    return _fewest_exceptions(nodes, w, nbrs, perimeter, bounds, tuple(stuck), budget, units, limit)
+    outcome = _fewest_exceptions(
+        nodes, w, nbrs, perimeter, bounds, tuple(stuck), budget, units, limit
+    )
+    if not needs_bridges(nodes, w, nbrs):
+        return outcome
+    # the groups held at most one empty atom: no proof that no cover exists (unless a stuck atom
+    # or the lumpiness proof says so) nor that the exceptions are the fewest
+    return replace(outcome, infeasible=bool(stuck) or proved, fewest_up_to=None)
+
+
+def needs_bridges(
+    nodes: Sequence[int] | np.ndarray, w: np.ndarray, nbrs: list[dict[int, float]]
+) -> bool:
+    """Return True if some connected group of ``nodes`` may need two or more empty atoms to
+    connect its inhabited ones: the enumeration lists none such, so a cover it misses, or a
+    count of exceptions it proves the fewest, is no proof there.
+
+    Inhabited atoms joined directly make clusters; the empty atoms joined directly, hubs. A
+    group needs two empty atoms only if it crosses a hub along two of them (no single atom of
+    the hub touches every inhabited atom the hub does: a chain of empty atoms; a group may hold
+    a part of a cluster, so atoms count, not clusters) or two hubs meet at a cluster (a group
+    runs from one through the cluster to the other). Otherwise whatever empty atoms connect,
+    one of them connects. Sound, not exact: it ignores the bounds, and may answer True where
+    every such group is too big or its units touch one another too."""
+    order = [int(x) for x in np.unique(np.asarray(nodes, dtype=np.int64))]
+    inside = set(order)
+    empty = {x for x in order if np.rint(w[x]) == 0}
+    if len(empty) < 2:
+        return False
+    parent = {x: x for x in order}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for x in order:
+        for y in nbrs[x]:
+            if y in inside and (x in empty) == (y in empty):
+                parent[find(x)] = find(y)
+    touched = {e: {y for y in nbrs[e] if y in inside and y not in empty} for e in empty}
+    members: dict[int, list[int]] = {}  # each hub's empty atoms
+    for e in sorted(empty):
+        members.setdefault(find(e), []).append(e)
+    hubs: dict[int, int] = {}  # hubs touching each cluster (of those touching two atoms)
+    for atoms in members.values():
+        lived = set().union(*(touched[e] for e in atoms))
+        if len(lived) < 2:
+            continue
+        if not any(touched[e] == lived for e in atoms):
+            return True  # a chain of empty atoms
+        for c in {find(y) for y in lived}:
+            hubs[c] = hubs.get(c, 0) + 1
+            if hubs[c] > 1:
+                return True  # two hubs meet at a cluster
+    return False
 
 
 def _uncovered(nodes: np.ndarray, groups: Groups, w: np.ndarray) -> np.ndarray:

@@ -407,12 +407,14 @@ def _explain(
             )
         )
         return True
+    # the exact cover's plan, when it drew one it could not prove the fewest exceptions
+    searched = "heuristic" if outcome is None or outcome.parts is None else "exact search"
     notes.append(
         Note(
             total,
             lon,
             lat,
-            f"{where}: the heuristic left {len(bad)} grids outside the bounds ({bad}); "
+            f"{where}: the {searched} left {len(bad)} grids outside the bounds ({bad}); "
             "infeasibility is not proved",
             "review these grids by hand",
         )

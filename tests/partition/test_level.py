@@ -14,7 +14,15 @@ from gridsvc.partition.budget import Budget
 from gridsvc.partition.codes import number
 from gridsvc.partition.exact import exact_partition
 from gridsvc.partition.graph import Graph
-from gridsvc.partition.level import EXACT_UNITS, _draw, _Plans, _split, partition_level
+from gridsvc.partition.level import (
+    EXACT_UNITS,
+    Note,
+    _draw,
+    _Plans,
+    _split,
+    partition_level,
+    plan_grids,
+)
 from gridsvc.partition.split import split_region
 from gridsvc.partition.territory import Territory
 
@@ -185,3 +193,18 @@ def test_a_region_within_the_bounds_gets_the_compact_cover_only_from_the_budgets
     parts, outcome = _split(nodes, w, xy, graph, perimeter, bounds, used, plans)
     assert outcome is None and used.spent == 0.6
     assert [p.tolist() for p in parts] == [p.tolist() for p in plans.plan(nodes)]
+
+
+def test_units_joined_through_two_empty_cells_are_not_flagged_as_proved() -> None:
+    """20 - 0 - 0 - 20 in a row (30–50): the exact cover's groups hold one empty cell at most,
+    so it drew two grids of 20, but one of 40 exists: the note says so is not proved, and the
+    grids are not flagged as proved exceptions. Before, both were (a proof of two, up to 65)."""
+    w, xy, graph = _lattice([20, 0, 0, 20], 4)
+    notes: list[Note] = []
+    planned = plan_grids(
+        graph, w, xy, np.full(4, 40.0), Bounds(30, 50), to_wgs=TO_WGS, notes=notes, budget=Budget()
+    )
+    assert not any(exception for _, exception in planned.parts)
+    assert [n.reason.split(": ", 1)[1] for n in notes] == [
+        "the exact search left 2 grids outside the bounds ([20, 20]); infeasibility is not proved"
+    ]
