@@ -21,7 +21,11 @@ Every LP relaxation is solved by column generation (:class:`_Master`): HiGHS sol
 few groups and its duals price all of them, so its bound and reduced costs are the whole LP's.
 
 Atoms without households (empty blocks) may join a group as a bridge, at most one per group, and
-are otherwise attached afterwards to a neighbouring grid, so every grid stays connected.
+are otherwise attached afterwards to a neighbouring grid, so every grid stays connected. Where
+some group may need two or more of them to connect its units (:func:`needs_bridges`: a chain of
+empty atoms, or two bridges at one cluster of units), a group may hold every empty atom of a
+region of few of them, and the cover is exact again; in a region of more its proofs do not stand
+(it is infeasible only when a stuck atom or the lumpiness proof says so).
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ FEWEST_BUDGETED = 50_000  # ... and under a limited budget at most this many, or
 PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
 DENSE_ATOMS = 2_000  # atoms up to which _group_costs keeps their borders in a k x k table
 STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it
+BRIDGE_ATOMS = 6  # empty atoms of a region up to which its groups may hold them all, where some
+# group may need two or more to connect its units (see _bridging)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +141,13 @@ def enumerate_groups(
     bounds: Bounds,
     *,
     limit: int = GROUP_LIMIT,
+    empties: int = 1,
 ) -> list[tuple[int, ...]] | None:
     """List connected groups of ``nodes`` holding ``bounds`` households, or None past ``limit``.
 
-    Zero-household nodes may appear in a group at most once and never alone.
+    Zero-household nodes may appear in a group at most ``empties`` times and never alone.
     """
-    groups = connected_groups(nodes, w, nbrs, bounds, limit=limit)
+    groups = connected_groups(nodes, w, nbrs, bounds, limit=limit, empties=empties)
     return None if groups is None else groups.tuples()
 
 
@@ -151,6 +158,7 @@ def connected_groups(
     bounds: Bounds,
     *,
     limit: int = GROUP_LIMIT,
+    empties: int = 1,
 ) -> Groups | None:
     """Return the connected groups :func:`enumerate_groups` lists, flat (None past ``limit``
     groups, or past ``PARTIAL_LIMIT`` smaller groups grown on the way).
@@ -160,9 +168,9 @@ def connected_groups(
     that set in turn, handing on the atoms of the set above the one it took and the taken
     atom's neighbours above the root that no group on its way had seen, so each connected group
     is reached exactly once. Groups under ``bounds.lo`` keep growing without being listed; none
-    grows past ``bounds.hi`` or takes a second empty atom.
+    grows past ``bounds.hi`` or takes more than ``empties`` empty atoms.
     """
-    return _grow(nodes, w, nbrs, bounds, limit=limit)[0]
+    return _grow(nodes, w, nbrs, bounds, limit=limit, empties=empties)[0]
 
 
 def _grow(
@@ -173,6 +181,7 @@ def _grow(
     *,
     limit: int,
     work: float = float("inf"),
+    empties: int = 1,
 ) -> tuple[Groups | None, int]:
     """Return :func:`connected_groups` and how many groups it grew, listed or under the lower
     bound (the work done: each costs the same); None once that is more than ``work``.
@@ -194,7 +203,7 @@ def _grow(
     root = np.flatnonzero(weight <= hi)
     ext = adj[root] & higher[root]
     unseen = higher[root] & ~ext  # atoms above the root no group on the way had seen
-    total, zeros = weight[root], empty[root]
+    total, zeros = weight[root], empty[root].astype(np.int64)  # zeros: empty atoms held
     took = [root]  # the atom each group of a generation took (the first: its root)
     grew = [root]  # the group of the generation before each grew from (the first: unused)
     found = [np.flatnonzero(total >= lo)]  # the listed groups of each generation
@@ -205,13 +214,13 @@ def _grow(
         if not len(parent):
             return _read_back(found, grew, took, order), listed + partial - twice
         grown = total[parent] + weight[atom]
-        fits = (grown <= hi) & ~(empty[atom] & zeros[parent])
-        parent, atom, total = parent[fits], atom[fits], grown[fits]
+        held = zeros[parent] + empty[atom]
+        fits = (grown <= hi) & (held <= empties)
+        parent, atom, total, zeros = parent[fits], atom[fits], grown[fits], held[fits]
         unseen = unseen[parent]
         new = adj[atom] & unseen
         ext = (ext[parent] & higher[atom]) | new
         unseen &= ~new
-        zeros = zeros[parent] | empty[atom]
         took.append(atom)
         grew.append(parent)
         hit = total >= lo
@@ -403,9 +412,10 @@ def exact_partition(
     if not (w[nodes] > 0).any():
         return ExactOutcome(None)
     budget = budget or Budget()
+    empties, sound = _bridging(nodes, w, nbrs)
     among: np.ndarray | None = None  # the atoms that may be stuck (None: any)
     if not proved and not (w[nodes] > bounds.hi).any():  # a unit above the bound: stuck at once
-        groups = _enumerate(nodes, w, nbrs, bounds, budget, limit)
+        groups = _enumerate(nodes, w, nbrs, bounds, budget, limit, empties)
         if groups is not None:
             among = _uncovered(nodes, groups, w)
             if not len(among):
@@ -430,13 +440,29 @@ def exact_partition(
     elif not proved and among is None:
         return ExactOutcome(None)  # too many groups to enumerate, and no atom proved stuck
     outcome = _fewest_exceptions(
-        nodes, w, nbrs, perimeter, bounds, tuple(stuck), budget, units, limit
+        nodes, w, nbrs, perimeter, bounds, tuple(stuck), budget, units, limit, empties
     )
-    if not needs_bridges(nodes, w, nbrs):
+    if sound:
         return outcome
-    # the groups held at most one empty atom: no proof that no cover exists (unless a stuck atom
-    # or the lumpiness proof says so) nor that the exceptions are the fewest
+    # some group needs more empty atoms than the groups held: no proof that no cover exists
+    # (unless a stuck atom or the lumpiness proof says so) nor that the exceptions are the fewest
     return replace(outcome, infeasible=bool(stuck) or proved, fewest_up_to=None)
+
+
+def _bridging(nodes: np.ndarray, w: np.ndarray, nbrs: list[dict[int, float]]) -> tuple[int, bool]:
+    """Return how many empty atoms a group of ``nodes`` may hold, and whether the cover over
+    such groups proves what it finds (that no cover exists, the fewest exceptions).
+
+    One, as ever, unless some group may need more (:func:`needs_bridges`): then every empty
+    atom of the region when it has at most ``BRIDGE_ATOMS`` (the groups are then every
+    connected group: 20–0–0–20 for 30–50 gets its grid of 40), or still one past that, and
+    the cover proves nothing (it may miss a group that empty atoms connect)."""
+    count = int((np.rint(w[nodes]) == 0).sum())
+    if count < 2 or not needs_bridges(nodes, w, nbrs):
+        return 1, True
+    if count <= BRIDGE_ATOMS:
+        return count, True
+    return 1, False
 
 
 def needs_bridges(
@@ -447,12 +473,14 @@ def needs_bridges(
     count of exceptions it proves the fewest, is no proof there.
 
     Inhabited atoms joined directly make clusters; the empty atoms joined directly, hubs. A
-    group needs two empty atoms only if it crosses a hub along two of them (no single atom of
-    the hub touches every inhabited atom the hub does: a chain of empty atoms; a group may hold
-    a part of a cluster, so atoms count, not clusters) or two hubs meet at a cluster (a group
-    runs from one through the cluster to the other). Otherwise whatever empty atoms connect,
-    one of them connects. Sound, not exact: it ignores the bounds, and may answer True where
-    every such group is too big or its units touch one another too."""
+    group needs two empty atoms only if it holds two atoms of one hub (a chain of empty atoms:
+    flagged when a hub of two or more touches two or more inhabited atoms, even if one of its
+    atoms touches them all, for another group may hold that one) or two hubs that meet at a
+    cluster (the group runs from one through the cluster to the other: in a connected group
+    whose empty atoms are each a hub of one and none of which alone connects its units, two
+    that connect some of them touch one cluster). Otherwise each group of a plan connects its
+    units through one of its own empty atoms, which the enumeration lists. Sound, not exact: it
+    ignores the bounds, and may answer True where every such group is too big."""
     order = [int(x) for x in np.unique(np.asarray(nodes, dtype=np.int64))]
     inside = set(order)
     empty = {x for x in order if np.rint(w[x]) == 0}
@@ -479,7 +507,7 @@ def needs_bridges(
         lived = set().union(*(touched[e] for e in atoms))
         if len(lived) < 2:
             continue
-        if not any(touched[e] == lived for e in atoms):
+        if len(atoms) > 1:
             return True  # a chain of empty atoms
         for c in {find(y) for y in lived}:
             hubs[c] = hubs.get(c, 0) + 1
@@ -502,15 +530,17 @@ def _enumerate(
     bounds: Bounds,
     budget: Budget,
     limit: int,
+    empties: int = 1,
 ) -> Groups | None:
-    """Enumerate the groups within ``bounds`` that the step's own ``limit`` and what ``budget``
+    """Enumerate the groups within ``bounds`` (at most ``empties`` empty atoms each) that the
+    step's own ``limit`` and what ``budget``
     has left (``ENUMERATED_GROUPS`` per unit) allow, charging every group grown (listed, or
     under the lower bound on the way: up to ``PARTIAL_LIMIT`` of them); None past either
     (counted as too big or as skipped for the budget)."""
     if not budget.allows():
         return None
     paid = budget.left() * ENUMERATED_GROUPS + 1e-6  # 1e-6: what float sums lose
-    groups, grown = _grow(nodes, w, nbrs, bounds, limit=limit, work=paid)
+    groups, grown = _grow(nodes, w, nbrs, bounds, limit=limit, work=paid, empties=empties)
     budget.charge(grown / ENUMERATED_GROUPS)
     if groups is not None:
         return groups
@@ -532,8 +562,10 @@ def _fewest_exceptions(
     budget: Budget,
     units: float,
     limit: int,
+    empties: int,
 ) -> ExactOutcome:
-    """Cover an infeasible region with the fewest groups outside ``bounds`` (see the module).
+    """Cover an infeasible region with the fewest groups outside ``bounds`` (see the module),
+    groups holding at most ``empties`` empty atoms.
 
     Two steps. The LP relaxation of "fewest groups outside the bounds" gives a lower bound L on
     their number; a plan with ``t`` of them can only use groups whose reduced cost is at most
@@ -546,7 +578,7 @@ def _fewest_exceptions(
     most = limit * FEWEST_LIMIT // GROUP_LIMIT
     if budget.units is not None:  # a small budget: no more than a quarter of what is left
         most = min(most, max(FEWEST_BUDGETED, int(budget.left() * ENUMERATED_GROUPS / 4)))
-    groups = _enumerate(nodes, w, nbrs, Bounds(1, cap), budget, most)
+    groups = _enumerate(nodes, w, nbrs, Bounds(1, cap), budget, most, empties)
     if groups is None:
         return ExactOutcome(None, infeasible=True, stuck=stuck)
     groups = groups.plus_singles([int(x) for x in nodes if w[x] > cap])  # too big for any grid

@@ -480,22 +480,46 @@ def test_an_atom_of_under_half_a_household_sends_the_lp_through_phase_one(
     [[20, 0, 0, 20], [20, 0, 5, 0, 20]],
     ids=["a chain of two empty atoms", "two empty atoms, one each side of a unit"],
 )
-def test_units_joined_through_two_empty_atoms_are_not_proved_apart(weights: list[int]) -> None:
-    """The groups hold at most one empty atom, so none joins these units (one 40- or
-    45-household grid would do): the cover's failure is no proof that none exists.
+def test_units_joined_through_two_empty_atoms_make_one_grid(weights: list[int]) -> None:
+    """Only two empty atoms join these units: a group of one empty atom at most never does.
+    Before, the outcome was infeasible, two exceptions 'proved' the fewest (up to 65)."""
+    w, nbrs = _path(weights)
+    n = len(weights)
+    outcome = exact_partition(np.arange(n), w, nbrs, np.full(n, 2.0), Bounds(30, 50))
+    assert not outcome.infeasible and outcome.parts is not None
+    assert [p.tolist() for p in outcome.parts] == [list(range(n))]
 
-    Before, the outcome was infeasible with the fewest exceptions proved (two, up to 65)."""
+
+@pytest.mark.parametrize(
+    "weights",
+    [[20, 0, 0, 20], [20, 0, 5, 0, 20]],
+    ids=["a chain of two empty atoms", "two empty atoms, one each side of a unit"],
+)
+def test_past_its_empty_atoms_the_cover_proves_nothing(
+    weights: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A region of more empty atoms than ``BRIDGE_ATOMS`` keeps groups of one: the cover's
+    failure to join the units is then no proof that no cover exists, nor its count of
+    exceptions the fewest."""
+    monkeypatch.setattr("gridsvc.partition.exact.BRIDGE_ATOMS", 1)
     w, nbrs = _path(weights)
     n = len(weights)
     outcome = exact_partition(np.arange(n), w, nbrs, np.full(n, 2.0), Bounds(30, 50))
     assert not outcome.infeasible and outcome.fewest_up_to is None and outcome.stuck == ()
+    assert outcome.parts is not None and len(outcome.parts) == 2  # found, not proved
 
 
-def test_a_stuck_unit_stays_proved_beside_empty_chains() -> None:
+def test_a_stuck_unit_stays_proved_beside_empty_chains(monkeypatch: pytest.MonkeyPatch) -> None:
     """45 - 26 - 45 - 0 - 0 - 20 - 0 - 0 - 20: the 26 is stuck whatever the empty atoms join
-    (the stuck search takes any number of them), so the region is still proved infeasible; the
-    count of its exceptions is not (the two 20s share a grid only through two empty atoms)."""
+    (the stuck search takes any number of them), so the region is proved infeasible; the two
+    20s share a grid through two empty atoms, so one exception is the fewest. Past
+    ``BRIDGE_ATOMS`` the stuck unit is still a proof, the count of exceptions not."""
     w, nbrs = _path([45, 26, 45, 0, 0, 20, 0, 0, 20])
+    outcome = exact_partition(np.arange(9), w, nbrs, np.full(9, 2.0), Bounds(30, 50))
+    assert outcome.infeasible and outcome.stuck == (1,) and outcome.fewest_up_to == 65
+    assert outcome.parts is not None
+    assert sorted(int(w[p].sum()) for p in outcome.parts) == [26, 40, 45, 45]
+    monkeypatch.setattr("gridsvc.partition.exact.BRIDGE_ATOMS", 3)
     outcome = exact_partition(np.arange(9), w, nbrs, np.full(9, 2.0), Bounds(30, 50))
     assert outcome.infeasible and outcome.stuck == (1,) and outcome.fewest_up_to is None
 
@@ -506,8 +530,10 @@ def test_a_stuck_unit_stays_proved_beside_empty_chains() -> None:
         ({(0, 1): 1, (1, 2): 1}, [20, 0, 20], False),  # one empty atom between two units
         ({(0, 1): 1, (1, 2): 1, (2, 3): 1}, [20, 0, 0, 20], True),  # a chain of two
         ({(0, 1): 1, (1, 2): 1, (2, 3): 1, (3, 4): 1}, [20, 0, 5, 0, 20], True),  # two hubs
-        # a chain of two whose first atom touches both units: it bridges them alone
-        ({(0, 1): 1, (1, 2): 1, (2, 3): 1, (1, 3): 1}, [20, 0, 0, 20], False),
+        # a chain of two whose first atom touches both units: another group may hold that one
+        ({(0, 1): 1, (1, 2): 1, (2, 3): 1, (1, 3): 1}, [20, 0, 0, 20], True),
+        ({(0, 1): 1, (1, 2): 1, (2, 3): 1, (3, 4): 1}, [20, 0, 20, 0, 20], True),  # two hubs
+        ({(0, 1): 1, (1, 2): 1, (3, 4): 1, (4, 5): 1}, [20, 0, 20, 20, 0, 20], False),  # apart
         ({(0, 1): 1, (1, 2): 1, (2, 3): 1}, [20, 20, 0, 0], False),  # empty atoms off the end
     ],
 )

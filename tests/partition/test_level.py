@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -195,15 +196,30 @@ def test_a_region_within_the_bounds_gets_the_compact_cover_only_from_the_budgets
     assert [p.tolist() for p in parts] == [p.tolist() for p in plans.plan(nodes)]
 
 
-def test_units_joined_through_two_empty_cells_are_not_flagged_as_proved() -> None:
-    """20 - 0 - 0 - 20 in a row (30–50): the exact cover's groups hold one empty cell at most,
-    so it drew two grids of 20, but one of 40 exists: the note says so is not proved, and the
-    grids are not flagged as proved exceptions. Before, both were (a proof of two, up to 65)."""
+def test_units_joined_through_two_empty_cells_make_one_grid() -> None:
+    """20 - 0 - 0 - 20 in a row (30–50): one grid of 40, no note. Before, the exact cover's
+    groups held one empty cell at most: two grids of 20, flagged as exceptions proved the
+    fewest; and with too many empty cells for its groups to hold them all, the note says the
+    exact search drew them and nothing is proved."""
     w, xy, graph = _lattice([20, 0, 0, 20], 4)
     notes: list[Note] = []
     planned = plan_grids(
         graph, w, xy, np.full(4, 40.0), Bounds(30, 50), to_wgs=TO_WGS, notes=notes, budget=Budget()
     )
+    assert [(p.tolist(), exception) for p, exception in planned.parts] == [([0, 1, 2, 3], False)]
+    assert notes == []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("gridsvc.partition.exact.BRIDGE_ATOMS", 1)
+        planned = plan_grids(
+            graph,
+            w,
+            xy,
+            np.full(4, 40.0),
+            Bounds(30, 50),
+            to_wgs=TO_WGS,
+            notes=notes,
+            budget=Budget(),
+        )
     assert not any(exception for _, exception in planned.parts)
     assert [n.reason.split(": ", 1)[1] for n in notes] == [
         "the exact search left 2 grids outside the bounds ([20, 20]); infeasibility is not proved"
