@@ -416,6 +416,9 @@ def exact_partition(
     among: np.ndarray | None = None  # the atoms that may be stuck (None: any)
     if not proved and not (w[nodes] > bounds.hi).any():  # a unit above the bound: stuck at once
         groups = _enumerate(nodes, w, nbrs, bounds, budget, limit, empties)
+        if groups is None and empties > 1:  # too many with bridges: those of one, no proof
+            empties, sound = 1, False
+            groups = _enumerate(nodes, w, nbrs, bounds, budget, limit, empties)
         if groups is not None:
             among = _uncovered(nodes, groups, w)
             if not len(among):
@@ -442,6 +445,11 @@ def exact_partition(
     outcome = _fewest_exceptions(
         nodes, w, nbrs, perimeter, bounds, tuple(stuck), budget, units, limit, empties
     )
+    if outcome.parts is None and empties > 1:  # as above
+        empties, sound = 1, False
+        outcome = _fewest_exceptions(
+            nodes, w, nbrs, perimeter, bounds, tuple(stuck), budget, units, limit, empties
+        )
     if sound:
         return outcome
     # some group needs more empty atoms than the groups held: no proof that no cover exists
@@ -456,7 +464,10 @@ def _bridging(nodes: np.ndarray, w: np.ndarray, nbrs: list[dict[int, float]]) ->
     One, as ever, unless some group may need more (:func:`needs_bridges`): then every empty
     atom of the region when it has at most ``BRIDGE_ATOMS`` (the groups are then every
     connected group: 20–0–0–20 for 30–50 gets its grid of 40), or still one past that, and
-    the cover proves nothing (it may miss a group that empty atoms connect)."""
+    the cover proves nothing (it may miss a group that empty atoms connect). The caller falls
+    back to groups of one empty atom, proving nothing, when those of more are too many: each
+    empty atom a group may hold or not doubles them (urban's regions of 41 and 73 atoms, 2
+    and 6 empty ones, list 2 and 8 times as many)."""
     count = int((np.rint(w[nodes]) == 0).sum())
     if count < 2 or not needs_bridges(nodes, w, nbrs):
         return 1, True
