@@ -61,8 +61,17 @@ def test_unlimited_budget_proves_the_lumpy_miss() -> None:
     assert result.report["totals"]["reproducible"] is True
 
 
+def _four_lumpy_units() -> tuple:
+    """Buildings of 25, 25, 25 and 45 households: two 25s make 50, the third joins none, and
+    no unit is lone (:func:`lone_unit`): only the solver proves it."""
+    buildings, households = grid_of_buildings(3, 1, 25)
+    big_b, big = grid_of_buildings(1, 1, 45, offset=(300.0, 0.0), prefix="C")
+    community = to_wgs([shapely.box(0, 0, 400, 100)], code=["140802002099"])
+    return community, pd.concat([buildings, big_b]), pd.concat([households, big])
+
+
 def test_spent_budget_keeps_a_valid_plan_and_admits_the_miss_is_unproved() -> None:
-    community, buildings, households = _three_lumpy_units()
+    community, buildings, households = _four_lumpy_units()
     result = partition(community, households, buildings=buildings, budget=0.0)
     notes = result.report["totals"]["infeasible_regions"]
     assert notes and all("infeasibility is not proved" in n["reason"] for n in notes)
@@ -73,7 +82,17 @@ def test_spent_budget_keeps_a_valid_plan_and_admits_the_miss_is_unproved() -> No
     assert problems and all(p.endswith("outside 30–50") for p in problems)
     flagged = result.grids[result.grids["flags"].str.contains("out_of_bounds")]
     assert len(flagged) == len(problems)
-    assert result.grids["households"].sum() == 78
+    assert result.grids["households"].sum() == 120
+
+
+def test_spent_budget_still_proves_a_lone_unit() -> None:
+    """Three units of 26: each is lone (26 + 26 > 50), a proof that costs nothing, so even a
+    spent budget flags the miss as proved. Before, the budget's gates skipped it."""
+    community, buildings, households = _three_lumpy_units()
+    result = partition(community, households, buildings=buildings, budget=0.0)
+    reasons = " ".join(n["reason"] for n in result.report["totals"]["infeasible_regions"])
+    assert "cannot be grouped" in reasons and "not proved" not in reasons
+    assert check_partition(community, households, result, LEVELS) == []
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
