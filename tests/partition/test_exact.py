@@ -509,6 +509,17 @@ def test_past_its_empty_atoms_the_cover_proves_nothing(
     assert outcome.parts is not None and len(outcome.parts) == 2  # found, not proved
 
 
+def test_under_a_small_budget_groups_hold_one_empty_atom_and_prove_nothing() -> None:
+    """A budget with less than ``BRIDGE_UNITS`` left does not list the groups again with every
+    empty atom (on urban the second listing, too big, spent what a later region needed):
+    20 - 0 - 0 - 20 keeps its two grids of 20, and the outcome claims no proof."""
+    w, nbrs = _path([20, 0, 0, 20])
+    budget = Budget(exact.BRIDGE_UNITS / 2)
+    outcome = exact_partition(np.arange(4), w, nbrs, np.full(4, 2.0), Bounds(30, 50), budget=budget)
+    assert not outcome.infeasible and outcome.fewest_up_to is None
+    assert outcome.parts is not None and [p.tolist() for p in outcome.parts] == [[0, 1, 2], [3]]
+
+
 def test_a_stuck_unit_stays_proved_beside_empty_chains(monkeypatch: pytest.MonkeyPatch) -> None:
     """45 - 26 - 45 - 0 - 0 - 20 - 0 - 0 - 20: the 26 is stuck whatever the empty atoms join
     (the stuck search takes any number of them), so the region is proved infeasible; the two
