@@ -22,10 +22,12 @@ few groups and its duals price all of them, so its bound and reduced costs are t
 
 Atoms without households (empty blocks) may join a group as a bridge, at most one per group, and
 are otherwise attached afterwards to a neighbouring grid, so every grid stays connected. Where
-some group may need two or more of them to connect its units (:func:`needs_bridges`: a chain of
-empty atoms, or two bridges at one cluster of units), a group may hold every empty atom of a
-region of few of them, and the cover is exact again; in a region of more its proofs do not stand
-(it is infeasible only when a stuck atom or the lumpiness proof says so).
+such groups have no cover and some group may need two or more empty atoms to connect its units
+(:func:`needs_bridges`: a chain of empty atoms, or two bridges at one cluster of units), the
+groups are listed again, each holding up to every empty atom of a region of few of them (see
+:func:`_bridging`), and the cover over them is exact; where that is not done (too many empty
+atoms or groups, a small budget) its failure proves nothing: the region is infeasible only when
+a stuck atom or the lumpiness proof says so, and no count of exceptions is claimed the fewest.
 """
 
 from __future__ import annotations
@@ -494,10 +496,9 @@ def _bridging(
     the cover proves nothing (it may miss a group that empty atoms connect). So too when
     ``budget`` has less than ``BRIDGE_UNITS`` left: on urban at 0.2 units the groups' second
     listing, too many, spent what a later region needed (61 grids, 85 % in 30–50, against 60
-    and 87 %). The caller falls
-    back to groups of one empty atom, proving nothing, when those of more are too many: each
-    empty atom a group may hold or not doubles them (urban's regions of 41 and 73 atoms, 2
-    and 6 empty ones, list 2 and 8 times as many)."""
+    and 87 %). The caller falls back to groups of one empty atom, proving nothing, when those
+    of more are too many: each empty atom a group may hold or not doubles them (urban's
+    regions of 41 and 73 atoms, 2 and 6 empty ones, list 2 and 8 times as many)."""
     count = int((np.rint(w[nodes]) == 0).sum())
     if count < 2 or not needs_bridges(nodes, w, nbrs):
         return 1, True
