@@ -28,7 +28,7 @@ from .exact import ExactOutcome, exact_partition, exception_cap, plan_cost
 from .graph import Graph, build_graph
 from .overlaps import settle_overlaps
 from .sites import site_cells, with_sites
-from .split import heuristic_split, lumpy_infeasible, packs_greedily, split_region
+from .split import heuristic_split, lone_unit, lumpy_infeasible, packs_greedily, split_region
 from .territory import Territory, tessellate
 
 __all__ = [
@@ -172,6 +172,7 @@ def _infeasible(
     ``holds`` (the heuristic's plan of the region is within the bounds, asked only after the
     packing failed) says so. ``proved`` keeps the households of the units (sorted, empty ones
     left out) already proved lumpy: a region that took in only empty cells needs no new proof.
+    A lone unit (:func:`.split.lone_unit`) proves it whatever the budget: it costs nothing.
     """
     total = int(weights.sum())
     if total == 0:
@@ -187,8 +188,11 @@ def _infeasible(
         )
     lumpy = bounds.lo > 1 and weights.max() > bounds.hi - bounds.lo
     lived = tuple(sorted(int(x) for x in weights if x > 0))
-    if lumpy and len(weights) <= CP_SAT_ATOMS and budget.allows():
-        if proved is None or lived not in proved:
+    # a lone unit is a proof that costs nothing: ahead of the budget's gates (a small budget
+    # skipped it, and with it the fewest-exceptions plan of the region)
+    lone = lumpy and lone_unit(lived, bounds)
+    if lone or (lumpy and len(weights) <= CP_SAT_ATOMS and budget.allows()):
+        if not lone and (proved is None or lived not in proved):
             if packs_greedily(list(lived), bounds) or (holds is not None and holds()):
                 return None
             units = _proof_units(LUMPY_UNITS, budget, lived, bounds)
@@ -407,12 +411,14 @@ def _explain(
             )
         )
         return True
+    # the exact cover's plan, when it drew one it could not prove the fewest exceptions
+    searched = "heuristic" if outcome is None or outcome.parts is None else "exact search"
     notes.append(
         Note(
             total,
             lon,
             lat,
-            f"{where}: the heuristic left {len(bad)} grids outside the bounds ({bad}); "
+            f"{where}: the {searched} left {len(bad)} grids outside the bounds ({bad}); "
             "infeasibility is not proved",
             "review these grids by hand",
         )
@@ -486,8 +492,8 @@ def _split(
         outcome = exact()
         if outcome.parts is None:
             return heuristic(), outcome
-        if outcome.infeasible:  # its exceptions may outnumber the heuristic's (see _rank)
-            return better(plans.plan(nodes), outcome)
+        if not _holds(outcome.parts, w, bounds):  # its exceptions may outnumber the
+            return better(plans.plan(nodes), outcome)  # heuristic's, proved or not (_rank)
         return outcome.parts, outcome
     if lumpy and not _holds(plans.plan(nodes), w, bounds):
         # the exact cover replaces the ReCom repair's plan and costs a tenth of it here: first;

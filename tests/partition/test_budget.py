@@ -20,7 +20,7 @@ from test_properties import communities, road_across, town
 
 from gridsvc.partition import Bounds, check_partition, level, partition
 from gridsvc.partition.budget import CP_SAT_TERMS, Budget
-from gridsvc.partition.exact import exact_partition
+from gridsvc.partition.exact import BRIDGE_ATOMS, exact_partition
 from gridsvc.partition.graph import Graph
 from gridsvc.partition.level import _infeasible, _Plans, _rank, _split
 from gridsvc.partition.split import (
@@ -64,8 +64,17 @@ def test_unlimited_budget_proves_the_lumpy_miss() -> None:
     assert result.report["totals"]["reproducible"] is True
 
 
+def _four_lumpy_units() -> tuple:
+    """Buildings of 25, 25, 25 and 45 households: two 25s make 50, the third joins none, and
+    no unit is lone (:func:`lone_unit`): only the solver proves it."""
+    buildings, households = grid_of_buildings(3, 1, 25)
+    big_b, big = grid_of_buildings(1, 1, 45, offset=(300.0, 0.0), prefix="C")
+    community = to_wgs([shapely.box(0, 0, 400, 100)], code=["140802002099"])
+    return community, pd.concat([buildings, big_b]), pd.concat([households, big])
+
+
 def test_spent_budget_keeps_a_valid_plan_and_admits_the_miss_is_unproved() -> None:
-    community, buildings, households = _three_lumpy_units()
+    community, buildings, households = _four_lumpy_units()
     result = partition(community, households, buildings=buildings, budget=0.0)
     notes = result.report["totals"]["infeasible_regions"]
     assert notes and all("infeasibility is not proved" in n["reason"] for n in notes)
@@ -76,7 +85,17 @@ def test_spent_budget_keeps_a_valid_plan_and_admits_the_miss_is_unproved() -> No
     assert problems and all(p.endswith("outside 30–50") for p in problems)
     flagged = result.grids[result.grids["flags"].str.contains("out_of_bounds")]
     assert len(flagged) == len(problems)
-    assert result.grids["households"].sum() == 78
+    assert result.grids["households"].sum() == 120
+
+
+def test_spent_budget_still_proves_a_lone_unit() -> None:
+    """Three units of 26: each is lone (26 + 26 > 50), a proof that costs nothing, so even a
+    spent budget flags the miss as proved. Before, the budget's gates skipped it."""
+    community, buildings, households = _three_lumpy_units()
+    result = partition(community, households, buildings=buildings, budget=0.0)
+    reasons = " ".join(n["reason"] for n in result.report["totals"]["infeasible_regions"])
+    assert "cannot be grouped" in reasons and "not proved" not in reasons
+    assert check_partition(community, households, result, LEVELS) == []
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -343,6 +362,17 @@ def test_a_lone_unit_proves_lumpiness_without_the_solver() -> None:
     assert free.spent == 0.0  # CP-SAT did not run
 
 
+@pytest.mark.parametrize("budget", [0.0, 1e-9], ids=["spent", "too small for the model"])
+def test_a_lone_unit_proves_lumpiness_under_any_budget(budget: float) -> None:
+    """The proof costs nothing, so no budget skips it; before, one that was spent (or could
+    not pay the solver's model) skipped it with the solver, and the region went unproved."""
+    weights = np.array([45] * 14 + [25])
+    poor = Budget(budget)
+    why = _infeasible(weights, Bounds(30, 50), poor, holds=lambda: False)
+    assert why is not None and why.startswith("its 15 units (households 45, 45")
+    assert poor.spent == 0.0
+
+
 def _groupable(weights: list[int], bounds: Bounds) -> bool:
     """Return True if some partition of ``weights`` puts every part within ``bounds`` (brute
     force: the first unit's part is each subset of the others with it)."""
@@ -442,24 +472,30 @@ def test_a_split_never_ranks_below_the_heuristics_plan_it_drew(
 def test_a_cover_with_more_exceptions_never_replaces_the_heuristics_plan(
     units: float | None,
 ) -> None:
-    """A row of units 0, 9, 6, 0, 0, 4 (households): one grid of 19 holds 10–20, but a group
-    of the exact cover bridges at most one empty unit, so the cover keeps the 4 apart, an
-    exception. The heuristic's whole row ranks first and stays, under any budget: the cover
-    ran as a compactness step (a budget below ``EXACT_UNITS``) or first (an unlimited one)."""
-    nbrs: list[dict[int, float]] = [{} for _ in range(6)]
+    """A row of units 0, 9, 6, 0, 0, 4 (households) with five more empty cells off its first:
+    one grid of 19 holds 10–20, but it needs two empty cells in one group, and with eight in the
+    region (past ``BRIDGE_ATOMS``) a group of the exact cover bridges at most one, so the cover
+    keeps the 4 apart, an exception (and claims no proof). The heuristic's whole row ranks
+    first and stays, under any budget: the cover ran as a compactness step (a budget below
+    ``EXACT_UNITS``) or first (an unlimited one)."""
+    n = 11
+    nbrs: list[dict[int, float]] = [{} for _ in range(n)]
     for a in range(5):
         nbrs[a][a + 1] = nbrs[a + 1][a] = 1.0
-    w = np.array([0, 9, 6, 0, 0, 4], dtype=float)
-    xy = np.array([[10.0 * i, 0.0] for i in range(6)])
-    perimeter = np.full(6, 40.0)
-    bounds, nodes, graph = Bounds(10, 20), np.arange(6), _graph_of(nbrs)
+    for leaf in range(6, n):
+        nbrs[0][leaf] = nbrs[leaf][0] = 1.0
+    w = np.array([0, 9, 6, 0, 0, 4] + [0] * 5, dtype=float)
+    xy = np.array([[10.0 * i, 0.0] for i in range(6)] + [[0.0, 10.0 * k] for k in range(1, 6)])
+    perimeter = np.full(n, 40.0)
+    bounds, nodes, graph = Bounds(10, 20), np.arange(n), _graph_of(nbrs)
+    assert int((w[nodes] == 0).sum()) > BRIDGE_ATOMS
     cover = exact_partition(nodes, w, nbrs, perimeter, bounds)
-    assert cover.parts is not None and cover.infeasible
+    assert cover.parts is not None and not cover.infeasible and cover.fewest_up_to is None
     assert sorted(int(w[p].sum()) for p in cover.parts) == [4, 15]
     budget = Budget(units)
     pieces, outcome = _split(
         nodes, w, xy, graph, perimeter, bounds, budget, _Plans(w, xy, graph, bounds)
     )
-    assert [p.tolist() for p in pieces] == [[0, 1, 2, 3, 4, 5]]
+    assert [sorted(p.tolist()) for p in pieces] == [list(range(n))]
     assert outcome is not None and outcome.parts is pieces and outcome.fewest_up_to is None
     assert budget.spent > 0.0  # the cover ran

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from graph_drawings import graph, regions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from gridsvc.partition.exact import (
     enumerate_groups,
     exact_partition,
     exception_cap,
+    needs_bridges,
     stuck_atoms,
 )
 from gridsvc.partition.split import connected
@@ -471,3 +473,120 @@ def test_an_atom_of_under_half_a_household_sends_the_lp_through_phase_one(
     assert [p.tolist() for p in generated.parts] == [p.tolist() for p in whole.parts]
     assert generated.infeasible and generated.stuck == (2,)
     assert masters and masters[0].plan is None and -1 in masters[0].columns
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [[20, 0, 0, 20], [20, 0, 5, 0, 20]],
+    ids=["a chain of two empty atoms", "two empty atoms, one each side of a unit"],
+)
+def test_units_joined_through_two_empty_atoms_make_one_grid(weights: list[int]) -> None:
+    """Only two empty atoms join these units: a group of one empty atom at most never does.
+    Before, the outcome was infeasible, two exceptions 'proved' the fewest (up to 65)."""
+    w, nbrs = _path(weights)
+    n = len(weights)
+    outcome = exact_partition(np.arange(n), w, nbrs, np.full(n, 2.0), Bounds(30, 50))
+    assert not outcome.infeasible and outcome.parts is not None
+    assert [p.tolist() for p in outcome.parts] == [list(range(n))]
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [[20, 0, 0, 20], [20, 0, 5, 0, 20]],
+    ids=["a chain of two empty atoms", "two empty atoms, one each side of a unit"],
+)
+def test_past_its_empty_atoms_the_cover_proves_nothing(
+    weights: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A region of more empty atoms than ``BRIDGE_ATOMS`` keeps groups of one: the cover's
+    failure to join the units is then no proof that no cover exists, nor its count of
+    exceptions the fewest."""
+    monkeypatch.setattr("gridsvc.partition.exact.BRIDGE_ATOMS", 1)
+    w, nbrs = _path(weights)
+    n = len(weights)
+    outcome = exact_partition(np.arange(n), w, nbrs, np.full(n, 2.0), Bounds(30, 50))
+    assert not outcome.infeasible and outcome.fewest_up_to is None and outcome.stuck == ()
+    assert outcome.parts is not None and len(outcome.parts) == 2  # found, not proved
+
+
+def test_under_a_small_budget_groups_hold_one_empty_atom_and_prove_nothing() -> None:
+    """A budget with less than ``BRIDGE_UNITS`` left does not list the groups again with every
+    empty atom (on urban the second listing, too big, spent what a later region needed):
+    20 - 0 - 0 - 20 keeps its two grids of 20, and the outcome claims no proof."""
+    w, nbrs = _path([20, 0, 0, 20])
+    budget = Budget(exact.BRIDGE_UNITS / 2)
+    outcome = exact_partition(np.arange(4), w, nbrs, np.full(4, 2.0), Bounds(30, 50), budget=budget)
+    assert not outcome.infeasible and outcome.fewest_up_to is None
+    assert outcome.parts is not None and [p.tolist() for p in outcome.parts] == [[0, 1, 2], [3]]
+
+
+def test_a_stuck_unit_stays_proved_beside_empty_chains(monkeypatch: pytest.MonkeyPatch) -> None:
+    """45 - 26 - 45 - 0 - 0 - 20 - 0 - 0 - 20: the 26 is stuck whatever the empty atoms join
+    (the stuck search takes any number of them), so the region is proved infeasible; the two
+    20s share a grid through two empty atoms, so one exception is the fewest. Past
+    ``BRIDGE_ATOMS`` the stuck unit is still a proof, the count of exceptions not."""
+    w, nbrs = _path([45, 26, 45, 0, 0, 20, 0, 0, 20])
+    outcome = exact_partition(np.arange(9), w, nbrs, np.full(9, 2.0), Bounds(30, 50))
+    assert outcome.infeasible and outcome.stuck == (1,) and outcome.fewest_up_to == 65
+    assert outcome.parts is not None
+    assert sorted(int(w[p].sum()) for p in outcome.parts) == [26, 40, 45, 45]
+    monkeypatch.setattr("gridsvc.partition.exact.BRIDGE_ATOMS", 3)
+    outcome = exact_partition(np.arange(9), w, nbrs, np.full(9, 2.0), Bounds(30, 50))
+    assert outcome.infeasible and outcome.stuck == (1,) and outcome.fewest_up_to is None
+
+
+@pytest.mark.parametrize(
+    ("edges", "weights", "needs"),
+    [
+        ({(0, 1): 1, (1, 2): 1}, [20, 0, 20], False),  # one empty atom between two units
+        ({(0, 1): 1, (1, 2): 1, (2, 3): 1}, [20, 0, 0, 20], True),  # a chain of two
+        ({(0, 1): 1, (1, 2): 1, (2, 3): 1, (3, 4): 1}, [20, 0, 5, 0, 20], True),  # two hubs
+        # a chain of two whose first atom touches both units: another group may hold that one
+        ({(0, 1): 1, (1, 2): 1, (2, 3): 1, (1, 3): 1}, [20, 0, 0, 20], True),
+        ({(0, 1): 1, (1, 2): 1, (2, 3): 1, (3, 4): 1}, [20, 0, 20, 0, 20], True),  # two hubs
+        ({(0, 1): 1, (1, 2): 1, (3, 4): 1, (4, 5): 1}, [20, 0, 20, 20, 0, 20], False),  # apart
+        ({(0, 1): 1, (1, 2): 1, (2, 3): 1}, [20, 20, 0, 0], False),  # empty atoms off the end
+    ],
+)
+def test_needs_bridges_finds_groups_only_two_empty_atoms_connect(
+    edges: dict[tuple[int, int], float], weights: list[int], needs: bool
+) -> None:
+    nbrs = graph(edges, len(weights))
+    assert needs_bridges(range(len(weights)), np.array(weights, dtype=float), nbrs) is needs
+
+
+@settings(max_examples=150, deadline=None)
+@given(regions())
+def test_without_bridges_the_groups_are_every_group(
+    case: tuple[list[dict[int, float]], np.ndarray, np.ndarray],
+) -> None:
+    """Where :func:`needs_bridges` says no, the groups (at most one empty atom each) hold
+    every set of units within the bounds that empty atoms can connect: the cover's proofs
+    stand. Brute force: each set of units, connected through any of the empty atoms."""
+    nbrs, w, _ = case
+    n, bounds = len(w), Bounds(10, 20)
+    if needs_bridges(range(n), w, nbrs):
+        return
+    lived = [x for x in range(n) if w[x] > 0]
+    empty = [x for x in range(n) if w[x] == 0]
+    every = set()
+    for k in range(1, len(lived) + 1):
+        for units in itertools.combinations(lived, k):
+            if not bounds.holds(int(w[list(units)].sum())):
+                continue
+            reach = _reached(units[0], set(units) | set(empty), nbrs)
+            if set(units) <= reach:
+                every.add(units)
+    groups = enumerate_groups(range(n), w, nbrs, bounds) or []
+    assert {tuple(x for x in g if w[x] > 0) for g in groups} == every
+
+
+def _reached(start: int, allowed: set[int], nbrs: list[dict[int, float]]) -> set[int]:
+    """Return the atoms of ``allowed`` that a walk from ``start`` within ``allowed`` reaches."""
+    seen, todo = {start}, [start]
+    while todo:
+        for y in nbrs[todo.pop()]:
+            if y in allowed and y not in seen:
+                seen.add(y)
+                todo.append(y)
+    return seen

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,16 @@ from gridsvc.partition.budget import Budget
 from gridsvc.partition.codes import number
 from gridsvc.partition.exact import exact_partition
 from gridsvc.partition.graph import Graph
-from gridsvc.partition.level import EXACT_UNITS, _draw, _Plans, _rank, _split, partition_level
+from gridsvc.partition.level import (
+    EXACT_UNITS,
+    Note,
+    _draw,
+    _Plans,
+    _rank,
+    _split,
+    partition_level,
+    plan_grids,
+)
 from gridsvc.partition.split import split_region
 from gridsvc.partition.territory import Territory
 
@@ -193,3 +203,31 @@ def test_a_region_within_the_bounds_gets_the_compact_cover_only_from_the_budgets
     parts, outcome = _split(nodes, w, xy, graph, perimeter, bounds, used, plans)
     assert outcome is None and used.spent == 0.6
     assert [p.tolist() for p in parts] == [p.tolist() for p in plans.plan(nodes)]
+
+
+def test_units_joined_through_two_empty_cells_make_one_grid() -> None:
+    """20 - 0 - 0 - 20 in a row (30–50): one grid of 40, no note. Before, the exact cover's
+    groups held one empty cell at most: two grids of 20, flagged as exceptions proved the
+    fewest; and with too many empty cells for its groups to hold them all, the cover's two
+    grids (nothing proved) rank below the heuristic's one, which stays, with no note."""
+    w, xy, graph = _lattice([20, 0, 0, 20], 4)
+    notes: list[Note] = []
+    planned = plan_grids(
+        graph, w, xy, np.full(4, 40.0), Bounds(30, 50), to_wgs=TO_WGS, notes=notes, budget=Budget()
+    )
+    assert [(p.tolist(), exception) for p, exception in planned.parts] == [([0, 1, 2, 3], False)]
+    assert notes == []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("gridsvc.partition.exact.BRIDGE_ATOMS", 1)
+        planned = plan_grids(
+            graph,
+            w,
+            xy,
+            np.full(4, 40.0),
+            Bounds(30, 50),
+            to_wgs=TO_WGS,
+            notes=notes,
+            budget=Budget(),
+        )
+    assert [(p.tolist(), exception) for p, exception in planned.parts] == [([0, 1, 2, 3], False)]
+    assert notes == []
