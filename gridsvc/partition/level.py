@@ -28,7 +28,7 @@ from .exact import ExactOutcome, exact_partition, exception_cap, plan_cost
 from .graph import Graph, build_graph
 from .overlaps import settle_overlaps
 from .sites import site_cells, with_sites
-from .split import heuristic_split, lone_unit, lumpy_infeasible, packs_greedily, split_region
+from .split import heuristic_split, lumpy_infeasible, packs_greedily, split_region
 from .territory import Territory, tessellate
 
 __all__ = [
@@ -172,7 +172,6 @@ def _infeasible(
     ``holds`` (the heuristic's plan of the region is within the bounds, asked only after the
     packing failed) says so. ``proved`` keeps the households of the units (sorted, empty ones
     left out) already proved lumpy: a region that took in only empty cells needs no new proof.
-    A lone unit (:func:`.split.lone_unit`) proves it whatever the budget: it costs nothing.
     """
     total = int(weights.sum())
     if total == 0:
@@ -188,11 +187,8 @@ def _infeasible(
         )
     lumpy = bounds.lo > 1 and weights.max() > bounds.hi - bounds.lo
     lived = tuple(sorted(int(x) for x in weights if x > 0))
-    # a lone unit is a proof that costs nothing: ahead of the budget's gates (a small budget
-    # skipped it, and with it the fewest-exceptions plan of the region)
-    lone = lumpy and lone_unit(lived, bounds)
-    if lone or (lumpy and len(weights) <= CP_SAT_ATOMS and budget.allows()):
-        if not lone and (proved is None or lived not in proved):
+    if lumpy and len(weights) <= CP_SAT_ATOMS and budget.allows():
+        if proved is None or lived not in proved:
             if packs_greedily(list(lived), bounds) or (holds is not None and holds()):
                 return None
             units = _proof_units(LUMPY_UNITS, budget, lived, bounds)

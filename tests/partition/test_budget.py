@@ -362,17 +362,6 @@ def test_a_lone_unit_proves_lumpiness_without_the_solver() -> None:
     assert free.spent == 0.0  # CP-SAT did not run
 
 
-@pytest.mark.parametrize("budget", [0.0, 1e-9], ids=["spent", "too small for the model"])
-def test_a_lone_unit_proves_lumpiness_under_any_budget(budget: float) -> None:
-    """The proof costs nothing, so no budget skips it; before, one that was spent (or could
-    not pay the solver's model) skipped it with the solver, and the region went unproved."""
-    weights = np.array([45] * 14 + [25])
-    poor = Budget(budget)
-    why = _infeasible(weights, Bounds(30, 50), poor, holds=lambda: False)
-    assert why is not None and why.startswith("its 15 units (households 45, 45")
-    assert poor.spent == 0.0
-
-
 def _groupable(weights: list[int], bounds: Bounds) -> bool:
     """Return True if some partition of ``weights`` puts every part within ``bounds`` (brute
     force: the first unit's part is each subset of the others with it)."""
