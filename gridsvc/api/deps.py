@@ -42,7 +42,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session commits when the handler returns, before the answer is sent.
+# FastAPI's default ends a dependency after the response: a client then got 201 before its
+# write was committed (the editor's next GET of the new plan found none: 404), and a commit
+# that failed (a conflict, a read-only store changed under the read) was never reported.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_caller(

@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 import shapely
 from fastapi.testclient import TestClient
-from seeded import Login
+from seeded import PASSWORD, Login
+from served import served
 from shapely.geometry import mapping, shape
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 API = "/api/v1"
 
@@ -319,3 +322,32 @@ def test_a_huge_payload_is_a_413(draft: Draft) -> None:
     )
     assert response.status_code == 413
     assert "exceeds 200000 bytes" in response.json()["detail"]
+
+
+def test_a_write_is_committed_before_its_answer_and_a_failed_commit_is_the_answer(
+    client: TestClient, login: Login, code: str
+) -> None:
+    """On a real server the answer to a write leaves after its commit: a commit that fails is
+    what the client gets (503, not 201) and nothing is stored. With FastAPI's default scope the
+    session ended after the answer was sent: 201 for a plan stored later, or never (the
+    editor's GET of the new draft right after found none, 404, on a loaded machine)."""
+    app = client.app
+    engine = app.state.engine  # type: ignore[attr-defined]
+
+    def refuse(_conn: Any) -> None:  # as a server gone at the commit
+        raise OperationalError("COMMIT", {}, Exception("the commit failed"))
+
+    with served(app, "planner", PASSWORD) as http:  # type: ignore[arg-type]
+        before = http.get(f"{API}/communities/{code}/plans").json()
+        event.listen(engine, "commit", refuse)
+        try:
+            failed = http.post(f"{API}/communities/{code}/plans", json={"name": "t"})
+        finally:
+            event.remove(engine, "commit", refuse)
+        assert failed.status_code == 503, failed.text
+        assert "the commit failed" in failed.json()["detail"]
+        assert http.get(f"{API}/communities/{code}/plans").json() == before
+        created = http.post(f"{API}/communities/{code}/plans", json={"name": "t"})
+        assert created.status_code == 201
+        plan = http.get(f"{API}/plans/{created.json()['id']}")
+    assert plan.status_code == 200 and plan.json()["id"] == created.json()["id"]

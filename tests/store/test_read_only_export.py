@@ -11,21 +11,17 @@ chosen statement of the download's transaction (the reader's own event: no mock)
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from published import written_store
+from served import served
 from shapely.geometry import box
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
@@ -88,32 +84,6 @@ def _change(path: Path) -> None:
     path.chmod(0o444)
 
 
-@contextmanager
-def _served(app: FastAPI) -> Iterator[httpx.Client]:
-    """Serve ``app`` with uvicorn on a free loopback port; yield a client logged in as admin."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):  # bounded wait for the server to listen
-            if server.started:
-                break
-            time.sleep(0.05)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            login = client.post(
-                "/api/v1/token", data={"username": "admin", "password": "correct horse"}
-            )
-            assert login.status_code == 200, login.text
-            client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 def _change_before_grid_read(engine: Engine, path: Path, nth: int) -> None:
     """Change the store just before ``engine``'s ``nth`` read of grids (one per chunk)."""
     reads = 0
@@ -152,7 +122,7 @@ def app(store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
 
 @pytest.mark.parametrize("format", ["geojson", "csv"])
 def test_an_unchanged_read_only_store_streams_whole(app: FastAPI, format: str) -> None:
-    with _served(app) as client:
+    with served(app, "admin", "correct horse") as client:
         response, body, complete = _download(client, format)
     assert response.status_code == 200 and complete
     text = body.decode()
@@ -169,7 +139,7 @@ def test_a_store_changed_before_the_first_chunk_answers_503_before_any_byte(
     """The store changes after the download's connection was checked out, before its first
     read: the answer is the 503 problem naming the file, not a 200 and a cut body."""
     _change_before_grid_read(app.state.engine, store, 1)
-    with _served(app) as client:
+    with served(app, "admin", "correct horse") as client:
         response, body, complete = _download(client, format)
         assert response.status_code == 503 and complete
         assert response.headers["content-type"] == "application/problem+json"
@@ -186,7 +156,7 @@ def test_a_store_changed_mid_stream_aborts_the_download_before_the_next_chunk(
     """The store changes after the first chunk was sent: the second (read after the change)
     is never sent, and the body is cut without the chunked end (and the GeoJSON open)."""
     _change_before_grid_read(app.state.engine, store, 2)
-    with _served(app) as client:
+    with served(app, "admin", "correct horse") as client:
         response, body, complete = _download(client, format)
     assert response.status_code == 200 and not complete
     text = body.decode()
@@ -267,7 +237,7 @@ def test_a_file_download_the_store_changed_under_answers_503_and_leaves_no_file(
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     _change_before_grid_read(app.state.engine, store, 2)
-    with _served(app) as client:
+    with served(app, "admin", "correct horse") as client:
         response, body, complete = _download(client, format)
         assert response.status_code == 503 and complete
         assert json.loads(body)["detail"] == CHANGED.format(path=store)
