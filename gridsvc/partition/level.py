@@ -562,8 +562,9 @@ def _rank(
 
     A step's plan replaces the one drawn before it only when it ranks first, so a step that
     ran (or a larger budget that let it run) never leaves a region worse: a group of the cover
-    bridges at most one empty cell (so it may miss a plan within the bounds that the heuristic
-    drew), and a cover stopped by its work limit, or whose empty cells were attached
+    bridges at most one empty cell where the region has more than :data:`.exact.BRIDGE_ATOMS`
+    (so it may miss a plan within the bounds that the heuristic drew), and a cover stopped by
+    its work limit, or whose empty cells were attached
     afterwards, may be less compact than the heuristic's plan (measured on the 1M city)."""
     sizes = [int(w[p].sum()) for p in pieces]
     above = sum(size > exception_cap(bounds) for size in sizes)
