@@ -20,14 +20,16 @@ although the proof (one stuck unit, say) accounted for one of them.
 Every LP relaxation is solved by column generation (:class:`_Master`): HiGHS solves it over a
 few groups and its duals price all of them, so its bound and reduced costs are the whole LP's.
 
-Atoms without households (empty blocks) may join a group as a bridge, at most one per group, and
-are otherwise attached afterwards to a neighbouring grid, so every grid stays connected. Where
-such groups have no cover and some group may need two or more empty atoms to connect its units
-(:func:`needs_bridges`: a chain of empty atoms, or two bridges at one cluster of units), the
-groups are listed again, each holding up to every empty atom of a region of few of them (see
-:func:`_bridging`), and the cover over them is exact; where that is not done (too many empty
-atoms or groups, a small budget) its failure proves nothing: the region is infeasible only when
-a stuck atom or the lumpiness proof says so, and no count of exceptions is claimed the fewest.
+Atoms without households (empty blocks) may join a group as a bridge, and are otherwise attached
+afterwards to a neighbouring grid, so every grid stays connected. A group holds one at most,
+unless some group may need two or more to connect its units (:func:`needs_bridges`: a chain of
+empty atoms, or two bridges at one cluster of units): then, where the region has few empty
+atoms that may join two atoms of a group (see :func:`_bridging`), a group may hold them all,
+and is listed only where each of them does join two of its atoms (:class:`_Leaves`: a group
+with one hanging off is a smaller group plus a cell attached anyway), and the cover over them is
+exact. Where that is not done (too many such atoms or groups, a small budget) the cover's
+failure proves nothing: the region is infeasible only when a stuck atom or the lumpiness proof
+says so, and no count of exceptions is claimed the fewest.
 """
 
 from __future__ import annotations
@@ -77,9 +79,10 @@ FEWEST_BUDGETED = 50_000  # ... and under a limited budget at most this many, or
 PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
 DENSE_ATOMS = 2_000  # atoms up to which _group_costs keeps their borders in a k x k table
 STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it
-BRIDGE_ATOMS = 6  # empty atoms of a region up to which its groups may hold them all, where some
-# group may need two or more to connect its units (see _bridging)
-BRIDGE_UNITS = 0.5  # budget units left below which groups hold one empty atom all the same
+BRIDGE_ATOMS = 6  # empty atoms of a region that may join two atoms of a group, up to which its
+# groups may hold them all, where some group may need two or more to connect its units (see
+# _bridging; at most 8, what _Leaves counts in a word)
+BRIDGE_UNITS = 0.2  # budget units left below which groups hold one empty atom all the same
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,37 +204,138 @@ def _grow(
     rank = {x: i for i, x in enumerate(order.tolist())}
     weight = np.rint(w[order]).astype(np.int64)
     empty = weight == 0
-    adj = _masks([[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()], words)
+    lists = [[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()]
+    adj = _masks(lists, words)
     higher = _masks([range(i + 1, n) for i in range(n)], words)
     lo, hi = max(bounds.lo, 1), bounds.hi
     root = np.flatnonzero(weight <= hi)
     ext = adj[root] & higher[root]
     unseen = higher[root] & ~ext  # atoms above the root no group on the way had seen
-    total, zeros = weight[root], empty[root].astype(np.int64)  # zeros: empty atoms held
+    leaves = _Leaves.of(empty, lists, empties)
+    total, zeros = weight[root], leaves.spend[root]  # zeros: empty atoms held (see _Leaves)
+    near, held = leaves.start(root)
     took = [root]  # the atom each group of a generation took (the first: its root)
     grew = [root]  # the group of the generation before each grew from (the first: unused)
     found = [np.flatnonzero(total >= lo)]  # the listed groups of each generation
-    listed, partial = len(found[0]), len(root)
+    listed, partial, dropped = len(found[0]), len(root), 0
     twice = listed  # roots within the bounds count as listed and as grown on the way
     while listed <= limit and partial <= PARTIAL_LIMIT and listed + partial - twice <= work:
         parent, atom = _set_bits(ext, n)  # groups whose extension set is empty grow no more
         if not len(parent):
-            return _read_back(found, grew, took, order), listed + partial - twice
+            return _read_back(found, grew, took, order), listed + partial + dropped - twice
         grown = total[parent] + weight[atom]
-        held = zeros[parent] + empty[atom]
-        fits = (grown <= hi) & (held <= empties)
-        parent, atom, total, zeros = parent[fits], atom[fits], grown[fits], held[fits]
+        count = zeros[parent] + leaves.spend[atom]
+        fits = (grown <= hi) & (count <= empties)
+        parent, atom, total, zeros = parent[fits], atom[fits], grown[fits], count[fits]
+        near, held = leaves.grow(near, held, parent, atom)
         unseen = unseen[parent]
         new = adj[atom] & unseen
         ext = (ext[parent] & higher[atom]) | new
         unseen &= ~new
         took.append(atom)
         grew.append(parent)
-        hit = total >= lo
-        found.append(np.flatnonzero(hit))
+        within = total >= lo
+        found.append(np.flatnonzero(within & ~leaves.hang(near, held, len(within))))
         listed += len(found[-1])
-        partial += len(hit) - len(found[-1])
-    return None, listed + partial - twice
+        dropped += int(within.sum()) - len(found[-1])
+        partial += len(within) - int(within.sum())
+    return None, listed + partial + dropped - twice
+
+
+@dataclass(frozen=True, slots=True)
+class _Leaves:
+    """What :func:`_grow` keeps of each group where groups may hold two or more empty atoms,
+    to grow and list only those that may be needed: no cover or count of exceptions needs a
+    group one of whose empty atoms touches only one other atom of it (a leaf), for it is the
+    group without that atom, still connected, plus a cell the plan attaches afterwards anyway.
+
+    Two steps. Empty atoms that can never join two atoms of such a group are peeled first: one
+    next to fewer than two atoms that are inhabited or not yet peeled (a dead end of a road or
+    a ring: urban's region of 73 atoms keeps 2 of its 6). A group may hold one of them, as
+    before, but then no other empty atom (``spend``: it counts as ``empties`` of them). Then a
+    group holding two or more of the others is listed only where none is a leaf: one byte per
+    such atom in a 64-bit word counts the group's atoms next to it (``near``), and a bit says
+    which it holds (``held``); each atom taken adds its precomputed bytes and bit, so no group
+    is read back to check. On urban's region of 73 atoms the groups of up to 65 households grown
+    went from 683,010 to 159,642, and those listed from 682,985 to 89,721 (on its region of 41,
+    209,036 grown, as before, and 123,447 listed of 209,033): the same covers and counts.
+
+    Off where groups hold one empty atom at most (nothing to leave out), and the bytes are off
+    where more than eight empty atoms are left (such groups are listed whole: more of them,
+    the same plans)."""
+
+    spend: np.ndarray  # per atom: how much of a group's allowance of empty atoms it takes
+    slots: np.ndarray | None  # each atom's slot among the empty atoms left (-1: none)
+    bytes_: np.ndarray  # per atom: a 1 in the byte of each empty atom left next to it
+    bits: np.ndarray  # per atom: its own slot's bit (0: none)
+
+    @classmethod
+    def of(cls, empty: np.ndarray, near: list[list[int]], empties: int) -> _Leaves:
+        """Return the bookkeeping for atoms ``empty`` (flags) with neighbours ``near``."""
+        spend = empty.astype(np.int64)
+        none = np.zeros(0, dtype=np.uint64)
+        if empties < 2 or spend.sum() < 2:
+            return cls(spend, None, none, none)
+        left = _bridging_atoms(empty, near)
+        spend[empty & ~left] = empties
+        count = int(left.sum())
+        if count < 2 or count > 8:
+            return cls(spend, None, none, none)
+        n = len(empty)
+        slots = np.full(n, -1, dtype=np.int64)
+        slots[left] = np.arange(count)
+        bits = np.zeros(n, dtype=np.uint64)
+        bits[left] = np.left_shift(np.uint64(1), np.arange(count, dtype=np.uint64))
+        bytes_ = np.zeros(n, dtype=np.uint64)
+        for e in np.flatnonzero(left).tolist():
+            bytes_[near[e]] += np.uint64(1) << np.uint64(8 * int(slots[e]))
+        return cls(spend, slots, bytes_, bits)
+
+    def start(self, root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the counts and held bits of the groups of one atom, ``root``."""
+        if self.slots is None:
+            return self.bytes_, self.bits
+        return self.bytes_[root], self.bits[root]
+
+    def grow(
+        self, near: np.ndarray, held: np.ndarray, parent: np.ndarray, atom: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the counts and bits of the groups ``parent`` grown by ``atom``."""
+        if self.slots is None:
+            return near, held
+        return near[parent] + self.bytes_[atom], held[parent] | self.bits[atom]
+
+    def hang(self, near: np.ndarray, held: np.ndarray, size: int) -> np.ndarray:
+        """Return which of the ``size`` groups hold two or more empty atoms, one a leaf."""
+        out = np.zeros(size, dtype=bool)
+        if self.slots is None:
+            return out
+        many = np.flatnonzero(held & (held - np.uint64(1)) != 0)
+        near, held = near[many], held[many]
+        for slot in range(int(self.slots.max()) + 1):
+            mine = (held >> np.uint64(slot)) & np.uint64(1) == 1
+            count = (near >> np.uint64(8 * slot)) & np.uint64(255)
+            out[many[mine & (count < 2)]] = True
+        return out
+
+
+def _bridging_atoms(empty: np.ndarray, near: Sequence[Sequence[int]]) -> np.ndarray:
+    """Return which ``empty`` atoms (flags; ``near``: each atom's neighbours) may lie in a group
+    of two or more empty atoms none of which is a leaf (see :class:`_Leaves`): all but those
+    peeled, one at a time, while next to fewer than two atoms that are inhabited or not yet
+    peeled. Sound: the first peeled atom a group holds touches at most one of its atoms."""
+    left = empty.copy()
+    live = np.array([len(ys) for ys in near], dtype=np.int64)
+    peel = [e for e in np.flatnonzero(empty).tolist() if live[e] < 2]
+    left[peel] = False
+    while peel:
+        e = peel.pop()
+        for y in near[e]:
+            live[y] -= 1
+            if left[y] and live[y] < 2:
+                left[y] = False
+                peel.append(y)
+    return left
 
 
 def _read_back(
@@ -426,27 +530,18 @@ def exact_partition(
     if not (w[nodes] > 0).any():
         return ExactOutcome(None)
     budget = budget or Budget()
-    bridged: tuple[int, bool] | None = None  # see _bridging: asked once groups of one empty
-    # atom at most (their cover is a plan) have none
+    empties, sound = _bridging(nodes, w, nbrs, budget)
     among: np.ndarray | None = None  # the atoms that may be stuck (None: any)
     if not proved and not (w[nodes] > bounds.hi).any():  # a unit above the bound: stuck at once
-        groups = _enumerate(nodes, w, nbrs, bounds, budget, limit)
+        groups = _enumerate(nodes, w, nbrs, bounds, budget, limit, empties)
+        if groups is None and empties > 1:  # too many: those of one empty atom, proving nothing
+            empties, sound = 1, False
+            groups = _enumerate(nodes, w, nbrs, bounds, budget, limit)
         if groups is not None:
             among = _uncovered(nodes, groups, w)
             outcome = _plan(nodes, groups, among, w, perimeter, nbrs, budget, units)
             if outcome is not None:
                 return outcome
-            bridged = _bridging(nodes, w, nbrs, budget)
-            if bridged[0] > 1:
-                wider = _enumerate(nodes, w, nbrs, bounds, budget, limit, bridged[0])
-                if wider is None:  # too many: those of one stand, proving nothing
-                    bridged = (1, False)
-                else:
-                    among = _uncovered(nodes, wider, w)
-                    outcome = _plan(nodes, wider, among, w, perimeter, nbrs, budget, units)
-                    if outcome is not None:
-                        return outcome
-    empties, sound = bridged if bridged is not None else _bridging(nodes, w, nbrs, budget)
     stuck = stuck_atoms(nodes, w, nbrs, bounds, budget=budget, among=among)
     if stuck:
         log.debug(
@@ -501,16 +596,20 @@ def _bridging(
     """Return how many empty atoms a group of ``nodes`` may hold, and whether the cover over
     such groups proves what it finds (that no cover exists, the fewest exceptions).
 
-    One, as ever, unless some group may need more (:func:`needs_bridges`): then every empty
-    atom of the region when it has at most ``BRIDGE_ATOMS`` (the groups are then every
-    connected group: 20–0–0–20 for 30–50 gets its grid of 40), or still one past that, and
-    the cover proves nothing (it may miss a group that empty atoms connect). So too when
-    ``budget`` has less than ``BRIDGE_UNITS`` left: on urban at 0.2 units the groups' second
-    listing, too many, spent what a later region needed (61 grids, 85 % in 30–50, against 60
-    and 87 %). The caller falls back to groups of one empty atom, proving nothing, when those
-    of more are too many: each empty atom a group may hold or not doubles them (urban's
-    regions of 41 and 73 atoms, 2 and 6 empty ones, list 2 and 8 times as many)."""
-    count = int((np.rint(w[nodes]) == 0).sum())
+    One, as ever, unless some group may need more (:func:`needs_bridges`): then as many as the
+    region has empty atoms that may join two atoms of a group (:func:`_bridging_atoms`: not the
+    dead ends of a road or ring) when that is at most ``BRIDGE_ATOMS`` (the cover is then over
+    every group it may need: 20–0–0–20 for 30–50 gets its grid of 40), or still one past that,
+    and the cover proves nothing (it may miss a group that empty atoms connect). So too when
+    ``budget`` has less than ``BRIDGE_UNITS`` left: the groups of one empty atom cost less, and
+    a later region may need what is left (at 0.1 urban's second region, too big for what was
+    left, spent it for nothing; at 0.2 and above the shares in 30–50 never fall as the budget
+    grows: 0.867 up to 0.2, then 0.9). The caller falls back to groups of one empty atom,
+    proving nothing, when those of more are too many."""
+    order = np.unique(np.asarray(nodes, dtype=np.int64))
+    rank = {x: i for i, x in enumerate(order.tolist())}
+    near = [[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()]
+    count = int(_bridging_atoms(np.rint(w[order]) == 0, near).sum())
     if count < 2 or not needs_bridges(nodes, w, nbrs):
         return 1, True
     if count <= BRIDGE_ATOMS and budget.left() >= BRIDGE_UNITS:

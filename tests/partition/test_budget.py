@@ -451,18 +451,19 @@ def test_a_split_never_ranks_below_the_heuristics_plan_it_drew(
 def test_a_cover_with_more_exceptions_never_replaces_the_heuristics_plan(
     units: float | None,
 ) -> None:
-    """A row of units 0, 9, 6, 0, 0, 4 (households) with five more empty cells off its first:
-    one grid of 19 holds 10–20, but it needs two empty cells in one group, and with eight in the
-    region (past ``BRIDGE_ATOMS``) a group of the exact cover bridges at most one, so the cover
-    keeps the 4 apart, an exception (and claims no proof). The heuristic's whole row ranks
+    """A row of units 0, 9, 6, 0, 0, 4 (households) with a ring of five more empty cells through
+    its first: one grid of 19 holds 10–20, but it needs two empty cells in one group, and with
+    eight in the region that may join two others (past ``BRIDGE_ATOMS``; a ring is not peeled
+    as dead ends are) a group of the exact cover bridges at most one, so the cover keeps the 4
+    apart, an exception (and claims no proof). The heuristic's whole row ranks
     first and stays, under any budget: the cover ran as a compactness step (a budget below
     ``EXACT_UNITS``) or first (an unlimited one)."""
     n = 11
     nbrs: list[dict[int, float]] = [{} for _ in range(n)]
     for a in range(5):
         nbrs[a][a + 1] = nbrs[a + 1][a] = 1.0
-    for leaf in range(6, n):
-        nbrs[0][leaf] = nbrs[leaf][0] = 1.0
+    for a, b in zip([0, *range(6, n)], [*range(6, n), 0], strict=True):
+        nbrs[a][b] = nbrs[b][a] = 1.0
     w = np.array([0, 9, 6, 0, 0, 4] + [0] * 5, dtype=float)
     xy = np.array([[10.0 * i, 0.0] for i in range(6)] + [[0.0, 10.0 * k] for k in range(1, 6)])
     perimeter = np.full(n, 40.0)

@@ -590,3 +590,45 @@ def _reached(start: int, allowed: set[int], nbrs: list[dict[int, float]]) -> set
                 seen.add(y)
                 todo.append(y)
     return seen
+
+
+@settings(max_examples=200, deadline=None)
+@given(regions())
+def test_groups_of_many_empty_atoms_leave_out_only_those_a_smaller_group_does(
+    case: tuple[list[dict[int, float]], np.ndarray, np.ndarray],
+) -> None:
+    """Allowed every empty atom, the groups listed are connected sets within the bounds, each
+    once; they hold every such set of at most one empty atom (as before), and every one that
+    needs all its empty atoms (no empty atom of it can go and leave it connected): no cover or
+    count of exceptions is lost by leaving the others out. Brute force over every subset."""
+    nbrs, w, _ = case
+    n, bounds = len(w), Bounds(10, 20)
+    groups = connected_groups(range(n), w, nbrs, bounds, empties=n)
+    assert groups is not None
+    listed = groups.tuples()
+    assert len(listed) == len(set(listed))
+    assert all(connected(g, nbrs) and bounds.holds(int(w[list(g)].sum())) for g in listed)
+    for size in range(1, n + 1):
+        for subset in itertools.combinations(range(n), size):
+            if not bounds.holds(int(w[list(subset)].sum())) or not connected(subset, nbrs):
+                continue
+            empty = [x for x in subset if w[x] == 0]
+            needed = all(not connected([y for y in subset if y != e], nbrs) for e in empty)
+            if len(empty) <= 1 or needed:
+                assert subset in set(listed), subset
+
+
+def test_dead_ends_of_empty_atoms_leave_a_chain_its_proof() -> None:
+    """20 - 0 - 0 - 20 with seven more empty atoms hanging off its chain (dead ends of a road):
+    ten empty atoms, past ``BRIDGE_ATOMS``, but only the chain's two can join two atoms of a
+    group, so the groups may hold both and the cover is exact: one grid of 40, proved."""
+    w, nbrs = _path([20, 0, 0, 20])
+    for k in range(7):
+        nbrs.append({1 + k % 2: 1.0})
+        nbrs[1 + k % 2][4 + k] = 1.0
+    w = np.r_[w, np.zeros(7)]
+    n = len(w)
+    assert int((w == 0).sum()) > exact.BRIDGE_ATOMS
+    outcome = exact_partition(np.arange(n), w, nbrs, np.full(n, 2.0), Bounds(30, 50))
+    assert not outcome.infeasible and outcome.parts is not None
+    assert [p.tolist() for p in outcome.parts] == [list(range(n))]
