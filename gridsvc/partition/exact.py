@@ -76,7 +76,7 @@ FEWEST_BUDGETED = 50_000  # ... and under a limited budget at most this many, or
 # communities of the 1M city every fewest-exceptions cover found held under 31,000 groups, and
 # the two enumerations past 200,000 (too big) spent a quarter of a unit each for nothing (in
 # the charges before 2026-11-23; a quarter of 0.2 units now lists up to 140,000 groups)
-PARTIAL_LIMIT = 400_000  # groups under the lower bound grown on the way (see connected_groups)
+PARTIAL_LIMIT = 400_000  # groups grown on the way and not listed (see connected_groups)
 DENSE_ATOMS = 2_000  # atoms up to which _group_costs keeps their borders in a k x k table
 STUCK_ATOM_STEPS = 20_000  # steps of one atom's search for a group that holds it
 BRIDGE_ATOMS = 6  # empty atoms of a region that may join two atoms of a group, up to which its
@@ -168,7 +168,8 @@ def connected_groups(
     empties: int = 1,
 ) -> Groups | None:
     """Return the connected groups :func:`enumerate_groups` lists, flat (None past ``limit``
-    groups, or past ``PARTIAL_LIMIT`` smaller groups grown on the way).
+    groups, or past ``PARTIAL_LIMIT`` groups grown on the way and not listed: smaller ones, or
+    those :class:`_Leaves` leaves out).
 
     ESU (extension sets) on bitmasks, a whole generation of groups at a time in numpy: a group
     grows from its lowest atom (the root) and carries its extension set; it takes each atom of
@@ -190,8 +191,9 @@ def _grow(
     work: float = float("inf"),
     empties: int = 1,
 ) -> tuple[Groups | None, int]:
-    """Return :func:`connected_groups` and how many groups it grew, listed or under the lower
-    bound (the work done: each costs the same); None once that is more than ``work``.
+    """Return :func:`connected_groups` and how many groups it grew, listed, under the lower
+    bound or left out (the work done: each costs the same); None once that is more than
+    ``work``.
 
     A generation's groups are not kept as masks of their atoms: each keeps the group of the
     generation before it grew from and the atom it took (every group of generation ``g`` holds
@@ -219,7 +221,11 @@ def _grow(
     found = [np.flatnonzero(total >= lo)]  # the listed groups of each generation
     listed, partial, dropped = len(found[0]), len(root), 0
     twice = listed  # roots within the bounds count as listed and as grown on the way
-    while listed <= limit and partial <= PARTIAL_LIMIT and listed + partial - twice <= work:
+    while (
+        listed <= limit
+        and partial + dropped <= PARTIAL_LIMIT
+        and listed + partial + dropped - twice <= work
+    ):  # the groups left out (see _Leaves) were grown too: the same work, the same memory
         parent, atom = _set_bits(ext, n)  # groups whose extension set is empty grow no more
         if not len(parent):
             return _read_back(found, grew, took, order), listed + partial + dropped - twice

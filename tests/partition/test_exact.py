@@ -632,3 +632,32 @@ def test_dead_ends_of_empty_atoms_leave_a_chain_its_proof() -> None:
     outcome = exact_partition(np.arange(n), w, nbrs, np.full(n, 2.0), Bounds(30, 50))
     assert not outcome.infeasible and outcome.parts is not None
     assert [p.tolist() for p in outcome.parts] == [list(range(n))]
+
+
+def test_groups_left_out_for_a_leaf_are_charged_and_stop_where_the_budget_does() -> None:
+    """20 - 0 - 0 - 20 for 10–50, groups of two empty atoms: 10 grown (4 roots, the 2 empty
+    atoms' pair, 2 pairs, the whole row, and 20 - 0 - 0 twice, left out: the far 0 a leaf).
+    A budget that pays for 9 gets no groups, as for any enumeration it cannot pay for; it got
+    them all, charged 10, when the groups left out were charged but not counted against it."""
+    w, nbrs = _path([20, 0, 0, 20])
+    paid = Budget(10 / ENUMERATED_GROUPS)
+    groups = _enumerate(np.arange(4), w, nbrs, Bounds(10, 50), paid, GROUP_LIMIT, 2)
+    assert groups is not None
+    assert groups.tuples() == [(0,), (3,), (0, 1), (2, 3), (0, 1, 2, 3)]
+    assert paid.spent == pytest.approx(10 / ENUMERATED_GROUPS)
+    short = Budget(9 / ENUMERATED_GROUPS)
+    assert _enumerate(np.arange(4), w, nbrs, Bounds(10, 50), short, GROUP_LIMIT, 2) is None
+    assert (short.skipped_budget, short.skipped_too_big) == (1, 0)
+
+
+def test_groups_left_out_for_a_leaf_count_against_the_limit_of_groups_not_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same row grows 7 groups it does not list: 5 under the lower bound (the roots count
+    too) and the 2 left out. They hold memory as the small ones do, so past 6 the listing stops
+    (without a budget nothing else bounds how many are left out)."""
+    w, nbrs = _path([20, 0, 0, 20])
+    monkeypatch.setattr("gridsvc.partition.exact.PARTIAL_LIMIT", 7)
+    assert connected_groups(range(4), w, nbrs, Bounds(10, 50), empties=2) is not None
+    monkeypatch.setattr("gridsvc.partition.exact.PARTIAL_LIMIT", 6)
+    assert connected_groups(range(4), w, nbrs, Bounds(10, 50), empties=2) is None
