@@ -548,6 +548,7 @@ def exact_partition(
             outcome = _plan(nodes, groups, among, w, perimeter, nbrs, budget, units)
             if outcome is not None:
                 return outcome
+            proved = proved or sound  # no cover over every group a plan may need: a proof
     stuck = stuck_atoms(nodes, w, nbrs, bounds, budget=budget, among=among)
     if stuck:
         log.debug(
@@ -567,8 +568,9 @@ def exact_partition(
         )
     if sound:
         return outcome
-    # some group needs more empty atoms than the groups held: no proof that no cover exists
-    # (unless a stuck atom or the lumpiness proof says so) nor that the exceptions are the fewest
+    # some group needs more empty atoms than the groups held: no proof that the exceptions are
+    # the fewest, nor that no cover exists unless a stuck atom, the lumpiness proof or the cover
+    # over groups of every empty atom they need (before the fewest exceptions' fell back) says so
     return replace(outcome, infeasible=bool(stuck) or proved, fewest_up_to=None)
 
 
