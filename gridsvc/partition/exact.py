@@ -205,7 +205,6 @@ def _grow(
     n, words = len(order), (len(order) + 63) // 64
     rank = {x: i for i, x in enumerate(order.tolist())}
     weight = np.rint(w[order]).astype(np.int64)
-    empty = weight == 0
     lists = [[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()]
     adj = _masks(lists, words)
     higher = _masks([range(i + 1, n) for i in range(n)], words)
@@ -213,7 +212,7 @@ def _grow(
     root = np.flatnonzero(weight <= hi)
     ext = adj[root] & higher[root]
     unseen = higher[root] & ~ext  # atoms above the root no group on the way had seen
-    leaves = _Leaves.of(empty, lists, empties)
+    leaves = _Leaves.of(w[order], lists, empties)
     total, zeros = weight[root], leaves.spend[root]  # zeros: empty atoms held (see _Leaves)
     near, held = leaves.start(root)
     took = [root]  # the atom each group of a generation took (the first: its root)
@@ -258,13 +257,17 @@ class _Leaves:
     Two steps. Empty atoms that can never join two atoms of such a group are peeled first: one
     next to fewer than two atoms that are inhabited or not yet peeled (a dead end of a road or
     a ring: urban's region of 73 atoms keeps 2 of its 6). A group may hold one of them, as
-    before, but then no other empty atom (``spend``: it counts as ``empties`` of them). Then a
-    group holding two or more of the others is listed only where none is a leaf: one byte per
-    such atom in a 64-bit word counts the group's atoms next to it (``near``), and a bit says
-    which it holds (``held``); each atom taken adds its precomputed bytes and bit, so no group
-    is read back to check. On urban's region of 73 atoms the groups of up to 65 households grown
-    went from 683,010 to 159,642, and those listed from 682,985 to 89,721 (on its region of 41,
-    209,036 grown, as before, and 123,447 listed of 209,033): the same covers and counts.
+    before, but then no other empty atom (``spend``: it counts as ``empties`` of them). An atom
+    of under half a household counts as empty but must be covered: never peeled nor a leaf left
+    out (it has no slot). Then a group holding two or more of the others is listed only where
+    none is a leaf: one byte per such atom in a 64-bit word counts the group's atoms next to it
+    (``near``), and a bit says which it holds (``held``); each atom taken adds its precomputed
+    bytes and bit, so no group is read back to check. A byte never overflows: a group with 256
+    atoms about one empty atom comes after 2^248 smaller ones (that atom and some of its other
+    neighbours), past every limit. On urban's region of 73 atoms the groups of up to 65
+    households grown went from 683,010 to 159,642, and those listed from 682,985 to 89,721 (on
+    its region of 41, 209,036 grown, as before, and 123,447 listed of 209,033): the same covers
+    and counts.
 
     Off where groups hold one empty atom at most (nothing to leave out), and the bytes are off
     where more than eight empty atoms are left (such groups are listed whole: more of them,
@@ -276,14 +279,16 @@ class _Leaves:
     bits: np.ndarray  # per atom: its own slot's bit (0: none)
 
     @classmethod
-    def of(cls, empty: np.ndarray, near: list[list[int]], empties: int) -> _Leaves:
-        """Return the bookkeeping for atoms ``empty`` (flags) with neighbours ``near``."""
+    def of(cls, households: np.ndarray, near: list[list[int]], empties: int) -> _Leaves:
+        """Return the bookkeeping for atoms of ``households`` with neighbours ``near``."""
+        empty = np.rint(households) == 0
         spend = empty.astype(np.int64)
         none = np.zeros(0, dtype=np.uint64)
         if empties < 2 or spend.sum() < 2:
             return cls(spend, None, none, none)
-        left = _bridging_atoms(empty, near)
+        left = _bridging_atoms(households, near)
         spend[empty & ~left] = empties
+        left &= households == 0  # one of under half a household is covered, never left out
         count = int(left.sum())
         if count < 2 or count > 8:
             return cls(spend, None, none, none)
@@ -325,20 +330,25 @@ class _Leaves:
         return out
 
 
-def _bridging_atoms(empty: np.ndarray, near: Sequence[Sequence[int]]) -> np.ndarray:
-    """Return which ``empty`` atoms (flags; ``near``: each atom's neighbours) may lie in a group
-    of two or more empty atoms none of which is a leaf (see :class:`_Leaves`): all but those
-    peeled, one at a time, while next to fewer than two atoms that are inhabited or not yet
-    peeled. Sound: the first peeled atom a group holds touches at most one of its atoms."""
+def _bridging_atoms(households: np.ndarray, near: Sequence[Sequence[int]]) -> np.ndarray:
+    """Return which empty atoms (of ``households``, under half a household; ``near``: each
+    atom's neighbours) may lie in a group of two or more empty atoms none of which is a leaf
+    (see :class:`_Leaves`): all but those peeled, one at a time, while next to fewer than two
+    atoms that are inhabited or not yet peeled. Sound: the first peeled atom a group holds
+    touches at most one of its atoms. Only atoms of no household are peeled: the cover must
+    hold one of under half a household (it counts as empty in a group), leaf or not, and a
+    group holding one and a peeled atom was lost (20 - 0 - 0 - 20 with 0.3 off the first 0)."""
+    empty = np.rint(households) == 0
+    loose = households == 0  # attached to a grid afterwards when no group holds them
     left = empty.copy()
     live = np.array([len(ys) for ys in near], dtype=np.int64)
-    peel = [e for e in np.flatnonzero(empty).tolist() if live[e] < 2]
+    peel = [e for e in np.flatnonzero(loose).tolist() if live[e] < 2]
     left[peel] = False
     while peel:
         e = peel.pop()
         for y in near[e]:
             live[y] -= 1
-            if left[y] and live[y] < 2:
+            if left[y] and loose[y] and live[y] < 2:
                 left[y] = False
                 peel.append(y)
     return left
@@ -617,7 +627,7 @@ def _bridging(
     order = np.unique(np.asarray(nodes, dtype=np.int64))
     rank = {x: i for i, x in enumerate(order.tolist())}
     near = [[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()]
-    count = int(_bridging_atoms(np.rint(w[order]) == 0, near).sum())
+    count = int(_bridging_atoms(w[order], near).sum())
     if count < 2 or not needs_bridges(nodes, w, nbrs):
         return 1, True
     if count <= BRIDGE_ATOMS and budget.left() >= BRIDGE_UNITS:

@@ -747,3 +747,18 @@ def test_the_cover_proves_what_every_plan_allows_and_nothing_else(
     if sound:
         assert outcome.infeasible == (fewest > 0) and outside == fewest
         assert outcome.fewest_up_to == (exception_cap(bounds) if fewest else None)
+
+
+def test_an_atom_of_under_half_a_household_off_a_chain_of_empty_ones_is_covered() -> None:
+    """20 - 0 - 0 - 20 for 30–50 with 0.3 households off the first 0 only: one grid of 40. The
+    0.3 counts as empty in a group but must be in one: it was peeled as a dead end, so no group
+    of the chain's two empty atoms could hold it, and the cover, claiming its proof, found the
+    region infeasible."""
+    w, nbrs = _path([20, 0, 0, 20])
+    nbrs.append({1: 1.0})
+    nbrs[1][4] = 1.0
+    w = np.r_[w, 0.3]
+    outcome = exact_partition(np.arange(5), w, nbrs, np.full(5, 4.0), Bounds(30, 50))
+    assert not outcome.infeasible and outcome.parts is not None
+    assert [p.tolist() for p in outcome.parts] == [[0, 1, 2, 3, 4]]
+    assert exact._bridging(np.arange(5), w, nbrs, Budget()) == (3, True)  # 0.3 and the chain
