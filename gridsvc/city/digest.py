@@ -109,8 +109,9 @@ def _order(table: pa.Table) -> pa.Array:
     Arrow sorts values, not bytes: -0.0 ties 0.0, and it cannot sort lists or structs. Rows
     tying on every column it sorts but differing in a float's sign or in a nested column would
     be hashed in the order they came in. So the rows are sorted on all the columns Arrow
-    sorts, then, to break such ties only, on each float column's bits (an integer of its
-    width) and each nested column's JSON text per row (the text :func:`_column_bytes` hashes).
+    sorts (a half float as the 32-bit float it widens to exactly: Arrow sorts no half floats),
+    then, to break such ties only, on each float column's bits (an integer of its width) and
+    each nested column's JSON text per row (the text :func:`_column_bytes` hashes).
     Rows with no such tie keep the order they had before these keys: their digest is as it was.
     """
     keys: dict[str, pa.Array | pa.ChunkedArray] = {}
@@ -120,7 +121,9 @@ def _order(table: pa.Table) -> pa.Array:
             texts = [None if v is None else _json(v) for v in column.to_pylist()]
             ties[f"tie{n}"] = pa.array(texts, type=pa.large_string())
         else:
-            keys[f"key{n}"] = column
+            # Arrow cannot sort half floats; as 32-bit floats (exact) they sort by value alike
+            halves = pa.types.is_float16(field.type)
+            keys[f"key{n}"] = column.cast(pa.float32()) if halves else column
             if pa.types.is_floating(field.type):
                 ties[f"tie{n}"] = column.combine_chunks().view(_BITS[field.type.bit_width])
     by = pa.table({**keys, **ties})

@@ -44,11 +44,13 @@ def settle_overlaps(
     off the 1 cm grid. A cut is undone, and the overlap goes to the other grid, when it would
     leave the grid empty or in more pieces than it was (a grid may carry specks apart, under
     :data:`.check.AREA_TOL`: it keeps them), one of its households (``members``: their points,
-    a row each) more than a grid step outside, or take more than the overlap.
+    a row each) more than a grid step outside, or take more than the overlap. A grid wholly
+    inside another is such a pair too: it would be emptied, so the other is cut around it.
     """
     a, b = shapely.STRtree(grids).query(grids)  # boxes, then one relate a pair: 3× cheaper
     a, b = a[a < b], b[a < b]
-    pairs = np.column_stack([a, b])[shapely.overlaps(grids[a], grids[b])]
+    # interiors meeting: ``overlaps`` is false for a grid wholly inside (or equal to) another
+    pairs = np.column_stack([a, b])[shapely.relate_pattern(grids[a], grids[b], "T********")]
     if len(pairs) == 0:
         return grids
     tree = shapely.STRtree(cells)

@@ -645,15 +645,16 @@ def packs_greedily(weights: list[int], bounds: Bounds) -> bool:
     return False
 
 
-def lone_unit(weights: Sequence[int], bounds: Bounds) -> bool:
+def lone_unit(weights: Sequence[float], bounds: Bounds) -> bool:
     """Return True if some inhabited unit of ``weights`` is under the lower bound and no other
     unit fits beside it within the upper bound: no grouping meets the bounds (a proof).
 
     Such a unit must share its grid, and even with the smallest other unit the grid is too big.
     It is how a generated city's lumpy regions fail (a unit of 29 among units of 26 and up,
     for 30–50): found here in no time, where CP-SAT took urban's base level an eighth of its
-    planning to find it."""
-    lived = sorted(int(x) for x in weights if x > 0)
+    planning to find it. The weights are compared as given: cut to whole numbers, a unit of
+    under one household became 0 and hid the proof (1.5 and 49 households, for 30–50)."""
+    lived = sorted(x for x in weights if x > 0)
     if len(lived) < 2:
         return False
     first, second = lived[0], lived[1]
@@ -664,16 +665,21 @@ def lone_unit(weights: Sequence[int], bounds: Bounds) -> bool:
 
 
 def lumpy_infeasible(
-    weights: Sequence[int], bounds: Bounds, *, units: float = 5.0, budget: Budget | None = None
+    weights: Sequence[float], bounds: Bounds, *, units: float = 5.0, budget: Budget | None = None
 ) -> bool | None:
     """Return True if no grouping of ``weights`` (ignoring adjacency) meets the bounds.
 
     False when a grouping exists, None when the solver ran out of work (``units``, cut to what
     ``budget`` has left, and charged to it). A True answer is a proof: with adjacency the problem
     is only harder. The solver runs only when neither largest-first packing (a grouping) nor a
-    lone unit (:func:`lone_unit`, a proof) answers first.
+    lone unit (:func:`lone_unit`, a proof) answers first. The solver counts whole households:
+    weights that are not whole numbers raise ValueError (cut to whole numbers, 29.5 and 0.5
+    households, one grid of 30, were "proved" not to fit 30–50).
     """
     from ortools.sat.python import cp_model
+
+    if any(x != int(x) for x in weights):
+        raise ValueError(f"households per unit must be whole numbers: {list(weights)}")
 
     total = int(sum(weights))
     lo_k, hi_k = bounds.k_range(total)

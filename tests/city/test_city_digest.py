@@ -261,3 +261,23 @@ def test_digest_of_rows_differing_only_in_a_list_ignores_their_order() -> None:
     changed = frame.copy()
     changed.at[4, "nested"] = [2, 3]  # the same lists, one [1] now a second [2, 3]
     assert frames_digest({"barriers": changed}, SETTINGS) != base
+
+
+def test_digest_takes_a_half_float_column_in_any_order() -> None:
+    """Arrow sorts no half floats (``float16``): the digest sorts them as the float32 they widen
+    to exactly, and still hashes their own two bytes and type."""
+
+    def digest(ratio: list[float], dtype: str = "float16") -> str:
+        frame = gpd.GeoDataFrame(
+            {"ratio": pd.Series(ratio, dtype=dtype)},
+            geometry=[shapely.Point(112.9, 35.8)] * len(ratio),
+            crs="EPSG:4326",
+        )
+        return frames_digest({"rows": frame}, SETTINGS)
+
+    rows = [0.5, -0.0, 0.0, math.nan, 1.5, 0.5]
+    base = digest(rows)
+    assert digest(rows[::-1]) == digest(rows[2:] + rows[:2]) == base
+    assert digest([1.5, -0.0, 0.0, math.nan, 1.5, 0.5]) != base
+    assert digest([0.5, 0.0, 0.0, math.nan, 1.5, 0.5]) != base
+    assert digest(rows, "float32") != base

@@ -352,6 +352,23 @@ def test_a_lone_unit_proves_lumpiness_without_the_solver() -> None:
     assert free.spent == 0.0  # CP-SAT did not run
 
 
+def test_a_lone_unit_of_under_one_household_is_not_cut_to_none() -> None:
+    """Weights are compared as given: 1.5 households fit no grid beside 49 within 50. Cut to
+    1 they fitted, and the proof was missed."""
+    assert lone_unit([1.5, 49], Bounds(30, 50))
+    assert not lone_unit([1.0, 49], Bounds(30, 50))
+
+
+def test_a_lumpiness_proof_rejects_households_that_are_not_whole() -> None:
+    """CP-SAT counts whole households: 29.5 and 0.5 cut to 29 and 0 were "proved" not to fit
+    30–50 though together they make one grid of 30."""
+    with pytest.raises(
+        ValueError, match=r"households per unit must be whole numbers: \[29.5, 0.5\]"
+    ):
+        lumpy_infeasible([29.5, 0.5], Bounds(30, 50))
+    assert lumpy_infeasible([29.0, 1.0], Bounds(30, 50)) is False
+
+
 def _groupable(weights: list[int], bounds: Bounds) -> bool:
     """Return True if some partition of ``weights`` puts every part within ``bounds`` (brute
     force: the first unit's part is each subset of the others with it)."""

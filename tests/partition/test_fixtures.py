@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -170,6 +171,45 @@ def test_urban_keeps_the_fewest_exceptions_an_exact_model_allows() -> None:
     )
     budget = result.report["totals"]["budget"]
     assert budget["skipped_too_big"] == 0 and budget["skipped_budget"] == 0
+
+
+def _crossing_notes(result: PartitionResult) -> list[dict]:
+    return [
+        n for n in result.report["totals"]["infeasible_regions"]
+        if "are cut off by barriers" in n["reason"]
+    ]  # fmt: skip
+
+
+def test_urban_notes_name_where_its_grids_cross_barriers() -> None:
+    """urban's regions of 1258 and 725 households are each merged across a barrier by a
+    lumpiness proof, and one grid of each crosses it, through empty cells. The notes named the
+    longest border between the merged regions, 183 m and 10 m from the grid that crosses; now
+    the point each names lies on a border its crossing grid spans."""
+    result = _partitioned("urban")
+    notes = _crossing_notes(result)
+    assert [n["households"] for n in notes] == [1258, 725]
+    grids = result.grids.to_crs(result.grids.estimate_utm_crs())
+    crossing = grids[grids["flags"].str.contains("barrier_crossing")].geometry
+    assert len(crossing) == result.report["totals"]["barrier_crossings"] == 2
+    near = []
+    for note in notes:
+        [(lon, lat)] = re.findall(r"allowed crossing at \(([\d.]+), ([\d.]+)\)", note["action"])
+        point = gpd.GeoSeries([shapely.Point(float(lon), float(lat))], crs=4326).to_crs(grids.crs)
+        near.append(int(np.argmin(crossing.distance(point[0]))))
+        assert crossing.distance(point[0]).min() < 1.0  # metres (the point is rounded to 1e-5°)
+    assert sorted(near) == [0, 1]
+
+
+def test_urban_notes_say_no_grid_crosses_where_none_does() -> None:
+    """At a city run's budget the region of 725 households is merged across a barrier, yet no
+    grid crosses it (its own plan ranks first, see level._apart): its note said "allowed
+    crossing at (…)" all the same."""
+    community, households, buildings, barriers = _community("urban")
+    result = partition(community, households, buildings=buildings, barriers=barriers, budget=0.2)
+    assert result.report["totals"]["barrier_crossings"] == 0
+    notes = _crossing_notes(result)
+    assert [n["households"] for n in notes] == [725]
+    assert notes[0]["action"] == "no grid crosses the barriers: its grids stay on its side of them"
 
 
 def test_yudu_matches_its_published_totals() -> None:

@@ -70,3 +70,26 @@ def test_a_grid_of_several_parts_loses_the_sliver_and_keeps_its_parts() -> None:
     assert _overlap(out) == 0.0
     assert out[0] is grids[0]
     assert shapely.equals(out[1], shapely.MultiPolygon([shapely.box(10, 0, 20, 10), speck]))
+
+
+def test_a_grid_wholly_inside_another_is_cut_out_of_it() -> None:
+    """``overlaps`` is false for a grid within another (check_partition flags them): the inner
+    one would be emptied, so the outer one is cut around it, a hole where the inner grid is."""
+    inner = shapely.box(2, 2, 4, 4)
+    grids = np.array([shapely.box(0, 0, 10, 10), inner], dtype=object)
+    out = settle_overlaps(grids, CELLS, OWNER, NOBODY)
+    assert _overlap(grids) == 4.0
+    assert _overlap(out) == 0.0
+    assert out[1] is grids[1]
+    assert shapely.equals(out[0], shapely.difference(shapely.box(0, 0, 10, 10), inner))
+
+
+def test_a_grid_inside_another_along_its_edge_is_cut_out_of_it() -> None:
+    """The inner grid shares the outer one's edge: the outer one is left one piece, notched."""
+    inner = shapely.box(8, 0, 10, 2)
+    grids = np.array([shapely.box(0, 0, 10, 10), inner], dtype=object)
+    out = settle_overlaps(grids, CELLS, OWNER, NOBODY)
+    assert _overlap(out) == 0.0
+    assert out[1] is grids[1]
+    assert shapely.area(out[0]) == 96.0
+    assert shapely.get_num_geometries(out[0]) == 1
