@@ -60,12 +60,14 @@ def areas_to_households(
     drawn a little past the boundary still has every household in some grid.
     """
     counts = pd.to_numeric(areas[count_field], errors="coerce")
-    bad = np.flatnonzero((counts.isna() | (counts < 0)).to_numpy())
+    # a count of 12.7 households is no count: cut to 12 it lost a household without a word
+    whole = counts.isna() | (counts < 0) | (counts != np.floor(counts))
+    bad = np.flatnonzero(whole.to_numpy())
     if len(bad):
         raise InputError(
             [
                 Problem(
-                    f"count {areas[count_field].iloc[i]!r} is not a household count",
+                    f"count {_plain(areas[count_field].iloc[i])!r} is not a whole household count",
                     source="areas",
                     feature=int(i),
                     field=count_field,
@@ -105,3 +107,8 @@ def areas_to_households(
         crs=crs,
     )
     return frame.to_crs(areas.crs)
+
+
+def _plain(value: object) -> object:
+    """Return a numpy scalar as the Python value it holds (``12.7``, not ``np.float64(12.7)``)."""
+    return value.item() if isinstance(value, np.generic) else value

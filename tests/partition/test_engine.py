@@ -286,6 +286,19 @@ def test_areas_with_counts_become_grids() -> None:
     assert per_area.to_dict() == {"a": 1, "c": 2, "d": 1}
 
 
+@pytest.mark.parametrize("count", [12.7, -3, "many"])
+def test_an_area_count_that_is_no_whole_count_is_an_input_error(count: object) -> None:
+    """A count of 12.7 households was cut to 12 without a word (a household lost)."""
+    blocks = [shapely.box(x, 0, x + 100, 100) for x in (0, 100)]
+    areas = to_wgs(blocks, id=["a", "b"], housing=[35, count])
+    community = to_wgs([shapely.box(0, 0, 200, 100)], code=["140802002099"])
+    with pytest.raises(InputError) as caught:
+        partition(community, areas=areas, count_field="housing")
+    assert [(p.source, p.feature, p.field, p.message) for p in caught.value.problems] == [
+        ("areas", 1, "housing", f"count {count!r} is not a whole household count")
+    ]
+
+
 def test_an_area_straddling_a_barrier_keeps_its_households_in_its_grid() -> None:
     """A barrier 15 m inside areas a and b leaves a column of their households beyond it.
 
