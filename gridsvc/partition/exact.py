@@ -195,8 +195,9 @@ def _grow(
 
     A generation's groups are not kept as masks of their atoms: each keeps the group of the
     generation before it grew from and the atom it took (every group of generation ``g`` holds
-    ``g + 1`` atoms), and the listed ones are read back along those links at the end. Unpacking
-    every listed group's mask cost urban's enumerations a third of their time. Nor does a
+    ``g + 1`` atoms), and the listed ones are read back along those links at the end (see
+    :func:`_read_back`). Unpacking every listed group's mask with ``np.unpackbits`` cost urban's
+    enumerations a third of their time. Nor does a
     group keep its root and the atoms seen on its way: only the atoms above its root not yet
     seen, all the growth step asks of them."""
     order = np.unique(np.asarray(nodes, dtype=np.int64))
@@ -358,19 +359,44 @@ def _read_back(
     found: list[np.ndarray], grew: list[np.ndarray], took: list[np.ndarray], order: np.ndarray
 ) -> Groups:
     """Return the listed groups ``found`` of each generation, generation by generation, their
-    atoms read back along the links ``grew`` and ``took`` (see :func:`_grow`), ascending."""
+    atoms read back along the links ``grew`` and ``took`` (see :func:`_grow`), ascending.
+
+    Up to 64 atoms every group of each generation gets its mask in one word, one gather and
+    an OR from the generation before, and the listed ones' atoms are its bits taken lowest
+    first (:func:`_lowest_bits`), ascending already: on urban's region of 41 atoms a third
+    less than following each listed group's links back and sorting its atoms."""
+    one = len(order) <= 64
+    bit = np.left_shift(np.uint64(1), np.arange(len(order), dtype=np.uint64))
+    mask = bit[took[0]]
     sizes, members = [], []
     for g, listed in enumerate(found):
-        ranks = np.empty((len(listed), g + 1), dtype=np.int64)
-        at = listed
-        for step in range(g, 0, -1):
-            ranks[:, step] = took[step][at]
-            at = grew[step][at]
-        ranks[:, 0] = took[0][at]
-        ranks.sort(axis=1)
+        if one:
+            mask = mask[grew[g]] | bit[took[g]] if g else mask
+            ranks = _lowest_bits(mask[listed], g + 1)
+        else:
+            ranks = np.empty((len(listed), g + 1), dtype=np.int64)
+            at = listed
+            for step in range(g, 0, -1):
+                ranks[:, step] = took[step][at]
+                at = grew[step][at]
+            ranks[:, 0] = took[0][at]
+            ranks.sort(axis=1)
         sizes.append(np.full(len(listed), g + 1, dtype=np.int64))
         members.append(order[ranks.ravel()])
     return Groups(np.concatenate(sizes), np.concatenate(members))
+
+
+def _lowest_bits(masks: np.ndarray, count: int) -> np.ndarray:
+    """Return the ranks of the ``count`` set bits of each of ``masks`` (one 64-bit word each),
+    ascending, one row per mask: the lowest bit ``m & -m`` is cleared ``count`` times and its
+    rank read off its exponent as a float (exact for a power of two)."""
+    left = masks.copy()
+    ranks = np.empty((len(masks), count), dtype=np.int64)
+    for j in range(count):
+        low = left & (~left + np.uint64(1))
+        left ^= low
+        ranks[:, j] = np.frexp(low.astype(np.float64))[1] - 1
+    return ranks
 
 
 def _masks(sets: Sequence[Sequence[int] | range], words: int) -> np.ndarray:
@@ -909,6 +935,7 @@ class _Model:
             (np.ones(len(rows)), rows, np.r_[0, np.cumsum(groups.sizes)]),
             shape=(len(order), len(groups)),
         )
+        matrix.has_sorted_indices = True
         inhabited = w[order] > 0
         covered = np.bincount(rows, minlength=len(order)) > 0
         if (inhabited & ~covered).any():
@@ -954,6 +981,8 @@ class _Model:
         # inhabited atoms ahead of every empty one (the engine numbers empty cells last): each
         # atom's LP row is its own row, so each column's rows are ascending already
         own = bool(self.inhabited[: int(self.inhabited.sum())].all())
+        if every and own and count is None:
+            return self.matrix  # the model's own: not rebuilt (urban's 900,000 nonzeros)
         rows = sub.indices if own else self.lp_row[sub.indices]
         indptr = sub.indptr.astype(np.int64)
         height = len(self.inhabited)
