@@ -388,15 +388,19 @@ def _read_back(
 
 def _lowest_bits(masks: np.ndarray, count: int) -> np.ndarray:
     """Return the ranks of the ``count`` set bits of each of ``masks`` (one 64-bit word each),
-    ascending, one row per mask: the lowest bit ``m & -m`` is cleared ``count`` times and its
-    rank read off its exponent as a float (exact for a power of two)."""
+    ascending, one row per mask: ``count`` times, the lowest bit's rank is the number of bits
+    ``m ^ (m - 1)`` sets less one (a popcount), and ``m & (m - 1)`` clears it (half the time of
+    reading it off as a float's exponent)."""
     left = masks.copy()
-    ranks = np.empty((len(masks), count), dtype=np.int64)
+    below = np.empty_like(left)
+    ranks = np.empty((count, len(masks)), dtype=np.uint8)
     for j in range(count):
-        low = left & (~left + np.uint64(1))
-        left ^= low
-        ranks[:, j] = np.frexp(low.astype(np.float64))[1] - 1
-    return ranks
+        np.subtract(left, np.uint64(1), out=below)
+        np.bitwise_count(left ^ below, out=ranks[j])
+        left &= below
+    out = np.ascontiguousarray(ranks.T, dtype=np.int64)
+    out -= 1
+    return out
 
 
 def _masks(sets: Sequence[Sequence[int] | range], words: int) -> np.ndarray:
