@@ -352,6 +352,19 @@ def test_lowest_bits_are_each_masks_ranks_ascending(sets: list[set[int]]) -> Non
     assert got.tolist() == [sorted(ranks) for ranks in sets]
 
 
+def test_groups_of_large_bounds_keep_a_row_of_room_per_unit_size() -> None:
+    """40,000 - 30,000 - 0 - 50,000 in a row, bounds 60,000–90,000: the room table has rows
+    for no atom and per household count an atom has (0, 30,000, 40,000, 50,000; not 90,001 of
+    them), two each (no empty atom, one), and the groups are 40,000 - 30,000, with the empty
+    atom too, and 30,000 - 0 - 50,000."""
+    w, nbrs = _path([40_000, 30_000, 0, 50_000])
+    room, start = exact._room(np.rint(w).astype(np.int64), (w == 0).astype(np.int64), 90_000, 1, 1)
+    assert room.shape == (5 * 2, 1) and len(start) == 90_001
+    groups = connected_groups(np.arange(4), w, nbrs, Bounds(60_000, 90_000))
+    assert groups is not None
+    assert groups.tuples() == [(0, 1), (0, 1, 2), (1, 2, 3)]
+
+
 def test_without_room_for_empty_atoms_no_group_holds_one() -> None:
     """20 - 0 - 20 with no empty atom allowed: each unit alone; the empty atom joins none."""
     w, nbrs = _path([20, 0, 20])
