@@ -298,6 +298,81 @@ def test_a_budget_that_pays_for_every_group_grown_gets_the_enumeration(before: f
     )
 
 
+def test_the_growth_step_unpacks_only_atoms_that_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grid of 4 x 5 atoms of 10 households, bounds 30–50, and empty atoms down its middle
+    column: every pair of a group and an atom of its extension set that the growth step
+    unpacks becomes a group (too many households or empty atoms are out of the set already),
+    so it unpacks as many as it grows past the roots; the groups stay every connected group
+    (brute force over every subset)."""
+    weights = [0 if i % 5 == 2 else 10 for i in range(20)]
+    w, nbrs = _grid(weights, 5)
+    unpacked = []
+    real = exact._set_bits
+
+    def counted(masks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        pairs = real(masks, n)
+        unpacked.append(len(pairs[0]))
+        return pairs
+
+    monkeypatch.setattr(exact, "_set_bits", counted)
+    bounds = Bounds(30, 50)
+    groups, grown = exact._grow(np.arange(20), w, nbrs, bounds, limit=GROUP_LIMIT)
+    assert groups is not None
+    assert sum(unpacked) == grown - 20  # every atom a root (none above 50)
+    listed = set(groups.tuples())
+    expected = {
+        subset
+        for size in range(1, 7)  # five units and an empty atom at most
+        for subset in itertools.combinations(range(20), size)
+        if bounds.holds(int(w[list(subset)].sum()))
+        and sum(weights[x] == 0 for x in subset) <= 1
+        and connected(subset, nbrs)
+    }
+    assert listed == expected and len(groups) == len(expected)
+
+
+@pytest.mark.parametrize("n", [20, 63, 64, 65, 130])
+def test_groups_read_back_the_same_either_side_of_one_word(n: int) -> None:
+    """n atoms of 10 households in a row, bounds 20–30: the groups are the runs of two and of
+    three atoms, ascending, pairs first; read back from one-word masks up to 64 atoms (the
+    last atom's bit the word's top one at 64) and along their links past that."""
+    w, nbrs = _path([10] * n)
+    groups = connected_groups(np.arange(n), w, nbrs, Bounds(20, 30))
+    assert groups is not None
+    runs = [tuple(range(i, i + k)) for k in (2, 3) for i in range(n - k + 1)]
+    assert sorted(groups.tuples()) == sorted(runs)
+    assert groups.sizes.tolist() == sorted(groups.sizes.tolist())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 64).flatmap(lambda k: st.lists(st.sets(st.integers(0, 63), min_size=k,
+    max_size=k), min_size=1, max_size=5)))  # fmt: skip
+def test_lowest_bits_are_each_masks_ranks_ascending(sets: list[set[int]]) -> None:
+    masks = np.array([sum(1 << r for r in ranks) for ranks in sets], dtype=np.uint64)
+    got = exact._lowest_bits(masks, len(sets[0]))
+    assert got.tolist() == [sorted(ranks) for ranks in sets]
+
+
+def test_groups_of_large_bounds_keep_a_row_of_room_per_unit_size() -> None:
+    """40,000 - 30,000 - 0 - 50,000 in a row, bounds 60,000–90,000: the room table has rows
+    for no atom and per household count an atom has (0, 30,000, 40,000, 50,000; not 90,001 of
+    them), two each (no empty atom, one), and the groups are 40,000 - 30,000, with the empty
+    atom too, and 30,000 - 0 - 50,000."""
+    w, nbrs = _path([40_000, 30_000, 0, 50_000])
+    room, start = exact._room(np.rint(w).astype(np.int64), (w == 0).astype(np.int64), 90_000, 1, 1)
+    assert room.shape == (5 * 2, 1) and len(start) == 90_001
+    groups = connected_groups(np.arange(4), w, nbrs, Bounds(60_000, 90_000))
+    assert groups is not None
+    assert groups.tuples() == [(0, 1), (0, 1, 2), (1, 2, 3)]
+
+
+def test_without_room_for_empty_atoms_no_group_holds_one() -> None:
+    """20 - 0 - 20 with no empty atom allowed: each unit alone; the empty atom joins none."""
+    w, nbrs = _path([20, 0, 20])
+    groups = connected_groups(np.arange(3), w, nbrs, Bounds(10, 50), empties=0)
+    assert groups is not None and groups.tuples() == [(0,), (2,)]
+
+
 @pytest.mark.parametrize("dense", [True, False], ids=["table", "pairs looked up"])
 @settings(max_examples=30, deadline=None)
 @given(
