@@ -202,11 +202,9 @@ def _grow(
     enumerations a third of their time. Nor does a
     group keep its root and the atoms seen on its way: only the atoms above its root not yet
     seen, all the growth step asks of them."""
-    order = np.unique(np.asarray(nodes, dtype=np.int64))
+    order, lists = _local(nodes, nbrs)
     n, words = len(order), (len(order) + 63) // 64
-    rank = {x: i for i, x in enumerate(order.tolist())}
     weight = np.rint(w[order]).astype(np.int64)
-    lists = [[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()]
     adj = _masks(lists, words)
     higher = _masks([range(i + 1, n) for i in range(n)], words)
     lo, hi = max(bounds.lo, 1), bounds.hi
@@ -249,6 +247,15 @@ def _grow(
     return None, listed + partial + dropped - twice
 
 
+def _local(
+    nodes: Sequence[int] | np.ndarray, nbrs: list[dict[int, float]]
+) -> tuple[np.ndarray, list[list[int]]]:
+    """Return ``nodes`` ascending and each one's neighbours among them, by rank in that order."""
+    order = np.unique(np.asarray(nodes, dtype=np.int64))
+    rank = {x: i for i, x in enumerate(order.tolist())}
+    return order, [[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()]
+
+
 @dataclass(frozen=True, slots=True)
 class _Leaves:
     """What :func:`_grow` keeps of each group where groups may hold two or more empty atoms,
@@ -276,7 +283,7 @@ class _Leaves:
     the same plans)."""
 
     spend: np.ndarray  # per atom: how much of a group's allowance of empty atoms it takes
-    slots: np.ndarray | None  # each atom's slot among the empty atoms left (-1: none)
+    count: int  # empty atoms with a slot (a byte and a bit); 0: off
     bytes_: np.ndarray  # per atom: a 1 in the byte of each empty atom left next to it
     bits: np.ndarray  # per atom: its own slot's bit (0: none)
 
@@ -287,26 +294,23 @@ class _Leaves:
         spend = empty.astype(np.int64)
         none = np.zeros(0, dtype=np.uint64)
         if empties < 2 or spend.sum() < 2:
-            return cls(spend, None, none, none)
+            return cls(spend, 0, none, none)
         left = _bridging_atoms(households, near)
         spend[empty & ~left] = empties
         left &= households == 0  # one of under half a household is covered, never left out
         count = int(left.sum())
         if count < 2 or count > 8:
-            return cls(spend, None, none, none)
-        n = len(empty)
-        slots = np.full(n, -1, dtype=np.int64)
-        slots[left] = np.arange(count)
-        bits = np.zeros(n, dtype=np.uint64)
+            return cls(spend, 0, none, none)
+        bits = np.zeros(len(empty), dtype=np.uint64)
         bits[left] = np.left_shift(np.uint64(1), np.arange(count, dtype=np.uint64))
-        bytes_ = np.zeros(n, dtype=np.uint64)
-        for e in np.flatnonzero(left).tolist():
-            bytes_[near[e]] += np.uint64(1) << np.uint64(8 * int(slots[e]))
-        return cls(spend, slots, bytes_, bits)
+        bytes_ = np.zeros(len(empty), dtype=np.uint64)
+        for slot, e in enumerate(np.flatnonzero(left).tolist()):
+            bytes_[near[e]] += np.uint64(1) << np.uint64(8 * slot)
+        return cls(spend, count, bytes_, bits)
 
     def start(self, root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the counts and held bits of the groups of one atom, ``root``."""
-        if self.slots is None:
+        if not self.count:
             return self.bytes_, self.bits
         return self.bytes_[root], self.bits[root]
 
@@ -314,18 +318,18 @@ class _Leaves:
         self, near: np.ndarray, held: np.ndarray, parent: np.ndarray, atom: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the counts and bits of the groups ``parent`` grown by ``atom``."""
-        if self.slots is None:
+        if not self.count:
             return near, held
         return near[parent] + self.bytes_[atom], held[parent] | self.bits[atom]
 
     def hang(self, near: np.ndarray, held: np.ndarray, size: int) -> np.ndarray:
         """Return which of the ``size`` groups hold two or more empty atoms, one a leaf."""
         out = np.zeros(size, dtype=bool)
-        if self.slots is None:
+        if not self.count:
             return out
         many = np.flatnonzero(held & (held - np.uint64(1)) != 0)
         near, held = near[many], held[many]
-        for slot in range(int(self.slots.max()) + 1):
+        for slot in range(self.count):
             mine = (held >> np.uint64(slot)) & np.uint64(1) == 1
             count = (near >> np.uint64(8 * slot)) & np.uint64(255)
             out[many[mine & (count < 2)]] = True
@@ -691,9 +695,7 @@ def _bridging(
     left, spent it for nothing; at 0.2 and above the shares in 30–50 never fall as the budget
     grows: 0.867 up to 0.2, then 0.9). The caller falls back to groups of one empty atom,
     proving nothing, when those of more are too many."""
-    order = np.unique(np.asarray(nodes, dtype=np.int64))
-    rank = {x: i for i, x in enumerate(order.tolist())}
-    near = [[rank[y] for y in nbrs[x] if y in rank] for x in order.tolist()]
+    order, near = _local(nodes, nbrs)
     count = int(_bridging_atoms(w[order], near).sum())
     if count < 2 or not needs_bridges(nodes, w, nbrs):
         return 1, True
